@@ -1,0 +1,50 @@
+/**
+ * The extension interface (RFC 6455 §9), shared by permessage-deflate and any
+ * extension a user writes.
+ *
+ * @module
+ */
+
+import type { Frame } from "../frames.ts";
+
+/** One parameter of an extension in `Sec-WebSocket-Extensions`: name and value (`null` when absent). */
+export type ExtensionParameter = readonly [name: string, value: string | null];
+
+/** A negotiated extension, active on one connection. */
+export interface Extension {
+  /** The extension's registered name, e.g. `permessage-deflate`. */
+  readonly name: string;
+  /**
+   * Decodes a frame received from the peer. `maxSize` is the number of bytes
+   * the message may still grow by, or `null` for no limit: a decoder must
+   * throw `PayloadTooBig` as soon as its output would exceed it.
+   */
+  decode(frame: Frame, maxSize: number | null): Frame;
+  /** Encodes a frame before it is sent. */
+  encode(frame: Frame): Frame;
+}
+
+/** Client side: offers an extension and accepts the server's answer. */
+export interface ClientExtensionFactory {
+  readonly name: string;
+  /** The parameters to offer in the request. */
+  getRequestParams(): ExtensionParameter[];
+  /**
+   * Builds the extension from the parameters the server accepted, or throws
+   * `NegotiationError`. `accepted` are the extensions accepted before this one.
+   */
+  processResponseParams(params: readonly ExtensionParameter[], accepted: readonly Extension[]): Extension;
+}
+
+/** Server side: answers a client's offer. */
+export interface ServerExtensionFactory {
+  readonly name: string;
+  /**
+   * Answers one offer: the parameters to put in the response and the
+   * extension, or throws `NegotiationError` to decline this offer.
+   */
+  processRequestParams(
+    params: readonly ExtensionParameter[],
+    accepted: readonly Extension[],
+  ): [ExtensionParameter[], Extension];
+}
