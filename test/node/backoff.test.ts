@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import { strict as assert } from "node:assert";
 import { afterEach, describe, it } from "node:test";
 import { BACKOFF_DEFAULTS, backoff, backoffFromEnv } from "../../src/node/backoff.ts";
 
