@@ -5,6 +5,10 @@
  * @module
  */
 
+import { isUtf8, kMaxLength } from "node:buffer";
+import { randomFillSync } from "node:crypto";
+import { PayloadTooBig, ProtocolError } from "./errors.ts";
+
 /** Continuation frame (RFC 6455 §5.4). */
 export const OP_CONT = 0x0;
 /** Text frame. */
@@ -73,6 +77,29 @@ export const CLOSE_CODE_NAMES: Readonly<Record<number, string>> = {
   1015: "TLS handshake failure [internal]",
 };
 
+/** The close codes a close frame may carry on the wire (RFC 6455 §7.4.1, §7.4.2). */
+export function isValidCloseCode(code: number): boolean {
+  // 1004 is reserved; 1005, 1006 and 1015 are for reporting only, never sent.
+  return (
+    (code >= 1000 && code <= 1003) ||
+    (code >= 1007 && code <= 1014) ||
+    (code >= 3000 && code <= 4999)
+  );
+}
+
+/** Whether `opcode` is a control frame's (RFC 6455 §5.5). */
+export function isControlOpcode(opcode: number): boolean {
+  return opcode >= 0x8;
+}
+
+/** Longest payload of a control frame (RFC 6455 §5.5). */
+export const MAX_CONTROL_PAYLOAD = 125;
+
+/** Longest close reason: a control payload minus the 2-byte code (RFC 6455 §5.5). */
+export const MAX_CLOSE_REASON = MAX_CONTROL_PAYLOAD - 2;
+
+const EMPTY = Buffer.alloc(0);
+
 /** A WebSocket frame. `data` is the unmasked payload. */
 export class Frame {
   constructor(
@@ -92,6 +119,59 @@ export class Close {
     public readonly reason: string,
   ) {}
 
+  /**
+   * Parses the payload of a close frame received from the peer.
+   *
+   * An empty payload means no code was sent: it parses as code 1005
+   * (`CLOSE_NO_STATUS_RCVD`) with an empty reason (RFC 6455 §7.1.5).
+   *
+   * @throws ProtocolError with close code 1002 for a 1-byte payload or a
+   *   code that isn't valid on the wire, 1007 for a reason that isn't UTF-8.
+   */
+  static parse(data: Buffer): Close {
+    if (data.length === 0) return new Close(CLOSE_NO_STATUS_RCVD, "");
+    // RFC 6455 §5.5.1: the body, if any, starts with a 2-byte code.
+    if (data.length === 1) {
+      throw new ProtocolError(`close frame too short: 1 byte, expected 0 or at least 2`);
+    }
+    const code = data.readUInt16BE(0);
+    if (!isValidCloseCode(code)) throw new ProtocolError(`invalid close code: ${code}`);
+    const reason = data.subarray(2);
+    // RFC 6455 §5.5.1: the reason is UTF-8; §8.1: invalid UTF-8 fails with 1007.
+    if (!isUtf8(reason)) {
+      throw new ProtocolError(
+        `invalid UTF-8 in close reason: ${reason.toString("hex")}`,
+        CLOSE_INVALID_DATA,
+      );
+    }
+    return new Close(code, reason.toString("utf8"));
+  }
+
+  /**
+   * Builds the payload of a close frame carrying this code and reason.
+   *
+   * @throws ProtocolError if the code isn't valid on the wire or the reason
+   *   is longer than 123 bytes once encoded.
+   */
+  serialize(): Buffer {
+    this.check();
+    const length = Buffer.byteLength(this.reason);
+    if (length > MAX_CLOSE_REASON) {
+      throw new ProtocolError(
+        `close reason is ${length} bytes long; the limit is ${MAX_CLOSE_REASON} bytes`,
+      );
+    }
+    const data = Buffer.allocUnsafe(2 + length);
+    data.writeUInt16BE(this.code, 0);
+    data.write(this.reason, 2, "utf8");
+    return data;
+  }
+
+  /** @throws ProtocolError if the code isn't valid on the wire. */
+  check(): void {
+    if (!isValidCloseCode(this.code)) throw new ProtocolError(`invalid close code: ${this.code}`);
+  }
+
   /** `1000 (OK) bye`, as in logs and error messages. */
   toString(): string {
     let name = CLOSE_CODE_NAMES[this.code];
@@ -102,4 +182,492 @@ export class Close {
     }
     return this.reason === "" ? `${this.code} (${name})` : `${this.code} (${name}) ${this.reason}`;
   }
+}
+
+/**
+ * Truncates `reason` to at most {@link MAX_CLOSE_REASON} bytes of UTF-8
+ * without cutting a character, for close frames built from error messages.
+ */
+export function truncateCloseReason(reason: string): string {
+  if (reason.length <= MAX_CLOSE_REASON / 3 || Buffer.byteLength(reason) <= MAX_CLOSE_REASON) {
+    return reason;
+  }
+  const bytes = Buffer.from(reason, "utf8");
+  let end = MAX_CLOSE_REASON;
+  // Back up to the start of the character that straddles the limit.
+  while (end > 0 && (bytes[end] & 0xc0) === 0x80) end--;
+  return bytes.toString("utf8", 0, end);
+}
+
+// --- Masking ---------------------------------------------------------------
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** Below this many bytes a plain byte loop beats creating a typed-array view. */
+const WORD_MASK_THRESHOLD = 48;
+
+/**
+ * XORs `length` bytes of `buf` from `start` with the 4-byte mask key at
+ * `key[keyOffset..]`, in place. `phase` is the index in the payload of the
+ * first byte (the key repeats every 4 bytes, RFC 6455 §5.3).
+ *
+ * Works on 32-bit words over the aligned part of the range.
+ */
+export function applyMask(
+  buf: Uint8Array,
+  start: number,
+  length: number,
+  key: Uint8Array,
+  keyOffset: number,
+  phase = 0,
+): void {
+  let i = 0;
+  if (length >= WORD_MASK_THRESHOLD) {
+    const address = buf.byteOffset + start;
+    // Bytes before the first 4-byte boundary.
+    const head = (4 - (address & 3)) & 3;
+    for (; i < head; i++) buf[start + i] ^= key[keyOffset + ((phase + i) & 3)];
+    const words = (length - i) >>> 2;
+    const k = (phase + i) & 3;
+    const b0 = key[keyOffset + k];
+    const b1 = key[keyOffset + ((k + 1) & 3)];
+    const b2 = key[keyOffset + ((k + 2) & 3)];
+    const b3 = key[keyOffset + ((k + 3) & 3)];
+    const word = LITTLE_ENDIAN
+      ? b0 | (b1 << 8) | (b2 << 16) | (b3 << 24)
+      : (b0 << 24) | (b1 << 16) | (b2 << 8) | b3;
+    const view = new Int32Array(buf.buffer, address + i, words);
+    for (let w = 0; w < words; w++) view[w] ^= word;
+    i += words << 2;
+  }
+  for (; i < length; i++) buf[start + i] ^= key[keyOffset + ((phase + i) & 3)];
+}
+
+/**
+ * Copies `length` bytes from `src[srcStart..]` to `dst[dstStart..]`, masking
+ * them with the key on the way (`phase` as in {@link applyMask}).
+ */
+function copyMasked(
+  src: Buffer,
+  srcStart: number,
+  dst: Buffer,
+  dstStart: number,
+  length: number,
+  key: Uint8Array,
+  phase: number,
+): void {
+  if (length < WORD_MASK_THRESHOLD) {
+    for (let i = 0; i < length; i++) dst[dstStart + i] = src[srcStart + i] ^ key[(phase + i) & 3];
+  } else {
+    // memcpy, then words in place: faster than a byte loop over two buffers.
+    src.copy(dst, dstStart, srcStart, srcStart + length);
+    applyMask(dst, dstStart, length, key, 0, phase);
+  }
+}
+
+// Mask keys come from a pool refilled with 4 KiB of CSPRNG output at a time
+// (RFC 6455 §5.3: keys must be unpredictable), not one syscall per frame.
+const MASK_POOL_SIZE = 4096;
+const maskPool = Buffer.allocUnsafe(MASK_POOL_SIZE);
+let maskPoolOffset = MASK_POOL_SIZE;
+
+function nextMaskOffset(): number {
+  if (maskPoolOffset === MASK_POOL_SIZE) {
+    randomFillSync(maskPool);
+    maskPoolOffset = 0;
+  }
+  const offset = maskPoolOffset;
+  maskPoolOffset += 4;
+  return offset;
+}
+
+// --- Serialization -----------------------------------------------------------
+
+/**
+ * Unmasked payloads at least this long are returned as a separate buffer
+ * after the header instead of being copied next to it.
+ */
+export const ZERO_COPY_THRESHOLD = 16 * 1024;
+
+/**
+ * Serializes one frame and appends its bytes to `out`.
+ *
+ * - `mask`: `true` on the client side (RFC 6455 §5.3), with a fresh key.
+ * - A string `payload` is encoded as UTF-8 straight into the frame buffer.
+ * - Usually appends one buffer, header and payload together. An unmasked
+ *   `Buffer` payload of {@link ZERO_COPY_THRESHOLD} bytes or more is appended
+ *   as is after a separate header buffer, to avoid copying it: don't modify it
+ *   until it's written.
+ *
+ * `rsv` holds the RSV bits as in the first byte of the header (0x40 = RSV1).
+ *
+ * @throws ProtocolError for a control frame with more than 125 bytes or
+ *   without FIN (RFC 6455 §5.5).
+ */
+export function writeFrame(
+  out: Buffer[],
+  opcode: Opcode,
+  payload: Buffer | string,
+  fin: boolean,
+  mask: boolean,
+  rsv = 0,
+): void {
+  const isString = typeof payload === "string";
+  const length = isString ? Buffer.byteLength(payload) : payload.length;
+  if (opcode >= 0x8) {
+    if (length > MAX_CONTROL_PAYLOAD) {
+      throw new ProtocolError(`control frame too long: ${length} bytes, limit is 125 bytes`);
+    }
+    if (!fin) throw new ProtocolError(`fragmented control frame: ${OPCODE_NAMES[opcode]}`);
+  }
+  const lengthSize = length < 126 ? 0 : length < 65536 ? 2 : 8;
+  const headerSize = 2 + lengthSize + (mask ? 4 : 0);
+  const zeroCopy = !mask && !isString && length >= ZERO_COPY_THRESHOLD;
+  const buf = Buffer.allocUnsafe(zeroCopy ? headerSize : headerSize + length);
+
+  buf[0] = (fin ? 0x80 : 0) | rsv | opcode;
+  const maskBit = mask ? 0x80 : 0;
+  if (lengthSize === 0) {
+    buf[1] = maskBit | length;
+  } else if (lengthSize === 2) {
+    buf[1] = maskBit | 126;
+    buf[2] = length >>> 8;
+    buf[3] = length & 0xff;
+  } else {
+    buf[1] = maskBit | 127;
+    buf.writeUInt32BE(Math.floor(length / 0x100000000), 2);
+    buf.writeUInt32BE(length >>> 0, 6);
+  }
+
+  if (zeroCopy) {
+    out.push(buf, payload as Buffer);
+    return;
+  }
+  if (isString) buf.write(payload, headerSize, "utf8");
+  else payload.copy(buf, headerSize);
+  if (mask) {
+    const offset = nextMaskOffset();
+    const keyAt = headerSize - 4;
+    buf[keyAt] = maskPool[offset];
+    buf[keyAt + 1] = maskPool[offset + 1];
+    buf[keyAt + 2] = maskPool[offset + 2];
+    buf[keyAt + 3] = maskPool[offset + 3];
+    applyMask(buf, headerSize, length, buf, keyAt, 0);
+  }
+  out.push(buf);
+}
+
+/** The RSV bits of `frame` as in the first byte of its header. */
+export function reservedBits(frame: Frame): number {
+  return (frame.rsv1 ? 0x40 : 0) | (frame.rsv2 ? 0x20 : 0) | (frame.rsv3 ? 0x10 : 0);
+}
+
+/**
+ * Serializes `frame` into one buffer, header and payload. Masks it with a
+ * fresh key when `mask` is true (the client side).
+ *
+ * @throws ProtocolError for an invalid control frame (see {@link writeFrame}).
+ */
+export function serializeFrame(frame: Frame, mask: boolean): Buffer {
+  const out: Buffer[] = [];
+  writeFrame(out, frame.opcode, frame.data, frame.fin, mask, reservedBits(frame));
+  return out.length === 1 ? out[0] : Buffer.concat(out);
+}
+
+// --- Parsing -------------------------------------------------------------------
+
+/** Options of {@link FrameParser}. */
+export interface FrameParserOptions {
+  /**
+   * Whether frames must be masked: `true` on the server side, which receives
+   * from clients; `false` on the client side (RFC 6455 §5.1).
+   */
+  mask: boolean;
+  /** Largest data frame payload accepted, in bytes; `null` for no limit. Default: `null`. */
+  maxSize?: number | null;
+  /**
+   * RSV bits frames may carry, as in the first header byte (0x40 = RSV1,
+   * 0x20 = RSV2, 0x10 = RSV3), because a negotiated extension defines them.
+   * Default: 0, any RSV bit fails (RFC 6455 §5.2).
+   */
+  reservedBits?: number;
+  /** Called with every complete frame, in order. */
+  onFrame: (frame: Frame) => void;
+  /**
+   * Called with each piece of a data frame's payload (unmasked) as it
+   * arrives, only for frames whose payload spans several chunks; `onFrame`
+   * still gets the whole frame at the end. Lets a caller validate a text
+   * payload before it's complete. Default: none.
+   */
+  onPartial?: ((opcode: Opcode, piece: Buffer) => void) | null;
+}
+
+const STATE_HEADER = 0;
+const STATE_PAYLOAD = 1;
+
+/** Largest header: 2 bytes, 8 bytes of extended length, 4 bytes of mask key. */
+const MAX_HEADER_SIZE = 14;
+
+// Valid opcodes as a bit set: 0, 1, 2, 8, 9, 10 (RFC 6455 §5.2, §11.8).
+const VALID_OPCODES = 0b0000_0111_0000_0111;
+
+/**
+ * An incremental frame parser (RFC 6455 §5.2).
+ *
+ * Feed it chunks of any size with {@link FrameParser.parse}; it calls
+ * `onFrame` for every complete frame. It enforces the framing rules with the
+ * close code to fail with — `ProtocolError` (1002) for masking, RSV bits,
+ * opcodes, control frames, lengths and fragmentation order (a continuation
+ * without a start, a new message inside a fragmented one), `PayloadTooBig`
+ * (1009) for a data frame over `maxSize`, thrown from the header before any
+ * of the payload is buffered. After it throws, don't feed it again.
+ *
+ * Payloads: an unmasked frame that lies whole in one chunk gets a `subarray`
+ * of that chunk (no copy), so don't modify chunks after passing them. A
+ * masked frame is unmasked into a buffer of its own; input chunks are never
+ * modified. A frame spanning chunks is assembled into a buffer of its own.
+ */
+export class FrameParser {
+  /** Largest data frame payload accepted, in bytes; `null` for no limit. Changeable between frames. */
+  maxSize: number | null;
+  /** RSV bits frames may carry (see {@link FrameParserOptions.reservedBits}). */
+  reservedBits: number;
+
+  readonly #mask: boolean;
+  readonly #onFrame: (frame: Frame) => void;
+  readonly #onPartial: ((opcode: Opcode, piece: Buffer) => void) | null;
+
+  #state = STATE_HEADER;
+  #stopped = false;
+  /** Whether a fragmented data message is open: the next data frame must be a continuation. */
+  #fragmented = false;
+
+  // A header split across chunks is gathered here.
+  readonly #header = Buffer.allocUnsafe(MAX_HEADER_SIZE);
+  #headerLength = 0;
+
+  // The frame whose payload is being received.
+  #fin = false;
+  #rsv = 0;
+  #opcode: Opcode = OP_CONT;
+  #masked = false;
+  readonly #key = Buffer.allocUnsafe(4);
+  #length = 0;
+  #payload: Buffer = EMPTY;
+  #received = 0;
+
+  constructor(options: FrameParserOptions) {
+    this.#mask = options.mask;
+    this.maxSize = options.maxSize ?? null;
+    this.reservedBits = options.reservedBits ?? 0;
+    this.#onFrame = options.onFrame;
+    this.#onPartial = options.onPartial ?? null;
+  }
+
+  /** Bytes held for an incomplete frame: header bytes plus payload received so far. */
+  get bufferedBytes(): number {
+    return this.#state === STATE_HEADER ? this.#headerLength : this.#received;
+  }
+
+  /** Opcode of the frame being received, or of the last one parsed. */
+  get opcode(): Opcode {
+    return this.#opcode;
+  }
+
+  /** Stops parsing: the rest of the current chunk and later chunks are ignored. */
+  stop(): void {
+    this.#stopped = true;
+  }
+
+  /** Whether {@link FrameParser.stop} was called. */
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  /**
+   * Parses the next chunk of the byte stream. Calls `onFrame` for each frame
+   * completed by this chunk; errors thrown by `onFrame` propagate.
+   *
+   * @throws ProtocolError or PayloadTooBig when the stream breaks a rule.
+   */
+  parse(chunk: Buffer): void {
+    const end = chunk.length;
+    let pos = 0;
+    while (pos < end && !this.#stopped) {
+      if (this.#state === STATE_PAYLOAD) {
+        pos = this.#continuePayload(chunk, pos);
+        continue;
+      }
+
+      // Header: read straight from the chunk when it's all there.
+      let src = chunk;
+      let at = pos;
+      if (this.#headerLength === 0 && end - pos >= 2) {
+        const size = headerSize(chunk[pos + 1]);
+        if (end - pos < size) {
+          pos = this.#gatherHeader(chunk, pos);
+          continue;
+        }
+        pos += size;
+      } else {
+        pos = this.#gatherHeader(chunk, pos);
+        if (this.#headerLength === 0 || this.#headerLength < headerSize(this.#header[1])) continue;
+        src = this.#header;
+        at = 0;
+        this.#headerLength = 0;
+      }
+      this.#readHeader(src, at);
+
+      const length = this.#length;
+      if (end - pos >= length) {
+        // Fast path: the whole payload is in this chunk.
+        let data: Buffer;
+        if (length === 0) {
+          data = EMPTY;
+        } else if (this.#masked) {
+          data = Buffer.allocUnsafe(length);
+          copyMasked(chunk, pos, data, 0, length, this.#key, 0);
+        } else {
+          data = chunk.subarray(pos, pos + length);
+        }
+        pos += length;
+        this.#emit(data);
+      } else {
+        // The payload spans chunks: assemble it in a buffer of its own.
+        // Its size is bounded by maxSize, checked in #readHeader.
+        this.#payload = Buffer.allocUnsafe(length);
+        this.#received = 0;
+        this.#state = STATE_PAYLOAD;
+      }
+    }
+  }
+
+  /** Copies header bytes into #header; returns the new position in `chunk`. */
+  #gatherHeader(chunk: Buffer, pos: number): number {
+    const header = this.#header;
+    const end = chunk.length;
+    while (pos < end) {
+      const needed = this.#headerLength < 2 ? 2 : headerSize(header[1]);
+      if (this.#headerLength === needed) break;
+      header[this.#headerLength++] = chunk[pos++];
+    }
+    return pos;
+  }
+
+  /** Decodes and checks a complete header at `src[at..]`. */
+  #readHeader(src: Buffer, at: number): void {
+    const b0 = src[at];
+    const b1 = src[at + 1];
+    const fin = (b0 & 0x80) !== 0;
+    const rsv = b0 & 0x70;
+    const opcode = b0 & 0x0f;
+    const masked = (b1 & 0x80) !== 0;
+
+    // RFC 6455 §5.2: RSV bits must be 0 unless an extension defines them.
+    if ((rsv & ~this.reservedBits) !== 0) {
+      throw new ProtocolError(`reserved bits must be 0: got 0x${rsv.toString(16)}`);
+    }
+    // RFC 6455 §5.2: opcodes 3-7 and 11-15 are reserved.
+    if (((VALID_OPCODES >>> opcode) & 1) === 0) {
+      throw new ProtocolError(`invalid opcode: ${opcode}`);
+    }
+    // RFC 6455 §5.1: clients mask every frame, servers none.
+    if (masked !== this.#mask) {
+      throw new ProtocolError(
+        this.#mask ? "frame from client isn't masked" : "frame from server is masked",
+      );
+    }
+
+    let length = b1 & 0x7f;
+    let offset = at + 2;
+    if (length === 126) {
+      length = (src[offset] << 8) | src[offset + 1];
+      offset += 2;
+    } else if (length === 127) {
+      const high = src.readUInt32BE(offset);
+      // RFC 6455 §5.2: the most significant bit of a 64-bit length must be 0.
+      if (high > 0x7fffffff) {
+        throw new ProtocolError("invalid payload length: most significant bit is set");
+      }
+      length = high * 0x100000000 + src.readUInt32BE(offset + 4);
+      offset += 8;
+    }
+
+    if (opcode >= 0x8) {
+      // RFC 6455 §5.5: control frames are short and never fragmented.
+      if (length > MAX_CONTROL_PAYLOAD) {
+        throw new ProtocolError(
+          `control frame too long: ${OPCODE_NAMES[opcode as Opcode]} with ${length} bytes, limit is 125 bytes`,
+        );
+      }
+      if (!fin)
+        throw new ProtocolError(`fragmented control frame: ${OPCODE_NAMES[opcode as Opcode]}`);
+    } else {
+      // RFC 6455 §5.4: a message is a start frame then continuations.
+      if (opcode === OP_CONT) {
+        if (!this.#fragmented) throw new ProtocolError("unexpected continuation frame");
+      } else if (this.#fragmented) {
+        throw new ProtocolError(
+          `expected a continuation frame, got ${OPCODE_NAMES[opcode as Opcode]}`,
+        );
+      }
+      this.#fragmented = !fin;
+      const maxSize = this.maxSize;
+      if (maxSize !== null && length > maxSize) throw new PayloadTooBig(length, maxSize);
+      if (length > kMaxLength) throw new PayloadTooBig(length, kMaxLength);
+    }
+
+    if (masked) {
+      const key = this.#key;
+      key[0] = src[offset];
+      key[1] = src[offset + 1];
+      key[2] = src[offset + 2];
+      key[3] = src[offset + 3];
+    }
+    this.#fin = fin;
+    this.#rsv = rsv;
+    this.#opcode = opcode as Opcode;
+    this.#masked = masked;
+    this.#length = length;
+  }
+
+  /** Copies payload bytes of a frame spanning chunks; returns the new position. */
+  #continuePayload(chunk: Buffer, pos: number): number {
+    const take = Math.min(this.#length - this.#received, chunk.length - pos);
+    const payload = this.#payload;
+    const start = this.#received;
+    if (this.#masked) copyMasked(chunk, pos, payload, start, take, this.#key, start);
+    else chunk.copy(payload, start, pos, pos + take);
+    this.#received += take;
+    if (this.#onPartial !== null && take > 0 && this.#opcode < 0x8) {
+      this.#onPartial(this.#opcode, payload.subarray(start, start + take));
+    }
+    if (this.#received === this.#length) {
+      this.#state = STATE_HEADER;
+      this.#payload = EMPTY;
+      this.#received = 0;
+      this.#emit(payload);
+    }
+    return pos + take;
+  }
+
+  #emit(data: Buffer): void {
+    const rsv = this.#rsv;
+    this.#onFrame(
+      new Frame(
+        this.#opcode,
+        data,
+        this.#fin,
+        (rsv & 0x40) !== 0,
+        (rsv & 0x20) !== 0,
+        (rsv & 0x10) !== 0,
+      ),
+    );
+  }
+}
+
+/** Size of a header from its second byte: 2, plus extended length, plus mask key. */
+function headerSize(b1: number): number {
+  const length = b1 & 0x7f;
+  return 2 + (length === 126 ? 2 : length === 127 ? 8 : 0) + (b1 & 0x80 ? 4 : 0);
 }

@@ -1,0 +1,667 @@
+/**
+ * The sans-I/O WebSocket protocol (RFC 6455 §5 to §8): a state machine that
+ * turns bytes received into events and commands into bytes to send, without
+ * any I/O. `ClientProtocol` and `ServerProtocol` add the opening handshake;
+ * the I/O layer (`src/node/`) moves the bytes.
+ *
+ * Modelled on `protocol.py` of Python's websockets.
+ *
+ * @module
+ */
+
+import { randomUUID } from "node:crypto";
+import {
+  type ConnectionClosed,
+  ConnectionClosedError,
+  ConnectionClosedOK,
+  InvalidMessage,
+  InvalidState,
+  PayloadTooBig,
+  ProtocolError,
+} from "./errors.ts";
+import type { Extension } from "./extensions/base.ts";
+import {
+  CLOSE_ABNORMAL_CLOSURE,
+  CLOSE_GOING_AWAY,
+  CLOSE_INTERNAL_ERROR,
+  CLOSE_INVALID_DATA,
+  CLOSE_MESSAGE_TOO_BIG,
+  CLOSE_NO_STATUS_RCVD,
+  CLOSE_NORMAL,
+  Close,
+  Frame,
+  FrameParser,
+  OP_BINARY,
+  OP_CLOSE,
+  OP_CONT,
+  OP_PING,
+  OP_PONG,
+  OP_TEXT,
+  type Opcode,
+  reservedBits,
+  truncateCloseReason,
+  writeFrame,
+} from "./frames.ts";
+import type { Request, Response } from "./http11.ts";
+import { formatFrame, isLevelEnabled, type LoggerLike } from "./logging.ts";
+import { isValidUtf8, Utf8Validator } from "./utf8.ts";
+
+/** The opening handshake is in progress (RFC 6455 §4). */
+export const CONNECTING = 0;
+/** The connection is open: data frames flow (RFC 6455 §4.1). */
+export const OPEN = 1;
+/** A close frame was sent (RFC 6455 §7.1.3). */
+export const CLOSING = 2;
+/** The transport is closed (RFC 6455 §7.1.4). */
+export const CLOSED = 3;
+
+/** A connection's state. */
+export type State = typeof CONNECTING | typeof OPEN | typeof CLOSING | typeof CLOSED;
+
+/** Names of states, for logs and error messages. */
+export const STATE_NAMES: Readonly<Record<State, "CONNECTING" | "OPEN" | "CLOSING" | "CLOSED">> = {
+  [CONNECTING]: "CONNECTING",
+  [OPEN]: "OPEN",
+  [CLOSING]: "CLOSING",
+  [CLOSED]: "CLOSED",
+};
+
+/** Which end of the connection a protocol implements. */
+export type Side = "client" | "server";
+
+/** What {@link Protocol.eventsReceived} returns: frames, and the handshake's request or response. */
+export type Event = Frame | Request | Response;
+
+/** Options of {@link Protocol}. */
+export interface ProtocolOptions {
+  /** Initial state. Default: `OPEN` (`ClientProtocol` and `ServerProtocol` pass `CONNECTING`). */
+  state?: State;
+  /**
+   * Largest incoming message, in bytes, summed over its fragments; `null`
+   * for no limit. Default: 1 MiB (1_048_576).
+   */
+  maxSize?: number | null;
+  /**
+   * Logger for this connection. Whether it logs at debug level is checked
+   * once, here. Default: `null`, no logs.
+   */
+  logger?: LoggerLike | null;
+}
+
+/** Default of {@link ProtocolOptions.maxSize}. */
+export const DEFAULT_MAX_SIZE = 1_048_576;
+
+const OK_CLOSE_CODES: ReadonlySet<number> = new Set([
+  CLOSE_NORMAL,
+  CLOSE_GOING_AWAY,
+  CLOSE_NO_STATUS_RCVD,
+]);
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * The sans-I/O WebSocket connection, shared by both sides.
+ *
+ * Feed it bytes with {@link Protocol.receiveData} and
+ * {@link Protocol.receiveEof}, give it commands (`sendText`, `sendClose`…),
+ * then collect {@link Protocol.dataToSend} (write it to the transport; an
+ * empty buffer means half-close it) and {@link Protocol.eventsReceived}.
+ *
+ * ```ts
+ * const protocol = new Protocol("server");
+ * protocol.receiveData(Buffer.from("818537fa213d7f9f4d5158", "hex"));
+ * protocol.eventsReceived(); // [Frame { opcode: OP_TEXT, data: <"Hello">, fin: true, … }]
+ * protocol.sendText("Hello");
+ * protocol.dataToSend();     // [<81 05 48 65 6c 6c 6f>]
+ * ```
+ */
+export class Protocol {
+  /** Which end of the connection this is. */
+  readonly side: Side;
+  /** Unique identifier of the connection, for logs. */
+  readonly id: string = randomUUID();
+  /** Logger for this connection, or `null`. */
+  readonly logger: LoggerLike | null;
+  /** Largest incoming message in bytes, or `null` for no limit. */
+  maxSize: number | null;
+  /** Extensions negotiated by the opening handshake, in the order of the header. */
+  extensions: Extension[] = [];
+  /** The close frame received, or `null`. */
+  closeRcvd: Close | null = null;
+  /** The close frame sent, or `null`. */
+  closeSent: Close | null = null;
+  /** Whether the close frame was received before the one sent; `null` until both exist. */
+  closeRcvdThenSent: boolean | null = null;
+  /** Why the opening handshake failed, or `null`. Set by `ClientProtocol` and `ServerProtocol`. */
+  handshakeExc: Error | null = null;
+  /**
+   * The error that made the parser fail the connection (`ProtocolError`,
+   * `PayloadTooBig`, an unexpected EOF…), or `null`.
+   */
+  parserExc: Error | null = null;
+
+  readonly #debug: boolean;
+  #state: State;
+  #events: Event[] = [];
+  #writes: Buffer[] = [];
+  #eofSent = false;
+  #eofRcvd = false;
+  /** After a close frame is received or the connection failed, input is ignored (RFC 6455 §1.4, §7.1.7). */
+  #discarding = false;
+  readonly #parser: FrameParser;
+
+  // Receiving: the fragmented message in progress, if any.
+  #curSize: number | null = null;
+  #textMessage = false;
+  readonly #utf8 = new Utf8Validator();
+  /** Whether the current frame's payload went through #utf8 piece by piece while it arrived. */
+  #validatedPartially = false;
+
+  // Sending: whether the next data frame must be a continuation.
+  #expectContinuation = false;
+
+  constructor(side: Side, options: ProtocolOptions = {}) {
+    this.side = side;
+    this.logger = options.logger ?? null;
+    // Checked once: logging costs nothing per frame when debug is off.
+    this.#debug = isLevelEnabled(this.logger, "debug");
+    this.#state = options.state ?? OPEN;
+    this.maxSize = options.maxSize === undefined ? DEFAULT_MAX_SIZE : options.maxSize;
+    this.#parser = new FrameParser({
+      // RFC 6455 §5.1: clients mask their frames, servers don't.
+      mask: side === "server",
+      maxSize: this.maxSize,
+      onFrame: (frame) => this.#receiveFrame(frame),
+      onPartial: (opcode, piece) => this.#receivePartial(opcode, piece),
+    });
+  }
+
+  /** The connection's state (RFC 6455 §4.1, §4.2, §7.1.3, §7.1.4). */
+  get state(): State {
+    return this.#state;
+  }
+
+  /** Changes the state; logs `= connection is OPEN` at debug level. */
+  protected setState(state: State): void {
+    if (this.#debug) this.logger!.debug(`= connection is ${STATE_NAMES[state]}`);
+    this.#state = state;
+  }
+
+  /**
+   * The close code received from the peer (RFC 6455 §7.1.5): `null` until
+   * the connection is CLOSED, 1006 when no close frame was received, 1005
+   * when the close frame had no code.
+   */
+  get closeCode(): number | null {
+    if (this.#state !== CLOSED) return null;
+    return this.closeRcvd === null ? CLOSE_ABNORMAL_CLOSURE : this.closeRcvd.code;
+  }
+
+  /** The close reason received (RFC 6455 §7.1.6): `null` until CLOSED, `""` when none. */
+  get closeReason(): string | null {
+    if (this.#state !== CLOSED) return null;
+    return this.closeRcvd === null ? "" : this.closeRcvd.reason;
+  }
+
+  /**
+   * The error to raise when using a closed connection:
+   * `ConnectionClosedOK` when close frames were both received and sent with
+   * code 1000 or 1001 (or no code), `ConnectionClosedError` otherwise; its
+   * `cause` is {@link Protocol.parserExc}. Meaningful once CLOSED.
+   */
+  get closeExc(): ConnectionClosed {
+    const rcvd = this.closeRcvd;
+    const sent = this.closeSent;
+    const ok =
+      rcvd !== null &&
+      sent !== null &&
+      OK_CLOSE_CODES.has(rcvd.code) &&
+      OK_CLOSE_CODES.has(sent.code);
+    const options = this.parserExc === null ? undefined : { cause: this.parserExc };
+    return ok
+      ? new ConnectionClosedOK(rcvd, sent, this.closeRcvdThenSent, options)
+      : new ConnectionClosedError(rcvd, sent, this.closeRcvdThenSent, options);
+  }
+
+  // --- Bytes in ------------------------------------------------------------
+
+  /**
+   * Receives bytes from the transport. Then call {@link Protocol.dataToSend}
+   * and {@link Protocol.eventsReceived}.
+   *
+   * Never throws because of what the bytes contain: a peer breaking the
+   * protocol fails the connection (a close frame to send, `parserExc` set).
+   * Payloads of frames received may share memory with `data`: don't reuse it.
+   *
+   * @throws InvalidState after {@link Protocol.receiveEof}.
+   */
+  receiveData(data: Buffer): void {
+    if (this.#eofRcvd) throw new InvalidState("cannot receive data after EOF");
+    if (this.#discarding) return;
+    if (this.#state === CONNECTING) {
+      this.receiveHandshakeData(data);
+      return;
+    }
+    this.#parse(data);
+  }
+
+  /**
+   * Receives the end of the stream from the transport. Then call
+   * {@link Protocol.dataToSend}: it may hold the EOF marker. Idempotent.
+   */
+  receiveEof(): void {
+    if (this.#eofRcvd) return;
+    this.#eofRcvd = true;
+    if (this.#debug) this.logger!.debug("< EOF");
+    if (!this.#discarding) {
+      if (this.#state === CONNECTING) {
+        this.receiveHandshakeEof();
+        if (!this.#eofSent) this.sendEof();
+        this.#discarding = true;
+      } else {
+        // The transport closed without a closing handshake.
+        this.parserExc = new Error("unexpected end of stream");
+        this.fail(CLOSE_ABNORMAL_CLOSURE);
+      }
+    }
+    // A server closes the transport first; a client closes its end only once
+    // the server did (RFC 6455 §7.1.1).
+    if (this.side === "client" && this.#state !== CONNECTING && !this.#eofSent) this.sendEof();
+    this.setState(CLOSED);
+  }
+
+  // --- Commands ------------------------------------------------------------
+
+  /**
+   * Sends a continuation frame of the fragmented message in progress
+   * (RFC 6455 §5.4); `fin` ends the message.
+   *
+   * @throws InvalidState if no fragmented message is in progress or the
+   *   connection isn't OPEN.
+   */
+  sendContinuation(data: Buffer | string, fin: boolean): void {
+    this.#checkOpen();
+    if (!this.#expectContinuation) {
+      throw new InvalidState("cannot send a continuation frame: no fragmented message in progress");
+    }
+    this.#expectContinuation = !fin;
+    this.#sendFrame(OP_CONT, data, fin);
+  }
+
+  /**
+   * Sends a text frame; `fin: false` starts a fragmented message. A string
+   * is encoded straight into the frame; a Buffer must hold UTF-8.
+   *
+   * @throws InvalidState if a fragmented message is in progress or the
+   *   connection isn't OPEN.
+   */
+  sendText(data: Buffer | string, fin = true): void {
+    this.#checkOpen();
+    this.#checkNoFragmentedMessage();
+    this.#expectContinuation = !fin;
+    this.#sendFrame(OP_TEXT, data, fin);
+  }
+
+  /**
+   * Sends a binary frame; `fin: false` starts a fragmented message.
+   *
+   * @throws InvalidState if a fragmented message is in progress or the
+   *   connection isn't OPEN.
+   */
+  sendBinary(data: Buffer, fin = true): void {
+    this.#checkOpen();
+    this.#checkNoFragmentedMessage();
+    this.#expectContinuation = !fin;
+    this.#sendFrame(OP_BINARY, data, fin);
+  }
+
+  /**
+   * Starts the closing handshake (RFC 6455 §7.1.2): sends a close frame and
+   * moves to CLOSING. Without `code` the close frame is empty (the peer sees
+   * 1005).
+   *
+   * @throws InvalidState if the connection isn't OPEN; ProtocolError for a
+   *   code that can't be sent, a reason without a code, or a reason longer
+   *   than 123 bytes.
+   */
+  sendClose(code?: number, reason = ""): void {
+    // RFC 6455 doesn't forbid a second close frame; being conservative in
+    // what we send, only one is allowed.
+    this.#checkOpen();
+    let close: Close;
+    let data: Buffer;
+    if (code === undefined) {
+      if (reason !== "") throw new ProtocolError(`cannot send a reason without a code: ${reason}`);
+      close = new Close(CLOSE_NO_STATUS_RCVD, "");
+      data = EMPTY;
+    } else {
+      close = new Close(code, reason);
+      data = close.serialize();
+    }
+    this.#sendFrame(OP_CLOSE, data, true);
+    this.closeSent = close;
+    this.setState(CLOSING);
+  }
+
+  /**
+   * Sends a ping (RFC 6455 §5.5.2), allowed while OPEN or CLOSING.
+   *
+   * @throws InvalidState otherwise; ProtocolError for more than 125 bytes.
+   */
+  sendPing(data: Buffer): void {
+    this.#checkOpenOrClosing();
+    this.#sendFrame(OP_PING, data, true);
+  }
+
+  /**
+   * Sends a pong (RFC 6455 §5.5.3), allowed while OPEN or CLOSING.
+   *
+   * @throws InvalidState otherwise; ProtocolError for more than 125 bytes.
+   */
+  sendPong(data: Buffer): void {
+    this.#checkOpenOrClosing();
+    this.#sendFrame(OP_PONG, data, true);
+  }
+
+  /**
+   * Fails the WebSocket connection (RFC 6455 §7.1.7): sends a close frame
+   * with `code` if none was sent yet (none at all for 1006), moves to
+   * CLOSING, makes a server half-close the transport, and ignores any
+   * further input. A `reason` over 123 bytes is truncated.
+   *
+   * @throws ProtocolError if a close frame is due and `code` can't be sent.
+   */
+  fail(code: number, reason = ""): void {
+    if (this.#debug) this.logger!.debug(`! failing connection with code ${code}`);
+    if (this.#state === OPEN && code !== CLOSE_ABNORMAL_CLOSURE) {
+      const close = new Close(code, truncateCloseReason(reason));
+      this.#sendFrame(OP_CLOSE, close.serialize(), true);
+      this.closeSent = close;
+      if (this.closeRcvd !== null) this.closeRcvdThenSent = true;
+      this.setState(CLOSING);
+    }
+    // A server closes the transport without waiting for the client's close
+    // frame; a client waits for the server to close it.
+    if (this.side === "server" && !this.#eofSent) this.sendEof();
+    // RFC 6455 §7.1.7: "An endpoint MUST NOT continue to attempt to process
+    // data (including a responding Close frame) from the remote endpoint".
+    this.discardInput();
+  }
+
+  // --- Outputs -------------------------------------------------------------
+
+  /** Events received since the last call, in order: frames, or the handshake's request/response. */
+  eventsReceived(): Event[] {
+    const events = this.#events;
+    this.#events = [];
+    return events;
+  }
+
+  /**
+   * Bytes to write to the transport since the last call, in order. An empty
+   * buffer means: half-close the transport (send EOF).
+   */
+  dataToSend(): Buffer[] {
+    const writes = this.#writes;
+    this.#writes = [];
+    return writes;
+  }
+
+  /**
+   * Whether the transport is expected to close soon: the I/O layer should
+   * then close it after a timeout if the peer doesn't. Call it after
+   * `receive*()`, `sendClose()` or `fail()`.
+   */
+  closeExpected(): boolean {
+    // OPEN: no. CLOSING: a close frame was sent; the server waits for the
+    // client's EOF, the client for the server's. CLOSED: already closed.
+    // CONNECTING: only if the handshake failed and EOF was sent.
+    const state = this.#state;
+    if (state === OPEN) return false;
+    if (state === CLOSING) return true;
+    if (state === CLOSED) return false;
+    return this.#eofSent;
+  }
+
+  // --- Hooks for ClientProtocol and ServerProtocol ---------------------------
+
+  /** Receives bytes while CONNECTING. Subclasses parse the handshake here. */
+  protected receiveHandshakeData(_data: Buffer): void {
+    throw new InvalidState("no opening handshake to receive: use ClientProtocol or ServerProtocol");
+  }
+
+  /**
+   * Called by {@link Protocol.receiveEof} while CONNECTING, unless input is
+   * discarded: the handshake can't complete. Sets `handshakeExc` if unset;
+   * the protocol then sends EOF and moves to CLOSED.
+   */
+  protected receiveHandshakeEof(): void {
+    this.handshakeExc ??= new InvalidMessage("connection closed during the opening handshake");
+  }
+
+  /** Completes the opening handshake: moves to OPEN and parses `rest` as frames. */
+  protected openWith(rest: Buffer): void {
+    this.setState(OPEN);
+    if (rest.length > 0) this.#parse(rest);
+  }
+
+  /** Queues an event for {@link Protocol.eventsReceived}. */
+  protected pushEvent(event: Event): void {
+    this.#events.push(event);
+  }
+
+  /** Queues raw bytes (the HTTP request or response). Empty buffers are ignored: they would mean EOF. */
+  protected sendBytes(data: Buffer): void {
+    if (data.length > 0) this.#writes.push(data);
+  }
+
+  /** Queues the EOF marker, once; logs `> EOF`. */
+  protected sendEof(): void {
+    if (this.#eofSent) return;
+    this.#eofSent = true;
+    if (this.#debug) this.logger!.debug("> EOF");
+    this.#writes.push(EMPTY);
+  }
+
+  /** Ignores all further input until EOF, e.g. after rejecting a handshake. */
+  protected discardInput(): void {
+    this.#discarding = true;
+    this.#parser.stop();
+  }
+
+  // --- Receiving frames ------------------------------------------------------
+
+  /** Bytes the current message may still grow by, or null. */
+  #frameLimit(): number | null {
+    const maxSize = this.maxSize;
+    if (maxSize === null) return null;
+    return this.#curSize === null ? maxSize : maxSize - this.#curSize;
+  }
+
+  #parse(data: Buffer): void {
+    const parser = this.#parser;
+    parser.maxSize = this.#frameLimit();
+    // Without extensions, RSV bits fail from the header. With extensions,
+    // they decode the frame and any RSV bit they leave set fails after.
+    parser.reservedBits = this.extensions.length === 0 ? 0 : 0x70;
+    try {
+      parser.parse(data);
+    } catch (error) {
+      this.#parserFailed(error);
+    }
+  }
+
+  #parserFailed(error: unknown): void {
+    if (error instanceof ProtocolError) {
+      this.parserExc = error;
+      this.fail(error.closeCode, error.message);
+    } else if (error instanceof PayloadTooBig) {
+      let exc = error;
+      // The parser saw the frame against what's left of the message's budget.
+      if (
+        this.maxSize !== null &&
+        this.#curSize !== null &&
+        exc.size !== null &&
+        exc.maxSize !== this.maxSize
+      ) {
+        exc = new PayloadTooBig(this.#curSize + exc.size, this.maxSize, "message", {
+          cause: error,
+        });
+      }
+      this.parserExc = exc;
+      this.fail(CLOSE_MESSAGE_TOO_BIG, exc.message);
+    } else {
+      this.parserExc = error instanceof Error ? error : new Error(String(error));
+      this.logger?.error({ err: error }, "parser failed");
+      // No details: they could reveal internals to the peer.
+      this.fail(CLOSE_INTERNAL_ERROR);
+    }
+  }
+
+  /** Validates a text payload while it arrives (strict fail-fast, before the frame is complete). */
+  #receivePartial(opcode: Opcode, piece: Buffer): void {
+    // With extensions the pieces are still encoded; the frame is validated once decoded.
+    if (this.extensions.length !== 0) return;
+    if (opcode === OP_TEXT) {
+      if (!this.#validatedPartially) this.#utf8.reset();
+    } else if (!this.#textMessage) {
+      return;
+    }
+    this.#validatedPartially = true;
+    if (!this.#utf8.push(piece)) throw invalidUtf8();
+  }
+
+  #receiveFrame(received: Frame): void {
+    let frame = received;
+    const extensions = this.extensions;
+    if (extensions.length !== 0) {
+      const limit = this.#frameLimit();
+      // RFC 6455 §9: extensions apply in the order negotiated when sending,
+      // so in reverse order when receiving.
+      for (let i = extensions.length - 1; i >= 0; i--) frame = extensions[i].decode(frame, limit);
+      if (frame.rsv1 || frame.rsv2 || frame.rsv3) {
+        throw new ProtocolError(
+          `reserved bits must be 0: got 0x${reservedBits(frame).toString(16)}`,
+        );
+      }
+    }
+    if (this.#debug) this.logger!.debug(`< ${formatFrame(frame)}`);
+
+    const validatedPartially = this.#validatedPartially;
+    this.#validatedPartially = false;
+    const opcode = frame.opcode;
+    if (opcode === OP_TEXT || opcode === OP_BINARY) {
+      const size = frame.data.length;
+      // The parser checked the frame's wire size; extensions may have grown it.
+      if (this.maxSize !== null && size > this.maxSize) {
+        throw new PayloadTooBig(size, this.maxSize, "message");
+      }
+      if (opcode === OP_TEXT) {
+        if (validatedPartially) {
+          if (frame.fin && !this.#utf8.complete) throw invalidUtf8();
+        } else if (frame.fin) {
+          if (!isValidUtf8(frame.data)) throw invalidUtf8();
+        } else {
+          this.#utf8.reset();
+          if (!this.#utf8.push(frame.data)) throw invalidUtf8();
+        }
+      }
+      if (!frame.fin) {
+        this.#curSize = size;
+        this.#textMessage = opcode === OP_TEXT;
+      }
+    } else if (opcode === OP_CONT) {
+      // The parser guarantees a fragmented message is in progress.
+      const size = (this.#curSize ?? 0) + frame.data.length;
+      if (this.maxSize !== null && size > this.maxSize) {
+        throw new PayloadTooBig(size, this.maxSize, "message");
+      }
+      if (this.#textMessage) {
+        if (!validatedPartially && !this.#utf8.push(frame.data)) throw invalidUtf8();
+        if (frame.fin && !this.#utf8.complete) throw invalidUtf8();
+      }
+      if (frame.fin) {
+        this.#curSize = null;
+        this.#textMessage = false;
+      } else {
+        this.#curSize = size;
+      }
+    } else if (opcode === OP_PING) {
+      // RFC 6455 §5.5.2: answer with a pong carrying the same data, "unless
+      // it already received a Close frame" — which stops parsing here.
+      this.#sendFrame(OP_PONG, frame.data, true);
+    } else if (opcode === OP_CLOSE) {
+      this.#receiveClose(frame);
+    }
+    // RFC 6455 §5.5.3: unsolicited pongs need no answer; they're events.
+
+    // Once a close frame was sent, data frames are dropped: the application
+    // asked to close and won't read them (RFC 6455 §1.4).
+    if (opcode < 0x8 && this.closeSent !== null) return;
+    this.#events.push(frame);
+    this.#parser.maxSize = this.#frameLimit();
+  }
+
+  #receiveClose(frame: Frame): void {
+    // RFC 6455 §7.1.5, §7.1.6: the close code and reason.
+    this.closeRcvd = Close.parse(frame.data);
+    if (this.#state === CLOSING) this.closeRcvdThenSent = false;
+    // A close frame inside a fragmented message abandons the message: it's
+    // a control frame, allowed between fragments (RFC 6455 §5.4), and the
+    // closing handshake proceeds normally.
+    if (this.#state === OPEN) {
+      // RFC 6455 §5.5.1: answer with a close frame, echoing the payload
+      // (echoing the bytes also works for an empty close frame, read as 1005).
+      this.#sendFrame(OP_CLOSE, frame.data, true);
+      this.closeSent = this.closeRcvd;
+      this.closeRcvdThenSent = true;
+      this.setState(CLOSING);
+    }
+    // RFC 6455 §7.1.1: the server closes the transport first.
+    if (this.side === "server") this.sendEof();
+    // RFC 6455 §1.4: after a close frame, further data received is discarded.
+    this.discardInput();
+  }
+
+  // --- Sending frames --------------------------------------------------------
+
+  #sendFrame(opcode: Opcode, data: Buffer | string, fin: boolean): void {
+    const mask = this.side === "client";
+    const extensions = this.extensions;
+    if (extensions.length === 0) {
+      if (this.#debug) {
+        const payload = typeof data === "string" ? Buffer.from(data) : data;
+        this.logger!.debug(`> ${formatFrame(new Frame(opcode, payload, fin))}`);
+      }
+      writeFrame(this.#writes, opcode, data, fin, mask);
+      return;
+    }
+    let frame = new Frame(opcode, typeof data === "string" ? Buffer.from(data) : data, fin);
+    if (this.#debug) this.logger!.debug(`> ${formatFrame(frame)}`);
+    for (const extension of extensions) frame = extension.encode(frame);
+    writeFrame(this.#writes, frame.opcode, frame.data, frame.fin, mask, reservedBits(frame));
+  }
+
+  #checkOpen(): void {
+    if (this.#state !== OPEN) {
+      throw new InvalidState(`connection is ${STATE_NAMES[this.#state].toLowerCase()}`);
+    }
+  }
+
+  #checkOpenOrClosing(): void {
+    if (this.#state !== OPEN && this.#state !== CLOSING) {
+      throw new InvalidState(`connection is ${STATE_NAMES[this.#state].toLowerCase()}`);
+    }
+  }
+
+  #checkNoFragmentedMessage(): void {
+    if (this.#expectContinuation) {
+      throw new InvalidState("cannot start a message: a fragmented message is in progress");
+    }
+  }
+}
+
+function invalidUtf8(): ProtocolError {
+  // RFC 6455 §8.1: invalid UTF-8 in a text message fails the connection with 1007.
+  return new ProtocolError("invalid UTF-8 in text message", CLOSE_INVALID_DATA);
+}
