@@ -4,16 +4,54 @@
  *
  * CONTRACT: `Request` and `Response` are the shapes the rest of the library uses.
  *
+ * The parsers are incremental and sans-I/O: feed them bytes as they arrive,
+ * in chunks of any size, and they return the message and the bytes that
+ * followed it once the message is complete. The same {@link ResponseParser}
+ * reads a WebSocket handshake response and a proxy's answer to `CONNECT`.
+ *
+ * Limits (RFC 7230 §3.1.1 and §3.2.5 leave them to implementations; values
+ * and variables as in Python websockets). Each is read from the environment
+ * when a parser is created, so a change to `process.env` applies to the next
+ * connection; options override them per parser:
+ *
+ * | limit | default | variable |
+ * | --- | --- | --- |
+ * | line length (request/status line, header line, chunk line), CRLF excluded | 8192 bytes | `WEBSOCKETS_MAX_LINE_LENGTH` |
+ * | number of headers (and of chunked trailers) | 128 | `WEBSOCKETS_MAX_NUM_HEADERS` |
+ * | response body | 1 MiB | `WEBSOCKETS_MAX_BODY_SIZE` |
+ *
+ * Exceeding a limit throws `SecurityError`, checked before buffering: an
+ * incomplete line is rejected as soon as it's longer than the limit.
+ *
+ * The grammar is strict (RFC 7230 §3): lines end with CRLF (a bare LF is an
+ * error, not a line ending: RFC 7230 §3.5 only allows accepting it, and being
+ * lenient about line endings is how request smuggling starts), no obsolete
+ * line folding, no whitespace before the colon of a header, tokens for
+ * methods and header names, HTTP/1.1 only. Violations throw `InvalidMessage`.
+ *
  * @module
  */
 
-import type { Headers } from "./headers.ts";
+import { InvalidMessage, InvalidState, SecurityError } from "./errors.ts";
+import { Headers, isFieldValueChar, isTchar } from "./headers.ts";
 
 /** An HTTP request, as received by a server or sent by a client. */
 export interface Request {
   /** The request target: path with its query string, e.g. `/chat?room=1`. */
   path: string;
   headers: Headers;
+  /**
+   * The method; absent means `GET`, the only method of a WebSocket handshake
+   * (a proxy client sends `CONNECT`). Set by {@link RequestParser}.
+   */
+  method?: string;
+  /**
+   * The HTTP version as on the request line, e.g. `HTTP/1.1`; absent means
+   * `HTTP/1.1`. {@link RequestParser} only accepts `HTTP/1.1`; an I/O layer
+   * building a `Request` from another HTTP stack sets what it received, so
+   * that `ServerProtocol.accept` can reject anything else.
+   */
+  version?: string;
 }
 
 /** An HTTP response, as received by a client or sent by a server. */
@@ -23,4 +61,712 @@ export interface Response {
   headers: Headers;
   /** The body; empty for a 101. */
   body: Buffer;
+}
+
+/** Limits of the HTTP parsers; see the module documentation. */
+export interface HttpLimits {
+  /** Longest line, CRLF excluded, in bytes. Default 8192 (`WEBSOCKETS_MAX_LINE_LENGTH`). */
+  maxLineLength: number;
+  /** Most headers in a message. Default 128 (`WEBSOCKETS_MAX_NUM_HEADERS`). */
+  maxNumHeaders: number;
+  /** Largest response body, in bytes. Default 1 MiB (`WEBSOCKETS_MAX_BODY_SIZE`). */
+  maxBodySize: number;
+}
+
+/** The default limits, before environment variables. */
+export const DEFAULT_HTTP_LIMITS: Readonly<HttpLimits> = Object.freeze({
+  maxLineLength: 8192,
+  maxNumHeaders: 128,
+  maxBodySize: 1_048_576,
+});
+
+/**
+ * The limits in force: the defaults, overridden by `WEBSOCKETS_MAX_LINE_LENGTH`,
+ * `WEBSOCKETS_MAX_NUM_HEADERS` and `WEBSOCKETS_MAX_BODY_SIZE` when set.
+ *
+ * @throws RangeError when a variable is set to anything but a non-negative integer.
+ */
+export function httpLimitsFromEnv(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): HttpLimits {
+  return {
+    maxLineLength: envInt(env, "WEBSOCKETS_MAX_LINE_LENGTH", DEFAULT_HTTP_LIMITS.maxLineLength),
+    maxNumHeaders: envInt(env, "WEBSOCKETS_MAX_NUM_HEADERS", DEFAULT_HTTP_LIMITS.maxNumHeaders),
+    maxBodySize: envInt(env, "WEBSOCKETS_MAX_BODY_SIZE", DEFAULT_HTTP_LIMITS.maxBodySize),
+  };
+}
+
+function envInt(
+  env: Readonly<Record<string, string | undefined>>,
+  name: string,
+  fallback: number,
+): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (!/^\d{1,15}$/.test(raw)) {
+    throw new RangeError(`${name} must be a non-negative integer, got ${JSON.stringify(raw)}`);
+  }
+  return Number(raw);
+}
+
+/** Options of {@link RequestParser} and {@link ResponseParser}. */
+export interface ParserOptions {
+  /** Overrides some limits; the others come from {@link httpLimitsFromEnv}. */
+  limits?: Partial<HttpLimits>;
+}
+
+/** Options of {@link ResponseParser}. */
+export interface ResponseParserOptions extends ParserOptions {
+  /**
+   * The method of the request this response answers. Default `GET`. With
+   * `HEAD`, no response has a body; with `CONNECT`, a 2xx response has none
+   * (RFC 7231 §4.3.6: the connection becomes a tunnel).
+   */
+  requestMethod?: string;
+  /**
+   * Accept `HTTP/1.0` status lines too. Default `false`: WebSocket servers
+   * speak HTTP/1.1, but some proxies answer `CONNECT` in HTTP/1.0.
+   */
+  allowHttp10?: boolean;
+}
+
+/** A complete message and the bytes received after it. */
+export interface Parsed<T> {
+  message: T;
+  /** Bytes after the message: WebSocket frames after a 101, for example. */
+  rest: Buffer;
+}
+
+const CR = 0x0d;
+const LF = 0x0a;
+const EMPTY = Buffer.alloc(0);
+
+enum Step {
+  StartLine,
+  Headers,
+  BodyLength,
+  ChunkSize,
+  ChunkData,
+  ChunkEnd,
+  Trailers,
+  BodyToEof,
+  Done,
+  Failed,
+}
+
+/**
+ * Common machinery: line reading with the length limit, header lines, bodies.
+ * Subclasses interpret the start line and decide how the body is delimited.
+ */
+abstract class MessageParser<T> {
+  protected readonly limits: HttpLimits;
+  protected step: Step = Step.StartLine;
+  protected headers = new Headers();
+  #lineParts: Buffer[] = [];
+  #lineLength = 0;
+  #numHeaders = 0;
+  #numTrailers = 0;
+  #body: Buffer[] = [];
+  #bodyLength = 0;
+  #remaining = 0; // bytes left in the body (Content-Length) or in the current chunk
+  #error: Error | null = null;
+
+  constructor(options: ParserOptions | undefined) {
+    this.limits = { ...httpLimitsFromEnv(), ...options?.limits };
+  }
+
+  /** Whether the message is complete. */
+  get done(): boolean {
+    return this.step === Step.Done;
+  }
+
+  /**
+   * Feeds bytes. Returns the message and the bytes after it once the message
+   * is complete, else `null` (feed more). After a message or an error, the
+   * parser is spent: feeding it again throws `InvalidState`.
+   *
+   * @throws `InvalidMessage` for malformed HTTP, `SecurityError` when a limit
+   *   is exceeded.
+   */
+  feed(chunk: Buffer): Parsed<T> | null {
+    this.#checkUsable();
+    try {
+      return this.#run(chunk);
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  /**
+   * Signals the end of the stream. Completes a body delimited by the end of
+   * the stream (a response without `Content-Length` or chunked encoding).
+   *
+   * @throws `InvalidMessage` when the stream ended before the message did.
+   */
+  feedEof(): Parsed<T> {
+    this.#checkUsable();
+    try {
+      if (this.step === Step.BodyToEof) return this.#complete(EMPTY, 0);
+      throw new InvalidMessage(`connection closed while reading ${this.describeStep()}`);
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  #checkUsable(): void {
+    if (this.step === Step.Done) throw new InvalidState("HTTP parser already returned a message");
+    if (this.step === Step.Failed) {
+      throw new InvalidState("HTTP parser already failed", { cause: this.#error });
+    }
+  }
+
+  #fail(error: unknown): never {
+    this.step = Step.Failed;
+    this.#error = error instanceof Error ? error : new Error(String(error));
+    this.#lineParts = [];
+    this.#body = [];
+    throw error;
+  }
+
+  protected describeStep(): string {
+    switch (this.step) {
+      case Step.StartLine:
+        return this.startLineName();
+      case Step.Headers:
+        return "HTTP headers";
+      default:
+        return "HTTP body";
+    }
+  }
+
+  protected abstract startLineName(): string;
+  /** Interprets the start line; `line` has no CRLF. */
+  protected abstract parseStartLine(line: Buffer): void;
+  /** Called after the empty line ending the headers; sets the next step. */
+  protected abstract endOfHeaders(): void;
+  protected abstract buildMessage(body: Buffer): T;
+
+  #run(chunk: Buffer): Parsed<T> | null {
+    let pos = 0;
+    while (pos < chunk.length || this.step === Step.BodyLength) {
+      switch (this.step) {
+        case Step.StartLine:
+        case Step.Headers:
+        case Step.ChunkSize:
+        case Step.ChunkEnd:
+        case Step.Trailers: {
+          const end = chunk.indexOf(LF, pos);
+          if (end === -1) {
+            this.#bufferLine(chunk.subarray(pos));
+            return null;
+          }
+          const line = this.#takeLine(chunk.subarray(pos, end));
+          pos = end + 1;
+          this.#onLine(line);
+          if (this.done) return this.#complete(chunk, pos);
+          break;
+        }
+        case Step.BodyLength:
+        case Step.ChunkData: {
+          const take = Math.min(this.#remaining, chunk.length - pos);
+          if (take > 0) this.#body.push(chunk.subarray(pos, pos + take));
+          pos += take;
+          this.#remaining -= take;
+          if (this.#remaining > 0) return null;
+          if (this.step === Step.BodyLength) return this.#complete(chunk, pos);
+          this.step = Step.ChunkEnd;
+          break;
+        }
+        case Step.BodyToEof: {
+          this.#addBodyLength(chunk.length - pos, "over");
+          this.#body.push(chunk.subarray(pos));
+          return null;
+        }
+        default:
+          throw new InvalidState("HTTP parser isn't expecting data");
+      }
+    }
+    return null;
+  }
+
+  #complete(chunk: Buffer, pos: number): Parsed<T> {
+    this.step = Step.Done;
+    const body = this.#body.length === 1 ? Buffer.from(this.#body[0]) : Buffer.concat(this.#body);
+    this.#body = [];
+    // Copy the rest: the caller's chunk may be a view on a buffer it reuses.
+    const rest = pos < chunk.length ? Buffer.from(chunk.subarray(pos)) : EMPTY;
+    return { message: this.buildMessage(body), rest };
+  }
+
+  // Keeps an incomplete line. The limit is checked now, not when the line
+  // ends: a peer that never sends LF must not make us buffer without bound.
+  // One extra byte is allowed because it may be the CR of the CRLF.
+  #bufferLine(part: Buffer): void {
+    this.#lineLength += part.length;
+    if (this.#lineLength > this.limits.maxLineLength + 1) {
+      throw this.#lineTooLong(this.#lineLength);
+    }
+    // Copy: the chunk may be reused by the caller once feed returns.
+    if (part.length > 0) this.#lineParts.push(Buffer.from(part));
+  }
+
+  // Assembles a complete line (without its LF) and checks CRLF and the limit.
+  #takeLine(last: Buffer): Buffer {
+    let line = last;
+    if (this.#lineParts.length > 0) {
+      this.#lineParts.push(last);
+      line = Buffer.concat(this.#lineParts);
+      this.#lineParts = [];
+    }
+    this.#lineLength = 0;
+    if (line.length === 0 || line[line.length - 1] !== CR) {
+      throw new InvalidMessage(`bare LF in ${this.describeStep()}: lines must end with CRLF`);
+    }
+    line = line.subarray(0, line.length - 1);
+    if (line.length > this.limits.maxLineLength) throw this.#lineTooLong(line.length);
+    // A CR anywhere else isn't a line ending either (RFC 7230 §3.5).
+    if (line.indexOf(CR) !== -1) {
+      throw new InvalidMessage(`bare CR in ${this.describeStep()}: ${printable(line)}`);
+    }
+    return line;
+  }
+
+  #lineTooLong(length: number): SecurityError {
+    const limit = this.limits.maxLineLength;
+    return new SecurityError(
+      `line too long in ${this.describeStep()}: ${length} bytes or more exceeds ` +
+        `limit of ${limit} bytes (WEBSOCKETS_MAX_LINE_LENGTH)`,
+    );
+  }
+
+  #onLine(line: Buffer): void {
+    switch (this.step) {
+      case Step.StartLine:
+        this.parseStartLine(line);
+        this.step = Step.Headers;
+        return;
+      case Step.Headers:
+        if (line.length === 0) {
+          this.endOfHeaders();
+          return;
+        }
+        this.#numHeaders++;
+        if (this.#numHeaders > this.limits.maxNumHeaders) {
+          throw this.#tooManyHeaders("headers");
+        }
+        this.#parseHeaderLine(line, this.headers);
+        return;
+      case Step.ChunkSize:
+        this.#parseChunkSize(line);
+        return;
+      case Step.ChunkEnd:
+        // RFC 7230 §4.1: chunk = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
+        if (line.length !== 0) throw new InvalidMessage("expected CRLF after chunk data");
+        this.step = Step.ChunkSize;
+        return;
+      case Step.Trailers:
+        if (line.length === 0) {
+          this.step = Step.Done;
+          return;
+        }
+        this.#numTrailers++;
+        if (this.#numTrailers > this.limits.maxNumHeaders) {
+          throw this.#tooManyHeaders("trailers");
+        }
+        // Trailers are validated like headers, then dropped: nothing in a
+        // handshake needs them and merging them is a known smuggling vector.
+        this.#parseHeaderLine(line, new Headers());
+        return;
+      default:
+        throw new InvalidState("HTTP parser isn't expecting a line");
+    }
+  }
+
+  #tooManyHeaders(what: string): SecurityError {
+    const limit = this.limits.maxNumHeaders;
+    return new SecurityError(
+      `too many HTTP ${what}: more than ${limit} exceeds limit of ${limit} ` +
+        "(WEBSOCKETS_MAX_NUM_HEADERS)",
+    );
+  }
+
+  // RFC 7230 §3.2: header-field = field-name ":" OWS field-value OWS
+  #parseHeaderLine(line: Buffer, into: Headers): void {
+    const first = line[0];
+    if (first === 0x20 || first === 0x09) {
+      // RFC 7230 §3.2.4: obs-fold; a server may reject it with 400.
+      throw new InvalidMessage(`obsolete line folding in HTTP header: ${printable(line)}`);
+    }
+    let colon = 0;
+    while (colon < line.length && isTchar(line[colon])) colon++;
+    if (colon === line.length || line[colon] !== 0x3a) {
+      // RFC 7230 §3.2.4: no whitespace between field-name and colon.
+      throw new InvalidMessage(`invalid HTTP header line: ${printable(line)}`);
+    }
+    if (colon === 0) throw new InvalidMessage(`empty HTTP header name: ${printable(line)}`);
+    let start = colon + 1;
+    let end = line.length;
+    while (start < end && (line[start] === 0x20 || line[start] === 0x09)) start++;
+    while (end > start && (line[end - 1] === 0x20 || line[end - 1] === 0x09)) end--;
+    for (let i = start; i < end; i++) {
+      if (!isFieldValueChar(line[i])) {
+        throw new InvalidMessage(`invalid HTTP header value: ${printable(line)}`);
+      }
+    }
+    // latin1 maps each byte to one character: values round-trip unchanged.
+    into.append(line.toString("latin1", 0, colon), line.toString("latin1", start, end));
+  }
+
+  // RFC 7230 §4.1: chunk-size = 1*HEXDIG; chunk-ext = *( ";" chunk-ext-name [ "=" ... ] )
+  #parseChunkSize(line: Buffer): void {
+    let i = 0;
+    let size = 0;
+    for (let digit = hexValue(line[0]); digit !== -1; digit = hexValue(line[++i])) {
+      // Once past the body limit the size only needs to stay past it: stop
+      // growing it so that a long run of digits can't overflow it.
+      if (size <= this.limits.maxBodySize) size = size * 16 + digit;
+    }
+    // Digits end the line or a chunk extension starts, optionally after BWS
+    // (RFC 7230 errata 4667); extensions are ignored (§4.1.1).
+    let j = i;
+    while (line[j] === 0x20 || line[j] === 0x09) j++;
+    if (i === 0 || (j < line.length && line[j] !== 0x3b)) {
+      throw new InvalidMessage(`invalid chunk size: ${printable(line)}`);
+    }
+    if (size === 0) {
+      this.step = Step.Trailers;
+      return;
+    }
+    this.#addBodyLength(size, "");
+    this.#remaining = size;
+    this.step = Step.ChunkData;
+  }
+
+  // Body limit, checked before the bytes are buffered.
+  #addBodyLength(length: number, qualifier: string): void {
+    this.#bodyLength += length;
+    if (this.#bodyLength > this.limits.maxBodySize) {
+      const prefix = qualifier === "" ? "" : `${qualifier} `;
+      throw new SecurityError(
+        `body too large: ${prefix}${this.#bodyLength} bytes exceeds limit of ` +
+          `${this.limits.maxBodySize} bytes (WEBSOCKETS_MAX_BODY_SIZE)`,
+      );
+    }
+  }
+
+  /** Sets up reading a body of `length` bytes. */
+  protected expectBodyLength(length: number): void {
+    this.#addBodyLength(length, "");
+    this.#remaining = length;
+    this.step = Step.BodyLength;
+  }
+
+  protected expectChunked(): void {
+    this.step = Step.ChunkSize;
+  }
+
+  protected expectBodyToEof(): void {
+    this.step = Step.BodyToEof;
+  }
+
+  protected expectNoBody(): void {
+    this.step = Step.Done;
+  }
+}
+
+function hexValue(c: number | undefined): number {
+  if (c === undefined) return -1;
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  if (c >= 0x41 && c <= 0x46) return c - 0x37;
+  if (c >= 0x61 && c <= 0x66) return c - 0x57;
+  return -1;
+}
+
+// Renders bytes from the peer for an error message: bounded, no control
+// characters, so that logging the error can't forge log lines.
+function printable(bytes: Buffer): string {
+  const max = 200;
+  const shown = bytes.length > max ? bytes.subarray(0, max) : bytes;
+  let out = "";
+  for (const byte of shown) {
+    out +=
+      byte >= 0x20 && byte <= 0x7e
+        ? String.fromCharCode(byte)
+        : `\\x${byte.toString(16).padStart(2, "0")}`;
+  }
+  if (bytes.length > max) out += `… (${bytes.length} bytes)`;
+  return out;
+}
+
+// RFC 7230 §3.3.2: Content-Length = 1*DIGIT. One value only: a list, even of
+// equal values, is refused (strict, and never needed by a handshake).
+function parseContentLength(headers: Headers): number | null {
+  const values = headers.getAll("Content-Length");
+  if (values.length === 0) return null;
+  if (values.length > 1) {
+    throw new InvalidMessage(`multiple Content-Length headers: ${values.join(", ")}`);
+  }
+  const value = values[0];
+  if (value.length === 0 || value.length > 15) {
+    throw new InvalidMessage(`invalid Content-Length: ${JSON.stringify(value)}`);
+  }
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) {
+      throw new InvalidMessage(`invalid Content-Length: ${JSON.stringify(value)}`);
+    }
+  }
+  return Number(value);
+}
+
+/**
+ * Incremental parser of an HTTP/1.1 request, as a WebSocket server receives
+ * it: request line and headers. A request with a body (`Content-Length`
+ * other than 0, or `Transfer-Encoding`) is refused, as a handshake has none.
+ *
+ * @example
+ * ```ts
+ * const parser = new RequestParser();
+ * const parsed = parser.feed(chunk); // null until the empty line arrives
+ * if (parsed !== null) handle(parsed.message, parsed.rest);
+ * ```
+ */
+export class RequestParser extends MessageParser<Request> {
+  #method = "";
+  #path = "";
+
+  /** @param options - limits overriding the environment and defaults. */
+  constructor(options?: ParserOptions) {
+    super(options);
+  }
+
+  protected startLineName(): string {
+    return "HTTP request line";
+  }
+
+  // RFC 7230 §3.1.1: request-line = method SP request-target SP HTTP-version
+  protected parseStartLine(line: Buffer): void {
+    const firstSpace = line.indexOf(0x20);
+    const secondSpace = firstSpace === -1 ? -1 : line.indexOf(0x20, firstSpace + 1);
+    if (secondSpace === -1) {
+      throw new InvalidMessage(`invalid HTTP request line: ${printable(line)}`);
+    }
+    for (let i = 0; i < firstSpace; i++) {
+      if (!isTchar(line[i])) throw new InvalidMessage(`invalid HTTP method: ${printable(line)}`);
+    }
+    if (firstSpace === 0) throw new InvalidMessage(`invalid HTTP method: ${printable(line)}`);
+    // The target isn't decoded; it must be visible ASCII (RFC 7230 §3.1.1
+    // origin-form, absolute-form, authority-form and asterisk-form all are).
+    if (secondSpace === firstSpace + 1) {
+      throw new InvalidMessage(`invalid HTTP request target: ${printable(line)}`);
+    }
+    for (let i = firstSpace + 1; i < secondSpace; i++) {
+      if (line[i] < 0x21 || line[i] > 0x7e) {
+        throw new InvalidMessage(`invalid HTTP request target: ${printable(line)}`);
+      }
+    }
+    const version = line.toString("latin1", secondSpace + 1);
+    if (version !== "HTTP/1.1") {
+      throw new InvalidMessage(
+        `unsupported HTTP version: ${printable(line.subarray(secondSpace + 1))}`,
+      );
+    }
+    this.#method = line.toString("latin1", 0, firstSpace);
+    this.#path = line.toString("latin1", firstSpace + 1, secondSpace);
+  }
+
+  protected endOfHeaders(): void {
+    // RFC 7230 §3.3.3: a request's body is delimited by Transfer-Encoding or
+    // Content-Length; a handshake has no body, so either is an error.
+    if (this.headers.has("Transfer-Encoding")) {
+      throw new InvalidMessage("unsupported Transfer-Encoding in HTTP request");
+    }
+    const length = parseContentLength(this.headers);
+    if (length !== null && length !== 0) {
+      throw new InvalidMessage(`unsupported HTTP request body: Content-Length ${length}`);
+    }
+    this.expectNoBody();
+  }
+
+  protected buildMessage(): Request {
+    return { method: this.#method, path: this.#path, version: "HTTP/1.1", headers: this.headers };
+  }
+}
+
+/**
+ * Incremental parser of an HTTP/1.1 response, as a WebSocket client (or a
+ * client of a proxy) receives it: status line, headers and, except for 1xx,
+ * 204 and 304 responses, a body delimited by `Content-Length`, by chunked
+ * transfer coding, or by the end of the stream (call
+ * {@link ResponseParser.feedEof | feedEof}), so that a client can show the
+ * error a server sent. A 101 has no body: the bytes after it are WebSocket
+ * frames, returned as `rest`.
+ */
+export class ResponseParser extends MessageParser<Response> {
+  readonly #requestMethod: string;
+  readonly #allowHttp10: boolean;
+  #status = 0;
+  #reason = "";
+
+  /** @param options - limits, and the method of the request answered. */
+  constructor(options?: ResponseParserOptions) {
+    super(options);
+    this.#requestMethod = options?.requestMethod ?? "GET";
+    this.#allowHttp10 = options?.allowHttp10 ?? false;
+  }
+
+  protected startLineName(): string {
+    return "HTTP status line";
+  }
+
+  // RFC 7230 §3.1.2: status-line = HTTP-version SP status-code SP reason-phrase
+  // RFC 9112 §4 makes the reason optional; "HTTP/1.1 200" is accepted.
+  protected parseStartLine(line: Buffer): void {
+    const version = line.toString("latin1", 0, 9);
+    const versionOk = version === "HTTP/1.1 " || (this.#allowHttp10 && version === "HTTP/1.0 ");
+    if (line.length < 12 || !versionOk) {
+      if (line.length >= 8 && line.toString("latin1", 0, 5) === "HTTP/") {
+        const space = line.indexOf(0x20);
+        const version = line.subarray(0, space === -1 ? line.length : space);
+        throw new InvalidMessage(`unsupported HTTP version: ${printable(version)}`);
+      }
+      throw new InvalidMessage(`invalid HTTP status line: ${printable(line)}`);
+    }
+    let status = 0;
+    for (let i = 9; i < 12; i++) {
+      const c = line[i];
+      if (c < 0x30 || c > 0x39) {
+        throw new InvalidMessage(`invalid HTTP status code: ${printable(line.subarray(9))}`);
+      }
+      status = status * 10 + (c - 0x30);
+    }
+    if (status < 100) {
+      throw new InvalidMessage(`invalid HTTP status code: ${printable(line.subarray(9, 12))}`);
+    }
+    if (line.length > 12 && line[12] !== 0x20) {
+      throw new InvalidMessage(`invalid HTTP status code: ${printable(line.subarray(9))}`);
+    }
+    for (let i = 13; i < line.length; i++) {
+      if (!isFieldValueChar(line[i])) {
+        throw new InvalidMessage(`invalid HTTP reason phrase: ${printable(line.subarray(13))}`);
+      }
+    }
+    this.#status = status;
+    this.#reason = line.length > 13 ? line.toString("latin1", 13) : "";
+  }
+
+  // RFC 7230 §3.3.3: how the length of a response body is determined.
+  protected endOfHeaders(): void {
+    const status = this.#status;
+    const method = this.#requestMethod;
+    if (
+      (status >= 100 && status < 200) ||
+      status === 204 ||
+      status === 304 ||
+      method === "HEAD" ||
+      (method === "CONNECT" && status >= 200 && status < 300)
+    ) {
+      this.expectNoBody();
+      return;
+    }
+    const transferEncoding = this.headers.getAll("Transfer-Encoding");
+    if (transferEncoding.length > 0) {
+      // Both headers at once "ought to be handled as an error" (§3.3.3 item 3).
+      if (this.headers.has("Content-Length")) {
+        throw new InvalidMessage("both Transfer-Encoding and Content-Length in HTTP response");
+      }
+      const codings = transferEncoding.join(",").trim().toLowerCase();
+      if (codings !== "chunked") {
+        throw new InvalidMessage(`unsupported Transfer-Encoding: ${transferEncoding.join(", ")}`);
+      }
+      this.expectChunked();
+      return;
+    }
+    const length = parseContentLength(this.headers);
+    if (length === null) this.expectBodyToEof();
+    else this.expectBodyLength(length);
+  }
+
+  protected buildMessage(body: Buffer): Response {
+    return { status: this.#status, reason: this.#reason, headers: this.headers, body };
+  }
+}
+
+function checkRequestLinePart(what: string, value: string, allowed: (c: number) => boolean): void {
+  if (value.length === 0) throw new TypeError(`empty HTTP ${what}`);
+  for (let i = 0; i < value.length; i++) {
+    if (!allowed(value.charCodeAt(i))) {
+      throw new TypeError(`invalid HTTP ${what}: ${JSON.stringify(value)}`);
+    }
+  }
+}
+
+/**
+ * Serializes a request: request line, headers, empty line. Headers are
+ * written as given (validated when they were added to `Headers`).
+ *
+ * @throws TypeError when the method isn't a token or the path isn't visible ASCII.
+ */
+export function serializeRequest(request: Request): Buffer {
+  const method = request.method ?? "GET";
+  checkRequestLinePart("method", method, isTchar);
+  checkRequestLinePart("request target", request.path, (c) => c >= 0x21 && c <= 0x7e);
+  const version = request.version ?? "HTTP/1.1";
+  return Buffer.from(`${method} ${request.path} ${version}\r\n${request.headers}`, "latin1");
+}
+
+/**
+ * Serializes a response: status line, headers, empty line, body. The body is
+ * written as is: set `Content-Length` (as `ServerProtocol.reject` does).
+ *
+ * @throws TypeError for a status outside 100-999 or a reason with control characters.
+ */
+export function serializeResponse(response: Response): Buffer {
+  const { status, reason } = response;
+  if (!Number.isInteger(status) || status < 100 || status > 999) {
+    throw new TypeError(`invalid HTTP status code: ${status}`);
+  }
+  for (let i = 0; i < reason.length; i++) {
+    if (!isFieldValueChar(reason.charCodeAt(i))) {
+      throw new TypeError(`invalid HTTP reason phrase: ${JSON.stringify(reason)}`);
+    }
+  }
+  const head = Buffer.from(`HTTP/1.1 ${status} ${reason}\r\n${response.headers}`, "latin1");
+  return response.body.length === 0 ? head : Buffer.concat([head, response.body]);
+}
+
+/** Reason phrases of the statuses a WebSocket server commonly sends (RFC 9110 §15). */
+export const STATUS_REASONS: Readonly<Record<number, string>> = {
+  101: "Switching Protocols",
+  200: "OK",
+  204: "No Content",
+  301: "Moved Permanently",
+  302: "Found",
+  303: "See Other",
+  307: "Temporary Redirect",
+  308: "Permanent Redirect",
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  408: "Request Timeout",
+  409: "Conflict",
+  410: "Gone",
+  413: "Content Too Large",
+  414: "URI Too Long",
+  426: "Upgrade Required",
+  429: "Too Many Requests",
+  431: "Request Header Fields Too Large",
+  500: "Internal Server Error",
+  501: "Not Implemented",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+  505: "HTTP Version Not Supported",
+};
+
+/** The reason phrase of `status`, or `""` for a status this library doesn't name. */
+export function reasonPhrase(status: number): string {
+  return STATUS_REASONS[status] ?? "";
 }
