@@ -1,0 +1,131 @@
+/**
+ * The echo servers the bench compares, one per process:
+ *
+ *   node --import tsx bench/echo-server.ts ours|ws|raw
+ *
+ * Environment: HOST (default 127.0.0.1), PORT (default 0 = any free port).
+ * Prints `listening <port>` on stdout once it accepts connections, and exits
+ * on SIGTERM or SIGINT. Any other server (Bun, Deno, another library) can be
+ * benchmarked by a command that follows the same contract: see bench/README.md.
+ *
+ * `raw` is not WebSocket-correct: it answers any request with a fixed 101 and
+ * then writes back every chunk it reads, once per read. It is the ceiling of
+ * what a Node server can do on this machine, and shows whether the load
+ * generator is the bottleneck.
+ *
+ * @module
+ */
+
+import { createServer, type Socket } from "node:net";
+
+const impl = process.argv[2] ?? "ours";
+const host = process.env.HOST ?? "127.0.0.1";
+const port = Number(process.env.PORT ?? 0);
+
+type ServeLike = (
+  handler: (
+    ws: AsyncIterable<string | Buffer> & { send(m: string | Buffer): Promise<void> },
+  ) => Promise<void>,
+  options: { host: string; port: number; compression: null },
+) => Promise<{ address: unknown; close(): Promise<void> }>;
+
+function ready(boundPort: number): void {
+  process.stdout.write(`listening ${boundPort}\n`);
+}
+
+async function startOurs(): Promise<() => Promise<void>> {
+  // Through a variable until src/index.ts lands, so the bench type-checks before it.
+  const modulePath = "../src/index.ts";
+  const { serve } = (await import(modulePath)) as { serve: ServeLike };
+  const server = await serve(
+    async (ws) => {
+      for await (const message of ws) await ws.send(message);
+    },
+    { host, port, compression: null },
+  );
+  const address = server.address as { port: number };
+  ready(address.port);
+  return () => server.close();
+}
+
+async function startWs(): Promise<() => Promise<void>> {
+  const { WebSocketServer } = await import("ws");
+  const wss = new WebSocketServer({ host, port, perMessageDeflate: false });
+  wss.on("connection", (ws) => {
+    ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));
+  });
+  await new Promise<void>((resolve) => wss.once("listening", resolve));
+  const address = wss.address();
+  if (address === null || typeof address === "string")
+    throw new Error(`unexpected address ${address}`);
+  ready(address.port);
+  return () =>
+    new Promise<void>((resolve) => {
+      for (const client of wss.clients) client.terminate();
+      wss.close(() => resolve());
+    });
+}
+
+const HEADER_END = Buffer.from("\r\n\r\n");
+const RAW_101 = Buffer.from(
+  "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+    "Sec-WebSocket-Accept: not-checked-by-the-bench\r\n\r\n",
+);
+
+async function startRaw(): Promise<() => Promise<void>> {
+  const sockets = new Set<Socket>();
+  const server = createServer({ noDelay: true }, (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => socket.destroy());
+    socket.on("end", () => socket.end());
+    let head: Buffer | null = Buffer.alloc(0);
+    socket.on("data", (chunk: Buffer) => {
+      if (head === null) {
+        socket.write(chunk);
+        return;
+      }
+      head = Buffer.concat([head, chunk]);
+      const end = head.indexOf(HEADER_END);
+      if (end === -1) return;
+      const rest = head.subarray(end + 4);
+      head = null;
+      socket.write(rest.length > 0 ? Buffer.concat([RAW_101, rest]) : RAW_101);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(port, host, resolve));
+  const address = server.address();
+  if (address === null || typeof address === "string") throw new Error("no TCP address");
+  ready(address.port);
+  return () =>
+    new Promise<void>((resolve) => {
+      for (const socket of sockets) socket.destroy();
+      server.close(() => resolve());
+    });
+}
+
+const starters: Record<string, () => Promise<() => Promise<void>>> = {
+  ours: startOurs,
+  ws: startWs,
+  raw: startRaw,
+};
+
+const start = starters[impl];
+if (start === undefined) {
+  console.error(`echo-server: unknown implementation ${JSON.stringify(impl)} (ours, ws, raw)`);
+  process.exit(2);
+}
+const stop = await start();
+let stopping = false;
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    // Bounded: a server that cannot stop within 5 s is killed by its own exit.
+    setTimeout(() => process.exit(1), 5000).unref();
+    stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  });
+}

@@ -1,0 +1,384 @@
+/**
+ * Echo benchmark: our server against `ws` (and a raw Node echo, the ceiling)
+ * with the same load generator, in one run, alternating implementations
+ * round by round so drift on a shared machine hits each of them alike.
+ *
+ *   npm run bench -- echo [--quick] [--rounds 3] [--duration 1500]
+ *     [--impl ours,ws,raw] [--only 32 B] [--idle 10000] [--stat best|median]
+ *     [--server name=command] [--json]
+ *
+ * Three kinds of process: this orchestrator (idle while measuring), one echo
+ * server per implementation (bench/echo-server.ts, or any command following
+ * its contract), and one load generator (bench/echo-load.ts).
+ *
+ * @module
+ */
+
+import { type ChildProcess, fork, spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import type { Job, JobResult } from "./echo-load.ts";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, "..");
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    rounds: { type: "string" },
+    duration: { type: "string" },
+    warmup: { type: "string" },
+    impl: { type: "string" },
+    only: { type: "string", multiple: true },
+    idle: { type: "string" },
+    stat: { type: "string", default: "best" },
+    server: { type: "string", multiple: true },
+    json: { type: "boolean", default: false },
+  },
+  allowPositionals: true,
+});
+
+const quick = values.quick === true;
+const rounds = Number(values.rounds ?? (quick ? 1 : 3));
+const durationMs = Number(values.duration ?? (quick ? 500 : 1500));
+const warmupMs = Number(values.warmup ?? (quick ? 200 : 300));
+const idleCount = Number(values.idle ?? (quick ? 1000 : 10_000));
+const stat = values.stat === "median" ? "median" : "best";
+
+interface ServerSpec {
+  name: string;
+  command: string;
+  args: string[];
+  shell: boolean;
+}
+
+const nodeServer = (impl: string): ServerSpec => ({
+  name: impl,
+  command: process.execPath,
+  args: ["--import", "tsx", join(here, "echo-server.ts"), impl],
+  shell: false,
+});
+
+let implNames = (values.impl ?? "ours,ws,raw").split(",").filter((name) => name !== "");
+if (implNames.includes("ours") && !existsSync(join(root, "src", "index.ts"))) {
+  console.error("echo: src/index.ts does not exist yet; benchmarking without `ours`");
+  implNames = implNames.filter((name) => name !== "ours");
+}
+const specs: ServerSpec[] = implNames.map(nodeServer);
+for (const entry of values.server ?? []) {
+  const eq = entry.indexOf("=");
+  if (eq <= 0) throw new Error(`--server expects name=command, got ${JSON.stringify(entry)}`);
+  specs.push({ name: entry.slice(0, eq), command: entry.slice(eq + 1), args: [], shell: true });
+}
+
+interface RunningServer {
+  spec: ServerSpec;
+  child: ChildProcess;
+  port: number;
+  stderr: string[];
+}
+
+/** Starts a server process and waits for its `listening <port>` line (bounded). */
+function startServer(spec: ServerSpec): Promise<RunningServer> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(spec.command, spec.args, {
+      cwd: root,
+      shell: spec.shell,
+      env: { ...process.env, HOST: "127.0.0.1", PORT: "0" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const stderr: string[] = [];
+    let out = "";
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${spec.name}: no "listening <port>" line within 20 s`));
+    }, 20_000);
+    child.stderr?.setEncoding("utf8");
+    child.stderr?.on("data", (text: string) => {
+      // Keep a bounded tail: a server logging per connection must not eat memory.
+      for (const line of text.split("\n"))
+        if (line !== "" && stderr.length < 1000) stderr.push(line);
+    });
+    child.stdout?.setEncoding("utf8");
+    child.stdout?.on("data", (text: string) => {
+      out += text;
+      const match = /listening (\d+)/.exec(out);
+      if (match !== null) {
+        clearTimeout(timer);
+        resolve({ spec, child, port: Number(match[1]), stderr });
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${spec.name}: exited with ${code} before listening\n${stderr.join("\n")}`));
+    });
+  });
+}
+
+async function stopServer(server: RunningServer): Promise<void> {
+  if (server.child.exitCode !== null) return;
+  const exited = new Promise<void>((resolve) => server.child.once("exit", () => resolve()));
+  server.child.kill("SIGTERM");
+  const timer = setTimeout(() => server.child.kill("SIGKILL"), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Resident set size of a process, in bytes, from /proc (Linux). */
+function rss(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const match = /VmRSS:\s+(\d+) kB/.exec(status);
+  if (match === null) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(match[1]) * 1024;
+}
+
+/** CPU seconds (user + system) used so far by a process, from /proc (Linux). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // Fields 14 and 15 of proc(5), utime and stime, in clock ticks (100 Hz on Linux).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+class LoadGenerator {
+  #child: ChildProcess;
+  constructor() {
+    this.#child = fork(join(here, "echo-load.ts"), [], {
+      execArgv: ["--import", "tsx"],
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+  }
+  run(job: Job): Promise<JobResult> {
+    return new Promise((resolve, reject) => {
+      const onExit = (code: number | null) => reject(new Error(`load generator exited (${code})`));
+      this.#child.once("exit", onExit);
+      this.#child.once("message", (result: JobResult) => {
+        this.#child.off("exit", onExit);
+        if (result.type === "error") reject(new Error(`load generator: ${result.message}`));
+        else resolve(result);
+      });
+      this.#child.send(job);
+    });
+  }
+  async stop(): Promise<void> {
+    const exited = new Promise<void>((resolve) => this.#child.once("exit", () => resolve()));
+    this.#child.send({ type: "exit" } satisfies Job);
+    const timer = setTimeout(() => this.#child.kill("SIGKILL"), 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+interface Sample {
+  rate: number; // messages or handshakes per second
+  genCpu: number; // load generator CPU, fraction of one core
+  serverCpuPerOp: number; // server CPU microseconds per message or handshake
+}
+
+interface Row {
+  name: string;
+  size?: number;
+  job: (port: number) => Job;
+}
+
+const KIB = 1024;
+const MIB = 1024 * 1024;
+
+const throughputRow = (name: string, size: number, conns: number, inflight: number): Row => ({
+  name,
+  size,
+  job: (port) => ({ type: "throughput", port, size, conns, inflight, warmupMs, durationMs }),
+});
+
+const rows: Row[] = [
+  throughputRow("32 B, 1 conn, 1 in flight", 32, 1, 1),
+  throughputRow("32 B, 1 conn, 64 in flight", 32, 1, 64),
+  throughputRow("32 B, 100 conns, 16 in flight", 32, 100, 16),
+  throughputRow("1 KiB, 1 conn, 64 in flight", KIB, 1, 64),
+  throughputRow("1 KiB, 100 conns, 16 in flight", KIB, 100, 16),
+  throughputRow("64 KiB, 1 conn, 16 in flight", 64 * KIB, 1, 16),
+  throughputRow("1 MiB, 1 conn, 4 in flight", MIB, 1, 4),
+  {
+    name: "handshakes/s, 8 concurrent",
+    job: (port) => ({ type: "handshakes", port, concurrency: 8, durationMs }),
+  },
+];
+
+function pick(samples: Sample[]): Sample {
+  const sorted = [...samples].sort((a, b) => a.rate - b.rate);
+  return stat === "best" ? sorted[sorted.length - 1] : sorted[Math.floor(sorted.length / 2)];
+}
+
+function formatRate(rate: number): string {
+  if (rate >= 1e6) return `${(rate / 1e6).toFixed(2)}M`;
+  if (rate >= 1e4) return `${(rate / 1e3).toFixed(0)}k`;
+  if (rate >= 1e3) return `${(rate / 1e3).toFixed(1)}k`;
+  return rate.toFixed(0);
+}
+
+function table(header: string[], body: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
+  return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)].join("\n");
+}
+
+async function measureIdle(
+  spec: ServerSpec,
+  gen: LoadGenerator,
+): Promise<{ perConn: number; opened: number }> {
+  const server = await startServer(spec);
+  try {
+    // Warm the code paths so the baseline includes them.
+    await gen.run({ type: "hold", port: server.port, count: 20, concurrency: 10 });
+    await gen.run({ type: "release" });
+    await sleep(500);
+    const before = rss(server.child.pid!);
+    const held = await gen.run({
+      type: "hold",
+      port: server.port,
+      count: idleCount,
+      concurrency: 100,
+    });
+    if (held.type !== "hold") throw new Error("unexpected reply");
+    await sleep(1000);
+    const after = rss(server.child.pid!);
+    await gen.run({ type: "release" });
+    return { perConn: (after - before) / Math.max(1, held.opened), opened: held.opened };
+  } finally {
+    await stopServer(server);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+const selected = values.only?.length
+  ? rows.filter((row) => values.only!.some((part) => row.name.includes(part)))
+  : rows;
+const withIdle = !values.only?.length || values.only.some((part) => "idle".includes(part));
+
+const gen = new LoadGenerator();
+const servers: RunningServer[] = [];
+const results = new Map<string, Map<string, Sample>>();
+const idle = new Map<string, { perConn: number; opened: number }>();
+try {
+  for (const spec of specs) servers.push(await startServer(spec));
+  for (const row of selected) {
+    const samples = new Map<string, Sample[]>(servers.map((s) => [s.spec.name, []]));
+    for (let round = 0; round < rounds; round++) {
+      // Alternate the order each round so no implementation always goes first.
+      const order = round % 2 === 0 ? servers : [...servers].reverse();
+      for (const server of order) {
+        const cpu0 = cpuSeconds(server.child.pid!);
+        const result = await gen.run(row.job(server.port));
+        const cpu1 = cpuSeconds(server.child.pid!);
+        let ops: number;
+        let sample: Sample;
+        if (result.type === "throughput") {
+          // Server CPU is read around the whole job, so divide by every echo of the job.
+          ops = result.total;
+          sample = { rate: ops / result.seconds, genCpu: result.cpu, serverCpuPerOp: 0 };
+        } else if (result.type === "handshakes") {
+          ops = result.handshakes;
+          sample = { rate: ops / result.seconds, genCpu: result.cpu, serverCpuPerOp: 0 };
+        } else throw new Error(`unexpected reply ${result.type}`);
+        sample.serverCpuPerOp = ops > 0 ? ((cpu1 - cpu0) * 1e6) / ops : 0;
+        samples.get(server.spec.name)!.push(sample);
+      }
+    }
+    const picked = new Map([...samples].map(([name, list]) => [name, pick(list)]));
+    results.set(row.name, picked);
+    if (!values.json) {
+      const parts = [...picked].map(([name, s]) => `${name} ${formatRate(s.rate)}`);
+      console.error(`  ${row.name}: ${parts.join(", ")}`);
+    }
+  }
+  if (withIdle && idleCount > 0) {
+    for (const spec of specs) {
+      if (spec.name === "raw") continue;
+      idle.set(spec.name, await measureIdle(spec, gen));
+    }
+  }
+} finally {
+  await Promise.all(servers.map(stopServer));
+  await gen.stop();
+}
+
+const names = servers.map((s) => s.spec.name);
+const peers = names.filter((name) => name !== "ours");
+const hasOurs = names.includes("ours");
+
+if (values.json) {
+  console.log(
+    JSON.stringify(
+      {
+        rounds,
+        durationMs,
+        stat,
+        rows: Object.fromEntries([...results].map(([row, m]) => [row, Object.fromEntries(m)])),
+        idleBytesPerConnection: Object.fromEntries(idle),
+      },
+      null,
+      2,
+    ),
+  );
+} else {
+  const header = ["row", ...names.map((n) => `${n}/s`)];
+  if (hasOurs) for (const peer of peers) header.push(`ours/${peer}`);
+  header.push(...names.map((n) => `${n} MB/s`), ...names.map((n) => `${n} µs cpu/op`), "gen cpu");
+  const body: string[][] = [];
+  for (const row of selected) {
+    const m = results.get(row.name)!;
+    const cells = [row.name, ...names.map((n) => formatRate(m.get(n)!.rate))];
+    if (hasOurs) {
+      for (const peer of peers) {
+        cells.push(`${(m.get("ours")!.rate / m.get(peer)!.rate).toFixed(2)}x`);
+      }
+    }
+    for (const n of names) {
+      cells.push(row.size ? ((m.get(n)!.rate * row.size) / MIB).toFixed(1) : "");
+    }
+    for (const n of names) cells.push(m.get(n)!.serverCpuPerOp.toFixed(1));
+    cells.push(`${Math.round(Math.max(...names.map((n) => m.get(n)!.genCpu)) * 100)}%`);
+    body.push(cells);
+  }
+  console.log(
+    `\necho bench: ${rounds} round(s) of ${durationMs} ms per implementation, ${stat} kept; ` +
+      "binary messages, no compression, loopback\n",
+  );
+  console.log(table(header, body));
+  if (idle.size > 0) {
+    const idleNames = [...idle.keys()];
+    const idleHeader = ["idle connections", ...idleNames.map((n) => `${n} B/conn`)];
+    if (idle.has("ours")) {
+      for (const n of idleNames) if (n !== "ours") idleHeader.push(`ours/${n}`);
+    }
+    const cells = [
+      `RSS per connection (${[...idle.values()][0].opened} held)`,
+      ...idleNames.map((n) => idle.get(n)!.perConn.toFixed(0)),
+    ];
+    if (idle.has("ours")) {
+      for (const n of idleNames) {
+        if (n !== "ours")
+          cells.push(`${(idle.get("ours")!.perConn / idle.get(n)!.perConn).toFixed(2)}x`);
+      }
+    }
+    console.log(`\n${table(idleHeader, [cells])}`);
+  }
+  console.log(
+    "\nMB/s counts payload echoed back; µs cpu/op is server CPU per message (or handshake) over",
+  );
+  console.log(
+    "the whole job (opening and closing included); gen cpu is the load generator's busiest share of a core.",
+  );
+  for (const server of servers) {
+    if (server.stderr.length > 0) {
+      console.log(`\n${server.spec.name} wrote ${server.stderr.length}+ lines to stderr, first:`);
+      console.log(`  ${server.stderr[0]}`);
+    }
+  }
+}
