@@ -1,21 +1,57 @@
 /**
- * Logging: the logger interface, the built-in logger and frame rendering.
+ * Logging: the logger interface, the built-in logger, the catalogue of log
+ * messages and the renderings they use (frames, handshake lines, addresses).
  *
- * CONTRACT (filled in by the logging work): other modules rely only on
- * `LoggerLike`, `isLevelEnabled` and `formatFrame` below.
+ * The library logs through any pino-compatible logger ({@link LoggerLike}).
+ * Without one it uses a built-in logger ({@link createLogger}) that, like
+ * Python's last-resort handler, writes WARN and ERROR to stderr and nothing
+ * else, unless `NODE_DEBUG=websockets` turns debug output on.
+ *
+ * Nothing here touches sockets: the I/O layer (`src/node/`) decides when to
+ * log and calls the helpers below for the texts, so every message of the
+ * catalogue is written once, in {@link logMessages}.
  *
  * @module
  */
 
-import { type Frame, OPCODE_NAMES } from "./frames.ts";
+import { isUtf8 } from "node:buffer";
+import { format } from "node:util";
+import {
+  Close,
+  type Frame,
+  OP_BINARY,
+  OP_CLOSE,
+  OP_CONT,
+  OP_TEXT,
+  OPCODE_NAMES,
+} from "./frames.ts";
+import type { Request, Response } from "./http11.ts";
+
+// ---------------------------------------------------------------------------
+// Logger interface
 
 /** Log levels, as in pino. */
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal";
 
-/** A log method: pino's `(obj, msg)` or `(msg)` forms. */
+/** A level a logger can be set to: a {@link LogLevel}, or `"silent"` to output nothing. */
+export type LevelName = LogLevel | "silent";
+
+/**
+ * A log method: pino's `(obj, msg)` or `(msg)` forms. Extra arguments are
+ * `util.format` substitutions for `msg`.
+ */
 export type LogFn = (objOrMsg: unknown, msg?: string, ...args: unknown[]) => void;
 
-/** Any pino-compatible logger. */
+/**
+ * Any pino-compatible logger: pino itself, our {@link createLogger}, or any
+ * object with these methods.
+ *
+ * The library calls `debug`, `info`, `warn` and `error` with `(fields, msg)`
+ * or `(msg)`; an error is passed as the `err` field. It calls `child` once per
+ * server or client (binding `name`) and once per connection (binding
+ * `connectionId` and `remoteAddress`), and checks `isLevelEnabled("debug")`
+ * (or `level`) once per connection, so debug logging costs nothing when off.
+ */
 export interface LoggerLike {
   debug: LogFn;
   info: LogFn;
@@ -28,17 +64,801 @@ export interface LoggerLike {
   level?: string;
 }
 
-const ORDER: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
+/** A complete logger: what {@link createLogger} returns, and {@link silentLogger}. */
+export interface Logger extends LoggerLike {
+  trace: LogFn;
+  fatal: LogFn;
+  /** A logger whose records carry `bindings` on top of this one's. A `name` binding renames it. */
+  child(bindings: Record<string, unknown>): Logger;
+  isLevelEnabled(level: string): boolean;
+  /** The lowest level output; setting it takes effect at once (not on existing children). */
+  level: LevelName;
+}
 
-/** Whether `logger` would output records of `level`. Call it once, not per record. */
+const LEVEL_VALUES: Readonly<Record<string, number>> = {
+  trace: 10,
+  debug: 20,
+  info: 30,
+  warn: 40,
+  error: 50,
+  fatal: 60,
+  silent: Number.POSITIVE_INFINITY,
+};
+
+const LOG_LEVELS: readonly LogLevel[] = ["trace", "debug", "info", "warn", "error", "fatal"];
+
+/**
+ * Whether `logger` would output records of `level`. Call it once per
+ * connection (not per record) and skip building records when it is false.
+ *
+ * Uses `logger.isLevelEnabled` when present, else compares with
+ * `logger.level`; a logger with neither is assumed to output everything.
+ */
 export function isLevelEnabled(logger: LoggerLike | null | undefined, level: LogLevel): boolean {
   if (logger == null) return false;
   if (typeof logger.isLevelEnabled === "function") return logger.isLevelEnabled(level);
-  if (typeof logger.level === "string" && logger.level in ORDER) return ORDER[level] >= ORDER[logger.level];
+  const current = typeof logger.level === "string" ? LEVEL_VALUES[logger.level] : undefined;
+  if (current !== undefined) return LEVEL_VALUES[level] >= current;
   return true;
 }
 
-/** Renders a frame for debug logs: `TEXT 'hello' [5 bytes]`. */
-export function formatFrame(frame: Frame): string {
-  return `${OPCODE_NAMES[frame.opcode]} [${frame.data.length} bytes]`;
+// Every disabled level of every logger shares this function, so a call at a
+// disabled level is one call to an empty function.
+const NOOP: LogFn = () => {};
+
+/** A logger that drops everything; `child()` returns itself and its level can't change. */
+export const silentLogger: Logger = Object.freeze({
+  trace: NOOP,
+  debug: NOOP,
+  info: NOOP,
+  warn: NOOP,
+  error: NOOP,
+  fatal: NOOP,
+  child: (): Logger => silentLogger,
+  isLevelEnabled: (): boolean => false,
+  get level(): LevelName {
+    return "silent";
+  },
+  set level(_level: LevelName) {},
+});
+
+// ---------------------------------------------------------------------------
+// The built-in logger
+
+/** Where the built-in logger writes: `process.stderr`, a file stream, a test buffer... */
+export interface LogStream {
+  write(chunk: string): unknown;
 }
+
+/** Options of {@link createLogger}. */
+export interface CreateLoggerOptions {
+  /** Logger name, shown on every record: `websockets.server` or `websockets.client` for ours. */
+  name: string;
+  /**
+   * Lowest level output. Default: `"debug"` when `NODE_DEBUG` names the
+   * logger (see {@link nodeDebugEnabled}), else `"warn"`.
+   */
+  level?: LevelName;
+  /**
+   * `"text"` (default): `2026-11-23T18:00:00.000Z INFO websockets.server connection open connectionId=…`,
+   * with an error's stack on the following lines. `"json"`: one object per line.
+   */
+  format?: "text" | "json";
+  /** Default: `process.stderr`. */
+  stream?: LogStream;
+}
+
+/**
+ * Whether `NODE_DEBUG` turns on debug output for logger `name`, following
+ * `util.debuglog`: a comma-separated list of names, `*` as a wildcard, case
+ * insensitive. `websockets` (or `websockets*`) matches every logger of the
+ * library; `websockets.server` only the server's.
+ *
+ * @param nodeDebug - Default: `process.env.NODE_DEBUG`, read at each call.
+ */
+export function nodeDebugEnabled(name: string, nodeDebug = readEnv("NODE_DEBUG")): boolean {
+  if (nodeDebug === undefined || nodeDebug === "") return false;
+  for (const part of nodeDebug.split(",")) {
+    const pattern = part.trim();
+    if (pattern === "") continue;
+    const source = pattern.replace(/[|\\{}()[\]^$+?.]/g, "\\$&").replace(/\*/g, ".*");
+    const regexp = new RegExp(`^(?:${source})$`, "i");
+    if (regexp.test("websockets") || regexp.test(name)) return true;
+  }
+  return false;
+}
+
+function readEnv(name: string): string | undefined {
+  return typeof process === "undefined" ? undefined : process.env[name];
+}
+
+function checkLevel(level: unknown): LevelName {
+  if (typeof level !== "string" || !(level in LEVEL_VALUES)) {
+    throw new TypeError(`invalid log level: ${JSON.stringify(level)}`);
+  }
+  return level as LevelName;
+}
+
+/** What a logger and all its children share. */
+interface Sink {
+  readonly stream: LogStream;
+  readonly json: boolean;
+}
+
+/**
+ * Creates the built-in logger.
+ *
+ * ```ts
+ * const logger = createLogger({ name: "websockets.server", level: "info", format: "json" });
+ * await serve(handler, { port: 8765, logger });
+ * ```
+ */
+export function createLogger(options: CreateLoggerOptions): Logger {
+  const { name, format: fmt = "text" } = options;
+  if (typeof name !== "string" || name === "") {
+    throw new TypeError(`invalid logger name: ${JSON.stringify(name)}`);
+  }
+  if (fmt !== "text" && fmt !== "json") {
+    throw new TypeError(`invalid log format: ${JSON.stringify(fmt)}`);
+  }
+  const level = options.level ?? (nodeDebugEnabled(name) ? "debug" : "warn");
+  const sink: Sink = { stream: options.stream ?? process.stderr, json: fmt === "json" };
+  return new BuiltinLogger(sink, name, "", "", checkLevel(level));
+}
+
+/**
+ * The logger the library uses for a `logger` option: a silent one for
+ * `false` or `null`, the built-in default for `undefined`, else the given
+ * logger, as a `child({ name })` when it has `child`.
+ *
+ * @throws TypeError when `option` lacks `debug`, `info`, `warn` or `error`.
+ */
+export function resolveLogger(
+  option: LoggerLike | false | null | undefined,
+  name: "websockets.server" | "websockets.client" | (string & {}),
+): LoggerLike {
+  if (option === undefined) return createLogger({ name });
+  if (option === false || option === null) return silentLogger;
+  if (
+    typeof option !== "object" ||
+    typeof option.debug !== "function" ||
+    typeof option.info !== "function" ||
+    typeof option.warn !== "function" ||
+    typeof option.error !== "function"
+  ) {
+    throw new TypeError(`invalid logger: ${describe(option)}`);
+  }
+  return typeof option.child === "function" ? option.child({ name }) : option;
+}
+
+function describe(value: unknown): string {
+  if (typeof value !== "object" || value === null) return safeString(value);
+  return `object without debug/info/warn/error methods (keys: ${Object.keys(value).join(", ")})`;
+}
+
+// Keys the record layout owns; fields with these names are not repeated.
+// `name` is shown as the logger; `err` is rendered on its own.
+const RESERVED = new Set(["time", "level", "logger", "msg", "name", "err"]);
+
+class BuiltinLogger implements Logger {
+  declare trace: LogFn;
+  declare debug: LogFn;
+  declare info: LogFn;
+  declare warn: LogFn;
+  declare error: LogFn;
+  declare fatal: LogFn;
+
+  readonly #sink: Sink;
+  readonly #name: string;
+  // Bindings are rendered once, when the child is created, in both formats
+  // (a child per connection, then many records per connection).
+  readonly #textBindings: string;
+  readonly #jsonBindings: string;
+  #level: LevelName = "silent";
+  readonly #writers: Partial<Record<LogLevel, LogFn>> = {};
+
+  constructor(
+    sink: Sink,
+    name: string,
+    textBindings: string,
+    jsonBindings: string,
+    level: LevelName,
+  ) {
+    this.#sink = sink;
+    this.#name = name;
+    this.#textBindings = textBindings;
+    this.#jsonBindings = jsonBindings;
+    this.level = level;
+  }
+
+  get level(): LevelName {
+    return this.#level;
+  }
+
+  set level(level: LevelName) {
+    this.#level = checkLevel(level);
+    const threshold = LEVEL_VALUES[level];
+    for (const method of LOG_LEVELS) {
+      let fn = NOOP;
+      if (LEVEL_VALUES[method] >= threshold) {
+        fn = this.#writers[method] ??= (...params: unknown[]) => this.#write(method, params);
+      }
+      this[method] = fn;
+    }
+  }
+
+  isLevelEnabled(level: string): boolean {
+    const value = LEVEL_VALUES[level];
+    return (
+      value !== undefined && value !== LEVEL_VALUES.silent && value >= LEVEL_VALUES[this.#level]
+    );
+  }
+
+  child(bindings: Record<string, unknown>): Logger {
+    const name =
+      typeof bindings.name === "string" && bindings.name !== "" ? bindings.name : this.#name;
+    return new BuiltinLogger(
+      this.#sink,
+      name,
+      this.#textBindings + textFields(bindings),
+      this.#jsonBindings + jsonFields(bindings),
+      this.#level,
+    );
+  }
+
+  #write(level: LogLevel, params: unknown[]): void {
+    const first = params[0];
+    let fields: Record<string, unknown> | null = null;
+    let hasErr = false;
+    let err: unknown;
+    let msg: string;
+    if (typeof first === "string") {
+      msg = params.length > 1 ? format(...params) : first;
+    } else if (first instanceof Error) {
+      hasErr = true;
+      err = first;
+      msg = typeof params[1] === "string" ? formatRest(params) : first.message;
+    } else if (typeof first === "object" && first !== null) {
+      fields = first as Record<string, unknown>;
+      if (Object.hasOwn(fields, "err") && fields.err !== undefined) {
+        hasErr = true;
+        err = fields.err;
+      }
+      msg = typeof params[1] === "string" ? formatRest(params) : "";
+    } else {
+      msg = params.length > 0 ? safeString(first) : "";
+    }
+    const time = new Date().toISOString();
+    let line: string;
+    if (this.#sink.json) {
+      line = `{"time":"${time}","level":"${level}","logger":${JSON.stringify(this.#name)},"msg":${JSON.stringify(msg)}${this.#jsonBindings}`;
+      if (fields !== null) line += jsonFields(fields);
+      if (hasErr) line += `,"err":${JSON.stringify(serializeError(err, 0))}`;
+      line += "}\n";
+    } else {
+      line = `${time} ${level.toUpperCase()} ${this.#name}`;
+      if (msg !== "") line += ` ${msg}`;
+      line += this.#textBindings;
+      if (fields !== null) line += textFields(fields);
+      if (hasErr) line += `\n${errorText(err, 0)}`;
+      line += "\n";
+    }
+    this.#sink.stream.write(line);
+  }
+}
+
+function formatRest(params: unknown[]): string {
+  return params.length > 2 ? format(...params.slice(1)) : (params[1] as string);
+}
+
+function safeString(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
+function safeJson(value: unknown): string | undefined {
+  if (value instanceof Error) return JSON.stringify(serializeError(value, 0));
+  try {
+    return JSON.stringify(value);
+  } catch {
+    // BigInt, circular structures, throwing toJSON: keep the record, lose the detail.
+    return JSON.stringify(safeString(value));
+  }
+}
+
+/** `,"key":value` for every field, for a JSON record. */
+function jsonFields(fields: Record<string, unknown>): string {
+  let out = "";
+  for (const key of Object.keys(fields)) {
+    if (RESERVED.has(key)) continue;
+    const json = safeJson(fields[key]);
+    if (json !== undefined) out += `,${JSON.stringify(key)}:${json}`;
+  }
+  return out;
+}
+
+// A value shown without quotes in text records: no spaces, quotes,
+// backslashes, `=` or control characters, so `key=value` pairs stay parseable.
+const BARE_VALUE = /^[^\s"'\\=\p{C}]+$/u;
+
+/** ` key=value` for every field, for a text record. */
+function textFields(fields: Record<string, unknown>): string {
+  let out = "";
+  for (const key of Object.keys(fields)) {
+    if (RESERVED.has(key)) continue;
+    const value = fields[key];
+    if (value === undefined || typeof value === "function" || typeof value === "symbol") continue;
+    out += ` ${key}=${textValue(value)}`;
+  }
+  return out;
+}
+
+function textValue(value: unknown): string {
+  if (typeof value === "string") return BARE_VALUE.test(value) ? value : JSON.stringify(value);
+  if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") {
+    return String(value);
+  }
+  if (value === null) return "null";
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? "null" : value.toISOString();
+  if (value instanceof Error) return JSON.stringify(firstLine(value));
+  return safeJson(value) ?? "null";
+}
+
+/** The JSON shape of an error: `{ type, message, stack, code?, cause? }`. */
+export interface SerializedError {
+  type: string;
+  message: string;
+  stack?: string;
+  code?: string | number;
+  cause?: SerializedError;
+}
+
+// Causes are followed this deep, so a cycle of causes can't loop.
+const MAX_CAUSE_DEPTH = 3;
+
+function serializeError(err: unknown, depth: number): SerializedError {
+  if (!(err instanceof Error)) return { type: typeof err, message: safeString(err) };
+  const out: SerializedError = { type: err.name, message: err.message };
+  if (typeof err.stack === "string") out.stack = err.stack;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === "string" || typeof code === "number") out.code = code;
+  if (err.cause !== undefined && depth < MAX_CAUSE_DEPTH) {
+    out.cause = serializeError(err.cause, depth + 1);
+  }
+  return out;
+}
+
+/** An error for a text record: its stack, its code, then its causes. */
+function errorText(err: unknown, depth: number): string {
+  if (!(err instanceof Error)) return `thrown value: ${safeString(err)}`;
+  let out = typeof err.stack === "string" ? err.stack : firstLine(err);
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === "string" || typeof code === "number") out += `\n    code: ${code}`;
+  if (err.cause !== undefined && depth < MAX_CAUSE_DEPTH) {
+    out += `\nCaused by: ${errorText(err.cause, depth + 1)}`;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// The catalogue
+
+/**
+ * The first line of `Name: message` for an error, or of `String(value)` for
+ * anything else thrown: what a one-line log record shows of an error.
+ *
+ * ```ts
+ * firstLine(new TypeError("bad\nthings")); // "TypeError: bad"
+ * ```
+ */
+export function firstLine(error: unknown): string {
+  let text: string;
+  if (error instanceof Error) {
+    text = error.message === "" ? error.name : `${error.name}: ${error.message}`;
+  } else {
+    text = safeString(error);
+  }
+  const end = text.search(/\r|\n/);
+  return end === -1 ? text : text.slice(0, end);
+}
+
+/** An address as `server.address()` or a socket gives it. */
+export type AddressLike =
+  | { address?: string | undefined; port?: number | undefined }
+  | string
+  | null
+  | undefined;
+
+/**
+ * `127.0.0.1:8765`, `[::1]:8765` or `/path/to/unix.sock`; `unknown` when the
+ * address isn't known (a socket already destroyed).
+ */
+export function formatAddress(address: AddressLike): string {
+  if (typeof address === "string") return address;
+  if (address == null || address.address === undefined || address.address === "") return "unknown";
+  const host = address.address.includes(":") ? `[${address.address}]` : address.address;
+  return address.port === undefined ? host : `${host}:${address.port}`;
+}
+
+/**
+ * The debug lines of a handshake request: `> GET /path HTTP/1.1`, then one
+ * line per header. `prefix` is `>` when sending (client), `<` when
+ * receiving (server).
+ */
+export function formatRequestLines(request: Request, prefix: ">" | "<"): string[] {
+  const lines = [`${prefix} GET ${request.path} HTTP/1.1`];
+  for (const [name, value] of request.headers) lines.push(`${prefix} ${name}: ${value}`);
+  return lines;
+}
+
+/**
+ * The debug lines of a handshake response: `< HTTP/1.1 101 Switching
+ * Protocols`, one line per header, then `< [body] (N bytes)` when there is
+ * a body. `prefix` is `>` when sending (server), `<` when receiving (client).
+ */
+export function formatResponseLines(response: Response, prefix: ">" | "<"): string[] {
+  const statusLine = `${prefix} HTTP/1.1 ${response.status} ${response.reason}`.trimEnd();
+  const lines = [statusLine];
+  for (const [name, value] of response.headers) lines.push(`${prefix} ${name}: ${value}`);
+  if (response.body.length > 0) lines.push(`${prefix} [body] (${response.body.length} bytes)`);
+  return lines;
+}
+
+function statusText(status: number, reason: string): string {
+  return reason === "" ? `${status}` : `${status} ${reason}`;
+}
+
+/**
+ * Every message the library logs, in one place. Fixed texts are strings;
+ * texts with a value are functions. The level of each is in its section.
+ * docs/logging.md lists them all (a test checks it).
+ */
+export const logMessages = {
+  // ERROR, with the error as the `err` field.
+  /** The connection handler threw; the connection is closed with 1011. */
+  handlerFailed: "connection handler failed",
+  processRequestFailed: "processRequest failed",
+  processResponseFailed: "processResponse failed",
+  /** An unexpected error during the handshake, e.g. a throwing `selectSubprotocol`. */
+  handshakeFailed: "opening handshake failed",
+  keepaliveFailed: "keepalive ping failed",
+  internalError: "unexpected internal error",
+  /** The 1011 sent then carries no reason: nothing internal leaks to the peer. */
+  parserFailed: "parser failed",
+
+  // WARN
+  broadcastFragmented: "skipped broadcast: sending a fragmented message",
+  broadcastFailed: (error: unknown): string =>
+    `skipped broadcast: failed to write message: ${firstLine(error)}`,
+
+  // INFO
+  /** Once per listening socket. */
+  serverListening: (address: AddressLike): string =>
+    `server listening on ${formatAddress(address)}`,
+  serverClosing: "server closing",
+  serverClosed: "server closed",
+  connectionOpen: "connection open",
+  connectionRejected: (status: number, reason: string): string =>
+    `connection rejected (${statusText(status, reason)})`,
+  /** A response returned by `processRequest` was sent instead of upgrading. */
+  httpResponseSent: (status: number, reason: string): string =>
+    `HTTP response sent (${statusText(status, reason)})`,
+  /** INFO after OPEN, with {@link ConnectionClosedFields}; DEBUG if the connection never opened. */
+  connectionClosed: "connection closed",
+  /** Client side, before waiting `delayMs` to reconnect. */
+  reconnecting: (delayMs: number, error: unknown): string =>
+    `connect failed; reconnecting in ${(delayMs / 1000).toFixed(1)} seconds: ${firstLine(error)}`,
+
+  // DEBUG: `>` send, `<` receive, `=` state, `x` TCP shutdown, `%` keepalive,
+  // `-` timeout, `!` error (with the error as `err`).
+  state: (state: "CONNECTING" | "OPEN" | "CLOSING" | "CLOSED"): string =>
+    `= connection is ${state}`,
+  frameSent: (frame: Frame): string => `> ${formatFrame(frame)}`,
+  frameReceived: (frame: Frame): string => `< ${formatFrame(frame)}`,
+  eofSent: "> EOF",
+  eofReceived: "< EOF",
+  halfClosing: "x half-closing TCP connection",
+  closingTcp: "x closing TCP connection",
+  keepalivePingSent: "% sent keepalive ping",
+  keepalivePongReceived: "% received keepalive pong",
+  keepaliveTimeout: "- timed out waiting for keepalive pong",
+  failing: (code: number): string => `! failing connection with code ${code}`,
+  invalidOrigin: "! invalid origin",
+  invalidUpgrade: "! invalid upgrade",
+  requestLineTooLong: "! request line too long",
+  headerFieldsTooLarge: "! header fields too large",
+  sendFailed: "! error while sending data",
+} as const;
+
+/**
+ * Fields of the INFO `connection closed` record, on top of the connection's
+ * bindings (`connectionId`, `remoteAddress`, and `logContext` fields).
+ */
+export interface ConnectionClosedFields {
+  /** The effective close code: the peer's, or 1006 when no close frame was received. */
+  code: number;
+  /** The effective close reason; empty when none. */
+  reason: string;
+  /** Code of the close frame received, or `null` when none was. */
+  rcvdCode: number | null;
+  rcvdReason: string | null;
+  /** Code of the close frame sent, or `null` when none was. */
+  sentCode: number | null;
+  sentReason: string | null;
+  /** Milliseconds from OPEN to CLOSED. */
+  durationMs: number;
+  /** Data messages received and sent. */
+  messagesIn: number;
+  messagesOut: number;
+  /** Payload bytes of those messages (uncompressed). */
+  bytesIn: number;
+  bytesOut: number;
+}
+
+// ---------------------------------------------------------------------------
+// Frame rendering
+
+const DEFAULT_MAX_LOG_SIZE = 75;
+// Below this, the head and tail around `...` would be empty.
+const MIN_MAX_LOG_SIZE = 6;
+
+function parseMaxLogSize(raw: string | undefined): number {
+  if (raw === undefined || raw.trim() === "") return DEFAULT_MAX_LOG_SIZE;
+  const size = Number(raw);
+  if (!Number.isSafeInteger(size) || size <= 0) return DEFAULT_MAX_LOG_SIZE;
+  return Math.max(size, MIN_MAX_LOG_SIZE);
+}
+
+/**
+ * How many characters of a payload debug logs show: `WEBSOCKETS_MAX_LOG_SIZE`,
+ * read once when the module loads, default 75, at least 6. Longer payloads
+ * show their first 2/3 and last 1/3 around `...`.
+ */
+export const maxLogSize: number = parseMaxLogSize(readEnv("WEBSOCKETS_MAX_LOG_SIZE"));
+
+// The opcode's own kind of payload; a marker is shown when the guess differs.
+// CONT, PING and PONG have none, so their payloads are always marked.
+const DEFAULT_IS_TEXT: Readonly<Record<number, boolean>> = {
+  [OP_TEXT]: true,
+  [OP_BINARY]: false,
+  [OP_CLOSE]: true,
+};
+
+/**
+ * Renders a frame for debug logs: `OPCODE payload [metadata]`.
+ *
+ * ```text
+ * TEXT 'hello' [5 bytes]
+ * BINARY 00 01 02 03 [4 bytes]
+ * CONT ' crème' [text, 7 bytes, continued]
+ * PING d0 a9 13 8e [binary, 4 bytes]
+ * CLOSE 1011 (internal error) keepalive ping timeout [24 bytes]
+ * ```
+ *
+ * A payload that looks like printable UTF-8 is quoted, with control and
+ * invisible characters escaped, whatever the opcode (pings often carry text);
+ * anything else is shown in hex. The payload is elided to `maxLogSize`
+ * characters, and only a bounded prefix and suffix of a large payload are
+ * inspected, so rendering a 16 MiB frame costs as much as a 400-byte one.
+ *
+ * @param maxSize - Default: {@link maxLogSize}.
+ */
+export function formatFrame(frame: Frame, maxSize: number = maxLogSize): string {
+  const max = Math.max(Math.trunc(maxSize), MIN_MAX_LOG_SIZE);
+  const data = frame.data;
+  const expectText = DEFAULT_IS_TEXT[frame.opcode];
+  let repr: string;
+  let isText: boolean | undefined;
+  if (data.length === 0) {
+    repr = "''";
+    isText = expectText;
+  } else {
+    // A close payload that doesn't parse falls back to the generic rendering.
+    const close = frame.opcode === OP_CLOSE ? closeRepr(data) : "";
+    repr = close !== "" ? close : payloadRepr(frame, max);
+    isText = close !== "" || isQuoted(repr);
+  }
+  let metadata = isText === expectText ? "" : isText ? "text, " : "binary, ";
+  metadata += data.length === 1 ? "1 byte" : `${data.length} bytes`;
+  if (!frame.fin) metadata += ", continued";
+  const name = OPCODE_NAMES[frame.opcode] ?? `OPCODE_${frame.opcode}`;
+  return `${name} ${repr} [${metadata}]`;
+}
+
+function isQuoted(repr: string): boolean {
+  const first = repr.charCodeAt(0);
+  return first === 0x27 || first === 0x22;
+}
+
+// RFC 6455 §7.4: codes a close frame may carry (1004-1006 and 1015 are
+// reserved; 3000-4999 are for libraries and applications).
+function isSendableCloseCode(code: number): boolean {
+  return (
+    (code >= 1000 && code <= 1003) ||
+    (code >= 1007 && code <= 1014) ||
+    (code >= 3000 && code < 5000)
+  );
+}
+
+/** `1000 (OK) reason` for a well-formed close payload, else `""`. */
+function closeRepr(data: Buffer): string {
+  if (data.length < 2) return "";
+  const code = data.readUInt16BE(0);
+  const reason = data.subarray(2);
+  if (!isSendableCloseCode(code) || !isUtf8(reason)) return "";
+  // The reason comes from the peer: escape what could forge or hide log content.
+  return new Close(code, escapeInvisible(reason.toString("utf8"))).toString();
+}
+
+// Characters that make a payload look binary: C0 controls other than tab,
+// newline and carriage return, DEL and C1 controls.
+const BINARY_CHARS = /(?![\t\n\r])\p{Cc}/u;
+// Characters escaped in quoted text besides quotes and backslashes: controls,
+// format characters (zero-width, bidi overrides), separators other than the
+// space, private use and unassigned code points.
+const ESCAPED_CHARS =
+  /[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Zl}\p{Zp}\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]/u;
+const ESCAPED_CHARS_GLOBAL = new RegExp(ESCAPED_CHARS.source, "gu");
+// Text that needs no escaping at all in single quotes: the common case.
+const PLAIN_ASCII = /^[\x20-\x26\x28-\x5b\x5d-\x7e]*$/;
+
+function escapeInvisible(text: string): string {
+  return ESCAPED_CHARS.test(text) ? text.replace(ESCAPED_CHARS_GLOBAL, escapeChar) : text;
+}
+
+function escapeChar(char: string): string {
+  switch (char) {
+    case "\n":
+      return "\\n";
+    case "\r":
+      return "\\r";
+    case "\t":
+      return "\\t";
+    default: {
+      const cp = char.codePointAt(0)!;
+      return cp > 0xffff ? `\\u{${cp.toString(16)}}` : `\\u${cp.toString(16).padStart(4, "0")}`;
+    }
+  }
+}
+
+/**
+ * The start of a payload that may be UTF-8 text, or -1 if it can't be: skips
+ * the continuation bytes a fragment may start with (at most 3).
+ */
+function fragmentStart(data: Buffer, mustStartClean: boolean): number {
+  if (mustStartClean) return 0;
+  let start = 0;
+  while (start < 3 && start < data.length && (data[start] & 0xc0) === 0x80) start++;
+  return start;
+}
+
+/** The end of a payload without the incomplete sequence a fragment may end with. */
+function fragmentEnd(data: Buffer, start: number, mustEndClean: boolean): number {
+  if (mustEndClean) return data.length;
+  let last = data.length - 1;
+  const lowest = Math.max(data.length - 4, start);
+  while (last >= lowest && (data[last] & 0xc0) === 0x80) last--;
+  if (last < lowest) return data.length;
+  const lead = data[last];
+  const needed =
+    lead < 0x80 ? 1 : lead < 0xc0 ? 0 : lead < 0xe0 ? 2 : lead < 0xf0 ? 3 : lead < 0xf8 ? 4 : 0;
+  // Cut only an incomplete sequence; a complete or invalid one is left for isUtf8 to judge.
+  return needed > data.length - last ? last : data.length;
+}
+
+/** Decodes `data` as a UTF-8 fragment, or returns `null` if it isn't printable UTF-8. */
+function decodeFragment(
+  data: Buffer,
+  mustStartClean: boolean,
+  mustEndClean: boolean,
+): string | null {
+  const start = fragmentStart(data, mustStartClean);
+  const end = fragmentEnd(data, start, mustEndClean);
+  const clean = data.subarray(start, end);
+  if (!isUtf8(clean)) return null;
+  // Partial sequences at the edges of a fragment show as U+FFFD, as they are.
+  const text = start === 0 && end === data.length ? clean.toString("utf8") : data.toString("utf8");
+  return BINARY_CHARS.test(text) ? null : text;
+}
+
+function payloadRepr(frame: Frame, max: number): string {
+  const data = frame.data;
+  const cut = Math.floor(max / 3) - 1; // 24 by default: 48 characters, "...", 24 characters
+  const startClean = frame.opcode !== OP_CONT;
+  // Each character takes at most 4 bytes, so past this size the rendering is
+  // longer than `max` whatever the payload, and only the bytes that can show
+  // in the head and the tail need decoding.
+  if (data.length > 4 * max + 8) {
+    const head = decodeFragment(data.subarray(0, 8 * cut + 4), startClean, false);
+    const tail =
+      head === null ? null : decodeFragment(data.subarray(-(4 * cut + 4)), false, frame.fin);
+    if (head !== null && tail !== null) {
+      const quote = quoteFor(head + tail);
+      return elideTokens(
+        quoteTokens(head, quote, true, false),
+        quoteTokens(tail, quote, false, true),
+        cut,
+      );
+    }
+    return hexElided(data, cut);
+  }
+  const text = decodeFragment(data, startClean, frame.fin);
+  if (text === null) return data.length * 3 - 1 > max ? hexElided(data, cut) : hex(data);
+  if (text.length + 2 <= max && PLAIN_ASCII.test(text)) return `'${text}'`;
+  const tokens = quoteTokens(text, quoteFor(text), true, true);
+  let width = 0;
+  for (const token of tokens) width += tokenWidth(token);
+  return width <= max ? tokens.join("") : elideTokens(tokens, tokens, cut);
+}
+
+// Like Python's repr(): double quotes when that avoids escaping single ones.
+function quoteFor(text: string): string {
+  return text.includes("'") && !text.includes('"') ? '"' : "'";
+}
+
+/** One token per code point, escaped, with the opening and/or closing quote. */
+function quoteTokens(text: string, quote: string, open: boolean, close: boolean): string[] {
+  const tokens: string[] = open ? [quote] : [];
+  for (const char of text) {
+    if (char === "\\") tokens.push("\\\\");
+    else if (char === quote) tokens.push(`\\${quote}`);
+    else tokens.push(ESCAPED_CHARS.test(char) ? escapeChar(char) : char);
+  }
+  if (close) tokens.push(quote);
+  return tokens;
+}
+
+// An escape is ASCII and shows as many characters as it has; anything else
+// is one code point, one or two UTF-16 units.
+function tokenWidth(token: string): number {
+  return token.length === 2 && token.charCodeAt(0) !== 0x5c ? 1 : token.length;
+}
+
+/**
+ * `2 × cut` characters from the start of `head`, `...`, `cut` characters from
+ * the end of `tail`, never splitting a character or an escape.
+ */
+function elideTokens(head: string[], tail: string[], cut: number): string {
+  let start = "";
+  let width = 0;
+  for (const token of head) {
+    const w = tokenWidth(token);
+    if (width + w > 2 * cut) break;
+    start += token;
+    width += w;
+  }
+  let end = "";
+  width = 0;
+  for (let i = tail.length - 1; i >= 0; i--) {
+    const w = tokenWidth(tail[i]);
+    if (width + w > cut) break;
+    end = tail[i] + end;
+    width += w;
+  }
+  return `${start}...${end}`;
+}
+
+function hex(data: Buffer): string {
+  let out = "";
+  for (let i = 0; i < data.length; i++) {
+    if (i > 0) out += " ";
+    out += HEX_BYTES[data[i]];
+  }
+  return out;
+}
+
+// `00 01 ... 0f ... f8 ff`: whole bytes only, 2 × cut characters then cut characters.
+function hexElided(data: Buffer, cut: number): string {
+  const headBytes = Math.floor((2 * cut) / 3);
+  const tailBytes = Math.floor(cut / 3);
+  const head = headBytes > 0 ? `${hex(data.subarray(0, headBytes))} ` : "";
+  const tail = tailBytes > 0 ? ` ${hex(data.subarray(data.length - tailBytes))}` : "";
+  return `${head}...${tail}`;
+}
+
+const HEX_BYTES: readonly string[] = Array.from({ length: 256 }, (_, byte) =>
+  byte.toString(16).padStart(2, "0"),
+);

@@ -1,0 +1,908 @@
+import { strict as assert } from "node:assert";
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import pino from "pino";
+import {
+  Frame,
+  OP_BINARY,
+  OP_CLOSE,
+  OP_CONT,
+  OP_PING,
+  OP_PONG,
+  OP_TEXT,
+  type Opcode,
+} from "../src/frames.ts";
+import { Headers } from "../src/headers.ts";
+import {
+  type ConnectionClosedFields,
+  createLogger,
+  firstLine,
+  formatAddress,
+  formatFrame,
+  formatRequestLines,
+  formatResponseLines,
+  isLevelEnabled,
+  type Logger,
+  type LoggerLike,
+  logMessages,
+  maxLogSize,
+  nodeDebugEnabled,
+  resolveLogger,
+  silentLogger,
+} from "../src/logging.ts";
+import { createCaptureLogger } from "./helpers/capture-logger.ts";
+
+const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const LOGGING_URL = new URL("../src/logging.ts", import.meta.url).href;
+
+/** Runs an ES module snippet in a fresh Node process with `env` on top of ours. */
+async function runChild(
+  code: string,
+  env: Record<string, string | undefined>,
+): Promise<{ stdout: string; stderr: string }> {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env };
+  delete childEnv.NODE_DEBUG;
+  delete childEnv.WEBSOCKETS_MAX_LOG_SIZE;
+  delete childEnv.NODE_OPTIONS;
+  for (const [key, value] of Object.entries(env)) {
+    if (value === undefined) delete childEnv[key];
+    else childEnv[key] = value;
+  }
+  return run(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], {
+    cwd: ROOT,
+    env: childEnv,
+    timeout: 60_000,
+  });
+}
+
+function frame(opcode: Opcode, data: Buffer | string | number[], fin = true): Frame {
+  const bytes = typeof data === "string" ? Buffer.from(data) : Buffer.from(data);
+  return new Frame(opcode, bytes, fin);
+}
+
+function closeFrame(code: number, reason = ""): Frame {
+  const data = Buffer.alloc(2 + Buffer.byteLength(reason));
+  data.writeUInt16BE(code, 0);
+  data.write(reason, 2);
+  return new Frame(OP_CLOSE, data);
+}
+
+/** The payload part of a rendering: between the opcode and the metadata. */
+function payloadOf(rendered: string): string {
+  return rendered.slice(rendered.indexOf(" ") + 1, rendered.lastIndexOf(" ["));
+}
+
+/** Length in code points, as the elision counts. */
+function width(text: string): number {
+  return [...text].length;
+}
+
+/** Collects what a logger writes, one string per record. */
+function memoryStream(): { write(chunk: string): void; lines: string[] } {
+  const lines: string[] = [];
+  return {
+    lines,
+    write(chunk: string) {
+      lines.push(chunk);
+    },
+  };
+}
+
+const TEXT_RECORD = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) ([A-Z]+) (\S+) (.*)$/;
+
+describe("formatFrame", () => {
+  test("renders every example of the catalogue", () => {
+    assert.equal(formatFrame(frame(OP_TEXT, "hello")), "TEXT 'hello' [5 bytes]");
+    assert.equal(formatFrame(frame(OP_BINARY, [0, 1, 2, 3])), "BINARY 00 01 02 03 [4 bytes]");
+    assert.equal(
+      formatFrame(frame(OP_CONT, " crème", false)),
+      "CONT ' crème' [text, 7 bytes, continued]",
+    );
+    assert.equal(formatFrame(frame(OP_PING, "")), "PING '' [0 bytes]");
+    assert.equal(
+      formatFrame(frame(OP_PING, [0xd0, 0xa9, 0x13, 0x8e])),
+      "PING d0 a9 13 8e [binary, 4 bytes]",
+    );
+    assert.equal(formatFrame(closeFrame(1000)), "CLOSE 1000 (OK) [2 bytes]");
+    assert.equal(
+      formatFrame(closeFrame(1011, "keepalive ping timeout")),
+      "CLOSE 1011 (internal error) keepalive ping timeout [24 bytes]",
+    );
+  });
+
+  test("marks the payload type only when it differs from the opcode's", () => {
+    assert.equal(formatFrame(frame(OP_TEXT, "café")), "TEXT 'café' [5 bytes]");
+    assert.equal(formatFrame(frame(OP_BINARY, "Eggs")), "BINARY 'Eggs' [text, 4 bytes]");
+    assert.equal(formatFrame(frame(OP_TEXT, [0xff, 0xfe])), "TEXT ff fe [binary, 2 bytes]");
+    assert.equal(formatFrame(frame(OP_PING, "ping")), "PING 'ping' [text, 4 bytes]");
+    assert.equal(formatFrame(frame(OP_PONG, "pong")), "PONG 'pong' [text, 4 bytes]");
+    assert.equal(formatFrame(frame(OP_PONG, "")), "PONG '' [0 bytes]");
+    assert.equal(
+      formatFrame(frame(OP_PONG, [0xff, 0x00, 0xff, 0x00])),
+      "PONG ff 00 ff 00 [binary, 4 bytes]",
+    );
+    assert.equal(formatFrame(frame(OP_CLOSE, "")), "CLOSE '' [0 bytes]");
+  });
+
+  test("says continued for a non-final frame and byte for one byte", () => {
+    assert.equal(formatFrame(frame(OP_TEXT, "café", false)), "TEXT 'café' [5 bytes, continued]");
+    assert.equal(formatFrame(frame(OP_BINARY, [0, 1], false)), "BINARY 00 01 [2 bytes, continued]");
+    assert.equal(formatFrame(frame(OP_CONT, " crème")), "CONT ' crème' [text, 7 bytes]");
+    assert.equal(
+      formatFrame(frame(OP_CONT, [0xfc, 0xfd, 0xfe, 0xff], false)),
+      "CONT fc fd fe ff [binary, 4 bytes, continued]",
+    );
+    assert.equal(formatFrame(frame(OP_TEXT, "x")), "TEXT 'x' [1 byte]");
+  });
+
+  test("escapes control characters, quotes and backslashes in text", () => {
+    assert.equal(formatFrame(frame(OP_TEXT, "Hello\nworld!")), "TEXT 'Hello\\nworld!' [12 bytes]");
+    assert.equal(formatFrame(frame(OP_PING, "ping\r\n\t")), "PING 'ping\\r\\n\\t' [text, 7 bytes]");
+    assert.equal(formatFrame(frame(OP_TEXT, "a\\b")), "TEXT 'a\\\\b' [3 bytes]");
+    assert.equal(formatFrame(frame(OP_TEXT, "it's")), `TEXT "it's" [4 bytes]`);
+    assert.equal(formatFrame(frame(OP_TEXT, `it's "x"`)), `TEXT 'it\\'s "x"' [8 bytes]`);
+    assert.equal(formatFrame(frame(OP_TEXT, '{"a":1}')), `TEXT '{"a":1}' [7 bytes]`);
+  });
+
+  test("escapes invisible characters that could hide or forge content", () => {
+    assert.equal(formatFrame(frame(OP_TEXT, "a\u200bb")), "TEXT 'a\\u200bb' [5 bytes]");
+    assert.equal(formatFrame(frame(OP_TEXT, "a\u2028b")), "TEXT 'a\\u2028b' [5 bytes]");
+    assert.equal(formatFrame(frame(OP_TEXT, "a\u00a0b")), "TEXT 'a\\u00a0b' [4 bytes]");
+    assert.equal(formatFrame(frame(OP_TEXT, "\u{e0001}")), "TEXT '\\u{e0001}' [4 bytes]");
+  });
+
+  test("shows a payload with other control characters as hex", () => {
+    assert.equal(formatFrame(frame(OP_TEXT, [0x00, 0x01])), "TEXT 00 01 [binary, 2 bytes]");
+    assert.equal(formatFrame(frame(OP_TEXT, "a\x7f")), "TEXT 61 7f [binary, 2 bytes]");
+    assert.equal(formatFrame(frame(OP_TEXT, "a\u0085")), "TEXT 61 c2 85 [binary, 3 bytes]");
+    assert.equal(
+      formatFrame(frame(OP_BINARY, [0x00, 0x01, 0x02, 0x03])),
+      "BINARY 00 01 02 03 [4 bytes]",
+    );
+  });
+
+  test("accepts UTF-8 cut at fragment boundaries only where a fragment may be cut", () => {
+    // A continuation may start inside a character; partial bytes show as U+FFFD.
+    assert.equal(
+      formatFrame(frame(OP_CONT, [0xa8, 0x6d, 0x65])),
+      "CONT '\ufffdme' [text, 3 bytes]",
+    );
+    // A non-final frame may end inside one.
+    assert.equal(
+      formatFrame(frame(OP_TEXT, [0x63, 0xc3], false)),
+      "TEXT 'c\ufffd' [2 bytes, continued]",
+    );
+    // A final frame may not; a first frame may not start inside one.
+    assert.equal(formatFrame(frame(OP_TEXT, [0x63, 0xc3])), "TEXT 63 c3 [binary, 2 bytes]");
+    assert.equal(formatFrame(frame(OP_TEXT, [0xa8, 0x6d])), "TEXT a8 6d [binary, 2 bytes]");
+    // Bytes that are never UTF-8 stay binary even at a fragment's edge.
+    assert.equal(
+      formatFrame(frame(OP_CONT, [0x61, 0xff], false)),
+      "CONT 61 ff [binary, 2 bytes, continued]",
+    );
+  });
+
+  test("names close codes, including registered and private-use ranges", () => {
+    assert.equal(formatFrame(closeFrame(1001, "Bye!")), "CLOSE 1001 (going away) Bye! [6 bytes]");
+    assert.equal(formatFrame(closeFrame(3000)), "CLOSE 3000 (registered) [2 bytes]");
+    assert.equal(formatFrame(closeFrame(4999)), "CLOSE 4999 (private use) [2 bytes]");
+    assert.equal(formatFrame(closeFrame(1011)), "CLOSE 1011 (internal error) [2 bytes]");
+  });
+
+  test("escapes control characters in a close reason", () => {
+    assert.equal(
+      formatFrame(closeFrame(1000, "a\nFAKE LINE")),
+      "CLOSE 1000 (OK) a\\nFAKE LINE [13 bytes]",
+    );
+  });
+
+  test("falls back to the generic rendering for a malformed close payload", () => {
+    assert.equal(formatFrame(frame(OP_CLOSE, [0x03])), "CLOSE 03 [binary, 1 byte]");
+    // 999 is not a code a close frame may carry.
+    assert.equal(formatFrame(frame(OP_CLOSE, [0x03, 0xe7])), "CLOSE 03 e7 [binary, 2 bytes]");
+    // 1005 is reserved.
+    assert.equal(formatFrame(frame(OP_CLOSE, [0x03, 0xed])), "CLOSE 03 ed [binary, 2 bytes]");
+    // The reason is not UTF-8.
+    assert.equal(
+      formatFrame(frame(OP_CLOSE, [0x03, 0xe8, 0xff, 0xff])),
+      "CLOSE 03 e8 ff ff [binary, 4 bytes]",
+    );
+  });
+
+  test("elides long text to 2/3 head, '...', 1/3 tail by default", () => {
+    assert.equal(
+      formatFrame(frame(OP_TEXT, "café ".repeat(16))),
+      "TEXT 'café café café café café café café café café ca...fé café café café café ' [96 bytes]",
+    );
+    assert.equal(
+      formatFrame(frame(OP_CONT, "café ".repeat(16), false)),
+      "CONT 'café café café café café café café café café ca...fé café café café café ' [text, 96 bytes, continued]",
+    );
+  });
+
+  test("elides long binary to whole bytes around '...'", () => {
+    const bytes = Array.from({ length: 256 }, (_, i) => i);
+    assert.equal(
+      formatFrame(frame(OP_BINARY, bytes)),
+      "BINARY 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f ... f8 f9 fa fb fc fd fe ff [256 bytes]",
+    );
+    assert.equal(
+      formatFrame(frame(OP_CONT, bytes, false)),
+      "CONT 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f ... f8 f9 fa fb fc fd fe ff [binary, 256 bytes, continued]",
+    );
+  });
+
+  test("shows a payload that fits the limit whole, and elides one character more", () => {
+    const fits = "a".repeat(maxLogSize - 2); // plus two quotes
+    assert.equal(payloadOf(formatFrame(frame(OP_TEXT, fits))), `'${fits}'`);
+    const over = payloadOf(formatFrame(frame(OP_TEXT, `${fits}a`)));
+    assert.ok(over.includes("..."), over);
+    assert.equal(width(over), maxLogSize);
+    // 25 bytes of hex are 74 characters; 26 are 77.
+    assert.equal(payloadOf(formatFrame(frame(OP_BINARY, Buffer.alloc(25, 0xff)))).length, 74);
+    assert.ok(payloadOf(formatFrame(frame(OP_BINARY, Buffer.alloc(26, 0xff)))).includes("..."));
+  });
+
+  test("honours an explicit maximum size", () => {
+    const text = formatFrame(frame(OP_TEXT, "abcdefghijklmnopqrstuvwxyz0123456789"), 30);
+    assert.equal(text, "TEXT 'abcdefghijklmnopq...23456789' [36 bytes]");
+    const binary = formatFrame(frame(OP_BINARY, Buffer.alloc(100, 0xab)), 30);
+    assert.equal(binary, "BINARY ab ab ab ab ab ab ... ab ab ab [100 bytes]");
+    // Sizes below 6 act as 6: two characters, "...", one character.
+    assert.equal(payloadOf(formatFrame(frame(OP_TEXT, "abcdefghij"), 1)), "'a...'");
+  });
+
+  test("cuts multi-byte text at the limit on character boundaries", () => {
+    // Astral characters are two UTF-16 units: a cut between them would leave lone surrogates.
+    const rendered = payloadOf(formatFrame(frame(OP_TEXT, "😀".repeat(100))));
+    assert.equal(Buffer.from(rendered, "utf8").toString("utf8"), rendered);
+    assert.equal(rendered, `'${"😀".repeat(47)}...${"😀".repeat(23)}'`);
+    assert.equal(width(rendered), maxLogSize);
+    // Two-byte characters (é) count as one character each.
+    const accents = payloadOf(formatFrame(frame(OP_TEXT, "é".repeat(200))));
+    assert.equal(accents, `'${"é".repeat(47)}...${"é".repeat(23)}'`);
+  });
+
+  test("never splits an escape sequence when eliding", () => {
+    const rendered = payloadOf(formatFrame(frame(OP_TEXT, "\n".repeat(100))));
+    // Head: the quote and 23 escapes (47 characters); tail: 11 escapes and the quote.
+    assert.equal(rendered, `'${"\\n".repeat(23)}...${"\\n".repeat(11)}'`);
+    const zeroWidth = payloadOf(formatFrame(frame(OP_TEXT, "\u200b".repeat(100))));
+    assert.match(zeroWidth, /^'(\\u200b)+\.\.\.(\\u200b)+'$/);
+  });
+
+  test("renders a 16 MiB payload in bounded output", () => {
+    const size = 16 * 1024 * 1024;
+    const text = formatFrame(new Frame(OP_TEXT, Buffer.alloc(size, 0x61)));
+    assert.equal(text, `TEXT '${"a".repeat(47)}...${"a".repeat(23)}' [16777216 bytes]`);
+    const binary = formatFrame(new Frame(OP_BINARY, Buffer.alloc(size, 0xfe)));
+    assert.equal(binary, `BINARY ${"fe ".repeat(16)}...${" fe".repeat(8)} [16777216 bytes]`);
+    const multiByte = formatFrame(new Frame(OP_CONT, Buffer.from("€".repeat(size / 3)), false));
+    assert.equal(
+      multiByte,
+      `CONT '${"€".repeat(47)}...${"€".repeat(23)}' [text, ${size - (size % 3)} bytes, continued]`,
+    );
+  });
+
+  test("inspects only the start and the end of a large payload", () => {
+    // Invalid UTF-8 in the middle of a large payload is never looked at:
+    // the rendering depends on the bytes that can show.
+    const data = Buffer.alloc(1024 * 1024, 0x61);
+    data[data.length >> 1] = 0xff;
+    assert.equal(
+      formatFrame(new Frame(OP_TEXT, data)),
+      `TEXT '${"a".repeat(47)}...${"a".repeat(23)}' [1048576 bytes]`,
+    );
+    // A large payload cut inside characters at both ends, as fragments are.
+    const euro = Buffer.from("€".repeat(1000));
+    const fragment = euro.subarray(1, euro.length - 1);
+    const rendered = formatFrame(new Frame(OP_CONT, fragment, false));
+    // Each stray continuation byte and the incomplete last character show as U+FFFD.
+    assert.equal(
+      rendered,
+      `CONT '\ufffd\ufffd${"€".repeat(45)}...${"€".repeat(22)}\ufffd' [text, 2998 bytes, continued]`,
+    );
+    // Binary at the start of a large payload makes it binary.
+    const binary = Buffer.alloc(4096, 0x61);
+    binary[0] = 0x00;
+    assert.match(formatFrame(new Frame(OP_TEXT, binary)), /^TEXT 00 61 .* \[binary, 4096 bytes\]$/);
+  });
+
+  test("reads WEBSOCKETS_MAX_LOG_SIZE when the module loads", async () => {
+    const code = `
+      import { formatFrame, maxLogSize } from ${JSON.stringify(LOGGING_URL)};
+      import { Frame } from ${JSON.stringify(new URL("../src/frames.ts", import.meta.url).href)};
+      console.log(JSON.stringify([maxLogSize, formatFrame(new Frame(1, Buffer.from("x".repeat(500))))]));
+    `;
+    const parse = (stdout: string): [number, string] => JSON.parse(stdout);
+    const unset = parse((await runChild(code, {})).stdout);
+    assert.deepEqual(unset, [75, `TEXT '${"x".repeat(47)}...${"x".repeat(23)}' [500 bytes]`]);
+    const set = parse((await runChild(code, { WEBSOCKETS_MAX_LOG_SIZE: "300" })).stdout);
+    assert.equal(set[0], 300);
+    assert.equal(set[1], `TEXT '${"x".repeat(197)}...${"x".repeat(98)}' [500 bytes]`);
+    const small = parse((await runChild(code, { WEBSOCKETS_MAX_LOG_SIZE: "12" })).stdout);
+    assert.deepEqual(small, [12, "TEXT 'xxxxx...xx' [500 bytes]"]);
+    const invalid = parse((await runChild(code, { WEBSOCKETS_MAX_LOG_SIZE: "lots" })).stdout);
+    assert.equal(invalid[0], 75);
+  });
+});
+
+describe("createLogger", () => {
+  test("writes text records: time, level, name, message, fields", () => {
+    const stream = memoryStream();
+    const logger = createLogger({ name: "websockets.server", level: "info", stream });
+    logger.info({ port: 8765, host: "127.0.0.1" }, "server listening on 127.0.0.1:8765");
+    assert.equal(stream.lines.length, 1);
+    const match = TEXT_RECORD.exec(stream.lines[0].trimEnd());
+    assert.ok(match, stream.lines[0]);
+    assert.ok(Math.abs(Date.parse(match[1]) - Date.now()) < 60_000);
+    assert.equal(match[2], "INFO");
+    assert.equal(match[3], "websockets.server");
+    assert.equal(match[4], "server listening on 127.0.0.1:8765 port=8765 host=127.0.0.1");
+    assert.ok(stream.lines[0].endsWith("\n"));
+  });
+
+  test("quotes text field values that aren't single words", () => {
+    const stream = memoryStream();
+    const logger = createLogger({ name: "websockets.server", level: "info", stream });
+    const fields = {
+      reason: "going away",
+      empty: "",
+      quote: 'a"b',
+      newline: "a\nb",
+      none: null,
+      flag: true,
+      big: 10n,
+      nested: { a: [1, 2] },
+      when: new Date(0),
+      error: new TypeError("bad\nworse"),
+      skipped: undefined,
+    };
+    logger.info(fields, "connection closed");
+    assert.equal(
+      stream.lines[0].trimEnd().replace(TEXT_RECORD, "$4"),
+      'connection closed reason="going away" empty="" quote="a\\"b" newline="a\\nb" none=null ' +
+        'flag=true big=10 nested={"a":[1,2]} when=1970-01-01T00:00:00.000Z error="TypeError: bad"',
+    );
+  });
+
+  test("writes an error's stack, code and cause on the lines after the record", () => {
+    const stream = memoryStream();
+    const logger = createLogger({ name: "websockets.server", stream });
+    const cause = new RangeError("root cause");
+    const err = Object.assign(new Error("handler crashed", { cause }), { code: "E_APP" });
+    logger.error({ err }, "connection handler failed");
+    const lines = stream.lines[0].trimEnd().split("\n");
+    assert.equal(lines[0].replace(TEXT_RECORD, "$2 $4"), "ERROR connection handler failed");
+    assert.equal(lines[1], "Error: handler crashed");
+    assert.match(lines[2], /^ {4}at /);
+    assert.ok(lines.includes("    code: E_APP"), stream.lines[0]);
+    assert.ok(lines.includes("Caused by: RangeError: root cause"), stream.lines[0]);
+  });
+
+  test("writes JSON records, one object per line", () => {
+    const stream = memoryStream();
+    const logger = createLogger({
+      name: "websockets.client",
+      level: "debug",
+      format: "json",
+      stream,
+    });
+    logger.debug("> GET /chat HTTP/1.1");
+    logger.info({ attempt: 2, reason: "going away" }, "connection closed");
+    assert.equal(stream.lines.length, 2);
+    for (const line of stream.lines) assert.equal(line.indexOf("\n"), line.length - 1);
+    const [first, second] = stream.lines.map((line) => JSON.parse(line));
+    assert.deepEqual(Object.keys(first), ["time", "level", "logger", "msg"]);
+    assert.equal(first.level, "debug");
+    assert.equal(first.logger, "websockets.client");
+    assert.equal(first.msg, "> GET /chat HTTP/1.1");
+    assert.ok(Math.abs(Date.parse(first.time) - Date.now()) < 60_000);
+    assert.deepEqual(
+      { ...second, time: undefined },
+      {
+        time: undefined,
+        level: "info",
+        logger: "websockets.client",
+        msg: "connection closed",
+        attempt: 2,
+        reason: "going away",
+      },
+    );
+  });
+
+  test("writes an error as err: { type, message, stack, code, cause } in JSON", () => {
+    const stream = memoryStream();
+    const logger = createLogger({ name: "websockets.server", format: "json", stream });
+    const err = Object.assign(new TypeError("bad", { cause: "a string" }), { code: "E_BAD" });
+    logger.error({ err }, "parser failed");
+    logger.error("%s thrown", "plain string");
+    logger.warn({ err: "just a string" }, "unexpected internal error");
+    const [first, second, third] = stream.lines.map((line) => JSON.parse(line));
+    assert.equal(first.err.type, "TypeError");
+    assert.equal(first.err.message, "bad");
+    assert.equal(first.err.code, "E_BAD");
+    assert.match(first.err.stack, /^TypeError: bad\n {4}at /);
+    assert.deepEqual(first.err.cause, { type: "string", message: "a string" });
+    assert.equal(second.msg, "plain string thrown");
+    assert.deepEqual(third.err, { type: "string", message: "just a string" });
+  });
+
+  test("keeps record keys its own and survives unserializable fields", () => {
+    const stream = memoryStream();
+    const logger = createLogger({ name: "websockets.server", format: "json", stream });
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    logger.warn({ msg: "forged", level: "forged", time: 0, circular, n: 10n }, "real message");
+    const record = JSON.parse(stream.lines[0]);
+    assert.equal(record.msg, "real message");
+    assert.equal(record.level, "warn");
+    assert.equal(typeof record.time, "string");
+    assert.equal(record.circular, "[object Object]");
+    assert.equal(record.n, "10");
+  });
+
+  test("accepts pino's call forms: (msg), (msg, ...args), (err), (err, msg), (obj, msg, ...args)", () => {
+    const stream = memoryStream();
+    const logger = createLogger({
+      name: "websockets.server",
+      format: "json",
+      level: "info",
+      stream,
+    });
+    logger.info("plain");
+    logger.info("connect failed; reconnecting in %s seconds", "1.5");
+    logger.error(new Error("thrown"));
+    logger.error(new Error("thrown"), "connection handler failed");
+    logger.info({ code: 1000 }, "closed with %d", 1000);
+    logger.info(42);
+    const records = stream.lines.map((line) => JSON.parse(line));
+    assert.deepEqual(
+      records.map((r) => r.msg),
+      [
+        "plain",
+        "connect failed; reconnecting in 1.5 seconds",
+        "thrown",
+        "connection handler failed",
+        "closed with 1000",
+        "42",
+      ],
+    );
+    assert.equal(records[2].err.message, "thrown");
+    assert.equal(records[3].err.message, "thrown");
+    assert.equal(records[4].code, 1000);
+  });
+
+  test("outputs only records at or above its level", () => {
+    const stream = memoryStream();
+    const logger = createLogger({ name: "websockets.server", level: "info", stream });
+    logger.trace("t");
+    logger.debug("d");
+    logger.info("i");
+    logger.warn("w");
+    logger.error("e");
+    logger.fatal("f");
+    assert.deepEqual(
+      stream.lines.map((line) => line.trimEnd().replace(TEXT_RECORD, "$2")),
+      ["INFO", "WARN", "ERROR", "FATAL"],
+    );
+    assert.equal(logger.isLevelEnabled("debug"), false);
+    assert.equal(logger.isLevelEnabled("info"), true);
+    assert.equal(logger.isLevelEnabled("silent"), false);
+    assert.equal(logger.isLevelEnabled("verbose"), false);
+  });
+
+  test("gives disabled levels one shared no-op method", () => {
+    const logger = createLogger({
+      name: "websockets.server",
+      level: "warn",
+      stream: memoryStream(),
+    });
+    assert.equal(logger.debug, logger.trace);
+    assert.equal(logger.info, logger.debug);
+    assert.equal(logger.debug, silentLogger.debug);
+    assert.notEqual(logger.warn, logger.debug);
+    const child = logger.child({ connectionId: "x" });
+    assert.equal(child.debug, silentLogger.debug);
+  });
+
+  test("changes level at run time, and rejects unknown levels", () => {
+    const stream = memoryStream();
+    const logger = createLogger({ name: "websockets.server", level: "silent", stream });
+    logger.error("dropped");
+    logger.level = "debug";
+    logger.debug("kept");
+    assert.equal(logger.level, "debug");
+    assert.equal(stream.lines.length, 1);
+    assert.throws(() => {
+      logger.level = "verbose" as "debug";
+    }, /invalid log level: "verbose"/);
+    assert.throws(() => createLogger({ name: "x", level: "loud" as "info" }), TypeError);
+    assert.throws(
+      () => createLogger({ name: "x", format: "xml" as "json" }),
+      /invalid log format: "xml"/,
+    );
+    assert.throws(() => createLogger({ name: "" }), /invalid logger name/);
+  });
+
+  test("accumulates bindings in children and renames on a name binding", () => {
+    const stream = memoryStream();
+    const root = createLogger({ name: "app", level: "info", format: "json", stream });
+    const server = root.child({ name: "websockets.server" });
+    const connection = server.child({ connectionId: "c-1", remoteAddress: "127.0.0.1:5000" });
+    const enriched = connection.child({ clientIp: "203.0.113.7" });
+    enriched.info({ code: 1000 }, "connection closed");
+    root.info("root record");
+    const [record, rootRecord] = stream.lines.map((line) => JSON.parse(line));
+    assert.equal(record.logger, "websockets.server");
+    assert.equal(record.connectionId, "c-1");
+    assert.equal(record.remoteAddress, "127.0.0.1:5000");
+    assert.equal(record.clientIp, "203.0.113.7");
+    assert.equal(record.code, 1000);
+    assert.equal(record.name, undefined);
+    assert.deepEqual(Object.keys(rootRecord), ["time", "level", "logger", "msg"]);
+    assert.equal(rootRecord.logger, "app");
+  });
+
+  test("renders bindings in text records after the message, before the fields", () => {
+    const stream = memoryStream();
+    const logger = createLogger({ name: "websockets.server", level: "info", stream });
+    logger
+      .child({ connectionId: "c-1", remoteAddress: "[::1]:5000" })
+      .info({ durationMs: 12 }, "connection open");
+    assert.equal(
+      stream.lines[0].trimEnd().replace(TEXT_RECORD, "$3 $4"),
+      "websockets.server connection open connectionId=c-1 remoteAddress=[::1]:5000 durationMs=12",
+    );
+  });
+
+  test("defaults to WARN and above, and to debug when NODE_DEBUG names it", () => {
+    const saved = process.env.NODE_DEBUG;
+    try {
+      delete process.env.NODE_DEBUG;
+      const quiet = createLogger({ name: "websockets.server", stream: memoryStream() });
+      assert.equal(quiet.level, "warn");
+      process.env.NODE_DEBUG = "net,WebSockets";
+      assert.equal(
+        createLogger({ name: "websockets.server", stream: memoryStream() }).level,
+        "debug",
+      );
+      assert.equal(
+        createLogger({ name: "websockets.server", level: "error", stream: memoryStream() }).level,
+        "error",
+      );
+    } finally {
+      if (saved === undefined) delete process.env.NODE_DEBUG;
+      else process.env.NODE_DEBUG = saved;
+    }
+  });
+});
+
+describe("nodeDebugEnabled", () => {
+  test("follows util.debuglog's list, wildcard and case rules", () => {
+    assert.equal(nodeDebugEnabled("websockets.server", "websockets"), true);
+    assert.equal(nodeDebugEnabled("websockets.client", "WEBSOCKETS"), true);
+    assert.equal(nodeDebugEnabled("websockets.client", "http, websockets ,net"), true);
+    assert.equal(nodeDebugEnabled("websockets.server", "websockets*"), true);
+    assert.equal(nodeDebugEnabled("websockets.server", "*"), true);
+    assert.equal(nodeDebugEnabled("websockets.server", "web*ets"), true);
+    assert.equal(nodeDebugEnabled("websockets.server", "websockets.server"), true);
+    assert.equal(nodeDebugEnabled("websockets.client", "websockets.server"), false);
+    assert.equal(nodeDebugEnabled("websockets.server", "websocket"), false);
+    assert.equal(nodeDebugEnabled("websockets.server", "ws"), false);
+    assert.equal(nodeDebugEnabled("websockets.server", ""), false);
+    assert.equal(nodeDebugEnabled("websockets.server", "websockets."), false);
+    assert.equal(nodeDebugEnabled("websockets.server", "(websockets)"), false);
+  });
+
+  test("NODE_DEBUG=websockets turns on debug output of the default logger", async () => {
+    const code = `
+      import { resolveLogger } from ${JSON.stringify(LOGGING_URL)};
+      const logger = resolveLogger(undefined, "websockets.server");
+      logger.debug("= connection is OPEN");
+      logger.info("connection open");
+    `;
+    const on = await runChild(code, { NODE_DEBUG: "websockets" });
+    const records = on.stderr.trimEnd().split("\n");
+    assert.deepEqual(
+      records.map((line) => line.replace(TEXT_RECORD, "$2 $3 $4")),
+      ["DEBUG websockets.server = connection is OPEN", "INFO websockets.server connection open"],
+    );
+    const off = await runChild(code, {});
+    assert.equal(off.stderr, "");
+  });
+
+  test("the default logger prints a crash and its stack to stderr with no configuration", async () => {
+    const code = `
+      import { resolveLogger } from ${JSON.stringify(LOGGING_URL)};
+      const logger = resolveLogger(undefined, "websockets.server").child({ connectionId: "c-1" });
+      logger.info("connection open");
+      function handler() { throw new Error("handler bug"); }
+      try { handler(); } catch (err) { logger.error({ err }, "connection handler failed"); }
+      logger.warn("skipped broadcast: sending a fragmented message");
+    `;
+    const { stdout, stderr } = await runChild(code, {});
+    assert.equal(stdout, "");
+    const lines = stderr.trimEnd().split("\n");
+    assert.equal(
+      lines[0].replace(TEXT_RECORD, "$2 $3 $4"),
+      "ERROR websockets.server connection handler failed connectionId=c-1",
+    );
+    assert.equal(lines[1], "Error: handler bug");
+    assert.match(lines[2], /^ {4}at handler /);
+    assert.equal(
+      lines.at(-1)?.replace(TEXT_RECORD, "$2 $4"),
+      "WARN skipped broadcast: sending a fragmented message connectionId=c-1",
+    );
+    // INFO is below the default level.
+    assert.ok(!stderr.includes("connection open"), stderr);
+  });
+});
+
+describe("resolveLogger", () => {
+  test("returns the silent logger for false and null", () => {
+    assert.equal(resolveLogger(false, "websockets.server"), silentLogger);
+    assert.equal(resolveLogger(null, "websockets.client"), silentLogger);
+  });
+
+  test("returns the built-in logger, WARN and above, for undefined", () => {
+    const saved = process.env.NODE_DEBUG;
+    try {
+      delete process.env.NODE_DEBUG;
+      const logger = resolveLogger(undefined, "websockets.client");
+      assert.equal(isLevelEnabled(logger, "warn"), true);
+      assert.equal(isLevelEnabled(logger, "info"), false);
+    } finally {
+      if (saved !== undefined) process.env.NODE_DEBUG = saved;
+    }
+  });
+
+  test("binds the name on a logger with child, uses one without child as is", () => {
+    const capture = createCaptureLogger();
+    resolveLogger(capture.logger, "websockets.server").info("server closed");
+    assert.deepEqual(capture.records, [
+      {
+        level: "info",
+        msg: "server closed",
+        fields: { name: "websockets.server" },
+        err: undefined,
+      },
+    ]);
+    const messages: unknown[][] = [];
+    const bare: LoggerLike = {
+      debug: (...args) => messages.push(args),
+      info: (...args) => messages.push(args),
+      warn: (...args) => messages.push(args),
+      error: (...args) => messages.push(args),
+    };
+    assert.equal(resolveLogger(bare, "websockets.client"), bare);
+  });
+
+  test("rejects what isn't a logger", () => {
+    assert.throws(
+      () => resolveLogger(true as unknown as LoggerLike, "websockets.server"),
+      /invalid logger: true/,
+    );
+    assert.throws(
+      () => resolveLogger({ info() {} } as unknown as LoggerLike, "websockets.server"),
+      /invalid logger: object without debug\/info\/warn\/error methods \(keys: info\)/,
+    );
+  });
+});
+
+describe("silentLogger", () => {
+  test("drops everything and stays silent", () => {
+    assert.equal(silentLogger.isLevelEnabled("fatal"), false);
+    assert.equal(silentLogger.child({ a: 1 }), silentLogger);
+    silentLogger.level = "debug";
+    assert.equal(silentLogger.level, "silent");
+    assert.equal(isLevelEnabled(silentLogger, "error"), false);
+    assert.equal(silentLogger.error({ err: new Error("x") }, "dropped"), undefined);
+  });
+});
+
+describe("isLevelEnabled", () => {
+  test("uses isLevelEnabled, else level, else assumes everything is on", () => {
+    const base = { debug() {}, info() {}, warn() {}, error() {} };
+    assert.equal(isLevelEnabled(null, "error"), false);
+    assert.equal(isLevelEnabled(undefined, "error"), false);
+    assert.equal(isLevelEnabled({ ...base, isLevelEnabled: (l) => l === "debug" }, "debug"), true);
+    assert.equal(isLevelEnabled({ ...base, isLevelEnabled: (l) => l === "debug" }, "info"), false);
+    assert.equal(isLevelEnabled({ ...base, level: "info" }, "debug"), false);
+    assert.equal(isLevelEnabled({ ...base, level: "info" }, "warn"), true);
+    assert.equal(isLevelEnabled({ ...base, level: "silent" }, "fatal"), false);
+    assert.equal(isLevelEnabled({ ...base, level: "custom" }, "debug"), true);
+    assert.equal(isLevelEnabled(base, "trace"), true);
+  });
+});
+
+describe("pino", () => {
+  function pinoToLines(level: string): { logger: pino.Logger; lines: string[] } {
+    const lines: string[] = [];
+    const logger = pino({ level }, { write: (chunk: string) => lines.push(chunk) });
+    return { logger, lines };
+  }
+
+  test("works as the logger option with no adapter", () => {
+    const { logger, lines } = pinoToLines("info");
+    // Assignable without a cast: pino satisfies LoggerLike.
+    const option: LoggerLike = logger;
+    const server = resolveLogger(option, "websockets.server");
+    const connection = server.child?.({ connectionId: "c-1", remoteAddress: "127.0.0.1:5000" });
+    assert.ok(connection);
+    assert.equal(isLevelEnabled(connection, "debug"), false);
+    assert.equal(isLevelEnabled(connection, "info"), true);
+    connection.debug("> TEXT 'hi' [2 bytes]");
+    const fields: Partial<ConnectionClosedFields> = { code: 1000, reason: "", durationMs: 5 };
+    connection.info(fields, logMessages.connectionClosed);
+    const err = new Error("handler bug");
+    connection.error({ err }, logMessages.handlerFailed);
+    const records = lines.map((line) => JSON.parse(line));
+    assert.equal(records.length, 2);
+    assert.equal(records[0].level, 30);
+    assert.equal(records[0].name, "websockets.server");
+    assert.equal(records[0].connectionId, "c-1");
+    assert.equal(records[0].remoteAddress, "127.0.0.1:5000");
+    assert.equal(records[0].msg, "connection closed");
+    assert.equal(records[0].code, 1000);
+    assert.equal(records[1].level, 50);
+    assert.equal(records[1].msg, "connection handler failed");
+    assert.equal(records[1].err.type, "Error");
+    assert.equal(records[1].err.message, "handler bug");
+    assert.match(records[1].err.stack, /^Error: handler bug\n/);
+  });
+
+  test("a pino child with its own level silences only the library's debug", () => {
+    const { logger, lines } = pinoToLines("debug");
+    const quiet = logger.child({}, { level: "info" });
+    const server = resolveLogger(quiet, "websockets.server");
+    server.debug("< EOF");
+    server.info("server closed");
+    logger.debug("application debug");
+    assert.deepEqual(
+      lines.map((line) => JSON.parse(line).msg),
+      ["server closed", "application debug"],
+    );
+  });
+});
+
+describe("catalogue helpers", () => {
+  test("firstLine gives Name: message, first line only", () => {
+    assert.equal(firstLine(new TypeError("bad\nthings")), "TypeError: bad");
+    assert.equal(firstLine(new Error("")), "Error");
+    assert.equal(firstLine("plain\r\nstring"), "plain");
+    assert.equal(firstLine(42), "42");
+    assert.equal(firstLine(Object.create(null)), "[object Object]");
+  });
+
+  test("formatAddress renders IPv4, IPv6 and Unix addresses", () => {
+    assert.equal(
+      formatAddress({ address: "127.0.0.1", family: "IPv4", port: 8765 } as never),
+      "127.0.0.1:8765",
+    );
+    assert.equal(formatAddress({ address: "::1", port: 8765 }), "[::1]:8765");
+    assert.equal(formatAddress("/path/to/unix.sock"), "/path/to/unix.sock");
+    assert.equal(formatAddress({ address: "127.0.0.1" }), "127.0.0.1");
+    assert.equal(formatAddress(null), "unknown");
+    assert.equal(formatAddress({ address: undefined, port: undefined }), "unknown");
+  });
+
+  test("formatRequestLines gives the request line then one line per header", () => {
+    const headers = new Headers();
+    headers.append("Host", "example.com:8765");
+    headers.append("Upgrade", "websocket");
+    headers.append("Sec-WebSocket-Protocol", "chat");
+    headers.append("Sec-WebSocket-Protocol", "superchat");
+    assert.deepEqual(formatRequestLines({ path: "/chat?room=1", headers }, ">"), [
+      "> GET /chat?room=1 HTTP/1.1",
+      "> Host: example.com:8765",
+      "> Upgrade: websocket",
+      "> Sec-WebSocket-Protocol: chat",
+      "> Sec-WebSocket-Protocol: superchat",
+    ]);
+    assert.deepEqual(formatRequestLines({ path: "/", headers: new Headers() }, "<"), [
+      "< GET / HTTP/1.1",
+    ]);
+  });
+
+  test("formatResponseLines gives the status line, headers, and the body size", () => {
+    const headers = new Headers();
+    headers.append("Upgrade", "websocket");
+    assert.deepEqual(
+      formatResponseLines(
+        { status: 101, reason: "Switching Protocols", headers, body: Buffer.alloc(0) },
+        "<",
+      ),
+      ["< HTTP/1.1 101 Switching Protocols", "< Upgrade: websocket"],
+    );
+    const body = Buffer.from("Failed to open a WebSocket connection.\n");
+    assert.deepEqual(
+      formatResponseLines({ status: 403, reason: "", headers: new Headers(), body }, ">"),
+      ["> HTTP/1.1 403", `> [body] (${body.length} bytes)`],
+    );
+  });
+
+  test("logMessages formats the messages that carry a value", () => {
+    assert.equal(
+      logMessages.serverListening({ address: "::1", port: 8765 }),
+      "server listening on [::1]:8765",
+    );
+    assert.equal(
+      logMessages.connectionRejected(403, "Forbidden"),
+      "connection rejected (403 Forbidden)",
+    );
+    assert.equal(logMessages.connectionRejected(418, ""), "connection rejected (418)");
+    assert.equal(logMessages.httpResponseSent(200, "OK"), "HTTP response sent (200 OK)");
+    assert.equal(
+      logMessages.reconnecting(1543, new Error("connect ECONNREFUSED 127.0.0.1:8765\nmore")),
+      "connect failed; reconnecting in 1.5 seconds: Error: connect ECONNREFUSED 127.0.0.1:8765",
+    );
+    assert.equal(
+      logMessages.broadcastFailed(new RangeError("write after end")),
+      "skipped broadcast: failed to write message: RangeError: write after end",
+    );
+    assert.equal(logMessages.state("CLOSING"), "= connection is CLOSING");
+    assert.equal(logMessages.failing(1002), "! failing connection with code 1002");
+    assert.equal(logMessages.frameSent(frame(OP_TEXT, "hi")), "> TEXT 'hi' [2 bytes]");
+    assert.equal(logMessages.frameReceived(closeFrame(1000)), "< CLOSE 1000 (OK) [2 bytes]");
+  });
+
+  test("docs/logging.md lists every message of the catalogue", () => {
+    const docs = readFileSync(new URL("../docs/logging.md", import.meta.url), "utf8");
+    // How the docs write the messages that carry a value.
+    const documented: Record<string, string> = {
+      broadcastFailed: "skipped broadcast: failed to write message: <first line of the error>",
+      serverListening: "server listening on <address>",
+      connectionRejected: "connection rejected (<status> <reason>)",
+      httpResponseSent: "HTTP response sent (<status> <reason>)",
+      reconnecting: "connect failed; reconnecting in <s.s> seconds: <first line of the error>",
+      state: "= connection is <CONNECTING | OPEN | CLOSING | CLOSED>",
+      frameSent: "> <frame>",
+      frameReceived: "< <frame>",
+      failing: "! failing connection with code <code>",
+    };
+    for (const [key, message] of Object.entries(logMessages)) {
+      const text = typeof message === "string" ? message : documented[key];
+      assert.ok(text !== undefined, `no documented form for logMessages.${key}`);
+      assert.ok(docs.includes(`\`${text}\``), `docs/logging.md lacks \`${text}\``);
+    }
+  });
+});
+
+describe("createCaptureLogger (test helper)", () => {
+  test("records level, message, merged fields and error, from children too", () => {
+    const capture = createCaptureLogger("debug");
+    const logger: Logger = capture.logger;
+    const child = logger.child({ connectionId: "c-1" }).child({ remoteAddress: "127.0.0.1:1" });
+    const err = new Error("boom");
+    child.trace("dropped");
+    child.debug("< EOF");
+    child.error({ err, code: 1011 }, "connection handler failed");
+    logger.warn(new Error("bare"));
+    assert.deepEqual(capture.records, [
+      {
+        level: "debug",
+        msg: "< EOF",
+        fields: { connectionId: "c-1", remoteAddress: "127.0.0.1:1" },
+        err: undefined,
+      },
+      {
+        level: "error",
+        msg: "connection handler failed",
+        fields: { connectionId: "c-1", remoteAddress: "127.0.0.1:1", code: 1011 },
+        err,
+      },
+      { level: "warn", msg: "bare", fields: {}, err: capture.records[2].err },
+    ]);
+    assert.deepEqual(capture.messages("debug"), ["< EOF"]);
+    assert.equal(isLevelEnabled(child, "trace"), false);
+    capture.logger.level = "trace";
+    assert.equal(isLevelEnabled(child, "trace"), true);
+    capture.clear();
+    assert.deepEqual(capture.records, []);
+  });
+});
