@@ -106,21 +106,31 @@ export function isLevelEnabled(logger: LoggerLike | null | undefined, level: Log
 // disabled level is one call to an empty function.
 const NOOP: LogFn = () => {};
 
-/** A logger that drops everything; `child()` returns itself and its level can't change. */
-export const silentLogger: Logger = Object.freeze({
-  trace: NOOP,
-  debug: NOOP,
-  info: NOOP,
-  warn: NOOP,
-  error: NOOP,
-  fatal: NOOP,
-  child: (): Logger => silentLogger,
-  isLevelEnabled: (): boolean => false,
+class SilentLogger implements Logger {
+  readonly trace: LogFn = NOOP;
+  readonly debug: LogFn = NOOP;
+  readonly info: LogFn = NOOP;
+  readonly warn: LogFn = NOOP;
+  readonly error: LogFn = NOOP;
+  readonly fatal: LogFn = NOOP;
+
   get level(): LevelName {
     return "silent";
-  },
-  set level(_level: LevelName) {},
-});
+  }
+
+  set level(_level: LevelName) {}
+
+  child(): Logger {
+    return this;
+  }
+
+  isLevelEnabled(): boolean {
+    return false;
+  }
+}
+
+/** A logger that drops everything; `child()` returns itself and its level can't change. */
+export const silentLogger: Logger = Object.freeze(new SilentLogger());
 
 // ---------------------------------------------------------------------------
 // The built-in logger
@@ -328,7 +338,7 @@ class BuiltinLogger implements Logger {
     } else {
       msg = params.length > 0 ? safeString(first) : "";
     }
-    const time = new Date().toISOString();
+    const time = isoNow();
     let line: string;
     if (this.#sink.json) {
       line = `{"time":"${time}","level":"${level}","logger":${JSON.stringify(this.#name)},"msg":${JSON.stringify(msg)}${this.#jsonBindings}`;
@@ -345,6 +355,20 @@ class BuiltinLogger implements Logger {
     }
     this.#sink.stream.write(line);
   }
+}
+
+// Formatting a date costs more than the rest of a record; with debug on,
+// many records share a millisecond.
+let lastMs = Number.NaN;
+let lastIso = "";
+
+function isoNow(): string {
+  const now = Date.now();
+  if (now !== lastMs) {
+    lastMs = now;
+    lastIso = new Date(now).toISOString();
+  }
+  return lastIso;
 }
 
 function formatRest(params: unknown[]): string {
@@ -702,8 +726,14 @@ const BINARY_CHARS = /(?![\t\n\r])\p{Cc}/u;
 const ESCAPED_CHARS =
   /[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Zl}\p{Zp}\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]/u;
 const ESCAPED_CHARS_GLOBAL = new RegExp(ESCAPED_CHARS.source, "gu");
-// Text that needs no escaping at all in single quotes: the common case.
-const PLAIN_ASCII = /^[\x20-\x26\x28-\x5b\x5d-\x7e]*$/;
+/** Printable ASCII without quotes or backslashes: shown as is, the common case. */
+function isPlainAscii(data: Buffer): boolean {
+  for (let i = 0; i < data.length; i++) {
+    const byte = data[i];
+    if (byte < 0x20 || byte > 0x7e || byte === 0x27 || byte === 0x5c) return false;
+  }
+  return true;
+}
 
 function escapeInvisible(text: string): string {
   return ESCAPED_CHARS.test(text) ? text.replace(ESCAPED_CHARS_GLOBAL, escapeChar) : text;
@@ -785,9 +815,9 @@ function payloadRepr(frame: Frame, max: number): string {
     }
     return hexElided(data, cut);
   }
+  if (data.length + 2 <= max && isPlainAscii(data)) return `'${data.toString("latin1")}'`;
   const text = decodeFragment(data, startClean, frame.fin);
   if (text === null) return data.length * 3 - 1 > max ? hexElided(data, cut) : hex(data);
-  if (text.length + 2 <= max && PLAIN_ASCII.test(text)) return `'${text}'`;
   const tokens = quoteTokens(text, quoteFor(text), true, true);
   let width = 0;
   for (const token of tokens) width += tokenWidth(token);
