@@ -151,8 +151,10 @@ enum Step {
   Trailers,
   BodyToEof,
   Done,
-  Failed,
 }
+
+/** Where a parser is in a message; see {@link RequestParser.phase}. */
+export type ParserPhase = "start-line" | "headers" | "body" | "done";
 
 /**
  * Common machinery: line reading with the length limit, header lines, bodies.
@@ -178,6 +180,29 @@ abstract class MessageParser<T> {
   /** Whether the message is complete. */
   get done(): boolean {
     return this.step === Step.Done;
+  }
+
+  /**
+   * The part of the message being read, or that was being read when the
+   * parser failed (a server answers a too-long request line with 414 and
+   * too-large headers with 431).
+   */
+  get phase(): ParserPhase {
+    switch (this.step) {
+      case Step.StartLine:
+        return "start-line";
+      case Step.Headers:
+        return "headers";
+      case Step.Done:
+        return "done";
+      default:
+        return "body";
+    }
+  }
+
+  /** The error the parser failed with, or `null`. */
+  get error(): Error | null {
+    return this.#error;
   }
 
   /**
@@ -215,13 +240,12 @@ abstract class MessageParser<T> {
 
   #checkUsable(): void {
     if (this.step === Step.Done) throw new InvalidState("HTTP parser already returned a message");
-    if (this.step === Step.Failed) {
+    if (this.#error !== null) {
       throw new InvalidState("HTTP parser already failed", { cause: this.#error });
     }
   }
 
   #fail(error: unknown): never {
-    this.step = Step.Failed;
     this.#error = error instanceof Error ? error : new Error(String(error));
     this.#lineParts = [];
     this.#body = [];

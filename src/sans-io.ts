@@ -5,7 +5,56 @@
  * @module
  */
 
+export {
+  ClientProtocol,
+  type ClientProtocolOptions,
+  defaultUserAgent,
+} from "./client.ts";
 export * from "./errors.ts";
 export * from "./frames.ts";
+export {
+  acceptKey,
+  buildAuthorizationBasic,
+  buildExtension,
+  buildHost,
+  buildSubprotocol,
+  buildWwwAuthenticateBasic,
+  type ExtensionHeader,
+  generateKey,
+  Headers,
+  type HeadersInit,
+  isToken,
+  parseAuthorizationBasic,
+  parseConnection,
+  parseExtension,
+  parseSubprotocol,
+  parseUpgrade,
+} from "./headers.ts";
+export {
+  DEFAULT_HTTP_LIMITS,
+  type HttpLimits,
+  httpLimitsFromEnv,
+  type Parsed,
+  type ParserOptions,
+  type ParserPhase,
+  type Request,
+  RequestParser,
+  type Response,
+  ResponseParser,
+  type ResponseParserOptions,
+  reasonPhrase,
+  STATUS_REASONS,
+  serializeRequest,
+  serializeResponse,
+} from "./http11.ts";
 export * from "./protocol.ts";
+export {
+  defaultServerHeader,
+  type OriginPattern,
+  type SelectSubprotocol,
+  ServerProtocol,
+  type ServerProtocolOptions,
+} from "./server.ts";
+export { isWebSocketURI, parseURI, type WebSocketURI } from "./uri.ts";
 export { Utf8Validator } from "./utf8.ts";
+export { VERSION } from "./version.ts";
