@@ -22,6 +22,13 @@ export interface Extension {
   decode(frame: Frame, maxSize: number | null): Frame;
   /** Encodes a frame before it is sent. */
   encode(frame: Frame): Frame;
+  /**
+   * Optional: frees memory the extension can rebuild later (permessage-deflate
+   * frees its zlib streams and keeps only their windows), without changing
+   * what it encodes or decodes. The I/O layer calls it on an idle connection
+   * and when the connection closes; it's safe to call at any time.
+   */
+  release?(): void;
 }
 
 /** Client side: offers an extension and accepts the server's answer. */
@@ -33,7 +40,10 @@ export interface ClientExtensionFactory {
    * Builds the extension from the parameters the server accepted, or throws
    * `NegotiationError`. `accepted` are the extensions accepted before this one.
    */
-  processResponseParams(params: readonly ExtensionParameter[], accepted: readonly Extension[]): Extension;
+  processResponseParams(
+    params: readonly ExtensionParameter[],
+    accepted: readonly Extension[],
+  ): Extension;
 }
 
 /** Server side: answers a client's offer. */
