@@ -1,0 +1,49 @@
+/**
+ * websockets-ts: WebSocket servers and clients for Node.js.
+ *
+ * ```ts
+ * import { serve, connect } from "websockets-ts";
+ * ```
+ *
+ * @module
+ */
+
+export * from "./errors.ts";
+export { Close, Frame } from "./frames.ts";
+export { Headers, type HeadersInit } from "./headers.ts";
+export type { Request, Response } from "./http11.ts";
+export {
+  type CreateLoggerOptions,
+  createLogger,
+  type LevelName,
+  type LogFn,
+  type Logger,
+  type LoggerLike,
+  type LogLevel,
+  silentLogger,
+} from "./logging.ts";
+export { type BasicAuthOptions, basicAuth, type Credentials } from "./node/auth.ts";
+export { type BroadcastOptions, broadcast } from "./node/broadcast.ts";
+export { ClientConnection, type ConnectOptions, connect } from "./node/client.ts";
+export {
+  type Address,
+  Connection,
+  type ConnectionOptions,
+  type Data,
+  type LogFields,
+  type RecvOptions,
+  type Sendable,
+  type SendData,
+  type SendOptions,
+} from "./node/connection.ts";
+export {
+  type CloseServerOptions,
+  type Handler,
+  type MaybeResponse,
+  type OriginPattern,
+  type ServeOptions,
+  Server,
+  ServerConnection,
+  serve,
+} from "./node/server.ts";
+export { CLOSED, CLOSING, CONNECTING, OPEN, type State } from "./protocol.ts";

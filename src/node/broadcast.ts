@@ -1,0 +1,112 @@
+/**
+ * `broadcast()`: one message to many connections, framed once.
+ *
+ * @module
+ */
+
+import { ConcurrencyError } from "../errors.ts";
+import { OP_BINARY, OP_TEXT, writeFrame } from "../frames.ts";
+import { logMessages } from "../logging.ts";
+import { OPEN } from "../protocol.ts";
+import {
+  type Connection,
+  describeType,
+  kSendingFragments,
+  kSendNow,
+  kSharesFrames,
+  kWriteFrame,
+  toBuffer,
+} from "./connection.ts";
+
+/** Options of {@link broadcast}. */
+export interface BroadcastOptions {
+  /**
+   * Throw an `AggregateError` gathering the failures, instead of logging
+   * each at WARN and carrying on. The message is still written to every
+   * connection that could take it. Default: false.
+   */
+  raiseExceptions?: boolean;
+}
+
+/**
+ * Sends a message to every OPEN connection in `connections`, at once,
+ * without waiting for flow control: a string as text, bytes as binary.
+ *
+ * The frame is serialized once and the same bytes are written to every
+ * server-side connection without extensions. Connections with
+ * permessage-deflate (or another extension) and client-side connections
+ * (which mask each frame with a fresh key) get the message framed for them.
+ *
+ * Connections that aren't OPEN are skipped silently (their closing
+ * handshake is in progress). Connections in the middle of sending a
+ * fragmented message are skipped too: WARN `skipped broadcast: sending a
+ * fragmented message`. A connection that fails to take the message is
+ * skipped: WARN `skipped broadcast: failed to write message: <error>`.
+ *
+ * Since it doesn't wait, messages pile up in the write buffer of a slow
+ * connection: keep `pingInterval` and `pingTimeout` low so that dead
+ * connections are dropped.
+ *
+ * ```ts
+ * broadcast(server.connections, JSON.stringify({ type: "tick", at: Date.now() }));
+ * ```
+ *
+ * @throws TypeError when `message` isn't a string or bytes; an
+ *   `AggregateError` of per-connection errors with `raiseExceptions`.
+ */
+export function broadcast(
+  connections: Iterable<Connection>,
+  message: string | ArrayBufferView | ArrayBuffer,
+  options: BroadcastOptions = {},
+): void {
+  const raiseExceptions = options.raiseExceptions === true;
+  let opcode: typeof OP_TEXT | typeof OP_BINARY;
+  let payload: Buffer;
+  if (typeof message === "string") {
+    opcode = OP_TEXT;
+    payload = Buffer.from(message, "utf8");
+  } else {
+    const bytes = toBuffer(message);
+    if (bytes === null) {
+      throw new TypeError(`broadcast() expects a string or bytes; got ${describeType(message)}`);
+    }
+    opcode = OP_BINARY;
+    payload = bytes;
+  }
+
+  let frame: Buffer[] | null = null;
+  const errors: Error[] = [];
+  for (const connection of connections) {
+    if (connection.state !== OPEN) continue;
+    if (connection[kSendingFragments]()) {
+      if (raiseExceptions) {
+        errors.push(
+          new ConcurrencyError(`connection ${connection.id} is sending a fragmented message`),
+        );
+      } else {
+        connection.logger.warn(logMessages.broadcastFragmented);
+      }
+      continue;
+    }
+    try {
+      if (connection[kSharesFrames]()) {
+        if (frame === null) {
+          frame = [];
+          writeFrame(frame, opcode, payload, true, false);
+        }
+        connection[kWriteFrame](frame, opcode, payload);
+      } else {
+        connection[kSendNow](opcode, payload);
+      }
+    } catch (error) {
+      if (raiseExceptions) {
+        errors.push(
+          new Error(`failed to write message to connection ${connection.id}`, { cause: error }),
+        );
+      } else {
+        connection.logger.warn(logMessages.broadcastFailed(error));
+      }
+    }
+  }
+  if (errors.length > 0) throw new AggregateError(errors, "skipped broadcast");
+}

@@ -1,0 +1,290 @@
+/**
+ * The client: `connect()` opens a WebSocket connection to a `ws://` or
+ * `wss://` URI, over TCP, TLS, a Unix socket or a stream you provide.
+ *
+ * @module
+ */
+
+import { isIP, connect as netConnect, type Socket } from "node:net";
+import type { Duplex } from "node:stream";
+import {
+  TLSSocket,
+  type ConnectionOptions as TlsConnectionOptions,
+  connect as tlsConnect,
+} from "node:tls";
+import { ClientProtocol } from "../client.ts";
+import { InvalidHandshake } from "../errors.ts";
+import type { ClientExtensionFactory } from "../extensions/base.ts";
+import { enableClientPermessageDeflate } from "../extensions/permessage-deflate.ts";
+import type { HeadersInit } from "../headers.ts";
+import type { Response } from "../http11.ts";
+import { type LoggerLike, resolveLogger } from "../logging.ts";
+import { CONNECTING, OPEN } from "../protocol.ts";
+import { parseURI, type WebSocketURI } from "../uri.ts";
+import {
+  Connection,
+  type ConnectionOptions,
+  type LogFields,
+  protocolLogger,
+} from "./connection.ts";
+import { traceHandshake } from "./diagnostics.ts";
+
+/** Default of {@link ConnectOptions.openTimeout}. */
+export const DEFAULT_OPEN_TIMEOUT = 10_000;
+
+/** Options of {@link connect}, with their defaults. */
+export interface ConnectOptions extends ConnectionOptions {
+  /** `Origin` header, for servers that check it. Default: none. */
+  origin?: string | null;
+  /** Extension factories to offer, in order of preference. Default: none besides `compression`. */
+  extensions?: readonly ClientExtensionFactory[] | null;
+  /** Subprotocols to offer, in order of preference. Default: none. */
+  subprotocols?: readonly string[] | null;
+  /** `"deflate"` offers permessage-deflate (RFC 7692); `null` doesn't. Default: `"deflate"`. */
+  compression?: "deflate" | null;
+  /** Headers added to the request; they replace headers of the same name. Default: none. */
+  additionalHeaders?: HeadersInit | null;
+  /**
+   * `User-Agent` header; `null` omits it. Default:
+   * `websockets-ts/<version> Node/<version>` (or `WEBSOCKETS_USER_AGENT`).
+   */
+  userAgentHeader?: string | null;
+  /**
+   * Time allowed for the TCP connection, the TLS handshake and the opening
+   * handshake together, in ms; `null` disables it. Default: 10_000.
+   */
+  openTimeout?: number | null;
+  /** Largest incoming message in bytes (larger ones close with 1009); `null`: no limit. Default: 1 MiB. */
+  maxSize?: number | null;
+  /**
+   * Any pino-compatible logger; `false` or `null` disables logging.
+   * Default: the built-in `websockets.client` logger (WARN and ERROR to stderr).
+   */
+  logger?: LoggerLike | false | null;
+  /** Called once the handshake completes; the fields it returns are added to the connection's logger. */
+  logContext?: ((connection: ClientConnection) => LogFields | null | undefined) | null;
+  /**
+   * TLS options for `wss://` (`ca`, `rejectUnauthorized`, `servername`,
+   * `cert`, `key`...). `servername` defaults to the URI's host name.
+   */
+  tls?: TlsConnectionOptions;
+  /** Connect to this Unix socket instead of the URI's host and port (the URI still sets `Host` and the path). */
+  path?: string;
+  /**
+   * A connected stream to run the connection over (e.g. a tunnel through a
+   * proxy), instead of opening one. For `wss://`, TLS is negotiated over it
+   * unless it's already a `TLSSocket`.
+   */
+  sock?: Duplex;
+}
+
+/** A WebSocket connection opened by {@link connect}. */
+export class ClientConnection extends Connection {
+  #responseReceived: ((response: Response | null) => void) | null = null;
+  readonly #responsePromise: Promise<Response | null>;
+
+  /** @internal */
+  constructor(
+    protocol: ClientProtocol,
+    socket: Duplex,
+    logger: LoggerLike,
+    options: ConnectOptions,
+  ) {
+    super(protocol, socket, logger, options);
+    this.#responsePromise = new Promise((resolve) => {
+      this.#responseReceived = resolve;
+    });
+    this.closed.then(() => this.#resolveResponse(null));
+  }
+
+  /** @internal */
+  protected override handshakeEvent(event: unknown): void {
+    if (typeof event === "object" && event !== null && "status" in event) {
+      this.#resolveResponse(event as Response);
+    }
+  }
+
+  #resolveResponse(response: Response | null): void {
+    const resolve = this.#responseReceived;
+    if (resolve === null) return;
+    this.#responseReceived = null;
+    resolve(response);
+  }
+
+  /**
+   * Sends the request and waits for the response; resolves once OPEN,
+   * rejects with why the handshake failed (after closing the transport).
+   * @internal
+   */
+  async handshake(): Promise<void> {
+    const protocol = this.protocol as ClientProtocol;
+    const request = protocol.connect();
+    protocol.sendRequest(request);
+    this.sendData();
+    const response = await this.#responsePromise;
+    this.setHandshake(request, response);
+    if (protocol.state === OPEN) {
+      this.opened();
+      return;
+    }
+    const error =
+      protocol.handshakeExc ??
+      this.transportError ??
+      new InvalidHandshake("connection closed during the opening handshake");
+    this.flush();
+    if (protocol.state === CONNECTING || !this.socket.destroyed) this.abortTransport();
+    await this.closed;
+    throw error;
+  }
+
+  /** Destroys the transport, e.g. when the open timeout expires. @internal */
+  abort(): void {
+    this.abortTransport();
+  }
+}
+
+/**
+ * Opens a WebSocket connection; resolves once the opening handshake
+ * succeeded.
+ *
+ * ```ts
+ * await using ws = await connect("ws://127.0.0.1:8765");
+ * await ws.send("hello");
+ * console.log(await ws.recv());
+ * ```
+ *
+ * @throws InvalidURI for a bad URI; InvalidStatus when the server answers
+ *   with another status than 101 (its `response` has the status, headers
+ *   and body); other InvalidHandshake errors for a bad response; a
+ *   `TimeoutError` (DOMException) when `openTimeout` expires; network errors
+ *   (`ECONNREFUSED`, `ENOTFOUND`, TLS errors) as Node reports them.
+ */
+export function connect(uri: string, options: ConnectOptions = {}): Promise<ClientConnection> {
+  let wsuri: WebSocketURI;
+  try {
+    wsuri = parseURI(uri);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return traceHandshake("client", uri, () => openConnection(wsuri, options));
+}
+
+async function openConnection(
+  uri: WebSocketURI,
+  options: ConnectOptions,
+): Promise<ClientConnection> {
+  const logger = resolveLogger(options.logger, "websockets.client");
+  if (
+    options.compression !== undefined &&
+    options.compression !== null &&
+    options.compression !== "deflate"
+  ) {
+    throw new TypeError(`unsupported compression: ${String(options.compression)}`);
+  }
+  const extensions =
+    options.compression === null
+      ? [...(options.extensions ?? [])]
+      : enableClientPermessageDeflate(options.extensions);
+  const openTimeout =
+    options.openTimeout === undefined ? DEFAULT_OPEN_TIMEOUT : options.openTimeout;
+
+  const controller = new AbortController();
+  const timer =
+    openTimeout === null
+      ? null
+      : setTimeout(() => {
+          controller.abort(
+            new DOMException(
+              `timed out during opening handshake after ${openTimeout} ms`,
+              "TimeoutError",
+            ),
+          );
+        }, openTimeout);
+  try {
+    const socket = await openSocket(uri, options, controller.signal);
+    const protocol = new ClientProtocol(uri, {
+      origin: options.origin,
+      extensions,
+      subprotocols: options.subprotocols,
+      additionalHeaders: options.additionalHeaders,
+      userAgentHeader: options.userAgentHeader,
+      maxSize: options.maxSize,
+      logger: protocolLogger(logger),
+    });
+    const connection = new ClientConnection(protocol, socket, logger, options);
+    const onAbort = (): void => connection.abort();
+    controller.signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      await connection.handshake();
+    } catch (error) {
+      throw controller.signal.aborted ? controller.signal.reason : error;
+    } finally {
+      controller.signal.removeEventListener("abort", onAbort);
+    }
+    return connection;
+  } finally {
+    if (timer !== null) clearTimeout(timer);
+  }
+}
+
+/** Opens the transport: TCP, TLS, Unix socket, or TLS over `sock`. */
+function openSocket(
+  uri: WebSocketURI,
+  options: ConnectOptions,
+  signal: AbortSignal,
+): Promise<Duplex> {
+  const sock = options.sock;
+  if (sock !== undefined && (!uri.secure || sock instanceof TLSSocket)) {
+    return Promise.resolve(sock);
+  }
+  return new Promise<Duplex>((resolve, reject) => {
+    let socket: Socket;
+    let event: "connect" | "secureConnect";
+    if (uri.secure) {
+      const tlsOptions: TlsConnectionOptions = {
+        ALPNProtocols: ["http/1.1"],
+        ...options.tls,
+      };
+      // RFC 6066 §3: SNI takes a host name, never an IP address.
+      if (tlsOptions.servername === undefined && isIP(uri.host) === 0)
+        tlsOptions.servername = uri.host;
+      if (sock !== undefined) tlsOptions.socket = sock;
+      else if (options.path !== undefined) tlsOptions.path = options.path;
+      else {
+        tlsOptions.host = uri.host;
+        tlsOptions.port = uri.port;
+      }
+      socket = tlsConnect(tlsOptions);
+      event = "secureConnect";
+    } else {
+      socket =
+        options.path !== undefined
+          ? netConnect({ path: options.path })
+          : netConnect({ host: uri.host, port: uri.port, noDelay: true });
+      event = "connect";
+    }
+    const cleanup = (): void => {
+      socket.off(event, onConnect);
+      socket.off("error", onError);
+      signal.removeEventListener("abort", onAbort);
+    };
+    const onConnect = (): void => {
+      cleanup();
+      resolve(socket);
+    };
+    const onError = (error: Error): void => {
+      cleanup();
+      socket.destroy();
+      reject(error);
+    };
+    const onAbort = (): void => {
+      cleanup();
+      socket.destroy();
+      reject(signal.reason);
+    };
+    socket.once(event, onConnect);
+    socket.once("error", onError);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
+}

@@ -1,0 +1,1256 @@
+/**
+ * `Connection`: a WebSocket connection over any duplex byte stream (a TCP or
+ * TLS socket today, an HTTP/2 stream tomorrow), driving a sans-I/O
+ * `Protocol`. Both `ServerConnection` and `ClientConnection` extend it.
+ *
+ * The I/O loop: bytes read go to `protocol.receiveData()`; the events it
+ * returns are frames, assembled into messages by a `MessageQueue`; the bytes
+ * it wants written are gathered and written once per event-loop turn.
+ *
+ * @module
+ */
+
+import { randomBytes } from "node:crypto";
+import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
+import {
+  ConcurrencyError,
+  type ConnectionClosed,
+  ConnectionClosedOK,
+  InvalidState,
+} from "../errors.ts";
+import {
+  CLOSE_INTERNAL_ERROR,
+  CLOSE_INVALID_DATA,
+  Frame,
+  OP_BINARY,
+  OP_CONT,
+  OP_PING,
+  OP_PONG,
+  OP_TEXT,
+} from "../frames.ts";
+import type { Request, Response } from "../http11.ts";
+import {
+  type ConnectionClosedFields,
+  formatAddress,
+  isLevelEnabled,
+  type LoggerLike,
+  logMessages,
+} from "../logging.ts";
+import { CLOSED, CLOSING, CONNECTING, OPEN, type Protocol, type State } from "../protocol.ts";
+import {
+  publishClose,
+  publishOpen,
+  publishPing,
+  publishPong,
+  publishSocketError,
+} from "./diagnostics.ts";
+import { type Data, MessageQueue, rejected } from "./messages.ts";
+
+export type { Data } from "./messages.ts";
+
+/** One piece of data `send()` accepts: a string (text) or bytes (binary). */
+export type Sendable = string | ArrayBufferView | ArrayBuffer;
+
+/** What `send()` accepts: a message, or an iterable of fragments of one message. */
+export type SendData = Sendable | Iterable<Sendable> | AsyncIterable<Sendable>;
+
+/** A TCP address: `{ host, port }`; or a Unix socket: `{ path }`. */
+export type Address = { host: string; port: number } | { path: string };
+
+/** Fields added to a connection's log records. */
+export type LogFields = Record<string, unknown>;
+
+/** Options shared by both sides, with their defaults. */
+export interface ConnectionOptions {
+  /**
+   * Interval between keepalive pings, in ms; `null` disables keepalive.
+   * Default: 20_000.
+   */
+  pingInterval?: number | null;
+  /**
+   * How long to wait for the pong of a keepalive ping, in ms, before
+   * closing the connection with 1011; `null` waits forever. Default: 20_000.
+   */
+  pingTimeout?: number | null;
+  /**
+   * How long to wait for the closing handshake and then for the transport to
+   * close, in ms, before destroying the socket; `null` waits forever.
+   * Default: 10_000.
+   */
+  closeTimeout?: number | null;
+  /**
+   * High-water mark of the queue of received frames (messages, when they
+   * aren't fragmented): reading from the network pauses above it and
+   * resumes at a quarter of it. `null` disables flow control. Default: 16.
+   */
+  maxQueue?: number | null;
+  /**
+   * High-water mark of the write buffer, in bytes: `send()` waits while more
+   * is buffered, until the buffer drains to a quarter of it. Default: 32 KiB.
+   */
+  writeLimit?: number;
+}
+
+/** Default of {@link ConnectionOptions.pingInterval}. */
+export const DEFAULT_PING_INTERVAL = 20_000;
+/** Default of {@link ConnectionOptions.pingTimeout}. */
+export const DEFAULT_PING_TIMEOUT = 20_000;
+/** Default of {@link ConnectionOptions.closeTimeout}. */
+export const DEFAULT_CLOSE_TIMEOUT = 10_000;
+/** Default of {@link ConnectionOptions.maxQueue}. */
+export const DEFAULT_MAX_QUEUE = 16;
+/** Default of {@link ConnectionOptions.writeLimit}. */
+export const DEFAULT_WRITE_LIMIT = 32_768;
+
+/** Options of {@link Connection.recv}. */
+export interface RecvOptions {
+  /**
+   * `undefined` (default): a string for a text message, a Buffer for a
+   * binary one. `true`: always a string (a binary message must be UTF-8,
+   * else the connection fails with 1007). `false`: always a Buffer.
+   */
+  decode?: boolean;
+  /** Cancels the wait. A message arriving later stays queued for the next `recv()`. */
+  signal?: AbortSignal;
+}
+
+/** Options of {@link Connection.send}. */
+export interface SendOptions {
+  /**
+   * Overrides the frame type: `true` sends bytes as text (they must be
+   * UTF-8), `false` sends a string as binary. Default: text for strings,
+   * binary for bytes.
+   */
+  text?: boolean;
+}
+
+/**
+ * Internal: writes an already serialized data frame, bypassing the
+ * protocol's serializer. Used by `broadcast()` to frame a message once for
+ * many connections. Not public API.
+ *
+ * @internal
+ */
+export const kWriteFrame: unique symbol = Symbol("websockets-ts.writeFrame");
+
+/**
+ * Internal: whether frames serialized once can be written to this
+ * connection: unmasked (server side) and without extensions. @internal
+ */
+export const kSharesFrames: unique symbol = Symbol("websockets-ts.sharesFrames");
+
+/** Internal: sends a whole message now, without flow control. @internal */
+export const kSendNow: unique symbol = Symbol("websockets-ts.sendNow");
+
+/** Internal: whether a fragmented message is being sent. @internal */
+export const kSendingFragments: unique symbol = Symbol("websockets-ts.sendingFragments");
+
+// Below this total, the buffers of one flush are concatenated into one
+// write; above, they go out as one writev (cork/uncork) without copying.
+const COALESCE_LIMIT = 65_536;
+
+const EMPTY = Buffer.alloc(0);
+const RESOLVED: Promise<void> = Promise.resolve();
+
+interface PingWaiter {
+  sentAt: number;
+  resolve: (latency: number) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Forwards log calls to a target that can change: the protocol gets its
+ * logger at construction, before the connection id and the `logContext`
+ * fields are known, and its records must carry them.
+ */
+class LoggerProxy implements LoggerLike {
+  target: LoggerLike;
+
+  constructor(target: LoggerLike) {
+    this.target = target;
+  }
+
+  debug(obj: unknown, msg?: string, ...args: unknown[]): void {
+    if (msg === undefined) this.target.debug(obj);
+    else this.target.debug(obj, msg, ...args);
+  }
+
+  info(obj: unknown, msg?: string, ...args: unknown[]): void {
+    if (msg === undefined) this.target.info(obj);
+    else this.target.info(obj, msg, ...args);
+  }
+
+  warn(obj: unknown, msg?: string, ...args: unknown[]): void {
+    if (msg === undefined) this.target.warn(obj);
+    else this.target.warn(obj, msg, ...args);
+  }
+
+  error(obj: unknown, msg?: string, ...args: unknown[]): void {
+    if (msg === undefined) this.target.error(obj);
+    else this.target.error(obj, msg, ...args);
+  }
+
+  isLevelEnabled(level: string): boolean {
+    return isLevelEnabled(this.target, level as "debug");
+  }
+}
+
+/**
+ * Creates the logger a protocol is constructed with: it logs through
+ * `base` until the connection binds its own fields.
+ *
+ * @internal
+ */
+export function protocolLogger(base: LoggerLike): LoggerLike {
+  return new LoggerProxy(base);
+}
+
+/** Internal settings a subclass passes to the base class. @internal */
+export interface ConnectionInit extends ConnectionOptions {
+  /** Called once the handshake completes; its fields are added to the logger. */
+  logContext?: ((connection: never) => LogFields | null | undefined) | null;
+}
+
+/**
+ * A WebSocket connection, shared by both sides. You get a `ServerConnection`
+ * from `serve()` and a `ClientConnection` from `connect()`.
+ *
+ * ```ts
+ * for await (const message of ws) await ws.send(message);
+ * ```
+ *
+ * Errors: after the connection closes, `send()`, `recv()` and `ping()`
+ * reject with `ConnectionClosedOK` (both sides closed with 1000 or 1001) or
+ * `ConnectionClosedError`. Promises this class returns never count as
+ * unhandled rejections, so a `send()` you don't await can't crash the
+ * process; await it to learn about failures.
+ */
+export class Connection {
+  /** The sans-I/O protocol this connection drives. @internal */
+  protected readonly protocol: Protocol;
+  /** The byte stream. @internal */
+  protected readonly socket: Duplex;
+
+  readonly #loggerProxy: LoggerProxy | null;
+  #logger: LoggerLike;
+  readonly #debug: boolean;
+  readonly #logContext: ((connection: never) => LogFields | null | undefined) | null;
+
+  readonly #pingInterval: number | null;
+  readonly #pingTimeout: number | null;
+  readonly #closeTimeout: number | null;
+  readonly #writeLimit: number;
+  readonly #writeLowWater: number;
+
+  readonly #messages: MessageQueue;
+  readonly #remoteAddress: Address | null;
+  readonly #localAddress: Address | null;
+
+  #request: Request | null = null;
+  #response: Response | null = null;
+
+  // Write path: buffers produced during this event-loop turn, flushed once.
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
+  #flushScheduled = false;
+  readonly #flushTick = (): void => {
+    this.#flushScheduled = false;
+    this.#flush();
+  };
+  #drainWaiters: (() => void)[] = [];
+  readonly #onWritten = (): void => {
+    if (this.#drainWaiters.length > 0 && this.socket.writableLength <= this.#writeLowWater) {
+      this.#wakeDrainWaiters();
+    }
+  };
+
+  // Fragmented send in progress: other sends wait for it.
+  #fragmented: Promise<void> | null = null;
+
+  // Keepalive and user pings, in the order they were sent.
+  readonly #pings = new Map<string, PingWaiter>();
+  #latency = 0;
+  #keepaliveTimer: NodeJS.Timeout | null = null;
+  #pongTimer: NodeJS.Timeout | null = null;
+  #closeTimer: NodeJS.Timeout | null = null;
+
+  // Lifecycle.
+  readonly #closed: Promise<void>;
+  #resolveClosed!: () => void;
+  #isClosed = false;
+  #closeError: ConnectionClosed | null = null;
+  // Why the transport closed, if it failed: the cause of closeError.
+  #transportError: Error | null = null;
+  #openedAt = 0;
+
+  // Statistics for the `connection closed` log record.
+  #messagesIn = 0;
+  #messagesOut = 0;
+  #bytesIn = 0;
+  #bytesOut = 0;
+
+  /**
+   * @param protocol - A protocol in CONNECTING (a handshake follows) or OPEN.
+   *   Construct it with `logger: protocolLogger(base)` so its records carry
+   *   the connection's fields.
+   * @param socket - A connected duplex stream.
+   * @param logger - The server's or client's logger; the connection logs
+   *   through a child bound with `connectionId` and `remoteAddress`.
+   * @internal
+   */
+  constructor(protocol: Protocol, socket: Duplex, logger: LoggerLike, init: ConnectionInit = {}) {
+    this.protocol = protocol;
+    this.socket = socket;
+    this.#pingInterval = checkDuration(init.pingInterval, DEFAULT_PING_INTERVAL, "pingInterval");
+    this.#pingTimeout = checkDuration(init.pingTimeout, DEFAULT_PING_TIMEOUT, "pingTimeout");
+    this.#closeTimeout = checkDuration(init.closeTimeout, DEFAULT_CLOSE_TIMEOUT, "closeTimeout");
+    this.#writeLimit = checkSize(init.writeLimit, DEFAULT_WRITE_LIMIT, "writeLimit");
+    this.#writeLowWater = Math.floor(this.#writeLimit / 4);
+    const maxQueue =
+      init.maxQueue === undefined
+        ? DEFAULT_MAX_QUEUE
+        : init.maxQueue === null
+          ? null
+          : checkSize(init.maxQueue, DEFAULT_MAX_QUEUE, "maxQueue");
+    this.#logContext = init.logContext ?? null;
+
+    this.#remoteAddress = addressOf(socket, "remote");
+    this.#localAddress = addressOf(socket, "local");
+    const bindings: LogFields = {
+      connectionId: protocol.id,
+      remoteAddress: formatConnectionAddress(this.#remoteAddress),
+    };
+    this.#logger = typeof logger.child === "function" ? logger.child(bindings) : logger;
+    this.#loggerProxy = protocol.logger instanceof LoggerProxy ? protocol.logger : null;
+    if (this.#loggerProxy !== null) this.#loggerProxy.target = this.#logger;
+    this.#debug = isLevelEnabled(this.#logger, "debug");
+
+    this.#closed = new Promise<void>((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+
+    this.#messages = new MessageQueue(
+      maxQueue,
+      maxQueue === null ? null : Math.floor(maxQueue / 4),
+      {
+        pause: () => socket.pause(),
+        resume: () => socket.resume(),
+        invalidUtf8: (reason) => this.#failWith(CLOSE_INVALID_DATA, reason),
+      },
+    );
+
+    // Small messages must not wait for Nagle's algorithm: writes are
+    // already coalesced per event-loop turn.
+    (socket as Partial<Socket>).setNoDelay?.(true);
+
+    // Our 'end' listener must run before net.Socket's own, which makes
+    // writes fail once the peer half-closed: pending bytes go out first.
+    socket.prependListener("end", this.#onEnd);
+    socket.on("data", this.#onData);
+    socket.on("error", this.#onError);
+    socket.on("close", this.#onClose);
+    if (socket.destroyed) queueMicrotask(this.#onClose);
+  }
+
+  // --- Properties ----------------------------------------------------------
+
+  /** Unique id of the connection (a UUID), as in the `connectionId` log field. */
+  get id(): string {
+    return this.protocol.id;
+  }
+
+  /**
+   * The connection's logger: a child of the configured logger bound with
+   * `connectionId`, `remoteAddress`, and the fields `logContext` returned.
+   */
+  get logger(): LoggerLike {
+    return this.#logger;
+  }
+
+  /** State: `CONNECTING` (0), `OPEN` (1), `CLOSING` (2) or `CLOSED` (3). */
+  get state(): State {
+    return this.protocol.state;
+  }
+
+  /** The opening handshake's request, once known. */
+  get request(): Request | null {
+    return this.#request;
+  }
+
+  /** The opening handshake's response, once known. */
+  get response(): Response | null {
+    return this.#response;
+  }
+
+  /** Address of the peer, or `null` when the transport doesn't tell. */
+  get remoteAddress(): Address | null {
+    return this.#remoteAddress;
+  }
+
+  /** Local address, or `null` when the transport doesn't tell. */
+  get localAddress(): Address | null {
+    return this.#localAddress;
+  }
+
+  /** The subprotocol negotiated by the handshake, or `null`. */
+  get subprotocol(): string | null {
+    return (this.protocol as { subprotocol?: string | null }).subprotocol ?? null;
+  }
+
+  /**
+   * Round-trip time in ms measured by the last ping answered (keepalive or
+   * {@link Connection.ping}); 0 before the first.
+   */
+  get latency(): number {
+    return this.#latency;
+  }
+
+  /** The close code received (1006 without a close frame); `null` until CLOSED. */
+  get closeCode(): number | null {
+    return this.protocol.closeCode;
+  }
+
+  /** The close reason received; `null` until CLOSED. */
+  get closeReason(): string | null {
+    return this.protocol.closeReason;
+  }
+
+  /** Resolves once the transport is closed. Never rejects. */
+  get closed(): Promise<void> {
+    return this.#closed;
+  }
+
+  // --- Receiving -----------------------------------------------------------
+
+  /**
+   * Receives the next message: a string for text, a Buffer for binary (see
+   * {@link RecvOptions.decode}). A fragmented message is returned whole.
+   *
+   * @throws ConnectionClosedOK / ConnectionClosedError once the connection
+   *   is closed and no message is left; ConcurrencyError when another
+   *   `recv()` or `recvStreaming()` is in progress; the signal's reason when
+   *   it aborts (no message is lost).
+   */
+  recv(options: RecvOptions & { decode: true }): Promise<string>;
+  recv(options: RecvOptions & { decode: false }): Promise<Buffer>;
+  recv(options?: RecvOptions): Promise<Data>;
+  recv(options?: RecvOptions): Promise<Data> {
+    return this.#messages.get(options?.decode, options?.signal);
+  }
+
+  /**
+   * Receives the next message fragment by fragment, as they arrive: for
+   * large messages that shouldn't be buffered whole. Leaving the loop early
+   * discards the rest of the message.
+   *
+   * ```ts
+   * for await (const fragment of ws.recvStreaming()) file.write(fragment);
+   * ```
+   */
+  recvStreaming(options?: { decode?: boolean }): AsyncIterableIterator<Data> {
+    return this.#messages.stream(options?.decode);
+  }
+
+  /**
+   * Iterates over incoming messages. Ends when the connection closes
+   * normally (1000 or 1001 both ways); throws `ConnectionClosedError`
+   * otherwise.
+   */
+  [Symbol.asyncIterator](): AsyncIterator<Data> {
+    let done = false;
+    const messages = this.#messages;
+    return {
+      next: (): Promise<IteratorResult<Data>> => {
+        if (done) return Promise.resolve({ done: true, value: undefined });
+        return messages.get().then(
+          (value) => ({ done: false, value }),
+          (error: unknown) => {
+            if (error instanceof ConnectionClosedOK) {
+              done = true;
+              return { done: true, value: undefined };
+            }
+            throw error;
+          },
+        );
+      },
+      return: (): Promise<IteratorResult<Data>> => {
+        done = true;
+        return Promise.resolve({ done: true, value: undefined });
+      },
+    };
+  }
+
+  // --- Sending -------------------------------------------------------------
+
+  /**
+   * Sends a message: a string as text, bytes (Buffer, any typed array,
+   * DataView, ArrayBuffer) as binary; an iterable or async iterable of
+   * strings or of bytes as one fragmented message, one frame per item.
+   *
+   * Resolves at once unless more than `writeLimit` bytes wait to be written;
+   * then it waits for the buffer to drain. While a fragmented message is
+   * being sent, other sends wait for it to finish.
+   *
+   * If a fragmented message can't be completed (the iterable throws, or
+   * mixes strings and bytes), the connection is closed with 1011, as it
+   * can't be used any more, and the error is thrown.
+   *
+   * @throws TypeError for an unsupported type; ConnectionClosed when the
+   *   connection is closed.
+   */
+  send(data: SendData, options?: SendOptions): Promise<void> {
+    if (this.#fragmented !== null) return this.#sendLater(data, options);
+    const text = options?.text;
+    const protocol = this.protocol;
+    if (typeof data === "string") {
+      if (protocol.state !== OPEN) return this.#notOpen();
+      if (text === false) protocol.sendBinary(Buffer.from(data));
+      else protocol.sendText(data);
+      this.#messagesOut += 1;
+      this.#bytesOut += data.length;
+      return this.#afterWrite();
+    }
+    const bytes = toBuffer(data);
+    if (bytes !== null) {
+      if (protocol.state !== OPEN) return this.#notOpen();
+      if (text === true) protocol.sendText(bytes);
+      else protocol.sendBinary(bytes);
+      this.#messagesOut += 1;
+      this.#bytesOut += bytes.length;
+      return this.#afterWrite();
+    }
+    if (data !== null && typeof data === "object") {
+      if (typeof (data as AsyncIterable<Sendable>)[Symbol.asyncIterator] === "function") {
+        return this.#sendFragments((data as AsyncIterable<Sendable>)[Symbol.asyncIterator](), text);
+      }
+      if (typeof (data as Iterable<Sendable>)[Symbol.iterator] === "function") {
+        return this.#sendFragments((data as Iterable<Sendable>)[Symbol.iterator](), text);
+      }
+    }
+    return rejected(
+      new TypeError(
+        `send() expects a string, bytes, or an iterable of them; got ${describeType(data)}`,
+      ),
+    );
+  }
+
+  async #sendLater(data: SendData, options: SendOptions | undefined): Promise<void> {
+    while (this.#fragmented !== null) await this.#fragmented;
+    return this.send(data, options);
+  }
+
+  async #sendFragments(
+    iterator: Iterator<Sendable> | AsyncIterator<Sendable>,
+    text: boolean | undefined,
+  ): Promise<void> {
+    const first = await iterator.next();
+    if (first.done) return;
+    const isString = typeof first.value === "string";
+    const firstBytes = isString ? null : toBuffer(first.value);
+    if (!isString && firstBytes === null) {
+      closeIterator(iterator);
+      throw new TypeError(
+        `send() expects fragments to be strings or bytes; got ${describeType(first.value)}`,
+      );
+    }
+    // Another fragmented message may have started while we awaited.
+    while (this.#fragmented !== null) await this.#fragmented;
+    if (this.protocol.state !== OPEN) {
+      closeIterator(iterator);
+      return this.#notOpen();
+    }
+
+    let done!: () => void;
+    this.#fragmented = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    let finished = false;
+    try {
+      let size = 0;
+      const protocol = this.protocol;
+      if (isString) {
+        const chunk = first.value as string;
+        size += chunk.length;
+        if (text === false) protocol.sendBinary(Buffer.from(chunk), false);
+        else protocol.sendText(chunk, false);
+      } else {
+        size += firstBytes!.length;
+        if (text === true) protocol.sendText(firstBytes!, false);
+        else protocol.sendBinary(firstBytes!, false);
+      }
+      await this.#afterWrite();
+      for (;;) {
+        const next = await iterator.next();
+        if (next.done) break;
+        const chunk = next.value;
+        let bytes: Buffer | null;
+        if (isString) {
+          if (typeof chunk !== "string") {
+            throw new TypeError(
+              `send() expects all fragments to be strings like the first one; got ${describeType(chunk)}`,
+            );
+          }
+          bytes = Buffer.from(chunk);
+        } else {
+          bytes = typeof chunk === "string" ? null : toBuffer(chunk);
+          if (bytes === null) {
+            throw new TypeError(
+              `send() expects all fragments to be bytes like the first one; got ${describeType(chunk)}`,
+            );
+          }
+        }
+        if (protocol.state !== OPEN) return await this.#notOpen();
+        size += bytes.length;
+        protocol.sendContinuation(bytes, false);
+        await this.#afterWrite();
+      }
+      finished = true;
+      if (protocol.state !== OPEN) return await this.#notOpen();
+      protocol.sendContinuation(EMPTY, true);
+      this.#messagesOut += 1;
+      this.#bytesOut += size;
+      await this.#afterWrite();
+    } catch (error) {
+      if (!finished) closeIterator(iterator);
+      if (this.protocol.state === OPEN) {
+        // Half a message was sent and the rest can't be: the connection is
+        // unusable (RFC 6455 §5.4 forbids interleaving another message).
+        this.#failWith(CLOSE_INTERNAL_ERROR, "error in fragmented message");
+      }
+      throw error;
+    } finally {
+      this.#fragmented = null;
+      done();
+    }
+  }
+
+  /**
+   * Sends a ping. Resolves to the round-trip time in ms when the matching
+   * pong arrives (a pong also acknowledges all earlier pings, as RFC 6455
+   * §5.5.3 allows answering only the latest).
+   *
+   * @param data - Payload, up to 125 bytes; default: 4 random bytes.
+   * @throws ConcurrencyError when a ping with the same payload awaits its
+   *   pong; ConnectionClosed when the connection closes first.
+   */
+  ping(data?: Sendable): Promise<number> {
+    let payload: Buffer;
+    if (data === undefined) {
+      payload = this.#uniquePingPayload();
+    } else {
+      const bytes = typeof data === "string" ? Buffer.from(data) : toBuffer(data);
+      if (bytes === null) {
+        return rejected(
+          new TypeError(`ping() expects a string or bytes; got ${describeType(data)}`),
+        );
+      }
+      payload = bytes;
+    }
+    if (this.protocol.state !== OPEN) return this.#notOpen();
+    const key = payload.toString("latin1");
+    if (this.#pings.has(key)) {
+      return rejected(
+        new ConcurrencyError(
+          `already waiting for a pong with the same data: ${payload.toString("hex")}`,
+        ),
+      );
+    }
+    try {
+      this.protocol.sendPing(payload);
+    } catch (error) {
+      return rejected(error);
+    }
+    const promise = new Promise<number>((resolve, reject) => {
+      this.#pings.set(key, { sentAt: performance.now(), resolve, reject });
+    });
+    promise.catch(noop);
+    this.#sendData();
+    return promise;
+  }
+
+  /** Sends an unsolicited pong, e.g. as a one-way heartbeat. */
+  pong(data?: Sendable): Promise<void> {
+    let payload: Buffer;
+    if (data === undefined) {
+      payload = EMPTY;
+    } else {
+      const bytes = typeof data === "string" ? Buffer.from(data) : toBuffer(data);
+      if (bytes === null) {
+        return rejected(
+          new TypeError(`pong() expects a string or bytes; got ${describeType(data)}`),
+        );
+      }
+      payload = bytes;
+    }
+    if (this.protocol.state !== OPEN) return this.#notOpen();
+    try {
+      this.protocol.sendPong(payload);
+    } catch (error) {
+      return rejected(error);
+    }
+    return this.#afterWrite();
+  }
+
+  // --- Closing -------------------------------------------------------------
+
+  /**
+   * Performs the closing handshake, then waits for the transport to close,
+   * at most `closeTimeout` (then the socket is destroyed). Idempotent;
+   * never throws because the connection is already closed.
+   *
+   * @param code - Close code. Default: 1000.
+   * @param reason - Close reason, up to 123 bytes of UTF-8. Default: `""`.
+   * @throws ProtocolError for a code that can't be sent or a reason too long.
+   */
+  async close(code = 1000, reason = ""): Promise<void> {
+    const protocol = this.protocol;
+    if (protocol.state === OPEN) {
+      if (this.#fragmented !== null) {
+        this.#failWith(CLOSE_INTERNAL_ERROR, "close during fragmented message");
+      } else {
+        protocol.sendClose(code, reason);
+        this.#afterClosingStarted();
+      }
+    } else if (protocol.state === CONNECTING) {
+      // No WebSocket connection yet: nothing to negotiate.
+      this.abortTransport();
+    } else {
+      this.#startCloseTimer();
+    }
+    return this.#closed;
+  }
+
+  /** Closes the connection (code 1000) and waits for it: `await using ws = await connect(url)`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  // --- For subclasses and broadcast() ---------------------------------------
+
+  /** Records the handshake's request and response. @internal */
+  protected setHandshake(request: Request | null, response: Response | null): void {
+    this.#request = request;
+    this.#response = response;
+  }
+
+  /**
+   * Handles a handshake event (the request on a server, the response on a
+   * client). Subclasses override it. @internal
+   */
+  protected handshakeEvent(_event: Request | Response): void {
+    // Only ServerConnection and ClientConnection receive handshakes.
+  }
+
+  /**
+   * The handshake succeeded: applies `logContext`, starts keepalive, logs
+   * `connection open`. @internal
+   */
+  protected opened(): void {
+    this.#openedAt = performance.now();
+    if (this.#logContext !== null) {
+      let fields: LogFields | null | undefined;
+      try {
+        fields = this.#logContext(this as never);
+      } catch (error) {
+        this.#logger.error({ err: error }, logMessages.internalError);
+      }
+      if (fields != null && typeof this.#logger.child === "function") {
+        this.#logger = this.#logger.child(fields);
+        if (this.#loggerProxy !== null) this.#loggerProxy.target = this.#logger;
+      }
+    }
+    this.#logger.info(logMessages.connectionOpen);
+    publishOpen(this);
+    this.#scheduleKeepalive(this.#pingInterval);
+  }
+
+  /** Processes bytes as if read from the transport. @internal */
+  protected receive(data: Buffer): void {
+    this.#onData(data);
+  }
+
+  /** Moves bytes the protocol produced to the write buffer. @internal */
+  protected sendData(): void {
+    this.#sendData();
+  }
+
+  /** Writes pending bytes now instead of at the end of the turn. @internal */
+  protected flush(): void {
+    this.#flush();
+  }
+
+  /** Starts the close timer if the protocol expects the transport to close. @internal */
+  protected checkCloseExpected(): void {
+    if (this.protocol.closeExpected()) this.#startCloseTimer();
+  }
+
+  /** Destroys the transport at once. @internal */
+  protected abortTransport(): void {
+    if (this.socket.destroyed) return;
+    if (this.#debug) this.#logger.debug(logMessages.closingTcp);
+    this.socket.destroy();
+  }
+
+  /** The error a failed transport reported, if any. @internal */
+  protected get transportError(): Error | null {
+    return this.#transportError;
+  }
+
+  /** Whether `connection open` was logged. @internal */
+  protected get wasOpen(): boolean {
+    return this.#openedAt !== 0;
+  }
+
+  /** @internal */
+  [kSendingFragments](): boolean {
+    return this.#fragmented !== null;
+  }
+
+  /** @internal */
+  [kSharesFrames](): boolean {
+    return this.protocol.side === "server" && this.protocol.extensions.length === 0;
+  }
+
+  /**
+   * Writes one serialized, unmasked data frame (see `broadcast()`), with no
+   * extension: the protocol's state doesn't change for a whole data frame,
+   * so it needn't see it. The caller checked that the connection is OPEN
+   * and not sending a fragmented message.
+   *
+   * @throws Error when the transport is already gone.
+   * @internal
+   */
+  [kWriteFrame](
+    bytes: readonly Buffer[],
+    opcode: typeof OP_TEXT | typeof OP_BINARY,
+    payload: Buffer,
+  ): void {
+    this.#checkTransport();
+    if (this.#debug) {
+      this.#logger.debug(logMessages.frameSent(new Frame(opcode, payload, true)));
+    }
+    for (const buf of bytes) {
+      this.#pending.push(buf);
+      this.#pendingBytes += buf.length;
+    }
+    this.#messagesOut += 1;
+    this.#bytesOut += payload.length;
+    this.#scheduleFlush();
+  }
+
+  /**
+   * Sends a whole message through the protocol, without waiting for the
+   * write buffer to drain (see `broadcast()`).
+   *
+   * @throws Error when the transport is already gone; InvalidState unless OPEN.
+   * @internal
+   */
+  [kSendNow](opcode: typeof OP_TEXT | typeof OP_BINARY, payload: Buffer): void {
+    this.#checkTransport();
+    if (opcode === OP_TEXT) this.protocol.sendText(payload);
+    else this.protocol.sendBinary(payload);
+    this.#messagesOut += 1;
+    this.#bytesOut += payload.length;
+    this.#sendData();
+  }
+
+  #checkTransport(): void {
+    const socket = this.socket;
+    if (socket.destroyed || socket.writableEnded) {
+      throw new Error("transport is closed: the connection is being torn down");
+    }
+  }
+
+  // --- The I/O loop ----------------------------------------------------------
+
+  readonly #onData = (chunk: Buffer): void => {
+    const protocol = this.protocol;
+    protocol.receiveData(chunk);
+    const events = protocol.eventsReceived();
+    this.#sendData();
+    if (protocol.closeExpected()) this.#startCloseTimer();
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i];
+      if (event instanceof Frame) this.#processFrame(event);
+      else this.handshakeEvent(event);
+    }
+  };
+
+  #processFrame(frame: Frame): void {
+    switch (frame.opcode) {
+      case OP_TEXT:
+      case OP_BINARY:
+      case OP_CONT:
+        this.#bytesIn += frame.data.length;
+        if (frame.fin) this.#messagesIn += 1;
+        this.#messages.put(frame);
+        break;
+      case OP_PING:
+        publishPing(this, frame.data);
+        break;
+      case OP_PONG:
+        publishPong(this, frame.data);
+        this.#acknowledgePings(frame.data);
+        break;
+      // Close frames are handled by the protocol; the transport closes next.
+    }
+  }
+
+  readonly #onEnd = (): void => {
+    this.#flush();
+    const protocol = this.protocol;
+    protocol.receiveEof();
+    const events = protocol.eventsReceived();
+    this.#sendData();
+    this.#flush();
+    for (const event of events) {
+      if (event instanceof Frame) this.#processFrame(event);
+      else this.handshakeEvent(event);
+    }
+  };
+
+  readonly #onError = (error: Error): void => {
+    this.#transportError ??= error;
+    if (this.#debug) {
+      const syscall = (error as NodeJS.ErrnoException).syscall;
+      const message =
+        syscall === "write" || (error as NodeJS.ErrnoException).code === "EPIPE"
+          ? logMessages.sendFailed
+          : "! error while receiving data";
+      this.#logger.debug({ err: error }, message);
+    }
+    publishSocketError(this, error);
+    // Node destroys the stream after an error: 'close' follows.
+  };
+
+  readonly #onClose = (): void => {
+    if (this.#isClosed) return;
+    this.#isClosed = true;
+    const protocol = this.protocol;
+    // Idempotent; makes sure the state is CLOSED.
+    protocol.receiveEof();
+    const events = protocol.eventsReceived();
+    protocol.dataToSend();
+    for (const event of events) {
+      if (!(event instanceof Frame)) this.handshakeEvent(event);
+    }
+    this.#clearTimers();
+    this.#pending.length = 0;
+    this.#pendingBytes = 0;
+    // Free extension resources (zlib streams) now rather than at GC.
+    for (const extension of protocol.extensions) extension.release?.();
+
+    let error = protocol.closeExc;
+    if (this.#transportError !== null && error.cause === undefined) {
+      const Class = error.constructor as new (
+        ...args: ConstructorParameters<typeof ConnectionClosedOK>
+      ) => ConnectionClosed;
+      error = new Class(error.rcvd, error.sent, error.rcvdThenSent, {
+        cause: this.#transportError,
+      });
+    }
+    this.#closeError = error;
+    this.#messages.close(error);
+    for (const waiter of this.#pings.values()) waiter.reject(error);
+    this.#pings.clear();
+    this.#wakeDrainWaiters();
+
+    if (this.#openedAt !== 0) {
+      const fields: ConnectionClosedFields = {
+        code: protocol.closeCode ?? 1006,
+        reason: protocol.closeReason ?? "",
+        rcvdCode: protocol.closeRcvd?.code ?? null,
+        rcvdReason: protocol.closeRcvd?.reason ?? null,
+        sentCode: protocol.closeSent?.code ?? null,
+        sentReason: protocol.closeSent?.reason ?? null,
+        durationMs: Math.round(performance.now() - this.#openedAt),
+        messagesIn: this.#messagesIn,
+        messagesOut: this.#messagesOut,
+        bytesIn: this.#bytesIn,
+        bytesOut: this.#bytesOut,
+      };
+      this.#logger.info(fields, logMessages.connectionClosed);
+      publishClose(this, fields.code, fields.reason);
+    } else if (this.#debug) {
+      this.#logger.debug(logMessages.connectionClosed);
+    }
+    this.#resolveClosed();
+  };
+
+  #sendData(): void {
+    const chunks = this.protocol.dataToSend();
+    for (let i = 0; i < chunks.length; i++) {
+      const chunk = chunks[i];
+      if (chunk.length === 0) {
+        // EOF: half-close once everything before it is written.
+        this.#flush();
+        this.#halfClose();
+      } else {
+        this.#pending.push(chunk);
+        this.#pendingBytes += chunk.length;
+      }
+    }
+    this.#scheduleFlush();
+  }
+
+  #scheduleFlush(): void {
+    // One write per event-loop turn: a tick scheduled now runs after the
+    // current microtask chain (e.g. a handler echoing every message of a
+    // chunk), so all its frames leave together.
+    if (this.#pendingBytes > 0 && !this.#flushScheduled) {
+      this.#flushScheduled = true;
+      process.nextTick(this.#flushTick);
+    }
+  }
+
+  #flush(): void {
+    const pending = this.#pending;
+    const count = pending.length;
+    if (count === 0) return;
+    const size = this.#pendingBytes;
+    this.#pendingBytes = 0;
+    const socket = this.socket;
+    if (socket.destroyed || socket.writableEnded) {
+      pending.length = 0;
+      return;
+    }
+    if (count === 1) {
+      socket.write(pending[0], this.#onWritten);
+    } else if (size <= COALESCE_LIMIT) {
+      socket.write(Buffer.concat(pending, size), this.#onWritten);
+    } else {
+      socket.cork();
+      for (let i = 0; i < count; i++) socket.write(pending[i], this.#onWritten);
+      socket.uncork();
+    }
+    pending.length = 0;
+  }
+
+  #halfClose(): void {
+    const socket = this.socket;
+    if (socket.destroyed || socket.writableEnded) return;
+    if (this.#debug) this.#logger.debug(logMessages.halfClosing);
+    socket.end();
+  }
+
+  /** Flow control after writing: resolves once the write buffer is below `writeLimit`. */
+  #afterWrite(): Promise<void> {
+    this.#sendData();
+    const socket = this.socket;
+    if (this.#pendingBytes + socket.writableLength <= this.#writeLimit) return RESOLVED;
+    this.#flush();
+    if (socket.writableLength <= this.#writeLimit || socket.destroyed) return RESOLVED;
+    return new Promise<void>((resolve) => {
+      this.#drainWaiters.push(resolve);
+    });
+  }
+
+  #wakeDrainWaiters(): void {
+    const waiters = this.#drainWaiters;
+    if (waiters.length === 0) return;
+    this.#drainWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** What send() and friends return when the connection isn't OPEN. */
+  #notOpen(): Promise<never> {
+    const state = this.protocol.state;
+    if (state === CONNECTING) {
+      return rejected(new InvalidState("cannot send before the opening handshake completes"));
+    }
+    if (this.#closeError !== null) return rejected(this.#closeError);
+    // CLOSING: wait for the transport to close, then report how it closed.
+    this.#startCloseTimer();
+    const promise = this.#closed.then(() => {
+      throw this.#closeError;
+    });
+    promise.catch(noop);
+    return promise;
+  }
+
+  /** Fails the connection (RFC 6455 §7.1.7) with `code` and starts closing. */
+  #failWith(code: number, reason: string): void {
+    this.protocol.fail(code, reason);
+    this.#afterClosingStarted();
+  }
+
+  #afterClosingStarted(): void {
+    // The peer's close frame must be read even if the application stopped
+    // reading messages.
+    this.#messages.drain();
+    this.#sendData();
+    this.#flush();
+    if (this.protocol.closeExpected()) this.#startCloseTimer();
+  }
+
+  #startCloseTimer(): void {
+    if (this.#closeTimer !== null || this.#isClosed || this.#closeTimeout === null) return;
+    this.#closeTimer = setTimeout(this.#onCloseTimeout, this.#closeTimeout);
+  }
+
+  readonly #onCloseTimeout = (): void => {
+    this.#closeTimer = null;
+    if (this.#debug) this.#logger.debug("- timed out waiting for TCP close");
+    this.abortTransport();
+  };
+
+  // --- Keepalive -------------------------------------------------------------
+
+  #scheduleKeepalive(delay: number | null): void {
+    if (delay === null || this.#keepaliveTimer !== null || this.#isClosed) return;
+    this.#keepaliveTimer = setTimeout(this.#onKeepalive, Math.max(0, delay));
+  }
+
+  readonly #onKeepalive = (): void => {
+    this.#keepaliveTimer = null;
+    if (this.protocol.state !== OPEN) return;
+    const payload = this.#uniquePingPayload();
+    try {
+      this.protocol.sendPing(payload);
+    } catch (error) {
+      this.#logger.error({ err: error }, logMessages.keepaliveFailed);
+      return;
+    }
+    this.#pings.set(payload.toString("latin1"), {
+      sentAt: performance.now(),
+      resolve: this.#onKeepalivePong,
+      reject: noop,
+    });
+    this.#sendData();
+    if (this.#debug) this.#logger.debug(logMessages.keepalivePingSent);
+    if (this.#pingTimeout !== null) {
+      this.#pongTimer = setTimeout(this.#onPongTimeout, this.#pingTimeout);
+    } else {
+      this.#scheduleKeepalive(this.#pingInterval);
+    }
+  };
+
+  readonly #onKeepalivePong = (latency: number): void => {
+    if (this.#debug) this.#logger.debug(logMessages.keepalivePongReceived);
+    if (this.#pongTimer === null) return;
+    clearTimeout(this.#pongTimer);
+    this.#pongTimer = null;
+    // Pings are sent every pingInterval, measured from ping to ping.
+    this.#scheduleKeepalive(this.#pingInterval! - latency);
+  };
+
+  readonly #onPongTimeout = (): void => {
+    this.#pongTimer = null;
+    if (this.protocol.state !== OPEN) return;
+    if (this.#debug) this.#logger.debug(logMessages.keepaliveTimeout);
+    this.#failWith(CLOSE_INTERNAL_ERROR, "keepalive ping timeout");
+  };
+
+  #uniquePingPayload(): Buffer {
+    for (;;) {
+      const payload = randomBytes(4);
+      if (!this.#pings.has(payload.toString("latin1"))) return payload;
+    }
+  }
+
+  #acknowledgePings(data: Buffer): void {
+    const pings = this.#pings;
+    if (pings.size === 0) return;
+    const key = data.toString("latin1");
+    // Unsolicited pongs are allowed (RFC 6455 §5.5.3) and ignored.
+    if (!pings.has(key)) return;
+    const now = performance.now();
+    // RFC 6455 §5.5.3: a pong may answer only the latest ping; it
+    // acknowledges all earlier ones too.
+    for (const [id, waiter] of pings) {
+      pings.delete(id);
+      const latency = now - waiter.sentAt;
+      if (id === key) {
+        this.#latency = latency;
+        waiter.resolve(latency);
+        return;
+      }
+      waiter.resolve(latency);
+    }
+  }
+
+  #clearTimers(): void {
+    if (this.#keepaliveTimer !== null) clearTimeout(this.#keepaliveTimer);
+    if (this.#pongTimer !== null) clearTimeout(this.#pongTimer);
+    if (this.#closeTimer !== null) clearTimeout(this.#closeTimer);
+    this.#keepaliveTimer = null;
+    this.#pongTimer = null;
+    this.#closeTimer = null;
+  }
+}
+
+// --- Helpers -------------------------------------------------------------------
+
+function noop(): void {}
+
+/** A Buffer view of bytes-like `data`, without copying; `null` if it isn't bytes. */
+export function toBuffer(data: unknown): Buffer | null {
+  if (Buffer.isBuffer(data)) return data;
+  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (data instanceof ArrayBuffer || data instanceof SharedArrayBuffer) return Buffer.from(data);
+  return null;
+}
+
+/** Names the type of a value for TypeError messages: `number`, `Map`, `null`. */
+export function describeType(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value !== "object") return typeof value;
+  const name = (value as object).constructor?.name;
+  return name === undefined || name === "" ? "object" : name;
+}
+
+function closeIterator(iterator: Iterator<unknown> | AsyncIterator<unknown>): void {
+  try {
+    const result = iterator.return?.();
+    if (result instanceof Promise) result.catch(noop);
+  } catch {
+    // The iterator's cleanup failed; the error that stopped the send matters more.
+  }
+}
+
+function addressOf(socket: Duplex, which: "remote" | "local"): Address | null {
+  const s = socket as Partial<Socket>;
+  const host = which === "remote" ? s.remoteAddress : s.localAddress;
+  const port = which === "remote" ? s.remotePort : s.localPort;
+  if (typeof host === "string" && host !== "" && typeof port === "number") return { host, port };
+  // Unix sockets: the server's end has the path; the client's is unnamed.
+  const server = (socket as { server?: { address?(): unknown } }).server;
+  if (which === "local" && server !== undefined && typeof server.address === "function") {
+    const address = server.address();
+    if (typeof address === "string") return { path: address };
+  }
+  return null;
+}
+
+function formatConnectionAddress(address: Address | null): string | null {
+  if (address === null) return null;
+  if ("path" in address) return address.path;
+  return formatAddress({ address: address.host, port: address.port });
+}
+
+function checkDuration(
+  value: number | null | undefined,
+  fallback: number,
+  name: string,
+): number | null {
+  if (value === undefined) return fallback;
+  if (value === null) return null;
+  if (typeof value !== "number" || !(value >= 0) || !Number.isFinite(value)) {
+    throw new TypeError(
+      `${name} must be a number of milliseconds >= 0 or null; got ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+function checkSize(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
+    throw new TypeError(`${name} must be an integer >= 0; got ${String(value)}`);
+  }
+  return value;
+}
+
+export type { State };
+export { CLOSED, CLOSING, CONNECTING, OPEN };

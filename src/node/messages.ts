@@ -1,0 +1,445 @@
+/**
+ * Message assembly: turns the data frames a connection receives (TEXT,
+ * BINARY, CONT) into messages, queues them until the application reads them,
+ * and pauses reading from the network when too many wait.
+ *
+ * Internal to the Node I/O layer; `Connection.recv()` and
+ * `Connection.recvStreaming()` are its public face.
+ *
+ * @module
+ */
+
+import { isUtf8 } from "node:buffer";
+import { ConcurrencyError } from "../errors.ts";
+import { type Frame, OP_CONT, OP_TEXT } from "../frames.ts";
+
+/** A message: a string for a text message, a `Buffer` for a binary one. */
+export type Data = string | Buffer;
+
+/** Callbacks the queue uses to act on the connection. */
+export interface MessageQueueHooks {
+  /** Stop reading from the network: too many frames wait unread. */
+  pause(): void;
+  /** Read from the network again. */
+  resume(): void;
+  /**
+   * A binary message read with `decode: true` isn't valid UTF-8: the
+   * connection must fail with 1007. The pending read then ends when the
+   * connection closes, through {@link MessageQueue.close}.
+   */
+  invalidUtf8(reason: string): void;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** A pending `recv()`: the frames of the message consumed so far. */
+interface Getter {
+  resolve: (data: Data) => void;
+  reject: (error: unknown) => void;
+  decode: boolean | undefined;
+  frames: Frame[] | null;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | null;
+}
+
+/** A pending `next()` of a `recvStreaming()` iterator. */
+interface StreamWaiter {
+  resolve: (frame: Frame) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Queue of received frames, read one message at a time.
+ *
+ * Only one reader at a time: a second `get()` or `stream()` while one is in
+ * progress fails with `ConcurrencyError`. Flow control counts frames, which
+ * is messages when they aren't fragmented: above `high` frames waiting,
+ * `pause()` is called; at `low` or below, `resume()`.
+ */
+export class MessageQueue {
+  readonly #high: number | null;
+  readonly #low: number | null;
+  readonly #hooks: MessageQueueHooks;
+
+  // Frames waiting to be read, from #head on. An index instead of shift()
+  // keeps dequeuing O(1) when the queue is long (maxQueue: null).
+  #frames: (Frame | undefined)[] = [];
+  #head = 0;
+
+  #paused = false;
+  // Set when the connection is closing on our initiative: from then on,
+  // frames beyond the high-water mark are dropped instead of pausing, so the
+  // peer's close frame can still be read.
+  #draining = false;
+  #dropping = false;
+  // Set when a streaming reader gave up in the middle of a message: the rest
+  // of that message is discarded.
+  #skipping = false;
+
+  #getter: Getter | null = null;
+  #streamWaiter: StreamWaiter | null = null;
+  // Whether a recvStreaming() iterator holds the reader's lock.
+  #streaming = false;
+
+  #closedError: unknown = null;
+  #closed = false;
+
+  constructor(high: number | null, low: number | null, hooks: MessageQueueHooks) {
+    this.#high = high;
+    this.#low = low;
+    this.#hooks = hooks;
+  }
+
+  /** Whether reading from the network is paused by this queue. */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** Number of frames waiting to be read. */
+  get length(): number {
+    return this.#frames.length - this.#head;
+  }
+
+  /** Adds a data frame received from the peer. */
+  put(frame: Frame): void {
+    if (this.#closed) return;
+    if (this.#skipping) {
+      if (frame.opcode === OP_CONT) {
+        if (frame.fin) this.#skipping = false;
+        return;
+      }
+      // The protocol guarantees a CONT frame ends the message; a new message
+      // here means there was nothing left to skip.
+      this.#skipping = false;
+    }
+    if (this.#dropping) return;
+
+    const getter = this.#getter;
+    if (getter !== null && this.length === 0) {
+      // Fast path: a reader is waiting and nothing is queued; hand over the
+      // frame without queuing it.
+      if (frame.fin && getter.frames === null) {
+        this.#getter = null;
+        this.#settleGetter(getter, frame, null);
+        return;
+      }
+      this.#consume(getter, frame);
+      return;
+    }
+    const waiter = this.#streamWaiter;
+    if (waiter !== null && this.length === 0) {
+      this.#streamWaiter = null;
+      waiter.resolve(frame);
+      return;
+    }
+
+    if (this.#draining && this.#high !== null && this.length > this.#high) {
+      this.#dropping = true;
+      return;
+    }
+    this.#frames.push(frame);
+    if (this.#high !== null && !this.#paused && this.length > this.#high) {
+      this.#paused = true;
+      this.#hooks.pause();
+    }
+  }
+
+  /**
+   * Reads the next message, waiting until all its frames arrived.
+   *
+   * `decode`: `undefined` returns a string for text and a Buffer for binary;
+   * `true` always a string; `false` always a Buffer. When `signal` aborts,
+   * the promise rejects with its reason and no frame is lost.
+   */
+  get(decode?: boolean, signal?: AbortSignal): Promise<Data> {
+    if (this.#getter !== null || this.#streaming) {
+      return rejected(
+        new ConcurrencyError(
+          "cannot call recv while another call is already running recv or recvStreaming",
+        ),
+      );
+    }
+    if (signal?.aborted) return rejected(signal.reason);
+
+    // Fast path: a whole message is queued.
+    const first = this.#peek();
+    if (first?.fin) {
+      this.#shift();
+      const result = this.#decodeOne(first, decode);
+      if (result !== null) return Promise.resolve(result);
+      return this.#waitForClose();
+    }
+    if (first === undefined && this.#closed) return rejected(this.#closedError);
+
+    return new Promise<Data>((resolve, reject) => {
+      const getter: Getter = { resolve, reject, decode, frames: null, signal, onAbort: null };
+      this.#getter = getter;
+      // Consume what is already queued: the beginning of a fragmented message.
+      let frame = this.#shift();
+      while (frame !== undefined) {
+        this.#consume(getter, frame);
+        if (this.#getter !== getter) return;
+        frame = this.#shift();
+      }
+      if (this.#closed) {
+        this.#getter = null;
+        this.#putBack(getter.frames);
+        reject(this.#closedError);
+        return;
+      }
+      if (signal !== undefined) {
+        getter.onAbort = () => {
+          if (this.#getter !== getter) return;
+          this.#getter = null;
+          // Put consumed fragments back so the next reader gets the whole message.
+          this.#putBack(getter.frames);
+          reject(signal.reason);
+        };
+        signal.addEventListener("abort", getter.onAbort, { once: true });
+      }
+    });
+  }
+
+  /**
+   * Reads the next message fragment by fragment. The iterator takes the
+   * reader's lock on its first `next()` and releases it after the last
+   * fragment; leaving the loop early discards the rest of the message.
+   */
+  stream(decode?: boolean): AsyncIterableIterator<Data> {
+    // 0: not started, 1: in the message, 2: done.
+    let phase = 0;
+    let textDecoder: InstanceType<typeof TextDecoder> | null = null;
+    let asText = false;
+    const finish = (): void => {
+      phase = 2;
+      this.#streaming = false;
+    };
+    const iterator: AsyncIterableIterator<Data> = {
+      next: async (): Promise<IteratorResult<Data>> => {
+        if (phase === 2) return { done: true, value: undefined };
+        if (phase === 0) {
+          if (this.#getter !== null || this.#streaming) {
+            throw new ConcurrencyError(
+              "cannot call recvStreaming while another call is already running recv or recvStreaming",
+            );
+          }
+          this.#streaming = true;
+          phase = 1;
+        }
+        let frame: Frame;
+        try {
+          frame = await this.#nextFrame();
+        } catch (error) {
+          finish();
+          throw error;
+        }
+        if (frame.opcode !== OP_CONT) {
+          asText = decode ?? frame.opcode === OP_TEXT;
+          if (asText) textDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+        }
+        if (frame.fin) finish();
+        if (!asText) return { done: false, value: frame.data };
+        try {
+          return {
+            done: false,
+            value: textDecoder!.decode(frame.data, { stream: !frame.fin }),
+          };
+        } catch {
+          // Only binary frames read with decode: true get here: the protocol
+          // validated text frames already.
+          if (!frame.fin) this.#skipping = true;
+          finish();
+          this.#hooks.invalidUtf8("invalid UTF-8 in a binary message read as text");
+          return this.#waitForClose();
+        }
+      },
+      return: async (): Promise<IteratorResult<Data>> => {
+        if (phase === 1) {
+          // Abandoning a message half-way: drop its remaining fragments so
+          // the next reader starts at the next message.
+          this.#skipQueuedRest();
+          finish();
+        } else {
+          phase = 2;
+        }
+        return { done: true, value: undefined };
+      },
+      [Symbol.asyncIterator]() {
+        return iterator;
+      },
+    };
+    return iterator;
+  }
+
+  /**
+   * The connection is closing on our initiative: make sure the peer's close
+   * frame can be read even if the application stopped reading.
+   */
+  drain(): void {
+    this.#draining = true;
+    if (this.#paused) {
+      this.#paused = false;
+      this.#hooks.resume();
+    }
+  }
+
+  /**
+   * No more frames will come. Readers waiting on an empty queue reject with
+   * `error` (a `ConnectionClosed`); frames already queued stay readable.
+   */
+  close(error: unknown): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closedError = error;
+    const getter = this.#getter;
+    if (getter !== null) {
+      this.#getter = null;
+      this.#detach(getter);
+      getter.reject(error);
+    }
+    const waiter = this.#streamWaiter;
+    if (waiter !== null) {
+      this.#streamWaiter = null;
+      waiter.reject(error);
+    }
+  }
+
+  #peek(): Frame | undefined {
+    return this.#frames[this.#head];
+  }
+
+  #shift(): Frame | undefined {
+    const frames = this.#frames;
+    const frame = frames[this.#head];
+    if (frame === undefined) return undefined;
+    frames[this.#head] = undefined;
+    this.#head += 1;
+    if (this.#head === frames.length) {
+      frames.length = 0;
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > frames.length) {
+      this.#frames = frames.slice(this.#head);
+      this.#head = 0;
+    }
+    if (this.#paused && this.#low !== null && this.length <= this.#low) {
+      this.#paused = false;
+      this.#hooks.resume();
+    }
+    return frame;
+  }
+
+  #putBack(frames: Frame[] | null): void {
+    if (frames === null || frames.length === 0) return;
+    this.#frames = [...frames, ...this.#frames.slice(this.#head)];
+    this.#head = 0;
+  }
+
+  /** Drops the queued fragments of the message being streamed, and later ones. */
+  #skipQueuedRest(): void {
+    let frame = this.#peek();
+    while (frame !== undefined && frame.opcode === OP_CONT) {
+      this.#shift();
+      if (frame.fin) return;
+      frame = this.#peek();
+    }
+    // The end of the message hasn't arrived yet.
+    this.#skipping = true;
+  }
+
+  #nextFrame(): Promise<Frame> {
+    const frame = this.#shift();
+    if (frame !== undefined) return Promise.resolve(frame);
+    if (this.#closed) return Promise.reject(this.#closedError);
+    return new Promise<Frame>((resolve, reject) => {
+      this.#streamWaiter = { resolve, reject };
+    });
+  }
+
+  /** Adds a frame to the message a getter is assembling; completes it on fin. */
+  #consume(getter: Getter, frame: Frame): void {
+    if (frame.fin) {
+      this.#getter = null;
+      this.#settleGetter(getter, frame, getter.frames);
+    } else if (getter.frames === null) {
+      getter.frames = [frame];
+    } else {
+      getter.frames.push(frame);
+    }
+  }
+
+  #settleGetter(getter: Getter, last: Frame, previous: Frame[] | null): void {
+    this.#detach(getter);
+    let result: Data | null;
+    if (previous === null) {
+      result = this.#decodeOne(last, getter.decode);
+    } else {
+      const first = previous[0];
+      let size = last.data.length;
+      for (const frame of previous) size += frame.data.length;
+      const parts = new Array<Buffer>(previous.length + 1);
+      for (let i = 0; i < previous.length; i++) parts[i] = previous[i].data;
+      parts[previous.length] = last.data;
+      const data = size === 0 ? EMPTY : Buffer.concat(parts, size);
+      result = this.#decodeData(data, first.opcode === OP_TEXT, getter.decode);
+    }
+    if (result !== null) {
+      getter.resolve(result);
+      return;
+    }
+    this.#waitForClose().then(getter.resolve, getter.reject);
+  }
+
+  #detach(getter: Getter): void {
+    if (getter.onAbort !== null) {
+      getter.signal!.removeEventListener("abort", getter.onAbort);
+      getter.onAbort = null;
+    }
+  }
+
+  #decodeOne(frame: Frame, decode: boolean | undefined): Data | null {
+    return this.#decodeData(frame.data, frame.opcode === OP_TEXT, decode);
+  }
+
+  /** Decodes a message; `null` when a binary message read as text isn't UTF-8. */
+  #decodeData(data: Buffer, text: boolean, decode: boolean | undefined): Data | null {
+    if (text) {
+      // The protocol validated text messages (RFC 6455 §8.1), so decoding
+      // can't meet invalid UTF-8 here.
+      return decode === false ? data : data.toString("utf8");
+    }
+    if (decode !== true) return data;
+    if (!isUtf8(data)) {
+      this.#hooks.invalidUtf8("invalid UTF-8 in a binary message read as text");
+      return null;
+    }
+    return data.toString("utf8");
+  }
+
+  /** A read that ends only when the connection closes (then rejects). */
+  #waitForClose(): Promise<never> {
+    if (this.#closed) return rejected(this.#closedError);
+    return new Promise<never>((_resolve, reject) => {
+      const getter: Getter = {
+        resolve: () => {},
+        reject,
+        decode: undefined,
+        frames: null,
+        signal: undefined,
+        onAbort: null,
+      };
+      // Occupies the reader's slot: the connection is failing, and close()
+      // rejects it.
+      this.#getter = getter;
+      this.#dropping = true;
+    });
+  }
+}
+
+/** A rejected promise that doesn't count as unhandled if the caller drops it. */
+export function rejected(error: unknown): Promise<never> {
+  const promise = Promise.reject(error);
+  promise.catch(noop);
+  return promise;
+}
+
+function noop(): void {}

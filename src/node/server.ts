@@ -1,0 +1,651 @@
+/**
+ * The server: `serve()` listens on TCP, TLS or a Unix socket, or attaches to
+ * an existing `http.Server`, and runs a handler for each WebSocket
+ * connection.
+ *
+ * @module
+ */
+
+import type { Server as HttpServer, IncomingMessage } from "node:http";
+import type { Server as HttpsServer } from "node:https";
+import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
+import type { Duplex } from "node:stream";
+import { createServer as createTlsServer, type TlsOptions } from "node:tls";
+import { InvalidHandshake } from "../errors.ts";
+import type { ServerExtensionFactory } from "../extensions/base.ts";
+import { enableServerPermessageDeflate } from "../extensions/permessage-deflate.ts";
+import { CLOSE_GOING_AWAY, CLOSE_INTERNAL_ERROR } from "../frames.ts";
+import { Headers } from "../headers.ts";
+import { type Request, type Response, serializeRequest } from "../http11.ts";
+import {
+  formatAddress,
+  isLevelEnabled,
+  type LoggerLike,
+  logMessages,
+  resolveLogger,
+} from "../logging.ts";
+import { CONNECTING, OPEN } from "../protocol.ts";
+import { ServerProtocol, type ServerProtocolOptions } from "../server.ts";
+import {
+  type Address,
+  Connection,
+  type ConnectionOptions,
+  type LogFields,
+  protocolLogger,
+} from "./connection.ts";
+import { traceHandshake } from "./diagnostics.ts";
+
+/** A value of the `origins` option: an exact origin, a pattern, or `null` for no `Origin` header. */
+export type OriginPattern = string | RegExp | null;
+
+/** What `processRequest` and `processResponse` may return. */
+// biome-ignore lint/suspicious/noConfusingVoidType: lets `async () => {}` proceed with the handshake.
+export type MaybeResponse = Response | null | undefined | void;
+
+/** Default of {@link ServeOptions.openTimeout}. */
+export const DEFAULT_OPEN_TIMEOUT = 10_000;
+
+/** Options of {@link serve}, with their defaults. */
+export interface ServeOptions extends ConnectionOptions {
+  /**
+   * Host to listen on; default: all interfaces (`::` or `0.0.0.0`, as
+   * `net.Server.listen` does).
+   */
+  host?: string;
+  /** TCP port to listen on; `0` picks a free port (see `server.address`). */
+  port?: number;
+  /** Unix socket path to listen on, instead of `host`/`port`. */
+  path?: string;
+  /** Serve TLS (`wss://`) with these options (`key`, `cert`, `ca`...). */
+  tls?: TlsOptions;
+  /**
+   * Attach to this existing `http.Server` or `https.Server` instead of
+   * listening: WebSocket upgrade requests go to the handler, other requests
+   * to the HTTP app. `server.close()` then detaches without closing it.
+   */
+  server?: HttpServer | HttpsServer;
+  /**
+   * With `server`: only handle upgrade requests for this path (query string
+   * ignored), e.g. `"/ws"`; others are left to other `upgrade` listeners,
+   * or answered with 404 when there are none. Default: every path.
+   */
+  httpPath?: string;
+  /**
+   * Neither listen nor attach: call `server.handleUpgrade(req, socket,
+   * head)` from your own `upgrade` listener. Default: false.
+   */
+  noServer?: boolean;
+  /**
+   * Time allowed to complete the opening handshake after the TCP connection
+   * is accepted (TLS included), in ms; `null` disables it. A client that
+   * doesn't finish in time (slowloris) is dropped. Default: 10_000.
+   */
+  openTimeout?: number | null;
+  /** Largest incoming message in bytes (larger ones close with 1009); `null`: no limit. Default: 1 MiB. */
+  maxSize?: number | null;
+  /** `"deflate"` enables permessage-deflate (RFC 7692); `null` disables it. Default: `"deflate"`. */
+  compression?: "deflate" | null;
+  /**
+   * Accepted `Origin` header values (`null` accepts requests without one);
+   * others get 403. Default: any origin.
+   */
+  origins?: readonly OriginPattern[] | null;
+  /** Extension factories, tried in order. Default: none besides `compression`. */
+  extensions?: readonly ServerExtensionFactory[] | null;
+  /** Subprotocols supported, in order of preference. Default: none. */
+  subprotocols?: readonly string[] | null;
+  /**
+   * Picks a subprotocol among those the client offered (in its order);
+   * `null` for none. Default: the first of `subprotocols` the client offers.
+   * A throw answers 500 and logs `opening handshake failed`.
+   */
+  selectSubprotocol?:
+    | ((connection: ServerConnection, subprotocols: readonly string[]) => string | null)
+    | null;
+  /**
+   * Runs when the request arrives, before the handshake. Return a response
+   * (e.g. `connection.respond(401, "...")`) to answer it instead of
+   * upgrading; return nothing to proceed. May be async. A throw answers 500
+   * and logs `processRequest failed`.
+   */
+  processRequest?:
+    | ((connection: ServerConnection, request: Request) => MaybeResponse | Promise<MaybeResponse>)
+    | null;
+  /**
+   * Runs before the response is sent: modify it, or return another one.
+   * May be async. A throw answers 500 and logs `processResponse failed`.
+   */
+  processResponse?:
+    | ((
+        connection: ServerConnection,
+        request: Request,
+        response: Response,
+      ) => MaybeResponse | Promise<MaybeResponse>)
+    | null;
+  /**
+   * Value of the `Server` response header; `null` omits it. Default:
+   * `websockets-ts/<version>` (or `WEBSOCKETS_SERVER`).
+   */
+  serverHeader?: string | null;
+  /**
+   * Any pino-compatible logger; `false` or `null` disables logging.
+   * Default: the built-in `websockets.server` logger (WARN and ERROR to stderr).
+   */
+  logger?: LoggerLike | false | null;
+  /**
+   * Called once a connection's handshake completes; the fields it returns
+   * are added to the connection's logger (e.g. the client IP from
+   * `X-Forwarded-For`).
+   */
+  logContext?: ((connection: ServerConnection) => LogFields | null | undefined) | null;
+}
+
+/** The handler `serve()` runs for each connection. */
+export type Handler = (connection: ServerConnection) => Promise<void> | void;
+
+/** Options of {@link Server.close}. */
+export interface CloseServerOptions {
+  /**
+   * Close open connections (with `code`, `reason`) and reject connections
+   * still in their handshake with 503. When false, wait for handlers to
+   * finish on their own. Default: true.
+   */
+  closeConnections?: boolean;
+  /** Close code for open connections. Default: 1001 (going away). */
+  code?: number;
+  /** Close reason. Default: `""`. */
+  reason?: string;
+}
+
+const FAILED_HANDSHAKE_BODY =
+  "Failed to open a WebSocket connection.\nSee server log for more information.\n";
+
+/** A WebSocket connection accepted by a {@link Server}. */
+export class ServerConnection extends Connection {
+  /** The server that accepted this connection. */
+  readonly server: Server;
+  /** The user name authenticated by `basicAuth()`, else `null`. */
+  username: string | null = null;
+
+  #requestReceived: ((request: Request | null) => void) | null = null;
+  readonly #requestPromise: Promise<Request | null>;
+
+  /** @internal */
+  constructor(
+    protocol: ServerProtocol,
+    socket: Duplex,
+    logger: LoggerLike,
+    server: Server,
+    options: ServeOptions,
+  ) {
+    super(protocol, socket, logger, options);
+    this.server = server;
+    this.#requestPromise = new Promise((resolve) => {
+      this.#requestReceived = resolve;
+    });
+    this.closed.then(() => this.#resolveRequest(null));
+  }
+
+  /**
+   * A plain-text HTTP response, for `processRequest` or `processResponse`
+   * to answer instead of upgrading; modify its headers as needed.
+   */
+  respond(status: number, text: string): Response {
+    return (this.protocol as ServerProtocol).reject(status, text);
+  }
+
+  /** @internal */
+  protected override handshakeEvent(event: Request | Response): void {
+    if ("path" in event) this.#resolveRequest(event);
+  }
+
+  #resolveRequest(request: Request | null): void {
+    const resolve = this.#requestReceived;
+    if (resolve === null) return;
+    this.#requestReceived = null;
+    resolve(request);
+  }
+
+  /** Feeds bytes as if read from the socket (a request parsed elsewhere). @internal */
+  feed(data: Buffer): void {
+    this.receive(data);
+  }
+
+  /** Why the handshake failed. @internal */
+  handshakeFailure(): Error {
+    return (
+      this.transportError ??
+      this.protocol.handshakeExc ??
+      new InvalidHandshake("connection closed during the opening handshake")
+    );
+  }
+
+  /**
+   * Runs the opening handshake; resolves to whether the connection is OPEN.
+   * @internal
+   */
+  async handshake(options: ServeOptions, serving: () => boolean): Promise<boolean> {
+    const request = await this.#requestPromise;
+    const protocol = this.protocol as ServerProtocol;
+    if (request === null || protocol.state !== CONNECTING) {
+      // The client left, or sent a request the protocol answered with an
+      // error status by itself (400, 414, 431).
+      this.checkCloseExpected();
+      return false;
+    }
+
+    let response: Response | null = null;
+    let fromProcessRequest = false;
+    if (options.processRequest != null) {
+      try {
+        response = (await options.processRequest(this, request)) ?? null;
+        fromProcessRequest = response !== null;
+      } catch (error) {
+        protocol.handshakeExc = error instanceof Error ? error : new Error(String(error));
+        this.logger.error({ err: error }, logMessages.processRequestFailed);
+        response = protocol.reject(500, FAILED_HANDSHAKE_BODY);
+      }
+      if (protocol.state !== CONNECTING) return false;
+    }
+    if (response === null) {
+      try {
+        response = protocol.accept(request);
+      } catch (error) {
+        protocol.handshakeExc = error instanceof Error ? error : new Error(String(error));
+        this.logger.error({ err: error }, logMessages.handshakeFailed);
+        response = protocol.reject(500, FAILED_HANDSHAKE_BODY);
+      }
+    }
+    if (options.processResponse != null) {
+      try {
+        const replacement = await options.processResponse(this, request, response);
+        if (replacement != null) response = replacement;
+      } catch (error) {
+        protocol.handshakeExc = error instanceof Error ? error : new Error(String(error));
+        this.logger.error({ err: error }, logMessages.processResponseFailed);
+        response = protocol.reject(500, FAILED_HANDSHAKE_BODY);
+        fromProcessRequest = false;
+      }
+      if (protocol.state !== CONNECTING) return false;
+    }
+    // Checked after the last await, so a server that started closing
+    // meanwhile can't gain a connection.
+    if (response.status === 101 && !serving()) {
+      response = protocol.reject(503, "Server is shutting down.\n");
+    }
+    this.setHandshake(request, response);
+    protocol.sendResponse(response);
+    this.sendData();
+    // `this.state`, not `protocol.state`, which TypeScript narrowed above.
+    if (this.state === OPEN) {
+      this.opened();
+      return true;
+    }
+    if (fromProcessRequest) {
+      this.logger.info(logMessages.httpResponseSent(response.status, response.reason));
+    } else {
+      this.logger.info(logMessages.connectionRejected(response.status, response.reason));
+    }
+    this.flush();
+    this.checkCloseExpected();
+    return false;
+  }
+}
+
+/**
+ * A WebSocket server, returned by {@link serve}.
+ *
+ * ```ts
+ * const server = await serve(handler, { host: "127.0.0.1", port: 0 });
+ * console.log(server.address);  // { host: "127.0.0.1", port: 43567 }
+ * await server.close();
+ * ```
+ */
+export class Server {
+  readonly #handler: Handler;
+  readonly #options: ServeOptions;
+  readonly #logger: LoggerLike;
+  readonly #openTimeout: number | null;
+  readonly #protocolOptions: ServerProtocolOptions;
+
+  #netServer: NetServer | null = null;
+  #httpServer: HttpServer | HttpsServer | null = null;
+  #address: Address | null = null;
+
+  readonly #all = new Set<ServerConnection>();
+  readonly #open = new Set<ServerConnection>();
+  readonly #tasks = new Set<Promise<void>>();
+
+  #serving = true;
+  #closing: Promise<void> | null = null;
+  readonly #closed: Promise<void>;
+  #resolveClosed!: () => void;
+
+  readonly #onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const httpPath = this.#options.httpPath;
+    if (httpPath !== undefined && pathname(req.url) !== httpPath) {
+      // Someone else's upgrade; if nobody else listens, nobody will answer.
+      if (this.#httpServer !== null && this.#httpServer.listenerCount("upgrade") <= 1) {
+        socket.end("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+      }
+      return;
+    }
+    this.handleUpgrade(req, socket, head);
+  };
+
+  /** @internal Use {@link serve}. */
+  constructor(handler: Handler, options: ServeOptions) {
+    if (typeof handler !== "function") {
+      throw new TypeError(`serve() expects a handler function; got ${typeof handler}`);
+    }
+    this.#handler = handler;
+    this.#options = options;
+    this.#logger = resolveLogger(options.logger, "websockets.server");
+    this.#openTimeout =
+      options.openTimeout === undefined ? DEFAULT_OPEN_TIMEOUT : options.openTimeout;
+    const extensions =
+      options.compression === undefined || options.compression === "deflate"
+        ? enableServerPermessageDeflate(options.extensions)
+        : [...(options.extensions ?? [])];
+    if (
+      options.compression !== undefined &&
+      options.compression !== null &&
+      options.compression !== "deflate"
+    ) {
+      throw new TypeError(`unsupported compression: ${String(options.compression)}`);
+    }
+    this.#protocolOptions = {
+      origins: options.origins ?? null,
+      extensions,
+      subprotocols: options.subprotocols ?? null,
+      maxSize: options.maxSize,
+      serverHeader: options.serverHeader,
+    };
+    this.#closed = new Promise((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+  }
+
+  /**
+   * The address the server listens on: `{ host, port }` (the actual port
+   * when `port` was 0) or `{ path }` for a Unix socket; for an attached
+   * `http.Server`, its address; `null` with `noServer`.
+   */
+  get address(): Address | null {
+    if (this.#httpServer !== null) return toAddress(this.#httpServer.address());
+    return this.#address;
+  }
+
+  /**
+   * Connections that completed the opening handshake and aren't closed yet.
+   * A live set: copy it before awaiting in a loop over it.
+   */
+  get connections(): ReadonlySet<ServerConnection> {
+    return this.#open;
+  }
+
+  /** Resolves once the server is closed and every handler returned. Never rejects. */
+  get closed(): Promise<void> {
+    return this.#closed;
+  }
+
+  /** The server's logger. */
+  get logger(): LoggerLike {
+    return this.#logger;
+  }
+
+  /** Resolves when the server is closed: `await server.serveForever()`. */
+  serveForever(): Promise<void> {
+    return this.#closed;
+  }
+
+  /**
+   * Takes over an HTTP upgrade request from an `http.Server` you run:
+   * call it from your `upgrade` listener (Express, Fastify, Koa or plain
+   * `http.createServer` apps share their port this way).
+   *
+   * ```ts
+   * httpServer.on("upgrade", (req, socket, head) => wsServer.handleUpgrade(req, socket, head));
+   * ```
+   */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (!this.#serving) {
+      socket.end(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+      );
+      return;
+    }
+    // The request was parsed by node:http: hand the protocol its bytes, so
+    // it validates them as if read from the socket (same limits, same logs).
+    const headers = new Headers();
+    const raw = req.rawHeaders;
+    let bytes: Buffer;
+    try {
+      for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i], raw[i + 1]);
+      bytes = serializeRequest({
+        path: req.url ?? "/",
+        headers,
+        method: req.method,
+        version: `HTTP/${req.httpVersion}`,
+      });
+    } catch {
+      socket.end("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+      return;
+    }
+    const s = socket as Partial<Socket>;
+    // node:http may have set an idle timeout for HTTP; WebSocket has keepalive.
+    s.setTimeout?.(0);
+    const connection = this.#accept(socket);
+    connection.feed(head.length > 0 ? Buffer.concat([bytes, head]) : bytes);
+    if (socket.isPaused()) socket.resume();
+  }
+
+  /**
+   * Closes the server: stops accepting connections; unless
+   * `closeConnections` is false, closes open connections with 1001 and
+   * answers handshakes in progress with 503; waits for every handler to
+   * return. Idempotent. Logs `server closing` and `server closed`.
+   */
+  close(options: CloseServerOptions = {}): Promise<void> {
+    this.#closing ??= this.#close(options);
+    return this.#closing;
+  }
+
+  /** `await using server = await serve(...)` closes it on scope exit. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** Starts listening or attaches, per the options. @internal */
+  async start(): Promise<void> {
+    const options = this.#options;
+    if (options.noServer === true) return;
+    if (options.server !== undefined) {
+      this.#httpServer = options.server;
+      options.server.on("upgrade", this.#onUpgrade);
+      return;
+    }
+    if (options.port === undefined && options.path === undefined) {
+      throw new TypeError("serve() needs a port, a Unix socket path, a server, or noServer: true");
+    }
+    const onSocket = (socket: Socket): void => {
+      this.#accept(socket);
+    };
+    let netServer: NetServer;
+    if (options.tls !== undefined) {
+      const tlsOptions: TlsOptions = { ...options.tls };
+      if (this.#openTimeout !== null && tlsOptions.handshakeTimeout === undefined) {
+        tlsOptions.handshakeTimeout = this.#openTimeout;
+      }
+      netServer = createTlsServer(tlsOptions, onSocket);
+      netServer.on("tlsClientError", (error: Error) => {
+        if (isLevelEnabled(this.#logger, "debug")) {
+          this.#logger.debug({ err: error }, "! TLS handshake failed");
+        }
+      });
+    } else {
+      netServer = createNetServer({ noDelay: true }, onSocket);
+    }
+    this.#netServer = netServer;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (error: Error): void => reject(error);
+      netServer.once("error", onError);
+      const ready = (): void => {
+        netServer.off("error", onError);
+        resolve();
+      };
+      if (options.path !== undefined) netServer.listen(options.path, ready);
+      else netServer.listen({ host: options.host, port: options.port }, ready);
+    });
+    // Errors after listening (EMFILE...) must not crash the process.
+    netServer.on("error", (error: Error) => {
+      this.#logger.error({ err: error }, logMessages.internalError);
+    });
+    this.#address = toAddress(netServer.address());
+    const bound = netServer.address();
+    this.#logger.info(
+      logMessages.serverListening(
+        typeof bound === "string" || bound === null
+          ? bound
+          : { address: bound.address, port: bound.port },
+      ),
+    );
+  }
+
+  #accept(socket: Duplex): ServerConnection {
+    const options = this.#options;
+    const select = options.selectSubprotocol;
+    let connection: ServerConnection | null = null;
+    const protocol = new ServerProtocol({
+      ...this.#protocolOptions,
+      logger: protocolLogger(this.#logger),
+      selectSubprotocol:
+        select == null ? null : (_protocol, subprotocols) => select(connection!, subprotocols),
+    });
+    connection = new ServerConnection(protocol, socket, this.#logger, this, options);
+    this.#all.add(connection);
+    const task = this.#run(connection);
+    this.#tasks.add(task);
+    task.then(() => this.#tasks.delete(task));
+    return connection;
+  }
+
+  async #run(connection: ServerConnection): Promise<void> {
+    let timer: NodeJS.Timeout | null = null;
+    try {
+      if (this.#openTimeout !== null) {
+        timer = setTimeout(() => {
+          if (connection.state === CONNECTING) {
+            if (isLevelEnabled(connection.logger, "debug")) {
+              connection.logger.debug("- timed out during opening handshake");
+            }
+            connection.close().catch(noop);
+          }
+        }, this.#openTimeout);
+      }
+      const remote = connection.remoteAddress;
+      const target =
+        remote === null
+          ? "unknown"
+          : "path" in remote
+            ? remote.path
+            : formatAddress({ address: remote.host, port: remote.port });
+      let opened = false;
+      try {
+        await traceHandshake("server", target, async () => {
+          opened = await connection.handshake(this.#options, () => this.#serving);
+          if (!opened) throw connection.handshakeFailure();
+          return connection;
+        });
+      } catch {
+        // Logged where it happened; the transport is closing.
+      }
+      if (timer !== null) clearTimeout(timer);
+      timer = null;
+      if (!opened) {
+        await connection.closed;
+        return;
+      }
+
+      this.#open.add(connection);
+      connection.closed.then(() => this.#open.delete(connection));
+      try {
+        await this.#handler(connection);
+      } catch (error) {
+        connection.logger.error({ err: error }, logMessages.handlerFailed);
+        await connection.close(CLOSE_INTERNAL_ERROR).catch(noop);
+        return;
+      }
+      await connection.close().catch(noop);
+    } catch (error) {
+      // A bug: don't leak the connection.
+      connection.logger.error({ err: error }, logMessages.internalError);
+      connection.close(CLOSE_INTERNAL_ERROR).catch(noop);
+    } finally {
+      if (timer !== null) clearTimeout(timer);
+      await connection.closed;
+      this.#all.delete(connection);
+    }
+  }
+
+  async #close(options: CloseServerOptions): Promise<void> {
+    const { closeConnections = true, code = CLOSE_GOING_AWAY, reason = "" } = options;
+    this.#logger.info(logMessages.serverClosing);
+    this.#serving = false;
+    let listenerClosed: Promise<void> = Promise.resolve();
+    const netServer = this.#netServer;
+    if (netServer !== null) {
+      listenerClosed = new Promise((resolve) => netServer.close(() => resolve()));
+    }
+    if (this.#httpServer !== null) this.#httpServer.off("upgrade", this.#onUpgrade);
+
+    if (closeConnections) {
+      // Connections in their handshake get a 503 when it completes (see
+      // handshake()); open ones are closed.
+      const closing: Promise<void>[] = [];
+      for (const connection of this.#all) {
+        if (connection.state !== CONNECTING) {
+          closing.push(connection.close(code, reason).catch(noop));
+        }
+      }
+      await Promise.all(closing);
+    }
+    while (this.#tasks.size > 0) await Promise.all(this.#tasks);
+    await listenerClosed;
+    this.#logger.info(logMessages.serverClosed);
+    this.#resolveClosed();
+  }
+}
+
+/**
+ * Starts a WebSocket server and resolves once it listens.
+ *
+ * ```ts
+ * const server = await serve(async (ws) => {
+ *   for await (const message of ws) await ws.send(message);
+ * }, { host: "127.0.0.1", port: 8765 });
+ * ```
+ *
+ * The handler runs once per connection, after the handshake. When it
+ * returns, the connection is closed with 1000; when it throws, the error is
+ * logged (`connection handler failed`) and the connection is closed with 1011.
+ */
+export async function serve(handler: Handler, options: ServeOptions = {}): Promise<Server> {
+  const server = new Server(handler, options);
+  await server.start();
+  return server;
+}
+
+function noop(): void {}
+
+function pathname(url: string | undefined): string {
+  if (url === undefined) return "/";
+  const query = url.indexOf("?");
+  return query === -1 ? url : url.slice(0, query);
+}
+
+function toAddress(address: ReturnType<NetServer["address"]>): Address | null {
+  if (address === null) return null;
+  if (typeof address === "string") return { path: address };
+  return { host: address.address, port: address.port };
+}
