@@ -21,7 +21,8 @@ import { decodeAll, randomChunks, splitOutput } from "../support/wire.ts";
 type Command =
   | { kind: "text"; data: string; fragments: number }
   | { kind: "binary"; data: Uint8Array; fragments: number }
-  | { kind: "ping" | "pong"; data: Uint8Array };
+  | { kind: "ping"; data: Uint8Array }
+  | { kind: "pong"; data: Uint8Array };
 
 const commandOf = (big: boolean): fc.Arbitrary<Command> =>
   fc.oneof(
