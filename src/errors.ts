@@ -16,7 +16,8 @@
  * │   ├── SecurityError
  * │   ├── ProxyError
  * │   │   ├── InvalidProxyMessage
- * │   │   └── InvalidProxyStatus
+ * │   │   ├── InvalidProxyStatus
+ * │   │   └── SocksProxyError
  * │   ├── InvalidMessage
  * │   ├── InvalidStatus
  * │   ├── InvalidHeader
@@ -174,6 +175,21 @@ export class InvalidProxyStatus extends ProxyError {
   constructor(response: Response, options?: ErrorOptions) {
     super(`proxy rejected connection: HTTP ${response.status}`, options);
     this.response = response;
+  }
+}
+
+/** A SOCKS proxy couldn't open the tunnel to the server. */
+export class SocksProxyError extends ProxyError {
+  override readonly code: string = "WS_ERR_SOCKS_PROXY";
+  /** The SOCKS version spoken: 4 (SOCKS4 and 4a) or 5. */
+  readonly socksVersion: 4 | 5;
+  /** The proxy's reply code, e.g. 5 for "connection refused" in SOCKS5, 91 in SOCKS4. */
+  readonly reply: number;
+
+  constructor(message: string, socksVersion: 4 | 5, reply: number, options?: ErrorOptions) {
+    super(message, options);
+    this.socksVersion = socksVersion;
+    this.reply = reply;
   }
 }
 
