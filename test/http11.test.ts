@@ -243,6 +243,22 @@ describe("RequestParser", () => {
     throwsMessage(() => new RequestParser().feedEof(), InvalidMessage, /request line/);
   });
 
+  test("reports the phase it's in, or failed in", () => {
+    const parser = new RequestParser();
+    assert.equal(parser.phase, "start-line");
+    parser.feed(Buffer.from("GET / HTTP/1.1\r\n"));
+    assert.equal(parser.phase, "headers");
+    assert.equal(parser.error, null);
+    assert.throws(() => parser.feed(Buffer.from("bad header\r\n")), InvalidMessage);
+    assert.equal(parser.phase, "headers");
+    assert.ok(parser.error instanceof InvalidMessage);
+    const response = new ResponseParser();
+    response.feed(Buffer.from("HTTP/1.1 500 Oops\r\n\r\npartial"));
+    assert.equal(response.phase, "body");
+    response.feedEof();
+    assert.equal(response.phase, "done");
+  });
+
   test("refuses more data once it returned a request", () => {
     const parser = new RequestParser();
     assert.notEqual(parser.feed(Buffer.from(REQUEST)), null);
