@@ -1,0 +1,45 @@
+// The client role: a client built with connect() connects to the fuzzing
+// server once per case and echoes every message it receives
+// (`for await (const m of ws) await ws.send(m)`); the fuzzing server plays
+// the case and judges it. Any failed case fails the test; non-strict results
+// are listed in docs/conformance.md.
+
+import { strict as assert } from "node:assert";
+import { test } from "node:test";
+import { casesFor } from "./cases/index.ts";
+import { FuzzingServer } from "./fuzzing-server.ts";
+import { selectedSubject } from "./subjects.ts";
+import { type CaseResult, report } from "./verdict.ts";
+
+const subject = selectedSubject();
+
+test(`${subject.name} as a client passes every conformance case`, {
+  timeout: 300_000,
+}, async () => {
+  const cases = casesFor("server");
+  const filter = process.env.CONFORMANCE_CASES;
+  const selected = filter
+    ? cases.filter((c) => filter.split(",").some((p) => c.id === p || c.id.startsWith(`${p}.`)))
+    : cases;
+  const server = await FuzzingServer.start();
+  const results: CaseResult[] = [];
+  try {
+    for (const c of selected) {
+      const started = performance.now();
+      const outcome = subject.runClient(server.url(c), c.clientRole?.client ?? "default");
+      results.push(await server.play(c, outcome));
+      // The client's own account must be in before the next case starts.
+      await outcome;
+      if (process.env.CONFORMANCE_TIMES) console.log(c.id, Math.round(performance.now() - started));
+    }
+  } finally {
+    await server.close();
+  }
+  console.log(report(`Conformance, ${subject.name} as a client (fuzzing server)`, results));
+  assert.ok(results.length > 0);
+  const failed = results.filter((r) => r.verdict === "fail");
+  assert.deepEqual(
+    failed.map((r) => `${r.id}: ${r.reason}`),
+    [],
+  );
+});
