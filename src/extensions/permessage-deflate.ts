@@ -86,6 +86,7 @@ interface NativeZlibHandle {
     outOffset: number,
     outLength: number,
   ): void;
+  close(): void;
 }
 
 interface ZlibInternals {
@@ -157,6 +158,7 @@ class SyncZlib {
     const internals = engine as unknown as ZlibInternals;
     if (
       typeof internals._handle?.writeSync !== "function" ||
+      typeof internals._handle.close !== "function" ||
       !(internals._writeState instanceof Uint32Array)
     ) {
       engine.close();
@@ -213,8 +215,15 @@ class SyncZlib {
     throw new Error("zlib made no progress");
   }
 
+  /** Frees zlib's memory now. */
   close(): void {
-    this.#engine.close();
+    // As zlib.deflateRawSync() does: close the native handle, skipping the
+    // stream's destroy() machinery, which costs more than a small message.
+    const internals = this.#engine as unknown as ZlibInternals;
+    if (internals._handle && !this.#engine.destroyed) {
+      internals._handle.close();
+      internals._handle = null;
+    }
   }
 
   #failure(): ProtocolError {
