@@ -254,14 +254,17 @@ function copyMasked(
   dstStart: number,
   length: number,
   key: Uint8Array,
+  keyOffset: number,
   phase: number,
 ): void {
   if (length < WORD_MASK_THRESHOLD) {
-    for (let i = 0; i < length; i++) dst[dstStart + i] = src[srcStart + i] ^ key[(phase + i) & 3];
+    for (let i = 0; i < length; i++) {
+      dst[dstStart + i] = src[srcStart + i] ^ key[keyOffset + ((phase + i) & 3)];
+    }
   } else {
     // memcpy, then words in place: faster than a byte loop over two buffers.
     src.copy(dst, dstStart, srcStart, srcStart + length);
-    applyMask(dst, dstStart, length, key, 0, phase);
+    applyMask(dst, dstStart, length, key, keyOffset, phase);
   }
 }
 
@@ -284,10 +287,31 @@ function nextMaskOffset(): number {
 // --- Serialization -----------------------------------------------------------
 
 /**
- * Unmasked payloads at least this long are returned as a separate buffer
- * after the header instead of being copied next to it.
+ * Unmasked `Buffer` payloads at least this long are returned as a separate
+ * buffer after the header instead of being copied next to it: copying costs
+ * more than handing one more buffer to `writev`.
  */
-export const ZERO_COPY_THRESHOLD = 16 * 1024;
+export const ZERO_COPY_THRESHOLD = 512;
+
+// Frames up to this size are carved out of a shared slab instead of each
+// allocating from Node's 8 KiB pool; the slab is retained only while one of
+// its frames is, and frames live until written.
+const SLAB_SIZE = 64 * 1024;
+const SLAB_MAX_FRAME = 4096;
+let slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+let slabOffset = 0;
+
+function allocFrame(size: number): Buffer {
+  if (size > SLAB_MAX_FRAME) return Buffer.allocUnsafe(size);
+  if (slabOffset + size > SLAB_SIZE) {
+    slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+    slabOffset = 0;
+  }
+  const buf = slab.subarray(slabOffset, slabOffset + size);
+  // Keep frames 8-byte aligned, which helps word masking.
+  slabOffset = (slabOffset + size + 7) & ~7;
+  return buf;
+}
 
 /**
  * Serializes one frame and appends its bytes to `out`.
@@ -323,7 +347,7 @@ export function writeFrame(
   const lengthSize = length < 126 ? 0 : length < 65536 ? 2 : 8;
   const headerSize = 2 + lengthSize + (mask ? 4 : 0);
   const zeroCopy = !mask && !isString && length >= ZERO_COPY_THRESHOLD;
-  const buf = Buffer.allocUnsafe(zeroCopy ? headerSize : headerSize + length);
+  const buf = allocFrame(zeroCopy ? headerSize : headerSize + length);
 
   buf[0] = (fin ? 0x80 : 0) | rsv | opcode;
   const maskBit = mask ? 0x80 : 0;
@@ -343,16 +367,22 @@ export function writeFrame(
     out.push(buf, payload as Buffer);
     return;
   }
-  if (isString) buf.write(payload, headerSize, "utf8");
-  else payload.copy(buf, headerSize);
-  if (mask) {
+  if (!mask) {
+    if (isString) buf.write(payload, headerSize, "utf8");
+    else payload.copy(buf, headerSize);
+  } else {
     const offset = nextMaskOffset();
     const keyAt = headerSize - 4;
     buf[keyAt] = maskPool[offset];
     buf[keyAt + 1] = maskPool[offset + 1];
     buf[keyAt + 2] = maskPool[offset + 2];
     buf[keyAt + 3] = maskPool[offset + 3];
-    applyMask(buf, headerSize, length, buf, keyAt, 0);
+    if (isString) {
+      buf.write(payload, headerSize, "utf8");
+      applyMask(buf, headerSize, length, maskPool, offset, 0);
+    } else {
+      copyMasked(payload, 0, buf, headerSize, length, maskPool, offset, 0);
+    }
   }
   out.push(buf);
 }
@@ -526,7 +556,7 @@ export class FrameParser {
           data = EMPTY;
         } else if (this.#masked) {
           data = Buffer.allocUnsafe(length);
-          copyMasked(chunk, pos, data, 0, length, this.#key, 0);
+          copyMasked(chunk, pos, data, 0, length, this.#key, 0, 0);
         } else {
           data = chunk.subarray(pos, pos + length);
         }
@@ -636,7 +666,7 @@ export class FrameParser {
     const take = Math.min(this.#length - this.#received, chunk.length - pos);
     const payload = this.#payload;
     const start = this.#received;
-    if (this.#masked) copyMasked(chunk, pos, payload, start, take, this.#key, start);
+    if (this.#masked) copyMasked(chunk, pos, payload, start, take, this.#key, 0, start);
     else chunk.copy(payload, start, pos, pos + take);
     this.#received += take;
     if (this.#onPartial !== null && take > 0 && this.#opcode < 0x8) {
