@@ -248,7 +248,7 @@ describe("RequestParser", () => {
     assert.equal(parser.phase, "start-line");
     parser.feed(Buffer.from("GET / HTTP/1.1\r\n"));
     assert.equal(parser.phase, "headers");
-    assert.equal(parser.error, null);
+    assert.equal(parser.error === null, true);
     assert.throws(() => parser.feed(Buffer.from("bad header\r\n")), InvalidMessage);
     assert.equal(parser.phase, "headers");
     assert.ok(parser.error instanceof InvalidMessage);
