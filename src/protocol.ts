@@ -595,11 +595,11 @@ export class Protocol {
     }
     // RFC 6455 §5.5.3: unsolicited pongs need no answer; they're events.
 
+    this.#parser.maxSize = this.#frameLimit();
     // Once a close frame was sent, data frames are dropped: the application
     // asked to close and won't read them (RFC 6455 §1.4).
     if (opcode < 0x8 && this.closeSent !== null) return;
     this.#events.push(frame);
-    this.#parser.maxSize = this.#frameLimit();
   }
 
   #receiveClose(frame: Frame): void {

@@ -553,6 +553,24 @@ describe("Protocol closing handshake", () => {
     },
   );
 
+  sides("still applies maxSize to a message dropped after sending a close frame", (side) => {
+    const p = new Protocol(side, { maxSize: 10 });
+    p.sendClose(1000);
+    p.dataToSend();
+    // In one chunk: the budget must be updated between frames, so that the
+    // second frame's header is enough to refuse it.
+    const cont = fromPeer(side, OP_CONT, "12345");
+    p.receiveData(
+      Buffer.concat([
+        fromPeer(side, OP_BINARY, "123456", { fin: false }),
+        cont.subarray(0, cont.length - 5),
+      ]),
+    );
+    assert.deepEqual(p.eventsReceived(), []);
+    assert.ok(p.parserExc instanceof PayloadTooBig);
+    assert.equal(p.parserExc.message, "message with 11 bytes exceeds limit of 10 bytes");
+  });
+
   sides("discards anything after a close frame, even garbage", (side) => {
     const p = new Protocol(side);
     p.receiveData(
