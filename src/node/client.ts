@@ -28,12 +28,16 @@ import {
   protocolLogger,
 } from "./connection.ts";
 import { traceHandshake } from "./diagnostics.ts";
+// Issue 6 (client resilience): proxies, redirects, reconnection.
+import { openTunnel, type ProxyOptions, proxyFor } from "./proxy.ts";
+import { Connecting, type ReconnectOptions } from "./reconnect.ts";
+import { followRedirects } from "./redirect.ts";
 
 /** Default of {@link ConnectOptions.openTimeout}. */
 export const DEFAULT_OPEN_TIMEOUT = 10_000;
 
 /** Options of {@link connect}, with their defaults. */
-export interface ConnectOptions extends ConnectionOptions {
+export interface ConnectOptions extends ConnectionOptions, ProxyOptions, ReconnectOptions {
   /** `Origin` header, for servers that check it. Default: none. */
   origin?: string | null;
   /** Extension factories to offer, in order of preference. Default: none besides `compression`. */
@@ -145,12 +149,18 @@ export class ClientConnection extends Connection {
 
 /**
  * Opens a WebSocket connection; resolves once the opening handshake
- * succeeded.
+ * succeeded, following redirects. Iterated with `for await`, yields a new
+ * connection each time the previous one is lost (see docs/reconnection.md).
+ * Nothing happens until it's awaited or iterated.
  *
  * ```ts
  * await using ws = await connect("ws://127.0.0.1:8765");
  * await ws.send("hello");
  * console.log(await ws.recv());
+ *
+ * for await (const ws of connect("ws://127.0.0.1:8765")) {
+ *   // use ws; on ConnectionClosed, `continue` to reconnect
+ * }
  * ```
  *
  * @throws InvalidURI for a bad URI; InvalidStatus when the server answers
@@ -159,19 +169,26 @@ export class ClientConnection extends Connection {
  *   `TimeoutError` (DOMException) when `openTimeout` expires; network errors
  *   (`ECONNREFUSED`, `ENOTFOUND`, TLS errors) as Node reports them.
  */
-export function connect(uri: string, options: ConnectOptions = {}): Promise<ClientConnection> {
-  let wsuri: WebSocketURI;
-  try {
-    wsuri = parseURI(uri);
-  } catch (error) {
-    return Promise.reject(error);
-  }
-  return traceHandshake("client", uri, () => openConnection(wsuri, options));
+export function connect(
+  uri: string,
+  options: ConnectOptions = {},
+): Promise<ClientConnection> & AsyncIterable<ClientConnection> {
+  const open = (signal: AbortSignal | null): Promise<ClientConnection> => {
+    let wsuri: WebSocketURI;
+    try {
+      wsuri = parseURI(uri);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return traceHandshake("client", uri, () => openConnection(wsuri, options, signal));
+  };
+  return new Connecting(open, options, () => resolveLogger(options.logger, "websockets.client"));
 }
 
 async function openConnection(
   uri: WebSocketURI,
   options: ConnectOptions,
+  signal: AbortSignal | null,
 ): Promise<ClientConnection> {
   const logger = resolveLogger(options.logger, "websockets.client");
   if (
@@ -200,30 +217,41 @@ async function openConnection(
             ),
           );
         }, openTimeout);
+  const onSignal = (): void => controller.abort(signal?.reason);
+  if (signal?.aborted) onSignal();
+  else signal?.addEventListener("abort", onSignal, { once: true });
   try {
-    const socket = await openSocket(uri, options, controller.signal);
-    const protocol = new ClientProtocol(uri, {
-      origin: options.origin,
-      extensions,
-      subprotocols: options.subprotocols,
-      additionalHeaders: options.additionalHeaders,
-      userAgentHeader: options.userAgentHeader,
-      maxSize: options.maxSize,
-      logger: protocolLogger(logger),
+    // openTimeout and signal cover every redirect.
+    return await followRedirects(uri, options, async (uri, additionalHeaders) => {
+      controller.signal.throwIfAborted();
+      const socket = await openSocket(uri, options, controller.signal);
+      const protocol = new ClientProtocol(uri, {
+        origin: options.origin,
+        extensions,
+        subprotocols: options.subprotocols,
+        additionalHeaders,
+        userAgentHeader: options.userAgentHeader,
+        maxSize: options.maxSize,
+        logger: protocolLogger(logger),
+      });
+      const connection = new ClientConnection(protocol, socket, logger, options);
+      // A tunnel through a proxy comes back paused; reading starts now that
+      // the connection listens.
+      socket.resume();
+      const onAbort = (): void => connection.abort();
+      controller.signal.addEventListener("abort", onAbort, { once: true });
+      try {
+        await connection.handshake();
+      } catch (error) {
+        throw controller.signal.aborted ? controller.signal.reason : error;
+      } finally {
+        controller.signal.removeEventListener("abort", onAbort);
+      }
+      return connection;
     });
-    const connection = new ClientConnection(protocol, socket, logger, options);
-    const onAbort = (): void => connection.abort();
-    controller.signal.addEventListener("abort", onAbort, { once: true });
-    try {
-      await connection.handshake();
-    } catch (error) {
-      throw controller.signal.aborted ? controller.signal.reason : error;
-    } finally {
-      controller.signal.removeEventListener("abort", onAbort);
-    }
-    return connection;
   } finally {
     if (timer !== null) clearTimeout(timer);
+    signal?.removeEventListener("abort", onSignal);
   }
 }
 
@@ -236,6 +264,10 @@ function openSocket(
   const sock = options.sock;
   if (sock !== undefined && (!uri.secure || sock instanceof TLSSocket)) {
     return Promise.resolve(sock);
+  }
+  if (sock === undefined && options.path === undefined) {
+    const proxy = proxyFor(uri, options.proxy);
+    if (proxy !== null) return openTunnel(proxy, uri, options, signal);
   }
   return new Promise<Duplex>((resolve, reject) => {
     let socket: Socket;

@@ -16,7 +16,7 @@ import type { Duplex } from "node:stream";
 import {
   ConcurrencyError,
   type ConnectionClosed,
-  ConnectionClosedOK,
+  type ConnectionClosedOK,
   InvalidState,
 } from "../errors.ts";
 import {
@@ -245,7 +245,7 @@ export class Connection {
 
   readonly #messages: MessageQueue;
   readonly #remoteAddress: Address | null;
-  readonly #localAddress: Address | null;
+  #localAddress: Address | null | undefined = undefined;
 
   #request: Request | null = null;
   #response: Response | null = null;
@@ -254,16 +254,9 @@ export class Connection {
   #pending: Buffer[] = [];
   #pendingBytes = 0;
   #flushScheduled = false;
-  readonly #flushTick = (): void => {
-    this.#flushScheduled = false;
-    this.#flush();
-  };
   #drainWaiters: (() => void)[] = [];
-  readonly #onWritten = (): void => {
-    if (this.#drainWaiters.length > 0 && this.socket.writableLength <= this.#writeLowWater) {
-      this.#wakeDrainWaiters();
-    }
-  };
+  // The same callback for every write lets Node batch their completions.
+  readonly #onWritten: () => void;
 
   // Fragmented send in progress: other sends wait for it.
   #fragmented: Promise<void> | null = null;
@@ -272,6 +265,7 @@ export class Connection {
   readonly #pings = new Map<string, PingWaiter>();
   #latency = 0;
   #keepaliveTimer: NodeJS.Timeout | null = null;
+  readonly #onKeepalivePongBound: (latency: number) => void;
   #pongTimer: NodeJS.Timeout | null = null;
   #closeTimer: NodeJS.Timeout | null = null;
 
@@ -316,7 +310,6 @@ export class Connection {
     this.#logContext = init.logContext ?? null;
 
     this.#remoteAddress = addressOf(socket, "remote");
-    this.#localAddress = addressOf(socket, "local");
     const bindings: LogFields = {
       connectionId: protocol.id,
       remoteAddress: formatConnectionAddress(this.#remoteAddress),
@@ -346,11 +339,17 @@ export class Connection {
 
     // Our 'end' listener must run before net.Socket's own, which makes
     // writes fail once the peer half-closed: pending bytes go out first.
-    socket.prependListener("end", this.#onEnd);
-    socket.on("data", this.#onData);
-    socket.on("error", this.#onError);
-    socket.on("close", this.#onClose);
-    if (socket.destroyed) queueMicrotask(this.#onClose);
+    this.#onWritten = () => {
+      if (this.#drainWaiters.length > 0 && socket.writableLength <= this.#writeLowWater) {
+        this.#wakeDrainWaiters();
+      }
+    };
+    this.#onKeepalivePongBound = (latency) => this.#onKeepalivePong(latency);
+    socket.prependListener("end", () => this.#onEnd());
+    socket.on("data", (chunk: Buffer) => this.#onData(chunk));
+    socket.on("error", (error: Error) => this.#onError(error));
+    socket.on("close", () => this.#onClose());
+    if (socket.destroyed) queueMicrotask(() => this.#onClose());
   }
 
   // --- Properties ----------------------------------------------------------
@@ -390,6 +389,8 @@ export class Connection {
 
   /** Local address, or `null` when the transport doesn't tell. */
   get localAddress(): Address | null {
+    // Looked up on first use: it costs a system call per connection.
+    if (this.#localAddress === undefined) this.#localAddress = addressOf(this.socket, "local");
     return this.#localAddress;
   }
 
@@ -461,19 +462,8 @@ export class Connection {
     let done = false;
     const messages = this.#messages;
     return {
-      next: (): Promise<IteratorResult<Data>> => {
-        if (done) return Promise.resolve({ done: true, value: undefined });
-        return messages.get().then(
-          (value) => ({ done: false, value }),
-          (error: unknown) => {
-            if (error instanceof ConnectionClosedOK) {
-              done = true;
-              return { done: true, value: undefined };
-            }
-            throw error;
-          },
-        );
-      },
+      next: (): Promise<IteratorResult<Data>> =>
+        done ? Promise.resolve({ done: true, value: undefined }) : messages.next(),
       return: (): Promise<IteratorResult<Data>> => {
         done = true;
         return Promise.resolve({ done: true, value: undefined });
@@ -864,7 +854,7 @@ export class Connection {
 
   // --- The I/O loop ----------------------------------------------------------
 
-  readonly #onData = (chunk: Buffer): void => {
+  #onData(chunk: Buffer): void {
     const protocol = this.protocol;
     protocol.receiveData(chunk);
     const events = protocol.eventsReceived();
@@ -875,7 +865,7 @@ export class Connection {
       if (event instanceof Frame) this.#processFrame(event);
       else this.handshakeEvent(event);
     }
-  };
+  }
 
   #processFrame(frame: Frame): void {
     switch (frame.opcode) {
@@ -897,7 +887,7 @@ export class Connection {
     }
   }
 
-  readonly #onEnd = (): void => {
+  #onEnd(): void {
     this.#flush();
     const protocol = this.protocol;
     protocol.receiveEof();
@@ -908,9 +898,9 @@ export class Connection {
       if (event instanceof Frame) this.#processFrame(event);
       else this.handshakeEvent(event);
     }
-  };
+  }
 
-  readonly #onError = (error: Error): void => {
+  #onError(error: Error): void {
     this.#transportError ??= error;
     if (this.#debug) {
       const syscall = (error as NodeJS.ErrnoException).syscall;
@@ -922,9 +912,9 @@ export class Connection {
     }
     publishSocketError(this, error);
     // Node destroys the stream after an error: 'close' follows.
-  };
+  }
 
-  readonly #onClose = (): void => {
+  #onClose(): void {
     if (this.#isClosed) return;
     this.#isClosed = true;
     const protocol = this.protocol;
@@ -941,19 +931,13 @@ export class Connection {
     // Free extension resources (zlib streams) now rather than at GC.
     for (const extension of protocol.extensions) extension.release?.();
 
-    let error = protocol.closeExc;
-    if (this.#transportError !== null && error.cause === undefined) {
-      const Class = error.constructor as new (
-        ...args: ConstructorParameters<typeof ConnectionClosedOK>
-      ) => ConnectionClosed;
-      error = new Class(error.rcvd, error.sent, error.rcvdThenSent, {
-        cause: this.#transportError,
-      });
+    const makeError = (): ConnectionClosed => this.#getCloseError();
+    this.#messages.close(makeError);
+    if (this.#pings.size > 0) {
+      const error = makeError();
+      for (const waiter of this.#pings.values()) waiter.reject(error);
+      this.#pings.clear();
     }
-    this.#closeError = error;
-    this.#messages.close(error);
-    for (const waiter of this.#pings.values()) waiter.reject(error);
-    this.#pings.clear();
     this.#wakeDrainWaiters();
 
     if (this.#openedAt !== 0) {
@@ -976,7 +960,7 @@ export class Connection {
       this.#logger.debug(logMessages.connectionClosed);
     }
     this.#resolveClosed();
-  };
+  }
 
   #sendData(): void {
     const chunks = this.protocol.dataToSend();
@@ -1000,8 +984,13 @@ export class Connection {
     // chunk), so all its frames leave together.
     if (this.#pendingBytes > 0 && !this.#flushScheduled) {
       this.#flushScheduled = true;
-      process.nextTick(this.#flushTick);
+      process.nextTick(Connection.#flushTick, this);
     }
+  }
+
+  static #flushTick(connection: Connection): void {
+    connection.#flushScheduled = false;
+    connection.#flush();
   }
 
   #flush(): void {
@@ -1059,14 +1048,33 @@ export class Connection {
     if (state === CONNECTING) {
       return rejected(new InvalidState("cannot send before the opening handshake completes"));
     }
-    if (this.#closeError !== null) return rejected(this.#closeError);
+    if (this.#isClosed) return rejected(this.#getCloseError());
     // CLOSING: wait for the transport to close, then report how it closed.
     this.#startCloseTimer();
     const promise = this.#closed.then(() => {
-      throw this.#closeError;
+      throw this.#getCloseError();
     });
     promise.catch(noop);
     return promise;
+  }
+
+  /**
+   * The error for using the closed connection, built once: the protocol's,
+   * with the transport's error as cause when it failed.
+   */
+  #getCloseError(): ConnectionClosed {
+    if (this.#closeError !== null) return this.#closeError;
+    let error = this.protocol.closeExc;
+    if (this.#transportError !== null && error.cause === undefined) {
+      const Class = error.constructor as new (
+        ...args: ConstructorParameters<typeof ConnectionClosedOK>
+      ) => ConnectionClosed;
+      error = new Class(error.rcvd, error.sent, error.rcvdThenSent, {
+        cause: this.#transportError,
+      });
+    }
+    this.#closeError = error;
+    return error;
   }
 
   /** Fails the connection (RFC 6455 §7.1.7) with `code` and starts closing. */
@@ -1086,23 +1094,23 @@ export class Connection {
 
   #startCloseTimer(): void {
     if (this.#closeTimer !== null || this.#isClosed || this.#closeTimeout === null) return;
-    this.#closeTimer = setTimeout(this.#onCloseTimeout, this.#closeTimeout);
+    this.#closeTimer = setTimeout(() => this.#onCloseTimeout(), this.#closeTimeout);
   }
 
-  readonly #onCloseTimeout = (): void => {
+  #onCloseTimeout(): void {
     this.#closeTimer = null;
     if (this.#debug) this.#logger.debug("- timed out waiting for TCP close");
     this.abortTransport();
-  };
+  }
 
   // --- Keepalive -------------------------------------------------------------
 
   #scheduleKeepalive(delay: number | null): void {
     if (delay === null || this.#keepaliveTimer !== null || this.#isClosed) return;
-    this.#keepaliveTimer = setTimeout(this.#onKeepalive, Math.max(0, delay));
+    this.#keepaliveTimer = setTimeout(() => this.#onKeepalive(), Math.max(0, delay));
   }
 
-  readonly #onKeepalive = (): void => {
+  #onKeepalive(): void {
     this.#keepaliveTimer = null;
     if (this.protocol.state !== OPEN) return;
     const payload = this.#uniquePingPayload();
@@ -1114,33 +1122,33 @@ export class Connection {
     }
     this.#pings.set(payload.toString("latin1"), {
       sentAt: performance.now(),
-      resolve: this.#onKeepalivePong,
+      resolve: this.#onKeepalivePongBound,
       reject: noop,
     });
     this.#sendData();
     if (this.#debug) this.#logger.debug(logMessages.keepalivePingSent);
     if (this.#pingTimeout !== null) {
-      this.#pongTimer = setTimeout(this.#onPongTimeout, this.#pingTimeout);
+      this.#pongTimer = setTimeout(() => this.#onPongTimeout(), this.#pingTimeout);
     } else {
       this.#scheduleKeepalive(this.#pingInterval);
     }
-  };
+  }
 
-  readonly #onKeepalivePong = (latency: number): void => {
+  #onKeepalivePong(latency: number): void {
     if (this.#debug) this.#logger.debug(logMessages.keepalivePongReceived);
     if (this.#pongTimer === null) return;
     clearTimeout(this.#pongTimer);
     this.#pongTimer = null;
     // Pings are sent every pingInterval, measured from ping to ping.
     this.#scheduleKeepalive(this.#pingInterval! - latency);
-  };
+  }
 
-  readonly #onPongTimeout = (): void => {
+  #onPongTimeout(): void {
     this.#pongTimer = null;
     if (this.protocol.state !== OPEN) return;
     if (this.#debug) this.#logger.debug(logMessages.keepaliveTimeout);
     this.#failWith(CLOSE_INTERNAL_ERROR, "keepalive ping timeout");
-  };
+  }
 
   #uniquePingPayload(): Buffer {
     for (;;) {

@@ -10,7 +10,7 @@
  */
 
 import { isUtf8 } from "node:buffer";
-import { ConcurrencyError } from "../errors.ts";
+import { ConcurrencyError, ConnectionClosedOK } from "../errors.ts";
 import { type Frame, OP_CONT, OP_TEXT } from "../frames.ts";
 
 /** A message: a string for a text message, a `Buffer` for a binary one. */
@@ -34,8 +34,10 @@ const EMPTY = Buffer.alloc(0);
 
 /** A pending `recv()`: the frames of the message consumed so far. */
 interface Getter {
-  resolve: (data: Data) => void;
+  // Settles with the message, or with an iterator result in iteration mode.
+  resolve: (value: Data | IteratorResult<Data>) => void;
   reject: (error: unknown) => void;
+  iterate: boolean;
   decode: boolean | undefined;
   frames: Frame[] | null;
   signal: AbortSignal | undefined;
@@ -81,7 +83,11 @@ export class MessageQueue {
   // Whether a recvStreaming() iterator holds the reader's lock.
   #streaming = false;
 
-  #closedError: unknown = null;
+  // The ConnectionClosed error, built on first use: building an error
+  // captures a stack, and most connections close without anyone reading.
+  #makeError: () => unknown = () => null;
+  #error: unknown = null;
+  #errorMade = false;
   #closed = false;
 
   constructor(high: number | null, low: number | null, hooks: MessageQueueHooks) {
@@ -152,6 +158,23 @@ export class MessageQueue {
    * the promise rejects with its reason and no frame is lost.
    */
   get(decode?: boolean, signal?: AbortSignal): Promise<Data> {
+    return this.#get(decode, signal, false) as Promise<Data>;
+  }
+
+  /**
+   * Like {@link MessageQueue.get}, for async iteration: resolves to an
+   * iterator result, `done` when the connection closed normally (the error
+   * is a `ConnectionClosedOK`), and rejects with any other error.
+   */
+  next(): Promise<IteratorResult<Data>> {
+    return this.#get(undefined, undefined, true) as Promise<IteratorResult<Data>>;
+  }
+
+  #get(
+    decode: boolean | undefined,
+    signal: AbortSignal | undefined,
+    iterate: boolean,
+  ): Promise<Data | IteratorResult<Data>> {
     if (this.#getter !== null || this.#streaming) {
       return rejected(
         new ConcurrencyError(
@@ -166,13 +189,21 @@ export class MessageQueue {
     if (first?.fin) {
       this.#shift();
       const result = this.#decodeOne(first, decode);
-      if (result !== null) return Promise.resolve(result);
-      return this.#waitForClose();
+      if (result === null) return this.#waitForClose();
+      return Promise.resolve(iterate ? { done: false, value: result } : result);
     }
-    if (first === undefined && this.#closed) return rejected(this.#closedError);
+    if (first === undefined && this.#closed) return this.#ended(iterate);
 
-    return new Promise<Data>((resolve, reject) => {
-      const getter: Getter = { resolve, reject, decode, frames: null, signal, onAbort: null };
+    return new Promise<Data | IteratorResult<Data>>((resolve, reject) => {
+      const getter: Getter = {
+        resolve,
+        reject,
+        iterate,
+        decode,
+        frames: null,
+        signal,
+        onAbort: null,
+      };
       this.#getter = getter;
       // Consume what is already queued: the beginning of a fragmented message.
       let frame = this.#shift();
@@ -184,7 +215,7 @@ export class MessageQueue {
       if (this.#closed) {
         this.#getter = null;
         this.#putBack(getter.frames);
-        reject(this.#closedError);
+        this.#end(getter);
         return;
       }
       if (signal !== undefined) {
@@ -198,6 +229,34 @@ export class MessageQueue {
         signal.addEventListener("abort", getter.onAbort, { once: true });
       }
     });
+  }
+
+  /** The error readers get once the queue is closed and empty. */
+  #closedError(): unknown {
+    if (!this.#errorMade) {
+      this.#errorMade = true;
+      this.#error = this.#makeError();
+    }
+    return this.#error;
+  }
+
+  /** What a read returns once the queue is closed and empty. */
+  #ended(iterate: boolean): Promise<never> | Promise<IteratorResult<Data>> {
+    const error = this.#closedError();
+    if (iterate && error instanceof ConnectionClosedOK) {
+      return Promise.resolve({ done: true, value: undefined });
+    }
+    return rejected(error);
+  }
+
+  /** Settles a getter waiting on a queue that just closed. */
+  #end(getter: Getter): void {
+    const error = this.#closedError();
+    if (getter.iterate && error instanceof ConnectionClosedOK) {
+      getter.resolve({ done: true, value: undefined });
+    } else {
+      getter.reject(error);
+    }
   }
 
   /**
@@ -285,22 +344,23 @@ export class MessageQueue {
 
   /**
    * No more frames will come. Readers waiting on an empty queue reject with
-   * `error` (a `ConnectionClosed`); frames already queued stay readable.
+   * the error `makeError` returns (a `ConnectionClosed`), called at most
+   * once and only if needed; frames already queued stay readable.
    */
-  close(error: unknown): void {
+  close(makeError: () => unknown): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#closedError = error;
+    this.#makeError = makeError;
     const getter = this.#getter;
     if (getter !== null) {
       this.#getter = null;
       this.#detach(getter);
-      getter.reject(error);
+      this.#end(getter);
     }
     const waiter = this.#streamWaiter;
     if (waiter !== null) {
       this.#streamWaiter = null;
-      waiter.reject(error);
+      waiter.reject(this.#closedError());
     }
   }
 
@@ -349,7 +409,7 @@ export class MessageQueue {
   #nextFrame(): Promise<Frame> {
     const frame = this.#shift();
     if (frame !== undefined) return Promise.resolve(frame);
-    if (this.#closed) return Promise.reject(this.#closedError);
+    if (this.#closed) return rejected(this.#closedError());
     return new Promise<Frame>((resolve, reject) => {
       this.#streamWaiter = { resolve, reject };
     });
@@ -383,7 +443,7 @@ export class MessageQueue {
       result = this.#decodeData(data, first.opcode === OP_TEXT, getter.decode);
     }
     if (result !== null) {
-      getter.resolve(result);
+      getter.resolve(getter.iterate ? { done: false, value: result } : result);
       return;
     }
     this.#waitForClose().then(getter.resolve, getter.reject);
@@ -417,11 +477,12 @@ export class MessageQueue {
 
   /** A read that ends only when the connection closes (then rejects). */
   #waitForClose(): Promise<never> {
-    if (this.#closed) return rejected(this.#closedError);
+    if (this.#closed) return rejected(this.#closedError());
     return new Promise<never>((_resolve, reject) => {
       const getter: Getter = {
         resolve: () => {},
         reject,
+        iterate: false,
         decode: undefined,
         frames: null,
         signal: undefined,

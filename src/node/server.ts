@@ -11,7 +11,7 @@ import type { Server as HttpsServer } from "node:https";
 import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { createServer as createTlsServer, type TlsOptions } from "node:tls";
-import { InvalidHandshake } from "../errors.ts";
+import { ConnectionClosed, InvalidHandshake } from "../errors.ts";
 import type { ServerExtensionFactory } from "../extensions/base.ts";
 import { enableServerPermessageDeflate } from "../extensions/permessage-deflate.ts";
 import { CLOSE_GOING_AWAY, CLOSE_INTERNAL_ERROR } from "../frames.ts";
@@ -25,7 +25,7 @@ import {
   resolveLogger,
 } from "../logging.ts";
 import { CONNECTING, OPEN } from "../protocol.ts";
-import { ServerProtocol, type ServerProtocolOptions } from "../server.ts";
+import { defaultServerHeader, ServerProtocol, type ServerProtocolOptions } from "../server.ts";
 import {
   type Address,
   Connection,
@@ -359,7 +359,9 @@ export class Server {
       extensions,
       subprotocols: options.subprotocols ?? null,
       maxSize: options.maxSize,
-      serverHeader: options.serverHeader,
+      // Read once per server rather than from the environment per connection.
+      serverHeader:
+        options.serverHeader === undefined ? defaultServerHeader() : options.serverHeader,
     };
     this.#closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
@@ -572,9 +574,14 @@ export class Server {
       try {
         await this.#handler(connection);
       } catch (error) {
-        connection.logger.error({ err: error }, logMessages.handlerFailed);
-        await connection.close(CLOSE_INTERNAL_ERROR).catch(noop);
-        return;
+        // The connection closed under the handler (e.g. a send() after the
+        // peer's close): not a failure of the handler; `connection closed`
+        // tells how it closed.
+        if (!(error instanceof ConnectionClosed)) {
+          connection.logger.error({ err: error }, logMessages.handlerFailed);
+          await connection.close(CLOSE_INTERNAL_ERROR).catch(noop);
+          return;
+        }
       }
       await connection.close().catch(noop);
     } catch (error) {
