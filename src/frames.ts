@@ -499,11 +499,6 @@ export class FrameParser {
     return this.#state === STATE_HEADER ? this.#headerLength : this.#received;
   }
 
-  /** Opcode of the frame being received, or of the last one parsed. */
-  get opcode(): Opcode {
-    return this.#opcode;
-  }
-
   /** Stops parsing: the rest of the current chunk and later chunks are ignored. */
   stop(): void {
     this.#stopped = true;

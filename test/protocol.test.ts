@@ -793,6 +793,12 @@ describe("Protocol extensions", () => {
     p.extensions = [grow];
     p.receiveData(fromServer(OP_BINARY, Buffer.alloc(10)));
     assertFailed(p, 1009, "message with 100 bytes exceeds limit of 50 bytes");
+    // Summed over fragments too.
+    const q = new Protocol("client", { maxSize: 50 });
+    q.extensions = [grow];
+    q.receiveData(fromServer(OP_BINARY, Buffer.alloc(3), { fin: false }));
+    q.receiveData(fromServer(OP_CONT, Buffer.alloc(3)));
+    assertFailed(q, 1009, "message with 60 bytes exceeds limit of 50 bytes");
   });
 });
 
