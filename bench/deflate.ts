@@ -28,7 +28,6 @@
  */
 
 import { spawnSync } from "node:child_process";
-import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -40,6 +39,7 @@ import {
   ServerPerMessageDeflateFactory,
 } from "../src/extensions/permessage-deflate.ts";
 import { Frame, OP_TEXT } from "../src/frames.ts";
+import { chatMessages, wsCall, wsHandshake } from "./deflate-workload.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -63,98 +63,6 @@ if (values.memory) {
 
 const ROUNDS = Number(values.rounds);
 const COUNT = Number(values.messages);
-
-// --- Workload ----------------------------------------------------------------
-
-/** mulberry32: a small seeded PRNG, so every run sends the same messages. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
-function chatMessages(count: number): Buffer[] {
-  const next = prng(20240601);
-  const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)];
-  const names = ["alice", "bob", "carol", "dave", "eve", "frank", "grace", "heidi", "ivan", "judy"];
-  const words = [
-    "the",
-    "deploy",
-    "is",
-    "done",
-    "can",
-    "you",
-    "review",
-    "my",
-    "PR",
-    "lunch",
-    "at",
-    "noon",
-    "tests",
-    "are",
-    "green",
-    "again",
-    "👍",
-    "thanks!",
-    "see",
-    "standup",
-    "in",
-    "5",
-    "min",
-    "merged",
-    "rollback",
-    "why",
-    "not",
-    "ok",
-    "sure",
-    "ça",
-    "marche",
-    "later",
-    "meeting",
-  ];
-  const sentence = (n: number) => Array.from({ length: n }, () => pick(words)).join(" ");
-  const messages: Buffer[] = [];
-  for (let id = 0; id < count; id++) {
-    const kind = next();
-    let value: unknown;
-    if (kind < 0.7) {
-      value = {
-        type: "message",
-        id: `m${100000 + id}`,
-        room: `room-${Math.floor(next() * 8)}`,
-        user: { id: Math.floor(next() * 5000), name: pick(names) },
-        text: sentence(3 + Math.floor(next() * 25)),
-        ts: 1_717_200_000_000 + id * 1371,
-      };
-    } else if (kind < 0.85) {
-      value = { type: "typing", room: `room-${Math.floor(next() * 8)}`, user: pick(names) };
-    } else if (kind < 0.95) {
-      value = {
-        type: "presence",
-        users: Array.from({ length: 5 + Math.floor(next() * 30) }, () => ({
-          name: pick(names),
-          status: pick(["online", "away", "busy"]),
-        })),
-      };
-    } else {
-      value = {
-        type: "history",
-        messages: Array.from({ length: 20 }, (_, i) => ({
-          id: `m${id * 100 + i}`,
-          user: pick(names),
-          text: sentence(5 + Math.floor(next() * 20)),
-        })),
-      };
-    }
-    messages.push(Buffer.from(JSON.stringify(value)));
-  }
-  return messages;
-}
 
 // --- Implementations ---------------------------------------------------------
 
@@ -187,35 +95,6 @@ function ours(params: Params): Codec {
   };
 }
 
-interface WsPerMessageDeflate {
-  offer(): Record<string, unknown>;
-  accept(configurations: unknown): Record<string, unknown>;
-  compress(
-    data: Buffer,
-    fin: boolean,
-    callback: (error: Error | null, result?: Buffer) => void,
-  ): void;
-  decompress(
-    data: Buffer,
-    fin: boolean,
-    callback: (error: Error | null, result?: Buffer) => void,
-  ): void;
-}
-type WsPerMessageDeflateClass = new (
-  options: Record<string, unknown>,
-  isServer: boolean,
-  maxPayload: number,
-) => WsPerMessageDeflate;
-
-// ws's package exports don't include lib/: load the files by path.
-const require = createRequire(import.meta.url);
-const wsLib = join(dirname(require.resolve("ws")), "lib");
-const WsPMD = require(join(wsLib, "permessage-deflate.js")) as WsPerMessageDeflateClass;
-const wsExtension = require(join(wsLib, "extension.js")) as {
-  parse(header: string): Record<string, unknown[]>;
-  format(extensions: Record<string, unknown>): string;
-};
-
 function ws(params: Params): Codec {
   const options = {
     serverMaxWindowBits: params.bits,
@@ -224,20 +103,11 @@ function ws(params: Params): Codec {
     clientNoContextTakeover: params.noContextTakeover,
     zlibDeflateOptions: { memLevel: params.memLevel },
   };
-  // The handshake as ws does it, through its header parser and formatter.
-  const client = new WsPMD(options, false, 0);
-  const server = new WsPMD(options, true, 0);
-  const offer = wsExtension.parse(wsExtension.format({ "permessage-deflate": client.offer() }));
-  const accepted = server.accept(offer["permessage-deflate"]);
-  const answer = wsExtension.parse(wsExtension.format({ "permessage-deflate": accepted }));
-  client.accept(answer["permessage-deflate"]);
-  const call =
-    (pmd: WsPerMessageDeflate, method: "compress" | "decompress") =>
-    (data: Buffer): Promise<Buffer> =>
-      new Promise((resolve, reject) =>
-        pmd[method](data, true, (error, result) => (error ? reject(error) : resolve(result!))),
-      );
-  return { compress: call(server, "compress"), decompress: call(client, "decompress") };
+  const { client, server } = wsHandshake(options);
+  return {
+    compress: (data) => wsCall(server, "compress", data),
+    decompress: (data) => wsCall(client, "decompress", data),
+  };
 }
 
 const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
