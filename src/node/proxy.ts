@@ -12,6 +12,7 @@
 import { lookup } from "node:dns/promises";
 import * as net from "node:net";
 import * as tls from "node:tls";
+import { defaultUserAgent } from "../client.ts";
 import {
   InvalidMessage,
   InvalidProxy,
@@ -680,4 +681,105 @@ async function socks4Connect(
       reply[1],
     );
   }
+}
+
+/** Options of `connect()` about proxies. */
+export interface ProxyOptions {
+  /**
+   * The proxy to connect through: `true` to choose one from the environment
+   * ({@link getProxy}: `wss_proxy`/`ws_proxy`, `https_proxy`/`http_proxy`,
+   * `all_proxy`, `no_proxy`), a proxy URL (`http://`, `https://`,
+   * `socks5://`, `socks5h://`, `socks4://`, `socks4a://`, with optional
+   * `user:password@`), or `null` (or `false`) to connect directly. Ignored
+   * with `path` or `sock`. Default: `true`.
+   */
+  proxy?: string | boolean | null;
+  /**
+   * TLS options for the connection to an `https://` proxy (`ca`...), as
+   * `tls` is for the server. Default: none.
+   */
+  proxyTls?: tls.ConnectionOptions | null;
+}
+
+/**
+ * The proxy URL to use for `uri` given the `proxy` option, or `null`.
+ *
+ * @throws {@link InvalidProxy} when the URL (given or from the environment) is invalid.
+ */
+export function proxyFor(
+  uri: ProxyTarget,
+  option: string | boolean | null | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): Proxy | null {
+  const url =
+    option === undefined || option === true
+      ? getProxy(uri, env)
+      : typeof option === "string"
+        ? option
+        : null;
+  return url === null ? null : parseProxy(url);
+}
+
+/** What {@link openTunnel} needs from the options of `connect()`. */
+export interface TunnelOptions extends ProxyOptions {
+  /** TLS options for a `wss://` server. */
+  tls?: tls.ConnectionOptions;
+  /** `User-Agent`, also sent to HTTP proxies; `null` for none. Default: the client's. */
+  userAgentHeader?: string | null;
+}
+
+/**
+ * Opens the transport of a connection to `uri` through `proxy`: the tunnel,
+ * then, for `wss://`, TLS to the server over it. A `ws://` tunnel comes back
+ * paused (see {@link connectThroughProxy}).
+ */
+export async function openTunnel(
+  proxy: Proxy,
+  uri: ProxyTarget,
+  options: TunnelOptions,
+  signal: AbortSignal,
+): Promise<net.Socket> {
+  const tunnel = await connectThroughProxy(
+    proxy,
+    { host: uri.host, port: uri.port },
+    {
+      signal,
+      proxyTls: options.proxyTls ?? undefined,
+      userAgent:
+        options.userAgentHeader === undefined ? defaultUserAgent() : options.userAgentHeader,
+    },
+  );
+  if (!uri.secure) return tunnel;
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({
+      ALPNProtocols: ["http/1.1"],
+      // RFC 6066 §3: SNI takes a host name, never an IP address.
+      servername: net.isIP(uri.host) === 0 ? uri.host : undefined,
+      ...options.tls,
+      socket: tunnel,
+      // Not used to connect; the certificate is checked against it, where
+      // Node would otherwise fall back to the proxy's host for IP addresses.
+      host: uri.host,
+    });
+    const cleanup = () => {
+      socket.off("secureConnect", onConnect);
+      socket.off("error", onError);
+      signal.removeEventListener("abort", onAbort);
+    };
+    const onConnect = () => {
+      cleanup();
+      resolve(socket);
+    };
+    const onError = (error: Error) => {
+      cleanup();
+      socket.destroy();
+      tunnel.destroy();
+      reject(error);
+    };
+    const onAbort = () => onError(signal.reason);
+    socket.once("secureConnect", onConnect);
+    socket.once("error", onError);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
 }

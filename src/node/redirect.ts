@@ -6,8 +6,10 @@
  * @module
  */
 
-import { InvalidHandshake, InvalidURI, SecurityError } from "../errors.ts";
+import { InvalidHandshake, InvalidStatus, InvalidURI, SecurityError } from "../errors.ts";
+import type { HeadersInit } from "../headers.ts";
 import type { Response } from "../http11.ts";
+import { parseURI, type WebSocketURI } from "../uri.ts";
 
 /** Statuses followed as redirects when the response has a `Location` header. */
 export const REDIRECT_STATUSES: ReadonlySet<number> = new Set([300, 301, 302, 303, 307, 308]);
@@ -156,16 +158,11 @@ export function followRedirect(
   return { uri, crossOrigin };
 }
 
-/** Header values in any of the shapes accepted for `additionalHeaders`. */
-export type HeaderPairs =
-  | Iterable<readonly [string, string]>
-  | Readonly<Record<string, string | readonly string[]>>;
-
 /**
  * Returns the headers without those in {@link CREDENTIAL_HEADERS}, as
  * `[name, value]` pairs in their original order.
  */
-export function withoutCredentials(headers: HeaderPairs): [string, string][] {
+export function withoutCredentials(headers: HeadersInit): [string, string][] {
   const pairs: [string, string][] = [];
   if (Symbol.iterator in headers) {
     for (const [name, value] of headers as Iterable<readonly [string, string]>) {
@@ -178,4 +175,46 @@ export function withoutCredentials(headers: HeaderPairs): [string, string][] {
     }
   }
   return pairs.filter(([name]) => !CREDENTIAL_HEADERS.includes(name.toLowerCase()));
+}
+
+/** What {@link followRedirects} needs from the options of `connect()`. */
+export interface RedirectOptions {
+  additionalHeaders?: HeadersInit | null;
+  /** Set when connecting over a Unix socket: redirects are refused. */
+  path?: string;
+  /** Set when connecting over a given socket: redirects are refused. */
+  sock?: unknown;
+}
+
+/**
+ * Runs `attempt` for `uri`, then again for each redirect the server answers
+ * with (an `InvalidStatus` whose response {@link isRedirect}), as
+ * {@link followRedirect} allows. After a cross-origin redirect, attempts get
+ * `additionalHeaders` without credentials. Time limits are the caller's:
+ * `openTimeout` covers the whole chain.
+ */
+export async function followRedirects<C>(
+  uri: WebSocketURI,
+  options: RedirectOptions,
+  attempt: (uri: WebSocketURI, additionalHeaders: HeadersInit | null | undefined) => Promise<C>,
+): Promise<C> {
+  const transport =
+    options.sock !== undefined ? "socket" : options.path !== undefined ? "unix" : "tcp";
+  const limit = maxRedirects();
+  let headers = options.additionalHeaders;
+  for (let redirects = 0; ; redirects++) {
+    try {
+      return await attempt(uri, headers);
+    } catch (error) {
+      if (!(error instanceof InvalidStatus) || !isRedirect(error.response)) throw error;
+      const redirect = followRedirect(uri.uri, error.response, {
+        redirects,
+        maxRedirects: limit,
+        transport,
+        cause: error,
+      });
+      uri = parseURI(redirect.uri);
+      if (redirect.crossOrigin && headers != null) headers = withoutCredentials(headers);
+    }
+  }
 }
