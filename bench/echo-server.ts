@@ -22,21 +22,12 @@ const impl = process.argv[2] ?? "ours";
 const host = process.env.HOST ?? "127.0.0.1";
 const port = Number(process.env.PORT ?? 0);
 
-type ServeLike = (
-  handler: (
-    ws: AsyncIterable<string | Buffer> & { send(m: string | Buffer): Promise<void> },
-  ) => Promise<void>,
-  options: { host: string; port: number; compression: null },
-) => Promise<{ address: unknown; close(): Promise<void> }>;
-
 function ready(boundPort: number): void {
   process.stdout.write(`listening ${boundPort}\n`);
 }
 
 async function startOurs(): Promise<() => Promise<void>> {
-  // Through a variable until src/index.ts lands, so the bench type-checks before it.
-  const modulePath = "../src/index.ts";
-  const { serve } = (await import(modulePath)) as { serve: ServeLike };
+  const { serve } = await import("../src/index.ts");
   const server = await serve(
     async (ws) => {
       for await (const message of ws) await ws.send(message);

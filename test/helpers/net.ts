@@ -320,6 +320,11 @@ export interface RawPeer {
   send(data: Buffer): void;
   /** Sends a close frame and waits for the server's (masked like a client). */
   close(code?: number, reason?: string): Promise<ParsedFrame | null>;
+  /**
+   * The next frame other than a ping or pong, answering pings on the way
+   * like a well-behaved peer (the one exception to passivity).
+   */
+  recvData(timeoutMs?: number): Promise<ParsedFrame | null>;
 }
 
 /** Opens a TCP connection to 127.0.0.1:`port`; resolves once connected. */
@@ -432,6 +437,15 @@ export async function rawConnect(port: number, options: RawConnectOptions = {}):
     close: async (code = 1000, reason = "") => {
       socket.write(closeFrame(code, reason));
       return reader.nextData();
+    },
+    recvData: async (timeoutMs = DEFAULT_TIMEOUT_MS) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const next = await reader.next(Math.max(1, deadline - Date.now()));
+        if (next === null) return null;
+        if (next.opcode === OP_PING) socket.write(frame(OP_PONG, next.payload));
+        else if (next.opcode !== OP_PONG) return next;
+      }
     },
   };
 }
