@@ -1,8 +1,16 @@
 import { strict as assert } from "node:assert";
-import { describe, it } from "node:test";
+import { once } from "node:events";
+import * as http from "node:http";
+import * as https from "node:https";
+import { type AddressInfo, connect as netConnect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Duplex } from "node:stream";
+import { afterEach, describe, it } from "node:test";
 import { InvalidHandshake, InvalidStatus, InvalidURI, SecurityError } from "../../src/errors.ts";
 import { Headers } from "../../src/headers.ts";
 import type { Response } from "../../src/http11.ts";
+import { connect } from "../../src/node/client.ts";
 import {
   DEFAULT_MAX_REDIRECTS,
   followRedirect,
@@ -11,6 +19,8 @@ import {
   REDIRECT_STATUSES,
   withoutCredentials,
 } from "../../src/node/redirect.ts";
+import { cert, key } from "../helpers/localhost-tls.ts";
+import { acceptKey, closeFrame } from "../helpers/net.ts";
 
 function response(status: number, location?: string): Response {
   const headers = new Headers();
@@ -227,5 +237,270 @@ describe("redirect rules", () => {
       ["X-Tag", "a"],
       ["X-Tag", "b"],
     ]);
+  });
+});
+
+// ---------------------------------------------------------------------------
+// connect() against real servers answering the handshake with redirects.
+
+interface Seen {
+  path: string;
+  headers: http.IncomingHttpHeaders;
+}
+
+type Route = (path: string) => { status: number; location?: string; delay?: number } | "accept";
+
+/** An HTTP(S) server whose `upgrade` handler redirects or accepts, as `route` says. */
+async function upgradeServer(
+  route: Route,
+  options: { tls?: boolean; path?: string } = {},
+): Promise<{ port: number; seen: Seen[]; url: string }> {
+  const seen: Seen[] = [];
+  const server = options.tls ? https.createServer({ key, cert }) : http.createServer();
+  server.on("upgrade", (req: http.IncomingMessage, socket: Duplex) => {
+    seen.push({ path: req.url ?? "", headers: req.headers });
+    socket.on("error", () => {});
+    const action = route(req.url ?? "");
+    if (action === "accept") {
+      socket.write(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+          `Sec-WebSocket-Accept: ${acceptKey(String(req.headers["sec-websocket-key"]))}\r\n\r\n`,
+      );
+      // Answer the client's close frame so that close() doesn't wait.
+      socket.once("data", () => socket.end(closeFrame(1000, "", { mask: false })));
+      return;
+    }
+    const location = action.location === undefined ? "" : `Location: ${action.location}\r\n`;
+    const answer = `HTTP/1.1 ${action.status} Redirect\r\n${location}Content-Length: 0\r\n\r\n`;
+    if (action.delay === undefined) socket.end(answer);
+    else setTimeout(() => socket.end(answer), action.delay);
+  });
+  cleanups.push(() => {
+    server.close();
+    server.closeAllConnections();
+  });
+  if (options.path !== undefined) {
+    server.listen(options.path);
+    await once(server, "listening");
+    return { port: 0, seen, url: "ws://localhost/" };
+  }
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as AddressInfo;
+  return { port, seen, url: `${options.tls ? "wss" : "ws"}://127.0.0.1:${port}` };
+}
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const cleanup of cleanups.splice(0)) cleanup();
+  delete process.env.WEBSOCKETS_MAX_REDIRECTS;
+});
+
+/** Redirects /hop/N to /hop/N+1, and accepts /hop/`last`. */
+const hops =
+  (last: number, status = 302): Route =>
+  (path) => {
+    const n = Number(path.split("/")[2]);
+    return n >= last ? "accept" : { status, location: `/hop/${n + 1}` };
+  };
+
+describe("connect() following redirects", () => {
+  it("follows a chain of relative redirects with every redirect status", async () => {
+    const chain: Record<string, { status: number; location: string }> = {
+      "/a": { status: 300, location: "/b" },
+      "/b": { status: 301, location: "c" },
+      "/c": { status: 302, location: "/d?x=1" },
+      "/d?x=1": { status: 303, location: "./e" },
+      "/e": { status: 307, location: "/f#fragment" },
+      "/f": { status: 308, location: "/final" },
+    };
+    const server = await upgradeServer((path) => chain[path] ?? "accept");
+    const ws = await connect(`${server.url}/a`, { logger: false });
+    assert.deepEqual(
+      server.seen.map((s) => s.path),
+      ["/a", "/b", "/c", "/d?x=1", "/e", "/f", "/final"],
+    );
+    assert.equal(ws.request?.path, "/final");
+    await ws.close();
+  });
+
+  it("follows an absolute redirect to another server", async () => {
+    const target = await upgradeServer(() => "accept");
+    const origin = await upgradeServer(() => ({ status: 302, location: `${target.url}/there` }));
+    const ws = await connect(origin.url, { logger: false });
+    assert.equal(target.seen[0].path, "/there");
+    assert.equal(target.seen[0].headers.host, `127.0.0.1:${target.port}`);
+    await ws.close();
+  });
+
+  it("follows 10 redirects", async () => {
+    const server = await upgradeServer(hops(10));
+    const ws = await connect(`${server.url}/hop/0`, { logger: false });
+    assert.equal(server.seen.length, 11);
+    assert.equal(ws.request?.path, "/hop/10");
+    await ws.close();
+  });
+
+  it("refuses the 11th redirect with SecurityError", async () => {
+    const server = await upgradeServer(hops(11));
+    await assert.rejects(connect(`${server.url}/hop/0`, { logger: false }), (error) => {
+      assert.ok(error instanceof SecurityError);
+      assert.equal(
+        error.message,
+        `more than 10 redirects; the last one leads to ws://127.0.0.1:${server.port}/hop/11`,
+      );
+      assert.ok(error.cause instanceof InvalidStatus);
+      return true;
+    });
+    assert.equal(server.seen.length, 11);
+  });
+
+  it("reads the limit from WEBSOCKETS_MAX_REDIRECTS", async () => {
+    process.env.WEBSOCKETS_MAX_REDIRECTS = "2";
+    const server = await upgradeServer(hops(3));
+    await assert.rejects(connect(`${server.url}/hop/0`, { logger: false }), {
+      name: "SecurityError",
+      message: /^more than 2 redirects/,
+    });
+    assert.equal(server.seen.length, 3);
+  });
+
+  it("covers the whole chain with one openTimeout", async () => {
+    // Each hop takes 40 ms, well within the timeout; the chain doesn't.
+    const server = await upgradeServer((path) => {
+      const n = Number(path.split("/")[2]);
+      return n >= 10 ? "accept" : { status: 302, location: `/hop/${n + 1}`, delay: 40 };
+    });
+    await assert.rejects(connect(`${server.url}/hop/0`, { logger: false, openTimeout: 150 }), {
+      name: "TimeoutError",
+    });
+    assert.ok(server.seen.length < 11, `${server.seen.length} requests`);
+  });
+
+  it("refuses a redirect from wss:// to ws:// with SecurityError", async () => {
+    const plain = await upgradeServer(() => "accept");
+    const secure = await upgradeServer(() => ({ status: 302, location: `${plain.url}/` }), {
+      tls: true,
+    });
+    await assert.rejects(
+      connect(`${secure.url.replace("127.0.0.1", "localhost")}/`, {
+        logger: false,
+        tls: { ca: cert },
+      }),
+      (error) =>
+        error instanceof SecurityError &&
+        error.message ===
+          `cannot follow redirect from wss://localhost:${secure.port}/ to non-secure URI ${plain.url}/`,
+    );
+    assert.equal(plain.seen.length, 0);
+  });
+
+  it("follows a redirect from ws:// to wss://", async () => {
+    const secure = await upgradeServer(() => "accept", { tls: true });
+    const plain = await upgradeServer(() => ({
+      status: 301,
+      location: `wss://localhost:${secure.port}/secure`,
+    }));
+    const ws = await connect(plain.url, { logger: false, tls: { ca: cert } });
+    assert.equal(secure.seen[0].path, "/secure");
+    await ws.close();
+  });
+
+  it("drops Authorization, Cookie and Proxy-Authorization on a cross-origin redirect", async () => {
+    const target = await upgradeServer(() => "accept");
+    const origin = await upgradeServer(() => ({ status: 307, location: `${target.url}/` }));
+    const ws = await connect(origin.url, {
+      logger: false,
+      additionalHeaders: {
+        Authorization: "Bearer secret",
+        Cookie: "session=1",
+        "Proxy-Authorization": "Basic eDp5",
+        "X-Trace": "abc",
+      },
+    });
+    await ws.close();
+    const first = origin.seen[0].headers;
+    assert.equal(first.authorization, "Bearer secret");
+    assert.equal(first.cookie, "session=1");
+    assert.equal(first["proxy-authorization"], "Basic eDp5");
+    const second = target.seen[0].headers;
+    assert.equal(second.authorization, undefined);
+    assert.equal(second.cookie, undefined);
+    assert.equal(second["proxy-authorization"], undefined);
+    assert.equal(second["x-trace"], "abc");
+  });
+
+  it("sends the URI's Basic credentials to its origin only", async () => {
+    const target = await upgradeServer(() => "accept");
+    const origin = await upgradeServer(() => ({ status: 302, location: `${target.url}/` }));
+    const ws = await connect(origin.url.replace("ws://", "ws://alice:pw@"), { logger: false });
+    await ws.close();
+    assert.equal(
+      origin.seen[0].headers.authorization,
+      `Basic ${Buffer.from("alice:pw").toString("base64")}`,
+    );
+    assert.equal(target.seen[0].headers.authorization, undefined);
+  });
+
+  it("keeps credentials on a same-origin redirect", async () => {
+    const server = await upgradeServer((path) =>
+      path === "/start" ? { status: 302, location: "/next" } : "accept",
+    );
+    const ws = await connect(`${server.url.replace("ws://", "ws://alice:pw@")}/start`, {
+      logger: false,
+      additionalHeaders: { Cookie: "session=1" },
+    });
+    await ws.close();
+    assert.deepEqual(
+      server.seen.map((s) => [s.path, s.headers.authorization, s.headers.cookie]),
+      [
+        ["/start", `Basic ${Buffer.from("alice:pw").toString("base64")}`, "session=1"],
+        ["/next", `Basic ${Buffer.from("alice:pw").toString("base64")}`, "session=1"],
+      ],
+    );
+  });
+
+  it("refuses to follow a redirect over a Unix socket", async () => {
+    const path = join(tmpdir(), `websockets-ts-redirect-${process.pid}-${Date.now()}.sock`);
+    const server = await upgradeServer(() => ({ status: 302, location: "/elsewhere" }), { path });
+    await assert.rejects(connect(server.url, { logger: false, path }), {
+      name: "InvalidHandshake",
+      message:
+        "cannot follow redirect to ws://localhost/elsewhere when connecting over a Unix socket",
+    });
+    assert.equal(server.seen.length, 1);
+  });
+
+  it("refuses to follow a redirect over a socket given to connect()", async () => {
+    const server = await upgradeServer(() => ({ status: 302, location: "/elsewhere" }));
+    const sock = netConnect({ host: "127.0.0.1", port: server.port });
+    await once(sock, "connect");
+    await assert.rejects(connect(`${server.url}/`, { logger: false, sock }), (error) => {
+      assert.ok(error instanceof InvalidHandshake);
+      assert.equal(
+        error.message,
+        `cannot follow redirect to ${server.url}/elsewhere with a socket given to connect()`,
+      );
+      return true;
+    });
+  });
+
+  it("doesn't follow a 3xx without Location, nor a 304", async () => {
+    for (const [status, location] of [
+      [302, undefined],
+      [304, "/x"],
+    ] as const) {
+      const server = await upgradeServer(() => ({ status, location }));
+      await assert.rejects(
+        connect(server.url, { logger: false }),
+        (error) => error instanceof InvalidStatus && error.response.status === status,
+      );
+      assert.equal(server.seen.length, 1);
+    }
+  });
+
+  it("rejects a redirect to another scheme with InvalidURI", async () => {
+    const server = await upgradeServer(() => ({ status: 302, location: "ftp://127.0.0.1/" }));
+    await assert.rejects(connect(server.url, { logger: false }), InvalidURI);
   });
 });
