@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { once } from "node:events";
 import * as net from "node:net";
-import { after, before, describe, it } from "node:test";
+import { after, afterEach, before, describe, it } from "node:test";
 import * as tls from "node:tls";
 import {
   InvalidProxy,
@@ -10,6 +10,7 @@ import {
   ProxyError,
   SocksProxyError,
 } from "../../src/errors.ts";
+import { type ConnectOptions, connect } from "../../src/node/client.ts";
 import {
   bypassesProxy,
   connectThroughProxy,
@@ -18,6 +19,7 @@ import {
   SOCKS4_REPLIES,
   SOCKS5_REPLIES,
 } from "../../src/node/proxy.ts";
+import { type ServerConnection, serve } from "../../src/node/server.ts";
 import { cert, key } from "../helpers/localhost-tls.ts";
 
 // ---------------------------------------------------------------------------
@@ -962,5 +964,146 @@ describe("connectThroughProxy: SOCKS4 and SOCKS4a", () => {
         (error) => error instanceof InvalidProxyMessage && message.test(error.message),
       );
     }
+  });
+});
+
+// ---------------------------------------------------------------------------
+// connect() through the fake proxies, to a real WebSocket server.
+
+describe("connect() through a proxy", () => {
+  const PROXY_ENV = ["ws_proxy", "wss_proxy", "http_proxy", "https_proxy", "all_proxy", "no_proxy"];
+  const savedEnv = Object.fromEntries(PROXY_ENV.map((name) => [name, process.env[name]]));
+  let wsUrl = "";
+  let wssUrl = "";
+  const closers: (() => Promise<void>)[] = [];
+
+  before(async () => {
+    const echo = async (ws: ServerConnection) => {
+      for await (const message of ws) await ws.send(message);
+    };
+    const plain = await serve(echo, { host: "127.0.0.1", port: 0, logger: false });
+    const secure = await serve(echo, {
+      host: "127.0.0.1",
+      port: 0,
+      logger: false,
+      tls: { key, cert },
+    });
+    closers.push(
+      () => plain.close(),
+      () => secure.close(),
+    );
+    wsUrl = `ws://127.0.0.1:${(plain.address as { port: number }).port}/`;
+    wssUrl = `wss://localhost:${(secure.address as { port: number }).port}/`;
+  });
+
+  afterEach(() => {
+    for (const name of PROXY_ENV) {
+      if (savedEnv[name] === undefined) delete process.env[name];
+      else process.env[name] = savedEnv[name];
+    }
+  });
+
+  after(async () => {
+    for (const close of closers) await close();
+  });
+
+  async function roundTrip(url: string, options: ConnectOptions): Promise<void> {
+    const ws = await connect(url, { logger: false, tls: { ca: cert }, ...options });
+    await ws.send("through the proxy");
+    assert.equal(await ws.recv(), "through the proxy");
+    await ws.close();
+  }
+
+  it("connects to ws:// and wss:// through an HTTP proxy", async () => {
+    const proxy = httpProxy();
+    const port = await proxy.port;
+    await roundTrip(wsUrl, { proxy: `http://127.0.0.1:${port}` });
+    await roundTrip(wssUrl, { proxy: `http://127.0.0.1:${port}` });
+    assert.deepEqual(
+      proxy.seen.map((s) => s.head[0]),
+      [`CONNECT ${new URL(wsUrl).host} HTTP/1.1`, `CONNECT ${new URL(wssUrl).host} HTTP/1.1`],
+    );
+  });
+
+  it("sends the client's User-Agent to the proxy", async () => {
+    const proxy = httpProxy();
+    const port = await proxy.port;
+    await roundTrip(wsUrl, { proxy: `http://127.0.0.1:${port}`, userAgentHeader: "agent/1" });
+    await roundTrip(wsUrl, { proxy: `http://127.0.0.1:${port}`, userAgentHeader: null });
+    assert.ok(proxy.seen[0].head.includes("User-Agent: agent/1"));
+    assert.ok(!proxy.seen[1].head.some((line) => line.startsWith("User-Agent")));
+  });
+
+  it("connects to wss:// through an https:// proxy, TLS inside TLS", async () => {
+    const proxy = httpProxy({ tls: true });
+    await roundTrip(wssUrl, {
+      proxy: `https://localhost:${await proxy.port}`,
+      proxyTls: { ca: cert },
+    });
+    assert.equal(proxy.seen.length, 1);
+  });
+
+  it("connects through SOCKS5 with authentication, SOCKS5h and SOCKS4a", async () => {
+    const withAuth = socks5Proxy({ auth: ["u", "p"] });
+    await roundTrip(wssUrl, { proxy: `socks5://u:p@127.0.0.1:${await withAuth.port}` });
+    const remote = socks5Proxy();
+    await roundTrip(wssUrl, { proxy: `socks5h://127.0.0.1:${await remote.port}` });
+    assert.equal(remote.seen[0].hostname, "localhost");
+    const socks4 = socks4Proxy();
+    await roundTrip(wsUrl, { proxy: `socks4a://127.0.0.1:${await socks4.port}` });
+    assert.equal(socks4.seen.length, 1);
+  });
+
+  it("takes the proxy from the environment by default, and honours no_proxy", async () => {
+    const proxy = httpProxy();
+    const port = await proxy.port;
+    process.env.ws_proxy = `http://127.0.0.1:${port}`;
+    process.env.wss_proxy = `socks5h://127.0.0.1:${await socks5Proxy().port}`;
+    await roundTrip(wsUrl, {});
+    assert.equal(proxy.seen.length, 1);
+    process.env.no_proxy = "localhost,127.0.0.0/8";
+    await roundTrip(wsUrl, {});
+    await roundTrip(wssUrl, {});
+    assert.equal(proxy.seen.length, 1);
+  });
+
+  it("connects directly with proxy: null whatever the environment says", async () => {
+    process.env.ws_proxy = `http://127.0.0.1:${await closedPort()}`;
+    await roundTrip(wsUrl, { proxy: null });
+    await assert.rejects(connect(wsUrl, { logger: false }), { code: "ECONNREFUSED" });
+  });
+
+  it("rejects an invalid proxy from the environment with InvalidProxy", async () => {
+    process.env.ws_proxy = "socks6://127.0.0.1:1080";
+    await assert.rejects(connect(wsUrl, { logger: false }), (error) => {
+      assert.ok(error instanceof InvalidProxy);
+      assert.equal(error.proxy, "socks6://127.0.0.1:1080");
+      return true;
+    });
+  });
+
+  it("throws a proxy rejection from connect(), and from the reconnecting loop", async () => {
+    const proxy = httpProxy({ auth: "Basic never" });
+    const url = `http://127.0.0.1:${await proxy.port}`;
+    await assert.rejects(connect(wsUrl, { logger: false, proxy: url }), InvalidProxyStatus);
+    await assert.rejects(async () => {
+      for await (const _ of connect(wsUrl, { logger: false, proxy: url, backoff: [0] })) {
+        assert.fail("no connection expected");
+      }
+    }, InvalidProxyStatus);
+    assert.equal(proxy.seen.length, 2);
+  });
+
+  it("covers the proxy handshake with openTimeout", async () => {
+    const proxy = httpProxy({ answer: "", keepOpen: true });
+    await assert.rejects(
+      connect(wsUrl, {
+        logger: false,
+        proxy: `http://127.0.0.1:${await proxy.port}`,
+        openTimeout: 50,
+      }),
+      { name: "TimeoutError" },
+    );
+    assert.equal(proxy.seen.length, 1);
   });
 });
