@@ -23,6 +23,7 @@ export {
   silentLogger,
 } from "./logging.ts";
 export { type BasicAuthOptions, basicAuth, type Credentials } from "./node/auth.ts";
+export { type BackoffOptions, backoff } from "./node/backoff.ts";
 export { type BroadcastOptions, broadcast } from "./node/broadcast.ts";
 export { ClientConnection, type ConnectOptions, connect } from "./node/client.ts";
 export {
@@ -36,6 +37,8 @@ export {
   type SendData,
   type SendOptions,
 } from "./node/connection.ts";
+export { getProxy, type ProxyOptions } from "./node/proxy.ts";
+export { processException, type ReconnectOptions } from "./node/reconnect.ts";
 export {
   type CloseServerOptions,
   type Handler,
