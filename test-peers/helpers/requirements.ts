@@ -1,0 +1,49 @@
+/**
+ * Where the external peers live, and the checks that turn a missing peer
+ * into a failure that says how to install it (no peer is ever skipped).
+ *
+ * @module
+ */
+
+import { spawnSync } from "node:child_process";
+import { accessSync, constants } from "node:fs";
+import { createRequire } from "node:module";
+
+/** The Debian interpreter, which sees the Debian python3-* packages (a pyenv `python3` on PATH would not). */
+export const PYTHON = process.env.PEERS_PYTHON ?? "/usr/bin/python3";
+/** Debian's chromium. */
+export const CHROMIUM = process.env.PEERS_CHROMIUM ?? "/usr/bin/chromium";
+
+const HINT = "(or run `sudo .ci/install-peers`, which installs every Debian peer)";
+
+/** Throws with an install hint unless `PYTHON` can import `module`. */
+export function requirePythonModule(module: string, debianPackage: string): void {
+  const run = spawnSync(PYTHON, ["-c", `import ${module}`], { encoding: "utf8" });
+  if (run.error || run.status !== 0) {
+    throw new Error(
+      `peer missing: ${PYTHON} cannot import ${module} (${(run.error?.message ?? run.stderr).trim()}); ` +
+        `install it with \`apt-get install ${debianPackage}\` ${HINT}`,
+    );
+  }
+}
+
+/** Throws with an install hint unless Chromium is there. */
+export function requireChromium(): void {
+  try {
+    accessSync(CHROMIUM, constants.X_OK);
+  } catch {
+    throw new Error(
+      `peer missing: no Chromium at ${CHROMIUM}; install it with \`apt-get install chromium\` ${HINT}`,
+    );
+  }
+}
+
+/** Throws with an install hint unless the npm package resolves; returns its version. */
+export function requireNpmPackage(name: string): string {
+  try {
+    const require = createRequire(import.meta.url);
+    return (require(`${name}/package.json`) as { version: string }).version;
+  } catch {
+    throw new Error(`peer missing: the npm package ${name} is not installed; run \`npm ci\``);
+  }
+}
