@@ -1,7 +1,10 @@
 import { strict as assert } from "node:assert";
+import { spawn } from "node:child_process";
 import { once } from "node:events";
 import * as net from "node:net";
+import { dirname, join } from "node:path";
 import { after, afterEach, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import {
   ConnectionClosed,
   InvalidMessage,
@@ -17,6 +20,7 @@ import { Headers } from "../../src/headers.ts";
 import type { Response } from "../../src/http11.ts";
 import { connect } from "../../src/node/client.ts";
 import { processException } from "../../src/node/reconnect.ts";
+import { type ServerConnection, serve } from "../../src/node/server.ts";
 import { createCaptureLogger } from "../helpers/capture-logger.ts";
 import { acceptKey, closeFrame, frame, OP_TEXT } from "../helpers/net.ts";
 
@@ -602,5 +606,76 @@ describe("connect() awaited", () => {
     assert.equal(a, b);
     await a.close();
     assert.equal(server.played.length, 1);
+  });
+});
+
+// ---------------------------------------------------------------------------
+// examples/reconnect.ts, run for real.
+
+const EXAMPLES = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "examples");
+
+/** Runs an example with tsx; `waitFor` polls its output (bounded), `exited` gives the exit code. */
+function runExample(name: string, args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, ["--import", "tsx", join(EXAMPLES, name), ...args], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout?.setEncoding("utf8").on("data", (text: string) => {
+    output += text;
+  });
+  child.stderr?.setEncoding("utf8").on("data", (text: string) => {
+    output += text;
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+  return {
+    child,
+    exited,
+    output: () => output,
+    /** Waits until the output matches `pattern` `count` times; fails after 20 s. */
+    async waitFor(pattern: RegExp, count = 1): Promise<void> {
+      const global = new RegExp(pattern.source, "g");
+      const deadline = Date.now() + 20_000;
+      while ((output.match(global) ?? []).length < count) {
+        if (child.exitCode !== null) assert.fail(`${name} exited early:\n${output}`);
+        if (Date.now() > deadline) assert.fail(`${name} never printed ${pattern}:\n${output}`);
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    },
+  };
+}
+
+describe("examples/reconnect.ts", () => {
+  it("waits for the server, reconnects after it restarts, and stops on SIGTERM", async () => {
+    const reserved = scripted([]);
+    const port = await reserved.reserve();
+    const example = runExample("reconnect.ts", [`ws://127.0.0.1:${port}/`], {
+      WEBSOCKETS_BACKOFF_INITIAL_DELAY: "0.01",
+      WEBSOCKETS_BACKOFF_MIN_DELAY: "0.02",
+      WEBSOCKETS_BACKOFF_MAX_DELAY: "0.05",
+    });
+    try {
+      await example.waitFor(
+        /INFO websockets\.client connect failed; reconnecting in 0\.0 seconds: Error: connect ECONNREFUSED/,
+      );
+      const echo = async (ws: ServerConnection) => {
+        for await (const message of ws) await ws.send(message);
+      };
+      let server = await serve(echo, { host: "127.0.0.1", port, logger: false });
+      await example.waitFor(/< hello/);
+      await server.close();
+      await example.waitFor(/connection closed by the server/);
+      await example.waitFor(/connect failed; reconnecting/, 2);
+      server = await serve(echo, { host: "127.0.0.1", port, logger: false });
+      await example.waitFor(/< hello/, 2);
+      await server.close();
+      await example.waitFor(/connect failed; reconnecting/, 3);
+      example.child.kill("SIGTERM");
+      assert.equal(await example.exited, 0, example.output());
+      assert.match(example.output(), /stopped\n$/);
+      assert.equal((example.output().match(/connected to/g) ?? []).length, 2);
+    } finally {
+      example.child.kill("SIGKILL");
+    }
   });
 });
