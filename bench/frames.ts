@@ -2,7 +2,7 @@
  * Frame parsing and serialization throughput: our sans-I/O core against
  * `ws`'s own Receiver and Sender, on the same bytes, in the same run.
  *
- *   npx tsx bench/frames.ts [--rounds 5] [--duration 300] [--only parse]
+ *   npx tsx bench/frames.ts [--rounds 5] [--duration 300] [--only "parse 64 KiB"]
  *
  * Rows: binary frames of 32 B, 1 KiB and 64 KiB, masked (what a server
  * receives, what a client sends) and unmasked. Parsing feeds a stream of
@@ -19,14 +19,18 @@
  * `readOnly: true` (what `ws.send(buffer)` uses: the caller's buffer isn't
  * modified, so a masked frame is copied).
  *
- * Each row alternates implementations for several rounds and keeps each
- * one's best round: noise on a shared machine only slows a round down.
+ * Rates are per second of CPU time of this process (GC threads included),
+ * which other processes on a shared machine don't inflate. Each row
+ * alternates implementations for several rounds, with a full GC before each
+ * measurement, and keeps each one's best round.
  *
  * @module
  */
 
 import { createRequire } from "node:module";
 import { parseArgs } from "node:util";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { FrameParser, OP_BINARY, serializeFrame, writeFrame } from "../src/frames.ts";
 import { Protocol } from "../src/protocol.ts";
 
@@ -51,7 +55,7 @@ const { values } = parseArgs({
   },
 });
 const ROUNDS = Number(values.rounds);
-const DURATION_NS = BigInt(Number(values.duration) * 1e6);
+const DURATION_US = Number(values.duration) * 1000;
 const CHUNK = 64 * 1024;
 /** Consumes results, so that no work can be optimized away. */
 let sink = 0;
@@ -62,19 +66,35 @@ interface Impl {
   step: () => number;
 }
 
-/** Repeats `step` for about DURATION; returns frames per second. */
+// A full GC before each measurement, so that garbage left by one
+// implementation isn't collected on the next one's time.
+setFlagsFromString("--expose-gc");
+const gc = runInNewContext("gc") as () => void;
+
+/** Repeats `step` for about DURATION of CPU time; returns frames per CPU second. */
 function measure(step: () => number): number {
+  gc();
   // Warm-up: let the JIT settle.
-  const warmEnd = process.hrtime.bigint() + DURATION_NS / 4n;
-  while (process.hrtime.bigint() < warmEnd) step();
+  const warmEnd = cpuMicros() + DURATION_US / 4;
+  while (cpuMicros() < warmEnd) step();
   let frames = 0;
-  const start = process.hrtime.bigint();
+  const start = cpuMicros();
   let now = start;
-  while (now - start < DURATION_NS) {
+  while (now - start < DURATION_US) {
     frames += step();
-    now = process.hrtime.bigint();
+    now = cpuMicros();
   }
-  return (frames * 1e9) / Number(now - start);
+  return (frames * 1e6) / (now - start);
+}
+
+/**
+ * CPU time used by this process (all threads: GC helpers included), in
+ * microseconds. Unlike wall time, other processes on a shared machine don't
+ * inflate it.
+ */
+function cpuMicros(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
 }
 
 function compare(impls: Impl[]): number[] {
@@ -185,8 +205,9 @@ const mbps = (framesPerSecond: number, size: number) =>
   `${((framesPerSecond * size) / 1e6).toFixed(0)} MB/s`;
 
 for (const kind of ["parse", "serialize"] as const) {
-  if (values.only !== undefined && !kind.includes(values.only)) continue;
   for (const [label, size] of SIZES) {
+    // --only matches "parse 32 B", "serialize 64 KiB"...
+    if (values.only !== undefined && !`${kind} ${label}`.includes(values.only)) continue;
     for (const masked of [false, true]) {
       const impls = kind === "parse" ? parseImpls(size, masked) : serializeImpls(size, masked);
       const result = compare(impls);
@@ -215,5 +236,5 @@ console.log(line(header));
 console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
 for (const row of rows) console.log(line(row));
 console.log(
-  `\nNode ${process.version}, best of ${ROUNDS} rounds of ${values.duration} ms each (${sink} results consumed).`,
+  `\nNode ${process.version}, best of ${ROUNDS} rounds of ${values.duration} ms of CPU time each (${sink} results consumed).`,
 );

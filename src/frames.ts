@@ -424,10 +424,11 @@ export interface FrameParserOptions {
   /** Called with every complete frame, in order. */
   onFrame: (frame: Frame) => void;
   /**
-   * Called with each piece of a data frame's payload (unmasked) as it
-   * arrives, only for frames whose payload spans several chunks; `onFrame`
-   * still gets the whole frame at the end. Lets a caller validate a text
-   * payload before it's complete. Default: none.
+   * Called with each piece of a text message's payload (unmasked: a TEXT
+   * frame, or a continuation of a text message) as it arrives, only for
+   * frames whose payload spans several chunks; `onFrame` still gets the
+   * whole frame at the end. Lets a caller validate text before the frame is
+   * complete. Default: none.
    */
   onPartial?: ((opcode: Opcode, piece: Buffer) => void) | null;
 }
@@ -471,6 +472,8 @@ export class FrameParser {
   #stopped = false;
   /** Whether a fragmented data message is open: the next data frame must be a continuation. */
   #fragmented = false;
+  /** Whether the data frame being received carries text: TEXT, or CONT of a TEXT message. */
+  #text = false;
 
   // A header split across chunks is gathered here.
   readonly #header = Buffer.allocUnsafe(MAX_HEADER_SIZE);
@@ -635,6 +638,8 @@ export class FrameParser {
         throw new ProtocolError(
           `expected a continuation frame, got ${OPCODE_NAMES[opcode as Opcode]}`,
         );
+      } else {
+        this.#text = opcode === OP_TEXT;
       }
       this.#fragmented = !fin;
       const maxSize = this.maxSize;
@@ -664,7 +669,7 @@ export class FrameParser {
     if (this.#masked) copyMasked(chunk, pos, payload, start, take, this.#key, 0, start);
     else chunk.copy(payload, start, pos, pos + take);
     this.#received += take;
-    if (this.#onPartial !== null && take > 0 && this.#opcode < 0x8) {
+    if (this.#onPartial !== null && this.#text && this.#opcode < 0x8) {
       this.#onPartial(this.#opcode, payload.subarray(start, start + take));
     }
     if (this.#received === this.#length) {

@@ -522,11 +522,8 @@ export class Protocol {
   #receivePartial(opcode: Opcode, piece: Buffer): void {
     // With extensions the pieces are still encoded; the frame is validated once decoded.
     if (this.extensions.length !== 0) return;
-    if (opcode === OP_TEXT) {
-      if (!this.#validatedPartially) this.#utf8.reset();
-    } else if (!this.#textMessage) {
-      return;
-    }
+    // The first piece of a TEXT frame starts a new text.
+    if (opcode === OP_TEXT && !this.#validatedPartially) this.#utf8.reset();
     this.#validatedPartially = true;
     if (!this.#utf8.push(piece)) throw invalidUtf8();
   }

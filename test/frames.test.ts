@@ -372,6 +372,27 @@ describe("FrameParser round trips", () => {
     seen.length = 0;
     parser.parse(bytes);
     assert.deepEqual(seen, ["frame abcdefgh"]);
+    // Pieces of continuations of a text message too, not of binary data.
+    seen.length = 0;
+    const text = Buffer.concat([
+      fromClient(OP_TEXT, "ab", { fin: false }),
+      fromClient(OP_CONT, "cd"),
+    ]);
+    const binary = Buffer.concat([
+      fromClient(OP_BINARY, "ef", { fin: false }),
+      fromClient(OP_CONT, "gh"),
+    ]);
+    for (const chunk of [...bytewise(text), ...bytewise(binary)]) parser.parse(chunk);
+    assert.deepEqual(seen, [
+      "1 a",
+      "1 b",
+      "frame ab",
+      "0 c",
+      "0 d",
+      "frame cd",
+      "frame ef",
+      "frame gh",
+    ]);
   });
 
   it("stops at once when stop() is called from onFrame", () => {
