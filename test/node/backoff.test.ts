@@ -50,7 +50,7 @@ describe("backoff", () => {
     while (expected.length < 9) expected.push(expected[expected.length - 1] * 1.618);
     assert.equal(delays.length, 12);
     for (let i = 0; i < 9; i++) assert.ok(Math.abs(delays[i] - expected[i]) < 1e-6, `delay ${i}`);
-    // 3100 * 1.618^7 = 89 003 ms is the last one under the cap.
+    // 3100 * 1.618^7 = 89 994 ms is the last one under the cap.
     assert.ok(delays[8] < 90_000);
     assert.deepEqual(delays.slice(9), [90_000, 90_000, 90_000]);
   });
