@@ -22,7 +22,11 @@ export class RpcChild {
   #exitCode: number | null | undefined;
 
   constructor(command: string, args: string[], env: NodeJS.ProcessEnv = process.env) {
-    this.#child = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"], env });
+    // No __pycache__ next to the Python peers.
+    this.#child = spawn(command, args, {
+      stdio: ["pipe", "pipe", "pipe"],
+      env: { ...env, PYTHONDONTWRITEBYTECODE: "1" },
+    });
     this.#exited = new Promise((resolve) => {
       this.#child.once("exit", (code) => {
         this.#exitCode = code;
