@@ -241,10 +241,7 @@ export class Connecting<C extends Closable> implements Promise<C>, AsyncIterable
 
 // The API is "return an error or undefined"; a processException that throws
 // is honoured too, as it's an easy mistake to make.
-function verdict(
-  decide: (error: Error) => Error | null | undefined,
-  error: unknown,
-): unknown {
+function verdict(decide: (error: Error) => Error | null | undefined, error: unknown): unknown {
   const asError = error instanceof Error ? error : new Error(String(error), { cause: error });
   try {
     const result = decide(asError);
