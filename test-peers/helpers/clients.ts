@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { WebSocket } from "ws";
 import { CLOSED, connect, InvalidStatus } from "../../src/index.ts";
+import { VERSION } from "../../src/version.ts";
 import {
   CHROMIUM,
   PYTHON,
@@ -214,7 +215,7 @@ export const oursClient: ClientPeer = {
         if (ws && ws.state !== CLOSED) await ws.close().catch(() => {});
       },
     };
-    return { session, version: "this checkout" };
+    return { session, version: `${VERSION} (this checkout)` };
   },
 };
 

@@ -19,6 +19,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type WebSocket, WebSocketServer } from "ws";
 import { serve } from "../../src/index.ts";
+import { VERSION } from "../../src/version.ts";
 import { PYTHON, requireNpmPackage, requirePythonModule } from "./requirements.ts";
 import { type Json, RpcChild } from "./rpc.ts";
 
@@ -138,7 +139,7 @@ export const oursServer: ServerPeer = {
     if (address === null || !("port" in address)) throw new Error("unexpected address");
     return {
       url: `ws://127.0.0.1:${address.port}`,
-      version: "this checkout",
+      version: `${VERSION} (this checkout)`,
       waitEvent: (p, t) => log.wait(p, t),
       stop: () => server.close(),
     };
