@@ -11,6 +11,7 @@ export {
   defaultUserAgent,
 } from "./client.ts";
 export * from "./errors.ts";
+export * from "./extensions/index.ts";
 export * from "./frames.ts";
 export {
   acceptKey,
