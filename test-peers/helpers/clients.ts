@@ -7,7 +7,7 @@
  */
 
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:http";
+import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -396,65 +396,71 @@ export const autobahnClient: ClientPeer = {
 };
 
 /** Chromium headless (Debian chromium) driven by playwright-core: a real page using the browser's WebSocket. */
-export const chromiumClient: ClientPeer = {
-  id: "chromium",
-  name: "Chromium",
-  cannot: {
-    ...WHATWG_LIMITS,
-    compressionOff: "Chromium always offers permessage-deflate; the server declines it",
-  },
-  async start() {
-    requireChromium();
-    requireNpmPackage("playwright-core");
-    const { chromium } = await import("playwright-core");
-    // The page and its script come from a loopback HTTP server, like any web page would.
-    const files: Record<string, [string, string]> = {
-      "/peer.html": ["peer.html", "text/html; charset=utf-8"],
-      "/whatwg-client.mjs": ["whatwg-client.mjs", "text/javascript; charset=utf-8"],
-    };
-    const http = createServer((req, res) => {
-      const file = files[req.url ?? ""];
-      if (!file) {
-        res.writeHead(404).end();
-        return;
-      }
-      res.writeHead(200, { "content-type": file[1] }).end(readFileSync(join(PEERS_DIR, file[0])));
-    });
-    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", () => resolve()));
-    const address = http.address();
-    const port = typeof address === "object" && address ? address.port : 0;
-    const profile = mkdtempSync(join(tmpdir(), "websockets-ts-chromium-"));
-    let context: Awaited<ReturnType<typeof chromium.launchPersistentContext>>;
-    try {
-      context = await chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM,
-        headless: true,
-        timeout: 30_000,
-        args: [
-          "--headless",
-          "--no-sandbox",
-          "--disable-gpu",
-          "--disable-quic",
-          "--no-first-run",
-          "--disable-background-networking",
-          "--disable-component-update",
-          "--disable-sync",
-          "--disable-dev-shm-usage",
-        ],
-      });
-    } catch (error) {
-      http.close();
-      rmSync(profile, { recursive: true, force: true });
-      throw error;
+/**
+ * Launches Chromium on a page served from a loopback `http.Server`, like any
+ * web page. `attach` may add to that server (our WebSocket server, for the
+ * same-origin check) before it listens. Returns the session and the page's origin.
+ */
+export async function startChromium(
+  attach?: (http: Server) => Promise<void>,
+): Promise<{ session: ClientSession; version: string; origin: string }> {
+  requireChromium();
+  requireNpmPackage("playwright-core");
+  const { chromium } = await import("playwright-core");
+  const files: Record<string, [string, string]> = {
+    "/peer.html": ["peer.html", "text/html; charset=utf-8"],
+    "/whatwg-client.mjs": ["whatwg-client.mjs", "text/javascript; charset=utf-8"],
+  };
+  const http = createServer((req, res) => {
+    const file = files[req.url ?? ""];
+    if (!file) {
+      res.writeHead(404).end();
+      return;
     }
+    res.writeHead(200, { "content-type": file[1] }).end(readFileSync(join(PEERS_DIR, file[0])));
+  });
+  await attach?.(http);
+  await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", () => resolve()));
+  const address = http.address();
+  const origin = `127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+  const profile = mkdtempSync(join(tmpdir(), "websockets-ts-chromium-"));
+  const cleanUp = async () => {
+    await new Promise<void>((resolve) => http.close(() => resolve()));
+    rmSync(profile, { recursive: true, force: true });
+  };
+  let context: Awaited<ReturnType<typeof chromium.launchPersistentContext>>;
+  try {
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      timeout: 30_000,
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+      ],
+    });
+  } catch (error) {
+    await cleanUp();
+    throw error;
+  }
+  const stop = async () => {
+    await context.close().catch(() => {});
+    await cleanUp();
+  };
+  try {
     const page = context.pages()[0] ?? (await context.newPage());
-    await page.goto(`http://127.0.0.1:${port}/peer.html`);
+    await page.goto(`http://${origin}/peer.html`);
     await page.waitForFunction(
       () => (globalThis as unknown as { peerReady?: boolean }).peerReady === true,
       null,
-      {
-        timeout: 10_000,
-      },
+      { timeout: 10_000 },
     );
     const call = (op: string, args: Json = {}) =>
       bounded(
@@ -468,18 +474,25 @@ export const chromiumClient: ClientPeer = {
         ),
         op,
       );
-    const version = String(
-      context.browser()?.version() ??
-        (await page.evaluate(
-          () => (globalThis as unknown as { navigator: { userAgent: string } }).navigator.userAgent,
-        )),
-    );
-    const stop = async () => {
-      await context.close().catch(() => {});
-      await new Promise<void>((resolve) => http.close(() => resolve()));
-      rmSync(profile, { recursive: true, force: true });
-    };
-    return { session: remoteSession(call, stop), version };
+    const version = String(context.browser()?.version() ?? "unknown");
+    return { session: remoteSession(call, stop), version, origin };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** Chromium headless (Debian chromium) driven by playwright-core: a real page using the browser's WebSocket. */
+export const chromiumClient: ClientPeer = {
+  id: "chromium",
+  name: "Chromium",
+  cannot: {
+    ...WHATWG_LIMITS,
+    compressionOff: "Chromium always offers permessage-deflate; the server declines it",
+  },
+  async start() {
+    const { session, version } = await startChromium();
+    return { session, version };
   },
 };
 
