@@ -1065,7 +1065,9 @@ export class Connection {
   #getCloseError(): ConnectionClosed {
     if (this.#closeError !== null) return this.#closeError;
     let error = this.protocol.closeExc;
-    if (this.#transportError !== null && error.cause === undefined) {
+    // The transport's error (ECONNRESET...) says more than the protocol's
+    // "unexpected end of stream".
+    if (this.#transportError !== null) {
       const Class = error.constructor as new (
         ...args: ConstructorParameters<typeof ConnectionClosedOK>
       ) => ConnectionClosed;
