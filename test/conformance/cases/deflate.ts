@@ -381,6 +381,15 @@ const PARAM_SETS: ParamSet[] = [
       accept: acceptWith({ serverMaxWindowBits: 11 }),
     },
   },
+  {
+    title:
+      "server requiring client_max_window_bits (10), client offering it / client offering it, server answering 10",
+    serverRole: {
+      offers: [{ ...CMWB }],
+      server: { clientMaxWindowBits: 10, requireClientMaxWindowBits: true },
+    },
+    clientRole: { client: { ...CMWB }, accept: acceptWith({ clientMaxWindowBits: 10 }, true) },
+  },
 ];
 
 function deflate12(): ConformanceCase[] {
@@ -449,6 +458,21 @@ const NEGOTIATION: ConformanceCase[] = [
       },
     }),
   ),
+  {
+    id: "13.50.7",
+    description:
+      "Offer permessage-deflate without client_max_window_bits to a server that requires it: the server declines it",
+    fuzzerRoles: ["client"],
+    serverRole: {
+      offers: [{}],
+      server: { clientMaxWindowBits: 10, requireClientMaxWindowBits: true },
+      expectDecline: true,
+    },
+    async run(s) {
+      await s.sendMessage("uncompressed");
+      return echoes(text("uncompressed"));
+    },
+  },
   ...(
     [
       [
