@@ -10,7 +10,6 @@ import {
   InvalidHeaderValue,
   InvalidState,
   InvalidStatus,
-  InvalidUpgrade,
   NegotiationError,
 } from "./errors.ts";
 import type { ClientExtensionFactory, Extension } from "./extensions/base.ts";
@@ -20,14 +19,13 @@ import {
   buildExtension,
   buildHost,
   buildSubprotocol,
+  checkUpgradeHeaders,
   type ExtensionHeader,
   generateKey,
   Headers,
   type HeadersInit,
-  parseConnection,
   parseExtension,
   parseSubprotocol,
-  parseUpgrade,
 } from "./headers.ts";
 import {
   type HttpLimits,
@@ -217,16 +215,7 @@ export class ClientProtocol extends Protocol {
     const headers = response.headers;
 
     // RFC 6455 §4.1 items 2 and 3 of the response checks.
-    const connection = headers.getAll("Connection").flatMap(parseConnection);
-    if (!connection.some((option) => option.toLowerCase() === "upgrade")) {
-      throw new InvalidUpgrade("Connection", connection.length > 0 ? connection.join(", ") : null);
-    }
-    const upgrade = headers.getAll("Upgrade").flatMap(parseUpgrade);
-    // Case-insensitive, like browsers: the RFC says "websocket" but also
-    // registers "WebSocket" (§11.2).
-    if (upgrade.length !== 1 || upgrade[0].toLowerCase() !== "websocket") {
-      throw new InvalidUpgrade("Upgrade", upgrade.length > 0 ? upgrade.join(", ") : null);
-    }
+    checkUpgradeHeaders(headers);
 
     const accept = headers.getOne("Sec-WebSocket-Accept");
     if (accept === undefined) throw new InvalidHeader("Sec-WebSocket-Accept");

@@ -14,7 +14,12 @@
  */
 
 import { createHash, randomBytes } from "node:crypto";
-import { InvalidHeader, InvalidHeaderFormat, InvalidHeaderValue } from "./errors.ts";
+import {
+  InvalidHeader,
+  InvalidHeaderFormat,
+  InvalidHeaderValue,
+  InvalidUpgrade,
+} from "./errors.ts";
 import type { ExtensionParameter } from "./extensions/base.ts";
 
 /** What a {@link Headers} can be built from. */
@@ -645,4 +650,24 @@ export function acceptKey(key: string): string {
   return createHash("sha1")
     .update(key + GUID)
     .digest("base64");
+}
+
+/**
+ * Checks `Connection: Upgrade` and `Upgrade: websocket`, which both the
+ * request (RFC 6455 §4.2.1 items 3 and 4) and the response (§4.1, client
+ * checks 2 and 3) must carry.
+ *
+ * @throws InvalidUpgrade naming the header and the value received.
+ */
+export function checkUpgradeHeaders(headers: Headers): void {
+  const connection = headers.getAll("Connection").flatMap(parseConnection);
+  if (!connection.some((option) => option.toLowerCase() === "upgrade")) {
+    throw new InvalidUpgrade("Connection", connection.length > 0 ? connection.join(", ") : null);
+  }
+  const upgrade = headers.getAll("Upgrade").flatMap(parseUpgrade);
+  // Case-insensitive, like browsers: the RFC says "websocket" but also
+  // registers "WebSocket" (§11.2), and some clients send that.
+  if (upgrade.length !== 1 || upgrade[0].toLowerCase() !== "websocket") {
+    throw new InvalidUpgrade("Upgrade", upgrade.length > 0 ? upgrade.join(", ") : null);
+  }
 }

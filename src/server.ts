@@ -21,13 +21,12 @@ import type { Extension, ServerExtensionFactory } from "./extensions/base.ts";
 import {
   acceptKey,
   buildExtension,
+  checkUpgradeHeaders,
   decodeBase64,
   type ExtensionHeader,
   Headers,
-  parseConnection,
   parseExtension,
   parseSubprotocol,
-  parseUpgrade,
 } from "./headers.ts";
 import {
   type HttpLimits,
@@ -241,16 +240,7 @@ export class ServerProtocol extends Protocol {
     if (version !== "HTTP/1.1") throw new InvalidMessage(`unsupported HTTP version: ${version}`);
     const headers = request.headers;
 
-    const connection = headers.getAll("Connection").flatMap(parseConnection);
-    if (!connection.some((option) => option.toLowerCase() === "upgrade")) {
-      throw new InvalidUpgrade("Connection", connection.length > 0 ? connection.join(", ") : null);
-    }
-    const upgrade = headers.getAll("Upgrade").flatMap(parseUpgrade);
-    // Case-insensitive: the RFC says "websocket" but also registers
-    // "WebSocket" (§11.2), and some clients send that.
-    if (upgrade.length !== 1 || upgrade[0].toLowerCase() !== "websocket") {
-      throw new InvalidUpgrade("Upgrade", upgrade.length > 0 ? upgrade.join(", ") : null);
-    }
+    checkUpgradeHeaders(headers);
 
     const key = headers.getOne("Sec-WebSocket-Key");
     if (key === undefined) throw new InvalidHeader("Sec-WebSocket-Key");

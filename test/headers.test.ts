@@ -1,7 +1,12 @@
 import { strict as assert } from "node:assert";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import { InvalidHeader, InvalidHeaderFormat, InvalidHeaderValue } from "../src/errors.ts";
+import {
+  InvalidHeader,
+  InvalidHeaderFormat,
+  InvalidHeaderValue,
+  InvalidUpgrade,
+} from "../src/errors.ts";
 import {
   acceptKey,
   buildAuthorizationBasic,
@@ -9,6 +14,7 @@ import {
   buildHost,
   buildSubprotocol,
   buildWwwAuthenticateBasic,
+  checkUpgradeHeaders,
   decodeBase64,
   type ExtensionHeader,
   generateKey,
@@ -549,5 +555,37 @@ describe("helpers", () => {
     assert.equal(isToken("a b"), false);
     assert.equal(isToken("a/b"), false);
     assert.equal(isToken("é"), false);
+  });
+});
+
+describe("checkUpgradeHeaders", () => {
+  test("accepts Connection listing upgrade among other options, and Upgrade in any case", () => {
+    checkUpgradeHeaders(new Headers({ Connection: "keep-alive, Upgrade", Upgrade: "WebSocket" }));
+  });
+
+  test("rejects a missing Connection header, naming it", () => {
+    assert.throws(
+      () => checkUpgradeHeaders(new Headers({ Upgrade: "websocket" })),
+      (error: unknown) =>
+        error instanceof InvalidUpgrade &&
+        error.header === "Connection" &&
+        error.value === null &&
+        error.message === "missing Connection header",
+    );
+  });
+
+  test("rejects an Upgrade header offering another protocol, naming the value", () => {
+    assert.throws(
+      () => checkUpgradeHeaders(new Headers({ Connection: "Upgrade", Upgrade: "h2c" })),
+      (error: unknown) =>
+        error instanceof InvalidUpgrade && error.header === "Upgrade" && error.value === "h2c",
+    );
+  });
+
+  test("rejects two protocols in Upgrade", () => {
+    assert.throws(
+      () => checkUpgradeHeaders(new Headers({ Connection: "Upgrade", Upgrade: "websocket, h2c" })),
+      (error: unknown) => error instanceof InvalidUpgrade && error.value === "websocket, h2c",
+    );
   });
 });
