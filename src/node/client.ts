@@ -19,7 +19,6 @@ import { enableClientPermessageDeflate } from "../extensions/permessage-deflate.
 import type { HeadersInit } from "../headers.ts";
 import type { Response } from "../http11.ts";
 import { type LoggerLike, resolveLogger } from "../logging.ts";
-import { CONNECTING, OPEN } from "../protocol.ts";
 import { parseURI, type WebSocketURI } from "../uri.ts";
 import {
   Connection,
@@ -98,14 +97,22 @@ export class ClientConnection extends Connection {
     this.#responsePromise = new Promise((resolve) => {
       this.#responseReceived = resolve;
     });
-    this.closed.then(() => this.#resolveResponse(null));
+  }
+
+  /** @internal */
+  protected override transportClosed(): void {
+    this.#resolveResponse(null);
   }
 
   /** @internal */
   protected override handshakeEvent(event: unknown): void {
-    if (typeof event === "object" && event !== null && "status" in event) {
-      this.#resolveResponse(event as Response);
-    }
+    if (typeof event !== "object" || event === null || !("status" in event)) return;
+    const protocol = this.protocol as ClientProtocol;
+    this.setHandshake(protocol.request, event as Response);
+    // Open now, before frames that came with the response (a close...) are
+    // processed: the handshake succeeded even if the server closes at once.
+    if (protocol.handshakeExc === null) this.opened();
+    this.#resolveResponse(event as Response);
   }
 
   #resolveResponse(response: Response | null): void {
@@ -116,27 +123,23 @@ export class ClientConnection extends Connection {
   }
 
   /**
-   * Sends the request and waits for the response; resolves once OPEN,
-   * rejects with why the handshake failed (after closing the transport).
+   * Sends the request and waits for the response; resolves once the
+   * handshake succeeded, rejects with why it failed (after closing the
+   * transport).
    * @internal
    */
   async handshake(): Promise<void> {
     const protocol = this.protocol as ClientProtocol;
-    const request = protocol.connect();
-    protocol.sendRequest(request);
+    protocol.sendRequest(protocol.connect());
     this.sendData();
     const response = await this.#responsePromise;
-    this.setHandshake(request, response);
-    if (protocol.state === OPEN) {
-      this.opened();
-      return;
-    }
+    if (response !== null && protocol.handshakeExc === null) return;
     const error =
       protocol.handshakeExc ??
       this.transportError ??
       new InvalidHandshake("connection closed during the opening handshake");
     this.flush();
-    if (protocol.state === CONNECTING || !this.socket.destroyed) this.abortTransport();
+    this.abortTransport();
     await this.closed;
     throw error;
   }

@@ -36,6 +36,7 @@ import {
   isLevelEnabled,
   type LoggerLike,
   logMessages,
+  silentLogger,
 } from "../logging.ts";
 import { CLOSED, CLOSING, CONNECTING, OPEN, type Protocol, type State } from "../protocol.ts";
 import {
@@ -45,7 +46,7 @@ import {
   publishPong,
   publishSocketError,
 } from "./diagnostics.ts";
-import { type Data, MessageQueue, rejected } from "./messages.ts";
+import { type Data, kInvalidUtf8, kPause, kResume, MessageQueue, rejected } from "./messages.ts";
 
 export type { Data } from "./messages.ts";
 
@@ -154,10 +155,27 @@ const EMPTY = Buffer.alloc(0);
 const RESOLVED: Promise<void> = Promise.resolve();
 
 interface PingWaiter {
+  /** The payload, as a latin1 string. */
+  key: string;
   sentAt: number;
-  resolve: (latency: number) => void;
-  reject: (error: unknown) => void;
+  /** `null` for keepalive pings. */
+  resolve: ((latency: number) => void) | null;
+  reject: ((error: unknown) => void) | null;
 }
+
+// The connection a socket belongs to: the socket's listeners are shared
+// functions rather than closures per connection.
+const kConnection = Symbol("websockets-ts.connection");
+
+interface TaggedSocket extends Duplex {
+  [kConnection]: Connection;
+}
+
+// Set in Connection's static block, where they can reach private methods.
+let socketData: (this: Duplex, chunk: Buffer) => void;
+let socketEnd: (this: Duplex) => void;
+let socketError: (this: Duplex, error: Error) => void;
+let socketClose: (this: Duplex) => void;
 
 /**
  * Forwards log calls to a target that can change: the protocol gets its
@@ -203,7 +221,7 @@ class LoggerProxy implements LoggerLike {
  * @internal
  */
 export function protocolLogger(base: LoggerLike): LoggerLike {
-  return new LoggerProxy(base);
+  return base === silentLogger ? base : new LoggerProxy(base);
 }
 
 /** Internal settings a subclass passes to the base class. @internal */
@@ -244,7 +262,8 @@ export class Connection {
   readonly #writeLowWater: number;
 
   readonly #messages: MessageQueue;
-  readonly #remoteAddress: Address | null;
+  // Looked up on first use, or at once when logs need it.
+  #remoteAddress: Address | null | undefined = undefined;
   #localAddress: Address | null | undefined = undefined;
 
   #request: Request | null = null;
@@ -254,25 +273,26 @@ export class Connection {
   #pending: Buffer[] = [];
   #pendingBytes = 0;
   #flushScheduled = false;
-  #drainWaiters: (() => void)[] = [];
-  // The same callback for every write lets Node batch their completions.
-  readonly #onWritten: () => void;
+  // Senders waiting for the write buffer to drain, and the write callback
+  // that wakes them (created on first need).
+  #drainWaiters: (() => void)[] | null = null;
+  #onWritten: (() => void) | undefined = undefined;
 
   // Fragmented send in progress: other sends wait for it.
   #fragmented: Promise<void> | null = null;
 
-  // Keepalive and user pings, in the order they were sent.
-  readonly #pings = new Map<string, PingWaiter>();
+  // Keepalive and user pings awaiting their pong, in the order they were sent.
+  #pings: PingWaiter[] | null = null;
   #latency = 0;
   #keepaliveTimer: NodeJS.Timeout | null = null;
-  readonly #onKeepalivePongBound: (latency: number) => void;
   #pongTimer: NodeJS.Timeout | null = null;
   #closeTimer: NodeJS.Timeout | null = null;
 
-  // Lifecycle.
-  readonly #closed: Promise<void>;
-  #resolveClosed!: () => void;
+  // Lifecycle. The `closed` promise is created on first use.
+  #closed: Promise<void> | null = null;
+  #resolveClosed: (() => void) | null = null;
   #isClosed = false;
+  #closeDone = false;
   #closeError: ConnectionClosed | null = null;
   // Why the transport closed, if it failed: the cause of closeError.
   #transportError: Error | null = null;
@@ -309,47 +329,68 @@ export class Connection {
           : checkSize(init.maxQueue, DEFAULT_MAX_QUEUE, "maxQueue");
     this.#logContext = init.logContext ?? null;
 
-    this.#remoteAddress = addressOf(socket, "remote");
-    const bindings: LogFields = {
-      connectionId: protocol.id,
-      remoteAddress: formatConnectionAddress(this.#remoteAddress),
-    };
-    this.#logger = typeof logger.child === "function" ? logger.child(bindings) : logger;
+    if (logger === silentLogger) {
+      this.#logger = logger;
+    } else {
+      const bindings: LogFields = {
+        connectionId: protocol.id,
+        remoteAddress: formatConnectionAddress(this.remoteAddress),
+      };
+      this.#logger = typeof logger.child === "function" ? logger.child(bindings) : logger;
+    }
     this.#loggerProxy = protocol.logger instanceof LoggerProxy ? protocol.logger : null;
     if (this.#loggerProxy !== null) this.#loggerProxy.target = this.#logger;
     this.#debug = isLevelEnabled(this.#logger, "debug");
 
-    this.#closed = new Promise<void>((resolve) => {
-      this.#resolveClosed = resolve;
-    });
-
     this.#messages = new MessageQueue(
       maxQueue,
       maxQueue === null ? null : Math.floor(maxQueue / 4),
-      {
-        pause: () => socket.pause(),
-        resume: () => socket.resume(),
-        invalidUtf8: (reason) => this.#failWith(CLOSE_INVALID_DATA, reason),
-      },
+      this,
     );
 
     // Small messages must not wait for Nagle's algorithm: writes are
     // already coalesced per event-loop turn.
     (socket as Partial<Socket>).setNoDelay?.(true);
 
+    (socket as TaggedSocket)[kConnection] = this;
     // Our 'end' listener must run before net.Socket's own, which makes
     // writes fail once the peer half-closed: pending bytes go out first.
-    this.#onWritten = () => {
-      if (this.#drainWaiters.length > 0 && socket.writableLength <= this.#writeLowWater) {
-        this.#wakeDrainWaiters();
-      }
-    };
-    this.#onKeepalivePongBound = (latency) => this.#onKeepalivePong(latency);
-    socket.prependListener("end", () => this.#onEnd());
-    socket.on("data", (chunk: Buffer) => this.#onData(chunk));
-    socket.on("error", (error: Error) => this.#onError(error));
-    socket.on("close", () => this.#onClose());
+    socket.prependListener("end", socketEnd);
+    socket.on("data", socketData);
+    socket.on("error", socketError);
+    socket.on("close", socketClose);
     if (socket.destroyed) queueMicrotask(() => this.#onClose());
+  }
+
+  static {
+    // Shared listeners: `this` is the socket, tagged with its connection.
+    socketData = function (this: Duplex, chunk: Buffer): void {
+      (this as TaggedSocket)[kConnection].#onData(chunk);
+    };
+    socketEnd = function (this: Duplex): void {
+      (this as TaggedSocket)[kConnection].#onEnd();
+    };
+    socketError = function (this: Duplex, error: Error): void {
+      (this as TaggedSocket)[kConnection].#onError(error);
+    };
+    socketClose = function (this: Duplex): void {
+      (this as TaggedSocket)[kConnection].#onClose();
+    };
+  }
+
+  /** @internal */
+  [kPause](): void {
+    this.socket.pause();
+  }
+
+  /** @internal */
+  [kResume](): void {
+    this.socket.resume();
+  }
+
+  /** @internal */
+  [kInvalidUtf8](reason: string): void {
+    this.#failWith(CLOSE_INVALID_DATA, reason);
   }
 
   // --- Properties ----------------------------------------------------------
@@ -384,6 +425,7 @@ export class Connection {
 
   /** Address of the peer, or `null` when the transport doesn't tell. */
   get remoteAddress(): Address | null {
+    if (this.#remoteAddress === undefined) this.#remoteAddress = addressOf(this.socket, "remote");
     return this.#remoteAddress;
   }
 
@@ -419,6 +461,12 @@ export class Connection {
 
   /** Resolves once the transport is closed. Never rejects. */
   get closed(): Promise<void> {
+    if (this.#closed === null) {
+      if (this.#closeDone) return RESOLVED;
+      this.#closed = new Promise<void>((resolve) => {
+        this.#resolveClosed = resolve;
+      });
+    }
     return this.#closed;
   }
 
@@ -459,16 +507,7 @@ export class Connection {
    * otherwise.
    */
   [Symbol.asyncIterator](): AsyncIterator<Data> {
-    let done = false;
-    const messages = this.#messages;
-    return {
-      next: (): Promise<IteratorResult<Data>> =>
-        done ? Promise.resolve({ done: true, value: undefined }) : messages.next(),
-      return: (): Promise<IteratorResult<Data>> => {
-        done = true;
-        return Promise.resolve({ done: true, value: undefined });
-      },
-    };
+    return new MessageIterator(this.#messages);
   }
 
   // --- Sending -------------------------------------------------------------
@@ -639,7 +678,7 @@ export class Connection {
     }
     if (this.protocol.state !== OPEN) return this.#notOpen();
     const key = payload.toString("latin1");
-    if (this.#pings.has(key)) {
+    if (this.#findPing(key) !== -1) {
       return rejected(
         new ConcurrencyError(
           `already waiting for a pong with the same data: ${payload.toString("hex")}`,
@@ -651,8 +690,10 @@ export class Connection {
     } catch (error) {
       return rejected(error);
     }
+    this.#pings ??= [];
+    const pings = this.#pings;
     const promise = new Promise<number>((resolve, reject) => {
-      this.#pings.set(key, { sentAt: performance.now(), resolve, reject });
+      pings.push({ key, sentAt: performance.now(), resolve, reject });
     });
     promise.catch(noop);
     this.#sendData();
@@ -708,7 +749,7 @@ export class Connection {
     } else {
       this.#startCloseTimer();
     }
-    return this.#closed;
+    return this.closed;
   }
 
   /** Closes the connection (code 1000) and waits for it: `await using ws = await connect(url)`. */
@@ -758,6 +799,28 @@ export class Connection {
   /** Processes bytes as if read from the transport. @internal */
   protected receive(data: Buffer): void {
     this.#onData(data);
+  }
+
+  /**
+   * Processes events the protocol produced outside of a read, e.g. frames
+   * that arrived with the handshake request, parsed once the response is
+   * sent. @internal
+   */
+  protected processEvents(): void {
+    const protocol = this.protocol;
+    const events = protocol.eventsReceived();
+    this.#sendData();
+    if (protocol.closeExpected()) this.#startCloseTimer();
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i];
+      if (event instanceof Frame) this.#processFrame(event);
+      else this.handshakeEvent(event);
+    }
+  }
+
+  /** Called once the transport is closed, before `closed` resolves. @internal */
+  protected transportClosed(): void {
+    // For subclasses.
   }
 
   /** Moves bytes the protocol produced to the write buffer. @internal */
@@ -931,12 +994,12 @@ export class Connection {
     // Free extension resources (zlib streams) now rather than at GC.
     for (const extension of protocol.extensions) extension.release?.();
 
-    const makeError = (): ConnectionClosed => this.#getCloseError();
-    this.#messages.close(makeError);
-    if (this.#pings.size > 0) {
-      const error = makeError();
-      for (const waiter of this.#pings.values()) waiter.reject(error);
-      this.#pings.clear();
+    this.#messages.close(() => this.#getCloseError());
+    const pings = this.#pings;
+    if (pings !== null && pings.length > 0) {
+      this.#pings = null;
+      const error = this.#getCloseError();
+      for (const waiter of pings) waiter.reject?.(error);
     }
     this.#wakeDrainWaiters();
 
@@ -959,7 +1022,9 @@ export class Connection {
     } else if (this.#debug) {
       this.#logger.debug(logMessages.connectionClosed);
     }
-    this.#resolveClosed();
+    this.transportClosed();
+    this.#closeDone = true;
+    this.#resolveClosed?.();
   }
 
   #sendData(): void {
@@ -1004,13 +1069,15 @@ export class Connection {
       pending.length = 0;
       return;
     }
+    // A callback only while senders wait for the buffer to drain.
+    const onWritten = this.#drainWaiters === null ? undefined : this.#onWritten;
     if (count === 1) {
-      socket.write(pending[0], this.#onWritten);
+      socket.write(pending[0], onWritten);
     } else if (size <= COALESCE_LIMIT) {
-      socket.write(Buffer.concat(pending, size), this.#onWritten);
+      socket.write(Buffer.concat(pending, size), onWritten);
     } else {
       socket.cork();
-      for (let i = 0; i < count; i++) socket.write(pending[i], this.#onWritten);
+      for (let i = 0; i < count; i++) socket.write(pending[i], onWritten);
       socket.uncork();
     }
     pending.length = 0;
@@ -1028,17 +1095,28 @@ export class Connection {
     this.#sendData();
     const socket = this.socket;
     if (this.#pendingBytes + socket.writableLength <= this.#writeLimit) return RESOLVED;
+    // Writes from now on carry the callback that wakes waiters.
+    this.#drainWaiters ??= [];
+    this.#onWritten ??= () => {
+      if (this.#drainWaiters !== null && socket.writableLength <= this.#writeLowWater) {
+        this.#wakeDrainWaiters();
+      }
+    };
     this.#flush();
-    if (socket.writableLength <= this.#writeLimit || socket.destroyed) return RESOLVED;
+    if (socket.writableLength <= this.#writeLimit || socket.destroyed) {
+      if (this.#drainWaiters.length === 0) this.#drainWaiters = null;
+      return RESOLVED;
+    }
+    const waiters = this.#drainWaiters;
     return new Promise<void>((resolve) => {
-      this.#drainWaiters.push(resolve);
+      waiters.push(resolve);
     });
   }
 
   #wakeDrainWaiters(): void {
     const waiters = this.#drainWaiters;
-    if (waiters.length === 0) return;
-    this.#drainWaiters = [];
+    if (waiters === null) return;
+    this.#drainWaiters = null;
     for (const wake of waiters) wake();
   }
 
@@ -1051,7 +1129,7 @@ export class Connection {
     if (this.#isClosed) return rejected(this.#getCloseError());
     // CLOSING: wait for the transport to close, then report how it closed.
     this.#startCloseTimer();
-    const promise = this.#closed.then(() => {
+    const promise = this.closed.then(() => {
       throw this.#getCloseError();
     });
     promise.catch(noop);
@@ -1109,7 +1187,11 @@ export class Connection {
 
   #scheduleKeepalive(delay: number | null): void {
     if (delay === null || this.#keepaliveTimer !== null || this.#isClosed) return;
-    this.#keepaliveTimer = setTimeout(() => this.#onKeepalive(), Math.max(0, delay));
+    this.#keepaliveTimer = setTimeout(Connection.#keepaliveTick, Math.max(0, delay), this);
+  }
+
+  static #keepaliveTick(connection: Connection): void {
+    connection.#onKeepalive();
   }
 
   #onKeepalive(): void {
@@ -1122,10 +1204,12 @@ export class Connection {
       this.#logger.error({ err: error }, logMessages.keepaliveFailed);
       return;
     }
-    this.#pings.set(payload.toString("latin1"), {
+    this.#pings ??= [];
+    this.#pings.push({
+      key: payload.toString("latin1"),
       sentAt: performance.now(),
-      resolve: this.#onKeepalivePongBound,
-      reject: noop,
+      resolve: null,
+      reject: null,
     });
     this.#sendData();
     if (this.#debug) this.#logger.debug(logMessages.keepalivePingSent);
@@ -1155,28 +1239,32 @@ export class Connection {
   #uniquePingPayload(): Buffer {
     for (;;) {
       const payload = randomBytes(4);
-      if (!this.#pings.has(payload.toString("latin1"))) return payload;
+      if (this.#findPing(payload.toString("latin1")) === -1) return payload;
     }
+  }
+
+  #findPing(key: string): number {
+    const pings = this.#pings;
+    if (pings === null) return -1;
+    for (let i = 0; i < pings.length; i++) if (pings[i].key === key) return i;
+    return -1;
   }
 
   #acknowledgePings(data: Buffer): void {
     const pings = this.#pings;
-    if (pings.size === 0) return;
-    const key = data.toString("latin1");
+    if (pings === null || pings.length === 0) return;
     // Unsolicited pongs are allowed (RFC 6455 §5.5.3) and ignored.
-    if (!pings.has(key)) return;
+    const index = this.#findPing(data.toString("latin1"));
+    if (index === -1) return;
     const now = performance.now();
     // RFC 6455 §5.5.3: a pong may answer only the latest ping; it
     // acknowledges all earlier ones too.
-    for (const [id, waiter] of pings) {
-      pings.delete(id);
+    const acknowledged = pings.splice(0, index + 1);
+    this.#latency = now - acknowledged[index].sentAt;
+    for (const waiter of acknowledged) {
       const latency = now - waiter.sentAt;
-      if (id === key) {
-        this.#latency = latency;
-        waiter.resolve(latency);
-        return;
-      }
-      waiter.resolve(latency);
+      if (waiter.resolve === null) this.#onKeepalivePong(latency);
+      else waiter.resolve(latency);
     }
   }
 
@@ -1191,6 +1279,25 @@ export class Connection {
 }
 
 // --- Helpers -------------------------------------------------------------------
+
+/** The iterator of a connection's messages (a class: no closures per loop). */
+class MessageIterator implements AsyncIterator<Data> {
+  #messages: MessageQueue | null;
+
+  constructor(messages: MessageQueue) {
+    this.#messages = messages;
+  }
+
+  next(): Promise<IteratorResult<Data>> {
+    const messages = this.#messages;
+    return messages === null ? Promise.resolve({ done: true, value: undefined }) : messages.next();
+  }
+
+  return(): Promise<IteratorResult<Data>> {
+    this.#messages = null;
+    return Promise.resolve({ done: true, value: undefined });
+  }
+}
 
 function noop(): void {}
 

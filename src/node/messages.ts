@@ -16,18 +16,26 @@ import { type Frame, OP_CONT, OP_TEXT } from "../frames.ts";
 /** A message: a string for a text message, a `Buffer` for a binary one. */
 export type Data = string | Buffer;
 
-/** Callbacks the queue uses to act on the connection. */
+/** Internal method keys of {@link MessageQueueHooks}. */
+export const kPause: unique symbol = Symbol("websockets-ts.pause");
+export const kResume: unique symbol = Symbol("websockets-ts.resume");
+export const kInvalidUtf8: unique symbol = Symbol("websockets-ts.invalidUtf8");
+
+/**
+ * What the queue calls to act on the connection: methods of the connection
+ * itself, so a queue costs no closures.
+ */
 export interface MessageQueueHooks {
   /** Stop reading from the network: too many frames wait unread. */
-  pause(): void;
+  [kPause](): void;
   /** Read from the network again. */
-  resume(): void;
+  [kResume](): void;
   /**
    * A binary message read with `decode: true` isn't valid UTF-8: the
    * connection must fail with 1007. The pending read then ends when the
    * connection closes, through {@link MessageQueue.close}.
    */
-  invalidUtf8(reason: string): void;
+  [kInvalidUtf8](reason: string): void;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -146,7 +154,7 @@ export class MessageQueue {
     this.#frames.push(frame);
     if (this.#high !== null && !this.#paused && this.length > this.#high) {
       this.#paused = true;
-      this.#hooks.pause();
+      this.#hooks[kPause]();
     }
   }
 
@@ -308,7 +316,7 @@ export class MessageQueue {
           // validated text frames already.
           if (!frame.fin) this.#skipping = true;
           finish();
-          this.#hooks.invalidUtf8("invalid UTF-8 in a binary message read as text");
+          this.#hooks[kInvalidUtf8]("invalid UTF-8 in a binary message read as text");
           return this.#waitForClose();
         }
       },
@@ -338,7 +346,7 @@ export class MessageQueue {
     this.#draining = true;
     if (this.#paused) {
       this.#paused = false;
-      this.#hooks.resume();
+      this.#hooks[kResume]();
     }
   }
 
@@ -383,7 +391,7 @@ export class MessageQueue {
     }
     if (this.#paused && this.#low !== null && this.length <= this.#low) {
       this.#paused = false;
-      this.#hooks.resume();
+      this.#hooks[kResume]();
     }
     return frame;
   }
@@ -469,7 +477,7 @@ export class MessageQueue {
     }
     if (decode !== true) return data;
     if (!isUtf8(data)) {
-      this.#hooks.invalidUtf8("invalid UTF-8 in a binary message read as text");
+      this.#hooks[kInvalidUtf8]("invalid UTF-8 in a binary message read as text");
       return null;
     }
     return data.toString("utf8");

@@ -24,7 +24,7 @@ import {
   logMessages,
   resolveLogger,
 } from "../logging.ts";
-import { CONNECTING, OPEN } from "../protocol.ts";
+import { CLOSED, CONNECTING } from "../protocol.ts";
 import { defaultServerHeader, ServerProtocol, type ServerProtocolOptions } from "../server.ts";
 import {
   type Address,
@@ -157,6 +157,9 @@ export interface CloseServerOptions {
   reason?: string;
 }
 
+// Set by Server's static block: removes a closed connection from its sets.
+let forgetConnection: (server: Server, connection: ServerConnection) => void;
+
 const FAILED_HANDSHAKE_BODY =
   "Failed to open a WebSocket connection.\nSee server log for more information.\n";
 
@@ -168,7 +171,7 @@ export class ServerConnection extends Connection {
   username: string | null = null;
 
   #requestReceived: ((request: Request | null) => void) | null = null;
-  readonly #requestPromise: Promise<Request | null>;
+  #requestPromise: Promise<Request | null> | null;
 
   /** @internal */
   constructor(
@@ -183,7 +186,12 @@ export class ServerConnection extends Connection {
     this.#requestPromise = new Promise((resolve) => {
       this.#requestReceived = resolve;
     });
-    this.closed.then(() => this.#resolveRequest(null));
+  }
+
+  /** @internal */
+  protected override transportClosed(): void {
+    this.#resolveRequest(null);
+    forgetConnection(this.server, this);
   }
 
   /**
@@ -225,7 +233,9 @@ export class ServerConnection extends Connection {
    * @internal
    */
   async handshake(options: ServeOptions, serving: () => boolean): Promise<boolean> {
-    const request = await this.#requestPromise;
+    const requestPromise = this.#requestPromise!;
+    this.#requestPromise = null;
+    const request = await requestPromise;
     const protocol = this.protocol as ServerProtocol;
     if (request === null || protocol.state !== CONNECTING) {
       // The client left, or sent a request the protocol answered with an
@@ -275,12 +285,14 @@ export class ServerConnection extends Connection {
     }
     this.setHandshake(request, response);
     protocol.sendResponse(response);
-    this.sendData();
-    // `this.state`, not `protocol.state`, which TypeScript narrowed above.
-    if (this.state === OPEN) {
+    if (response.status === 101) {
+      // Open even if frames that came with the request (a close...) were
+      // parsed already: they're processed after `connection open`.
       this.opened();
+      this.processEvents();
       return true;
     }
+    this.sendData();
     if (fromProcessRequest) {
       this.logger.info(logMessages.httpResponseSent(response.status, response.reason));
     } else {
@@ -314,7 +326,16 @@ export class Server {
 
   readonly #all = new Set<ServerConnection>();
   readonly #open = new Set<ServerConnection>();
-  readonly #tasks = new Set<Promise<void>>();
+  // Connection handlers running, and what resolves when none is left.
+  #running = 0;
+  #idle: (() => void) | null = null;
+
+  static {
+    forgetConnection = (server, connection) => {
+      server.#all.delete(connection);
+      server.#open.delete(connection);
+    };
+  }
 
   #serving = true;
   #closing: Promise<void> | null = null;
@@ -526,9 +547,8 @@ export class Server {
     });
     connection = new ServerConnection(protocol, socket, this.#logger, this, options);
     this.#all.add(connection);
-    const task = this.#run(connection);
-    this.#tasks.add(task);
-    task.then(() => this.#tasks.delete(task));
+    this.#running++;
+    this.#run(connection);
     return connection;
   }
 
@@ -569,8 +589,7 @@ export class Server {
         return;
       }
 
-      this.#open.add(connection);
-      connection.closed.then(() => this.#open.delete(connection));
+      if (connection.state !== CLOSED) this.#open.add(connection);
       try {
         await this.#handler(connection);
       } catch (error) {
@@ -591,7 +610,8 @@ export class Server {
     } finally {
       if (timer !== null) clearTimeout(timer);
       await connection.closed;
-      this.#all.delete(connection);
+      this.#running--;
+      if (this.#running === 0 && this.#idle !== null) this.#idle();
     }
   }
 
@@ -617,7 +637,11 @@ export class Server {
       }
       await Promise.all(closing);
     }
-    while (this.#tasks.size > 0) await Promise.all(this.#tasks);
+    if (this.#running > 0) {
+      await new Promise<void>((resolve) => {
+        this.#idle = resolve;
+      });
+    }
     await listenerClosed;
     this.#logger.info(logMessages.serverClosed);
     this.#resolveClosed();

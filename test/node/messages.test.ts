@@ -2,7 +2,14 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ConcurrencyError, ConnectionClosedError, ConnectionClosedOK } from "../../src/errors.ts";
 import { Close, Frame, OP_BINARY, OP_CONT, OP_TEXT } from "../../src/frames.ts";
-import { type Data, MessageQueue, rejected } from "../../src/node/messages.ts";
+import {
+  type Data,
+  kInvalidUtf8,
+  kPause,
+  kResume,
+  MessageQueue,
+  rejected,
+} from "../../src/node/messages.ts";
 
 function text(data: string, fin = true): Frame {
   return new Frame(OP_TEXT, Buffer.from(data), fin);
@@ -20,9 +27,9 @@ function makeQueue(high: number | null = null, low: number | null = null) {
   const calls: string[] = [];
   const invalid: string[] = [];
   const queue = new MessageQueue(high, low, {
-    pause: () => calls.push("pause"),
-    resume: () => calls.push("resume"),
-    invalidUtf8: (reason) => invalid.push(reason),
+    [kPause]: () => calls.push("pause"),
+    [kResume]: () => calls.push("resume"),
+    [kInvalidUtf8]: (reason) => invalid.push(reason),
   });
   return { queue, calls, invalid };
 }
