@@ -262,9 +262,9 @@ export class Connection {
   readonly #writeLowWater: number;
 
   readonly #messages: MessageQueue;
-  // Looked up on first use, or at once when logs need it.
-  #remoteAddress: Address | null | undefined = undefined;
-  #localAddress: Address | null | undefined = undefined;
+  // Looked up at once: a socket forgets its addresses when it's destroyed.
+  readonly #remoteAddress: Address | null;
+  readonly #localAddress: Address | null;
 
   #request: Request | null = null;
   #response: Response | null = null;
@@ -329,18 +329,25 @@ export class Connection {
           : checkSize(init.maxQueue, DEFAULT_MAX_QUEUE, "maxQueue");
     this.#logContext = init.logContext ?? null;
 
+    this.#remoteAddress = addressOf(socket, "remote");
+    this.#localAddress = addressOf(socket, "local");
     if (logger === silentLogger) {
       this.#logger = logger;
     } else {
       const bindings: LogFields = {
         connectionId: protocol.id,
-        remoteAddress: formatConnectionAddress(this.remoteAddress),
+        remoteAddress: formatConnectionAddress(this.#remoteAddress),
       };
       this.#logger = typeof logger.child === "function" ? logger.child(bindings) : logger;
     }
     this.#loggerProxy = protocol.logger instanceof LoggerProxy ? protocol.logger : null;
     if (this.#loggerProxy !== null) this.#loggerProxy.target = this.#logger;
     this.#debug = isLevelEnabled(this.#logger, "debug");
+    // The protocol doesn't log the state it starts in; logged here, it
+    // carries the connection's fields like every later state change.
+    if (this.#debug && protocol.state === CONNECTING) {
+      this.#logger.debug(logMessages.state("CONNECTING"));
+    }
 
     this.#messages = new MessageQueue(
       maxQueue,
@@ -425,14 +432,11 @@ export class Connection {
 
   /** Address of the peer, or `null` when the transport doesn't tell. */
   get remoteAddress(): Address | null {
-    if (this.#remoteAddress === undefined) this.#remoteAddress = addressOf(this.socket, "remote");
     return this.#remoteAddress;
   }
 
   /** Local address, or `null` when the transport doesn't tell. */
   get localAddress(): Address | null {
-    // Looked up on first use: it costs a system call per connection.
-    if (this.#localAddress === undefined) this.#localAddress = addressOf(this.socket, "local");
     return this.#localAddress;
   }
 
@@ -1004,27 +1008,35 @@ export class Connection {
     this.#wakeDrainWaiters();
 
     if (this.#openedAt !== 0) {
-      const fields: ConnectionClosedFields = {
-        code: protocol.closeCode ?? 1006,
-        reason: protocol.closeReason ?? "",
-        rcvdCode: protocol.closeRcvd?.code ?? null,
-        rcvdReason: protocol.closeRcvd?.reason ?? null,
-        sentCode: protocol.closeSent?.code ?? null,
-        sentReason: protocol.closeSent?.reason ?? null,
-        durationMs: Math.round(performance.now() - this.#openedAt),
-        messagesIn: this.#messagesIn,
-        messagesOut: this.#messagesOut,
-        bytesIn: this.#bytesIn,
-        bytesOut: this.#bytesOut,
-      };
-      this.#logger.info(fields, logMessages.connectionClosed);
-      publishClose(this, fields.code, fields.reason);
+      const code = protocol.closeCode ?? 1006;
+      const reason = protocol.closeReason ?? "";
+      // Checked once per connection: no record is built when INFO is off.
+      if (isLevelEnabled(this.#logger, "info")) this.#logClosed(code, reason);
+      publishClose(this, code, reason);
     } else if (this.#debug) {
       this.#logger.debug(logMessages.connectionClosed);
     }
     this.transportClosed();
     this.#closeDone = true;
     this.#resolveClosed?.();
+  }
+
+  #logClosed(code: number, reason: string): void {
+    const protocol = this.protocol;
+    const fields: ConnectionClosedFields = {
+      code,
+      reason,
+      rcvdCode: protocol.closeRcvd?.code ?? null,
+      rcvdReason: protocol.closeRcvd?.reason ?? null,
+      sentCode: protocol.closeSent?.code ?? null,
+      sentReason: protocol.closeSent?.reason ?? null,
+      durationMs: Math.round(performance.now() - this.#openedAt),
+      messagesIn: this.#messagesIn,
+      messagesOut: this.#messagesOut,
+      bytesIn: this.#bytesIn,
+      bytesOut: this.#bytesOut,
+    };
+    this.#logger.info(fields, logMessages.connectionClosed);
   }
 
   #sendData(): void {
@@ -1333,7 +1345,7 @@ function addressOf(socket: Duplex, which: "remote" | "local"): Address | null {
   if (typeof host === "string" && host !== "" && typeof port === "number") return { host, port };
   // Unix sockets: the server's end has the path; the client's is unnamed.
   const server = (socket as { server?: { address?(): unknown } }).server;
-  if (which === "local" && server !== undefined && typeof server.address === "function") {
+  if (which === "local" && server != null && typeof server.address === "function") {
     const address = server.address();
     if (typeof address === "string") return { path: address };
   }
