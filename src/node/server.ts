@@ -239,7 +239,9 @@ export class ServerConnection extends Connection {
     const protocol = this.protocol as ServerProtocol;
     if (request === null || protocol.state !== CONNECTING) {
       // The client left, or sent a request the protocol answered with an
-      // error status by itself (400, 414, 431).
+      // error status by itself (400, 414, 431): logged like other rejections.
+      const answered = protocol.response;
+      if (answered !== null && answered.status !== 101) this.#logAnswer(answered, false);
       this.checkCloseExpected();
       return false;
     }
@@ -293,14 +295,22 @@ export class ServerConnection extends Connection {
       return true;
     }
     this.sendData();
-    if (fromProcessRequest) {
-      this.logger.info(logMessages.httpResponseSent(response.status, response.reason));
-    } else {
-      this.logger.info(logMessages.connectionRejected(response.status, response.reason));
-    }
+    this.#logAnswer(response, fromProcessRequest);
     this.flush();
     this.checkCloseExpected();
     return false;
+  }
+
+  /** INFO `HTTP response sent (…)` or `connection rejected (…)`, formatted only when INFO is on. */
+  #logAnswer(response: Response, fromProcessRequest: boolean): void {
+    const logger = this.logger;
+    if (!isLevelEnabled(logger, "info")) return;
+    const { status, reason } = response;
+    logger.info(
+      fromProcessRequest
+        ? logMessages.httpResponseSent(status, reason)
+        : logMessages.connectionRejected(status, reason),
+    );
   }
 }
 
@@ -526,13 +536,15 @@ export class Server {
     });
     this.#address = toAddress(netServer.address());
     const bound = netServer.address();
-    this.#logger.info(
-      logMessages.serverListening(
-        typeof bound === "string" || bound === null
-          ? bound
-          : { address: bound.address, port: bound.port },
-      ),
-    );
+    if (isLevelEnabled(this.#logger, "info")) {
+      this.#logger.info(
+        logMessages.serverListening(
+          typeof bound === "string" || bound === null
+            ? bound
+            : { address: bound.address, port: bound.port },
+        ),
+      );
+    }
   }
 
   #accept(socket: Duplex): ServerConnection {
