@@ -15,7 +15,7 @@ import {
   InvalidStatus,
   SocksProxyError,
 } from "../errors.ts";
-import { type LoggerLike, logMessages } from "../logging.ts";
+import { isLevelEnabled, type LoggerLike, logMessages } from "../logging.ts";
 import { backoff as defaultBackoff } from "./backoff.ts";
 
 /** Options of `connect()` for the reconnecting iterator. */
@@ -218,7 +218,9 @@ export class Connecting<C extends Closable> implements Promise<C>, AsyncIterable
         const next = delays.next();
         if (next.done) throw error;
         const delay = Math.max(0, next.value);
-        this.#logger().info(logMessages.reconnecting(delay, error));
+        const logger = this.#logger();
+        // Formatted only when INFO is on.
+        if (isLevelEnabled(logger, "info")) logger.info(logMessages.reconnecting(delay, error));
         await sleep(delay, undefined, signal === null ? undefined : { signal }).catch(
           (sleepError: unknown) => {
             throw signal?.aborted ? signal.reason : sleepError;
