@@ -301,6 +301,7 @@ export class Connection {
   // Statistics for the `connection closed` log record.
   #messagesIn = 0;
   #messagesOut = 0;
+  #activityAtLastPing = -1;
   #bytesIn = 0;
   #bytesOut = 0;
 
@@ -1209,6 +1210,13 @@ export class Connection {
   #onKeepalive(): void {
     this.#keepaliveTimer = null;
     if (this.protocol.state !== OPEN) return;
+    // Idle since the last ping: let extensions free what they can rebuild
+    // (permessage-deflate's zlib streams, ~100 KiB per connection).
+    const activity = this.#messagesIn + this.#messagesOut;
+    if (activity === this.#activityAtLastPing) {
+      for (const extension of this.protocol.extensions) extension.release?.();
+    }
+    this.#activityAtLastPing = activity;
     const payload = this.#uniquePingPayload();
     try {
       this.protocol.sendPing(payload);

@@ -48,6 +48,10 @@ class TestConnection extends Connection {
   open(): void {
     this.opened();
   }
+
+  get sansIo(): Protocol {
+    return this.protocol;
+  }
 }
 
 let listener: Server;
@@ -634,6 +638,31 @@ for (const side of ["server", "client"] as const) {
         assert.equal(closed?.level, "info");
         assert.equal(closed?.fields.sentCode, 1011);
         assert.equal(closed?.fields.sentReason, "keepalive ping timeout");
+      });
+
+      it("lets extensions release memory when idle between two pings", async () => {
+        const { ws, raw } = await rawPair(side, { pingInterval: 5, pingTimeout: 1000 });
+        let released = 0;
+        ws.sansIo.extensions = [
+          {
+            name: "x-test",
+            decode: (frame) => frame,
+            encode: (frame) => frame,
+            release: () => {
+              released++;
+            },
+          },
+        ];
+        ws.open();
+        for (let i = 0; i < 3; i++) {
+          const ping = await raw.reader.next();
+          assert.equal(ping?.opcode, OP_PING);
+          raw.send(OP_PONG, ping!.payload);
+        }
+        assert.ok(released >= 1);
+        ws.close();
+        await answerClose(raw);
+        await ws.closed;
       });
 
       it("sends no ping when pingInterval is null", async () => {
