@@ -1,0 +1,208 @@
+/**
+ * The cost of logging: echo throughput of our server with the default
+ * logger (built-in, WARN) against `logger: false`, same load generator as
+ * bench/echo.ts, servers measured in alternating order round by round.
+ *
+ *   npx tsx bench/logging.ts [--rounds 5] [--duration 1500] [--warmup 300]
+ *     [--modes default,off] [--no-handshakes]
+ *
+ * For each row it prints each mode's best round, and the ratio of each mode
+ * to `off` two ways: best round against best round, and the median of the
+ * per-round ratios (each round measures the modes back to back, so the
+ * median of those pairs resists drift on a shared machine best).
+ *
+ * @module
+ */
+
+import { type ChildProcess, fork, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import type { Job, JobResult } from "./echo-load.ts";
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: "string", default: "5" },
+    duration: { type: "string", default: "1500" },
+    warmup: { type: "string", default: "300" },
+    modes: { type: "string", default: "default,off" },
+    "no-handshakes": { type: "boolean", default: false },
+  },
+});
+const rounds = Number(values.rounds);
+const durationMs = Number(values.duration);
+const warmupMs = Number(values.warmup);
+const modes = values.modes.split(",").filter((m) => m !== "");
+if (!modes.includes("off")) modes.push("off");
+
+interface Running {
+  mode: string;
+  child: ChildProcess;
+  port: number;
+}
+
+function startServer(mode: string): Promise<Running> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", join(here, "logging-server.ts"), mode],
+      {
+        env: { ...process.env, HOST: "127.0.0.1", PORT: "0" },
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${mode}: no "listening <port>" line within 20 s`));
+    }, 20_000);
+    let out = "";
+    child.stdout?.setEncoding("utf8").on("data", (text: string) => {
+      out += text;
+      const match = /listening (\d+)/.exec(out);
+      if (match !== null) {
+        clearTimeout(timer);
+        resolve({ mode, child, port: Number(match[1]) });
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${mode}: exited with ${code} before listening`));
+    });
+  });
+}
+
+async function stopServer(server: Running): Promise<void> {
+  if (server.child.exitCode !== null) return;
+  const exited = new Promise<void>((resolve) => server.child.once("exit", () => resolve()));
+  server.child.kill("SIGTERM");
+  const timer = setTimeout(() => server.child.kill("SIGKILL"), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** CPU seconds (user + system) used so far by a process, from /proc (Linux). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+const load = fork(join(here, "echo-load.ts"), [], {
+  execArgv: ["--import", "tsx"],
+  stdio: ["ignore", "inherit", "inherit", "ipc"],
+});
+
+function runJob(job: Job): Promise<JobResult> {
+  return new Promise((resolve, reject) => {
+    const onExit = (code: number | null) => reject(new Error(`load generator exited (${code})`));
+    load.once("exit", onExit);
+    load.once("message", (result: JobResult) => {
+      load.off("exit", onExit);
+      if (result.type === "error") reject(new Error(`load generator: ${result.message}`));
+      else resolve(result);
+    });
+    load.send(job);
+  });
+}
+
+interface Row {
+  name: string;
+  job: (port: number) => Job;
+}
+
+const throughput = (size: number, conns: number, inflight: number) => (port: number) =>
+  ({ type: "throughput", port, size, conns, inflight, warmupMs, durationMs }) satisfies Job;
+
+const rows: Row[] = [
+  { name: "32 B, 100 conns, 16 in flight", job: throughput(32, 100, 16) },
+  { name: "32 B, 1 conn, 64 in flight", job: throughput(32, 1, 64) },
+];
+if (!values["no-handshakes"]) {
+  rows.push({
+    name: "handshakes/s, 8 concurrent",
+    job: (port) => ({ type: "handshakes", port, concurrency: 8, durationMs }),
+  });
+}
+
+interface Sample {
+  rate: number;
+  cpuPerOp: number; // server CPU microseconds per message or handshake
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function formatRate(rate: number): string {
+  return rate >= 1e4 ? `${(rate / 1e3).toFixed(0)}k` : rate.toFixed(0);
+}
+
+const servers: Running[] = [];
+const lines: string[][] = [];
+try {
+  for (const mode of modes) servers.push(await startServer(mode));
+  for (const row of rows) {
+    const samples = new Map<string, Sample[]>(modes.map((m) => [m, []]));
+    for (let round = 0; round < rounds; round++) {
+      const order = round % 2 === 0 ? servers : [...servers].reverse();
+      for (const server of order) {
+        const cpu0 = cpuSeconds(server.child.pid!);
+        const result = await runJob(row.job(server.port));
+        const cpu1 = cpuSeconds(server.child.pid!);
+        let ops: number;
+        let rate: number;
+        if (result.type === "throughput") {
+          ops = result.total;
+          rate = result.messages / result.seconds;
+        } else if (result.type === "handshakes") {
+          ops = result.handshakes;
+          rate = ops / result.seconds;
+        } else throw new Error(`unexpected reply ${result.type}`);
+        samples
+          .get(server.mode)!
+          .push({ rate, cpuPerOp: ops > 0 ? ((cpu1 - cpu0) * 1e6) / ops : 0 });
+      }
+    }
+    const off = samples.get("off")!;
+    const bestOff = Math.max(...off.map((s) => s.rate));
+    for (const mode of modes) {
+      const list = samples.get(mode)!;
+      const best = Math.max(...list.map((s) => s.rate));
+      const perRound = list.map((s, i) => s.rate / off[i].rate);
+      const cells = [
+        row.name,
+        mode,
+        formatRate(best),
+        mode === "off" ? "" : `${((best / bestOff - 1) * 100).toFixed(1)}%`,
+        mode === "off" ? "" : `${((median(perRound) - 1) * 100).toFixed(1)}%`,
+        median(list.map((s) => s.cpuPerOp)).toFixed(2),
+      ];
+      lines.push(cells);
+      console.error(`  ${cells.join("  ")}`);
+    }
+  }
+} finally {
+  await Promise.all(servers.map(stopServer));
+  load.send({ type: "exit" } satisfies Job);
+}
+
+const header = ["row", "logger", "best/s", "best vs off", "median vs off", "µs cpu/op"];
+const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+const format = (cells: string[]) =>
+  cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
+console.log(
+  `\nlogging bench: ${rounds} rounds of ${durationMs} ms per mode, modes alternating; ` +
+    "binary messages, no compression, loopback\n",
+);
+console.log(format(header));
+console.log(widths.map((w) => "-".repeat(w)).join("  "));
+for (const line of lines) console.log(format(line));
+console.log(
+  "\n'vs off': throughput difference from logger: false (negative = slower); " +
+    "µs cpu/op: median server CPU per message or handshake.",
+);
