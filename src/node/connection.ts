@@ -178,15 +178,20 @@ let socketError: (this: Duplex, error: Error) => void;
 let socketClose: (this: Duplex) => void;
 
 /**
- * Forwards log calls to a target that can change: the protocol gets its
- * logger at construction, before the connection id and the `logContext`
- * fields are known, and its records must carry them.
+ * Forwards log calls to the connection's logger: the protocol gets its
+ * logger at construction, before the connection, its id and the
+ * `logContext` fields exist, and its records must carry them.
  */
 class LoggerProxy implements LoggerLike {
-  target: LoggerLike;
+  readonly #base: LoggerLike;
+  connection: Connection | null = null;
 
-  constructor(target: LoggerLike) {
-    this.target = target;
+  constructor(base: LoggerLike) {
+    this.#base = base;
+  }
+
+  get target(): LoggerLike {
+    return this.connection === null ? this.#base : this.connection.logger;
   }
 
   debug(obj: unknown, msg?: string, ...args: unknown[]): void {
@@ -250,8 +255,12 @@ export class Connection {
   /** The byte stream. @internal */
   protected readonly socket: Duplex;
 
-  readonly #loggerProxy: LoggerProxy | null;
-  #logger: LoggerLike;
+  readonly #baseLogger: LoggerLike;
+  // The connection's child logger, created on first use: most connections
+  // of a server logging at WARN never log anything.
+  #logger: LoggerLike | null;
+  #contextFields: LogFields | null = null;
+  readonly #infoEnabled: boolean;
   readonly #debug: boolean;
   readonly #logContext: ((connection: never) => LogFields | null | undefined) | null;
 
@@ -332,22 +341,16 @@ export class Connection {
 
     this.#remoteAddress = addressOf(socket, "remote");
     this.#localAddress = addressOf(socket, "local");
-    if (logger === silentLogger) {
-      this.#logger = logger;
-    } else {
-      const bindings: LogFields = {
-        connectionId: protocol.id,
-        remoteAddress: formatConnectionAddress(this.#remoteAddress),
-      };
-      this.#logger = typeof logger.child === "function" ? logger.child(bindings) : logger;
-    }
-    this.#loggerProxy = protocol.logger instanceof LoggerProxy ? protocol.logger : null;
-    if (this.#loggerProxy !== null) this.#loggerProxy.target = this.#logger;
-    this.#debug = isLevelEnabled(this.#logger, "debug");
+    this.#baseLogger = logger;
+    this.#logger = logger === silentLogger ? logger : null;
+    if (protocol.logger instanceof LoggerProxy) protocol.logger.connection = this;
+    // Levels are checked once per connection.
+    this.#debug = isLevelEnabled(logger, "debug");
+    this.#infoEnabled = isLevelEnabled(logger, "info");
     // The protocol doesn't log the state it starts in; logged here, it
     // carries the connection's fields like every later state change.
     if (this.#debug && protocol.state === CONNECTING) {
-      this.#logger.debug(logMessages.state("CONNECTING"));
+      this.logger.debug(logMessages.state("CONNECTING"));
     }
 
     this.#messages = new MessageQueue(
@@ -413,7 +416,23 @@ export class Connection {
    * `connectionId`, `remoteAddress`, and the fields `logContext` returned.
    */
   get logger(): LoggerLike {
-    return this.#logger;
+    return this.#logger ?? this.#makeLogger();
+  }
+
+  #makeLogger(): LoggerLike {
+    const base = this.#baseLogger;
+    let logger = base;
+    if (typeof base.child === "function") {
+      logger = base.child({
+        connectionId: this.protocol.id,
+        remoteAddress: formatConnectionAddress(this.#remoteAddress),
+      });
+      if (this.#contextFields !== null && typeof logger.child === "function") {
+        logger = logger.child(this.#contextFields);
+      }
+    }
+    this.#logger = logger;
+    return logger;
   }
 
   /** State: `CONNECTING` (0), `OPEN` (1), `CLOSING` (2) or `CLOSED` (3). */
@@ -789,14 +808,15 @@ export class Connection {
       try {
         fields = this.#logContext(this as never);
       } catch (error) {
-        this.#logger.error({ err: error }, logMessages.internalError);
+        this.logger.error({ err: error }, logMessages.internalError);
       }
-      if (fields != null && typeof this.#logger.child === "function") {
-        this.#logger = this.#logger.child(fields);
-        if (this.#loggerProxy !== null) this.#loggerProxy.target = this.#logger;
+      if (fields != null) {
+        const logger = this.#logger;
+        if (logger === null) this.#contextFields = fields;
+        else if (typeof logger.child === "function") this.#logger = logger.child(fields);
       }
     }
-    this.#logger.info(logMessages.connectionOpen);
+    if (this.#infoEnabled) this.logger.info(logMessages.connectionOpen);
     publishOpen(this);
     this.#scheduleKeepalive(this.#pingInterval);
   }
@@ -846,7 +866,7 @@ export class Connection {
   /** Destroys the transport at once. @internal */
   protected abortTransport(): void {
     if (this.socket.destroyed) return;
-    if (this.#debug) this.#logger.debug(logMessages.closingTcp);
+    if (this.#debug) this.logger.debug(logMessages.closingTcp);
     this.socket.destroy();
   }
 
@@ -886,7 +906,7 @@ export class Connection {
   ): void {
     this.#checkTransport();
     if (this.#debug) {
-      this.#logger.debug(logMessages.frameSent(new Frame(opcode, payload, true)));
+      this.logger.debug(logMessages.frameSent(new Frame(opcode, payload, true)));
     }
     for (const buf of bytes) {
       this.#pending.push(buf);
@@ -976,7 +996,7 @@ export class Connection {
         syscall === "write" || (error as NodeJS.ErrnoException).code === "EPIPE"
           ? logMessages.sendFailed
           : "! error while receiving data";
-      this.#logger.debug({ err: error }, message);
+      this.logger.debug({ err: error }, message);
     }
     publishSocketError(this, error);
     // Node destroys the stream after an error: 'close' follows.
@@ -999,7 +1019,7 @@ export class Connection {
     // Free extension resources (zlib streams) now rather than at GC.
     for (const extension of protocol.extensions) extension.release?.();
 
-    this.#messages.close(() => this.#getCloseError());
+    this.#messages.close(() => this.#getCloseError(), closedNormally(protocol));
     const pings = this.#pings;
     if (pings !== null && pings.length > 0) {
       this.#pings = null;
@@ -1012,10 +1032,10 @@ export class Connection {
       const code = protocol.closeCode ?? 1006;
       const reason = protocol.closeReason ?? "";
       // Checked once per connection: no record is built when INFO is off.
-      if (isLevelEnabled(this.#logger, "info")) this.#logClosed(code, reason);
+      if (this.#infoEnabled) this.#logClosed(code, reason);
       publishClose(this, code, reason);
     } else if (this.#debug) {
-      this.#logger.debug(logMessages.connectionClosed);
+      this.logger.debug(logMessages.connectionClosed);
     }
     this.transportClosed();
     this.#closeDone = true;
@@ -1037,7 +1057,7 @@ export class Connection {
       bytesIn: this.#bytesIn,
       bytesOut: this.#bytesOut,
     };
-    this.#logger.info(fields, logMessages.connectionClosed);
+    this.logger.info(fields, logMessages.connectionClosed);
   }
 
   #sendData(): void {
@@ -1099,7 +1119,7 @@ export class Connection {
   #halfClose(): void {
     const socket = this.socket;
     if (socket.destroyed || socket.writableEnded) return;
-    if (this.#debug) this.#logger.debug(logMessages.halfClosing);
+    if (this.#debug) this.logger.debug(logMessages.halfClosing);
     socket.end();
   }
 
@@ -1192,7 +1212,7 @@ export class Connection {
 
   #onCloseTimeout(): void {
     this.#closeTimer = null;
-    if (this.#debug) this.#logger.debug("- timed out waiting for TCP close");
+    if (this.#debug) this.logger.debug("- timed out waiting for TCP close");
     this.abortTransport();
   }
 
@@ -1221,7 +1241,7 @@ export class Connection {
     try {
       this.protocol.sendPing(payload);
     } catch (error) {
-      this.#logger.error({ err: error }, logMessages.keepaliveFailed);
+      this.logger.error({ err: error }, logMessages.keepaliveFailed);
       return;
     }
     this.#pings ??= [];
@@ -1232,7 +1252,7 @@ export class Connection {
       reject: null,
     });
     this.#sendData();
-    if (this.#debug) this.#logger.debug(logMessages.keepalivePingSent);
+    if (this.#debug) this.logger.debug(logMessages.keepalivePingSent);
     if (this.#pingTimeout !== null) {
       this.#pongTimer = setTimeout(() => this.#onPongTimeout(), this.#pingTimeout);
     } else {
@@ -1241,7 +1261,7 @@ export class Connection {
   }
 
   #onKeepalivePong(latency: number): void {
-    if (this.#debug) this.#logger.debug(logMessages.keepalivePongReceived);
+    if (this.#debug) this.logger.debug(logMessages.keepalivePongReceived);
     if (this.#pongTimer === null) return;
     clearTimeout(this.#pongTimer);
     this.#pongTimer = null;
@@ -1252,7 +1272,7 @@ export class Connection {
   #onPongTimeout(): void {
     this.#pongTimer = null;
     if (this.protocol.state !== OPEN) return;
-    if (this.#debug) this.#logger.debug(logMessages.keepaliveTimeout);
+    if (this.#debug) this.logger.debug(logMessages.keepaliveTimeout);
     this.#failWith(CLOSE_INTERNAL_ERROR, "keepalive ping timeout");
   }
 
@@ -1320,6 +1340,21 @@ class MessageIterator implements AsyncIterator<Data> {
 }
 
 function noop(): void {}
+
+/**
+ * Whether `protocol.closeExc` is a `ConnectionClosedOK`, without building it
+ * (an error captures a stack): both close frames exist with 1000, 1001 or
+ * no code (1005).
+ */
+function closedNormally(protocol: Protocol): boolean {
+  const rcvd = protocol.closeRcvd;
+  const sent = protocol.closeSent;
+  return rcvd !== null && sent !== null && isNormalCode(rcvd.code) && isNormalCode(sent.code);
+}
+
+function isNormalCode(code: number): boolean {
+  return code === 1000 || code === 1001 || code === 1005;
+}
 
 /** A Buffer view of bytes-like `data`, without copying; `null` if it isn't bytes. */
 export function toBuffer(data: unknown): Buffer | null {

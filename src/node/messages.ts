@@ -10,7 +10,7 @@
  */
 
 import { isUtf8 } from "node:buffer";
-import { ConcurrencyError, ConnectionClosedOK } from "../errors.ts";
+import { ConcurrencyError } from "../errors.ts";
 import { type Frame, OP_CONT, OP_TEXT } from "../frames.ts";
 
 /** A message: a string for a text message, a `Buffer` for a binary one. */
@@ -96,6 +96,9 @@ export class MessageQueue {
   #makeError: () => unknown = () => null;
   #error: unknown = null;
   #errorMade = false;
+  // Whether the error is a ConnectionClosedOK: iteration then just ends,
+  // without building the error.
+  #normal = false;
   #closed = false;
 
   constructor(high: number | null, low: number | null, hooks: MessageQueueHooks) {
@@ -250,21 +253,14 @@ export class MessageQueue {
 
   /** What a read returns once the queue is closed and empty. */
   #ended(iterate: boolean): Promise<never> | Promise<IteratorResult<Data>> {
-    const error = this.#closedError();
-    if (iterate && error instanceof ConnectionClosedOK) {
-      return Promise.resolve({ done: true, value: undefined });
-    }
-    return rejected(error);
+    if (iterate && this.#normal) return Promise.resolve({ done: true, value: undefined });
+    return rejected(this.#closedError());
   }
 
   /** Settles a getter waiting on a queue that just closed. */
   #end(getter: Getter): void {
-    const error = this.#closedError();
-    if (getter.iterate && error instanceof ConnectionClosedOK) {
-      getter.resolve({ done: true, value: undefined });
-    } else {
-      getter.reject(error);
-    }
+    if (getter.iterate && this.#normal) getter.resolve({ done: true, value: undefined });
+    else getter.reject(this.#closedError());
   }
 
   /**
@@ -353,12 +349,14 @@ export class MessageQueue {
   /**
    * No more frames will come. Readers waiting on an empty queue reject with
    * the error `makeError` returns (a `ConnectionClosed`), called at most
-   * once and only if needed; frames already queued stay readable.
+   * once and only if needed; frames already queued stay readable. `normal`
+   * says whether that error is a `ConnectionClosedOK`: iteration then ends.
    */
-  close(makeError: () => unknown): void {
+  close(makeError: () => unknown, normal: boolean): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#makeError = makeError;
+    this.#normal = normal;
     const getter = this.#getter;
     if (getter !== null) {
       this.#getter = null;

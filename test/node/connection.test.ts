@@ -424,6 +424,21 @@ for (const side of ["server", "client"] as const) {
         await closing;
       });
 
+      it("ends when the peer closes without a code, like recv's ConnectionClosedOK", async () => {
+        const { ws, raw } = await rawPair(side);
+        raw.send(OP_CLOSE);
+        const received: unknown[] = [];
+        const iterating = (async () => {
+          for await (const message of ws) received.push(message);
+        })();
+        const reply = await raw.reader.next();
+        assert.equal(reply?.opcode, OP_CLOSE);
+        raw.socket.end();
+        await iterating;
+        assert.deepEqual(received, []);
+        await assert.rejects(ws.recv(), ConnectionClosedOK);
+      });
+
       it("throws ConnectionClosedError when the peer closes with an error code", async () => {
         const { ws, peer } = await pair(side);
         await peer.send("one");

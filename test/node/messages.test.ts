@@ -112,7 +112,7 @@ describe("MessageQueue.get", () => {
     const message = queue.get(true);
     assert.equal(await isPending(message), true);
     assert.equal(invalid.length, 1);
-    queue.close(() => ERROR);
+    queue.close(() => ERROR, false);
     await assert.rejects(message, ConnectionClosedError);
   });
 
@@ -158,14 +158,14 @@ describe("MessageQueue.close", () => {
   it("rejects a waiting get with the close error", async () => {
     const { queue } = makeQueue();
     const message = queue.get();
-    queue.close(() => OK);
+    queue.close(() => OK, true);
     await assert.rejects(message, (error) => error === OK);
   });
 
   it("still returns messages queued before closing, then rejects", async () => {
     const { queue } = makeQueue();
     queue.put(text("last"));
-    queue.close(() => ERROR);
+    queue.close(() => ERROR, false);
     assert.equal(await queue.get(), "last");
     await assert.rejects(queue.get(), (error) => error === ERROR);
   });
@@ -176,7 +176,7 @@ describe("MessageQueue.close", () => {
     queue.close(() => {
       built++;
       return ERROR;
-    });
+    }, false);
     assert.equal(built, 0);
     await assert.rejects(queue.get());
     await assert.rejects(queue.get());
@@ -185,7 +185,7 @@ describe("MessageQueue.close", () => {
 
   it("ignores frames put after closing", async () => {
     const { queue } = makeQueue();
-    queue.close(() => OK);
+    queue.close(() => OK, true);
     queue.put(text("late"));
     assert.equal(queue.length, 0);
   });
@@ -200,7 +200,7 @@ describe("MessageQueue.next", () => {
     queue.put(text("b"));
     assert.deepEqual(await pending, { done: false, value: "b" });
     const last = queue.next();
-    queue.close(() => OK);
+    queue.close(() => OK, true);
     assert.deepEqual(await last, { done: true, value: undefined });
     assert.deepEqual(await queue.next(), { done: true, value: undefined });
   });
@@ -208,7 +208,7 @@ describe("MessageQueue.next", () => {
   it("rejects on an abnormal close", async () => {
     const { queue } = makeQueue();
     const pending = queue.next();
-    queue.close(() => ERROR);
+    queue.close(() => ERROR, false);
     await assert.rejects(pending, ConnectionClosedError);
   });
 });
@@ -292,7 +292,7 @@ describe("MessageQueue.stream", () => {
     const iterator = queue.stream();
     await iterator.next();
     const second = iterator.next();
-    queue.close(() => ERROR);
+    queue.close(() => ERROR, false);
     await assert.rejects(second, ConnectionClosedError);
   });
 
@@ -304,7 +304,7 @@ describe("MessageQueue.stream", () => {
     assert.deepEqual(await iterator.next(), { done: false, value: "" });
     const second = iterator.next();
     assert.equal(await isPending(second), true);
-    queue.close(() => ERROR);
+    queue.close(() => ERROR, false);
     await assert.rejects(second, ConnectionClosedError);
     assert.equal(invalid.length, 1);
   });
