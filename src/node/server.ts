@@ -357,7 +357,7 @@ export class Server {
     if (httpPath !== undefined && pathname(req.url) !== httpPath) {
       // Someone else's upgrade; if nobody else listens, nobody will answer.
       if (this.#httpServer !== null && this.#httpServer.listenerCount("upgrade") <= 1) {
-        socket.end("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        refuse(socket, "404 Not Found");
       }
       return;
     }
@@ -443,9 +443,7 @@ export class Server {
    */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (!this.#serving) {
-      socket.end(
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-      );
+      refuse(socket, "503 Service Unavailable");
       return;
     }
     // The request was parsed by node:http: hand the protocol its bytes, so
@@ -462,7 +460,7 @@ export class Server {
         version: `HTTP/${req.httpVersion}`,
       });
     } catch {
-      socket.end("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+      refuse(socket, "400 Bad Request");
       return;
     }
     const s = socket as Partial<Socket>;
@@ -680,6 +678,14 @@ export async function serve(handler: Handler, options: ServeOptions = {}): Promi
 }
 
 function noop(): void {}
+
+/** Answers an upgrade request we don't take, then closes. */
+function refuse(socket: Duplex, status: string): void {
+  // node:http removed its error listener when it emitted 'upgrade': a reset
+  // now must not crash the process.
+  socket.on("error", noop);
+  socket.end(`HTTP/1.1 ${status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+}
 
 function pathname(url: string | undefined): string {
   if (url === undefined) return "/";
