@@ -1086,3 +1086,46 @@ test("a diagnostics_channel subscriber sees open, ping, pong, close and the hand
     handshake.unsubscribe(tracers);
   }
 });
+
+test("the default logger is not called per message: 1 or 300 messages make the same calls", async () => {
+  // Counts every call into the logger and its children, at any level.
+  async function callsFor(count: number): Promise<number> {
+    let calls = 0;
+    const counting = (logger: LoggerLike): LoggerLike => {
+      const method =
+        (level: "debug" | "info" | "warn" | "error") =>
+        (...args: unknown[]) => {
+          calls++;
+          logger[level](...(args as [unknown]));
+        };
+      return {
+        debug: method("debug"),
+        info: method("info"),
+        warn: method("warn"),
+        error: method("error"),
+        isLevelEnabled: (level) => {
+          calls++;
+          return logger.isLevelEnabled?.(level) ?? false;
+        },
+        child: (bindings) => {
+          calls++;
+          return counting(logger.child!(bindings));
+        },
+      };
+    };
+    // The default: the built-in logger at WARN, here writing nowhere.
+    const logger = counting(createLogger({ name: "app", stream: { write: () => {} } }));
+    const { server, url } = await startServer({ logger, records: () => [] }, echo);
+    const ws = await connect(url, { logger });
+    for (let i = 0; i < count; i++) {
+      await ws.send("ping");
+      await ws.recv();
+    }
+    await ws.close();
+    await server.close();
+    return calls;
+  }
+  const one = await callsFor(1);
+  assert.ok(one > 0);
+  assert.equal(await callsFor(300), one);
+});
