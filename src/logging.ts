@@ -213,7 +213,7 @@ export function createLogger(options: CreateLoggerOptions): Logger {
   }
   const level = options.level ?? (nodeDebugEnabled(name) ? "debug" : "warn");
   const sink: Sink = { stream: options.stream ?? process.stderr, json: fmt === "json" };
-  return new BuiltinLogger(sink, name, "", "", checkLevel(level));
+  return new BuiltinLogger(sink, name, "", checkLevel(level));
 }
 
 /**
@@ -260,24 +260,16 @@ class BuiltinLogger implements Logger {
 
   readonly #sink: Sink;
   readonly #name: string;
-  // Bindings are rendered once, when the child is created, in both formats
-  // (a child per connection, then many records per connection).
-  readonly #textBindings: string;
-  readonly #jsonBindings: string;
+  // Bindings are rendered once, when the child is created, in the sink's
+  // format only (a child per connection, then many records per connection).
+  readonly #bindings: string;
   #level: LevelName = "silent";
   readonly #writers: Partial<Record<LogLevel, LogFn>> = {};
 
-  constructor(
-    sink: Sink,
-    name: string,
-    textBindings: string,
-    jsonBindings: string,
-    level: LevelName,
-  ) {
+  constructor(sink: Sink, name: string, bindings: string, level: LevelName) {
     this.#sink = sink;
     this.#name = name;
-    this.#textBindings = textBindings;
-    this.#jsonBindings = jsonBindings;
+    this.#bindings = bindings;
     this.level = level;
   }
 
@@ -307,13 +299,8 @@ class BuiltinLogger implements Logger {
   child(bindings: Record<string, unknown>): Logger {
     const name =
       typeof bindings.name === "string" && bindings.name !== "" ? bindings.name : this.#name;
-    return new BuiltinLogger(
-      this.#sink,
-      name,
-      this.#textBindings + textFields(bindings),
-      this.#jsonBindings + jsonFields(bindings),
-      this.#level,
-    );
+    const rendered = this.#sink.json ? jsonFields(bindings) : textFields(bindings);
+    return new BuiltinLogger(this.#sink, name, this.#bindings + rendered, this.#level);
   }
 
   #write(level: LogLevel, params: unknown[]): void {
@@ -341,14 +328,14 @@ class BuiltinLogger implements Logger {
     const time = isoNow();
     let line: string;
     if (this.#sink.json) {
-      line = `{"time":"${time}","level":"${level}","logger":${JSON.stringify(this.#name)},"msg":${JSON.stringify(msg)}${this.#jsonBindings}`;
+      line = `{"time":"${time}","level":"${level}","logger":${JSON.stringify(this.#name)},"msg":${JSON.stringify(msg)}${this.#bindings}`;
       if (fields !== null) line += jsonFields(fields);
       if (hasErr) line += `,"err":${JSON.stringify(serializeError(err, 0))}`;
       line += "}\n";
     } else {
       line = `${time} ${level.toUpperCase()} ${this.#name}`;
       if (msg !== "") line += ` ${msg}`;
-      line += this.#textBindings;
+      line += this.#bindings;
       if (fields !== null) line += textFields(fields);
       if (hasErr) line += `\n${errorText(err, 0)}`;
       line += "\n";
