@@ -33,7 +33,7 @@ import {
   type LogFields,
   protocolLogger,
 } from "./connection.ts";
-import { traceHandshake } from "./diagnostics.ts";
+import { handshakeChannel, traceHandshake } from "./diagnostics.ts";
 
 /** A value of the `origins` option: an exact origin, a pattern, or `null` for no `Origin` header. */
 export type OriginPattern = string | RegExp | null;
@@ -157,8 +157,10 @@ export interface CloseServerOptions {
   reason?: string;
 }
 
-// Set by Server's static block: removes a closed connection from its sets.
+// Set by Server's static block: removes a closed connection from its sets;
+// tells whether the server still accepts connections.
 let forgetConnection: (server: Server, connection: ServerConnection) => void;
+let isServing: (server: Server) => boolean;
 
 const FAILED_HANDSHAKE_BODY =
   "Failed to open a WebSocket connection.\nSee server log for more information.\n";
@@ -232,7 +234,7 @@ export class ServerConnection extends Connection {
    * Runs the opening handshake; resolves to whether the connection is OPEN.
    * @internal
    */
-  async handshake(options: ServeOptions, serving: () => boolean): Promise<boolean> {
+  async handshake(options: ServeOptions): Promise<boolean> {
     const requestPromise = this.#requestPromise!;
     this.#requestPromise = null;
     const request = await requestPromise;
@@ -282,7 +284,7 @@ export class ServerConnection extends Connection {
     }
     // Checked after the last await, so a server that started closing
     // meanwhile can't gain a connection.
-    if (response.status === 101 && !serving()) {
+    if (response.status === 101 && !isServing(this.server)) {
       response = protocol.reject(503, "Server is shutting down.\n");
     }
     this.setHandshake(request, response);
@@ -341,6 +343,7 @@ export class Server {
   #idle: (() => void) | null = null;
 
   static {
+    isServing = (server) => server.#serving;
     forgetConnection = (server, connection) => {
       server.#all.delete(connection);
       server.#open.delete(connection);
@@ -566,31 +569,21 @@ export class Server {
     let timer: NodeJS.Timeout | null = null;
     try {
       if (this.#openTimeout !== null) {
-        timer = setTimeout(() => {
-          if (connection.state === CONNECTING) {
-            if (isLevelEnabled(connection.logger, "debug")) {
-              connection.logger.debug("- timed out during opening handshake");
-            }
-            connection.close().catch(noop);
-          }
-        }, this.#openTimeout);
+        timer = setTimeout(openTimedOut, this.#openTimeout, connection);
       }
-      const remote = connection.remoteAddress;
-      const target =
-        remote === null
-          ? "unknown"
-          : "path" in remote
-            ? remote.path
-            : formatAddress({ address: remote.host, port: remote.port });
       let opened = false;
-      try {
-        await traceHandshake("server", target, async () => {
-          opened = await connection.handshake(this.#options, () => this.#serving);
-          if (!opened) throw connection.handshakeFailure();
-          return connection;
-        });
-      } catch {
-        // Logged where it happened; the transport is closing.
+      if (handshakeTraced()) {
+        try {
+          await traceHandshake("server", describeAddress(connection.remoteAddress), async () => {
+            opened = await connection.handshake(this.#options);
+            if (!opened) throw connection.handshakeFailure();
+            return connection;
+          });
+        } catch {
+          // Logged where it happened; the transport is closing.
+        }
+      } else {
+        opened = await connection.handshake(this.#options);
       }
       if (timer !== null) clearTimeout(timer);
       timer = null;
@@ -678,6 +671,33 @@ export async function serve(handler: Handler, options: ServeOptions = {}): Promi
 }
 
 function noop(): void {}
+
+/** The open timeout expired: drop a connection still in its handshake. */
+function openTimedOut(connection: ServerConnection): void {
+  if (connection.state !== CONNECTING) return;
+  if (isLevelEnabled(connection.logger, "debug")) {
+    connection.logger.debug("- timed out during opening handshake");
+  }
+  connection.close().catch(noop);
+}
+
+/** Whether anyone listens to the handshake tracing channel (it costs a closure and a promise). */
+function handshakeTraced(): boolean {
+  const channel = handshakeChannel;
+  return (
+    channel.start.hasSubscribers ||
+    channel.end.hasSubscribers ||
+    channel.asyncStart.hasSubscribers ||
+    channel.asyncEnd.hasSubscribers ||
+    channel.error.hasSubscribers
+  );
+}
+
+function describeAddress(address: Address | null): string {
+  if (address === null) return "unknown";
+  if ("path" in address) return address.path;
+  return formatAddress({ address: address.host, port: address.port });
+}
 
 /** Answers an upgrade request we don't take, then closes. */
 function refuse(socket: Duplex, status: string): void {
