@@ -10,6 +10,7 @@ import {
   request as httpRequest,
   type IncomingMessage,
 } from "node:http";
+import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -28,6 +29,8 @@ import { cert, key } from "../helpers/localhost-tls.ts";
 import {
   closeFrame,
   exchange,
+  frame,
+  OP_BINARY,
   OP_CLOSE,
   parseClose,
   rawConnect,
@@ -599,6 +602,34 @@ describe("Server.close", () => {
     const error = await rejected(`ws://127.0.0.1:${port}`);
     assert.equal(error.response.status, 503);
     await new Promise<void>((resolve) => http.close(() => resolve()));
+  });
+});
+
+describe("performance", () => {
+  it("echoes all the messages of one read chunk in one socket write", async () => {
+    let writes = 0;
+    const { server, port } = await start(
+      async (ws) => {
+        const socket = (ws as unknown as { socket: Socket }).socket;
+        const write = socket.write;
+        socket.write = function (this: Socket, ...args: Parameters<Socket["write"]>) {
+          writes++;
+          return write.apply(this, args);
+        } as Socket["write"];
+        for await (const message of ws) await ws.send(message);
+      },
+      { compression: null },
+    );
+    const peer = await rawConnect(port);
+    await new Promise((resolve) => setImmediate(resolve));
+    // Not counting the 101 response.
+    writes = 0;
+    peer.send(Buffer.concat(Array.from({ length: 50 }, () => frame(OP_BINARY, Buffer.alloc(32)))));
+    for (let i = 0; i < 50; i++) assert.equal((await peer.reader.next())?.opcode, OP_BINARY);
+    assert.equal(writes, 1);
+    await peer.close();
+    await peer.reader.waitClosed();
+    await server.close();
   });
 });
 
