@@ -5,7 +5,7 @@
  *   node --import tsx bench/logging-server.ts default|off|info
  *
  * - `default`: no `logger` option, the built-in logger at WARN (what users get);
- * - `off`: `logger: false`;
+ * - `off`: `logger: false` (and `control`, the same, as a noise floor);
  * - `info`: the built-in logger at INFO, writing to /dev/null (one record
  *   per connection opened and closed; nothing per message).
  *
@@ -25,12 +25,15 @@ const port = Number(process.env.PORT ?? 0);
 const loggers: Record<string, () => ServeOptions["logger"]> = {
   default: () => undefined,
   off: () => false,
+  control: () => false,
   info: () =>
     createLogger({ name: "bench", level: "info", stream: createWriteStream("/dev/null") }),
 };
 const makeLogger = loggers[mode];
 if (makeLogger === undefined) {
-  console.error(`logging-server: unknown mode ${JSON.stringify(mode)} (default, off, info)`);
+  console.error(
+    `logging-server: unknown mode ${JSON.stringify(mode)} (default, off, control, info)`,
+  );
   process.exit(2);
 }
 

@@ -1,15 +1,18 @@
 /**
  * The cost of logging: echo throughput of our server with the default
  * logger (built-in, WARN) against `logger: false`, same load generator as
- * bench/echo.ts, servers measured in alternating order round by round.
+ * bench/echo.ts, servers measured in rotating order round by round.
  *
- *   npx tsx bench/logging.ts [--rounds 5] [--duration 1500] [--warmup 300]
- *     [--modes default,off] [--no-handshakes]
+ *   npx tsx bench/logging.ts [--rounds 20] [--duration 700] [--warmup 200]
+ *     [--modes default,off] [--control] [--no-handshakes]
  *
  * For each row it prints each mode's best round, and the ratio of each mode
  * to `off` two ways: best round against best round, and the median of the
  * per-round ratios (each round measures the modes back to back, so the
- * median of those pairs resists drift on a shared machine best).
+ * median of those pairs resists drift on a shared machine best), and the
+ * median server CPU per message against `off`'s. `--control` adds a second
+ * `logger: false` server, `control`: its difference from `off` is what
+ * noise alone produces in the same run.
  *
  * @module
  */
@@ -25,10 +28,11 @@ const here = dirname(fileURLToPath(import.meta.url));
 
 const { values } = parseArgs({
   options: {
-    rounds: { type: "string", default: "5" },
-    duration: { type: "string", default: "1500" },
-    warmup: { type: "string", default: "300" },
+    rounds: { type: "string", default: "20" },
+    duration: { type: "string", default: "700" },
+    warmup: { type: "string", default: "200" },
     modes: { type: "string", default: "default,off" },
+    control: { type: "boolean", default: false },
     "no-handshakes": { type: "boolean", default: false },
   },
 });
@@ -37,6 +41,8 @@ const durationMs = Number(values.duration);
 const warmupMs = Number(values.warmup);
 const modes = values.modes.split(",").filter((m) => m !== "");
 if (!modes.includes("off")) modes.push("off");
+// A second `logger: false` server: its difference from `off` is the noise floor.
+if (values.control) modes.push("control");
 
 interface Running {
   mode: string;
@@ -149,7 +155,9 @@ try {
   for (const row of rows) {
     const samples = new Map<string, Sample[]>(modes.map((m) => [m, []]));
     for (let round = 0; round < rounds; round++) {
-      const order = round % 2 === 0 ? servers : [...servers].reverse();
+      // Rotate the order each round so no mode always goes first or follows the same one.
+      const shift = round % servers.length;
+      const order = [...servers.slice(shift), ...servers.slice(0, shift)];
       for (const server of order) {
         const cpu0 = cpuSeconds(server.child.pid!);
         const result = await runJob(row.job(server.port));
@@ -163,13 +171,17 @@ try {
           ops = result.handshakes;
           rate = ops / result.seconds;
         } else throw new Error(`unexpected reply ${result.type}`);
-        samples
-          .get(server.mode)!
-          .push({ rate, cpuPerOp: ops > 0 ? ((cpu1 - cpu0) * 1e6) / ops : 0 });
+        const sample: Sample = { rate, cpuPerOp: ops > 0 ? ((cpu1 - cpu0) * 1e6) / ops : 0 };
+        samples.get(server.mode)!.push(sample);
+        console.error(
+          `  ${row.name}, round ${round + 1}, ${server.mode}: ${formatRate(rate)}/s, ` +
+            `${sample.cpuPerOp.toFixed(2)} µs cpu/op`,
+        );
       }
     }
     const off = samples.get("off")!;
     const bestOff = Math.max(...off.map((s) => s.rate));
+    const cpuOff = median(off.map((s) => s.cpuPerOp));
     for (const mode of modes) {
       const list = samples.get(mode)!;
       const best = Math.max(...list.map((s) => s.rate));
@@ -181,9 +193,11 @@ try {
         mode === "off" ? "" : `${((best / bestOff - 1) * 100).toFixed(1)}%`,
         mode === "off" ? "" : `${((median(perRound) - 1) * 100).toFixed(1)}%`,
         median(list.map((s) => s.cpuPerOp)).toFixed(2),
+        mode === "off"
+          ? ""
+          : `${((median(list.map((s) => s.cpuPerOp)) / cpuOff - 1) * 100).toFixed(1)}%`,
       ];
       lines.push(cells);
-      console.error(`  ${cells.join("  ")}`);
     }
   }
 } finally {
@@ -191,12 +205,20 @@ try {
   load.send({ type: "exit" } satisfies Job);
 }
 
-const header = ["row", "logger", "best/s", "best vs off", "median vs off", "µs cpu/op"];
+const header = [
+  "row",
+  "logger",
+  "best/s",
+  "best vs off",
+  "median vs off",
+  "µs cpu/op",
+  "cpu vs off",
+];
 const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
 const format = (cells: string[]) =>
   cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
 console.log(
-  `\nlogging bench: ${rounds} rounds of ${durationMs} ms per mode, modes alternating; ` +
+  `\nlogging bench: ${rounds} rounds of ${durationMs} ms per mode, order rotating; ` +
     "binary messages, no compression, loopback\n",
 );
 console.log(format(header));
@@ -204,5 +226,5 @@ console.log(widths.map((w) => "-".repeat(w)).join("  "));
 for (const line of lines) console.log(format(line));
 console.log(
   "\n'vs off': throughput difference from logger: false (negative = slower); " +
-    "µs cpu/op: median server CPU per message or handshake.",
+    "µs cpu/op: median server CPU per message or handshake (positive = more).",
 );
