@@ -209,8 +209,29 @@ after(() => {
 
 // --- The catalogue, through each sink -------------------------------------------
 
-for (const [kind, makeSink] of Object.entries(SINKS)) {
+/** How each message of the catalogue that carries a value is recognized. */
+const VALUED: Record<string, RegExp> = {
+  broadcastFailed: /^skipped broadcast: failed to write message: \S/,
+  serverListening: /^server listening on \S/,
+  connectionRejected: /^connection rejected \(\d{3} .+\)$/,
+  httpResponseSent: /^HTTP response sent \(\d{3} .+\)$/,
+  reconnecting: /^connect failed; reconnecting in \d+\.\d seconds: \S/,
+  state: /^= connection is (CONNECTING|OPEN|CLOSING|CLOSED)$/,
+  frameSent: /^> [A-Z]+ .*\[.*\]$/,
+  frameReceived: /^< [A-Z]+ .*\[.*\]$/,
+  failing: /^! failing connection with code \d+$/,
+};
+
+for (const [kind, createSink] of Object.entries(SINKS)) {
   describe(`through the ${kind}`, () => {
+    // Every sink of this block, for the coverage check at its end.
+    const sinks: Sink[] = [];
+    const makeSink = (): Sink => {
+      const sink = createSink();
+      sinks.push(sink);
+      return sink;
+    };
+
     test("a session logs INFO lifecycle and DEBUG details on both sides, with connection fields", async () => {
       const s = makeSink();
       const c = makeSink();
@@ -854,6 +875,22 @@ for (const [kind, makeSink] of Object.entries(SINKS)) {
         only(clientRecords, "connection closed", "info").fields.serverSoftware,
         clientOpen.fields.serverSoftware,
       );
+    });
+
+    test("the tests above saw every message of the catalogue", () => {
+      const seen = new Set(sinks.flatMap((sink) => sink.records().map((r) => r.msg)));
+      for (const [key, message] of Object.entries(logMessages)) {
+        if (typeof message === "string") {
+          assert.ok(seen.has(message), `never logged: ${message}`);
+        } else {
+          const pattern = VALUED[key];
+          assert.ok(pattern !== undefined, `no pattern for logMessages.${key}`);
+          assert.ok(
+            [...seen].some((msg) => pattern.test(msg)),
+            `never logged: logMessages.${key}`,
+          );
+        }
+      }
     });
   });
 }
