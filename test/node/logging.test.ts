@@ -756,8 +756,14 @@ for (const [kind, createSink] of Object.entries(SINKS)) {
       sockets.add(peer.socket);
       const chunk = frame(OP_BINARY, Buffer.alloc(65_536));
       for (let i = 0; i < 16; i++) peer.send(chunk);
-      // Bounded settle: the server reads until its queue and stream buffer are full.
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      // The server pauses once two messages wait unread, then stops reading
+      // from the socket as soon as its stream buffer is full.
+      const deadline = Date.now() + 5000;
+      while (s.records().filter((r) => r.msg.startsWith("< BINARY")).length < 2) {
+        assert.ok(Date.now() < deadline, "the server read no two messages within 5 s");
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
       peer.socket.resetAndDestroy();
       await new Promise((resolve) => setTimeout(resolve, 20));
       release();
