@@ -49,10 +49,14 @@ export type HeadersInit =
  * ```
  */
 export class Headers implements Iterable<[string, string]> {
-  // Header lines in order, with their original casing.
-  #items: [string, string][] = [];
-  // Lowercase name -> values, in order: lookups don't scan #items.
-  readonly #index = new Map<string, string[]>();
+  // Header lines in order, flat: name, value, name, value... Names keep their
+  // original casing. One array per Headers, not one per line: a server keeps
+  // the request and response of every connection for its lifetime.
+  #items: string[] = [];
+  // Lowercase name -> positions in #items, built on the first lookup of a
+  // large Headers and dropped on any change. Handshakes have a dozen lines:
+  // scanning them is cheaper than keeping a map per connection.
+  #index: Map<string, number[]> | null = null;
 
   /**
    * @param init - Headers to copy: another `Headers`, `[name, value]` pairs,
@@ -60,7 +64,9 @@ export class Headers implements Iterable<[string, string]> {
    */
   constructor(init?: HeadersInit) {
     if (init === undefined) return;
-    if (init instanceof Headers || isIterable(init)) {
+    if (init instanceof Headers) {
+      this.#items = init.#items.slice();
+    } else if (isIterable(init)) {
       for (const [name, value] of init) this.append(name, value);
     } else {
       for (const [name, value] of Object.entries(init)) {
@@ -72,22 +78,24 @@ export class Headers implements Iterable<[string, string]> {
 
   /** The number of header lines. */
   get size(): number {
-    return this.#items.length;
+    return this.#items.length >> 1;
   }
 
   /** Adds a header line, after those already present. */
   append(name: string, value: string): void {
     checkName(name);
     checkValue(name, value);
-    this.#appendUnchecked(name, value);
+    this.#items.push(name, value);
+    this.#index = null;
   }
 
-  #appendUnchecked(name: string, value: string): void {
-    this.#items.push([name, value]);
-    const key = name.toLowerCase();
-    const values = this.#index.get(key);
-    if (values === undefined) this.#index.set(key, [value]);
-    else values.push(value);
+  /**
+   * Adds a header line without checking it: for parsers that validated it.
+   * @internal
+   */
+  appendValidated(name: string, value: string): void {
+    this.#items.push(name, value);
+    this.#index = null;
   }
 
   /**
@@ -98,44 +106,60 @@ export class Headers implements Iterable<[string, string]> {
     checkName(name);
     checkValue(name, value);
     const key = name.toLowerCase();
-    if (!this.#index.has(key)) {
-      this.#appendUnchecked(name, value);
-      return;
-    }
+    const items = this.#items;
+    const kept: string[] = [];
     let replaced = false;
-    this.#items = this.#items.filter((item) => {
-      if (item[0].toLowerCase() !== key) return true;
-      if (replaced) return false;
-      replaced = true;
-      item[0] = name;
-      item[1] = value;
-      return true;
-    });
-    this.#index.set(key, [value]);
+    for (let i = 0; i < items.length; i += 2) {
+      if (!sameName(items[i], key)) kept.push(items[i], items[i + 1]);
+      else if (!replaced) {
+        replaced = true;
+        kept.push(name, value);
+      }
+    }
+    if (!replaced) kept.push(name, value);
+    this.#items = kept;
+    this.#index = null;
   }
 
   /** Removes every line of `name`; says whether there was one. */
   delete(name: string): boolean {
     const key = name.toLowerCase();
-    if (!this.#index.delete(key)) return false;
-    this.#items = this.#items.filter(([n]) => n.toLowerCase() !== key);
+    const items = this.#items;
+    const kept: string[] = [];
+    for (let i = 0; i < items.length; i += 2) {
+      if (!sameName(items[i], key)) kept.push(items[i], items[i + 1]);
+    }
+    if (kept.length === items.length) return false;
+    this.#items = kept;
+    this.#index = null;
     return true;
   }
 
   /** Whether there is at least one line of `name`. */
   has(name: string): boolean {
-    return this.#index.has(name.toLowerCase());
+    return this.#first(name.toLowerCase()) !== -1;
   }
 
   /** The first value of `name`, or `undefined`. */
   get(name: string): string | undefined {
-    return this.#index.get(name.toLowerCase())?.[0];
+    const at = this.#first(name.toLowerCase());
+    return at === -1 ? undefined : this.#items[at + 1];
   }
 
   /** Every value of `name`, in order; an empty array when there is none. */
   getAll(name: string): string[] {
-    const values = this.#index.get(name.toLowerCase());
-    return values === undefined ? [] : values.slice();
+    const key = name.toLowerCase();
+    const items = this.#items;
+    const values: string[] = [];
+    const positions = this.#lookup(key);
+    if (positions !== null) {
+      for (const at of positions) values.push(items[at + 1]);
+      return values;
+    }
+    for (let i = 0; i < items.length; i += 2) {
+      if (sameName(items[i], key)) values.push(items[i + 1]);
+    }
+    return values;
   }
 
   /**
@@ -145,8 +169,8 @@ export class Headers implements Iterable<[string, string]> {
    *   `Sec-WebSocket-Key` lines, which a server must not silently pick from).
    */
   getOne(name: string): string | undefined {
-    const values = this.#index.get(name.toLowerCase());
-    if (values === undefined) return undefined;
+    const values = this.getAll(name);
+    if (values.length === 0) return undefined;
     if (values.length > 1) {
       throw new InvalidHeader(name, `more than one ${name} header found`);
     }
@@ -155,12 +179,16 @@ export class Headers implements Iterable<[string, string]> {
 
   /** `[name, value]` pairs, in order, names with their original casing. */
   *entries(): IterableIterator<[string, string]> {
-    for (const [name, value] of this.#items) yield [name, value];
+    const items = this.#items;
+    for (let i = 0; i < items.length; i += 2) yield [items[i], items[i + 1]];
   }
 
   /** Distinct names, lowercased, in order of first appearance. */
   keys(): IterableIterator<string> {
-    return this.#index.keys();
+    const names = new Set<string>();
+    const items = this.#items;
+    for (let i = 0; i < items.length; i += 2) names.add(items[i].toLowerCase());
+    return names.values();
   }
 
   [Symbol.iterator](): IterableIterator<[string, string]> {
@@ -169,27 +197,32 @@ export class Headers implements Iterable<[string, string]> {
 
   /** A copy of the header lines: `[name, value]` pairs with original casing. */
   raw(): [string, string][] {
-    return this.#items.map(([name, value]) => [name, value]);
+    const items = this.#items;
+    const out: [string, string][] = [];
+    for (let i = 0; i < items.length; i += 2) out.push([items[i], items[i + 1]]);
+    return out;
   }
 
   /** An independent copy. */
   clone(): Headers {
-    const copy = new Headers();
-    for (const [name, value] of this.#items) copy.#appendUnchecked(name, value);
-    return copy;
+    return new Headers(this);
   }
 
   /** The header block as sent on the wire: `Name: value\r\n` lines, then `\r\n`. */
   toString(): string {
+    const items = this.#items;
     let out = "";
-    for (const [name, value] of this.#items) out += `${name}: ${value}\r\n`;
+    for (let i = 0; i < items.length; i += 2) out += `${items[i]}: ${items[i + 1]}\r\n`;
     return `${out}\r\n`;
   }
 
   /** Plain object for logs and `JSON.stringify`: repeated names map to arrays. */
   toJSON(): Record<string, string | string[]> {
     const out: Record<string, string | string[]> = {};
-    for (const [name, value] of this.#items) {
+    const items = this.#items;
+    for (let i = 0; i < items.length; i += 2) {
+      const name = items[i];
+      const value = items[i + 1];
       const previous = out[name];
       if (previous === undefined) out[name] = value;
       else if (typeof previous === "string") out[name] = [previous, value];
@@ -197,6 +230,51 @@ export class Headers implements Iterable<[string, string]> {
     }
     return out;
   }
+
+  // Position in #items of the first line of `key` (lowercase), or -1.
+  #first(key: string): number {
+    const positions = this.#lookup(key);
+    if (positions !== null) return positions.length === 0 ? -1 : positions[0];
+    const items = this.#items;
+    for (let i = 0; i < items.length; i += 2) if (sameName(items[i], key)) return i;
+    return -1;
+  }
+
+  // Positions of `key` from the index, or `null` when the headers are few
+  // enough to scan.
+  #lookup(key: string): readonly number[] | null {
+    const items = this.#items;
+    if (items.length <= INDEX_THRESHOLD) return null;
+    let index = this.#index;
+    if (index === null) {
+      index = new Map();
+      for (let i = 0; i < items.length; i += 2) {
+        const lower = items[i].toLowerCase();
+        const positions = index.get(lower);
+        if (positions === undefined) index.set(lower, [i]);
+        else positions.push(i);
+      }
+      this.#index = index;
+    }
+    return index.get(key) ?? NONE;
+  }
+}
+
+// Above this many entries of #items (32 lines), lookups go through an index.
+const INDEX_THRESHOLD = 64;
+const NONE: readonly number[] = [];
+
+// Whether header name `name` is `key` (lowercase) ignoring ASCII case: names
+// are tokens, so folding A-Z is enough, and nothing is allocated.
+function sameName(name: string, key: string): boolean {
+  const length = name.length;
+  if (length !== key.length) return false;
+  for (let i = 0; i < length; i++) {
+    let c = name.charCodeAt(i);
+    if (c >= 0x41 && c <= 0x5a) c += 0x20;
+    if (c !== key.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 function isIterable(value: object): value is Iterable<readonly [string, string]> {

@@ -438,7 +438,10 @@ abstract class MessageParser<T> {
       }
     }
     // latin1 maps each byte to one character: values round-trip unchanged.
-    into.append(line.toString("latin1", 0, colon), line.toString("latin1", start, end));
+    into.appendValidated(
+      intern(line.toString("latin1", 0, colon)),
+      intern(line.toString("latin1", start, end)),
+    );
   }
 
   // RFC 7230 §4.1: chunk-size = 1*HEXDIG; chunk-ext = *( ";" chunk-ext-name [ "=" ... ] )
@@ -496,6 +499,58 @@ abstract class MessageParser<T> {
   protected expectNoBody(): void {
     this.step = Step.Done;
   }
+}
+
+// Names and values that most handshakes carry, spelled as clients send them.
+// A server keeps each connection's request: sharing these strings instead of
+// one copy per connection saves memory. Fixed, so a peer can't grow it.
+const COMMON = new Map<string, string>();
+for (const text of [
+  "Host",
+  "Upgrade",
+  "Connection",
+  "Sec-WebSocket-Key",
+  "Sec-WebSocket-Version",
+  "Sec-WebSocket-Extensions",
+  "Sec-WebSocket-Protocol",
+  "Sec-WebSocket-Accept",
+  "Origin",
+  "User-Agent",
+  "Pragma",
+  "Cache-Control",
+  "Accept-Encoding",
+  "Accept-Language",
+  "Cookie",
+  "Authorization",
+  "Date",
+  "Server",
+  "Content-Length",
+  "Content-Type",
+  "X-Forwarded-For",
+  "host",
+  "upgrade",
+  "connection",
+  "sec-websocket-key",
+  "sec-websocket-version",
+  "sec-websocket-extensions",
+  "sec-websocket-protocol",
+  "sec-websocket-accept",
+  "origin",
+  "user-agent",
+  "websocket",
+  "keep-alive, Upgrade",
+  "13",
+  "no-cache",
+  "permessage-deflate; client_max_window_bits",
+  "gzip, deflate, br, zstd",
+  "gzip, deflate, br",
+  "gzip, deflate",
+]) {
+  COMMON.set(text, text);
+}
+
+function intern(text: string): string {
+  return COMMON.get(text) ?? text;
 }
 
 function hexValue(c: number | undefined): number {

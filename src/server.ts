@@ -98,6 +98,24 @@ export interface ServerProtocolOptions extends ProtocolOptions {
   httpLimits?: Partial<HttpLimits>;
 }
 
+// Shared by every 101: a zero-length buffer can't be written to.
+const EMPTY_BODY = Buffer.alloc(0);
+
+// The Date header has a resolution of one second (RFC 9110 §5.6.7): format
+// it once per second rather than once per response.
+let dateSecond = -1;
+let dateText = "";
+
+function httpDate(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = new Date(now).toUTCString();
+  }
+  return dateText;
+}
+
 const BROWSER_HINT =
   "\nYou cannot access a WebSocket server directly with a browser. You need a WebSocket client.\n";
 
@@ -142,7 +160,8 @@ export class ServerProtocol extends Protocol {
   readonly #originMatchers: readonly ((origin: string | undefined) => boolean)[] | null;
   readonly #selectSubprotocol: SelectSubprotocol | null;
   readonly #serverHeader: string | null;
-  readonly #parser: RequestParser;
+  // Dropped once the request is parsed: a connection lives long after it.
+  #parser: RequestParser | null;
   readonly #maxPending: number;
   readonly #debug: boolean;
   // Bytes received after the request, before the response: the first frames.
@@ -195,7 +214,7 @@ export class ServerProtocol extends Protocol {
     }
 
     const headers = new Headers();
-    headers.append("Date", new Date().toUTCString());
+    headers.append("Date", httpDate());
     headers.append("Upgrade", "websocket");
     headers.append("Connection", "Upgrade");
     headers.append("Sec-WebSocket-Accept", accept);
@@ -205,7 +224,7 @@ export class ServerProtocol extends Protocol {
     this.extensions = extensions;
     this.subprotocol = subprotocol;
     this.origin = origin;
-    return { status: 101, reason: reasonPhrase(101), headers, body: Buffer.alloc(0) };
+    return { status: 101, reason: reasonPhrase(101), headers, body: EMPTY_BODY };
   }
 
   #rejectHandshake(error: InvalidHandshake): Response {
@@ -333,7 +352,7 @@ export class ServerProtocol extends Protocol {
   reject(status: number, text: string): Response {
     const body = Buffer.from(text, "utf8");
     const headers = new Headers();
-    headers.append("Date", new Date().toUTCString());
+    headers.append("Date", httpDate());
     headers.append("Connection", "close");
     headers.append("Content-Length", String(body.length));
     headers.append("Content-Type", "text/plain; charset=utf-8");
@@ -383,18 +402,20 @@ export class ServerProtocol extends Protocol {
   }
 
   protected override receiveHandshakeData(data: Buffer): void {
-    if (this.#parser.done) {
+    const parser = this.#parser;
+    if (parser === null) {
       this.#keepPending(data);
       return;
     }
     let parsed: Parsed<Request> | null;
     try {
-      parsed = this.#parser.feed(data);
+      parsed = parser.feed(data);
     } catch (error) {
-      this.#invalidRequest(error);
+      this.#invalidRequest(error, parser);
       return;
     }
     if (parsed === null) return;
+    this.#parser = null;
     const request = parsed.message;
     if (this.#debug) this.#debugLines(formatRequestLines(request, "<"));
     this.request = request;
@@ -403,7 +424,7 @@ export class ServerProtocol extends Protocol {
   }
 
   protected override receiveHandshakeEof(): void {
-    if (this.#parser.done) {
+    if (this.#parser === null) {
       // The client half-closed after its request: the response can't matter.
       this.handshakeExc ??= new InvalidMessage("connection closed before the handshake response");
       return;
@@ -435,13 +456,13 @@ export class ServerProtocol extends Protocol {
   }
 
   // The request can't be parsed: answer at once, then close.
-  #invalidRequest(error: unknown): void {
+  #invalidRequest(error: unknown, parser: RequestParser): void {
     const exc = error instanceof Error ? error : new Error(String(error));
     this.handshakeExc = exc;
     this.#requestFailed = true;
     let status = 400;
     if (exc instanceof SecurityError) {
-      const inRequestLine = this.#parser.phase === "start-line";
+      const inRequestLine = parser.phase === "start-line";
       status = inRequestLine ? 414 : 431;
       if (this.#debug) {
         const message = inRequestLine

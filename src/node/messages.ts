@@ -93,7 +93,7 @@ export class MessageQueue {
 
   // The ConnectionClosed error, built on first use: building an error
   // captures a stack, and most connections close without anyone reading.
-  #makeError: () => unknown = () => null;
+  #makeError: () => unknown = makeNoError;
   #error: unknown = null;
   #errorMade = false;
   // Whether the error is a ConnectionClosedOK: iteration then just ends,
@@ -510,3 +510,8 @@ export function rejected(error: unknown): Promise<never> {
 }
 
 function noop(): void {}
+
+// Shared by every queue until close() gives it the real error builder.
+function makeNoError(): unknown {
+  return null;
+}
