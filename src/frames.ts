@@ -448,6 +448,8 @@ const STATE_PAYLOAD = 1;
 
 /** Largest header: 2 bytes, 8 bytes of extended length, 4 bytes of mask key. */
 const MAX_HEADER_SIZE = 14;
+// Where FrameParser keeps the mask key, after the longest header.
+const KEY_OFFSET = MAX_HEADER_SIZE;
 
 // Valid opcodes as a bit set: 0, 1, 2, 8, 9, 10 (RFC 6455 §5.2, §11.8).
 const VALID_OPCODES = 0b0000_0111_0000_0111;
@@ -485,8 +487,10 @@ export class FrameParser {
   /** Whether the data frame being received carries text: TEXT, or CONT of a TEXT message. */
   #text = false;
 
-  // A header split across chunks is gathered here.
-  readonly #header = Buffer.allocUnsafe(MAX_HEADER_SIZE);
+  // A header split across chunks is gathered at the start of #scratch; the
+  // mask key of the current frame follows it, at KEY_OFFSET. One buffer
+  // rather than two: a server keeps a parser per idle connection.
+  readonly #scratch = Buffer.allocUnsafe(KEY_OFFSET + 4);
   #headerLength = 0;
 
   // The frame whose payload is being received.
@@ -494,7 +498,6 @@ export class FrameParser {
   #rsv = 0;
   #opcode: Opcode = OP_CONT;
   #masked = false;
-  readonly #key = Buffer.allocUnsafe(4);
   #length = 0;
   #payload: Buffer = EMPTY;
   #received = 0;
@@ -549,8 +552,8 @@ export class FrameParser {
         pos += size;
       } else {
         pos = this.#gatherHeader(chunk, pos);
-        if (this.#headerLength === 0 || this.#headerLength < headerSize(this.#header[1])) continue;
-        src = this.#header;
+        if (this.#headerLength === 0 || this.#headerLength < headerSize(this.#scratch[1])) continue;
+        src = this.#scratch;
         at = 0;
         this.#headerLength = 0;
       }
@@ -564,7 +567,7 @@ export class FrameParser {
           data = EMPTY;
         } else if (this.#masked) {
           data = Buffer.allocUnsafe(length);
-          copyMasked(chunk, pos, data, 0, length, this.#key, 0, 0);
+          copyMasked(chunk, pos, data, 0, length, this.#scratch, KEY_OFFSET, 0);
         } else {
           data = new FastBuffer(chunk.buffer, chunk.byteOffset + pos, length);
         }
@@ -580,9 +583,9 @@ export class FrameParser {
     }
   }
 
-  /** Copies header bytes into #header; returns the new position in `chunk`. */
+  /** Copies header bytes into the start of #scratch; returns the new position in `chunk`. */
   #gatherHeader(chunk: Buffer, pos: number): number {
-    const header = this.#header;
+    const header = this.#scratch;
     const end = chunk.length;
     while (pos < end) {
       const needed = this.#headerLength < 2 ? 2 : headerSize(header[1]);
@@ -658,11 +661,11 @@ export class FrameParser {
     }
 
     if (masked) {
-      const key = this.#key;
-      key[0] = src[offset];
-      key[1] = src[offset + 1];
-      key[2] = src[offset + 2];
-      key[3] = src[offset + 3];
+      const scratch = this.#scratch;
+      scratch[KEY_OFFSET] = src[offset];
+      scratch[KEY_OFFSET + 1] = src[offset + 1];
+      scratch[KEY_OFFSET + 2] = src[offset + 2];
+      scratch[KEY_OFFSET + 3] = src[offset + 3];
     }
     this.#fin = fin;
     this.#rsv = rsv;
@@ -676,7 +679,8 @@ export class FrameParser {
     const take = Math.min(this.#length - this.#received, chunk.length - pos);
     const payload = this.#payload;
     const start = this.#received;
-    if (this.#masked) copyMasked(chunk, pos, payload, start, take, this.#key, 0, start);
+    if (this.#masked)
+      copyMasked(chunk, pos, payload, start, take, this.#scratch, KEY_OFFSET, start);
     else chunk.copy(payload, start, pos, pos + take);
     this.#received += take;
     if (this.#onPartial !== null && this.#text && this.#opcode < 0x8) {
