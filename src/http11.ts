@@ -506,6 +506,7 @@ abstract class MessageParser<T> {
 // one copy per connection saves memory. Fixed, so a peer can't grow it.
 const COMMON = new Map<string, string>();
 for (const text of [
+  "GET",
   "Host",
   "Upgrade",
   "Connection",
@@ -650,7 +651,7 @@ export class RequestParser extends MessageParser<Request> {
         `unsupported HTTP version: ${printable(line.subarray(secondSpace + 1))}`,
       );
     }
-    this.#method = line.toString("latin1", 0, firstSpace);
+    this.#method = intern(line.toString("latin1", 0, firstSpace));
     this.#path = line.toString("latin1", firstSpace + 1, secondSpace);
   }
 

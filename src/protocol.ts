@@ -142,8 +142,9 @@ export class Protocol {
 
   readonly #debug: boolean;
   #state: State;
-  #events: Event[] = [];
-  #writes: Buffer[] = [];
+  // Created when something is queued: an idle connection keeps no arrays.
+  #events: Event[] | null = null;
+  #writes: Buffer[] | null = null;
   #eofSent = false;
   #eofRcvd = false;
   /** After a close frame is received or the connection failed, input is ignored (RFC 6455 §1.4, §7.1.7). */
@@ -396,7 +397,8 @@ export class Protocol {
   /** Events received since the last call, in order: frames, or the handshake's request/response. */
   eventsReceived(): Event[] {
     const events = this.#events;
-    this.#events = [];
+    if (events === null) return [];
+    this.#events = null;
     return events;
   }
 
@@ -406,7 +408,8 @@ export class Protocol {
    */
   dataToSend(): Buffer[] {
     const writes = this.#writes;
-    this.#writes = [];
+    if (writes === null) return [];
+    this.#writes = null;
     return writes;
   }
 
@@ -450,12 +453,12 @@ export class Protocol {
 
   /** Queues an event for {@link Protocol.eventsReceived}. */
   protected pushEvent(event: Event): void {
-    this.#events.push(event);
+    (this.#events ??= []).push(event);
   }
 
   /** Queues raw bytes (the HTTP request or response). Empty buffers are ignored: they would mean EOF. */
   protected sendBytes(data: Buffer): void {
-    if (data.length > 0) this.#writes.push(data);
+    if (data.length > 0) (this.#writes ??= []).push(data);
   }
 
   /** Queues the EOF marker, once; logs `> EOF`. */
@@ -463,7 +466,7 @@ export class Protocol {
     if (this.#eofSent) return;
     this.#eofSent = true;
     if (this.#debug) this.logger!.debug("> EOF");
-    this.#writes.push(EMPTY);
+    (this.#writes ??= []).push(EMPTY);
   }
 
   /** Ignores all further input until EOF, e.g. after rejecting a handshake. */
@@ -604,7 +607,7 @@ export class Protocol {
     // Once a close frame was sent, data frames are dropped: the application
     // asked to close and won't read them (RFC 6455 §1.4).
     if (opcode < 0x8 && this.closeSent !== null) return;
-    this.#events.push(frame);
+    (this.#events ??= []).push(frame);
   }
 
   #receiveClose(frame: Frame): void {
@@ -638,13 +641,20 @@ export class Protocol {
         const payload = typeof data === "string" ? Buffer.from(data) : data;
         this.logger!.debug(`> ${formatFrame(new Frame(opcode, payload, fin))}`);
       }
-      writeFrame(this.#writes, opcode, data, fin, mask);
+      writeFrame((this.#writes ??= []), opcode, data, fin, mask);
       return;
     }
     let frame = new Frame(opcode, typeof data === "string" ? Buffer.from(data) : data, fin);
     if (this.#debug) this.logger!.debug(`> ${formatFrame(frame)}`);
     for (const extension of extensions) frame = extension.encode(frame);
-    writeFrame(this.#writes, frame.opcode, frame.data, frame.fin, mask, reservedBits(frame));
+    writeFrame(
+      (this.#writes ??= []),
+      frame.opcode,
+      frame.data,
+      frame.fin,
+      mask,
+      reservedBits(frame),
+    );
   }
 
   #checkOpen(): void {

@@ -165,7 +165,7 @@ export class ServerProtocol extends Protocol {
   readonly #maxPending: number;
   readonly #debug: boolean;
   // Bytes received after the request, before the response: the first frames.
-  #pending: Buffer[] = [];
+  #pending: Buffer[] | null = null;
   #pendingSize = 0;
   // The request couldn't be parsed, or too much followed it: no response can be sent.
   #requestFailed = false;
@@ -386,8 +386,10 @@ export class ServerProtocol extends Protocol {
     this.sendBytes(serializeResponse(response));
     this.response = response;
     if (response.status === 101) {
-      const rest = this.#pending.length === 1 ? this.#pending[0] : Buffer.concat(this.#pending);
-      this.#pending = [];
+      const pending = this.#pending;
+      const rest =
+        pending === null ? EMPTY_BODY : pending.length === 1 ? pending[0] : Buffer.concat(pending);
+      this.#pending = null;
       this.#pendingSize = 0;
       this.openWith(rest);
     } else {
@@ -445,14 +447,14 @@ export class ServerProtocol extends Protocol {
         `${this.#pendingSize} bytes received before the handshake response exceeds limit of ` +
           `${this.#maxPending} bytes (WEBSOCKETS_MAX_BODY_SIZE)`,
       );
-      this.#pending = [];
+      this.#pending = null;
       this.#requestFailed = true;
       this.sendEof();
       this.discardInput();
       return;
     }
     // Copy: the caller may reuse its buffer once receiveData returns.
-    this.#pending.push(Buffer.from(data));
+    (this.#pending ??= []).push(Buffer.from(data));
   }
 
   // The request can't be parsed: answer at once, then close.

@@ -161,6 +161,12 @@ export interface CloseServerOptions {
 // tells whether the server still accepts connections.
 let forgetConnection: (server: Server, connection: ServerConnection) => void;
 let isServing: (server: Server) => boolean;
+let handlerSettled: (
+  server: Server,
+  connection: ServerConnection,
+  error: unknown,
+  threw: boolean,
+) => Promise<void>;
 
 const FAILED_HANDSHAKE_BODY =
   "Failed to open a WebSocket connection.\nSee server log for more information.\n";
@@ -214,6 +220,26 @@ export class ServerConnection extends Connection {
     if (resolve === null) return;
     this.#requestReceived = null;
     resolve(request);
+  }
+
+  /**
+   * Follows the handler's promise until it settles, then closes the
+   * connection. Bound methods rather than an async function awaiting it:
+   * the handler usually runs as long as the connection, and an awaiting
+   * function keeps a generator, its registers and closures per connection.
+   * (Methods, not plain functions: under tsx, binding a function whose name
+   * was defined by the transpiler leaves V8's fast path.) @internal
+   */
+  followHandler(result: Promise<void>): void {
+    result.then(this.#handlerReturned.bind(this), this.#handlerThrew.bind(this));
+  }
+
+  #handlerReturned(): Promise<void> {
+    return handlerSettled(this.server, this, undefined, false);
+  }
+
+  #handlerThrew(error: unknown): Promise<void> {
+    return handlerSettled(this.server, this, error, true);
   }
 
   /** Feeds bytes as if read from the socket (a request parsed elsewhere). @internal */
@@ -343,6 +369,8 @@ export class Server {
   #idle: (() => void) | null = null;
 
   static {
+    handlerSettled = (server, connection, error, threw) =>
+      server.#afterHandler(connection, error, threw);
     isServing = (server) => server.#serving;
     forgetConnection = (server, connection) => {
       server.#all.delete(connection);
@@ -565,13 +593,15 @@ export class Server {
     return connection;
   }
 
+  // The handshake, then the handler, then closing. The handler's promise
+  // is followed by the connection (see followHandler), not awaited here.
   async #run(connection: ServerConnection): Promise<void> {
+    let opened = false;
     let timer: NodeJS.Timeout | null = null;
     try {
       if (this.#openTimeout !== null) {
         timer = setTimeout(openTimedOut, this.#openTimeout, connection);
       }
-      let opened = false;
       if (handshakeTraced()) {
         try {
           await traceHandshake("server", describeAddress(connection.remoteAddress), async () => {
@@ -585,37 +615,53 @@ export class Server {
       } else {
         opened = await connection.handshake(this.#options);
       }
-      if (timer !== null) clearTimeout(timer);
-      timer = null;
-      if (!opened) {
-        await connection.closed;
-        return;
-      }
-
-      if (connection.state !== CLOSED) this.#open.add(connection);
-      try {
-        await this.#handler(connection);
-      } catch (error) {
-        // The connection closed under the handler (e.g. a send() after the
-        // peer's close): not a failure of the handler; `connection closed`
-        // tells how it closed.
-        if (!(error instanceof ConnectionClosed)) {
-          connection.logger.error({ err: error }, logMessages.handlerFailed);
-          await connection.close(CLOSE_INTERNAL_ERROR).catch(noop);
-          return;
-        }
-      }
-      await connection.close().catch(noop);
     } catch (error) {
       // A bug: don't leak the connection.
+      opened = false;
       connection.logger.error({ err: error }, logMessages.internalError);
       connection.close(CLOSE_INTERNAL_ERROR).catch(noop);
     } finally {
       if (timer !== null) clearTimeout(timer);
-      await connection.closed;
-      this.#running--;
-      if (this.#running === 0 && this.#idle !== null) this.#idle();
     }
+    if (!opened) {
+      await this.#finish(connection);
+      return;
+    }
+
+    if (connection.state !== CLOSED) this.#open.add(connection);
+    let result: Promise<void> | void;
+    try {
+      result = this.#handler(connection);
+    } catch (error) {
+      await this.#afterHandler(connection, error, true);
+      return;
+    }
+    connection.followHandler(Promise.resolve(result));
+  }
+
+  async #afterHandler(connection: ServerConnection, error: unknown, threw: boolean): Promise<void> {
+    try {
+      // The connection closed under the handler (e.g. a send() after the
+      // peer's close): not a failure of the handler; `connection closed`
+      // tells how it closed.
+      if (threw && !(error instanceof ConnectionClosed)) {
+        connection.logger.error({ err: error }, logMessages.handlerFailed);
+        await connection.close(CLOSE_INTERNAL_ERROR).catch(noop);
+      } else {
+        await connection.close().catch(noop);
+      }
+    } catch (bug) {
+      // A bug: don't leak the connection.
+      connection.logger.error({ err: bug }, logMessages.internalError);
+      connection.close(CLOSE_INTERNAL_ERROR).catch(noop);
+    }
+    await this.#finish(connection);
+  }
+
+  async #finish(connection: ServerConnection): Promise<void> {
+    await connection.closed;
+    this.#running--;
+    if (this.#running === 0 && this.#idle !== null) this.#idle();
   }
 
   async #close(options: CloseServerOptions): Promise<void> {
