@@ -37,6 +37,15 @@ export {
   type SendData,
   type SendOptions,
 } from "./node/connection.ts";
+export type {
+  CloseMessage,
+  DiagnosticsConnection,
+  HandshakeContext,
+  OpenMessage,
+  PingMessage,
+  PongMessage,
+  SocketErrorMessage,
+} from "./node/diagnostics.ts";
 export { getProxy, type ProxyOptions } from "./node/proxy.ts";
 export { processException, type ReconnectOptions } from "./node/reconnect.ts";
 export {
