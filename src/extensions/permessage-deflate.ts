@@ -360,39 +360,71 @@ function compressorWindowBits(bits: number): number {
   return bits === 8 ? 9 : bits;
 }
 
+/**
+ * What compressing and decompressing in one direction share: a zlib stream
+ * created on first use, and with context takeover the window it holds, kept
+ * so that release() can free the stream of an idle connection and the next
+ * message rebuild it from the window as a preset dictionary.
+ */
+abstract class ZlibDirection {
+  protected readonly windowBits: number;
+  protected readonly noContextTakeover: boolean;
+  protected stream: SyncZlib | null = null;
+  protected readonly window: Window | null;
+  protected inMessage = false;
+
+  constructor(windowBits: number, noContextTakeover: boolean) {
+    this.windowBits = windowBits;
+    this.noContextTakeover = noContextTakeover;
+    this.window = noContextTakeover ? null : new Window(1 << windowBits);
+  }
+
+  /** Frees the zlib stream between messages, keeping only the window's content. */
+  release(): void {
+    if (this.inMessage) return;
+    this.closeStream();
+    this.window?.compact();
+  }
+
+  protected closeStream(): void {
+    this.stream?.close();
+    this.stream = null;
+  }
+
+  get active(): boolean {
+    return this.stream !== null;
+  }
+
+  get windowBytes(): number {
+    return this.window?.allocated ?? 0;
+  }
+}
+
 /** Compresses the messages sent in one direction. */
-class Compressor {
-  readonly #windowBits: number;
-  readonly #noContextTakeover: boolean;
+class Compressor extends ZlibDirection {
   readonly #settings: CompressSettings;
-  #stream: SyncZlib | null = null;
-  // With context takeover only: the stream's window, to rebuild it after release().
-  readonly #window: Window | null;
-  #inMessage = false;
 
   constructor(windowBits: number, noContextTakeover: boolean, settings: CompressSettings) {
-    this.#windowBits = compressorWindowBits(windowBits);
-    this.#noContextTakeover = noContextTakeover;
+    super(compressorWindowBits(windowBits), noContextTakeover);
     this.#settings = settings;
-    this.#window = noContextTakeover ? null : new Window(1 << this.#windowBits);
   }
 
   /** Compresses one frame's data; `fin` ends the message. */
   compress(data: Buffer, fin: boolean): Buffer {
-    this.#stream ??= SyncZlib.deflate(this.#windowBits, this.#settings, this.#window?.content());
-    this.#inMessage = !fin;
+    this.stream ??= SyncZlib.deflate(this.windowBits, this.#settings, this.window?.content());
+    this.inMessage = !fin;
     const output = new Output(null);
     try {
       // zlib ignores a flush without input right after another flush, and
       // an empty payload isn't a valid compressed message (RFC 7692
       // §7.2.3.6 sends 0x00): a call without flush makes the next one count.
-      if (data.length === 0) this.#stream.write(data, 0, output, Z_NO_FLUSH);
-      this.#stream.write(data, 0, output);
+      if (data.length === 0) this.stream.write(data, 0, output, Z_NO_FLUSH);
+      this.stream.write(data, 0, output);
     } catch (error) {
-      this.#close();
+      this.closeStream();
       throw error;
     }
-    this.#window?.append(data);
+    this.window?.append(data);
     let compressed = output.take();
     if (fin) {
       // RFC 7692 §7.2.1: remove the empty stored block from the end of the message.
@@ -401,103 +433,51 @@ class Compressor {
       }
       // RFC 7692 §7.1.1.1, §7.1.1.2: without context takeover, each message
       // starts with an empty window; the next one gets a new stream.
-      if (this.#noContextTakeover) this.#close();
+      if (this.noContextTakeover) this.closeStream();
     }
     return compressed;
-  }
-
-  release(): void {
-    if (this.#inMessage) return;
-    this.#close();
-    this.#window?.compact();
-  }
-
-  #close(): void {
-    this.#stream?.close();
-    this.#stream = null;
-  }
-
-  get active(): boolean {
-    return this.#stream !== null;
-  }
-
-  get windowBytes(): number {
-    return this.#window?.allocated ?? 0;
   }
 }
 
 /** Decompresses the messages received in one direction. */
-class Decompressor {
-  readonly #windowBits: number;
-  readonly #noContextTakeover: boolean;
-  #stream: SyncZlib | null = null;
-  // With context takeover only: the stream's window, to rebuild it after
-  // release() or after the peer ended a DEFLATE stream.
-  readonly #window: Window | null;
-  #inMessage = false;
-
-  constructor(windowBits: number, noContextTakeover: boolean) {
-    this.#windowBits = windowBits;
-    this.#noContextTakeover = noContextTakeover;
-    this.#window = noContextTakeover ? null : new Window(1 << windowBits);
-  }
-
+class Decompressor extends ZlibDirection {
   /**
    * Decompresses one frame's data; `fin` ends the message. `limit` is the
    * number of bytes the output may reach, or `null`.
    */
   decompress(data: Buffer, fin: boolean, limit: number | null): Buffer {
-    this.#inMessage = !fin;
+    this.inMessage = !fin;
     const output = new Output(limit);
     try {
       this.#feed(data, output);
       // RFC 7692 §7.2.2: put back the empty stored block the sender removed.
       if (fin) this.#feed(EMPTY_STORED_BLOCK, output);
     } catch (error) {
-      this.#close();
+      this.closeStream();
       throw error;
     }
-    if (fin && this.#noContextTakeover) this.#close();
+    if (fin && this.noContextTakeover) this.closeStream();
     return output.take();
   }
 
   #feed(input: Buffer, output: Output): void {
     let offset = 0;
     while (offset < input.length) {
-      this.#stream ??= SyncZlib.inflate(this.#windowBits, this.#window?.content());
+      this.stream ??= SyncZlib.inflate(this.windowBits, this.window?.content());
       const first = output.chunks.length;
-      const consumed = this.#stream.write(input, offset, output);
-      if (this.#window !== null) {
-        for (let i = first; i < output.chunks.length; i++) this.#window.append(output.chunks[i]);
+      const consumed = this.stream.write(input, offset, output);
+      if (this.window !== null) {
+        for (let i = first; i < output.chunks.length; i++) this.window.append(output.chunks[i]);
       }
       offset += consumed;
-      if (this.#stream.ended) {
+      if (this.stream.ended) {
         // RFC 7692 §7.2.3.4: the peer may end a DEFLATE stream with a block
         // with BFINAL set; what follows (at least the empty stored block
         // appended above) is a new stream, with the same window.
-        this.#close();
+        this.closeStream();
         if (consumed === 0) throw new ProtocolError("invalid compressed data", CLOSE_INVALID_DATA);
       }
     }
-  }
-
-  release(): void {
-    if (this.#inMessage) return;
-    this.#close();
-    this.#window?.compact();
-  }
-
-  #close(): void {
-    this.#stream?.close();
-    this.#stream = null;
-  }
-
-  get active(): boolean {
-    return this.#stream !== null;
-  }
-
-  get windowBytes(): number {
-    return this.#window?.allocated ?? 0;
   }
 }
 
