@@ -174,7 +174,19 @@ abstract class MessageParser<T> {
   #error: Error | null = null;
 
   constructor(options: ParserOptions | undefined) {
-    this.limits = { ...httpLimitsFromEnv(), ...options?.limits };
+    const limits = options?.limits;
+    // The environment is read only for limits not given: reading
+    // process.env is slow, and ServerProtocol passes all three.
+    this.limits =
+      limits?.maxLineLength !== undefined &&
+      limits.maxNumHeaders !== undefined &&
+      limits.maxBodySize !== undefined
+        ? {
+            maxLineLength: limits.maxLineLength,
+            maxNumHeaders: limits.maxNumHeaders,
+            maxBodySize: limits.maxBodySize,
+          }
+        : { ...httpLimitsFromEnv(), ...limits };
   }
 
   /** Whether the message is complete. */
