@@ -31,6 +31,7 @@ import { traceHandshake } from "./diagnostics.ts";
 import { openTunnel, type ProxyOptions, proxyFor } from "./proxy.ts";
 import { Connecting, type ReconnectOptions } from "./reconnect.ts";
 import { followRedirects } from "./redirect.ts";
+import { waitForConnect } from "./sockets.ts";
 
 /** Default of {@link ConnectOptions.openTimeout}. */
 export const DEFAULT_OPEN_TIMEOUT = 10_000;
@@ -259,67 +260,41 @@ async function openConnection(
 }
 
 /** Opens the transport: TCP, TLS, Unix socket, or TLS over `sock`. */
-function openSocket(
+async function openSocket(
   uri: WebSocketURI,
   options: ConnectOptions,
   signal: AbortSignal,
 ): Promise<Duplex> {
   const sock = options.sock;
-  if (sock !== undefined && (!uri.secure || sock instanceof TLSSocket)) {
-    return Promise.resolve(sock);
-  }
+  if (sock !== undefined && (!uri.secure || sock instanceof TLSSocket)) return sock;
   if (sock === undefined && options.path === undefined) {
     const proxy = proxyFor(uri, options.proxy);
     if (proxy !== null) return openTunnel(proxy, uri, options, signal);
   }
-  return new Promise<Duplex>((resolve, reject) => {
-    let socket: Socket;
-    let event: "connect" | "secureConnect";
-    if (uri.secure) {
-      const tlsOptions: TlsConnectionOptions = {
-        ALPNProtocols: ["http/1.1"],
-        ...options.tls,
-      };
-      // RFC 6066 §3: SNI takes a host name, never an IP address.
-      if (tlsOptions.servername === undefined && isIP(uri.host) === 0)
-        tlsOptions.servername = uri.host;
-      if (sock !== undefined) tlsOptions.socket = sock;
-      else if (options.path !== undefined) tlsOptions.path = options.path;
-      else {
-        tlsOptions.host = uri.host;
-        tlsOptions.port = uri.port;
-      }
-      socket = tlsConnect(tlsOptions);
-      event = "secureConnect";
-    } else {
-      socket =
-        options.path !== undefined
-          ? netConnect({ path: options.path })
-          : netConnect({ host: uri.host, port: uri.port, noDelay: true });
-      event = "connect";
+  let socket: Socket;
+  let event: "connect" | "secureConnect";
+  if (uri.secure) {
+    const tlsOptions: TlsConnectionOptions = {
+      ALPNProtocols: ["http/1.1"],
+      ...options.tls,
+    };
+    // RFC 6066 §3: SNI takes a host name, never an IP address.
+    if (tlsOptions.servername === undefined && isIP(uri.host) === 0)
+      tlsOptions.servername = uri.host;
+    if (sock !== undefined) tlsOptions.socket = sock;
+    else if (options.path !== undefined) tlsOptions.path = options.path;
+    else {
+      tlsOptions.host = uri.host;
+      tlsOptions.port = uri.port;
     }
-    const cleanup = (): void => {
-      socket.off(event, onConnect);
-      socket.off("error", onError);
-      signal.removeEventListener("abort", onAbort);
-    };
-    const onConnect = (): void => {
-      cleanup();
-      resolve(socket);
-    };
-    const onError = (error: Error): void => {
-      cleanup();
-      socket.destroy();
-      reject(error);
-    };
-    const onAbort = (): void => {
-      cleanup();
-      socket.destroy();
-      reject(signal.reason);
-    };
-    socket.once(event, onConnect);
-    socket.once("error", onError);
-    if (signal.aborted) onAbort();
-    else signal.addEventListener("abort", onAbort, { once: true });
-  });
+    socket = tlsConnect(tlsOptions);
+    event = "secureConnect";
+  } else {
+    socket =
+      options.path !== undefined
+        ? netConnect({ path: options.path })
+        : netConnect({ host: uri.host, port: uri.port, noDelay: true });
+    event = "connect";
+  }
+  return waitForConnect(socket, event, signal);
 }

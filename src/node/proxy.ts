@@ -24,6 +24,7 @@ import {
 } from "../errors.ts";
 import { buildAuthorizationBasic, Headers } from "../headers.ts";
 import { ResponseParser, serializeRequest } from "../http11.ts";
+import { waitForConnect } from "./sockets.ts";
 
 /** Proxy schemes supported by {@link connectThroughProxy}. */
 export type ProxyScheme = "http" | "https" | "socks4" | "socks4a" | "socks5" | "socks5h";
@@ -319,41 +320,21 @@ async function resolve(host: string, family: 0 | 4, signal?: AbortSignal): Promi
 }
 
 function openSocket(proxy: Proxy, options: ProxyConnectOptions): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    let socket: net.Socket;
-    let event: string;
-    if (proxy.scheme === "https") {
-      socket = tls.connect({
-        host: proxy.host,
-        port: proxy.port,
-        servername: net.isIP(proxy.host) === 0 ? proxy.host : undefined,
-        ALPNProtocols: ["http/1.1"],
-        ...options.proxyTls,
-      });
-      event = "secureConnect";
-    } else {
-      socket = net.connect({ host: proxy.host, port: proxy.port });
-      event = "connect";
-    }
-    const onAbort = () => socket.destroy(options.signal?.reason);
-    const cleanup = () => {
-      socket.off(event, onConnect);
-      socket.off("error", onError);
-      options.signal?.removeEventListener("abort", onAbort);
-    };
-    const onConnect = () => {
-      cleanup();
-      resolve(socket);
-    };
-    const onError = (error: Error) => {
-      cleanup();
-      socket.destroy();
-      reject(error);
-    };
-    socket.once(event, onConnect);
-    socket.once("error", onError);
-    options.signal?.addEventListener("abort", onAbort, { once: true });
-  });
+  if (proxy.scheme === "https") {
+    const socket = tls.connect({
+      host: proxy.host,
+      port: proxy.port,
+      servername: net.isIP(proxy.host) === 0 ? proxy.host : undefined,
+      ALPNProtocols: ["http/1.1"],
+      ...options.proxyTls,
+    });
+    return waitForConnect(socket, "secureConnect", options.signal);
+  }
+  return waitForConnect(
+    net.connect({ host: proxy.host, port: proxy.port }),
+    "connect",
+    options.signal,
+  );
 }
 
 /**
@@ -750,36 +731,20 @@ export async function openTunnel(
     },
   );
   if (!uri.secure) return tunnel;
-  return new Promise((resolve, reject) => {
-    const socket = tls.connect({
-      ALPNProtocols: ["http/1.1"],
-      // RFC 6066 §3: SNI takes a host name, never an IP address.
-      servername: net.isIP(uri.host) === 0 ? uri.host : undefined,
-      ...options.tls,
-      socket: tunnel,
-      // Not used to connect; the certificate is checked against it, where
-      // Node would otherwise fall back to the proxy's host for IP addresses.
-      host: uri.host,
-    });
-    const cleanup = () => {
-      socket.off("secureConnect", onConnect);
-      socket.off("error", onError);
-      signal.removeEventListener("abort", onAbort);
-    };
-    const onConnect = () => {
-      cleanup();
-      resolve(socket);
-    };
-    const onError = (error: Error) => {
-      cleanup();
-      socket.destroy();
-      tunnel.destroy();
-      reject(error);
-    };
-    const onAbort = () => onError(signal.reason);
-    socket.once("secureConnect", onConnect);
-    socket.once("error", onError);
-    if (signal.aborted) onAbort();
-    else signal.addEventListener("abort", onAbort, { once: true });
+  const socket = tls.connect({
+    ALPNProtocols: ["http/1.1"],
+    // RFC 6066 §3: SNI takes a host name, never an IP address.
+    servername: net.isIP(uri.host) === 0 ? uri.host : undefined,
+    ...options.tls,
+    socket: tunnel,
+    // Not used to connect; the certificate is checked against it, where
+    // Node would otherwise fall back to the proxy's host for IP addresses.
+    host: uri.host,
   });
+  try {
+    return await waitForConnect(socket, "secureConnect", signal);
+  } catch (error) {
+    tunnel.destroy();
+    throw error;
+  }
 }
