@@ -5,16 +5,18 @@
  *
  *   npm run bench -- echo [--quick] [--rounds 3] [--duration 1500]
  *     [--impl ours,ws,raw] [--only 32 B] [--idle 10000] [--stat best|median]
- *     [--server name=command] [--json]
+ *     [--server name=command] [--peers] [--json]
  *
  * Three kinds of process: this orchestrator (idle while measuring), one echo
  * server per implementation (bench/echo-server.ts, or any command following
- * its contract), and one load generator (bench/echo-load.ts).
+ * its contract), and one load generator (bench/echo-load.ts). `--peers` adds
+ * Bun's and Deno's built-in servers (bench/peers/), when
+ * scripts/install-bench-peers.mjs has installed them.
  *
  * @module
  */
 
-import { type ChildProcess, fork, spawn } from "node:child_process";
+import { type ChildProcess, fork, spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -35,6 +37,7 @@ const { values } = parseArgs({
     idle: { type: "string" },
     stat: { type: "string", default: "best" },
     server: { type: "string", multiple: true },
+    peers: { type: "boolean", default: false },
     json: { type: "boolean", default: false },
   },
   allowPositionals: true,
@@ -52,6 +55,7 @@ interface ServerSpec {
   command: string;
   args: string[];
   shell: boolean;
+  env?: Record<string, string>;
 }
 
 const nodeServer = (impl: string): ServerSpec => ({
@@ -73,6 +77,49 @@ for (const entry of values.server ?? []) {
   specs.push({ name: entry.slice(0, eq), command: entry.slice(eq + 1), args: [], shell: true });
 }
 
+interface Peer {
+  name: string;
+  installed: boolean;
+  runtime: string | null;
+  bin: string;
+  args: string[];
+  env: Record<string, string>;
+}
+
+// Runtimes next to Node in the header, so a table says what it compared.
+const runtimes = [`node ${process.version}`];
+if (values.peers) {
+  // The install script pins the versions and knows the commands; --check installs nothing.
+  const listing = spawnSync(
+    process.execPath,
+    [join(root, "scripts", "install-bench-peers.mjs"), "--check", "--json"],
+    { encoding: "utf8", timeout: 60_000 },
+  );
+  let peers: Peer[];
+  try {
+    peers = (JSON.parse(listing.stdout) as { peers: Peer[] }).peers;
+  } catch {
+    throw new Error(`install-bench-peers.mjs --check --json failed: ${listing.stderr}`);
+  }
+  for (const peer of peers) {
+    if (peer.installed && peer.runtime !== null) {
+      specs.push({
+        name: peer.name,
+        command: peer.bin,
+        args: peer.args,
+        shell: false,
+        env: peer.env,
+      });
+      runtimes.push(peer.runtime);
+    } else {
+      console.error(
+        `echo: ${peer.name} is not installed; benchmarking without it ` +
+          "(node scripts/install-bench-peers.mjs installs it)",
+      );
+    }
+  }
+}
+
 interface RunningServer {
   spec: ServerSpec;
   child: ChildProcess;
@@ -86,7 +133,7 @@ function startServer(spec: ServerSpec): Promise<RunningServer> {
     const child = spawn(spec.command, spec.args, {
       cwd: root,
       shell: spec.shell,
-      env: { ...process.env, HOST: "127.0.0.1", PORT: "0" },
+      env: { ...process.env, ...spec.env, HOST: "127.0.0.1", PORT: "0" },
       stdio: ["ignore", "pipe", "pipe"],
     });
     const stderr: string[] = [];
@@ -319,6 +366,7 @@ if (values.json) {
         rounds,
         durationMs,
         stat,
+        runtimes,
         rows: Object.fromEntries([...results].map(([row, m]) => [row, Object.fromEntries(m)])),
         idleBytesPerConnection: Object.fromEntries(idle),
       },
@@ -348,7 +396,7 @@ if (values.json) {
   }
   console.log(
     `\necho bench: ${rounds} round(s) of ${durationMs} ms per implementation, ${stat} kept; ` +
-      "binary messages, no compression, loopback\n",
+      `binary messages, no compression, loopback; ${runtimes.join(", ")}\n`,
   );
   console.log(table(header, body));
   if (idle.size > 0) {
