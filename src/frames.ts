@@ -448,8 +448,11 @@ const STATE_PAYLOAD = 1;
 
 /** Largest header: 2 bytes, 8 bytes of extended length, 4 bytes of mask key. */
 const MAX_HEADER_SIZE = 14;
-// Where FrameParser keeps the mask key, after the longest header.
-const KEY_OFFSET = MAX_HEADER_SIZE;
+// The mask key of the frame being unmasked, shared by every FrameParser
+// rather than a Buffer each: parsing is synchronous and the key is written
+// here right before it's used, with no callback in between. A parser keeps
+// its key as a number while a payload spans chunks.
+const maskKey = Buffer.allocUnsafe(4);
 
 // Valid opcodes as a bit set: 0, 1, 2, 8, 9, 10 (RFC 6455 §5.2, §11.8).
 const VALID_OPCODES = 0b0000_0111_0000_0111;
@@ -487,10 +490,9 @@ export class FrameParser {
   /** Whether the data frame being received carries text: TEXT, or CONT of a TEXT message. */
   #text = false;
 
-  // A header split across chunks is gathered at the start of #scratch; the
-  // mask key of the current frame follows it, at KEY_OFFSET. One buffer
-  // rather than two: a server keeps a parser per idle connection.
-  readonly #scratch = Buffer.allocUnsafe(KEY_OFFSET + 4);
+  // A header split across chunks is gathered here, allocated the first time
+  // one is: a server keeps a parser per idle connection.
+  #header: Buffer | null = null;
   #headerLength = 0;
 
   // The frame whose payload is being received.
@@ -498,6 +500,7 @@ export class FrameParser {
   #rsv = 0;
   #opcode: Opcode = OP_CONT;
   #masked = false;
+  #key = 0;
   #length = 0;
   #payload: Buffer = EMPTY;
   #received = 0;
@@ -552,8 +555,9 @@ export class FrameParser {
         pos += size;
       } else {
         pos = this.#gatherHeader(chunk, pos);
-        if (this.#headerLength === 0 || this.#headerLength < headerSize(this.#scratch[1])) continue;
-        src = this.#scratch;
+        const header = this.#header!;
+        if (this.#headerLength === 0 || this.#headerLength < headerSize(header[1])) continue;
+        src = header;
         at = 0;
         this.#headerLength = 0;
       }
@@ -567,7 +571,7 @@ export class FrameParser {
           data = EMPTY;
         } else if (this.#masked) {
           data = Buffer.allocUnsafe(length);
-          copyMasked(chunk, pos, data, 0, length, this.#scratch, KEY_OFFSET, 0);
+          copyMasked(chunk, pos, data, 0, length, maskKey, 0, 0);
         } else {
           data = new FastBuffer(chunk.buffer, chunk.byteOffset + pos, length);
         }
@@ -583,9 +587,10 @@ export class FrameParser {
     }
   }
 
-  /** Copies header bytes into the start of #scratch; returns the new position in `chunk`. */
+  /** Copies header bytes into #header; returns the new position in `chunk`. */
   #gatherHeader(chunk: Buffer, pos: number): number {
-    const header = this.#scratch;
+    this.#header ??= Buffer.allocUnsafe(MAX_HEADER_SIZE);
+    const header = this.#header;
     const end = chunk.length;
     while (pos < end) {
       const needed = this.#headerLength < 2 ? 2 : headerSize(header[1]);
@@ -661,11 +666,12 @@ export class FrameParser {
     }
 
     if (masked) {
-      const scratch = this.#scratch;
-      scratch[KEY_OFFSET] = src[offset];
-      scratch[KEY_OFFSET + 1] = src[offset + 1];
-      scratch[KEY_OFFSET + 2] = src[offset + 2];
-      scratch[KEY_OFFSET + 3] = src[offset + 3];
+      // In maskKey for the payload in this chunk; in #key for later chunks.
+      maskKey[0] = src[offset];
+      maskKey[1] = src[offset + 1];
+      maskKey[2] = src[offset + 2];
+      maskKey[3] = src[offset + 3];
+      this.#key = maskKey.readUInt32BE(0);
     }
     this.#fin = fin;
     this.#rsv = rsv;
@@ -679,9 +685,12 @@ export class FrameParser {
     const take = Math.min(this.#length - this.#received, chunk.length - pos);
     const payload = this.#payload;
     const start = this.#received;
-    if (this.#masked)
-      copyMasked(chunk, pos, payload, start, take, this.#scratch, KEY_OFFSET, start);
-    else chunk.copy(payload, start, pos, pos + take);
+    if (this.#masked) {
+      maskKey.writeUInt32BE(this.#key, 0);
+      copyMasked(chunk, pos, payload, start, take, maskKey, 0, start);
+    } else {
+      chunk.copy(payload, start, pos, pos + take);
+    }
     this.#received += take;
     if (this.#onPartial !== null && this.#text && this.#opcode < 0x8) {
       this.#onPartial(this.#opcode, payload.subarray(start, start + take));

@@ -99,6 +99,14 @@ export class Headers implements Iterable<[string, string]> {
   }
 
   /**
+   * Drops the spare capacity that appending left: for headers kept as long
+   * as a connection (a server keeps each request and response). @internal
+   */
+  compact(): void {
+    this.#items = this.#items.slice();
+  }
+
+  /**
    * Replaces every line of `name` with a single one. It takes the place of the
    * first line of `name` if there was one, else it goes last.
    */

@@ -681,6 +681,7 @@ export class RequestParser extends MessageParser<Request> {
   }
 
   protected buildMessage(): Request {
+    this.headers.compact();
     return { method: this.#method, path: this.#path, version: "HTTP/1.1", headers: this.headers };
   }
 }
@@ -780,6 +781,7 @@ export class ResponseParser extends MessageParser<Response> {
   }
 
   protected buildMessage(body: Buffer): Response {
+    this.headers.compact();
     return { status: this.#status, reason: this.#reason, headers: this.headers, body };
   }
 }

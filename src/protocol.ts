@@ -453,12 +453,12 @@ export class Protocol {
 
   /** Queues an event for {@link Protocol.eventsReceived}. */
   protected pushEvent(event: Event): void {
-    (this.#events ??= []).push(event);
+    this.#eventQueue().push(event);
   }
 
   /** Queues raw bytes (the HTTP request or response). Empty buffers are ignored: they would mean EOF. */
   protected sendBytes(data: Buffer): void {
-    if (data.length > 0) (this.#writes ??= []).push(data);
+    if (data.length > 0) this.#writeQueue().push(data);
   }
 
   /** Queues the EOF marker, once; logs `> EOF`. */
@@ -466,7 +466,7 @@ export class Protocol {
     if (this.#eofSent) return;
     this.#eofSent = true;
     if (this.#debug) this.logger!.debug("> EOF");
-    (this.#writes ??= []).push(EMPTY);
+    this.#writeQueue().push(EMPTY);
   }
 
   /** Ignores all further input until EOF, e.g. after rejecting a handshake. */
@@ -476,6 +476,16 @@ export class Protocol {
   }
 
   // --- Receiving frames ------------------------------------------------------
+
+  #eventQueue(): Event[] {
+    this.#events ??= [];
+    return this.#events;
+  }
+
+  #writeQueue(): Buffer[] {
+    this.#writes ??= [];
+    return this.#writes;
+  }
 
   /** Bytes the current message may still grow by, or null. */
   get #utf8(): Utf8Validator {
@@ -607,7 +617,7 @@ export class Protocol {
     // Once a close frame was sent, data frames are dropped: the application
     // asked to close and won't read them (RFC 6455 §1.4).
     if (opcode < 0x8 && this.closeSent !== null) return;
-    (this.#events ??= []).push(frame);
+    this.#eventQueue().push(frame);
   }
 
   #receiveClose(frame: Frame): void {
@@ -641,20 +651,13 @@ export class Protocol {
         const payload = typeof data === "string" ? Buffer.from(data) : data;
         this.logger!.debug(`> ${formatFrame(new Frame(opcode, payload, fin))}`);
       }
-      writeFrame((this.#writes ??= []), opcode, data, fin, mask);
+      writeFrame(this.#writeQueue(), opcode, data, fin, mask);
       return;
     }
     let frame = new Frame(opcode, typeof data === "string" ? Buffer.from(data) : data, fin);
     if (this.#debug) this.logger!.debug(`> ${formatFrame(frame)}`);
     for (const extension of extensions) frame = extension.encode(frame);
-    writeFrame(
-      (this.#writes ??= []),
-      frame.opcode,
-      frame.data,
-      frame.fin,
-      mask,
-      reservedBits(frame),
-    );
+    writeFrame(this.#writeQueue(), frame.opcode, frame.data, frame.fin, mask, reservedBits(frame));
   }
 
   #checkOpen(): void {

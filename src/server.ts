@@ -384,6 +384,7 @@ export class ServerProtocol extends Protocol {
     }
     if (this.#debug) this.#debugLines(formatResponseLines(response, ">"));
     this.sendBytes(serializeResponse(response));
+    if (response.headers instanceof Headers) response.headers.compact();
     this.response = response;
     if (response.status === 101) {
       const pending = this.#pending;
@@ -454,7 +455,8 @@ export class ServerProtocol extends Protocol {
       return;
     }
     // Copy: the caller may reuse its buffer once receiveData returns.
-    (this.#pending ??= []).push(Buffer.from(data));
+    this.#pending ??= [];
+    this.#pending.push(Buffer.from(data));
   }
 
   // The request can't be parsed: answer at once, then close.
