@@ -99,6 +99,11 @@ const OK_CLOSE_CODES: ReadonlySet<number> = new Set([
 
 const EMPTY = Buffer.alloc(0);
 
+// The FrameParser callbacks of every protocol, set in Protocol's static
+// block where they can reach its private methods.
+let receiveFrame: (this: Protocol, frame: Frame) => void;
+let receivePartial: (this: Protocol, opcode: Opcode, piece: Buffer) => void;
+
 /**
  * The sans-I/O WebSocket connection, shared by both sides.
  *
@@ -162,6 +167,15 @@ export class Protocol {
   // Sending: whether the next data frame must be a continuation.
   #expectContinuation = false;
 
+  static {
+    receiveFrame = function (this: Protocol, frame: Frame): void {
+      this.#receiveFrame(frame);
+    };
+    receivePartial = function (this: Protocol, opcode: Opcode, piece: Buffer): void {
+      this.#receivePartial(opcode, piece);
+    };
+  }
+
   constructor(side: Side, options: ProtocolOptions = {}) {
     this.side = side;
     this.logger = options.logger ?? null;
@@ -173,10 +187,11 @@ export class Protocol {
       // RFC 6455 §5.1: clients mask their frames, servers don't.
       mask: side === "server",
       maxSize: this.maxSize,
-      // Bound methods rather than arrow functions: smaller, and a server
-      // keeps one parser per idle connection.
-      onFrame: this.#receiveFrame.bind(this),
-      onPartial: this.#receivePartial.bind(this),
+      // Shared functions called on this protocol rather than closures:
+      // a server keeps one parser per idle connection.
+      onFrame: receiveFrame,
+      onPartial: receivePartial,
+      thisArg: this,
     });
   }
 

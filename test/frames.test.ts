@@ -356,6 +356,25 @@ describe("FrameParser round trips", () => {
     assert.deepEqual(bytes, copy);
   });
 
+  it("calls onFrame and onPartial with thisArg as this", () => {
+    const bytes = fromClient(OP_TEXT, "abcdefgh");
+    const owner = { seen: [] as string[] };
+    const parser = new FrameParser({
+      mask: true,
+      thisArg: owner,
+      onFrame(this: typeof owner, f) {
+        this.seen.push(`frame ${f.data}`);
+      },
+      onPartial(this: typeof owner, _opcode, piece) {
+        this.seen.push(`piece ${piece}`);
+      },
+    });
+    // The payload spans chunks: the mask key is kept between them.
+    parser.parse(bytes.subarray(0, 9));
+    parser.parse(bytes.subarray(9));
+    assert.deepEqual(owner.seen, ["piece abc", "piece defgh", "frame abcdefgh"]);
+  });
+
   it("reports payload pieces of a frame spanning chunks, then the whole frame", () => {
     const bytes = fromClient(OP_TEXT, "abcdefgh");
     const seen: string[] = [];
