@@ -66,12 +66,15 @@ export type LogFields = Record<string, unknown>;
 export interface ConnectionOptions {
   /**
    * Interval between keepalive pings, in ms; `null` disables keepalive.
-   * Default: 20_000.
+   * Default: 20_000. Keepalive timers are shared by connections due at
+   * about the same time: a ping goes out up to 1/16 of the interval late
+   * (at most ~1 s), never early.
    */
   pingInterval?: number | null;
   /**
    * How long to wait for the pong of a keepalive ping, in ms, before
    * closing the connection with 1011; `null` waits forever. Default: 20_000.
+   * Like pings, the timeout may expire up to 1/16 of it late (at most ~1 s).
    */
   pingTimeout?: number | null;
   /**
@@ -176,6 +179,85 @@ let socketData: (this: Duplex, chunk: Buffer) => void;
 let socketEnd: (this: Duplex) => void;
 let socketError: (this: Duplex, error: Error) => void;
 let socketClose: (this: Duplex) => void;
+
+/** Connections due at one instant of a {@link TimerWheel}, and its timer. */
+interface Slot {
+  readonly at: number;
+  readonly connections: Set<Connection>;
+  timer: NodeJS.Timeout | null;
+}
+
+/**
+ * Timers shared by connections: rather than a Timeout per connection (about
+ * 150 bytes each, for 10,000 idle connections that mostly wait), deadlines
+ * are rounded up to a grain of at most 1/16 of the delay (a power of two, at
+ * most 1,024 ms) and connections due in the same grain share one timer.
+ * Timers stay ref'ed, so a connection waiting for keepalive keeps the process
+ * alive as its own timer did.
+ */
+class TimerWheel {
+  readonly #slots = new Map<number, Slot>();
+  readonly #fire: (connection: Connection) => void;
+
+  constructor(fire: (connection: Connection) => void) {
+    this.#fire = fire;
+  }
+
+  /** Calls `fire(connection)` in `delay` ms, or up to a grain later. */
+  add(connection: Connection, delay: number): Slot {
+    const grain = grainOf(delay);
+    const now = performance.now();
+    const at = Math.ceil((now + delay) / grain) * grain;
+    let slot = this.#slots.get(at);
+    if (slot === undefined) {
+      slot = { at, connections: new Set(), timer: null };
+      slot.timer = setTimeout(TimerWheel.#expire, at - now, this, slot);
+      this.#slots.set(at, slot);
+    }
+    slot.connections.add(connection);
+    return slot;
+  }
+
+  /** Cancels what `add()` scheduled. */
+  remove(slot: Slot, connection: Connection): void {
+    const connections = slot.connections;
+    connections.delete(connection);
+    if (connections.size === 0 && slot.timer !== null) {
+      clearTimeout(slot.timer);
+      slot.timer = null;
+      this.#slots.delete(slot.at);
+    }
+  }
+
+  static #expire(wheel: TimerWheel, slot: Slot): void {
+    slot.timer = null;
+    wheel.#slots.delete(slot.at);
+    // Connections removed while we iterate (one closing another) are skipped.
+    let failure: { error: unknown } | null = null;
+    for (const connection of slot.connections) {
+      try {
+        wheel.#fire(connection);
+      } catch (error) {
+        // The others are still due; the first error surfaces afterwards, as
+        // it would have from a timer of its own.
+        failure ??= { error };
+      }
+    }
+    slot.connections.clear();
+    if (failure !== null) throw failure.error;
+  }
+}
+
+/** Rounding of a {@link TimerWheel} deadline: a power of two <= delay / 16, at most 1,024 ms. */
+function grainOf(delay: number): number {
+  let grain = 1;
+  while (grain < 1024 && grain * 32 <= delay) grain *= 2;
+  return grain;
+}
+
+// Set in Connection's static block, where they can reach private methods.
+let keepaliveWheel: TimerWheel;
+let pongWheel: TimerWheel;
 
 /**
  * Forwards log calls to the connection's logger: the protocol gets its
@@ -293,8 +375,9 @@ export class Connection {
   // Keepalive and user pings awaiting their pong, in the order they were sent.
   #pings: PingWaiter[] | null = null;
   #latency = 0;
-  #keepaliveTimer: NodeJS.Timeout | null = null;
-  #pongTimer: NodeJS.Timeout | null = null;
+  // Slots of the shared keepalive and pong-timeout wheels this connection waits in.
+  #keepaliveTimer: Slot | null = null;
+  #pongTimer: Slot | null = null;
   #closeTimer: NodeJS.Timeout | null = null;
 
   // Lifecycle. The `closed` promise is created on first use.
@@ -387,6 +470,8 @@ export class Connection {
     socketClose = function (this: Duplex): void {
       (this as TaggedSocket)[kConnection].#onClose();
     };
+    keepaliveWheel = new TimerWheel((connection) => connection.#onKeepalive());
+    pongWheel = new TimerWheel((connection) => connection.#onPongTimeout());
   }
 
   /** @internal */
@@ -1220,11 +1305,7 @@ export class Connection {
 
   #scheduleKeepalive(delay: number | null): void {
     if (delay === null || this.#keepaliveTimer !== null || this.#isClosed) return;
-    this.#keepaliveTimer = setTimeout(Connection.#keepaliveTick, Math.max(0, delay), this);
-  }
-
-  static #keepaliveTick(connection: Connection): void {
-    connection.#onKeepalive();
+    this.#keepaliveTimer = keepaliveWheel.add(this, Math.max(0, delay));
   }
 
   #onKeepalive(): void {
@@ -1254,7 +1335,7 @@ export class Connection {
     this.#sendData();
     if (this.#debug) this.logger.debug(logMessages.keepalivePingSent);
     if (this.#pingTimeout !== null) {
-      this.#pongTimer = setTimeout(() => this.#onPongTimeout(), this.#pingTimeout);
+      this.#pongTimer = pongWheel.add(this, this.#pingTimeout);
     } else {
       this.#scheduleKeepalive(this.#pingInterval);
     }
@@ -1263,7 +1344,7 @@ export class Connection {
   #onKeepalivePong(latency: number): void {
     if (this.#debug) this.logger.debug(logMessages.keepalivePongReceived);
     if (this.#pongTimer === null) return;
-    clearTimeout(this.#pongTimer);
+    pongWheel.remove(this.#pongTimer, this);
     this.#pongTimer = null;
     // Pings are sent every pingInterval, measured from ping to ping.
     this.#scheduleKeepalive(this.#pingInterval! - latency);
@@ -1309,8 +1390,8 @@ export class Connection {
   }
 
   #clearTimers(): void {
-    if (this.#keepaliveTimer !== null) clearTimeout(this.#keepaliveTimer);
-    if (this.#pongTimer !== null) clearTimeout(this.#pongTimer);
+    if (this.#keepaliveTimer !== null) keepaliveWheel.remove(this.#keepaliveTimer, this);
+    if (this.#pongTimer !== null) pongWheel.remove(this.#pongTimer, this);
     if (this.#closeTimer !== null) clearTimeout(this.#closeTimer);
     this.#keepaliveTimer = null;
     this.#pongTimer = null;

@@ -680,6 +680,24 @@ for (const side of ["server", "client"] as const) {
         await ws.closed;
       });
 
+      it("still pings a connection when another one due at the same time closes", async () => {
+        // Keepalive timers are shared by connections due in the same grain
+        // (8 ms for 200 ms): cancelling one must not cancel the other.
+        const first = await rawPair(side, { pingInterval: 200, pingTimeout: 1000 });
+        const second = await rawPair(side, { pingInterval: 200, pingTimeout: 1000 });
+        first.ws.open();
+        second.ws.open();
+        first.ws.close();
+        await answerClose(first.raw);
+        await first.ws.closed;
+        const ping = await second.raw.reader.next();
+        assert.equal(ping?.opcode, OP_PING);
+        second.raw.send(OP_PONG, ping!.payload);
+        second.ws.close();
+        await answerClose(second.raw);
+        await second.ws.closed;
+      });
+
       it("sends no ping when pingInterval is null", async () => {
         const { ws, raw } = await rawPair(side, { pingInterval: null });
         ws.open();
