@@ -353,9 +353,11 @@ export class Connection {
   readonly #writeLowWater: number;
 
   readonly #messages: MessageQueue;
-  // Looked up at once: a socket forgets its addresses when it's destroyed.
-  readonly #remoteAddress: Address | null;
-  readonly #localAddress: Address | null;
+  // Looked up on first use (a net.Socket keeps a copy of each address it
+  // was asked for, ~150 bytes per connection), and at the latest before the
+  // socket is ended or destroyed: it forgets them then. `undefined`: not yet.
+  #remoteAddress: Address | null | undefined = undefined;
+  #localAddress: Address | null | undefined = undefined;
 
   #request: Request | null = null;
   #response: Response | null = null;
@@ -422,8 +424,6 @@ export class Connection {
           : checkSize(init.maxQueue, DEFAULT_MAX_QUEUE, "maxQueue");
     this.#logContext = init.logContext ?? null;
 
-    this.#remoteAddress = addressOf(socket, "remote");
-    this.#localAddress = addressOf(socket, "local");
     this.#baseLogger = logger;
     this.#logger = logger === silentLogger ? logger : null;
     if (protocol.logger instanceof LoggerProxy) protocol.logger.connection = this;
@@ -510,7 +510,7 @@ export class Connection {
     if (typeof base.child === "function") {
       logger = base.child({
         connectionId: this.protocol.id,
-        remoteAddress: formatConnectionAddress(this.#remoteAddress),
+        remoteAddress: formatConnectionAddress(this.remoteAddress),
       });
       if (this.#contextFields !== null && typeof logger.child === "function") {
         logger = logger.child(this.#contextFields);
@@ -535,14 +535,40 @@ export class Connection {
     return this.#response;
   }
 
-  /** Address of the peer, or `null` when the transport doesn't tell. */
+  /**
+   * Address of the peer, or `null` when the transport doesn't tell. Known
+   * after the connection closes, except when the transport failed (e.g. the
+   * peer reset it) before it was ever read: read it while the connection is
+   * open to be sure to have it.
+   */
   get remoteAddress(): Address | null {
-    return this.#remoteAddress;
+    const address = this.#remoteAddress;
+    return address === undefined ? this.#readAddress("remote") : address;
   }
 
-  /** Local address, or `null` when the transport doesn't tell. */
+  /**
+   * Local address, or `null` when the transport doesn't tell. Known after
+   * the connection closes, with the same exception as {@link remoteAddress}.
+   */
   get localAddress(): Address | null {
-    return this.#localAddress;
+    const address = this.#localAddress;
+    return address === undefined ? this.#readAddress("local") : address;
+  }
+
+  #readAddress(which: "remote" | "local"): Address | null {
+    const address = addressOf(this.socket, which);
+    // A socket that isn't connected yet may tell later; a destroyed one never.
+    if (address !== null || this.socket.destroyed) {
+      if (which === "remote") this.#remoteAddress = address;
+      else this.#localAddress = address;
+    }
+    return address;
+  }
+
+  /** Reads the addresses while the socket still knows them: before it's ended or destroyed. */
+  #keepAddresses(): void {
+    if (this.#remoteAddress === undefined) this.#readAddress("remote");
+    if (this.#localAddress === undefined) this.#readAddress("local");
   }
 
   /** The subprotocol negotiated by the handshake, or `null`. */
@@ -951,6 +977,7 @@ export class Connection {
   /** Destroys the transport at once. @internal */
   protected abortTransport(): void {
     if (this.socket.destroyed) return;
+    this.#keepAddresses();
     if (this.#debug) this.logger.debug(logMessages.closingTcp);
     this.socket.destroy();
   }
@@ -1061,6 +1088,7 @@ export class Connection {
   }
 
   #onEnd(): void {
+    this.#keepAddresses();
     this.#flush();
     const protocol = this.protocol;
     protocol.receiveEof();
@@ -1204,6 +1232,7 @@ export class Connection {
   #halfClose(): void {
     const socket = this.socket;
     if (socket.destroyed || socket.writableEnded) return;
+    this.#keepAddresses();
     if (this.#debug) this.logger.debug(logMessages.halfClosing);
     socket.end();
   }

@@ -849,6 +849,32 @@ for (const side of ["server", "client"] as const) {
         assert.deepEqual(ws.localAddress, { host: "127.0.0.1", port: localPort });
       });
 
+      it("knows its addresses after the closing handshake though they were never read while open", async () => {
+        const { ws, peer, peerSocket } = await pair(side);
+        // Ports read from the other end: reading them from ws's socket would cache them there.
+        const remotePort = peerSocket.localPort;
+        const localPort = peerSocket.remotePort;
+        await closeBoth(ws, peer);
+        assert.deepEqual(ws.remoteAddress, { host: "127.0.0.1", port: remotePort });
+        assert.deepEqual(ws.localAddress, { host: "127.0.0.1", port: localPort });
+        // The peer closed in answer to ws: the other path to a closed socket.
+        assert.deepEqual(peer.localAddress, { host: "127.0.0.1", port: remotePort });
+        assert.deepEqual(peer.remoteAddress, { host: "127.0.0.1", port: localPort });
+      });
+
+      it("knows its addresses after the close timeout destroyed the socket", async () => {
+        const { ws, raw } = await rawPair(side, { closeTimeout: 20 });
+        const remotePort = raw.socket.localPort;
+        const localPort = raw.socket.remotePort;
+        ws.open();
+        // The raw peer never answers the close frame.
+        await ws.close();
+        assert.equal(ws.state, CLOSED);
+        assert.deepEqual(ws.remoteAddress, { host: "127.0.0.1", port: remotePort });
+        assert.deepEqual(ws.localAddress, { host: "127.0.0.1", port: localPort });
+        raw.socket.destroy();
+      });
+
       it("logs through a child bound with connectionId, remoteAddress and logContext fields", async () => {
         const capture = createCaptureLogger();
         const { ws, peer, socket } = await pair(
