@@ -318,6 +318,38 @@ export interface ConnectionInit extends ConnectionOptions {
 }
 
 /**
+ * What a connection reads from its options, checked once: a server builds
+ * one for all its connections. @internal
+ */
+export class ConnectionSettings {
+  readonly pingInterval: number | null;
+  readonly pingTimeout: number | null;
+  readonly closeTimeout: number | null;
+  readonly writeLimit: number;
+  readonly writeLowWater: number;
+  readonly maxQueue: number | null;
+  readonly logContext: ((connection: never) => LogFields | null | undefined) | null;
+  readonly baseLogger: LoggerLike;
+
+  /** @throws TypeError naming an invalid option. */
+  constructor(init: ConnectionInit, logger: LoggerLike) {
+    this.pingInterval = checkDuration(init.pingInterval, DEFAULT_PING_INTERVAL, "pingInterval");
+    this.pingTimeout = checkDuration(init.pingTimeout, DEFAULT_PING_TIMEOUT, "pingTimeout");
+    this.closeTimeout = checkDuration(init.closeTimeout, DEFAULT_CLOSE_TIMEOUT, "closeTimeout");
+    this.writeLimit = checkSize(init.writeLimit, DEFAULT_WRITE_LIMIT, "writeLimit");
+    this.writeLowWater = Math.floor(this.writeLimit / 4);
+    this.maxQueue =
+      init.maxQueue === undefined
+        ? DEFAULT_MAX_QUEUE
+        : init.maxQueue === null
+          ? null
+          : checkSize(init.maxQueue, DEFAULT_MAX_QUEUE, "maxQueue");
+    this.logContext = init.logContext ?? null;
+    this.baseLogger = logger;
+  }
+}
+
+/**
  * A WebSocket connection, shared by both sides. You get a `ServerConnection`
  * from `serve()` and a `ClientConnection` from `connect()`.
  *
@@ -337,20 +369,16 @@ export class Connection {
   /** The byte stream. @internal */
   protected readonly socket: Duplex;
 
-  readonly #baseLogger: LoggerLike;
+  // Read from the options once per server: rarely used, shared.
+  readonly #settings: ConnectionSettings;
   // The connection's child logger, created on first use: most connections
   // of a server logging at WARN never log anything.
   #logger: LoggerLike | null;
   #contextFields: LogFields | null = null;
   readonly #infoEnabled: boolean;
   readonly #debug: boolean;
-  readonly #logContext: ((connection: never) => LogFields | null | undefined) | null;
-
-  readonly #pingInterval: number | null;
-  readonly #pingTimeout: number | null;
-  readonly #closeTimeout: number | null;
+  // Own copy of the one setting every send() reads.
   readonly #writeLimit: number;
-  readonly #writeLowWater: number;
 
   readonly #messages: MessageQueue;
   // Looked up on first use (a net.Socket keeps a copy of each address it
@@ -406,25 +434,24 @@ export class Connection {
    * @param socket - A connected duplex stream.
    * @param logger - The server's or client's logger; the connection logs
    *   through a child bound with `connectionId` and `remoteAddress`.
+   * @param init - The options, or settings built from them with the same
+   *   logger and shared by many connections.
    * @internal
    */
-  constructor(protocol: Protocol, socket: Duplex, logger: LoggerLike, init: ConnectionInit = {}) {
+  constructor(
+    protocol: Protocol,
+    socket: Duplex,
+    logger: LoggerLike,
+    init: ConnectionInit | ConnectionSettings = {},
+  ) {
     this.protocol = protocol;
     this.socket = socket;
-    this.#pingInterval = checkDuration(init.pingInterval, DEFAULT_PING_INTERVAL, "pingInterval");
-    this.#pingTimeout = checkDuration(init.pingTimeout, DEFAULT_PING_TIMEOUT, "pingTimeout");
-    this.#closeTimeout = checkDuration(init.closeTimeout, DEFAULT_CLOSE_TIMEOUT, "closeTimeout");
-    this.#writeLimit = checkSize(init.writeLimit, DEFAULT_WRITE_LIMIT, "writeLimit");
-    this.#writeLowWater = Math.floor(this.#writeLimit / 4);
-    const maxQueue =
-      init.maxQueue === undefined
-        ? DEFAULT_MAX_QUEUE
-        : init.maxQueue === null
-          ? null
-          : checkSize(init.maxQueue, DEFAULT_MAX_QUEUE, "maxQueue");
-    this.#logContext = init.logContext ?? null;
+    const settings =
+      init instanceof ConnectionSettings ? init : new ConnectionSettings(init, logger);
+    this.#settings = settings;
+    this.#writeLimit = settings.writeLimit;
+    const maxQueue = settings.maxQueue;
 
-    this.#baseLogger = logger;
     this.#logger = logger === silentLogger ? logger : null;
     if (protocol.logger instanceof LoggerProxy) protocol.logger.connection = this;
     // Levels are checked once per connection.
@@ -505,7 +532,7 @@ export class Connection {
   }
 
   #makeLogger(): LoggerLike {
-    const base = this.#baseLogger;
+    const base = this.#settings.baseLogger;
     let logger = base;
     if (typeof base.child === "function") {
       logger = base.child({
@@ -913,11 +940,14 @@ export class Connection {
    * `connection open`. @internal
    */
   protected opened(): void {
-    this.#openedAt = performance.now();
-    if (this.#logContext !== null) {
+    // Whole milliseconds: a small integer is stored in the object, a
+    // fraction would take a heap number per connection.
+    this.#openedAt = Math.max(1, Math.round(performance.now()));
+    const logContext = this.#settings.logContext;
+    if (logContext !== null) {
       let fields: LogFields | null | undefined;
       try {
-        fields = this.#logContext(this as never);
+        fields = logContext(this as never);
       } catch (error) {
         this.logger.error({ err: error }, logMessages.internalError);
       }
@@ -929,7 +959,7 @@ export class Connection {
     }
     if (this.#infoEnabled) this.logger.info(logMessages.connectionOpen);
     publishOpen(this);
-    this.#scheduleKeepalive(this.#pingInterval);
+    this.#scheduleKeepalive(this.#settings.pingInterval);
   }
 
   /** Processes bytes as if read from the transport. @internal */
@@ -1245,7 +1275,7 @@ export class Connection {
     // Writes from now on carry the callback that wakes waiters.
     this.#drainWaiters ??= [];
     this.#onWritten ??= () => {
-      if (this.#drainWaiters !== null && socket.writableLength <= this.#writeLowWater) {
+      if (this.#drainWaiters !== null && socket.writableLength <= this.#settings.writeLowWater) {
         this.#wakeDrainWaiters();
       }
     };
@@ -1320,8 +1350,9 @@ export class Connection {
   }
 
   #startCloseTimer(): void {
-    if (this.#closeTimer !== null || this.#isClosed || this.#closeTimeout === null) return;
-    this.#closeTimer = setTimeout(() => this.#onCloseTimeout(), this.#closeTimeout);
+    const closeTimeout = this.#settings.closeTimeout;
+    if (this.#closeTimer !== null || this.#isClosed || closeTimeout === null) return;
+    this.#closeTimer = setTimeout(() => this.#onCloseTimeout(), closeTimeout);
   }
 
   #onCloseTimeout(): void {
@@ -1363,10 +1394,11 @@ export class Connection {
     });
     this.#sendData();
     if (this.#debug) this.logger.debug(logMessages.keepalivePingSent);
-    if (this.#pingTimeout !== null) {
-      this.#pongTimer = pongWheel.add(this, this.#pingTimeout);
+    const pingTimeout = this.#settings.pingTimeout;
+    if (pingTimeout !== null) {
+      this.#pongTimer = pongWheel.add(this, pingTimeout);
     } else {
-      this.#scheduleKeepalive(this.#pingInterval);
+      this.#scheduleKeepalive(this.#settings.pingInterval);
     }
   }
 
@@ -1376,7 +1408,7 @@ export class Connection {
     pongWheel.remove(this.#pongTimer, this);
     this.#pongTimer = null;
     // Pings are sent every pingInterval, measured from ping to ping.
-    this.#scheduleKeepalive(this.#pingInterval! - latency);
+    this.#scheduleKeepalive(this.#settings.pingInterval! - latency);
   }
 
   #onPongTimeout(): void {

@@ -30,6 +30,7 @@ import {
   type Address,
   Connection,
   type ConnectionOptions,
+  ConnectionSettings,
   type LogFields,
   protocolLogger,
 } from "./connection.ts";
@@ -187,9 +188,9 @@ export class ServerConnection extends Connection {
     socket: Duplex,
     logger: LoggerLike,
     server: Server,
-    options: ServeOptions,
+    settings: ConnectionSettings,
   ) {
-    super(protocol, socket, logger, options);
+    super(protocol, socket, logger, settings);
     this.server = server;
     this.#requestPromise = new Promise((resolve) => {
       this.#requestReceived = resolve;
@@ -357,6 +358,8 @@ export class Server {
   readonly #logger: LoggerLike;
   readonly #openTimeout: number | null;
   readonly #protocolOptions: ServerProtocolOptions;
+  // Shared by all connections (validated here, so serve() rejects bad options).
+  readonly #connectionSettings: ConnectionSettings;
 
   #netServer: NetServer | null = null;
   #httpServer: HttpServer | HttpsServer | null = null;
@@ -403,6 +406,7 @@ export class Server {
     this.#handler = handler;
     this.#options = options;
     this.#logger = resolveLogger(options.logger, "websockets.server");
+    this.#connectionSettings = new ConnectionSettings(options, this.#logger);
     this.#openTimeout =
       options.openTimeout === undefined ? DEFAULT_OPEN_TIMEOUT : options.openTimeout;
     const extensions =
@@ -586,7 +590,13 @@ export class Server {
       selectSubprotocol:
         select == null ? null : (_protocol, subprotocols) => select(connection!, subprotocols),
     });
-    connection = new ServerConnection(protocol, socket, this.#logger, this, options);
+    connection = new ServerConnection(
+      protocol,
+      socket,
+      this.#logger,
+      this,
+      this.#connectionSettings,
+    );
     this.#all.add(connection);
     this.#running++;
     this.#run(connection);

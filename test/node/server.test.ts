@@ -200,6 +200,17 @@ describe("serve", () => {
     });
   });
 
+  it("rejects invalid connection options before listening", async () => {
+    await assert.rejects(serve(echo, { host: "127.0.0.1", port: 0, pingInterval: -1 }), {
+      name: "TypeError",
+      message: /pingInterval must be a number of milliseconds >= 0 or null; got -1/,
+    });
+    await assert.rejects(serve(echo, { host: "127.0.0.1", port: 0, maxQueue: 1.5 }), {
+      name: "TypeError",
+      message: /maxQueue must be an integer >= 0; got 1.5/,
+    });
+  });
+
   it("rejects when the address is in use", async () => {
     const { server, port } = await start();
     await assert.rejects(serve(echo, { host: "127.0.0.1", port, logger: false }), {
