@@ -6,6 +6,7 @@
 
 import { strict as assert } from "node:assert";
 import { test } from "node:test";
+import { checkLeaksAfterAll } from "../helpers/no-leaks.ts";
 import { casesFor } from "./cases/index.ts";
 import { FuzzingServer } from "./fuzzing-server.ts";
 import { selectedSubject } from "./subjects.ts";
@@ -43,3 +44,7 @@ test(`${subject.name} as a client passes every conformance case`, {
     [],
   );
 });
+
+// Registered last, so it runs after the hooks above: every socket, server and
+// timer this file opened must be gone by then.
+checkLeaksAfterAll();

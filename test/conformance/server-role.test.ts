@@ -5,6 +5,7 @@
 
 import { strict as assert } from "node:assert";
 import { test } from "node:test";
+import { checkLeaksAfterAll } from "../helpers/no-leaks.ts";
 import type { SubjectDeflate } from "./cases/case.ts";
 import { casesFor } from "./cases/index.ts";
 import { runClientCase } from "./fuzzing-client.ts";
@@ -51,3 +52,7 @@ test(`${subject.name} as a server passes every conformance case`, {
     [],
   );
 });
+
+// Registered last, so it runs after the hooks above: every socket, server and
+// timer this file opened must be gone by then.
+checkLeaksAfterAll();

@@ -34,6 +34,7 @@ import {
 import { logMessages } from "../../src/logging.ts";
 import { createCaptureLogger } from "../helpers/capture-logger.ts";
 import { exchange, frame, OP_BINARY, rawConnect, tcpConnect } from "../helpers/net.ts";
+import { checkLeaksAfterAll } from "../helpers/no-leaks.ts";
 
 const HOST = "127.0.0.1";
 
@@ -1172,3 +1173,7 @@ test("the default logger is not called per message: 1 or 300 messages make the s
   assert.ok(one > 0);
   assert.equal(await callsFor(300), one);
 });
+
+// Registered last, so it runs after the hooks above: every socket, server and
+// timer this file opened must be gone by then.
+checkLeaksAfterAll();

@@ -24,6 +24,7 @@ import {
 } from "../../src/node/proxy.ts";
 import { type ServerConnection, serve } from "../../src/node/server.ts";
 import { cert, key } from "../helpers/localhost-tls.ts";
+import { checkLeaksAfterAll } from "../helpers/no-leaks.ts";
 
 // ---------------------------------------------------------------------------
 // Test peers: an echo server, and fake proxies that record what they receive.
@@ -78,9 +79,18 @@ class Bytes {
 }
 
 const servers: net.Server[] = [];
+// Every socket the fake proxies and echo servers hold, so the file can end
+// them: a proxy's socket paused mid-handshake never reads its peer's EOF.
+const sockets = new Set<net.Socket>();
+
+function track(socket: net.Socket): void {
+  sockets.add(socket);
+  socket.once("close", () => sockets.delete(socket));
+}
 
 async function listen(server: net.Server): Promise<number> {
   servers.push(server);
+  server.on("connection", track);
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
   return (server.address() as net.AddressInfo).port;
@@ -89,6 +99,7 @@ async function listen(server: net.Server): Promise<number> {
 /** Connects `client` to 127.0.0.1:`port` and pipes both ways, `head` first. */
 function pipeTo(client: net.Socket, bytes: Bytes, host: string, port: number): void {
   const upstream = net.connect({ host, port });
+  track(upstream);
   upstream.on("error", () => client.destroy());
   const rest = bytes.rest();
   if (rest.length > 0) upstream.write(rest);
@@ -328,12 +339,11 @@ before(async () => {
   tlsEchoPort = await listen(tls.createServer({ key, cert }, (socket) => socket.pipe(socket)));
 });
 
-after(() => {
-  for (const server of servers) {
-    server.close();
-    // Tunnels piped to the echo server keep it busy otherwise.
-    (server as net.Server & { closeAllConnections?: () => void }).closeAllConnections?.();
-  }
+after(async () => {
+  for (const socket of sockets) socket.destroy();
+  await Promise.all(
+    servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
+  );
 });
 
 const target = () => ({ host: "127.0.0.1", port: echoPort });
@@ -1158,3 +1168,7 @@ describe("connect() through a proxy", () => {
     assert.equal(proxy.seen.length, 1);
   });
 });
+
+// Registered last, so it runs after the hooks above: every socket, server and
+// timer this file opened must be gone by then.
+checkLeaksAfterAll();

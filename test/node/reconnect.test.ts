@@ -23,6 +23,7 @@ import { processException } from "../../src/node/reconnect.ts";
 import { type ServerConnection, serve } from "../../src/node/server.ts";
 import { createCaptureLogger } from "../helpers/capture-logger.ts";
 import { acceptKey, closeFrame, frame, OP_TEXT } from "../helpers/net.ts";
+import { checkLeaksAfterAll } from "../helpers/no-leaks.ts";
 
 // ---------------------------------------------------------------------------
 // A server whose answer to each connection follows a script.
@@ -679,3 +680,7 @@ describe("examples/reconnect.ts", () => {
     }
   });
 });
+
+// Registered last, so it runs after the hooks above: every socket, server and
+// timer this file opened must be gone by then.
+checkLeaksAfterAll();

@@ -21,6 +21,7 @@ import {
 } from "../../src/node/redirect.ts";
 import { cert, key } from "../helpers/localhost-tls.ts";
 import { acceptKey, closeFrame } from "../helpers/net.ts";
+import { checkLeaksAfterAll } from "../helpers/no-leaks.ts";
 
 function response(status: number, location?: string): Response {
   const headers = new Headers();
@@ -504,3 +505,7 @@ describe("connect() following redirects", () => {
     await assert.rejects(connect(server.url, { logger: false }), InvalidURI);
   });
 });
+
+// Registered last, so it runs after the hooks above: every socket, server and
+// timer this file opened must be gone by then.
+checkLeaksAfterAll();
