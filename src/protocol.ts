@@ -123,8 +123,8 @@ let receivePartial: (this: Protocol, opcode: Opcode, piece: Buffer) => void;
 export class Protocol {
   /** Which end of the connection this is. */
   readonly side: Side;
-  /** Unique identifier of the connection, for logs. */
-  readonly id: string = flatUUID();
+  // Created on first use: most idle connections are never logged about.
+  #id: string | null = null;
   /** Logger for this connection, or `null`. */
   readonly logger: LoggerLike | null;
   /** Largest incoming message in bytes, or `null` for no limit. */
@@ -193,6 +193,12 @@ export class Protocol {
       onPartial: receivePartial,
       thisArg: this,
     });
+  }
+
+  /** Unique identifier of the connection (a UUID), for logs. */
+  get id(): string {
+    this.#id ??= flatUUID();
+    return this.#id;
   }
 
   /** The connection's state (RFC 6455 §4.1, §4.2, §7.1.3, §7.1.4). */
