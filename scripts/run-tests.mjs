@@ -22,7 +22,9 @@ function collect(dir) {
 let files = collect(root).sort();
 if (filter.length > 0) files = files.filter((f) => filter.some((part) => f.includes(part)));
 if (files.length === 0) {
-  console.error(`run-tests: no test files under ${root}${filter.length ? ` matching ${filter.join(", ")}` : ""}`);
+  console.error(
+    `run-tests: no test files under ${root}${filter.length ? ` matching ${filter.join(", ")}` : ""}`,
+  );
   process.exit(1);
 }
 
