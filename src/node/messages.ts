@@ -40,6 +40,10 @@ export interface MessageQueueHooks {
 
 const EMPTY = Buffer.alloc(0);
 
+// The empty queue of every MessageQueue that never queued a frame. Never
+// written to: a queue gets an array of its own before its first push.
+const NO_FRAMES: (Frame | undefined)[] = [];
+
 // Bits of MessageQueue's #flags.
 const PAUSED = 1;
 const DRAINING = 2;
@@ -83,7 +87,9 @@ export class MessageQueue {
 
   // Frames waiting to be read, from #head on. An index instead of shift()
   // keeps dequeuing O(1) when the queue is long (maxQueue: null).
-  #frames: (Frame | undefined)[] = [];
+  // NO_FRAMES, shared, until a frame must wait: most idle connections have
+  // a reader waiting, and frames go straight to it.
+  #frames: (Frame | undefined)[] = NO_FRAMES;
   #head = 0;
 
   // Eight booleans in one small integer: a field each would cost 8 bytes
@@ -215,6 +221,7 @@ export class MessageQueue {
       this.#dropping = true;
       return;
     }
+    if (this.#frames === NO_FRAMES) this.#frames = [];
     this.#frames.push(frame);
     if (this.#high !== null && !this.#paused && this.length > this.#high) {
       this.#paused = true;

@@ -53,6 +53,25 @@ async function isPending(promise: Promise<unknown>): Promise<boolean> {
 }
 
 describe("MessageQueue.get", () => {
+  it("keeps the frames queued in one queue out of every other queue", async () => {
+    // Queues that never queued a frame share one empty array until their first put.
+    const { queue: first } = makeQueue();
+    const { queue: second } = makeQueue();
+    first.put(text("one"));
+    first.put(text("two"));
+    assert.equal(first.length, 2);
+    assert.equal(second.length, 0);
+    assert.equal(await first.get(), "one");
+    assert.equal(await first.get(), "two");
+    second.put(text("three"));
+    assert.equal(first.length, 0);
+    assert.equal(second.length, 1);
+    assert.equal(await second.get(), "three");
+    const { queue: third } = makeQueue();
+    assert.equal(third.length, 0);
+    assert.equal(await isPending(third.get()), true);
+  });
+
   it("returns a queued text message as a string", async () => {
     const { queue } = makeQueue();
     queue.put(text("café"));
