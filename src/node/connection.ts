@@ -887,18 +887,8 @@ export class Connection {
    *   pong; ConnectionClosed when the connection closes first.
    */
   ping(data?: Sendable): Promise<number> {
-    let payload: Buffer;
-    if (data === undefined) {
-      payload = this.#uniquePingPayload();
-    } else {
-      const bytes = typeof data === "string" ? Buffer.from(data) : toBuffer(data);
-      if (bytes === null) {
-        return rejected(
-          new TypeError(`ping() expects a string or bytes; got ${describeType(data)}`),
-        );
-      }
-      payload = bytes;
-    }
+    const payload = data === undefined ? this.#uniquePingPayload() : controlPayload(data, "ping");
+    if (payload instanceof TypeError) return rejected(payload);
     if (this.protocol.state !== OPEN) return this.#notOpen();
     const key = payload.toString("latin1");
     if (this.#findPing(key) !== -1) {
@@ -925,18 +915,8 @@ export class Connection {
 
   /** Sends an unsolicited pong, e.g. as a one-way heartbeat. */
   pong(data?: Sendable): Promise<void> {
-    let payload: Buffer;
-    if (data === undefined) {
-      payload = EMPTY;
-    } else {
-      const bytes = typeof data === "string" ? Buffer.from(data) : toBuffer(data);
-      if (bytes === null) {
-        return rejected(
-          new TypeError(`pong() expects a string or bytes; got ${describeType(data)}`),
-        );
-      }
-      payload = bytes;
-    }
+    const payload = data === undefined ? EMPTY : controlPayload(data, "pong");
+    if (payload instanceof TypeError) return rejected(payload);
     if (this.protocol.state !== OPEN) return this.#notOpen();
     try {
       this.protocol.sendPong(payload);
@@ -1631,3 +1611,12 @@ function checkSize(value: number | undefined, fallback: number, name: string): n
 
 export type { State };
 export { CLOSED, CLOSING, CONNECTING, OPEN };
+
+/**
+ * The payload of a ping or pong: a string as UTF-8, bytes as they are; a
+ * TypeError naming the type otherwise (returned, so the caller rejects).
+ */
+function controlPayload(data: Sendable, method: "ping" | "pong"): Buffer | TypeError {
+  const bytes = typeof data === "string" ? Buffer.from(data) : toBuffer(data);
+  return bytes ?? new TypeError(`${method}() expects a string or bytes; got ${describeType(data)}`);
+}

@@ -226,6 +226,20 @@ for (const side of ["server", "client"] as const) {
         await closeBoth(ws, peer);
       });
 
+      it("rejects pings and pongs of unsupported types with a TypeError naming method and type", async () => {
+        const { ws, peer } = await pair(side);
+        await assert.rejects(ws.ping(42 as never), {
+          name: "TypeError",
+          message: "ping() expects a string or bytes; got number",
+        });
+        await assert.rejects(ws.pong(null as never), {
+          name: "TypeError",
+          message: "pong() expects a string or bytes; got null",
+        });
+        assert.equal(ws.state, OPEN);
+        await closeBoth(ws, peer);
+      });
+
       it("returns text as bytes and bytes as text on request", async () => {
         const { ws, peer } = await pair(side);
         await peer.send("text");
