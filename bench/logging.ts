@@ -18,11 +18,11 @@
  */
 
 import { type ChildProcess, fork, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { Job, JobResult } from "./echo-load.ts";
+import { cpuSeconds, stopServer } from "./echo-process.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -78,22 +78,6 @@ function startServer(mode: string): Promise<Running> {
       reject(new Error(`${mode}: exited with ${code} before listening`));
     });
   });
-}
-
-async function stopServer(server: Running): Promise<void> {
-  if (server.child.exitCode !== null) return;
-  const exited = new Promise<void>((resolve) => server.child.once("exit", () => resolve()));
-  server.child.kill("SIGTERM");
-  const timer = setTimeout(() => server.child.kill("SIGKILL"), 5000);
-  await exited;
-  clearTimeout(timer);
-}
-
-/** CPU seconds (user + system) used so far by a process, from /proc (Linux). */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 const load = fork(join(here, "echo-load.ts"), [], {
