@@ -54,16 +54,19 @@ const ERROR_MADE = 32;
 const NORMAL = 64;
 const CLOSED = 128;
 
-/** A pending `recv()`: the frames of the message consumed so far. */
-interface Getter {
-  // Settles with the message, or with an iterator result in iteration mode.
-  resolve: (value: Data | IteratorResult<Data>) => void;
-  reject: (error: unknown) => void;
-  iterate: boolean;
-  decode: boolean | undefined;
-  frames: Frame[] | null;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | null;
+// Bits of #flags describing the pending read.
+const ITERATE = 256;
+const DECODE_SET = 512;
+const DECODE_TEXT = 1024;
+
+/**
+ * What only some pending reads need: the fragments of a message consumed so
+ * far, and the abort listener of a `signal`.
+ */
+class ReadState {
+  frames: Frame[] | null = null;
+  signal: AbortSignal | null = null;
+  onAbort: (() => void) | null = null;
 }
 
 /** A pending `next()` of a `recvStreaming()` iterator. */
@@ -80,7 +83,7 @@ interface StreamWaiter {
  * is messages when they aren't fragmented: above `high` frames waiting,
  * `pause()` is called; at `low` or below, `resume()`.
  */
-export class MessageQueue {
+export class MessageQueue implements AsyncIterator<Data> {
   readonly #high: number | null;
   readonly #low: number | null;
   readonly #hooks: MessageQueueHooks;
@@ -96,7 +99,13 @@ export class MessageQueue {
   // per connection. Read and written through the accessors below.
   #flags = 0;
 
-  #getter: Getter | null = null;
+  // The pending read, if any: its promise's settle functions (the resolve
+  // function doubles as its identity), mode bits in #flags, and what only
+  // fragmented messages and aborted reads need. Fields rather than a record:
+  // a waiting reader is the usual state of an idle connection.
+  #resolve: ((value: Data | IteratorResult<Data>) => void) | null = null;
+  #reject: ((error: unknown) => void) | null = null;
+  #read: ReadState | null = null;
   #streamWaiter: StreamWaiter | null = null;
 
   // The ConnectionClosed error, built on first use: building an error
@@ -198,16 +207,10 @@ export class MessageQueue {
     }
     if (this.#dropping) return;
 
-    const getter = this.#getter;
-    if (getter !== null && this.length === 0) {
+    if (this.#resolve !== null && this.length === 0) {
       // Fast path: a reader is waiting and nothing is queued; hand over the
       // frame without queuing it.
-      if (frame.fin && getter.frames === null) {
-        this.#getter = null;
-        this.#settleGetter(getter, frame, null);
-        return;
-      }
-      this.#consume(getter, frame);
+      this.#consume(frame);
       return;
     }
     const waiter = this.#streamWaiter;
@@ -249,12 +252,20 @@ export class MessageQueue {
     return this.#get(undefined, undefined, true) as Promise<IteratorResult<Data>>;
   }
 
+  /**
+   * Ends one loop over the messages (`break` in `for await`); the queue and
+   * the connection go on: a later loop or `recv()` reads the next message.
+   */
+  return(): Promise<IteratorResult<Data>> {
+    return Promise.resolve({ done: true, value: undefined });
+  }
+
   #get(
     decode: boolean | undefined,
     signal: AbortSignal | undefined,
     iterate: boolean,
   ): Promise<Data | IteratorResult<Data>> {
-    if (this.#getter !== null || this.#streaming) {
+    if (this.#resolve !== null || this.#streaming) {
       return rejected(
         new ConcurrencyError(
           "cannot call recv while another call is already running recv or recvStreaming",
@@ -274,40 +285,70 @@ export class MessageQueue {
     if (first === undefined && this.#closed) return this.#ended(iterate);
 
     return new Promise<Data | IteratorResult<Data>>((resolve, reject) => {
-      const getter: Getter = {
-        resolve,
-        reject,
-        iterate,
-        decode,
-        frames: null,
-        signal,
-        onAbort: null,
-      };
-      this.#getter = getter;
+      this.#wait(resolve, reject, iterate, decode);
       // Consume what is already queued: the beginning of a fragmented message.
       let frame = this.#shift();
       while (frame !== undefined) {
-        this.#consume(getter, frame);
-        if (this.#getter !== getter) return;
+        this.#consume(frame);
+        if (this.#resolve !== resolve) return;
         frame = this.#shift();
       }
       if (this.#closed) {
-        this.#getter = null;
-        this.#putBack(getter.frames);
-        this.#end(getter);
+        const frames = this.#read === null ? null : this.#read.frames;
+        this.#putBack(frames);
+        this.#end();
         return;
       }
       if (signal !== undefined) {
-        getter.onAbort = () => {
-          if (this.#getter !== getter) return;
-          this.#getter = null;
+        const read = this.#readState();
+        read.signal = signal;
+        read.onAbort = () => {
+          if (this.#resolve !== resolve) return;
+          const frames = read.frames;
+          this.#clearRead();
           // Put consumed fragments back so the next reader gets the whole message.
-          this.#putBack(getter.frames);
+          this.#putBack(frames);
           reject(signal.reason);
         };
-        signal.addEventListener("abort", getter.onAbort, { once: true });
+        signal.addEventListener("abort", read.onAbort, { once: true });
       }
     });
+  }
+
+  /** Makes a read the pending one. */
+  #wait(
+    resolve: (value: Data | IteratorResult<Data>) => void,
+    reject: (error: unknown) => void,
+    iterate: boolean,
+    decode: boolean | undefined,
+  ): void {
+    this.#resolve = resolve;
+    this.#reject = reject;
+    let mode = iterate ? ITERATE : 0;
+    if (decode !== undefined) mode |= decode ? DECODE_SET | DECODE_TEXT : DECODE_SET;
+    this.#flags = (this.#flags & ~(ITERATE | DECODE_SET | DECODE_TEXT)) | mode;
+  }
+
+  #readState(): ReadState {
+    this.#read ??= new ReadState();
+    return this.#read;
+  }
+
+  /** The pending read is over: forgets it and its abort listener. */
+  #clearRead(): void {
+    this.#resolve = null;
+    this.#reject = null;
+    const read = this.#read;
+    if (read !== null) {
+      this.#read = null;
+      if (read.onAbort !== null) read.signal!.removeEventListener("abort", read.onAbort);
+    }
+  }
+
+  // The `decode` argument of the pending read.
+  get #decode(): boolean | undefined {
+    const flags = this.#flags;
+    return (flags & DECODE_SET) === 0 ? undefined : (flags & DECODE_TEXT) !== 0;
   }
 
   /** The error readers get once the queue is closed and empty. */
@@ -325,10 +366,13 @@ export class MessageQueue {
     return rejected(this.#closedError());
   }
 
-  /** Settles a getter waiting on a queue that just closed. */
-  #end(getter: Getter): void {
-    if (getter.iterate && this.#normal) getter.resolve({ done: true, value: undefined });
-    else getter.reject(this.#closedError());
+  /** Settles the pending read: the queue just closed. */
+  #end(): void {
+    const resolve = this.#resolve!;
+    const reject = this.#reject!;
+    this.#clearRead();
+    if ((this.#flags & ITERATE) !== 0 && this.#normal) resolve({ done: true, value: undefined });
+    else reject(this.#closedError());
   }
 
   /**
@@ -349,7 +393,7 @@ export class MessageQueue {
       next: async (): Promise<IteratorResult<Data>> => {
         if (phase === 2) return { done: true, value: undefined };
         if (phase === 0) {
-          if (this.#getter !== null || this.#streaming) {
+          if (this.#resolve !== null || this.#streaming) {
             throw new ConcurrencyError(
               "cannot call recvStreaming while another call is already running recv or recvStreaming",
             );
@@ -425,12 +469,7 @@ export class MessageQueue {
     this.#closed = true;
     this.#makeError = makeError;
     this.#normal = normal;
-    const getter = this.#getter;
-    if (getter !== null) {
-      this.#getter = null;
-      this.#detach(getter);
-      this.#end(getter);
-    }
+    if (this.#resolve !== null) this.#end();
     const waiter = this.#streamWaiter;
     if (waiter !== null) {
       this.#streamWaiter = null;
@@ -489,45 +528,38 @@ export class MessageQueue {
     });
   }
 
-  /** Adds a frame to the message a getter is assembling; completes it on fin. */
-  #consume(getter: Getter, frame: Frame): void {
-    if (frame.fin) {
-      this.#getter = null;
-      this.#settleGetter(getter, frame, getter.frames);
-    } else if (getter.frames === null) {
-      getter.frames = [frame];
-    } else {
-      getter.frames.push(frame);
-    }
-  }
-
-  #settleGetter(getter: Getter, last: Frame, previous: Frame[] | null): void {
-    this.#detach(getter);
-    let result: Data | null;
-    if (previous === null) {
-      result = this.#decodeOne(last, getter.decode);
-    } else {
-      const first = previous[0];
-      let size = last.data.length;
-      for (const frame of previous) size += frame.data.length;
-      const parts = new Array<Buffer>(previous.length + 1);
-      for (let i = 0; i < previous.length; i++) parts[i] = previous[i].data;
-      parts[previous.length] = last.data;
-      const data = size === 0 ? EMPTY : Buffer.concat(parts, size);
-      result = this.#decodeData(data, first.opcode === OP_TEXT, getter.decode);
-    }
-    if (result !== null) {
-      getter.resolve(getter.iterate ? { done: false, value: result } : result);
+  /** Adds a frame to the message the pending read assembles; completes it on fin. */
+  #consume(frame: Frame): void {
+    if (!frame.fin) {
+      const read = this.#readState();
+      if (read.frames === null) read.frames = [frame];
+      else read.frames.push(frame);
       return;
     }
-    this.#waitForClose().then(getter.resolve, getter.reject);
-  }
-
-  #detach(getter: Getter): void {
-    if (getter.onAbort !== null) {
-      getter.signal!.removeEventListener("abort", getter.onAbort);
-      getter.onAbort = null;
+    const resolve = this.#resolve!;
+    const reject = this.#reject!;
+    const iterate = (this.#flags & ITERATE) !== 0;
+    const decode = this.#decode;
+    const previous = this.#read === null ? null : this.#read.frames;
+    this.#clearRead();
+    let result: Data | null;
+    if (previous === null) {
+      result = this.#decodeOne(frame, decode);
+    } else {
+      const first = previous[0];
+      let size = frame.data.length;
+      for (const part of previous) size += part.data.length;
+      const parts = new Array<Buffer>(previous.length + 1);
+      for (let i = 0; i < previous.length; i++) parts[i] = previous[i].data;
+      parts[previous.length] = frame.data;
+      const data = size === 0 ? EMPTY : Buffer.concat(parts, size);
+      result = this.#decodeData(data, first.opcode === OP_TEXT, decode);
     }
+    if (result !== null) {
+      resolve(iterate ? { done: false, value: result } : result);
+      return;
+    }
+    this.#waitForClose().then(resolve, reject);
   }
 
   #decodeOne(frame: Frame, decode: boolean | undefined): Data | null {
@@ -553,18 +585,9 @@ export class MessageQueue {
   #waitForClose(): Promise<never> {
     if (this.#closed) return rejected(this.#closedError());
     return new Promise<never>((_resolve, reject) => {
-      const getter: Getter = {
-        resolve: () => {},
-        reject,
-        iterate: false,
-        decode: undefined,
-        frames: null,
-        signal: undefined,
-        onAbort: null,
-      };
       // Occupies the reader's slot: the connection is failing, and close()
       // rejects it.
-      this.#getter = getter;
+      this.#wait(noop, reject, false, undefined);
       this.#dropping = true;
     });
   }

@@ -230,6 +230,35 @@ describe("MessageQueue.next", () => {
     queue.close(() => ERROR, false);
     await assert.rejects(pending, ConnectionClosedError);
   });
+
+  it("leaves the queue readable after a loop breaks: the next loop gets the next message", async () => {
+    const { queue } = makeQueue();
+    queue.put(text("a"));
+    queue.put(text("b"));
+    queue.put(text("c"));
+    const iterable = { [Symbol.asyncIterator]: () => queue };
+    const first: Data[] = [];
+    for await (const message of iterable) {
+      first.push(message);
+      break;
+    }
+    assert.deepEqual(first, ["a"]);
+    assert.equal(await queue.get(), "b");
+    const second: Data[] = [];
+    queue.close(() => OK, true);
+    for await (const message of iterable) second.push(message);
+    assert.deepEqual(second, ["c"]);
+  });
+
+  it("resolves a waiting next() with the message of a fragmented arrival", async () => {
+    const { queue } = makeQueue();
+    const pending = queue.next();
+    queue.put(text("he", false));
+    queue.put(cont("l", false));
+    assert.equal(await isPending(pending), true);
+    queue.put(cont("lo"));
+    assert.deepEqual(await pending, { done: false, value: "hello" });
+  });
 });
 
 describe("MessageQueue.stream", () => {
