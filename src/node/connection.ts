@@ -170,6 +170,13 @@ interface PingWaiter {
 // functions rather than closures per connection.
 const kConnection = Symbol("websockets-ts.connection");
 
+// Bits of Connection's #flags.
+const DEBUG = 1;
+const INFO = 2;
+const FLUSH_SCHEDULED = 4;
+const IS_CLOSED = 8;
+const CLOSE_DONE = 16;
+
 interface TaggedSocket extends Duplex {
   [kConnection]: Connection;
 }
@@ -328,6 +335,9 @@ class RareState {
   resolveClosed: (() => void) | null = null;
   closeError: ConnectionClosed | null = null;
   transportError: Error | null = null;
+  drainWaiters: (() => void)[] | null = null;
+  onWritten: (() => void) | undefined = undefined;
+  fragmented: Promise<void> | null = null;
 }
 
 /**
@@ -387,10 +397,9 @@ export class Connection {
   // The connection's child logger, created on first use: most connections
   // of a server logging at WARN never log anything.
   #logger: LoggerLike | null;
-  readonly #infoEnabled: boolean;
-  readonly #debug: boolean;
-  // Own copy of the one setting every send() reads.
-  readonly #writeLimit: number;
+  // Five booleans in one small integer (a field each would cost 8 bytes
+  // per connection): read and written through the accessors below.
+  #flags = 0;
 
   readonly #messages: MessageQueue;
   // Looked up on first use (a net.Socket keeps a copy of each address it
@@ -403,16 +412,10 @@ export class Connection {
   #response: Response | null = null;
 
   // Write path: buffers produced during this event-loop turn, flushed once.
-  #pending: Buffer[] = [];
+  // One buffer, or several, or none: most turns write one frame, and an
+  // idle connection keeps no array.
+  #pending: Buffer | Buffer[] | null = null;
   #pendingBytes = 0;
-  #flushScheduled = false;
-  // Senders waiting for the write buffer to drain, and the write callback
-  // that wakes them (created on first need).
-  #drainWaiters: (() => void)[] | null = null;
-  #onWritten: (() => void) | undefined = undefined;
-
-  // Fragmented send in progress: other sends wait for it.
-  #fragmented: Promise<void> | null = null;
 
   // Keepalive and user pings awaiting their pong, in the order they were sent.
   #pings: PingWaiter[] | null = null;
@@ -422,8 +425,6 @@ export class Connection {
   #pongTimer: Slot | null = null;
 
   // Lifecycle.
-  #isClosed = false;
-  #closeDone = false;
   #openedAt = 0;
   // What only closing connections (and a few others) need, created on
   // first need: see the accessors below.
@@ -436,7 +437,56 @@ export class Connection {
   #bytesIn = 0;
   #bytesOut = 0;
 
+  get #debug(): boolean {
+    return (this.#flags & DEBUG) !== 0;
+  }
+
+  get #infoEnabled(): boolean {
+    return (this.#flags & INFO) !== 0;
+  }
+
+  get #flushScheduled(): boolean {
+    return (this.#flags & FLUSH_SCHEDULED) !== 0;
+  }
+  set #flushScheduled(value: boolean) {
+    this.#flags = value ? this.#flags | FLUSH_SCHEDULED : this.#flags & ~FLUSH_SCHEDULED;
+  }
+
+  // The transport closed: #onClose ran.
+  get #isClosed(): boolean {
+    return (this.#flags & IS_CLOSED) !== 0;
+  }
+
+  // Everything #onClose does is done: `closed` may resolve.
+  get #closeDone(): boolean {
+    return (this.#flags & CLOSE_DONE) !== 0;
+  }
+
   // Accessors of the fields kept in #rare: reading one doesn't create it.
+
+  // Senders waiting for the write buffer to drain, and the write callback
+  // that wakes them (created on first need).
+  get #drainWaiters(): (() => void)[] | null {
+    return this.#rare === null ? null : this.#rare.drainWaiters;
+  }
+  set #drainWaiters(value: (() => void)[] | null) {
+    if (value !== null || this.#rare !== null) this.#rareState().drainWaiters = value;
+  }
+
+  get #onWritten(): (() => void) | undefined {
+    return this.#rare === null ? undefined : this.#rare.onWritten;
+  }
+  set #onWritten(value: (() => void) | undefined) {
+    if (value !== undefined || this.#rare !== null) this.#rareState().onWritten = value;
+  }
+
+  // Fragmented send in progress: other sends wait for it.
+  get #fragmented(): Promise<void> | null {
+    return this.#rare === null ? null : this.#rare.fragmented;
+  }
+  set #fragmented(value: Promise<void> | null) {
+    if (value !== null || this.#rare !== null) this.#rareState().fragmented = value;
+  }
 
   // `logContext` fields waiting for the logger to be created.
   get #contextFields(): LogFields | null {
@@ -510,14 +560,13 @@ export class Connection {
     const settings =
       init instanceof ConnectionSettings ? init : new ConnectionSettings(init, logger);
     this.#settings = settings;
-    this.#writeLimit = settings.writeLimit;
     const maxQueue = settings.maxQueue;
 
     this.#logger = logger === silentLogger ? logger : null;
     if (protocol.logger instanceof LoggerProxy) protocol.logger.connection = this;
     // Levels are checked once per connection.
-    this.#debug = isLevelEnabled(logger, "debug");
-    this.#infoEnabled = isLevelEnabled(logger, "info");
+    this.#flags =
+      (isLevelEnabled(logger, "debug") ? DEBUG : 0) | (isLevelEnabled(logger, "info") ? INFO : 0);
     // The protocol doesn't log the state it starts in; logged here, it
     // carries the connection's fields like every later state change.
     if (this.#debug && protocol.state === CONNECTING) {
@@ -1094,10 +1143,7 @@ export class Connection {
     if (this.#debug) {
       this.logger.debug(logMessages.frameSent(new Frame(opcode, payload, true)));
     }
-    for (const buf of bytes) {
-      this.#pending.push(buf);
-      this.#pendingBytes += buf.length;
-    }
+    for (const buf of bytes) this.#queue(buf);
     this.#messagesOut += 1;
     this.#bytesOut += payload.length;
     this.#scheduleFlush();
@@ -1191,7 +1237,7 @@ export class Connection {
 
   #onClose(): void {
     if (this.#isClosed) return;
-    this.#isClosed = true;
+    this.#flags |= IS_CLOSED;
     const protocol = this.protocol;
     // Idempotent; makes sure the state is CLOSED.
     protocol.receiveEof();
@@ -1201,7 +1247,7 @@ export class Connection {
       if (!(event instanceof Frame)) this.handshakeEvent(event);
     }
     this.#clearTimers();
-    this.#pending.length = 0;
+    this.#pending = null;
     this.#pendingBytes = 0;
     // Free extension resources (zlib streams) now rather than at GC.
     for (const extension of protocol.extensions) extension.release?.();
@@ -1225,7 +1271,7 @@ export class Connection {
       this.logger.debug(logMessages.connectionClosed);
     }
     this.transportClosed();
-    this.#closeDone = true;
+    this.#flags |= CLOSE_DONE;
     this.#resolveClosed?.();
   }
 
@@ -1256,8 +1302,7 @@ export class Connection {
         this.#flush();
         this.#halfClose();
       } else {
-        this.#pending.push(chunk);
-        this.#pendingBytes += chunk.length;
+        this.#queue(chunk);
       }
     }
     this.#scheduleFlush();
@@ -1278,29 +1323,33 @@ export class Connection {
     connection.#flush();
   }
 
+  #queue(buf: Buffer): void {
+    const pending = this.#pending;
+    if (pending === null) this.#pending = buf;
+    else if (Array.isArray(pending)) pending.push(buf);
+    else this.#pending = [pending, buf];
+    this.#pendingBytes += buf.length;
+  }
+
   #flush(): void {
     const pending = this.#pending;
-    const count = pending.length;
-    if (count === 0) return;
+    if (pending === null) return;
+    this.#pending = null;
     const size = this.#pendingBytes;
     this.#pendingBytes = 0;
     const socket = this.socket;
-    if (socket.destroyed || socket.writableEnded) {
-      pending.length = 0;
-      return;
-    }
+    if (socket.destroyed || socket.writableEnded) return;
     // A callback only while senders wait for the buffer to drain.
     const onWritten = this.#drainWaiters === null ? undefined : this.#onWritten;
-    if (count === 1) {
-      socket.write(pending[0], onWritten);
+    if (!Array.isArray(pending)) {
+      socket.write(pending, onWritten);
     } else if (size <= COALESCE_LIMIT) {
       socket.write(Buffer.concat(pending, size), onWritten);
     } else {
       socket.cork();
-      for (let i = 0; i < count; i++) socket.write(pending[i], onWritten);
+      for (let i = 0; i < pending.length; i++) socket.write(pending[i], onWritten);
       socket.uncork();
     }
-    pending.length = 0;
   }
 
   #halfClose(): void {
@@ -1315,7 +1364,7 @@ export class Connection {
   #afterWrite(): Promise<void> {
     this.#sendData();
     const socket = this.socket;
-    if (this.#pendingBytes + socket.writableLength <= this.#writeLimit) return RESOLVED;
+    if (this.#pendingBytes + socket.writableLength <= this.#settings.writeLimit) return RESOLVED;
     // Writes from now on carry the callback that wakes waiters.
     this.#drainWaiters ??= [];
     this.#onWritten ??= () => {
@@ -1324,8 +1373,8 @@ export class Connection {
       }
     };
     this.#flush();
-    if (socket.writableLength <= this.#writeLimit || socket.destroyed) {
-      if (this.#drainWaiters.length === 0) this.#drainWaiters = null;
+    if (socket.writableLength <= this.#settings.writeLimit || socket.destroyed) {
+      if (this.#drainWaiters!.length === 0) this.#drainWaiters = null;
       return RESOLVED;
     }
     const waiters = this.#drainWaiters;
