@@ -192,6 +192,7 @@ interface Slot {
   readonly at: number;
   readonly connections: Set<Connection>;
   timer: NodeJS.Timeout | null;
+  readonly wheel: TimerWheel;
 }
 
 /**
@@ -217,7 +218,7 @@ class TimerWheel {
     const at = Math.ceil((now + delay) / grain) * grain;
     let slot = this.#slots.get(at);
     if (slot === undefined) {
-      slot = { at, connections: new Set(), timer: null };
+      slot = { at, connections: new Set(), timer: null, wheel: this };
       slot.timer = setTimeout(TimerWheel.#expire, at - now, this, slot);
       this.#slots.set(at, slot);
     }
@@ -225,14 +226,14 @@ class TimerWheel {
     return slot;
   }
 
-  /** Cancels what `add()` scheduled. */
-  remove(slot: Slot, connection: Connection): void {
+  /** Cancels what `add()` scheduled, on whichever wheel. */
+  static remove(slot: Slot, connection: Connection): void {
     const connections = slot.connections;
     connections.delete(connection);
     if (connections.size === 0 && slot.timer !== null) {
       clearTimeout(slot.timer);
       slot.timer = null;
-      this.#slots.delete(slot.at);
+      slot.wheel.#slots.delete(slot.at);
     }
   }
 
@@ -265,6 +266,7 @@ function grainOf(delay: number): number {
 // Set in Connection's static block, where they can reach private methods.
 let keepaliveWheel: TimerWheel;
 let pongWheel: TimerWheel;
+let openWheel: TimerWheel;
 
 /**
  * Forwards log calls to the connection's logger: the protocol gets its
@@ -609,6 +611,7 @@ export class Connection {
     };
     keepaliveWheel = new TimerWheel((connection) => connection.#onKeepalive());
     pongWheel = new TimerWheel((connection) => connection.#onPongTimeout());
+    openWheel = new TimerWheel((connection) => connection.#onOpenTimeout());
   }
 
   /** @internal */
@@ -1033,6 +1036,7 @@ export class Connection {
    * `connection open`. @internal
    */
   protected opened(): void {
+    this.stopOpenTimer();
     // Whole milliseconds: a small integer is stored in the object, a
     // fraction would take a heap number per connection.
     this.#openedAt = Math.max(1, Math.round(performance.now()));
@@ -1454,6 +1458,36 @@ export class Connection {
     this.abortTransport();
   }
 
+  // --- Open timeout ----------------------------------------------------------
+
+  /**
+   * Calls {@link Connection.openTimedOut} if the handshake isn't over in
+   * `delay` ms (or up to a grain of a shared timer later). The handshake
+   * and keepalive never overlap, so they share the slot field. @internal
+   */
+  protected startOpenTimer(delay: number): void {
+    if (this.#keepaliveTimer !== null || this.#isClosed) return;
+    this.#keepaliveTimer = openWheel.add(this, delay);
+  }
+
+  /** Cancels {@link Connection.startOpenTimer}. @internal */
+  protected stopOpenTimer(): void {
+    const slot = this.#keepaliveTimer;
+    if (slot === null || slot.wheel !== openWheel) return;
+    this.#keepaliveTimer = null;
+    TimerWheel.remove(slot, this);
+  }
+
+  /** The handshake took longer than the open timeout. @internal */
+  protected openTimedOut(): void {
+    // For subclasses.
+  }
+
+  #onOpenTimeout(): void {
+    this.#keepaliveTimer = null;
+    this.openTimedOut();
+  }
+
   // --- Keepalive -------------------------------------------------------------
 
   #scheduleKeepalive(delay: number | null): void {
@@ -1498,7 +1532,7 @@ export class Connection {
   #onKeepalivePong(latency: number): void {
     if (this.#debug) this.logger.debug(logMessages.keepalivePongReceived);
     if (this.#pongTimer === null) return;
-    pongWheel.remove(this.#pongTimer, this);
+    TimerWheel.remove(this.#pongTimer, this);
     this.#pongTimer = null;
     // Pings are sent every pingInterval, measured from ping to ping.
     this.#scheduleKeepalive(this.#settings.pingInterval! - latency);
@@ -1546,8 +1580,8 @@ export class Connection {
   }
 
   #clearTimers(): void {
-    if (this.#keepaliveTimer !== null) keepaliveWheel.remove(this.#keepaliveTimer, this);
-    if (this.#pongTimer !== null) pongWheel.remove(this.#pongTimer, this);
+    if (this.#keepaliveTimer !== null) TimerWheel.remove(this.#keepaliveTimer, this);
+    if (this.#pongTimer !== null) TimerWheel.remove(this.#pongTimer, this);
     if (this.#closeTimer !== null) clearTimeout(this.#closeTimer);
     this.#keepaliveTimer = null;
     this.#pongTimer = null;

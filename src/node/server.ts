@@ -162,6 +162,8 @@ export interface CloseServerOptions {
 // tells whether the server still accepts connections.
 let forgetConnection: (server: Server, connection: ServerConnection) => void;
 let isServing: (server: Server) => boolean;
+let handshakeDone: (server: Server, connection: ServerConnection, opened: boolean) => void;
+let finishNow: (this: ServerConnection, request: Request | null) => void;
 let handlerSettled: (
   server: Server,
   connection: ServerConnection,
@@ -179,8 +181,11 @@ export class ServerConnection extends Connection {
   /** The user name authenticated by `basicAuth()`, else `null`. */
   username: string | null = null;
 
-  #requestReceived: ((request: Request | null) => void) | null = null;
-  #requestPromise: Promise<Request | null> | null;
+  // Where the request goes once parsed (`null` when it was taken, or
+  // before the handshake starts): the resolve function of the promise
+  // `handshake()` awaits when a hook may be async, or `finishNow`, which
+  // completes the handshake at once.
+  #requestReceived: ((this: ServerConnection, request: Request | null) => void) | null = null;
 
   /** @internal */
   constructor(
@@ -192,9 +197,12 @@ export class ServerConnection extends Connection {
   ) {
     super(protocol, socket, logger, settings);
     this.server = server;
-    this.#requestPromise = new Promise((resolve) => {
-      this.#requestReceived = resolve;
-    });
+  }
+
+  static {
+    finishNow = function (this: ServerConnection, request: Request | null): void {
+      this.#finishNow(request);
+    };
   }
 
   /** @internal */
@@ -217,10 +225,50 @@ export class ServerConnection extends Connection {
   }
 
   #resolveRequest(request: Request | null): void {
-    const resolve = this.#requestReceived;
-    if (resolve === null) return;
+    const received = this.#requestReceived;
+    if (received === null) return;
     this.#requestReceived = null;
-    resolve(request);
+    received.call(this, request);
+  }
+
+  /**
+   * Starts the handshake: the open timer, and how the request is handled.
+   * Without hooks or tracing, nothing can be asynchronous: the response goes
+   * out in the turn that parsed the request, then `done` is called, with no
+   * promise or suspended function per connection in between. @internal
+   */
+  startHandshake(openTimeout: number | null, synchronous: boolean): void {
+    if (openTimeout !== null) this.startOpenTimer(openTimeout);
+    if (synchronous) this.#requestReceived = finishNow;
+  }
+
+  /** The handshake is over, whatever its outcome. @internal */
+  endHandshake(): void {
+    this.stopOpenTimer();
+  }
+
+  /** @internal */
+  protected override openTimedOut(): void {
+    if (this.state !== CONNECTING) return;
+    if (isLevelEnabled(this.logger, "debug")) {
+      this.logger.debug("- timed out during opening handshake");
+    }
+    this.close().catch(noop);
+  }
+
+  #finishNow(request: Request | null): void {
+    let opened = false;
+    try {
+      const protocol = this.protocol as ServerProtocol;
+      if (request === null || protocol.state !== CONNECTING) opened = this.#noRequest();
+      else opened = this.#respond(request, this.#acceptRequest(request), false);
+    } catch (error) {
+      // A bug: don't leak the connection.
+      opened = false;
+      this.logger.error({ err: error }, logMessages.internalError);
+      this.close(CLOSE_INTERNAL_ERROR).catch(noop);
+    }
+    handshakeDone(this.server, this, opened);
   }
 
   /**
@@ -262,18 +310,11 @@ export class ServerConnection extends Connection {
    * @internal
    */
   async handshake(options: ServeOptions): Promise<boolean> {
-    const requestPromise = this.#requestPromise!;
-    this.#requestPromise = null;
-    const request = await requestPromise;
+    const request = await new Promise<Request | null>((resolve) => {
+      this.#requestReceived = resolve;
+    });
     const protocol = this.protocol as ServerProtocol;
-    if (request === null || protocol.state !== CONNECTING) {
-      // The client left, or sent a request the protocol answered with an
-      // error status by itself (400, 414, 431): logged like other rejections.
-      const answered = protocol.response;
-      if (answered !== null && answered.status !== 101) this.#logAnswer(answered, false);
-      this.checkCloseExpected();
-      return false;
-    }
+    if (request === null || protocol.state !== CONNECTING) return this.#noRequest();
 
     let response: Response | null = null;
     let fromProcessRequest = false;
@@ -288,15 +329,7 @@ export class ServerConnection extends Connection {
       }
       if (protocol.state !== CONNECTING) return false;
     }
-    if (response === null) {
-      try {
-        response = protocol.accept(request);
-      } catch (error) {
-        protocol.handshakeExc = error instanceof Error ? error : new Error(String(error));
-        this.logger.error({ err: error }, logMessages.handshakeFailed);
-        response = protocol.reject(500, FAILED_HANDSHAKE_BODY);
-      }
-    }
+    if (response === null) response = this.#acceptRequest(request);
     if (options.processResponse != null) {
       try {
         const replacement = await options.processResponse(this, request, response);
@@ -309,6 +342,36 @@ export class ServerConnection extends Connection {
       }
       if (protocol.state !== CONNECTING) return false;
     }
+    return this.#respond(request, response, fromProcessRequest);
+  }
+
+  /**
+   * No request to answer: the client left, or sent a request the protocol
+   * answered with an error status by itself (400, 414, 431), logged like
+   * other rejections.
+   */
+  #noRequest(): false {
+    const answered = (this.protocol as ServerProtocol).response;
+    if (answered !== null && answered.status !== 101) this.#logAnswer(answered, false);
+    this.checkCloseExpected();
+    return false;
+  }
+
+  /** The protocol's answer to the request: a 101, or why not; a 500 if accepting failed. */
+  #acceptRequest(request: Request): Response {
+    const protocol = this.protocol as ServerProtocol;
+    try {
+      return protocol.accept(request);
+    } catch (error) {
+      protocol.handshakeExc = error instanceof Error ? error : new Error(String(error));
+      this.logger.error({ err: error }, logMessages.handshakeFailed);
+      return protocol.reject(500, FAILED_HANDSHAKE_BODY);
+    }
+  }
+
+  /** Sends the response; resolves to whether the connection is OPEN. */
+  #respond(request: Request, response: Response, fromProcessRequest: boolean): boolean {
+    const protocol = this.protocol as ServerProtocol;
     // Checked after the last await, so a server that started closing
     // meanwhile can't gain a connection.
     if (response.status === 101 && !isServing(this.server)) {
@@ -365,7 +428,8 @@ export class Server {
   #httpServer: HttpServer | HttpsServer | null = null;
   #address: Address | null = null;
 
-  readonly #all = new Set<ServerConnection>();
+  // Only open connections are tracked: one in its handshake is counted in
+  // #running, and gets a 503 if the server closes meanwhile.
   readonly #open = new Set<ServerConnection>();
   // Connection handlers running, and what resolves when none is left.
   #running = 0;
@@ -376,9 +440,9 @@ export class Server {
       server.#afterHandler(connection, error, threw);
     isServing = (server) => server.#serving;
     forgetConnection = (server, connection) => {
-      server.#all.delete(connection);
       server.#open.delete(connection);
     };
+    handshakeDone = (server, connection, opened) => server.#afterHandshake(connection, opened);
   }
 
   #serving = true;
@@ -597,21 +661,18 @@ export class Server {
       this,
       this.#connectionSettings,
     );
-    this.#all.add(connection);
     this.#running++;
-    this.#run(connection);
+    const synchronous =
+      options.processRequest == null && options.processResponse == null && !handshakeTraced();
+    connection.startHandshake(this.#openTimeout, synchronous);
+    if (!synchronous) this.#run(connection);
     return connection;
   }
 
-  // The handshake, then the handler, then closing. The handler's promise
-  // is followed by the connection (see followHandler), not awaited here.
+  /** The handshake when a hook may be asynchronous, or traced. */
   async #run(connection: ServerConnection): Promise<void> {
     let opened = false;
-    let timer: NodeJS.Timeout | null = null;
     try {
-      if (this.#openTimeout !== null) {
-        timer = setTimeout(openTimedOut, this.#openTimeout, connection);
-      }
       if (handshakeTraced()) {
         try {
           await traceHandshake("server", describeAddress(connection.remoteAddress), async () => {
@@ -630,20 +691,22 @@ export class Server {
       opened = false;
       connection.logger.error({ err: error }, logMessages.internalError);
       connection.close(CLOSE_INTERNAL_ERROR).catch(noop);
-    } finally {
-      if (timer !== null) clearTimeout(timer);
     }
+    this.#afterHandshake(connection, opened);
+  }
+
+  #afterHandshake(connection: ServerConnection, opened: boolean): void {
+    connection.endHandshake();
     if (!opened) {
-      await this.#finish(connection);
+      this.#finish(connection);
       return;
     }
-
     if (connection.state !== CLOSED) this.#open.add(connection);
     let result: Promise<void> | void;
     try {
       result = this.#handler(connection);
     } catch (error) {
-      await this.#afterHandler(connection, error, true);
+      this.#afterHandler(connection, error, true);
       return;
     }
     connection.followHandler(Promise.resolve(result));
@@ -689,10 +752,8 @@ export class Server {
       // Connections in their handshake get a 503 when it completes (see
       // handshake()); open ones are closed.
       const closing: Promise<void>[] = [];
-      for (const connection of this.#all) {
-        if (connection.state !== CONNECTING) {
-          closing.push(connection.close(code, reason).catch(noop));
-        }
+      for (const connection of this.#open) {
+        closing.push(connection.close(code, reason).catch(noop));
       }
       await Promise.all(closing);
     }
@@ -727,15 +788,6 @@ export async function serve(handler: Handler, options: ServeOptions = {}): Promi
 }
 
 function noop(): void {}
-
-/** The open timeout expired: drop a connection still in its handshake. */
-function openTimedOut(connection: ServerConnection): void {
-  if (connection.state !== CONNECTING) return;
-  if (isLevelEnabled(connection.logger, "debug")) {
-    connection.logger.debug("- timed out during opening handshake");
-  }
-  connection.close().catch(noop);
-}
 
 /** Whether anyone listens to the handshake tracing channel (it costs a closure and a promise). */
 function handshakeTraced(): boolean {
