@@ -13,7 +13,7 @@
  * @module
  */
 
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, hash, randomBytes } from "node:crypto";
 import {
   InvalidHeader,
   InvalidHeaderFormat,
@@ -49,10 +49,14 @@ export type HeadersInit =
  * ```
  */
 export class Headers implements Iterable<[string, string]> {
-  // Header lines in order, flat: name, value, name, value... Names keep their
-  // original casing. One array per Headers, not one per line: a server keeps
-  // the request and response of every connection for its lifetime.
-  #items: string[] = [];
+  // Header lines in order, in one of two forms. Either flat pairs: name,
+  // value, name, value... (names keep their original casing): one array per
+  // Headers, not one per line. Or, as a request is usually parsed, the header
+  // block as it arrived: `Name: value\r\n` lines in one string (a server
+  // keeps the request of every connection for its lifetime: one string is
+  // smaller than an array and a string per value). The block turns into
+  // pairs on the first change. An empty block is an empty Headers.
+  #items: string[] | string = "";
   // Lowercase name -> positions in #items, built on the first lookup of a
   // large Headers and dropped on any change. Handshakes have a dozen lines:
   // scanning them is cheaper than keeping a map per connection.
@@ -65,7 +69,8 @@ export class Headers implements Iterable<[string, string]> {
   constructor(init?: HeadersInit) {
     if (init === undefined) return;
     if (init instanceof Headers) {
-      this.#items = init.#items.slice();
+      const items = init.#items;
+      this.#items = typeof items === "string" ? items : items.slice();
     } else if (isIterable(init)) {
       for (const [name, value] of init) this.append(name, value);
     } else {
@@ -76,16 +81,41 @@ export class Headers implements Iterable<[string, string]> {
     }
   }
 
+  /**
+   * Headers from a header block: `Name: value\r\n` lines, each name a token,
+   * each value trimmed and valid, exactly one space after each colon, no
+   * empty line. For parsers that validated it. @internal
+   */
+  static fromBlock(block: string): Headers {
+    const headers = new Headers();
+    headers.#items = block;
+    return headers;
+  }
+
+  /**
+   * Headers from flat pairs (name, value, name, value...) already validated;
+   * the array is taken over, not copied. @internal
+   */
+  static fromValidated(items: string[]): Headers {
+    const headers = new Headers();
+    headers.#items = items;
+    return headers;
+  }
+
   /** The number of header lines. */
   get size(): number {
-    return this.#items.length >> 1;
+    const items = this.#items;
+    if (typeof items !== "string") return items.length >> 1;
+    let lines = 0;
+    for (let pos = items.indexOf("\n"); pos !== -1; pos = items.indexOf("\n", pos + 1)) lines++;
+    return lines;
   }
 
   /** Adds a header line, after those already present. */
   append(name: string, value: string): void {
     checkName(name);
     checkValue(name, value);
-    this.#items.push(name, value);
+    this.#pairs().push(name, value);
     this.#index = null;
   }
 
@@ -94,7 +124,21 @@ export class Headers implements Iterable<[string, string]> {
    * @internal
    */
   appendValidated(name: string, value: string): void {
-    this.#items.push(name, value);
+    this.#pairs().push(name, value);
+    this.#index = null;
+  }
+
+  /**
+   * Adds the lines of a header block (see {@link Headers.fromBlock}) without
+   * checking them. @internal
+   */
+  appendBlock(block: string): void {
+    const items = this.#items;
+    if (items === "" || (typeof items !== "string" && items.length === 0)) {
+      this.#items = block;
+      return;
+    }
+    splitBlock(block, this.#pairs());
     this.#index = null;
   }
 
@@ -103,7 +147,8 @@ export class Headers implements Iterable<[string, string]> {
    * as a connection (a server keeps each request and response). @internal
    */
   compact(): void {
-    this.#items = this.#items.slice();
+    const items = this.#items;
+    if (typeof items !== "string") this.#items = items.slice();
   }
 
   /**
@@ -113,12 +158,11 @@ export class Headers implements Iterable<[string, string]> {
   set(name: string, value: string): void {
     checkName(name);
     checkValue(name, value);
-    const key = name.toLowerCase();
-    const items = this.#items;
+    const items = this.#pairs();
     const kept: string[] = [];
     let replaced = false;
     for (let i = 0; i < items.length; i += 2) {
-      if (!sameName(items[i], key)) kept.push(items[i], items[i + 1]);
+      if (!sameName(items[i], name)) kept.push(items[i], items[i + 1]);
       else if (!replaced) {
         replaced = true;
         kept.push(name, value);
@@ -131,13 +175,12 @@ export class Headers implements Iterable<[string, string]> {
 
   /** Removes every line of `name`; says whether there was one. */
   delete(name: string): boolean {
-    const key = name.toLowerCase();
-    const items = this.#items;
+    if (this.#find(name, 0) === -1) return false;
+    const items = this.#pairs();
     const kept: string[] = [];
     for (let i = 0; i < items.length; i += 2) {
-      if (!sameName(items[i], key)) kept.push(items[i], items[i + 1]);
+      if (!sameName(items[i], name)) kept.push(items[i], items[i + 1]);
     }
-    if (kept.length === items.length) return false;
     this.#items = kept;
     this.#index = null;
     return true;
@@ -145,27 +188,20 @@ export class Headers implements Iterable<[string, string]> {
 
   /** Whether there is at least one line of `name`. */
   has(name: string): boolean {
-    return this.#first(name.toLowerCase()) !== -1;
+    return this.#find(name, 0) !== -1;
   }
 
   /** The first value of `name`, or `undefined`. */
   get(name: string): string | undefined {
-    const at = this.#first(name.toLowerCase());
-    return at === -1 ? undefined : this.#items[at + 1];
+    const at = this.#find(name, 0);
+    return at === -1 ? undefined : this.#valueAt(at);
   }
 
   /** Every value of `name`, in order; an empty array when there is none. */
   getAll(name: string): string[] {
-    const key = name.toLowerCase();
-    const items = this.#items;
     const values: string[] = [];
-    const positions = this.#lookup(key);
-    if (positions !== null) {
-      for (const at of positions) values.push(items[at + 1]);
-      return values;
-    }
-    for (let i = 0; i < items.length; i += 2) {
-      if (sameName(items[i], key)) values.push(items[i + 1]);
+    for (let at = this.#find(name, 0); at !== -1; at = this.#find(name, this.#after(at))) {
+      values.push(this.#valueAt(at));
     }
     return values;
   }
@@ -177,25 +213,43 @@ export class Headers implements Iterable<[string, string]> {
    *   `Sec-WebSocket-Key` lines, which a server must not silently pick from).
    */
   getOne(name: string): string | undefined {
-    const values = this.getAll(name);
-    if (values.length === 0) return undefined;
-    if (values.length > 1) {
+    const at = this.#find(name, 0);
+    if (at === -1) return undefined;
+    if (this.#find(name, this.#after(at)) !== -1) {
       throw new InvalidHeader(name, `more than one ${name} header found`);
     }
-    return values[0];
+    return this.#valueAt(at);
+  }
+
+  /**
+   * The value of `name` when exactly one line has it, else `undefined`
+   * (none, or several). @internal
+   */
+  only(name: string): string | undefined {
+    const at = this.#find(name, 0);
+    if (at === -1 || this.#find(name, this.#after(at)) !== -1) return undefined;
+    return this.#valueAt(at);
   }
 
   /** `[name, value]` pairs, in order, names with their original casing. */
   *entries(): IterableIterator<[string, string]> {
     const items = this.#items;
+    if (typeof items === "string") {
+      for (let pos = 0; pos < items.length; ) {
+        const colon = items.indexOf(":", pos);
+        const eol = items.indexOf("\r", colon);
+        yield [items.slice(pos, colon), items.slice(colon + 2, eol)];
+        pos = eol + 2;
+      }
+      return;
+    }
     for (let i = 0; i < items.length; i += 2) yield [items[i], items[i + 1]];
   }
 
   /** Distinct names, lowercased, in order of first appearance. */
   keys(): IterableIterator<string> {
     const names = new Set<string>();
-    const items = this.#items;
-    for (let i = 0; i < items.length; i += 2) names.add(items[i].toLowerCase());
+    for (const [name] of this.entries()) names.add(name.toLowerCase());
     return names.values();
   }
 
@@ -205,10 +259,7 @@ export class Headers implements Iterable<[string, string]> {
 
   /** A copy of the header lines: `[name, value]` pairs with original casing. */
   raw(): [string, string][] {
-    const items = this.#items;
-    const out: [string, string][] = [];
-    for (let i = 0; i < items.length; i += 2) out.push([items[i], items[i + 1]]);
-    return out;
+    return [...this.entries()];
   }
 
   /** An independent copy. */
@@ -219,18 +270,52 @@ export class Headers implements Iterable<[string, string]> {
   /** The header block as sent on the wire: `Name: value\r\n` lines, then `\r\n`. */
   toString(): string {
     const items = this.#items;
+    if (typeof items === "string") return `${items}\r\n`;
     let out = "";
     for (let i = 0; i < items.length; i += 2) out += `${items[i]}: ${items[i + 1]}\r\n`;
     return `${out}\r\n`;
   }
 
+  /**
+   * The length in bytes of {@link Headers.toString}'s block, in latin1:
+   * every character of a name or a value is one byte. @internal
+   */
+  wireLength(): number {
+    const items = this.#items;
+    if (typeof items === "string") return items.length + 2;
+    let length = 2;
+    for (let i = 0; i < items.length; i += 2) length += items[i].length + items[i + 1].length + 4;
+    return length;
+  }
+
+  /**
+   * Writes {@link Headers.toString}'s block into `buf` at `offset`, in
+   * latin1, without building the string; returns the offset after it.
+   * @internal
+   */
+  writeTo(buf: Buffer, offset: number): number {
+    const items = this.#items;
+    if (typeof items === "string") {
+      offset += buf.write(items, offset, "latin1");
+    } else {
+      for (let i = 0; i < items.length; i += 2) {
+        offset += buf.write(items[i], offset, "latin1");
+        buf[offset++] = 0x3a; // ":"
+        buf[offset++] = 0x20;
+        offset += buf.write(items[i + 1], offset, "latin1");
+        buf[offset++] = 0x0d;
+        buf[offset++] = 0x0a;
+      }
+    }
+    buf[offset++] = 0x0d;
+    buf[offset++] = 0x0a;
+    return offset;
+  }
+
   /** Plain object for logs and `JSON.stringify`: repeated names map to arrays. */
   toJSON(): Record<string, string | string[]> {
     const out: Record<string, string | string[]> = {};
-    const items = this.#items;
-    for (let i = 0; i < items.length; i += 2) {
-      const name = items[i];
-      const value = items[i + 1];
+    for (const [name, value] of this.entries()) {
       const previous = out[name];
       if (previous === undefined) out[name] = value;
       else if (typeof previous === "string") out[name] = [previous, value];
@@ -239,19 +324,53 @@ export class Headers implements Iterable<[string, string]> {
     return out;
   }
 
-  // Position in #items of the first line of `key` (lowercase), or -1.
-  #first(key: string): number {
-    const positions = this.#lookup(key);
-    if (positions !== null) return positions.length === 0 ? -1 : positions[0];
+  // The lines as flat pairs, splitting a header block first.
+  #pairs(): string[] {
     const items = this.#items;
-    for (let i = 0; i < items.length; i += 2) if (sameName(items[i], key)) return i;
+    if (typeof items !== "string") return items;
+    const pairs = splitBlock(items, []);
+    this.#items = pairs;
+    return pairs;
+  }
+
+  // Where the first line of `name` at or after `from` is, or -1: a position
+  // in the pairs, or an offset in the header block. Nothing is allocated.
+  #find(name: string, from: number): number {
+    const items = this.#items;
+    if (typeof items === "string") {
+      for (let pos = from; pos < items.length; ) {
+        const colon = items.indexOf(":", pos);
+        if (colon - pos === name.length && sameNameAt(items, pos, name)) return pos;
+        pos = items.indexOf("\n", colon) + 1;
+      }
+      return -1;
+    }
+    const positions = this.#lookup(name);
+    if (positions !== null) {
+      for (const at of positions) if (at >= from) return at;
+      return -1;
+    }
+    for (let i = from; i < items.length; i += 2) if (sameName(items[i], name)) return i;
     return -1;
   }
 
-  // Positions of `key` from the index, or `null` when the headers are few
-  // enough to scan.
-  #lookup(key: string): readonly number[] | null {
+  // Where the line after the one at `at` starts (see #find).
+  #after(at: number): number {
     const items = this.#items;
+    return typeof items === "string" ? items.indexOf("\n", at) + 1 : at + 2;
+  }
+
+  #valueAt(at: number): string {
+    const items = this.#items;
+    if (typeof items !== "string") return items[at + 1];
+    const colon = items.indexOf(":", at);
+    return items.slice(colon + 2, items.indexOf("\r", colon));
+  }
+
+  // Positions of `name` from the index, or `null` when the headers are few
+  // enough to scan.
+  #lookup(name: string): readonly number[] | null {
+    const items = this.#items as string[];
     if (items.length <= INDEX_THRESHOLD) return null;
     let index = this.#index;
     if (index === null) {
@@ -264,7 +383,7 @@ export class Headers implements Iterable<[string, string]> {
       }
       this.#index = index;
     }
-    return index.get(key) ?? NONE;
+    return index.get(name.toLowerCase()) ?? NONE;
   }
 }
 
@@ -272,15 +391,32 @@ export class Headers implements Iterable<[string, string]> {
 const INDEX_THRESHOLD = 64;
 const NONE: readonly number[] = [];
 
-// Whether header name `name` is `key` (lowercase) ignoring ASCII case: names
-// are tokens, so folding A-Z is enough, and nothing is allocated.
-function sameName(name: string, key: string): boolean {
-  const length = name.length;
-  if (length !== key.length) return false;
-  for (let i = 0; i < length; i++) {
-    let c = name.charCodeAt(i);
-    if (c >= 0x41 && c <= 0x5a) c += 0x20;
-    if (c !== key.charCodeAt(i)) return false;
+// Appends the lines of a header block to `pairs` as name, value...
+function splitBlock(block: string, pairs: string[]): string[] {
+  for (let pos = 0; pos < block.length; ) {
+    const colon = block.indexOf(":", pos);
+    const eol = block.indexOf("\r", colon);
+    pairs.push(block.slice(pos, colon), block.slice(colon + 2, eol));
+    pos = eol + 2;
+  }
+  return pairs;
+}
+
+// Whether header names `a` and `b` are equal ignoring ASCII case: names are
+// tokens, so folding A-Z is enough, and nothing is allocated.
+function sameName(a: string, b: string): boolean {
+  return a.length === b.length && sameNameAt(a, 0, b);
+}
+
+// Whether `text` holds `name` at `pos`, ignoring ASCII case.
+function sameNameAt(text: string, pos: number, name: string): boolean {
+  for (let i = 0; i < name.length; i++) {
+    let a = text.charCodeAt(pos + i);
+    let b = name.charCodeAt(i);
+    if (a === b) continue;
+    if (a >= 0x41 && a <= 0x5a) a += 0x20;
+    if (b >= 0x41 && b <= 0x5a) b += 0x20;
+    if (a !== b) return false;
   }
   return true;
 }
@@ -625,8 +761,19 @@ function parseToken68(header: string, pos: number, headerName: string): [string,
  * @internal
  */
 export function decodeBase64(value: string): Buffer | null {
+  return decodedBase64Length(value) === -1 ? null : Buffer.from(value, "base64");
+}
+
+/**
+ * The number of bytes strict base64 `value` decodes to (see
+ * {@link decodeBase64}), or -1 when it isn't strict base64: checks a
+ * `Sec-WebSocket-Key` without decoding it.
+ *
+ * @internal
+ */
+export function decodedBase64Length(value: string): number {
   const length = value.length;
-  if (length % 4 !== 0) return null;
+  if (length % 4 !== 0) return -1;
   let end = length;
   if (end > 0 && value.charCodeAt(end - 1) === 0x3d) end--;
   if (end > 0 && value.charCodeAt(end - 1) === 0x3d) end--;
@@ -638,9 +785,9 @@ export function decodeBase64(value: string): Buffer | null {
       (c >= 0x61 && c <= 0x7a) ||
       c === 0x2b ||
       c === 0x2f;
-    if (!ok) return null;
+    if (!ok) return -1;
   }
-  return Buffer.from(value, "base64");
+  return (length / 4) * 3 - (length - end);
 }
 
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
@@ -733,10 +880,15 @@ export function generateKey(): string {
  * SHA-1 of the key and the GUID.
  */
 export function acceptKey(key: string): string {
-  return createHash("sha1")
-    .update(key + GUID)
-    .digest("base64");
+  return sha1Base64(key + GUID);
 }
+
+// crypto.hash (Node 20.12+) hashes in one call, without a Hash object and
+// its stream machinery: a server computes one accept value per handshake.
+const sha1Base64: (data: string) => string =
+  typeof hash === "function"
+    ? (data) => hash("sha1", data, "base64")
+    : (data) => createHash("sha1").update(data).digest("base64");
 
 /**
  * Checks `Connection: Upgrade` and `Upgrade: websocket`, which both the
@@ -746,10 +898,22 @@ export function acceptKey(key: string): string {
  * @throws InvalidUpgrade naming the header and the value received.
  */
 export function checkUpgradeHeaders(headers: Headers): void {
+  // The common case, one line each with a single token, needs no parsing:
+  // a token is a valid list of one element.
+  const connection = headers.only("Connection");
+  if (connection === undefined || !sameName(connection, "upgrade")) checkConnection(headers);
+  const upgrade = headers.only("Upgrade");
+  if (upgrade === undefined || !sameName(upgrade, "websocket")) checkUpgrade(headers);
+}
+
+function checkConnection(headers: Headers): void {
   const connection = headers.getAll("Connection").flatMap(parseConnection);
   if (!connection.some((option) => option.toLowerCase() === "upgrade")) {
     throw new InvalidUpgrade("Connection", connection.length > 0 ? connection.join(", ") : null);
   }
+}
+
+function checkUpgrade(headers: Headers): void {
   const upgrade = headers.getAll("Upgrade").flatMap(parseUpgrade);
   // Case-insensitive, like browsers: the RFC says "websocket" but also
   // registers "WebSocket" (§11.2), and some clients send that.

@@ -140,6 +140,8 @@ export interface Parsed<T> {
 const CR = 0x0d;
 const LF = 0x0a;
 const EMPTY = Buffer.alloc(0);
+const HTTP_11 = Buffer.from("HTTP/1.1", "latin1");
+const GET = Buffer.from("GET", "latin1");
 
 enum Step {
   StartLine,
@@ -153,6 +155,21 @@ enum Step {
   Done,
 }
 
+// What becomes of a header line once checked.
+enum HeaderLine {
+  /** Added to the headers; may join a header block when written as one. */
+  Block,
+  /** Added to the headers as a name and a value. */
+  Pair,
+  /** Dropped (a trailer). */
+  Drop,
+}
+
+// A header block holds at most this many lines and characters; lines past
+// either go in name/value pairs, which an index speeds up when there are many.
+const MAX_BLOCK_LINES = 32;
+const MAX_BLOCK_LENGTH = 4096;
+
 /** Where a parser is in a message; see {@link RequestParser.phase}. */
 export type ParserPhase = "start-line" | "headers" | "body" | "done";
 
@@ -161,31 +178,41 @@ export type ParserPhase = "start-line" | "headers" | "body" | "done";
  * Subclasses interpret the start line and decide how the body is delimited.
  */
 abstract class MessageParser<T> {
-  protected readonly limits: HttpLimits;
+  protected readonly limits: Readonly<HttpLimits>;
   protected step: Step = Step.StartLine;
   protected headers = new Headers();
-  #lineParts: Buffer[] = [];
+  // Parts of a line split across chunks; arrays are created when needed.
+  #lineParts: Buffer[] | null = null;
   #lineLength = 0;
   #numHeaders = 0;
   #numTrailers = 0;
-  #body: Buffer[] = [];
+  #body: Buffer[] | null = null;
   #bodyLength = 0;
   #remaining = 0; // bytes left in the body (Content-Length) or in the current chunk
   #error: Error | null = null;
+  // Header lines of the current chunk not added to `headers` yet: a run of
+  // lines written as `Name: value` (one space, no trailing whitespace) at
+  // [#blockStart, #blockEnd), added as one header block, one string rather
+  // than two per line. -1 when there's none.
+  #blockStart = -1;
+  #blockEnd = 0;
 
   constructor(options: ParserOptions | undefined) {
     const limits = options?.limits;
     // The environment is read only for limits not given: reading
-    // process.env is slow, and ServerProtocol passes all three.
+    // process.env is slow, and ServerProtocol passes all three. Frozen
+    // complete limits (ServerProtocolConfig's) are shared, not copied.
     this.limits =
       limits?.maxLineLength !== undefined &&
       limits.maxNumHeaders !== undefined &&
       limits.maxBodySize !== undefined
-        ? {
-            maxLineLength: limits.maxLineLength,
-            maxNumHeaders: limits.maxNumHeaders,
-            maxBodySize: limits.maxBodySize,
-          }
+        ? Object.isFrozen(limits)
+          ? (limits as Readonly<HttpLimits>)
+          : {
+              maxLineLength: limits.maxLineLength,
+              maxNumHeaders: limits.maxNumHeaders,
+              maxBodySize: limits.maxBodySize,
+            }
         : { ...httpLimitsFromEnv(), ...limits };
   }
 
@@ -228,7 +255,10 @@ abstract class MessageParser<T> {
   feed(chunk: Buffer): Parsed<T> | null {
     this.#checkUsable();
     try {
-      return this.#run(chunk);
+      const parsed = this.#run(chunk);
+      // Header lines must not refer to the chunk once feed returns.
+      this.#flushBlock(chunk);
+      return parsed;
     } catch (error) {
       this.#fail(error);
     }
@@ -259,8 +289,8 @@ abstract class MessageParser<T> {
 
   #fail(error: unknown): never {
     this.#error = error instanceof Error ? error : new Error(String(error));
-    this.#lineParts = [];
-    this.#body = [];
+    this.#lineParts = null;
+    this.#body = null;
     throw error;
   }
 
@@ -276,8 +306,8 @@ abstract class MessageParser<T> {
   }
 
   protected abstract startLineName(): string;
-  /** Interprets the start line; `line` has no CRLF. */
-  protected abstract parseStartLine(line: Buffer): void;
+  /** Interprets the start line, `buf[start..end]` (without CRLF). */
+  protected abstract parseStartLine(buf: Buffer, start: number, end: number): void;
   /** Called after the empty line ending the headers; sets the next step. */
   protected abstract endOfHeaders(): void;
   protected abstract buildMessage(body: Buffer): T;
@@ -291,21 +321,29 @@ abstract class MessageParser<T> {
         case Step.ChunkSize:
         case Step.ChunkEnd:
         case Step.Trailers: {
-          const end = chunk.indexOf(LF, pos);
-          if (end === -1) {
-            this.#bufferLine(chunk.subarray(pos));
+          const lf = chunk.indexOf(LF, pos);
+          if (lf === -1) {
+            this.#bufferLine(chunk, pos);
             return null;
           }
-          const line = this.#takeLine(chunk.subarray(pos, end));
-          pos = end + 1;
-          this.#onLine(line);
+          const parts = this.#lineParts;
+          if (parts === null) {
+            // Lines are read in place, as offsets in the chunk: no view each.
+            this.#onLine(chunk, pos, lf, true);
+          } else {
+            this.#lineParts = null;
+            parts.push(chunk.subarray(pos, lf));
+            const line = Buffer.concat(parts);
+            this.#onLine(line, 0, line.length, false);
+          }
+          pos = lf + 1;
           if (this.done) return this.#complete(chunk, pos);
           break;
         }
         case Step.BodyLength:
         case Step.ChunkData: {
           const take = Math.min(this.#remaining, chunk.length - pos);
-          if (take > 0) this.#body.push(chunk.subarray(pos, pos + take));
+          if (take > 0) this.#bodyParts().push(chunk.subarray(pos, pos + take));
           pos += take;
           this.#remaining -= take;
           if (this.#remaining > 0) return null;
@@ -315,7 +353,7 @@ abstract class MessageParser<T> {
         }
         case Step.BodyToEof: {
           this.#addBodyLength(chunk.length - pos, "over");
-          this.#body.push(chunk.subarray(pos));
+          this.#bodyParts().push(chunk.subarray(pos));
           return null;
         }
         default:
@@ -327,8 +365,10 @@ abstract class MessageParser<T> {
 
   #complete(chunk: Buffer, pos: number): Parsed<T> {
     this.step = Step.Done;
-    const body = this.#body.length === 1 ? Buffer.from(this.#body[0]) : Buffer.concat(this.#body);
-    this.#body = [];
+    const parts = this.#body;
+    const body =
+      parts === null ? EMPTY : parts.length === 1 ? Buffer.from(parts[0]) : Buffer.concat(parts);
+    this.#body = null;
     // Copy the rest: the caller's chunk may be a view on a buffer it reuses.
     const rest = pos < chunk.length ? Buffer.from(chunk.subarray(pos)) : EMPTY;
     return { message: this.buildMessage(body), rest };
@@ -337,34 +377,21 @@ abstract class MessageParser<T> {
   // Keeps an incomplete line. The limit is checked now, not when the line
   // ends: a peer that never sends LF must not make us buffer without bound.
   // One extra byte is allowed because it may be the CR of the CRLF.
-  #bufferLine(part: Buffer): void {
-    this.#lineLength += part.length;
+  #bufferLine(chunk: Buffer, pos: number): void {
+    const length = chunk.length - pos;
+    this.#lineLength += length;
     if (this.#lineLength > this.limits.maxLineLength + 1) {
       throw this.#lineTooLong(this.#lineLength);
     }
     // Copy: the chunk may be reused by the caller once feed returns.
-    if (part.length > 0) this.#lineParts.push(Buffer.from(part));
+    if (length === 0) return;
+    this.#lineParts ??= [];
+    this.#lineParts.push(Buffer.from(chunk.subarray(pos)));
   }
 
-  // Assembles a complete line (without its LF) and checks CRLF and the limit.
-  #takeLine(last: Buffer): Buffer {
-    let line = last;
-    if (this.#lineParts.length > 0) {
-      this.#lineParts.push(last);
-      line = Buffer.concat(this.#lineParts);
-      this.#lineParts = [];
-    }
-    this.#lineLength = 0;
-    if (line.length === 0 || line[line.length - 1] !== CR) {
-      throw new InvalidMessage(`bare LF in ${this.describeStep()}: lines must end with CRLF`);
-    }
-    line = line.subarray(0, line.length - 1);
-    if (line.length > this.limits.maxLineLength) throw this.#lineTooLong(line.length);
-    // A CR anywhere else isn't a line ending either (RFC 7230 §3.5).
-    if (line.indexOf(CR) !== -1) {
-      throw new InvalidMessage(`bare CR in ${this.describeStep()}: ${printable(line)}`);
-    }
-    return line;
+  #bodyParts(): Buffer[] {
+    this.#body ??= [];
+    return this.#body;
   }
 
   #lineTooLong(length: number): SecurityError {
@@ -375,14 +402,31 @@ abstract class MessageParser<T> {
     );
   }
 
-  #onLine(line: Buffer): void {
+  // A complete line, buf[start..lf] with lf the position of its LF; checks
+  // CRLF and the limit, then interprets it. `inChunk`: buf is the chunk
+  // being fed, not a line assembled from several.
+  #onLine(buf: Buffer, start: number, lf: number, inChunk: boolean): void {
+    this.#lineLength = 0;
+    if (lf === start || buf[lf - 1] !== CR) {
+      throw new InvalidMessage(`bare LF in ${this.describeStep()}: lines must end with CRLF`);
+    }
+    const end = lf - 1;
+    if (end - start > this.limits.maxLineLength) throw this.#lineTooLong(end - start);
+    // A CR anywhere else isn't a line ending either (RFC 7230 §3.5). The
+    // first CR from `start` is at `end` at the latest.
+    if (buf.indexOf(CR, start) !== end) {
+      throw new InvalidMessage(
+        `bare CR in ${this.describeStep()}: ${printable(buf.subarray(start, end))}`,
+      );
+    }
     switch (this.step) {
       case Step.StartLine:
-        this.parseStartLine(line);
+        this.parseStartLine(buf, start, end);
         this.step = Step.Headers;
         return;
       case Step.Headers:
-        if (line.length === 0) {
+        if (end === start) {
+          this.#flushBlock(buf);
           this.endOfHeaders();
           return;
         }
@@ -390,18 +434,18 @@ abstract class MessageParser<T> {
         if (this.#numHeaders > this.limits.maxNumHeaders) {
           throw this.#tooManyHeaders("headers");
         }
-        this.#parseHeaderLine(line, this.headers);
+        this.#parseHeaderLine(buf, start, end, inChunk ? HeaderLine.Block : HeaderLine.Pair);
         return;
       case Step.ChunkSize:
-        this.#parseChunkSize(line);
+        this.#parseChunkSize(buf, start, end);
         return;
       case Step.ChunkEnd:
         // RFC 7230 §4.1: chunk = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
-        if (line.length !== 0) throw new InvalidMessage("expected CRLF after chunk data");
+        if (end !== start) throw new InvalidMessage("expected CRLF after chunk data");
         this.step = Step.ChunkSize;
         return;
       case Step.Trailers:
-        if (line.length === 0) {
+        if (end === start) {
           this.step = Step.Done;
           return;
         }
@@ -411,11 +455,18 @@ abstract class MessageParser<T> {
         }
         // Trailers are validated like headers, then dropped: nothing in a
         // handshake needs them and merging them is a known smuggling vector.
-        this.#parseHeaderLine(line, new Headers());
+        this.#parseHeaderLine(buf, start, end, HeaderLine.Drop);
         return;
       default:
         throw new InvalidState("HTTP parser isn't expecting a line");
     }
+  }
+
+  // Adds the pending header block (see #blockStart) to the headers.
+  #flushBlock(chunk: Buffer): void {
+    if (this.#blockStart === -1) return;
+    this.headers.appendBlock(chunk.toString("latin1", this.#blockStart, this.#blockEnd));
+    this.#blockStart = -1;
   }
 
   #tooManyHeaders(what: string): SecurityError {
@@ -427,40 +478,66 @@ abstract class MessageParser<T> {
   }
 
   // RFC 7230 §3.2: header-field = field-name ":" OWS field-value OWS
-  #parseHeaderLine(line: Buffer, into: Headers): void {
-    const first = line[0];
+  #parseHeaderLine(buf: Buffer, lineStart: number, lineEnd: number, kind: HeaderLine): void {
+    const first = buf[lineStart];
     if (first === 0x20 || first === 0x09) {
       // RFC 7230 §3.2.4: obs-fold; a server may reject it with 400.
-      throw new InvalidMessage(`obsolete line folding in HTTP header: ${printable(line)}`);
+      throw new InvalidMessage(
+        `obsolete line folding in HTTP header: ${printable(buf.subarray(lineStart, lineEnd))}`,
+      );
     }
-    let colon = 0;
-    while (colon < line.length && isTchar(line[colon])) colon++;
-    if (colon === line.length || line[colon] !== 0x3a) {
+    let colon = lineStart;
+    while (colon < lineEnd && isTchar(buf[colon])) colon++;
+    if (colon === lineEnd || buf[colon] !== 0x3a) {
       // RFC 7230 §3.2.4: no whitespace between field-name and colon.
-      throw new InvalidMessage(`invalid HTTP header line: ${printable(line)}`);
+      throw new InvalidMessage(
+        `invalid HTTP header line: ${printable(buf.subarray(lineStart, lineEnd))}`,
+      );
     }
-    if (colon === 0) throw new InvalidMessage(`empty HTTP header name: ${printable(line)}`);
+    if (colon === lineStart) {
+      throw new InvalidMessage(
+        `empty HTTP header name: ${printable(buf.subarray(lineStart, lineEnd))}`,
+      );
+    }
     let start = colon + 1;
-    let end = line.length;
-    while (start < end && (line[start] === 0x20 || line[start] === 0x09)) start++;
-    while (end > start && (line[end - 1] === 0x20 || line[end - 1] === 0x09)) end--;
+    let end = lineEnd;
+    while (start < end && (buf[start] === 0x20 || buf[start] === 0x09)) start++;
+    while (end > start && (buf[end - 1] === 0x20 || buf[end - 1] === 0x09)) end--;
     for (let i = start; i < end; i++) {
-      if (!isFieldValueChar(line[i])) {
-        throw new InvalidMessage(`invalid HTTP header value: ${printable(line)}`);
+      if (!isFieldValueChar(buf[i])) {
+        throw new InvalidMessage(
+          `invalid HTTP header value: ${printable(buf.subarray(lineStart, lineEnd))}`,
+        );
       }
     }
+    if (kind === HeaderLine.Drop) return;
+    if (
+      kind === HeaderLine.Block &&
+      buf[colon + 1] === 0x20 &&
+      start === colon + 2 &&
+      end === lineEnd &&
+      this.#numHeaders <= MAX_BLOCK_LINES &&
+      (this.#blockStart === -1 ? 0 : this.#blockEnd - this.#blockStart) + lineEnd + 2 - lineStart <=
+        MAX_BLOCK_LENGTH
+    ) {
+      // Written as the block form writes it: joins the pending block.
+      if (this.#blockStart === -1) this.#blockStart = lineStart;
+      this.#blockEnd = lineEnd + 2;
+      return;
+    }
+    this.#flushBlock(buf);
     // latin1 maps each byte to one character: values round-trip unchanged.
-    into.appendValidated(
-      intern(line.toString("latin1", 0, colon)),
-      intern(line.toString("latin1", start, end)),
+    this.headers.appendValidated(
+      intern(buf.toString("latin1", lineStart, colon)),
+      intern(buf.toString("latin1", start, end)),
     );
   }
 
   // RFC 7230 §4.1: chunk-size = 1*HEXDIG; chunk-ext = *( ";" chunk-ext-name [ "=" ... ] )
-  #parseChunkSize(line: Buffer): void {
-    let i = 0;
+  #parseChunkSize(buf: Buffer, start: number, end: number): void {
+    let i = start;
     let size = 0;
-    for (let digit = hexValue(line[0]); digit !== -1; digit = hexValue(line[++i])) {
+    for (let digit = hexValue(buf, i, end); digit !== -1; digit = hexValue(buf, ++i, end)) {
       // Once past the body limit the size only needs to stay past it: stop
       // growing it so that a long run of digits can't overflow it.
       if (size <= this.limits.maxBodySize) size = size * 16 + digit;
@@ -468,9 +545,9 @@ abstract class MessageParser<T> {
     // Digits end the line or a chunk extension starts, optionally after BWS
     // (RFC 7230 errata 4667); extensions are ignored (§4.1.1).
     let j = i;
-    while (line[j] === 0x20 || line[j] === 0x09) j++;
-    if (i === 0 || (j < line.length && line[j] !== 0x3b)) {
-      throw new InvalidMessage(`invalid chunk size: ${printable(line)}`);
+    while (j < end && (buf[j] === 0x20 || buf[j] === 0x09)) j++;
+    if (i === start || (j < end && buf[j] !== 0x3b)) {
+      throw new InvalidMessage(`invalid chunk size: ${printable(buf.subarray(start, end))}`);
     }
     if (size === 0) {
       this.step = Step.Trailers;
@@ -566,8 +643,9 @@ function intern(text: string): string {
   return COMMON.get(text) ?? text;
 }
 
-function hexValue(c: number | undefined): number {
-  if (c === undefined) return -1;
+function hexValue(buf: Buffer, i: number, end: number): number {
+  if (i >= end) return -1;
+  const c = buf[i];
   if (c >= 0x30 && c <= 0x39) return c - 0x30;
   if (c >= 0x41 && c <= 0x46) return c - 0x37;
   if (c >= 0x61 && c <= 0x66) return c - 0x57;
@@ -637,34 +715,47 @@ export class RequestParser extends MessageParser<Request> {
   }
 
   // RFC 7230 §3.1.1: request-line = method SP request-target SP HTTP-version
-  protected parseStartLine(line: Buffer): void {
-    const firstSpace = line.indexOf(0x20);
-    const secondSpace = firstSpace === -1 ? -1 : line.indexOf(0x20, firstSpace + 1);
-    if (secondSpace === -1) {
-      throw new InvalidMessage(`invalid HTTP request line: ${printable(line)}`);
+  protected parseStartLine(buf: Buffer, start: number, end: number): void {
+    let firstSpace = start;
+    while (firstSpace < end && buf[firstSpace] !== 0x20) firstSpace++;
+    let secondSpace = firstSpace + 1;
+    while (secondSpace < end && buf[secondSpace] !== 0x20) secondSpace++;
+    if (secondSpace >= end) {
+      throw new InvalidMessage(`invalid HTTP request line: ${printable(buf.subarray(start, end))}`);
     }
-    for (let i = 0; i < firstSpace; i++) {
-      if (!isTchar(line[i])) throw new InvalidMessage(`invalid HTTP method: ${printable(line)}`);
+    for (let i = start; i < firstSpace; i++) {
+      if (!isTchar(buf[i])) {
+        throw new InvalidMessage(`invalid HTTP method: ${printable(buf.subarray(start, end))}`);
+      }
     }
-    if (firstSpace === 0) throw new InvalidMessage(`invalid HTTP method: ${printable(line)}`);
+    if (firstSpace === start) {
+      throw new InvalidMessage(`invalid HTTP method: ${printable(buf.subarray(start, end))}`);
+    }
     // The target isn't decoded; it must be visible ASCII (RFC 7230 §3.1.1
     // origin-form, absolute-form, authority-form and asterisk-form all are).
     if (secondSpace === firstSpace + 1) {
-      throw new InvalidMessage(`invalid HTTP request target: ${printable(line)}`);
-    }
-    for (let i = firstSpace + 1; i < secondSpace; i++) {
-      if (line[i] < 0x21 || line[i] > 0x7e) {
-        throw new InvalidMessage(`invalid HTTP request target: ${printable(line)}`);
-      }
-    }
-    const version = line.toString("latin1", secondSpace + 1);
-    if (version !== "HTTP/1.1") {
       throw new InvalidMessage(
-        `unsupported HTTP version: ${printable(line.subarray(secondSpace + 1))}`,
+        `invalid HTTP request target: ${printable(buf.subarray(start, end))}`,
       );
     }
-    this.#method = intern(line.toString("latin1", 0, firstSpace));
-    this.#path = line.toString("latin1", firstSpace + 1, secondSpace);
+    for (let i = firstSpace + 1; i < secondSpace; i++) {
+      if (buf[i] < 0x21 || buf[i] > 0x7e) {
+        throw new InvalidMessage(
+          `invalid HTTP request target: ${printable(buf.subarray(start, end))}`,
+        );
+      }
+    }
+    // Compared in place: no string for the version.
+    if (HTTP_11.compare(buf, secondSpace + 1, end) !== 0) {
+      throw new InvalidMessage(
+        `unsupported HTTP version: ${printable(buf.subarray(secondSpace + 1, end))}`,
+      );
+    }
+    this.#method =
+      firstSpace - start === 3 && GET.compare(buf, start, firstSpace) === 0
+        ? "GET"
+        : intern(buf.toString("latin1", start, firstSpace));
+    this.#path = buf.toString("latin1", firstSpace + 1, secondSpace);
   }
 
   protected endOfHeaders(): void {
@@ -714,7 +805,8 @@ export class ResponseParser extends MessageParser<Response> {
 
   // RFC 7230 §3.1.2: status-line = HTTP-version SP status-code SP reason-phrase
   // RFC 9112 §4 makes the reason optional; "HTTP/1.1 200" is accepted.
-  protected parseStartLine(line: Buffer): void {
+  protected parseStartLine(buf: Buffer, start: number, end: number): void {
+    const line = buf.subarray(start, end);
     const version = line.toString("latin1", 0, 9);
     const versionOk = version === "HTTP/1.1 " || (this.#allowHttp10 && version === "HTTP/1.0 ");
     if (line.length < 12 || !versionOk) {
@@ -806,7 +898,23 @@ export function serializeRequest(request: Request): Buffer {
   checkRequestLinePart("method", method, isTchar);
   checkRequestLinePart("request target", request.path, (c) => c >= 0x21 && c <= 0x7e);
   const version = request.version ?? "HTTP/1.1";
-  return Buffer.from(`${method} ${request.path} ${version}\r\n${request.headers}`, "latin1");
+  return serializeHead(`${method} ${request.path} ${version}\r\n`, request.headers, EMPTY);
+}
+
+// Start line, headers and body in one buffer, written in place: no string
+// for the whole head. Every character is one latin1 byte.
+function serializeHead(startLine: string, headers: Headers, body: Buffer): Buffer {
+  if (!(headers instanceof Headers)) {
+    // Something else that prints as a header block (a Headers of another
+    // copy of this module).
+    const head = Buffer.from(`${startLine}${headers}`, "latin1");
+    return body.length === 0 ? head : Buffer.concat([head, body]);
+  }
+  const headLength = startLine.length + headers.wireLength();
+  const buf = Buffer.allocUnsafe(headLength + body.length);
+  const offset = headers.writeTo(buf, buf.write(startLine, 0, "latin1"));
+  if (body.length > 0) body.copy(buf, offset);
+  return buf;
 }
 
 /**
@@ -825,8 +933,9 @@ export function serializeResponse(response: Response): Buffer {
       throw new TypeError(`invalid HTTP reason phrase: ${JSON.stringify(reason)}`);
     }
   }
-  const head = Buffer.from(`HTTP/1.1 ${status} ${reason}\r\n${response.headers}`, "latin1");
-  return response.body.length === 0 ? head : Buffer.concat([head, response.body]);
+  const statusLine =
+    reason === STATUS_REASONS[status] ? STATUS_LINES[status] : `HTTP/1.1 ${status} ${reason}\r\n`;
+  return serializeHead(statusLine, response.headers, response.body);
 }
 
 /** Reason phrases of the statuses a WebSocket server commonly sends (RFC 9110 §15). */
@@ -859,6 +968,14 @@ export const STATUS_REASONS: Readonly<Record<number, string>> = {
   504: "Gateway Timeout",
   505: "HTTP Version Not Supported",
 };
+
+// "HTTP/1.1 101 Switching Protocols\r\n"...: one string per status, not per response.
+const STATUS_LINES: Readonly<Record<number, string>> = Object.fromEntries(
+  Object.entries(STATUS_REASONS).map(([status, reason]) => [
+    status,
+    `HTTP/1.1 ${status} ${reason}\r\n`,
+  ]),
+);
 
 /** The reason phrase of `status`, or `""` for a status this library doesn't name. */
 export function reasonPhrase(status: number): string {

@@ -16,6 +16,7 @@ import {
   buildWwwAuthenticateBasic,
   checkUpgradeHeaders,
   decodeBase64,
+  decodedBase64Length,
   type ExtensionHeader,
   generateKey,
   Headers,
@@ -184,6 +185,129 @@ describe("Headers", () => {
     const headers = new Headers();
     headers.append("X-A", "a\tb c \u00e9\u00ff");
     assert.equal(headers.get("x-a"), "a\tb c \u00e9\u00ff");
+  });
+});
+
+describe("Headers from a header block", () => {
+  const BLOCK = "Host: example.com\r\nX-A: 1\r\nUpgrade: websocket\r\nx-a: 2\r\nX-Empty: \r\n";
+  const LINES: [string, string][] = [
+    ["Host", "example.com"],
+    ["X-A", "1"],
+    ["Upgrade", "websocket"],
+    ["x-a", "2"],
+    ["X-Empty", ""],
+  ];
+
+  test("answers lookups, iteration and serialization like the same lines appended", () => {
+    const block = Headers.fromBlock(BLOCK);
+    const appended = new Headers(LINES);
+    for (const headers of [block, appended]) {
+      assert.equal(headers.size, 5);
+      assert.equal(headers.get("x-A"), "1");
+      assert.equal(headers.get("upgrade"), "websocket");
+      assert.equal(headers.get("X-Empty"), "");
+      assert.equal(headers.get("Missing"), undefined);
+      assert.equal(headers.has("HOST"), true);
+      assert.equal(headers.has("Hos"), false);
+      assert.deepEqual(headers.getAll("X-A"), ["1", "2"]);
+      assert.equal(headers.getOne("Host"), "example.com");
+      assert.throws(() => headers.getOne("X-A"), InvalidHeader);
+      assert.deepEqual([...headers], LINES);
+      assert.deepEqual(headers.raw(), LINES);
+      assert.deepEqual([...headers.keys()], ["host", "x-a", "upgrade", "x-empty"]);
+      assert.deepEqual(headers.toJSON(), {
+        Host: "example.com",
+        "X-A": "1",
+        Upgrade: "websocket",
+        "x-a": "2",
+        "X-Empty": "",
+      });
+      assert.equal(headers.toString(), `${BLOCK}\r\n`);
+      assert.deepEqual([...headers.clone()], LINES);
+    }
+  });
+
+  test("an empty block is an empty Headers", () => {
+    const headers = Headers.fromBlock("");
+    assert.equal(headers.size, 0);
+    assert.equal(headers.toString(), "\r\n");
+    headers.append("A", "1");
+    assert.deepEqual([...headers], [["A", "1"]]);
+  });
+
+  test("turns into lines on the first change, keeping every other line in order", () => {
+    const appended = Headers.fromBlock(BLOCK);
+    appended.append("X-B", "3");
+    assert.deepEqual([...appended], [...LINES, ["X-B", "3"]]);
+
+    const set = Headers.fromBlock(BLOCK);
+    set.set("x-a", "9");
+    assert.deepEqual([...set], [LINES[0], ["x-a", "9"], LINES[2], LINES[4]]);
+
+    const deleted = Headers.fromBlock(BLOCK);
+    assert.equal(deleted.delete("Missing"), false);
+    assert.equal(deleted.delete("X-A"), true);
+    assert.deepEqual([...deleted], [LINES[0], LINES[2], LINES[4]]);
+  });
+
+  test("a copy is independent of the block it was made from", () => {
+    const headers = Headers.fromBlock(BLOCK);
+    const copy = new Headers(headers);
+    copy.append("X-B", "3");
+    headers.delete("Host");
+    assert.equal(copy.get("Host"), "example.com");
+    assert.equal(headers.get("X-B"), undefined);
+  });
+
+  test("appendBlock adds the lines of a block after the others", () => {
+    const headers = new Headers({ First: "0" });
+    headers.appendBlock("X-A: 1\r\nX-B: 2\r\n");
+    headers.appendBlock("X-C: 3\r\n");
+    assert.deepEqual(
+      [...headers],
+      [
+        ["First", "0"],
+        ["X-A", "1"],
+        ["X-B", "2"],
+        ["X-C", "3"],
+      ],
+    );
+  });
+
+  test("writeTo writes toString's bytes, wireLength of them, in both forms", () => {
+    const appended = new Headers(LINES);
+    appended.append("X-Latin1", "\u00e9\u00ff");
+    for (const headers of [Headers.fromBlock(BLOCK), appended, new Headers()]) {
+      const expected = Buffer.from(headers.toString(), "latin1");
+      assert.equal(headers.wireLength(), expected.length);
+      const buf = Buffer.alloc(expected.length + 4, 0x2e);
+      assert.equal(headers.writeTo(buf, 2), 2 + expected.length);
+      assert.deepEqual(buf.subarray(2, 2 + expected.length), expected);
+      assert.equal(buf.toString("latin1", 0, 2), "..");
+    }
+  });
+});
+
+describe("Headers.only", () => {
+  test("returns the value of a name present exactly once, else undefined", () => {
+    for (const headers of [
+      new Headers({ A: "1", B: ["2", "3"] }),
+      Headers.fromBlock("A: 1\r\nB: 2\r\nb: 3\r\n"),
+    ]) {
+      assert.equal(headers.only("a"), "1");
+      assert.equal(headers.only("B"), undefined);
+      assert.equal(headers.only("C"), undefined);
+    }
+  });
+
+  test("looks names up through the index of large headers", () => {
+    const headers = new Headers();
+    for (let i = 0; i < 40; i++) headers.append(`X-${i}`, String(i));
+    headers.append("x-7", "again");
+    assert.equal(headers.only("X-39"), "39");
+    assert.equal(headers.only("X-7"), undefined);
+    assert.deepEqual(headers.getAll("X-7"), ["7", "again"]);
+    assert.throws(() => headers.getOne("x-7"), InvalidHeader);
   });
 });
 
@@ -548,6 +672,17 @@ describe("helpers", () => {
     assert.equal(decodeBase64("YQ= "), null);
   });
 
+  test("decodedBase64Length says how many bytes strict base64 decodes to, or -1", () => {
+    assert.equal(decodedBase64Length("dGhlIHNhbXBsZSBub25jZQ=="), 16);
+    assert.equal(decodedBase64Length("YQ=="), 1);
+    assert.equal(decodedBase64Length("YWI="), 2);
+    assert.equal(decodedBase64Length("YWJj"), 3);
+    assert.equal(decodedBase64Length(""), 0);
+    for (const invalid of ["YQ", "Y===", "Y=Q=", "YQ-_", "YQ= ", "===="]) {
+      assert.equal(decodedBase64Length(invalid), -1, invalid);
+    }
+  });
+
   test("isToken follows RFC 7230's tchar", () => {
     assert.equal(isToken("permessage-deflate"), true);
     assert.equal(isToken("!#$%&'*+-.^_`|~09azAZ"), true);
@@ -561,6 +696,32 @@ describe("helpers", () => {
 describe("checkUpgradeHeaders", () => {
   test("accepts Connection listing upgrade among other options, and Upgrade in any case", () => {
     checkUpgradeHeaders(new Headers({ Connection: "keep-alive, Upgrade", Upgrade: "WebSocket" }));
+  });
+
+  test("accepts single values in any case, and Connection or Upgrade split over lines", () => {
+    checkUpgradeHeaders(new Headers({ Connection: "UPGRADE", Upgrade: "websocket" }));
+    checkUpgradeHeaders(Headers.fromBlock("Connection: upgrade\r\nUpgrade: WEBSOCKET\r\n"));
+    checkUpgradeHeaders(
+      new Headers({ Connection: ["keep-alive", "Upgrade"], Upgrade: "websocket" }),
+    );
+    checkUpgradeHeaders(new Headers({ Connection: ["Upgrade", "Upgrade"], Upgrade: "websocket" }));
+  });
+
+  test("rejects websocket offered twice, on two lines", () => {
+    assert.throws(
+      () =>
+        checkUpgradeHeaders(
+          new Headers({ Connection: "Upgrade", Upgrade: ["websocket", "websocket"] }),
+        ),
+      (error: unknown) => error instanceof InvalidUpgrade && error.value === "websocket, websocket",
+    );
+  });
+
+  test("rejects a malformed Connection header even when it mentions upgrade", () => {
+    assert.throws(
+      () => checkUpgradeHeaders(new Headers({ Connection: "Upgrade;", Upgrade: "websocket" })),
+      InvalidHeaderFormat,
+    );
   });
 
   test("rejects a missing Connection header, naming it", () => {

@@ -127,6 +127,58 @@ describe("RequestParser", () => {
     assert.equal(parsed?.message.headers.get("X-A"), "hello");
   });
 
+  test("keeps every header line in order, however it's written and however it's split", () => {
+    // Lines written `Name: value` are kept as received, others as pairs:
+    // the headers must not tell the difference.
+    const text =
+      "GET / HTTP/1.1\r\nHost: a.example\r\nX-A:1\r\nX-B: 2\r\nX-C:  3 \r\nX-D: \r\n" +
+      "x-a: 4\r\nX-E:\r\n\r\n";
+    const lines = [
+      ["Host", "a.example"],
+      ["X-A", "1"],
+      ["X-B", "2"],
+      ["X-C", "3"],
+      ["X-D", ""],
+      ["x-a", "4"],
+      ["X-E", ""],
+    ];
+    const data = Buffer.from(text);
+    for (let split = 0; split < data.length; split++) {
+      const parser = new RequestParser();
+      const first = Buffer.from(data.subarray(0, split));
+      const parsed = split === 0 ? null : parser.feed(first);
+      assert.equal(parsed, null);
+      // The parser must not keep views of a chunk once feed returned.
+      first.fill(0x21);
+      const request = parser.feed(Buffer.from(data.subarray(split)))?.message;
+      assert.deepEqual(request && [...request.headers], lines, `split at ${split}`);
+      assert.deepEqual(request?.headers.getAll("x-a"), ["1", "4"]);
+      assert.equal(request?.headers.size, 7);
+    }
+  });
+
+  test("finds every line of a request with more header lines than a block holds", () => {
+    let text = "GET / HTTP/1.1\r\n";
+    for (let i = 0; i < 100; i++) text += `X-${i}: ${"v".repeat(i)}\r\n`;
+    const request = parseRequest(`${text}X-7: again\r\n\r\n`);
+    assert.equal(request.headers.size, 101);
+    assert.equal(request.headers.get("x-99"), "v".repeat(99));
+    assert.equal(request.headers.get("X-0"), "");
+    assert.deepEqual(request.headers.getAll("X-7"), ["vvvvvvv", "again"]);
+  });
+
+  test("the headers of a parsed request can be changed", () => {
+    const headers = parseRequest(REQUEST).headers;
+    headers.append("X-Forwarded-For", "192.0.2.1");
+    headers.set("Host", "other.example");
+    headers.delete("Sec-WebSocket-Protocol");
+    assert.equal(headers.get("x-forwarded-for"), "192.0.2.1");
+    assert.equal(headers.get("host"), "other.example");
+    assert.deepEqual(headers.getAll("Sec-WebSocket-Protocol"), []);
+    assert.equal(headers.size, 6);
+    assert.match(headers.toString(), /^Host: other.example\r\nUpgrade: websocket\r\n/);
+  });
+
   test("strips optional whitespace around values and accepts empty values", () => {
     const request = parseRequest("GET / HTTP/1.1\r\nX-A: \t a b \t\r\nX-B:\r\nX-C:c\r\n\r\n");
     assert.equal(request.headers.get("X-A"), "a b");
@@ -770,6 +822,18 @@ describe("serializeResponse", () => {
         body: Buffer.from("no"),
       }).toString(),
       "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nno",
+    );
+  });
+
+  test("writes a reason phrase other than the usual one, and headers changed after parsing", () => {
+    const { message } = parseResponse(RESPONSE_101);
+    message.headers.append("X-A", "1");
+    assert.equal(
+      serializeResponse({ ...message, status: 404, reason: "Nowhere" }).toString(),
+      RESPONSE_101.replace("101 Switching Protocols", "404 Nowhere").replace(
+        /\r\n\r\n$/,
+        "\r\nX-A: 1\r\n\r\n",
+      ),
     );
   });
 
