@@ -54,6 +54,11 @@ const ERROR_MADE = 32;
 const NORMAL = 64;
 const CLOSED = 128;
 
+/** Settles a pending read: with a message, an iterator result, or a promise of either. */
+type Resolve = (
+  value: Data | IteratorResult<Data> | PromiseLike<Data | IteratorResult<Data>>,
+) => void;
+
 // Bits of #flags describing the pending read.
 const ITERATE = 256;
 const DECODE_SET = 512;
@@ -99,12 +104,12 @@ export class MessageQueue implements AsyncIterator<Data> {
   // per connection. Read and written through the accessors below.
   #flags = 0;
 
-  // The pending read, if any: its promise's settle functions (the resolve
-  // function doubles as its identity), mode bits in #flags, and what only
+  // The pending read, if any: its promise's resolve function (also its
+  // identity; it rejects the read by resolving it with a rejected promise,
+  // so the reject function isn't kept), mode bits in #flags, and what only
   // fragmented messages and aborted reads need. Fields rather than a record:
   // a waiting reader is the usual state of an idle connection.
-  #resolve: ((value: Data | IteratorResult<Data>) => void) | null = null;
-  #reject: ((error: unknown) => void) | null = null;
+  #resolve: Resolve | null = null;
   #read: ReadState | null = null;
   #streamWaiter: StreamWaiter | null = null;
 
@@ -285,7 +290,7 @@ export class MessageQueue implements AsyncIterator<Data> {
     if (first === undefined && this.#closed) return this.#ended(iterate);
 
     return new Promise<Data | IteratorResult<Data>>((resolve, reject) => {
-      this.#wait(resolve, reject, iterate, decode);
+      this.#wait(resolve, iterate, decode);
       // Consume what is already queued: the beginning of a fragmented message.
       let frame = this.#shift();
       while (frame !== undefined) {
@@ -316,14 +321,8 @@ export class MessageQueue implements AsyncIterator<Data> {
   }
 
   /** Makes a read the pending one. */
-  #wait(
-    resolve: (value: Data | IteratorResult<Data>) => void,
-    reject: (error: unknown) => void,
-    iterate: boolean,
-    decode: boolean | undefined,
-  ): void {
+  #wait(resolve: Resolve, iterate: boolean, decode: boolean | undefined): void {
     this.#resolve = resolve;
-    this.#reject = reject;
     let mode = iterate ? ITERATE : 0;
     if (decode !== undefined) mode |= decode ? DECODE_SET | DECODE_TEXT : DECODE_SET;
     this.#flags = (this.#flags & ~(ITERATE | DECODE_SET | DECODE_TEXT)) | mode;
@@ -337,7 +336,6 @@ export class MessageQueue implements AsyncIterator<Data> {
   /** The pending read is over: forgets it and its abort listener. */
   #clearRead(): void {
     this.#resolve = null;
-    this.#reject = null;
     const read = this.#read;
     if (read !== null) {
       this.#read = null;
@@ -369,10 +367,9 @@ export class MessageQueue implements AsyncIterator<Data> {
   /** Settles the pending read: the queue just closed. */
   #end(): void {
     const resolve = this.#resolve!;
-    const reject = this.#reject!;
     this.#clearRead();
     if ((this.#flags & ITERATE) !== 0 && this.#normal) resolve({ done: true, value: undefined });
-    else reject(this.#closedError());
+    else resolve(rejected(this.#closedError()));
   }
 
   /**
@@ -537,7 +534,6 @@ export class MessageQueue implements AsyncIterator<Data> {
       return;
     }
     const resolve = this.#resolve!;
-    const reject = this.#reject!;
     const iterate = (this.#flags & ITERATE) !== 0;
     const decode = this.#decode;
     const previous = this.#read === null ? null : this.#read.frames;
@@ -559,7 +555,7 @@ export class MessageQueue implements AsyncIterator<Data> {
       resolve(iterate ? { done: false, value: result } : result);
       return;
     }
-    this.#waitForClose().then(resolve, reject);
+    resolve(this.#waitForClose());
   }
 
   #decodeOne(frame: Frame, decode: boolean | undefined): Data | null {
@@ -584,10 +580,10 @@ export class MessageQueue implements AsyncIterator<Data> {
   /** A read that ends only when the connection closes (then rejects). */
   #waitForClose(): Promise<never> {
     if (this.#closed) return rejected(this.#closedError());
-    return new Promise<never>((_resolve, reject) => {
+    return new Promise<never>((resolve) => {
       // Occupies the reader's slot: the connection is failing, and close()
       // rejects it.
-      this.#wait(noop, reject, false, undefined);
+      this.#wait(resolve as Resolve, false, undefined);
       this.#dropping = true;
     });
   }
