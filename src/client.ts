@@ -133,7 +133,7 @@ export class ClientProtocol extends Protocol {
    * @throws InvalidURI when `uri` is a string that isn't a valid WebSocket URI.
    */
   constructor(uri: WebSocketURI | string, options: ClientProtocolOptions = {}) {
-    super("client", { ...options, state: options.state ?? CONNECTING });
+    super("client", options, CONNECTING);
     this.uri = typeof uri === "string" ? parseURI(uri) : uri;
     this.origin = options.origin ?? null;
     this.availableExtensions = options.extensions ?? null;

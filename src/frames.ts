@@ -443,13 +443,11 @@ export interface FrameParserOptions {
   onPartial?: ((opcode: Opcode, piece: Buffer) => void) | null;
   /**
    * The `this` of `onFrame` and `onPartial`: lets many parsers share the
-   * same functions instead of a closure each. Default: `undefined`.
+   * same functions instead of a closure each. Default: `undefined`; the
+   * constructor's `thisArg` takes precedence.
    */
   thisArg?: unknown;
 }
-
-const STATE_HEADER = 0;
-const STATE_PAYLOAD = 1;
 
 /** Largest header: 2 bytes, 8 bytes of extended length, 4 bytes of mask key. */
 const MAX_HEADER_SIZE = 14;
@@ -461,6 +459,44 @@ const maskKey = Buffer.allocUnsafe(4);
 
 // Valid opcodes as a bit set: 0, 1, 2, 8, 9, 10 (RFC 6455 §5.2, §11.8).
 const VALID_OPCODES = 0b0000_0111_0000_0111;
+
+// A FrameParser's state in one small integer (a server keeps a parser per
+// idle connection: one field rather than ten). The low byte is the first
+// header byte of the current frame: FIN (0x80), RSV (0x70), opcode (0x0f).
+const B0_BITS = 0xff;
+const FIN_BIT = 0x80;
+/** Whether the current frame is masked. */
+const MASKED = 1 << 8;
+/** Whether a payload spanning chunks is being received (else: a header). */
+const IN_PAYLOAD = 1 << 9;
+/** Whether stop() was called. */
+const STOPPED = 1 << 10;
+/** Whether a fragmented data message is open: the next data frame must be a continuation. */
+const FRAGMENTED = 1 << 11;
+/** Whether the data frame being received carries text: TEXT, or CONT of a TEXT message. */
+const TEXT = 1 << 12;
+/** Whether frames must be masked (options.mask, read once). */
+const MASK_REQUIRED = 1 << 13;
+/** Header bytes gathered while a header spans chunks (0 to 14), at bits 16-19. */
+const HEADER_LENGTH_SHIFT = 16;
+const HEADER_LENGTH = 0xf << HEADER_LENGTH_SHIFT;
+/** The RSV bits allowed (reservedBits, 0x70), at bits 20-22. */
+const RESERVED_SHIFT = 16;
+const RESERVED = 0x70 << RESERVED_SHIFT;
+
+/**
+ * What a parser needs only once a header or a payload spans chunks: created
+ * then, and kept (an idle connection never needs it).
+ */
+class Spill {
+  /** A header split across chunks is gathered here. */
+  header: Buffer | null = null;
+  /** The payload being assembled, or EMPTY. */
+  payload: Buffer = EMPTY;
+  received = 0;
+  /** The mask key of the payload, as a 32-bit integer. */
+  key = 0;
+}
 
 /**
  * An incremental frame parser (RFC 6455 §5.2).
@@ -477,62 +513,58 @@ const VALID_OPCODES = 0b0000_0111_0000_0111;
  * of that chunk (no copy), so don't modify chunks after passing them. A
  * masked frame is unmasked into a buffer of its own; input chunks are never
  * modified. A frame spanning chunks is assembled into a buffer of its own.
+ *
+ * Many parsers can share one options object: pass what differs between
+ * them, the `this` of the callbacks, as `thisArg`.
  */
 export class FrameParser {
   /** Largest data frame payload accepted, in bytes; `null` for no limit. Changeable between frames. */
   maxSize: number | null;
-  /** RSV bits frames may carry (see {@link FrameParserOptions.reservedBits}). */
-  reservedBits: number;
 
-  readonly #mask: boolean;
   readonly #onFrame: (frame: Frame) => void;
   readonly #onPartial: ((opcode: Opcode, piece: Buffer) => void) | null;
   readonly #thisArg: unknown;
+  #bits: number;
+  #spill: Spill | null = null;
 
-  #state = STATE_HEADER;
-  #stopped = false;
-  /** Whether a fragmented data message is open: the next data frame must be a continuation. */
-  #fragmented = false;
-  /** Whether the data frame being received carries text: TEXT, or CONT of a TEXT message. */
-  #text = false;
-
-  // A header split across chunks is gathered here, allocated the first time
-  // one is: a server keeps a parser per idle connection.
-  #header: Buffer | null = null;
-  #headerLength = 0;
-
-  // The frame whose payload is being received.
-  #fin = false;
-  #rsv = 0;
-  #opcode: Opcode = OP_CONT;
-  #masked = false;
-  #key = 0;
-  #length = 0;
-  #payload: Buffer = EMPTY;
-  #received = 0;
-
-  constructor(options: FrameParserOptions) {
-    this.#mask = options.mask;
-    this.maxSize = options.maxSize ?? null;
-    this.reservedBits = options.reservedBits ?? 0;
+  /**
+   * @param thisArg - The `this` of `onFrame` and `onPartial`. Default:
+   *   `options.thisArg`.
+   */
+  constructor(options: FrameParserOptions, thisArg: unknown = options.thisArg) {
     this.#onFrame = options.onFrame;
     this.#onPartial = options.onPartial ?? null;
-    this.#thisArg = options.thisArg;
+    this.#thisArg = thisArg;
+    this.maxSize = options.maxSize ?? null;
+    this.#bits =
+      (((options.reservedBits ?? 0) << RESERVED_SHIFT) & RESERVED) |
+      (options.mask ? MASK_REQUIRED : 0);
+  }
+
+  /** RSV bits frames may carry (see {@link FrameParserOptions.reservedBits}). */
+  get reservedBits(): number {
+    return (this.#bits & RESERVED) >>> RESERVED_SHIFT;
+  }
+
+  set reservedBits(bits: number) {
+    this.#bits = (this.#bits & ~RESERVED) | ((bits << RESERVED_SHIFT) & RESERVED);
   }
 
   /** Bytes held for an incomplete frame: header bytes plus payload received so far. */
   get bufferedBytes(): number {
-    return this.#state === STATE_HEADER ? this.#headerLength : this.#received;
+    const bits = this.#bits;
+    if ((bits & IN_PAYLOAD) !== 0) return this.#spill!.received;
+    return (bits & HEADER_LENGTH) >>> HEADER_LENGTH_SHIFT;
   }
 
   /** Stops parsing: the rest of the current chunk and later chunks are ignored. */
   stop(): void {
-    this.#stopped = true;
+    this.#bits |= STOPPED;
   }
 
   /** Whether {@link FrameParser.stop} was called. */
   get stopped(): boolean {
-    return this.#stopped;
+    return (this.#bits & STOPPED) !== 0;
   }
 
   /**
@@ -544,8 +576,11 @@ export class FrameParser {
   parse(chunk: Buffer): void {
     const end = chunk.length;
     let pos = 0;
-    while (pos < end && !this.#stopped) {
-      if (this.#state === STATE_PAYLOAD) {
+    while (pos < end) {
+      // Read at each turn: a callback may have called stop().
+      const bits = this.#bits;
+      if ((bits & STOPPED) !== 0) return;
+      if ((bits & IN_PAYLOAD) !== 0) {
         pos = this.#continuePayload(chunk, pos);
         continue;
       }
@@ -553,7 +588,7 @@ export class FrameParser {
       // Header: read straight from the chunk when it's all there.
       let src = chunk;
       let at = pos;
-      if (this.#headerLength === 0 && end - pos >= 2) {
+      if ((bits & HEADER_LENGTH) === 0 && end - pos >= 2) {
         const size = headerSize(chunk[pos + 1]);
         if (end - pos < size) {
           pos = this.#gatherHeader(chunk, pos);
@@ -562,21 +597,21 @@ export class FrameParser {
         pos += size;
       } else {
         pos = this.#gatherHeader(chunk, pos);
-        const header = this.#header!;
-        if (this.#headerLength === 0 || this.#headerLength < headerSize(header[1])) continue;
+        const header = this.#spill!.header!;
+        const headerLength = (this.#bits & HEADER_LENGTH) >>> HEADER_LENGTH_SHIFT;
+        if (headerLength === 0 || headerLength < headerSize(header[1])) continue;
         src = header;
         at = 0;
-        this.#headerLength = 0;
+        this.#bits &= ~HEADER_LENGTH;
       }
-      this.#readHeader(src, at);
+      const length = this.#readHeader(src, at);
 
-      const length = this.#length;
       if (end - pos >= length) {
         // Fast path: the whole payload is in this chunk.
         let data: Buffer;
         if (length === 0) {
           data = EMPTY;
-        } else if (this.#masked) {
+        } else if ((this.#bits & MASKED) !== 0) {
           data = Buffer.allocUnsafe(length);
           copyMasked(chunk, pos, data, 0, length, maskKey, 0, 0);
         } else {
@@ -587,37 +622,49 @@ export class FrameParser {
       } else {
         // The payload spans chunks: assemble it in a buffer of its own.
         // Its size is bounded by maxSize, checked in #readHeader.
-        this.#payload = Buffer.allocUnsafe(length);
-        this.#received = 0;
-        this.#state = STATE_PAYLOAD;
+        const spill = this.#spillState();
+        spill.payload = Buffer.allocUnsafe(length);
+        spill.received = 0;
+        // maskKey still holds this frame's key: nothing ran since #readHeader.
+        spill.key = maskKey.readInt32BE(0);
+        this.#bits |= IN_PAYLOAD;
       }
     }
   }
 
-  /** Copies header bytes into #header; returns the new position in `chunk`. */
+  #spillState(): Spill {
+    this.#spill ??= new Spill();
+    return this.#spill;
+  }
+
+  /** Copies header bytes into the spill's header; returns the new position in `chunk`. */
   #gatherHeader(chunk: Buffer, pos: number): number {
-    this.#header ??= Buffer.allocUnsafe(MAX_HEADER_SIZE);
-    const header = this.#header;
+    const spill = this.#spillState();
+    spill.header ??= Buffer.allocUnsafe(MAX_HEADER_SIZE);
+    const header = spill.header;
+    let length = (this.#bits & HEADER_LENGTH) >>> HEADER_LENGTH_SHIFT;
     const end = chunk.length;
     while (pos < end) {
-      const needed = this.#headerLength < 2 ? 2 : headerSize(header[1]);
-      if (this.#headerLength === needed) break;
-      header[this.#headerLength++] = chunk[pos++];
+      const needed = length < 2 ? 2 : headerSize(header[1]);
+      if (length === needed) break;
+      header[length++] = chunk[pos++];
     }
+    this.#bits = (this.#bits & ~HEADER_LENGTH) | (length << HEADER_LENGTH_SHIFT);
     return pos;
   }
 
-  /** Decodes and checks a complete header at `src[at..]`. */
-  #readHeader(src: Buffer, at: number): void {
+  /** Decodes and checks a complete header at `src[at..]`; returns the payload length. */
+  #readHeader(src: Buffer, at: number): number {
     const b0 = src[at];
     const b1 = src[at + 1];
     const fin = (b0 & 0x80) !== 0;
     const rsv = b0 & 0x70;
     const opcode = b0 & 0x0f;
     const masked = (b1 & 0x80) !== 0;
+    let bits = this.#bits;
 
     // RFC 6455 §5.2: RSV bits must be 0 unless an extension defines them.
-    if ((rsv & ~this.reservedBits) !== 0) {
+    if ((rsv & ~((bits & RESERVED) >>> RESERVED_SHIFT)) !== 0) {
       throw new ProtocolError(`reserved bits must be 0: got 0x${rsv.toString(16)}`);
     }
     // RFC 6455 §5.2: opcodes 3-7 and 11-15 are reserved.
@@ -625,9 +672,10 @@ export class FrameParser {
       throw new ProtocolError(`invalid opcode: ${opcode}`);
     }
     // RFC 6455 §5.1: clients mask every frame, servers none.
-    if (masked !== this.#mask) {
+    const mask = (bits & MASK_REQUIRED) !== 0;
+    if (masked !== mask) {
       throw new ProtocolError(
-        this.#mask ? "frame from client isn't masked" : "frame from server is masked",
+        mask ? "frame from client isn't masked" : "frame from server is masked",
       );
     }
 
@@ -658,70 +706,70 @@ export class FrameParser {
     } else {
       // RFC 6455 §5.4: a message is a start frame then continuations.
       if (opcode === OP_CONT) {
-        if (!this.#fragmented) throw new ProtocolError("unexpected continuation frame");
-      } else if (this.#fragmented) {
+        if ((bits & FRAGMENTED) === 0) throw new ProtocolError("unexpected continuation frame");
+      } else if ((bits & FRAGMENTED) !== 0) {
         throw new ProtocolError(
           `expected a continuation frame, got ${OPCODE_NAMES[opcode as Opcode]}`,
         );
       } else {
-        this.#text = opcode === OP_TEXT;
+        bits = opcode === OP_TEXT ? bits | TEXT : bits & ~TEXT;
       }
-      this.#fragmented = !fin;
+      bits = fin ? bits & ~FRAGMENTED : bits | FRAGMENTED;
       const maxSize = this.maxSize;
       if (maxSize !== null && length > maxSize) throw new PayloadTooBig(length, maxSize);
       if (length > kMaxLength) throw new PayloadTooBig(length, kMaxLength);
     }
 
     if (masked) {
-      // In maskKey for the payload in this chunk; in #key for later chunks.
+      // In maskKey for the payload in this chunk, or to keep for later chunks.
       maskKey[0] = src[offset];
       maskKey[1] = src[offset + 1];
       maskKey[2] = src[offset + 2];
       maskKey[3] = src[offset + 3];
-      this.#key = maskKey.readUInt32BE(0);
     }
-    this.#fin = fin;
-    this.#rsv = rsv;
-    this.#opcode = opcode as Opcode;
-    this.#masked = masked;
-    this.#length = length;
+    this.#bits = (bits & ~(B0_BITS | MASKED)) | b0 | (masked ? MASKED : 0);
+    return length;
   }
 
   /** Copies payload bytes of a frame spanning chunks; returns the new position. */
   #continuePayload(chunk: Buffer, pos: number): number {
-    const take = Math.min(this.#length - this.#received, chunk.length - pos);
-    const payload = this.#payload;
-    const start = this.#received;
-    if (this.#masked) {
-      maskKey.writeUInt32BE(this.#key, 0);
+    const spill = this.#spill!;
+    const payload = spill.payload;
+    const start = spill.received;
+    const take = Math.min(payload.length - start, chunk.length - pos);
+    const bits = this.#bits;
+    if ((bits & MASKED) !== 0) {
+      maskKey.writeInt32BE(spill.key, 0);
       copyMasked(chunk, pos, payload, start, take, maskKey, 0, start);
     } else {
       chunk.copy(payload, start, pos, pos + take);
     }
-    this.#received += take;
-    if (this.#onPartial !== null && this.#text && this.#opcode < 0x8) {
-      this.#onPartial.call(this.#thisArg, this.#opcode, payload.subarray(start, start + take));
+    spill.received = start + take;
+    const onPartial = this.#onPartial;
+    const opcode = bits & 0x0f;
+    if (onPartial !== null && (bits & TEXT) !== 0 && opcode < 0x8) {
+      onPartial.call(this.#thisArg, opcode as Opcode, payload.subarray(start, start + take));
     }
-    if (this.#received === this.#length) {
-      this.#state = STATE_HEADER;
-      this.#payload = EMPTY;
-      this.#received = 0;
+    if (spill.received === payload.length) {
+      this.#bits &= ~IN_PAYLOAD;
+      spill.payload = EMPTY;
+      spill.received = 0;
       this.#emit(payload);
     }
     return pos + take;
   }
 
   #emit(data: Buffer): void {
-    const rsv = this.#rsv;
+    const bits = this.#bits;
     this.#onFrame.call(
       this.#thisArg,
       new Frame(
-        this.#opcode,
+        (bits & 0x0f) as Opcode,
         data,
-        this.#fin,
-        (rsv & 0x40) !== 0,
-        (rsv & 0x20) !== 0,
-        (rsv & 0x10) !== 0,
+        (bits & FIN_BIT) !== 0,
+        (bits & 0x40) !== 0,
+        (bits & 0x20) !== 0,
+        (bits & 0x10) !== 0,
       ),
     );
   }

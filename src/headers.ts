@@ -57,10 +57,6 @@ export class Headers implements Iterable<[string, string]> {
   // smaller than an array and a string per value). The block turns into
   // pairs on the first change. An empty block is an empty Headers.
   #items: string[] | string = "";
-  // Lowercase name -> positions in #items, built on the first lookup of a
-  // large Headers and dropped on any change. Handshakes have a dozen lines:
-  // scanning them is cheaper than keeping a map per connection.
-  #index: Map<string, number[]> | null = null;
 
   /**
    * @param init - Headers to copy: another `Headers`, `[name, value]` pairs,
@@ -115,8 +111,7 @@ export class Headers implements Iterable<[string, string]> {
   append(name: string, value: string): void {
     checkName(name);
     checkValue(name, value);
-    this.#pairs().push(name, value);
-    this.#index = null;
+    pushLine(this.#pairs(), name, value);
   }
 
   /**
@@ -124,8 +119,7 @@ export class Headers implements Iterable<[string, string]> {
    * @internal
    */
   appendValidated(name: string, value: string): void {
-    this.#pairs().push(name, value);
-    this.#index = null;
+    pushLine(this.#pairs(), name, value);
   }
 
   /**
@@ -138,8 +132,9 @@ export class Headers implements Iterable<[string, string]> {
       this.#items = block;
       return;
     }
-    splitBlock(block, this.#pairs());
-    this.#index = null;
+    const pairs = this.#pairs();
+    indexes.delete(pairs);
+    splitBlock(block, pairs);
   }
 
   /**
@@ -170,7 +165,6 @@ export class Headers implements Iterable<[string, string]> {
     }
     if (!replaced) kept.push(name, value);
     this.#items = kept;
-    this.#index = null;
   }
 
   /** Removes every line of `name`; says whether there was one. */
@@ -182,7 +176,6 @@ export class Headers implements Iterable<[string, string]> {
       if (!sameName(items[i], name)) kept.push(items[i], items[i + 1]);
     }
     this.#items = kept;
-    this.#index = null;
     return true;
   }
 
@@ -372,8 +365,8 @@ export class Headers implements Iterable<[string, string]> {
   #lookup(name: string): readonly number[] | null {
     const items = this.#items as string[];
     if (items.length <= INDEX_THRESHOLD) return null;
-    let index = this.#index;
-    if (index === null) {
+    let index = indexes.get(items);
+    if (index === undefined) {
       index = new Map();
       for (let i = 0; i < items.length; i += 2) {
         const lower = items[i].toLowerCase();
@@ -381,7 +374,7 @@ export class Headers implements Iterable<[string, string]> {
         if (positions === undefined) index.set(lower, [i]);
         else positions.push(i);
       }
-      this.#index = index;
+      indexes.set(items, index);
     }
     return index.get(name.toLowerCase()) ?? NONE;
   }
@@ -390,6 +383,19 @@ export class Headers implements Iterable<[string, string]> {
 // Above this many entries of #items (32 lines), lookups go through an index.
 const INDEX_THRESHOLD = 64;
 const NONE: readonly number[] = [];
+
+// Lowercase name -> positions, for the pairs of large Headers: built on the
+// first lookup, keyed by the array so that replacing it drops the index, and
+// dropped when the array grows. Not a field: handshakes have a dozen lines,
+// scanning them is cheaper than keeping a map (or a field for one) per
+// connection.
+const indexes = new WeakMap<string[], Map<string, number[]>>();
+
+function pushLine(items: string[], name: string, value: string): void {
+  // An index exists only past the threshold; arrays change in place only by growing.
+  if (items.length > INDEX_THRESHOLD) indexes.delete(items);
+  items.push(name, value);
+}
 
 // Appends the lines of a header block to `pairs` as name, value...
 function splitBlock(block: string, pairs: string[]): string[] {

@@ -31,6 +31,7 @@ import {
   Close,
   Frame,
   FrameParser,
+  type FrameParserOptions,
   OP_BINARY,
   OP_CLOSE,
   OP_CONT,
@@ -99,10 +100,49 @@ const OK_CLOSE_CODES: ReadonlySet<number> = new Set([
 
 const EMPTY = Buffer.alloc(0);
 
-// The FrameParser callbacks of every protocol, set in Protocol's static
-// block where they can reach its private methods.
-let receiveFrame: (this: Protocol, frame: Frame) => void;
-let receivePartial: (this: Protocol, opcode: Opcode, piece: Buffer) => void;
+// Until a handshake negotiates extensions, every connection shares this one.
+const NO_EXTENSIONS: Extension[] = Object.freeze([]) as unknown as Extension[];
+
+// The FrameParser options of every server-side and every client-side
+// protocol, set in Protocol's static block where their callbacks can reach
+// its private methods: a parser keeps a reference, not a copy.
+let serverFrames: FrameParserOptions;
+let clientFrames: FrameParserOptions;
+
+// A protocol's flags and state in one small integer: one field rather than
+// ten on every connection.
+const STATE_BITS = 0b11;
+/** The client side (else the server side). */
+const CLIENT = 1 << 2;
+/** Whether the logger logs at debug level, checked once. */
+const DEBUG = 1 << 3;
+const EOF_SENT = 1 << 4;
+const EOF_RCVD = 1 << 5;
+/** After a close frame is received or the connection failed, input is ignored (RFC 6455 §1.4, §7.1.7). */
+const DISCARDING = 1 << 6;
+/** The fragmented message being received is text. */
+const TEXT_MESSAGE = 1 << 7;
+/** Whether the current frame's payload went through the UTF-8 validator piece by piece while it arrived. */
+const VALIDATED_PARTIALLY = 1 << 8;
+/** Sending: the next data frame must be a continuation. */
+const EXPECT_CONTINUATION = 1 << 9;
+
+/**
+ * A connection's state that most connections need late or never: the
+ * closing handshake, errors, the id, a fragmented message in progress. One
+ * object created on first need rather than eight fields on each connection.
+ */
+class RareState {
+  id: string | null = null;
+  closeRcvd: Close | null = null;
+  closeSent: Close | null = null;
+  closeRcvdThenSent: boolean | null = null;
+  handshakeExc: Error | null = null;
+  parserExc: Error | null = null;
+  /** Size so far of the fragmented message being received, or null. */
+  curSize: number | null = null;
+  utf8Validator: Utf8Validator | null = null;
+}
 
 /**
  * The sans-I/O WebSocket connection, shared by both sides.
@@ -121,95 +161,129 @@ let receivePartial: (this: Protocol, opcode: Opcode, piece: Buffer) => void;
  * ```
  */
 export class Protocol {
-  /** Which end of the connection this is. */
-  readonly side: Side;
-  // Created on first use: most idle connections are never logged about.
-  #id: string | null = null;
   /** Logger for this connection, or `null`. */
   readonly logger: LoggerLike | null;
   /** Largest incoming message in bytes, or `null` for no limit. */
   maxSize: number | null;
-  /** Extensions negotiated by the opening handshake, in the order of the header. */
-  extensions: Extension[] = [];
-  /** The close frame received, or `null`. */
-  closeRcvd: Close | null = null;
-  /** The close frame sent, or `null`. */
-  closeSent: Close | null = null;
-  /** Whether the close frame was received before the one sent; `null` until both exist. */
-  closeRcvdThenSent: boolean | null = null;
-  /** Why the opening handshake failed, or `null`. Set by `ClientProtocol` and `ServerProtocol`. */
-  handshakeExc: Error | null = null;
   /**
-   * The error that made the parser fail the connection (`ProtocolError`,
-   * `PayloadTooBig`, an unexpected EOF…), or `null`.
+   * Extensions negotiated by the opening handshake, in the order of the
+   * header. Until then, an empty array shared by every connection and
+   * frozen: assign an array, don't push to this one.
    */
-  parserExc: Error | null = null;
+  extensions: Extension[] = NO_EXTENSIONS;
 
-  readonly #debug: boolean;
-  #state: State;
+  // State, side and booleans: see CLIENT, DEBUG...
+  #flags: number;
+  #rare: RareState | null = null;
   // Created when something is queued: an idle connection keeps no arrays.
   #events: Event[] | null = null;
   #writes: Buffer[] | null = null;
-  #eofSent = false;
-  #eofRcvd = false;
-  /** After a close frame is received or the connection failed, input is ignored (RFC 6455 §1.4, §7.1.7). */
-  #discarding = false;
   readonly #parser: FrameParser;
 
-  // Receiving: the fragmented message in progress, if any.
-  #curSize: number | null = null;
-  #textMessage = false;
-  // Created for the first fragmented or partially received text message.
-  #utf8Validator: Utf8Validator | null = null;
-  /** Whether the current frame's payload went through #utf8 piece by piece while it arrived. */
-  #validatedPartially = false;
-
-  // Sending: whether the next data frame must be a continuation.
-  #expectContinuation = false;
-
   static {
-    receiveFrame = function (this: Protocol, frame: Frame): void {
+    const onFrame = function (this: Protocol, frame: Frame): void {
       this.#receiveFrame(frame);
     };
-    receivePartial = function (this: Protocol, opcode: Opcode, piece: Buffer): void {
+    const onPartial = function (this: Protocol, opcode: Opcode, piece: Buffer): void {
       this.#receivePartial(opcode, piece);
     };
+    // RFC 6455 §5.1: clients mask their frames, servers don't.
+    serverFrames = Object.freeze({ mask: true, onFrame, onPartial });
+    clientFrames = Object.freeze({ mask: false, onFrame, onPartial });
   }
 
-  constructor(side: Side, options: ProtocolOptions = {}) {
-    this.side = side;
+  /**
+   * @param side - Which end of the connection this is.
+   * @param defaultState - The state when `options.state` is absent. Default:
+   *   `OPEN`; `ClientProtocol` and `ServerProtocol` pass `CONNECTING`.
+   */
+  constructor(side: Side, options: ProtocolOptions = {}, defaultState: State = OPEN) {
     this.logger = options.logger ?? null;
+    let flags: number = options.state ?? defaultState;
+    if (side === "client") flags |= CLIENT;
     // Checked once: logging costs nothing per frame when debug is off.
-    this.#debug = isLevelEnabled(this.logger, "debug");
-    this.#state = options.state ?? OPEN;
+    if (isLevelEnabled(this.logger, "debug")) flags |= DEBUG;
+    this.#flags = flags;
     this.maxSize = options.maxSize === undefined ? DEFAULT_MAX_SIZE : options.maxSize;
-    this.#parser = new FrameParser({
-      // RFC 6455 §5.1: clients mask their frames, servers don't.
-      mask: side === "server",
-      maxSize: this.maxSize,
-      // Shared functions called on this protocol rather than closures:
-      // a server keeps one parser per idle connection.
-      onFrame: receiveFrame,
-      onPartial: receivePartial,
-      thisArg: this,
-    });
+    // Shared options, this protocol as the callbacks' `this`: a server
+    // keeps one parser per idle connection.
+    this.#parser = new FrameParser(side === "server" ? serverFrames : clientFrames, this);
+  }
+
+  /** Which end of the connection this is. */
+  get side(): Side {
+    return (this.#flags & CLIENT) !== 0 ? "client" : "server";
   }
 
   /** Unique identifier of the connection (a UUID), for logs. */
   get id(): string {
-    this.#id ??= flatUUID();
-    return this.#id;
+    const rare = this.#rareState();
+    rare.id ??= flatUUID();
+    return rare.id;
+  }
+
+  /** The close frame received, or `null`. */
+  get closeRcvd(): Close | null {
+    return this.#rare?.closeRcvd ?? null;
+  }
+
+  set closeRcvd(close: Close | null) {
+    if (close !== null || this.#rare !== null) this.#rareState().closeRcvd = close;
+  }
+
+  /** The close frame sent, or `null`. */
+  get closeSent(): Close | null {
+    return this.#rare?.closeSent ?? null;
+  }
+
+  set closeSent(close: Close | null) {
+    if (close !== null || this.#rare !== null) this.#rareState().closeSent = close;
+  }
+
+  /** Whether the close frame was received before the one sent; `null` until both exist. */
+  get closeRcvdThenSent(): boolean | null {
+    return this.#rare?.closeRcvdThenSent ?? null;
+  }
+
+  set closeRcvdThenSent(value: boolean | null) {
+    if (value !== null || this.#rare !== null) this.#rareState().closeRcvdThenSent = value;
+  }
+
+  /** Why the opening handshake failed, or `null`. Set by `ClientProtocol` and `ServerProtocol`. */
+  get handshakeExc(): Error | null {
+    return this.#rare?.handshakeExc ?? null;
+  }
+
+  set handshakeExc(error: Error | null) {
+    if (error !== null || this.#rare !== null) this.#rareState().handshakeExc = error;
+  }
+
+  /**
+   * The error that made the parser fail the connection (`ProtocolError`,
+   * `PayloadTooBig`, an unexpected EOF…), or `null`.
+   */
+  get parserExc(): Error | null {
+    return this.#rare?.parserExc ?? null;
+  }
+
+  set parserExc(error: Error | null) {
+    if (error !== null || this.#rare !== null) this.#rareState().parserExc = error;
+  }
+
+  #rareState(): RareState {
+    this.#rare ??= new RareState();
+    return this.#rare;
   }
 
   /** The connection's state (RFC 6455 §4.1, §4.2, §7.1.3, §7.1.4). */
   get state(): State {
-    return this.#state;
+    return (this.#flags & STATE_BITS) as State;
   }
 
   /** Changes the state; logs `= connection is OPEN` at debug level. */
   protected setState(state: State): void {
-    if (this.#debug) this.logger!.debug(`= connection is ${STATE_NAMES[state]}`);
-    this.#state = state;
+    if ((this.#flags & DEBUG) !== 0) this.logger!.debug(`= connection is ${STATE_NAMES[state]}`);
+    this.#flags = (this.#flags & ~STATE_BITS) | state;
   }
 
   /**
@@ -218,13 +292,13 @@ export class Protocol {
    * when the close frame had no code.
    */
   get closeCode(): number | null {
-    if (this.#state !== CLOSED) return null;
+    if (this.state !== CLOSED) return null;
     return this.closeRcvd === null ? CLOSE_ABNORMAL_CLOSURE : this.closeRcvd.code;
   }
 
   /** The close reason received (RFC 6455 §7.1.6): `null` until CLOSED, `""` when none. */
   get closeReason(): string | null {
-    if (this.#state !== CLOSED) return null;
+    if (this.state !== CLOSED) return null;
     return this.closeRcvd === null ? "" : this.closeRcvd.reason;
   }
 
@@ -261,9 +335,10 @@ export class Protocol {
    * @throws InvalidState after {@link Protocol.receiveEof}.
    */
   receiveData(data: Buffer): void {
-    if (this.#eofRcvd) throw new InvalidState("cannot receive data after EOF");
-    if (this.#discarding) return;
-    if (this.#state === CONNECTING) {
+    const flags = this.#flags;
+    if ((flags & EOF_RCVD) !== 0) throw new InvalidState("cannot receive data after EOF");
+    if ((flags & DISCARDING) !== 0) return;
+    if ((flags & STATE_BITS) === CONNECTING) {
       this.receiveHandshakeData(data);
       return;
     }
@@ -275,14 +350,14 @@ export class Protocol {
    * {@link Protocol.dataToSend}: it may hold the EOF marker. Idempotent.
    */
   receiveEof(): void {
-    if (this.#eofRcvd) return;
-    this.#eofRcvd = true;
-    if (this.#debug) this.logger!.debug("< EOF");
-    if (!this.#discarding) {
-      if (this.#state === CONNECTING) {
+    if ((this.#flags & EOF_RCVD) !== 0) return;
+    this.#flags |= EOF_RCVD;
+    if ((this.#flags & DEBUG) !== 0) this.logger!.debug("< EOF");
+    if ((this.#flags & DISCARDING) === 0) {
+      if (this.state === CONNECTING) {
         this.receiveHandshakeEof();
-        if (!this.#eofSent) this.sendEof();
-        this.#discarding = true;
+        if ((this.#flags & EOF_SENT) === 0) this.sendEof();
+        this.#flags |= DISCARDING;
       } else {
         // The transport closed without a closing handshake.
         this.parserExc = new Error("unexpected end of stream");
@@ -291,7 +366,8 @@ export class Protocol {
     }
     // A server closes the transport first; a client closes its end only once
     // the server did (RFC 6455 §7.1.1).
-    if (this.side === "client" && this.#state !== CONNECTING && !this.#eofSent) this.sendEof();
+    if ((this.#flags & CLIENT) !== 0 && this.state !== CONNECTING && (this.#flags & EOF_SENT) === 0)
+      this.sendEof();
     this.setState(CLOSED);
   }
 
@@ -306,10 +382,10 @@ export class Protocol {
    */
   sendContinuation(data: Buffer | string, fin: boolean): void {
     this.#checkOpen();
-    if (!this.#expectContinuation) {
+    if ((this.#flags & EXPECT_CONTINUATION) === 0) {
       throw new InvalidState("cannot send a continuation frame: no fragmented message in progress");
     }
-    this.#expectContinuation = !fin;
+    this.#flags = fin ? this.#flags & ~EXPECT_CONTINUATION : this.#flags | EXPECT_CONTINUATION;
     this.#sendFrame(OP_CONT, data, fin);
   }
 
@@ -323,7 +399,7 @@ export class Protocol {
   sendText(data: Buffer | string, fin = true): void {
     this.#checkOpen();
     this.#checkNoFragmentedMessage();
-    this.#expectContinuation = !fin;
+    this.#flags = fin ? this.#flags & ~EXPECT_CONTINUATION : this.#flags | EXPECT_CONTINUATION;
     this.#sendFrame(OP_TEXT, data, fin);
   }
 
@@ -336,7 +412,7 @@ export class Protocol {
   sendBinary(data: Buffer, fin = true): void {
     this.#checkOpen();
     this.#checkNoFragmentedMessage();
-    this.#expectContinuation = !fin;
+    this.#flags = fin ? this.#flags & ~EXPECT_CONTINUATION : this.#flags | EXPECT_CONTINUATION;
     this.#sendFrame(OP_BINARY, data, fin);
   }
 
@@ -397,8 +473,8 @@ export class Protocol {
    * @throws ProtocolError if a close frame is due and `code` can't be sent.
    */
   fail(code: number, reason = ""): void {
-    if (this.#debug) this.logger!.debug(`! failing connection with code ${code}`);
-    if (this.#state === OPEN && code !== CLOSE_ABNORMAL_CLOSURE) {
+    if ((this.#flags & DEBUG) !== 0) this.logger!.debug(`! failing connection with code ${code}`);
+    if (this.state === OPEN && code !== CLOSE_ABNORMAL_CLOSURE) {
       const close = new Close(code, truncateCloseReason(reason));
       this.#sendFrame(OP_CLOSE, close.serialize(), true);
       this.closeSent = close;
@@ -407,7 +483,7 @@ export class Protocol {
     }
     // A server closes the transport without waiting for the client's close
     // frame; a client waits for the server to close it.
-    if (this.side === "server" && !this.#eofSent) this.sendEof();
+    if ((this.#flags & CLIENT) === 0 && (this.#flags & EOF_SENT) === 0) this.sendEof();
     // RFC 6455 §7.1.7: "An endpoint MUST NOT continue to attempt to process
     // data (including a responding Close frame) from the remote endpoint".
     this.discardInput();
@@ -443,11 +519,11 @@ export class Protocol {
     // OPEN: no. CLOSING: a close frame was sent; the server waits for the
     // client's EOF, the client for the server's. CLOSED: already closed.
     // CONNECTING: only if the handshake failed and EOF was sent.
-    const state = this.#state;
+    const state = this.state;
     if (state === OPEN) return false;
     if (state === CLOSING) return true;
     if (state === CLOSED) return false;
-    return this.#eofSent;
+    return (this.#flags & EOF_SENT) !== 0;
   }
 
   // --- Hooks for ClientProtocol and ServerProtocol ---------------------------
@@ -484,15 +560,15 @@ export class Protocol {
 
   /** Queues the EOF marker, once; logs `> EOF`. */
   protected sendEof(): void {
-    if (this.#eofSent) return;
-    this.#eofSent = true;
-    if (this.#debug) this.logger!.debug("> EOF");
+    if ((this.#flags & EOF_SENT) !== 0) return;
+    this.#flags |= EOF_SENT;
+    if ((this.#flags & DEBUG) !== 0) this.logger!.debug("> EOF");
     this.#writeQueue().push(EMPTY);
   }
 
   /** Ignores all further input until EOF, e.g. after rejecting a handshake. */
   protected discardInput(): void {
-    this.#discarding = true;
+    this.#flags |= DISCARDING;
     this.#parser.stop();
   }
 
@@ -508,16 +584,18 @@ export class Protocol {
     return this.#writes;
   }
 
-  /** Bytes the current message may still grow by, or null. */
   get #utf8(): Utf8Validator {
-    this.#utf8Validator ??= new Utf8Validator();
-    return this.#utf8Validator;
+    const rare = this.#rareState();
+    rare.utf8Validator ??= new Utf8Validator();
+    return rare.utf8Validator;
   }
 
+  /** Bytes the current message may still grow by, or null. */
   #frameLimit(): number | null {
     const maxSize = this.maxSize;
     if (maxSize === null) return null;
-    return this.#curSize === null ? maxSize : maxSize - this.#curSize;
+    const rare = this.#rare;
+    return rare === null || rare.curSize === null ? maxSize : maxSize - rare.curSize;
   }
 
   #parse(data: Buffer): void {
@@ -539,14 +617,15 @@ export class Protocol {
       this.fail(error.closeCode, error.message);
     } else if (error instanceof PayloadTooBig) {
       let exc = error;
+      const curSize = this.#rare?.curSize ?? null;
       // The parser saw the frame against what's left of the message's budget.
       if (
         this.maxSize !== null &&
-        this.#curSize !== null &&
+        curSize !== null &&
         exc.size !== null &&
         exc.maxSize !== this.maxSize
       ) {
-        exc = new PayloadTooBig(this.#curSize + exc.size, this.maxSize, "message", {
+        exc = new PayloadTooBig(curSize + exc.size, this.maxSize, "message", {
           cause: error,
         });
       }
@@ -565,8 +644,8 @@ export class Protocol {
     // With extensions the pieces are still encoded; the frame is validated once decoded.
     if (this.extensions.length !== 0) return;
     // The first piece of a TEXT frame starts a new text.
-    if (opcode === OP_TEXT && !this.#validatedPartially) this.#utf8.reset();
-    this.#validatedPartially = true;
+    if (opcode === OP_TEXT && (this.#flags & VALIDATED_PARTIALLY) === 0) this.#utf8.reset();
+    this.#flags |= VALIDATED_PARTIALLY;
     if (!this.#utf8.push(piece)) throw invalidUtf8();
   }
 
@@ -584,10 +663,11 @@ export class Protocol {
         );
       }
     }
-    if (this.#debug) this.logger!.debug(`< ${formatFrame(frame)}`);
+    if ((this.#flags & DEBUG) !== 0) this.logger!.debug(`< ${formatFrame(frame)}`);
 
-    const validatedPartially = this.#validatedPartially;
-    this.#validatedPartially = false;
+    const flags = this.#flags;
+    const validatedPartially = (flags & VALIDATED_PARTIALLY) !== 0;
+    if (validatedPartially) this.#flags = flags & ~VALIDATED_PARTIALLY;
     const opcode = frame.opcode;
     if (opcode === OP_TEXT || opcode === OP_BINARY) {
       const size = frame.data.length;
@@ -606,24 +686,25 @@ export class Protocol {
         }
       }
       if (!frame.fin) {
-        this.#curSize = size;
-        this.#textMessage = opcode === OP_TEXT;
+        this.#rareState().curSize = size;
+        this.#flags = opcode === OP_TEXT ? this.#flags | TEXT_MESSAGE : this.#flags & ~TEXT_MESSAGE;
       }
     } else if (opcode === OP_CONT) {
       // The parser guarantees a fragmented message is in progress.
-      const size = (this.#curSize ?? 0) + frame.data.length;
+      const rare = this.#rareState();
+      const size = (rare.curSize ?? 0) + frame.data.length;
       if (this.maxSize !== null && size > this.maxSize) {
         throw new PayloadTooBig(size, this.maxSize, "message");
       }
-      if (this.#textMessage) {
+      if ((this.#flags & TEXT_MESSAGE) !== 0) {
         if (!validatedPartially && !this.#utf8.push(frame.data)) throw invalidUtf8();
         if (frame.fin && !this.#utf8.complete) throw invalidUtf8();
       }
       if (frame.fin) {
-        this.#curSize = null;
-        this.#textMessage = false;
+        rare.curSize = null;
+        this.#flags &= ~TEXT_MESSAGE;
       } else {
-        this.#curSize = size;
+        rare.curSize = size;
       }
     } else if (opcode === OP_PING) {
       // RFC 6455 §5.5.2: answer with a pong carrying the same data, "unless
@@ -637,18 +718,19 @@ export class Protocol {
     this.#parser.maxSize = this.#frameLimit();
     // Once a close frame was sent, data frames are dropped: the application
     // asked to close and won't read them (RFC 6455 §1.4).
-    if (opcode < 0x8 && this.closeSent !== null) return;
+    const closing = this.#rare;
+    if (opcode < 0x8 && closing !== null && closing.closeSent !== null) return;
     this.#eventQueue().push(frame);
   }
 
   #receiveClose(frame: Frame): void {
     // RFC 6455 §7.1.5, §7.1.6: the close code and reason.
     this.closeRcvd = Close.parse(frame.data);
-    if (this.#state === CLOSING) this.closeRcvdThenSent = false;
+    if (this.state === CLOSING) this.closeRcvdThenSent = false;
     // A close frame inside a fragmented message abandons the message: it's
     // a control frame, allowed between fragments (RFC 6455 §5.4), and the
     // closing handshake proceeds normally.
-    if (this.#state === OPEN) {
+    if (this.state === OPEN) {
       // RFC 6455 §5.5.1: answer with a close frame, echoing the payload
       // (echoing the bytes also works for an empty close frame, read as 1005).
       this.#sendFrame(OP_CLOSE, frame.data, true);
@@ -657,7 +739,7 @@ export class Protocol {
       this.setState(CLOSING);
     }
     // RFC 6455 §7.1.1: the server closes the transport first.
-    if (this.side === "server") this.sendEof();
+    if ((this.#flags & CLIENT) === 0) this.sendEof();
     // RFC 6455 §1.4: after a close frame, further data received is discarded.
     this.discardInput();
   }
@@ -665,10 +747,10 @@ export class Protocol {
   // --- Sending frames --------------------------------------------------------
 
   #sendFrame(opcode: Opcode, data: Buffer | string, fin: boolean): void {
-    const mask = this.side === "client";
+    const mask = (this.#flags & CLIENT) !== 0;
     const extensions = this.extensions;
     if (extensions.length === 0) {
-      if (this.#debug) {
+      if ((this.#flags & DEBUG) !== 0) {
         const payload = typeof data === "string" ? Buffer.from(data) : data;
         this.logger!.debug(`> ${formatFrame(new Frame(opcode, payload, fin))}`);
       }
@@ -676,25 +758,25 @@ export class Protocol {
       return;
     }
     let frame = new Frame(opcode, typeof data === "string" ? Buffer.from(data) : data, fin);
-    if (this.#debug) this.logger!.debug(`> ${formatFrame(frame)}`);
+    if ((this.#flags & DEBUG) !== 0) this.logger!.debug(`> ${formatFrame(frame)}`);
     for (const extension of extensions) frame = extension.encode(frame);
     writeFrame(this.#writeQueue(), frame.opcode, frame.data, frame.fin, mask, reservedBits(frame));
   }
 
   #checkOpen(): void {
-    if (this.#state !== OPEN) {
-      throw new InvalidState(`connection is ${STATE_NAMES[this.#state].toLowerCase()}`);
+    if (this.state !== OPEN) {
+      throw new InvalidState(`connection is ${STATE_NAMES[this.state].toLowerCase()}`);
     }
   }
 
   #checkOpenOrClosing(): void {
-    if (this.#state !== OPEN && this.#state !== CLOSING) {
-      throw new InvalidState(`connection is ${STATE_NAMES[this.#state].toLowerCase()}`);
+    if (this.state !== OPEN && this.state !== CLOSING) {
+      throw new InvalidState(`connection is ${STATE_NAMES[this.state].toLowerCase()}`);
     }
   }
 
   #checkNoFragmentedMessage(): void {
-    if (this.#expectContinuation) {
+    if ((this.#flags & EXPECT_CONTINUATION) !== 0) {
       throw new InvalidState("cannot start a message: a fragmented message is in progress");
     }
   }

@@ -22,9 +22,10 @@ import {
   acceptKey,
   buildExtension,
   checkUpgradeHeaders,
-  decodeBase64,
+  decodedBase64Length,
   type ExtensionHeader,
   Headers,
+  isFieldValue,
   parseExtension,
   parseSubprotocol,
 } from "./headers.ts";
@@ -39,13 +40,13 @@ import {
   serializeResponse,
 } from "./http11.ts";
 import { formatRequestLines, formatResponseLines, isLevelEnabled, logMessages } from "./logging.ts";
-import { CONNECTING, Protocol, type ProtocolOptions } from "./protocol.ts";
+import { CONNECTING, DEFAULT_MAX_SIZE, Protocol, type ProtocolOptions } from "./protocol.ts";
 import { VERSION } from "./version.ts";
 
 /**
  * The default `Server` header: `WEBSOCKETS_SERVER` when set, else
- * `websockets-ts/<version>`. Read each time, so that a change to the
- * environment applies to the next connection.
+ * `websockets-ts/<version>`. Read when a {@link ServerProtocolConfig} is
+ * created: once per server that shares one, else once per connection.
  */
 export function defaultServerHeader(
   env: Readonly<Record<string, string | undefined>> = process.env,
@@ -71,8 +72,11 @@ export type SelectSubprotocol = (
   subprotocols: readonly string[],
 ) => string | null;
 
-/** Options of {@link ServerProtocol}. */
-export interface ServerProtocolOptions extends ProtocolOptions {
+/**
+ * Options of {@link ServerProtocolConfig}: those of {@link ServerProtocol}
+ * that are the same for every connection of a server.
+ */
+export interface ServerProtocolConfigOptions {
   /**
    * Acceptable values of the `Origin` header, to defend against Cross-Site
    * WebSocket Hijacking; include `null` to accept requests without one.
@@ -92,11 +96,105 @@ export interface ServerProtocolOptions extends ProtocolOptions {
   serverHeader?: string | null;
   /**
    * Limits of the HTTP request parser. Default: from the environment, see
-   * `httpLimitsFromEnv` in `http11.ts`. `maxBodySize` also bounds the bytes
-   * a client may send after its request and before the response.
+   * `httpLimitsFromEnv` in `http11.ts`, read when the config is created.
+   * `maxBodySize` also bounds the bytes a client may send after its request
+   * and before the response.
    */
   httpLimits?: Partial<HttpLimits>;
+  /**
+   * Largest incoming message, in bytes, summed over its fragments; `null`
+   * for no limit. Default: 1 MiB (1_048_576).
+   */
+  maxSize?: number | null;
 }
+
+/** Options of {@link ServerProtocol}. */
+export interface ServerProtocolOptions extends ProtocolOptions, ServerProtocolConfigOptions {
+  /**
+   * The options shared by every connection of a server, prepared once.
+   * With it, only `logger`, `state` and `selectSubprotocol` (which then
+   * replaces the config's, for this connection) may be given: any other
+   * option throws a `TypeError`. Default: a config built from the other
+   * options, for this connection alone.
+   */
+  config?: ServerProtocolConfig;
+}
+
+// Options that belong to the config when one is given.
+const CONFIG_OPTIONS = [
+  "origins",
+  "extensions",
+  "subprotocols",
+  "serverHeader",
+  "httpLimits",
+  "maxSize",
+] as const;
+
+/**
+ * The options of {@link ServerProtocol} that every connection of a server
+ * shares, checked and prepared once: origin patterns compiled, the `Server`
+ * header and the HTTP limits resolved — reading the environment here, not
+ * per connection. Each connection keeps a reference to it rather than a copy
+ * of each option. Its fields don't change.
+ *
+ * ```ts
+ * const config = new ServerProtocolConfig({ subprotocols: ["chat"] });
+ * // For each connection:
+ * const protocol = new ServerProtocol({ config, logger });
+ * ```
+ *
+ * @throws TypeError when `serverHeader` isn't a valid header value;
+ *   RangeError when an environment variable of a limit isn't an integer.
+ */
+export class ServerProtocolConfig {
+  /** Acceptable origins, or `null` for any. */
+  readonly origins: readonly OriginPattern[] | null;
+  /** Extensions supported, or `null`. */
+  readonly extensions: readonly ServerExtensionFactory[] | null;
+  /** Subprotocols supported, or `null`. */
+  readonly subprotocols: readonly string[] | null;
+  /** The subprotocol selection replacing the default one, or `null`. */
+  readonly selectSubprotocol: SelectSubprotocol | null;
+  /** The `Server` header, or `null` for none. */
+  readonly serverHeader: string | null;
+  /** Limits of the HTTP request parser, all three resolved (frozen). */
+  readonly httpLimits: Readonly<HttpLimits>;
+  /** Largest incoming message in bytes, or `null` for no limit. */
+  readonly maxSize: number | null;
+  /** @internal */
+  readonly originMatchers: readonly ((origin: string | undefined) => boolean)[] | null;
+
+  constructor(options: ServerProtocolConfigOptions = {}) {
+    this.origins = options.origins ?? null;
+    this.originMatchers = this.origins === null ? null : this.origins.map(originMatcher);
+    this.extensions = options.extensions ?? null;
+    this.subprotocols = options.subprotocols ?? null;
+    this.selectSubprotocol = options.selectSubprotocol ?? null;
+    const serverHeader =
+      options.serverHeader === undefined ? defaultServerHeader() : options.serverHeader;
+    // Checked once, here: responses then add it without checking.
+    if (serverHeader !== null && !isFieldValue(serverHeader)) {
+      throw new TypeError(`invalid value for header Server: ${JSON.stringify(serverHeader)}`);
+    }
+    this.serverHeader = serverHeader;
+    const limits = options.httpLimits;
+    this.httpLimits = Object.freeze(
+      limits?.maxLineLength !== undefined &&
+        limits.maxNumHeaders !== undefined &&
+        limits.maxBodySize !== undefined
+        ? {
+            maxLineLength: limits.maxLineLength,
+            maxNumHeaders: limits.maxNumHeaders,
+            maxBodySize: limits.maxBodySize,
+          }
+        : { ...httpLimitsFromEnv(), ...limits },
+    );
+    this.maxSize = options.maxSize === undefined ? DEFAULT_MAX_SIZE : options.maxSize;
+  }
+}
+
+// What a request without Sec-WebSocket-Protocol offers.
+const NO_SUBPROTOCOLS: readonly string[] = Object.freeze([]);
 
 // Shared by every 101: a zero-length buffer can't be written to.
 const EMPTY_BODY = Buffer.alloc(0);
@@ -120,6 +218,28 @@ const BROWSER_HINT =
   "\nYou cannot access a WebSocket server directly with a browser. You need a WebSocket client.\n";
 
 /**
+ * What a connection needs only until its handshake response is sent: one
+ * object, dropped then, rather than fields kept for the connection's life.
+ */
+class HandshakeState {
+  // Dropped once the request is parsed.
+  parser: RequestParser | null;
+  // Bytes received after the request, before the response: the first frames.
+  pending: Buffer[] | null = null;
+  pendingSize = 0;
+  // The request couldn't be parsed, or too much followed it: no response can be sent.
+  failed = false;
+  readonly selectSubprotocol: SelectSubprotocol | null;
+  readonly debug: boolean;
+
+  constructor(limits: Readonly<HttpLimits>, select: SelectSubprotocol | null, debug: boolean) {
+    this.parser = new RequestParser({ limits });
+    this.selectSubprotocol = select;
+    this.debug = debug;
+  }
+}
+
+/**
  * Sans-I/O WebSocket server connection: receives the handshake request,
  * builds the response, then runs the protocol.
  *
@@ -132,6 +252,9 @@ const BROWSER_HINT =
  * write(server.dataToSend());                  // the response (then EOF if rejected)
  * ```
  *
+ * A server shares one {@link ServerProtocolConfig} between its connections:
+ * `new ServerProtocol({ config, logger })`.
+ *
  * A request that can't be parsed is answered without waiting for `accept`:
  * 400 when malformed, 414 when the request line exceeds the line limit, 431
  * when a header line or the number of headers exceeds its limit. Then
@@ -139,12 +262,6 @@ const BROWSER_HINT =
  * and `closeExpected()` is `true`.
  */
 export class ServerProtocol extends Protocol {
-  /** Acceptable origins, or `null` for any. */
-  readonly origins: readonly OriginPattern[] | null;
-  /** Extensions supported, or `null`. */
-  readonly availableExtensions: readonly ServerExtensionFactory[] | null;
-  /** Subprotocols supported, or `null`. */
-  readonly availableSubprotocols: readonly string[] | null;
   /** The `Origin` of the request, or `null`; set by a successful {@link ServerProtocol.accept}. */
   origin: string | null = null;
   /** The subprotocol selected, or `null`; set by a successful {@link ServerProtocol.accept}. */
@@ -157,32 +274,63 @@ export class ServerProtocol extends Protocol {
    */
   response: Response | null = null;
 
-  readonly #originMatchers: readonly ((origin: string | undefined) => boolean)[] | null;
-  readonly #selectSubprotocol: SelectSubprotocol | null;
-  readonly #serverHeader: string | null;
-  // Dropped once the request is parsed: a connection lives long after it.
-  #parser: RequestParser | null;
-  readonly #maxPending: number;
-  readonly #debug: boolean;
-  // Bytes received after the request, before the response: the first frames.
-  #pending: Buffer[] | null = null;
-  #pendingSize = 0;
-  // The request couldn't be parsed, or too much followed it: no response can be sent.
-  #requestFailed = false;
+  readonly #config: ServerProtocolConfig;
+  // Null once the response is sent: a connection lives long after its handshake.
+  #handshake: HandshakeState | null;
 
+  /**
+   * @throws TypeError when `config` is given with an option that belongs
+   *   to it; see {@link ServerProtocolConfig} for the others.
+   */
   constructor(options: ServerProtocolOptions = {}) {
-    super("server", { ...options, state: options.state ?? CONNECTING });
-    this.origins = options.origins ?? null;
-    this.#originMatchers = this.origins === null ? null : this.origins.map(originMatcher);
-    this.availableExtensions = options.extensions ?? null;
-    this.availableSubprotocols = options.subprotocols ?? null;
-    this.#selectSubprotocol = options.selectSubprotocol ?? null;
-    this.#serverHeader =
-      options.serverHeader === undefined ? defaultServerHeader() : options.serverHeader;
-    const limits = { ...httpLimitsFromEnv(), ...options.httpLimits };
-    this.#parser = new RequestParser({ limits });
-    this.#maxPending = limits.maxBodySize;
-    this.#debug = isLevelEnabled(this.logger, "debug");
+    super("server", options, CONNECTING);
+    let config = options.config;
+    if (config === undefined) {
+      config = new ServerProtocolConfig(options);
+    } else {
+      for (const name of CONFIG_OPTIONS) {
+        if (options[name] !== undefined) {
+          throw new TypeError(`${name} belongs to the ServerProtocolConfig when one is given`);
+        }
+      }
+      this.maxSize = config.maxSize;
+    }
+    this.#config = config;
+    const select =
+      options.selectSubprotocol === undefined
+        ? config.selectSubprotocol
+        : options.selectSubprotocol;
+    this.#handshake = new HandshakeState(
+      config.httpLimits,
+      select,
+      isLevelEnabled(this.logger, "debug"),
+    );
+  }
+
+  /** The options shared with other connections of the server. */
+  get config(): ServerProtocolConfig {
+    return this.#config;
+  }
+
+  /** Acceptable origins, or `null` for any. */
+  get origins(): readonly OriginPattern[] | null {
+    return this.#config.origins;
+  }
+
+  /** Extensions supported, or `null`. */
+  get availableExtensions(): readonly ServerExtensionFactory[] | null {
+    return this.#config.extensions;
+  }
+
+  /** Subprotocols supported, or `null`. */
+  get availableSubprotocols(): readonly string[] | null {
+    return this.#config.subprotocols;
+  }
+
+  // Whether to log at debug level: asked once per connection; after the
+  // handshake nothing here logs.
+  get #debug(): boolean {
+    return this.#handshake?.debug ?? false;
   }
 
   /**
@@ -199,32 +347,65 @@ export class ServerProtocol extends Protocol {
    *   handshake failed") and answers 500.
    */
   accept(request: Request): Response {
+    const config = this.#config;
     let accept: string;
-    let extensionsHeader: string | null;
-    let extensions: Extension[];
+    let origin: string | undefined;
+    let negotiated: [header: string, extensions: Extension[]] | null;
     let subprotocol: string | null;
-    let origin: string | null;
     try {
-      [accept, origin] = this.#checkRequest(request);
-      [extensionsHeader, extensions] = this.#processExtensions(request.headers);
-      subprotocol = this.#processSubprotocol(request.headers);
+      // RFC 6455 §4.2.1: what the server checks in the client's handshake.
+      const method = request.method ?? "GET";
+      if (method !== "GET") throw new InvalidMessage(`unsupported HTTP method: ${method}`);
+      const version = request.version ?? "HTTP/1.1";
+      if (version !== "HTTP/1.1") {
+        throw new InvalidMessage(`unsupported HTTP version: ${version}`);
+      }
+      const headers = request.headers;
+
+      checkUpgradeHeaders(headers);
+
+      const key = headers.getOne("Sec-WebSocket-Key");
+      if (key === undefined) throw new InvalidHeader("Sec-WebSocket-Key");
+      // RFC 6455 §4.1: "a randomly selected 16-byte value that has been base64-encoded".
+      if (decodedBase64Length(key) !== 16) {
+        throw new InvalidHeaderValue("Sec-WebSocket-Key", key);
+      }
+
+      const version13 = headers.getOne("Sec-WebSocket-Version");
+      if (version13 === undefined) throw new InvalidHeader("Sec-WebSocket-Version");
+      if (version13 !== "13") throw new InvalidHeaderValue("Sec-WebSocket-Version", version13);
+
+      // RFC 6454 §7.3: "The user agent MUST NOT include more than one Origin
+      // header field"; getOne refuses two.
+      origin = headers.getOne("Origin");
+      const matchers = config.originMatchers;
+      if (matchers !== null && !matchers.some((matches) => matches(origin))) {
+        throw new InvalidOrigin(origin ?? null);
+      }
+      accept = acceptKey(key);
+      negotiated = this.#processExtensions(headers);
+      subprotocol = this.#processSubprotocol(headers);
     } catch (error) {
       if (!(error instanceof InvalidHandshake)) throw error;
       return this.#rejectHandshake(error);
     }
 
-    const headers = new Headers();
-    headers.append("Date", httpDate());
-    headers.append("Upgrade", "websocket");
-    headers.append("Connection", "Upgrade");
-    headers.append("Sec-WebSocket-Accept", accept);
-    if (extensionsHeader !== null) headers.append("Sec-WebSocket-Extensions", extensionsHeader);
-    if (subprotocol !== null) headers.append("Sec-WebSocket-Protocol", subprotocol);
-    if (this.#serverHeader !== null) headers.append("Server", this.#serverHeader);
-    this.extensions = extensions;
+    // Every value is valid: constants, base64, the config's checked Server
+    // header, and extensions and a subprotocol built from tokens.
+    const items = ["Date", httpDate(), "Upgrade", "websocket", "Connection", "Upgrade"];
+    items.push("Sec-WebSocket-Accept", accept);
+    if (negotiated !== null) items.push("Sec-WebSocket-Extensions", negotiated[0]);
+    if (subprotocol !== null) items.push("Sec-WebSocket-Protocol", subprotocol);
+    if (config.serverHeader !== null) items.push("Server", config.serverHeader);
+    if (negotiated !== null) this.extensions = negotiated[1];
     this.subprotocol = subprotocol;
-    this.origin = origin;
-    return { status: 101, reason: reasonPhrase(101), headers, body: EMPTY_BODY };
+    this.origin = origin ?? null;
+    return {
+      status: 101,
+      reason: reasonPhrase(101),
+      headers: Headers.fromValidated(items),
+      body: EMPTY_BODY,
+    };
   }
 
   #rejectHandshake(error: InvalidHandshake): Response {
@@ -251,44 +432,16 @@ export class ServerProtocol extends Protocol {
     return this.reject(400, text);
   }
 
-  // RFC 6455 §4.2.1: what the server checks in the client's handshake.
-  #checkRequest(request: Request): [accept: string, origin: string | null] {
-    const method = request.method ?? "GET";
-    if (method !== "GET") throw new InvalidMessage(`unsupported HTTP method: ${method}`);
-    const version = request.version ?? "HTTP/1.1";
-    if (version !== "HTTP/1.1") throw new InvalidMessage(`unsupported HTTP version: ${version}`);
-    const headers = request.headers;
-
-    checkUpgradeHeaders(headers);
-
-    const key = headers.getOne("Sec-WebSocket-Key");
-    if (key === undefined) throw new InvalidHeader("Sec-WebSocket-Key");
-    // RFC 6455 §4.1: "a randomly selected 16-byte value that has been base64-encoded".
-    if (decodeBase64(key)?.length !== 16) throw new InvalidHeaderValue("Sec-WebSocket-Key", key);
-
-    const version13 = headers.getOne("Sec-WebSocket-Version");
-    if (version13 === undefined) throw new InvalidHeader("Sec-WebSocket-Version");
-    if (version13 !== "13") throw new InvalidHeaderValue("Sec-WebSocket-Version", version13);
-
-    // RFC 6454 §7.3: "The user agent MUST NOT include more than one Origin
-    // header field"; getOne refuses two.
-    const origin = headers.getOne("Origin");
-    const matchers = this.#originMatchers;
-    if (matchers !== null && !matchers.some((matches) => matches(origin))) {
-      throw new InvalidOrigin(origin ?? null);
-    }
-    return [acceptKey(key), origin ?? null];
-  }
-
   // RFC 6455 §9.1: the server accepts some of the extensions offered, in the
   // client's order. The first factory with the name that accepts an offer
   // wins; a factory accepts at most one offer (several offers of the same
   // extension are alternatives, RFC 7692 §5), and a NegotiationError
-  // declines an offer.
-  #processExtensions(headers: Headers): [header: string | null, extensions: Extension[]] {
+  // declines an offer. Null when none is accepted.
+  #processExtensions(headers: Headers): [header: string, extensions: Extension[]] | null {
+    const factories = this.#config.extensions;
+    if (factories === null || factories.length === 0) return null;
+    if (!headers.has("Sec-WebSocket-Extensions")) return null;
     const values = headers.getAll("Sec-WebSocket-Extensions");
-    const factories = this.availableExtensions;
-    if (values.length === 0 || factories === null || factories.length === 0) return [null, []];
     const responseHeader: ExtensionHeader[] = [];
     const accepted: Extension[] = [];
     const used = new Set<ServerExtensionFactory>();
@@ -308,12 +461,14 @@ export class ServerProtocol extends Protocol {
         break;
       }
     }
-    return [responseHeader.length > 0 ? buildExtension(responseHeader) : null, accepted];
+    return responseHeader.length > 0 ? [buildExtension(responseHeader), accepted] : null;
   }
 
   #processSubprotocol(headers: Headers): string | null {
-    const offered = headers.getAll("Sec-WebSocket-Protocol").flatMap(parseSubprotocol);
-    const select = this.#selectSubprotocol;
+    const select = this.#handshake?.selectSubprotocol ?? this.#config.selectSubprotocol;
+    const offered = headers.has("Sec-WebSocket-Protocol")
+      ? headers.getAll("Sec-WebSocket-Protocol").flatMap(parseSubprotocol)
+      : NO_SUBPROTOCOLS;
     const subprotocol = select === null ? this.selectSubprotocol(offered) : select(this, offered);
     // RFC 6455 §4.2.2: the server selects "one or none of the acceptable
     // protocols" the client listed; anything else breaks the client.
@@ -334,7 +489,7 @@ export class ServerProtocol extends Protocol {
    * @throws NegotiationError when there's no acceptable subprotocol.
    */
   selectSubprotocol(subprotocols: readonly string[]): string | null {
-    const available = this.availableSubprotocols;
+    const available = this.#config.subprotocols;
     if (available === null || available.length === 0) return null;
     if (subprotocols.length === 0) throw new NegotiationError("missing subprotocol");
     for (const subprotocol of available) if (subprotocols.includes(subprotocol)) return subprotocol;
@@ -351,13 +506,24 @@ export class ServerProtocol extends Protocol {
    */
   reject(status: number, text: string): Response {
     const body = Buffer.from(text, "utf8");
-    const headers = new Headers();
-    headers.append("Date", httpDate());
-    headers.append("Connection", "close");
-    headers.append("Content-Length", String(body.length));
-    headers.append("Content-Type", "text/plain; charset=utf-8");
-    if (this.#serverHeader !== null) headers.append("Server", this.#serverHeader);
-    const response: Response = { status, reason: reasonPhrase(status), headers, body };
+    const items = [
+      "Date",
+      httpDate(),
+      "Connection",
+      "close",
+      "Content-Length",
+      String(body.length),
+      "Content-Type",
+      "text/plain; charset=utf-8",
+    ];
+    const serverHeader = this.#config.serverHeader;
+    if (serverHeader !== null) items.push("Server", serverHeader);
+    const response: Response = {
+      status,
+      reason: reasonPhrase(status),
+      headers: Headers.fromValidated(items),
+      body,
+    };
     this.handshakeExc ??= new InvalidStatus(response);
     return response;
   }
@@ -377,21 +543,21 @@ export class ServerProtocol extends Protocol {
     if (this.state !== CONNECTING) {
       throw new InvalidState("cannot send a handshake response: connection isn't connecting");
     }
-    if (this.#requestFailed) {
+    const handshake = this.#handshake!;
+    if (handshake.failed) {
       throw new InvalidState("cannot send a handshake response: the handshake already failed", {
         cause: this.handshakeExc,
       });
     }
-    if (this.#debug) this.#debugLines(formatResponseLines(response, ">"));
+    if (handshake.debug) this.#debugLines(formatResponseLines(response, ">"));
     this.sendBytes(serializeResponse(response));
     if (response.headers instanceof Headers) response.headers.compact();
     this.response = response;
+    this.#handshake = null;
     if (response.status === 101) {
-      const pending = this.#pending;
+      const pending = handshake.pending;
       const rest =
         pending === null ? EMPTY_BODY : pending.length === 1 ? pending[0] : Buffer.concat(pending);
-      this.#pending = null;
-      this.#pendingSize = 0;
       this.openWith(rest);
     } else {
       this.handshakeExc ??= new InvalidStatus(response);
@@ -405,35 +571,37 @@ export class ServerProtocol extends Protocol {
   }
 
   protected override receiveHandshakeData(data: Buffer): void {
-    const parser = this.#parser;
+    const handshake = this.#handshake!;
+    const parser = handshake.parser;
     if (parser === null) {
-      this.#keepPending(data);
+      this.#keepPending(handshake, data);
       return;
     }
     let parsed: Parsed<Request> | null;
     try {
       parsed = parser.feed(data);
     } catch (error) {
-      this.#invalidRequest(error, parser);
+      this.#invalidRequest(handshake, error, parser);
       return;
     }
     if (parsed === null) return;
-    this.#parser = null;
+    handshake.parser = null;
     const request = parsed.message;
-    if (this.#debug) this.#debugLines(formatRequestLines(request, "<"));
+    if (handshake.debug) this.#debugLines(formatRequestLines(request, "<"));
     this.request = request;
     this.pushEvent(request);
-    if (parsed.rest.length > 0) this.#keepPending(parsed.rest);
+    if (parsed.rest.length > 0) this.#keepPending(handshake, parsed.rest);
   }
 
   protected override receiveHandshakeEof(): void {
-    if (this.#parser === null) {
+    const parser = this.#handshake?.parser ?? null;
+    if (parser === null) {
       // The client half-closed after its request: the response can't matter.
       this.handshakeExc ??= new InvalidMessage("connection closed before the handshake response");
       return;
     }
     try {
-      this.#parser.feedEof();
+      parser.feedEof();
     } catch (error) {
       this.handshakeExc ??= error instanceof Error ? error : new Error(String(error));
     }
@@ -441,47 +609,48 @@ export class ServerProtocol extends Protocol {
 
   // RFC 6455 §4.1: a client waits for the response before sending frames,
   // so these bytes are unusual; keep them for the frame parser, within a bound.
-  #keepPending(data: Buffer): void {
-    this.#pendingSize += data.length;
-    if (this.#pendingSize > this.#maxPending) {
+  #keepPending(handshake: HandshakeState, data: Buffer): void {
+    handshake.pendingSize += data.length;
+    const maxPending = this.#config.httpLimits.maxBodySize;
+    if (handshake.pendingSize > maxPending) {
       this.handshakeExc = new SecurityError(
-        `${this.#pendingSize} bytes received before the handshake response exceeds limit of ` +
-          `${this.#maxPending} bytes (WEBSOCKETS_MAX_BODY_SIZE)`,
+        `${handshake.pendingSize} bytes received before the handshake response exceeds limit of ` +
+          `${maxPending} bytes (WEBSOCKETS_MAX_BODY_SIZE)`,
       );
-      this.#pending = null;
-      this.#requestFailed = true;
+      handshake.pending = null;
+      handshake.failed = true;
       this.sendEof();
       this.discardInput();
       return;
     }
     // Copy: the caller may reuse its buffer once receiveData returns.
-    this.#pending ??= [];
-    this.#pending.push(Buffer.from(data));
+    handshake.pending ??= [];
+    handshake.pending.push(Buffer.from(data));
   }
 
   // The request can't be parsed: answer at once, then close.
-  #invalidRequest(error: unknown, parser: RequestParser): void {
+  #invalidRequest(handshake: HandshakeState, error: unknown, parser: RequestParser): void {
     const exc = error instanceof Error ? error : new Error(String(error));
     this.handshakeExc = exc;
-    this.#requestFailed = true;
+    handshake.failed = true;
     let status = 400;
     if (exc instanceof SecurityError) {
       const inRequestLine = parser.phase === "start-line";
       status = inRequestLine ? 414 : 431;
-      if (this.#debug) {
+      if (handshake.debug) {
         const message = inRequestLine
           ? logMessages.requestLineTooLong
           : logMessages.headerFieldsTooLarge;
         this.logger!.debug({ err: exc }, message);
       }
-    } else if (this.#debug) {
+    } else if (handshake.debug) {
       this.logger!.debug({ err: exc }, "! invalid handshake");
     }
     const response = this.reject(
       status,
       `Failed to open a WebSocket connection: ${exc.message}.\n`,
     );
-    if (this.#debug) this.#debugLines(formatResponseLines(response, ">"));
+    if (handshake.debug) this.#debugLines(formatResponseLines(response, ">"));
     this.sendBytes(serializeResponse(response));
     this.response = response;
     this.sendEof();

@@ -375,6 +375,69 @@ describe("FrameParser round trips", () => {
     assert.deepEqual(owner.seen, ["piece abc", "piece defgh", "frame abcdefgh"]);
   });
 
+  it("lets parsers share one options object, each with its own thisArg", () => {
+    const seen: string[] = [];
+    const options: FrameParserOptions = {
+      mask: true,
+      onFrame(this: string, f) {
+        seen.push(`${this} frame ${f.data}`);
+      },
+      onPartial(this: string, _opcode, piece) {
+        seen.push(`${this} piece ${piece}`);
+      },
+      thisArg: "ignored",
+    };
+    const a = new FrameParser(options, "a");
+    const b = new FrameParser(options, "b");
+    const bytes = fromClient(OP_TEXT, "abcdefgh");
+    a.parse(bytes.subarray(0, 9));
+    b.parse(bytes);
+    a.parse(bytes.subarray(9));
+    assert.deepEqual(seen, [
+      "a piece abc",
+      "b frame abcdefgh",
+      "a piece defgh",
+      "a frame abcdefgh",
+    ]);
+  });
+
+  it("keeps reservedBits, maxSize and stopped apart from the frame state", () => {
+    const frames: Frame[] = [];
+    const parser = new FrameParser({ mask: false, onFrame: (f) => frames.push(f) });
+    assert.equal(parser.reservedBits, 0);
+    parser.reservedBits = 0x50;
+    assert.equal(parser.reservedBits, 0x50);
+    parser.maxSize = 3;
+    // RSV1 and RSV3 allowed, a fragmented message open across a header split in two.
+    const bytes = Buffer.concat([
+      serializeFrame(new Frame(OP_TEXT, Buffer.from("ab"), false, true, false, true), false),
+      serializeFrame(new Frame(OP_CONT, Buffer.from("cd"), true), false),
+    ]);
+    parser.parse(bytes.subarray(0, 1));
+    assert.equal(parser.bufferedBytes, 1);
+    parser.parse(bytes.subarray(1, 5));
+    parser.parse(bytes.subarray(5));
+    assert.deepEqual(
+      frames.map((f) => [f.opcode, `${f.data}`, f.fin, f.rsv1, f.rsv2, f.rsv3]),
+      [
+        [OP_TEXT, "ab", false, true, false, true],
+        [OP_CONT, "cd", true, false, false, false],
+      ],
+    );
+    assert.equal(parser.reservedBits, 0x50);
+    assert.equal(parser.stopped, false);
+    assert.throws(
+      () => parser.parse(serializeFrame(new Frame(OP_BINARY, Buffer.from("abcd")), false)),
+      PayloadTooBig,
+    );
+    const rsv2 = new FrameParser({ mask: false, reservedBits: 0x50, onFrame: () => {} });
+    assert.throws(
+      () =>
+        rsv2.parse(serializeFrame(new Frame(OP_BINARY, Buffer.alloc(0), true, false, true), false)),
+      /reserved bits must be 0: got 0x20/,
+    );
+  });
+
   it("reports payload pieces of a frame spanning chunks, then the whole frame", () => {
     const bytes = fromClient(OP_TEXT, "abcdefgh");
     const seen: string[] = [];

@@ -309,6 +309,26 @@ describe("Headers.only", () => {
     assert.deepEqual(headers.getAll("X-7"), ["7", "again"]);
     assert.throws(() => headers.getOne("x-7"), InvalidHeader);
   });
+
+  test("keeps the index of large headers up to date through every change", () => {
+    const headers = new Headers();
+    for (let i = 0; i < 40; i++) headers.append(`X-${i}`, String(i));
+    assert.equal(headers.get("X-40"), undefined);
+    headers.append("X-40", "40");
+    assert.equal(headers.get("x-40"), "40");
+    headers.appendValidated("X-41", "41");
+    assert.equal(headers.get("x-41"), "41");
+    headers.appendBlock("X-42: 42\r\n");
+    assert.equal(headers.get("x-42"), "42");
+    headers.set("X-0", "zero");
+    assert.equal(headers.get("x-0"), "zero");
+    assert.equal(headers.delete("X-1"), true);
+    assert.equal(headers.get("x-1"), undefined);
+    assert.equal(headers.get("x-2"), "2");
+    headers.compact();
+    assert.deepEqual(headers.getAll("X-42"), ["42"]);
+    assert.equal(headers.size, 42);
+  });
 });
 
 describe("parseConnection", () => {

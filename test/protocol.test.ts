@@ -107,6 +107,40 @@ describe("Protocol basics", () => {
     assert.equal(p.logger, logger);
   });
 
+  it("starts in the default state given by a subclass, unless the state option says otherwise", () => {
+    assert.equal(new Protocol("server", {}, CONNECTING).state, CONNECTING);
+    assert.equal(new Protocol("server", { state: OPEN }, CONNECTING).state, OPEN);
+    assert.equal(new Protocol("client", undefined, CLOSING).state, CLOSING);
+  });
+
+  sides("reports its side, and close and error fields that read null until set", (side) => {
+    const p = new Protocol(side);
+    assert.equal(p.side, side);
+    assert.equal(p.closeRcvd, null);
+    assert.equal(p.closeSent, null);
+    assert.equal(p.closeRcvdThenSent, null);
+    assert.equal(p.handshakeExc, null);
+    assert.equal(p.parserExc, null);
+    const error = new Error("handshake");
+    p.handshakeExc = error;
+    p.parserExc = null;
+    assert.equal(p.handshakeExc, error);
+    assert.equal(p.parserExc, null);
+    p.handshakeExc = null;
+    assert.equal(p.handshakeExc, null);
+  });
+
+  it("shares one frozen empty extensions list between protocols until one is assigned", () => {
+    const a = new Protocol("server");
+    const b = new Protocol("client");
+    assert.equal(a.extensions, b.extensions);
+    assert.ok(Object.isFrozen(a.extensions));
+    assert.throws(() => a.extensions.push({} as Extension), TypeError);
+    a.extensions = [];
+    assert.notEqual(a.extensions, b.extensions);
+    assert.equal(b.extensions.length, 0);
+  });
+
   sides("receives text and binary frames as events", (side) => {
     const p = new Protocol(side);
     p.receiveData(

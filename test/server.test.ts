@@ -22,7 +22,7 @@ import { Frame, OP_TEXT } from "../src/frames.ts";
 import { Headers } from "../src/headers.ts";
 import type { Request, Response } from "../src/http11.ts";
 import { CLOSED, CONNECTING, OPEN } from "../src/protocol.ts";
-import { defaultServerHeader, ServerProtocol } from "../src/server.ts";
+import { defaultServerHeader, ServerProtocol, ServerProtocolConfig } from "../src/server.ts";
 import { VERSION } from "../src/version.ts";
 import { fromClient } from "./support/wire.ts";
 
@@ -963,5 +963,179 @@ describe("ServerProtocol.reject and sendResponse", () => {
     const server = new ServerProtocol();
     server.sendResponse(server.accept(makeRequest()));
     assert.throws(() => server.sendResponse(server.reject(500, "x")), InvalidState);
+  });
+});
+
+describe("ServerProtocolConfig shared by connections", () => {
+  test("is kept by reference, and every connection reads its options from it", () => {
+    const factory = new TestServerFactory("x-test");
+    const config = new ServerProtocolConfig({
+      origins: ["https://good.example"],
+      extensions: [factory],
+      subprotocols: ["chat"],
+      serverHeader: "shared/1",
+      httpLimits: { maxLineLength: 100, maxNumHeaders: 20, maxBodySize: 10 },
+      maxSize: 1000,
+    });
+    const servers = [new ServerProtocol({ config }), new ServerProtocol({ config })];
+    for (const server of servers) {
+      assert.equal(server.config, config);
+      assert.equal(server.origins, config.origins);
+      assert.equal(server.availableExtensions, config.extensions);
+      assert.equal(server.availableSubprotocols, config.subprotocols);
+      assert.equal(server.maxSize, 1000);
+      const response = server.accept(
+        makeRequest({
+          Origin: "https://good.example",
+          "Sec-WebSocket-Protocol": "chat",
+          "Sec-WebSocket-Extensions": "x-test",
+        }),
+      );
+      assert.equal(response.status, 101);
+      assert.equal(response.headers.get("Server"), "shared/1");
+      assert.equal(server.subprotocol, "chat");
+      assert.equal(server.extensions.length, 1);
+    }
+    // One connection's negotiation doesn't leak into the config or the other.
+    assert.notEqual(servers[0].extensions, servers[1].extensions);
+    assert.deepEqual(config.subprotocols, ["chat"]);
+    assert.ok(Object.isFrozen(config.httpLimits));
+    assert.deepEqual(config.httpLimits, { maxLineLength: 100, maxNumHeaders: 20, maxBodySize: 10 });
+  });
+
+  test("applies its HTTP limits to the request and to bytes sent before the response", () => {
+    const config = new ServerProtocolConfig({ httpLimits: { maxLineLength: 30 } });
+    const long = new ServerProtocol({ config });
+    long.receiveData(Buffer.from(REQUEST));
+    assert.equal(long.response?.status, 431);
+
+    const early = new ServerProtocol({
+      config: new ServerProtocolConfig({ httpLimits: { maxBodySize: 4 } }),
+    });
+    early.receiveData(Buffer.concat([Buffer.from(REQUEST), Buffer.alloc(5)]));
+    assert.ok(early.handshakeExc instanceof SecurityError);
+  });
+
+  test("reads the environment once, when it's created, not per connection", () => {
+    let config: ServerProtocolConfig | undefined;
+    withEnv({ WEBSOCKETS_MAX_LINE_LENGTH: "30", WEBSOCKETS_SERVER: "from-env/1" }, () => {
+      config = new ServerProtocolConfig();
+    });
+    assert.ok(config !== undefined);
+    assert.equal(config.httpLimits.maxLineLength, 30);
+    assert.equal(config.serverHeader, "from-env/1");
+    withEnv({ WEBSOCKETS_MAX_LINE_LENGTH: "9000", WEBSOCKETS_SERVER: "changed/2" }, () => {
+      const server = new ServerProtocol({ config });
+      server.receiveData(Buffer.from(REQUEST));
+      assert.equal(server.response?.status, 431);
+      assert.equal(server.response?.headers.get("Server"), "from-env/1");
+    });
+  });
+
+  test("without one, each ServerProtocol reads the environment when it's created", () => {
+    withEnv({ WEBSOCKETS_MAX_LINE_LENGTH: "30" }, () => {
+      const server = new ServerProtocol();
+      assert.equal(server.config.httpLimits.maxLineLength, 30);
+    });
+    assert.equal(new ServerProtocol().config.httpLimits.maxLineLength, 8192);
+  });
+
+  test("refuses options that belong to it when it's given", () => {
+    const config = new ServerProtocolConfig();
+    for (const option of [
+      { origins: null },
+      { extensions: [] },
+      { subprotocols: ["chat"] },
+      { serverHeader: null },
+      { httpLimits: {} },
+      { maxSize: 10 },
+    ]) {
+      const name = Object.keys(option)[0];
+      assert.throws(
+        () => new ServerProtocol({ config, ...option }),
+        new TypeError(`${name} belongs to the ServerProtocolConfig when one is given`),
+      );
+    }
+  });
+
+  test("takes the connection's own logger, state and selectSubprotocol", () => {
+    const calls: string[] = [];
+    const config = new ServerProtocolConfig({
+      subprotocols: ["a"],
+      selectSubprotocol: () => {
+        calls.push("config");
+        return "a";
+      },
+    });
+    const { logger, lines } = debugLogger();
+    const own = new ServerProtocol({
+      config,
+      logger,
+      selectSubprotocol: (_protocol, offered) => {
+        calls.push("own");
+        return offered[1];
+      },
+    });
+    assert.equal(own.logger, logger);
+    own.receiveData(
+      Buffer.from(REQUEST.replace("\r\n\r\n", "\r\nSec-WebSocket-Protocol: a, b\r\n\r\n")),
+    );
+    assert.equal(lines[0], "< GET /chat HTTP/1.1");
+    assert.equal(own.accept(takeRequest(own)).status, 101);
+    assert.equal(own.subprotocol, "b");
+    const shared = new ServerProtocol({ config });
+    shared.accept(makeRequest({ "Sec-WebSocket-Protocol": "a" }));
+    assert.deepEqual(calls, ["own", "config"]);
+    assert.equal(new ServerProtocol({ config, state: OPEN }).state, OPEN);
+  });
+
+  test("refuses a Server header that isn't a valid header value when it's created", () => {
+    assert.throws(
+      () => new ServerProtocolConfig({ serverHeader: "a\r\nX-Injected: 1" }),
+      new TypeError('invalid value for header Server: "a\\r\\nX-Injected: 1"'),
+    );
+    assert.throws(() => new ServerProtocol({ serverHeader: "a\nb" }), TypeError);
+  });
+});
+
+describe("ServerProtocol after the handshake", () => {
+  test("shares one frozen empty extensions list until extensions are negotiated", () => {
+    const a = new ServerProtocol();
+    const b = new ServerProtocol();
+    assert.equal(a.extensions, b.extensions);
+    assert.equal(a.extensions.length, 0);
+    assert.ok(Object.isFrozen(a.extensions));
+    a.sendResponse(a.accept(makeRequest()));
+    assert.equal(a.extensions, b.extensions);
+  });
+
+  test("still rejects a malformed Sec-WebSocket-Protocol when it has no subprotocols", () => {
+    const server = new ServerProtocol();
+    const response = server.accept(makeRequest({ "Sec-WebSocket-Protocol": "a b" }));
+    assert.equal(response.status, 400);
+    assert.ok(server.handshakeExc instanceof InvalidHeaderFormat);
+  });
+
+  test("keeps the request headers as edited before accept", () => {
+    const server = new ServerProtocol();
+    server.receiveData(Buffer.from(REQUEST));
+    const request = takeRequest(server);
+    request.headers.append("X-Forwarded-For", "192.0.2.1");
+    request.headers.set("Host", "edited.example");
+    server.sendResponse(server.accept(request));
+    assert.equal(server.state, OPEN);
+    assert.equal(server.request, request);
+    assert.equal(server.request?.headers.get("x-forwarded-for"), "192.0.2.1");
+    assert.equal(server.request?.headers.get("host"), "edited.example");
+    assert.equal(server.request?.headers.get("Sec-WebSocket-Key"), KEY);
+  });
+
+  test("parses frames that came with the request once the handshake is over", () => {
+    const server = new ServerProtocol();
+    server.receiveData(Buffer.concat([Buffer.from(REQUEST), fromClient(OP_TEXT, "early")]));
+    server.sendResponse(server.accept(takeRequest(server)));
+    server.receiveData(fromClient(OP_TEXT, "late"));
+    const texts = server.eventsReceived().map((event) => (event as Frame).data.toString());
+    assert.deepEqual(texts, ["early", "late"]);
   });
 });
