@@ -54,6 +54,8 @@ export {
   type OriginPattern,
   type SelectSubprotocol,
   ServerProtocol,
+  ServerProtocolConfig,
+  type ServerProtocolConfigOptions,
   type ServerProtocolOptions,
 } from "./server.ts";
 export { isWebSocketURI, parseURI, type WebSocketURI } from "./uri.ts";
