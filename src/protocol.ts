@@ -550,12 +550,17 @@ export class Protocol {
 
   /** Queues an event for {@link Protocol.eventsReceived}. */
   protected pushEvent(event: Event): void {
-    this.#eventQueue().push(event);
+    const events = this.#events;
+    if (events === null) this.#events = [event];
+    else events.push(event);
   }
 
   /** Queues raw bytes (the HTTP request or response). Empty buffers are ignored: they would mean EOF. */
   protected sendBytes(data: Buffer): void {
-    if (data.length > 0) this.#writeQueue().push(data);
+    if (data.length === 0) return;
+    const writes = this.#writes;
+    if (writes === null) this.#writes = [data];
+    else writes.push(data);
   }
 
   /** Queues the EOF marker, once; logs `> EOF`. */
@@ -573,11 +578,6 @@ export class Protocol {
   }
 
   // --- Receiving frames ------------------------------------------------------
-
-  #eventQueue(): Event[] {
-    this.#events ??= [];
-    return this.#events;
-  }
 
   #writeQueue(): Buffer[] {
     this.#writes ??= [];
@@ -720,7 +720,11 @@ export class Protocol {
     // asked to close and won't read them (RFC 6455 §1.4).
     const closing = this.#rare;
     if (opcode < 0x8 && closing !== null && closing.closeSent !== null) return;
-    this.#eventQueue().push(frame);
+    // A literal when it's the first: most reads bring one frame, and an
+    // array grown by push reserves room for 17.
+    const events = this.#events;
+    if (events === null) this.#events = [frame];
+    else events.push(frame);
   }
 
   #receiveClose(frame: Frame): void {

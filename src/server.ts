@@ -391,12 +391,31 @@ export class ServerProtocol extends Protocol {
     }
 
     // Every value is valid: constants, base64, the config's checked Server
-    // header, and extensions and a subprotocol built from tokens.
-    const items = ["Date", httpDate(), "Upgrade", "websocket", "Connection", "Upgrade"];
-    items.push("Sec-WebSocket-Accept", accept);
-    if (negotiated !== null) items.push("Sec-WebSocket-Extensions", negotiated[0]);
-    if (subprotocol !== null) items.push("Sec-WebSocket-Protocol", subprotocol);
-    if (config.serverHeader !== null) items.push("Server", config.serverHeader);
+    // header, and extensions and a subprotocol built from tokens. The usual
+    // response is one array literal: no growing, no spare capacity.
+    const date = httpDate();
+    const serverHeader = config.serverHeader;
+    let items: string[];
+    if (negotiated === null && subprotocol === null && serverHeader !== null) {
+      items = [
+        "Date",
+        date,
+        "Upgrade",
+        "websocket",
+        "Connection",
+        "Upgrade",
+        "Sec-WebSocket-Accept",
+        accept,
+        "Server",
+        serverHeader,
+      ];
+    } else {
+      items = ["Date", date, "Upgrade", "websocket", "Connection", "Upgrade"];
+      items.push("Sec-WebSocket-Accept", accept);
+      if (negotiated !== null) items.push("Sec-WebSocket-Extensions", negotiated[0]);
+      if (subprotocol !== null) items.push("Sec-WebSocket-Protocol", subprotocol);
+      if (serverHeader !== null) items.push("Server", serverHeader);
+    }
     if (negotiated !== null) this.extensions = negotiated[1];
     this.subprotocol = subprotocol;
     this.origin = origin ?? null;
