@@ -25,7 +25,7 @@ import {
   resolveLogger,
 } from "../logging.ts";
 import { CLOSED, CONNECTING } from "../protocol.ts";
-import { defaultServerHeader, ServerProtocol, type ServerProtocolOptions } from "../server.ts";
+import { defaultServerHeader, ServerProtocol, ServerProtocolConfig } from "../server.ts";
 import {
   type Address,
   Connection,
@@ -420,7 +420,8 @@ export class Server {
   readonly #options: ServeOptions;
   readonly #logger: LoggerLike;
   readonly #openTimeout: number | null;
-  readonly #protocolOptions: ServerProtocolOptions;
+  // What every connection's protocol shares, prepared once.
+  readonly #protocolConfig: ServerProtocolConfig;
   // Shared by all connections (validated here, so serve() rejects bad options).
   readonly #connectionSettings: ConnectionSettings;
 
@@ -484,7 +485,7 @@ export class Server {
     ) {
       throw new TypeError(`unsupported compression: ${String(options.compression)}`);
     }
-    this.#protocolOptions = {
+    this.#protocolConfig = new ServerProtocolConfig({
       origins: options.origins ?? null,
       extensions,
       subprotocols: options.subprotocols ?? null,
@@ -492,7 +493,7 @@ export class Server {
       // Read once per server rather than from the environment per connection.
       serverHeader:
         options.serverHeader === undefined ? defaultServerHeader() : options.serverHeader,
-    };
+    });
     this.#closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
@@ -649,10 +650,10 @@ export class Server {
     const select = options.selectSubprotocol;
     let connection: ServerConnection | null = null;
     const protocol = new ServerProtocol({
-      ...this.#protocolOptions,
+      config: this.#protocolConfig,
       logger: protocolLogger(this.#logger),
       selectSubprotocol:
-        select == null ? null : (_protocol, subprotocols) => select(connection!, subprotocols),
+        select == null ? undefined : (_protocol, subprotocols) => select(connection!, subprotocols),
     });
     connection = new ServerConnection(
       protocol,
