@@ -12,7 +12,8 @@
  * Limits (RFC 7230 §3.1.1 and §3.2.5 leave them to implementations; values
  * and variables as in Python websockets). Each is read from the environment
  * when a parser is created, so a change to `process.env` applies to the next
- * connection; options override them per parser:
+ * connection (a server's `ServerProtocolConfig` reads them once, when it's
+ * created, for all its connections); options override them per parser:
  *
  * | limit | default | variable |
  * | --- | --- | --- |

@@ -555,14 +555,19 @@ export class ServerProtocol extends Protocol {
    * the I/O layer should close the transport (`closeExpected()` is `true`),
    * and `handshakeExc` is set if it wasn't.
    *
-   * @throws InvalidState unless the connection is CONNECTING and the
-   *   handshake didn't already fail for lack of a valid request.
+   * @throws InvalidState unless the connection is CONNECTING, no response
+   *   was sent, and the handshake didn't already fail for lack of a valid
+   *   request.
    */
   sendResponse(response: Response): void {
     if (this.state !== CONNECTING) {
       throw new InvalidState("cannot send a handshake response: connection isn't connecting");
     }
-    const handshake = this.#handshake!;
+    const handshake = this.#handshake;
+    if (handshake === null) {
+      // A rejection was sent: the connection stays CONNECTING until it closes.
+      throw new InvalidState("cannot send a handshake response: a response was already sent");
+    }
     if (handshake.failed) {
       throw new InvalidState("cannot send a handshake response: the handshake already failed", {
         cause: this.handshakeExc,

@@ -1099,6 +1099,17 @@ describe("ServerProtocolConfig shared by connections", () => {
 });
 
 describe("ServerProtocol after the handshake", () => {
+  test("refuses to send a second response after a rejection", () => {
+    const server = new ServerProtocol();
+    server.sendResponse(server.reject(404, "no"));
+    assert.equal(server.state, CONNECTING);
+    assert.throws(
+      () => server.sendResponse(server.reject(500, "again")),
+      new InvalidState("cannot send a handshake response: a response was already sent"),
+    );
+    assert.equal(server.response?.status, 404);
+  });
+
   test("shares one frozen empty extensions list until extensions are negotiated", () => {
     const a = new ServerProtocol();
     const b = new ServerProtocol();
