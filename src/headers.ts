@@ -111,7 +111,9 @@ export class Headers implements Iterable<[string, string]> {
   append(name: string, value: string): void {
     checkName(name);
     checkValue(name, value);
-    pushLine(this.#pairs(), name, value);
+    const pairs = toPairs(this.#items);
+    this.#items = pairs;
+    pushLine(pairs, name, value);
   }
 
   /**
@@ -119,7 +121,9 @@ export class Headers implements Iterable<[string, string]> {
    * @internal
    */
   appendValidated(name: string, value: string): void {
-    pushLine(this.#pairs(), name, value);
+    const pairs = toPairs(this.#items);
+    this.#items = pairs;
+    pushLine(pairs, name, value);
   }
 
   /**
@@ -132,7 +136,8 @@ export class Headers implements Iterable<[string, string]> {
       this.#items = block;
       return;
     }
-    const pairs = this.#pairs();
+    const pairs = toPairs(items);
+    this.#items = pairs;
     indexes.delete(pairs);
     splitBlock(block, pairs);
   }
@@ -153,7 +158,7 @@ export class Headers implements Iterable<[string, string]> {
   set(name: string, value: string): void {
     checkName(name);
     checkValue(name, value);
-    const items = this.#pairs();
+    const items = toPairs(this.#items);
     const kept: string[] = [];
     let replaced = false;
     for (let i = 0; i < items.length; i += 2) {
@@ -169,8 +174,8 @@ export class Headers implements Iterable<[string, string]> {
 
   /** Removes every line of `name`; says whether there was one. */
   delete(name: string): boolean {
-    if (this.#find(name, 0) === -1) return false;
-    const items = this.#pairs();
+    if (find(this.#items, name, 0) === -1) return false;
+    const items = toPairs(this.#items);
     const kept: string[] = [];
     for (let i = 0; i < items.length; i += 2) {
       if (!sameName(items[i], name)) kept.push(items[i], items[i + 1]);
@@ -181,20 +186,22 @@ export class Headers implements Iterable<[string, string]> {
 
   /** Whether there is at least one line of `name`. */
   has(name: string): boolean {
-    return this.#find(name, 0) !== -1;
+    return find(this.#items, name, 0) !== -1;
   }
 
   /** The first value of `name`, or `undefined`. */
   get(name: string): string | undefined {
-    const at = this.#find(name, 0);
-    return at === -1 ? undefined : this.#valueAt(at);
+    const items = this.#items;
+    const at = find(items, name, 0);
+    return at === -1 ? undefined : valueAt(items, at);
   }
 
   /** Every value of `name`, in order; an empty array when there is none. */
   getAll(name: string): string[] {
     const values: string[] = [];
-    for (let at = this.#find(name, 0); at !== -1; at = this.#find(name, this.#after(at))) {
-      values.push(this.#valueAt(at));
+    const items = this.#items;
+    for (let at = find(items, name, 0); at !== -1; at = find(items, name, after(items, at))) {
+      values.push(valueAt(items, at));
     }
     return values;
   }
@@ -206,12 +213,13 @@ export class Headers implements Iterable<[string, string]> {
    *   `Sec-WebSocket-Key` lines, which a server must not silently pick from).
    */
   getOne(name: string): string | undefined {
-    const at = this.#find(name, 0);
+    const items = this.#items;
+    const at = find(items, name, 0);
     if (at === -1) return undefined;
-    if (this.#find(name, this.#after(at)) !== -1) {
+    if (find(items, name, after(items, at)) !== -1) {
       throw new InvalidHeader(name, `more than one ${name} header found`);
     }
-    return this.#valueAt(at);
+    return valueAt(items, at);
   }
 
   /**
@@ -219,9 +227,10 @@ export class Headers implements Iterable<[string, string]> {
    * (none, or several). @internal
    */
   only(name: string): string | undefined {
-    const at = this.#find(name, 0);
-    if (at === -1 || this.#find(name, this.#after(at)) !== -1) return undefined;
-    return this.#valueAt(at);
+    const items = this.#items;
+    const at = find(items, name, 0);
+    if (at === -1 || find(items, name, after(items, at)) !== -1) return undefined;
+    return valueAt(items, at);
   }
 
   /** `[name, value]` pairs, in order, names with their original casing. */
@@ -316,68 +325,64 @@ export class Headers implements Iterable<[string, string]> {
     }
     return out;
   }
+}
 
-  // The lines as flat pairs, splitting a header block first.
-  #pairs(): string[] {
-    const items = this.#items;
-    if (typeof items !== "string") return items;
-    const pairs = splitBlock(items, []);
-    this.#items = pairs;
-    return pairs;
-  }
+// The module functions below work on a Headers' #items rather than being
+// private methods: a class with private methods gives each instance a slot
+// for its brand, and a server keeps two Headers per connection.
 
-  // Where the first line of `name` at or after `from` is, or -1: a position
-  // in the pairs, or an offset in the header block. Nothing is allocated.
-  #find(name: string, from: number): number {
-    const items = this.#items;
-    if (typeof items === "string") {
-      for (let pos = from; pos < items.length; ) {
-        const colon = items.indexOf(":", pos);
-        if (colon - pos === name.length && sameNameAt(items, pos, name)) return pos;
-        pos = items.indexOf("\n", colon) + 1;
-      }
-      return -1;
+// The lines as flat pairs: `items` itself, or a header block split.
+function toPairs(items: string[] | string): string[] {
+  return typeof items === "string" ? splitBlock(items, []) : items;
+}
+
+// Where the first line of `name` at or after `from` is, or -1: a position
+// in the pairs, or an offset in the header block. Nothing is allocated.
+function find(items: string[] | string, name: string, from: number): number {
+  if (typeof items === "string") {
+    for (let pos = from; pos < items.length; ) {
+      const colon = items.indexOf(":", pos);
+      if (colon - pos === name.length && sameNameAt(items, pos, name)) return pos;
+      pos = items.indexOf("\n", colon) + 1;
     }
-    const positions = this.#lookup(name);
-    if (positions !== null) {
-      for (const at of positions) if (at >= from) return at;
-      return -1;
-    }
-    for (let i = from; i < items.length; i += 2) if (sameName(items[i], name)) return i;
     return -1;
   }
-
-  // Where the line after the one at `at` starts (see #find).
-  #after(at: number): number {
-    const items = this.#items;
-    return typeof items === "string" ? items.indexOf("\n", at) + 1 : at + 2;
+  const positions = lookup(items, name);
+  if (positions !== null) {
+    for (const at of positions) if (at >= from) return at;
+    return -1;
   }
+  for (let i = from; i < items.length; i += 2) if (sameName(items[i], name)) return i;
+  return -1;
+}
 
-  #valueAt(at: number): string {
-    const items = this.#items;
-    if (typeof items !== "string") return items[at + 1];
-    const colon = items.indexOf(":", at);
-    return items.slice(colon + 2, items.indexOf("\r", colon));
-  }
+// Where the line after the one at `at` starts (see find).
+function after(items: string[] | string, at: number): number {
+  return typeof items === "string" ? items.indexOf("\n", at) + 1 : at + 2;
+}
 
-  // Positions of `name` from the index, or `null` when the headers are few
-  // enough to scan.
-  #lookup(name: string): readonly number[] | null {
-    const items = this.#items as string[];
-    if (items.length <= INDEX_THRESHOLD) return null;
-    let index = indexes.get(items);
-    if (index === undefined) {
-      index = new Map();
-      for (let i = 0; i < items.length; i += 2) {
-        const lower = items[i].toLowerCase();
-        const positions = index.get(lower);
-        if (positions === undefined) index.set(lower, [i]);
-        else positions.push(i);
-      }
-      indexes.set(items, index);
+function valueAt(items: string[] | string, at: number): string {
+  if (typeof items !== "string") return items[at + 1];
+  const colon = items.indexOf(":", at);
+  return items.slice(colon + 2, items.indexOf("\r", colon));
+}
+
+// Positions of `name` from the index, or `null` when the headers are few
+// enough to scan.
+function lookup(items: string[], name: string): readonly number[] | null {
+  if (items.length <= INDEX_THRESHOLD) return null;
+  let index = indexes.get(items);
+  if (index === undefined) {
+    index = new Map();
+    for (let i = 0; i < items.length; i += 2) {
+      const lower = items[i].toLowerCase();
+      const positions = index.get(lower);
+      if (positions === undefined) index.set(lower, [i]);
+      else positions.push(i);
     }
-    return index.get(name.toLowerCase()) ?? NONE;
+    indexes.set(items, index);
   }
+  return index.get(name.toLowerCase()) ?? NONE;
 }
 
 // Above this many entries of #items (32 lines), lookups go through an index.
