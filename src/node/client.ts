@@ -109,7 +109,6 @@ export class ClientConnection extends Connection {
   protected override handshakeEvent(event: unknown): void {
     if (typeof event !== "object" || event === null || !("status" in event)) return;
     const protocol = this.protocol as ClientProtocol;
-    this.setHandshake(protocol.request, event as Response);
     // Open now, before frames that came with the response (a close...) are
     // processed: the handshake succeeded even if the server closes at once.
     if (protocol.handshakeExc === null) this.opened();

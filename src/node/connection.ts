@@ -177,6 +177,12 @@ const FLUSH_SCHEDULED = 4;
 const IS_CLOSED = 8;
 const CLOSE_DONE = 16;
 
+/** What the server and client protocols record of the opening handshake. */
+interface HandshakeRecord {
+  request: Request | null;
+  response: Response | null;
+}
+
 interface TaggedSocket extends Duplex {
   [kConnection]: Connection;
 }
@@ -409,9 +415,6 @@ export class Connection {
   // socket is ended or destroyed: it forgets them then. `undefined`: not yet.
   #remoteAddress: Address | null | undefined = undefined;
   #localAddress: Address | null | undefined = undefined;
-
-  #request: Request | null = null;
-  #response: Response | null = null;
 
   // Write path: buffers produced during this event-loop turn, flushed once.
   // One buffer, or several, or none: most turns write one frame, and an
@@ -667,12 +670,13 @@ export class Connection {
 
   /** The opening handshake's request, once known. */
   get request(): Request | null {
-    return this.#request;
+    // The protocol keeps it: no copy of the reference per connection.
+    return (this.protocol as Partial<HandshakeRecord>).request ?? null;
   }
 
   /** The opening handshake's response, once known. */
   get response(): Response | null {
-    return this.#response;
+    return (this.protocol as Partial<HandshakeRecord>).response ?? null;
   }
 
   /**
@@ -1016,12 +1020,6 @@ export class Connection {
   }
 
   // --- For subclasses and broadcast() ---------------------------------------
-
-  /** Records the handshake's request and response. @internal */
-  protected setHandshake(request: Request | null, response: Response | null): void {
-    this.#request = request;
-    this.#response = response;
-  }
 
   /**
    * Handles a handshake event (the request on a server, the response on a

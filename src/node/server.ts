@@ -261,7 +261,7 @@ export class ServerConnection extends Connection {
     try {
       const protocol = this.protocol as ServerProtocol;
       if (request === null || protocol.state !== CONNECTING) opened = this.#noRequest();
-      else opened = this.#respond(request, this.#acceptRequest(request), false);
+      else opened = this.#respond(this.#acceptRequest(request), false);
     } catch (error) {
       // A bug: don't leak the connection.
       opened = false;
@@ -342,7 +342,7 @@ export class ServerConnection extends Connection {
       }
       if (protocol.state !== CONNECTING) return false;
     }
-    return this.#respond(request, response, fromProcessRequest);
+    return this.#respond(response, fromProcessRequest);
   }
 
   /**
@@ -370,14 +370,13 @@ export class ServerConnection extends Connection {
   }
 
   /** Sends the response; resolves to whether the connection is OPEN. */
-  #respond(request: Request, response: Response, fromProcessRequest: boolean): boolean {
+  #respond(response: Response, fromProcessRequest: boolean): boolean {
     const protocol = this.protocol as ServerProtocol;
     // Checked after the last await, so a server that started closing
     // meanwhile can't gain a connection.
     if (response.status === 101 && !isServing(this.server)) {
       response = protocol.reject(503, "Server is shutting down.\n");
     }
-    this.setHandshake(request, response);
     protocol.sendResponse(response);
     if (response.status === 101) {
       // Open even if frames that came with the request (a close...) were

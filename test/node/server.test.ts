@@ -32,6 +32,7 @@ import {
   frame,
   OP_BINARY,
   OP_CLOSE,
+  OP_TEXT,
   parseClose,
   rawConnect,
   readFrames,
@@ -301,6 +302,51 @@ describe("handler", () => {
 });
 
 describe("handshake hooks", () => {
+  it("shows the request to processRequest as connection.request, and the response sent once open", async () => {
+    const seen: { sameRequest: boolean; responseBefore: unknown }[] = [];
+    let opened: { path: string | undefined; status: number | undefined } | null = null;
+    const { server, url } = await start(
+      async (ws) => {
+        opened = { path: ws.request?.path, status: ws.response?.status };
+        await echo(ws);
+      },
+      {
+        processRequest: (ws, request) => {
+          seen.push({ sameRequest: ws.request === request, responseBefore: ws.response });
+        },
+      },
+    );
+    const ws = await connect(`${url}/room?x=1`, { logger: false });
+    assert.equal(ws.response?.status, 101);
+    assert.equal(ws.request?.path, "/room?x=1");
+    await ws.close();
+    await server.close();
+    assert.deepEqual(seen, [{ sameRequest: true, responseBefore: null }]);
+    assert.deepEqual(opened, { path: "/room?x=1", status: 101 });
+  });
+
+  it("opens a connection without hooks before its handler runs, frames sent with the request included", async () => {
+    const received: string[] = [];
+    const states: number[] = [];
+    const { server, port } = await start(async (ws) => {
+      states.push(ws.state);
+      for await (const message of ws) received.push(String(message));
+    });
+    const socket = await tcpConnect(port);
+    socket.write(Buffer.concat([upgradeRequest("127.0.0.1", port), frame(OP_TEXT, "hi")]));
+    const { response, rest } = await readResponseHead(socket);
+    assert.equal(response.status, 101);
+    const reader = readFrames(socket, rest);
+    socket.write(closeFrame(1000));
+    const close = await reader.nextData();
+    assert.equal(close?.opcode, OP_CLOSE);
+    assert.equal(parseClose(close!.payload).code, 1000);
+    await new Promise((resolve) => socket.once("close", resolve));
+    await server.close();
+    assert.deepEqual(states, [OPEN]);
+    assert.deepEqual(received, ["hi"]);
+  });
+
   it("answers with processRequest's response instead of upgrading", async () => {
     const capture = createCaptureLogger();
     const { server, url } = await start(echo, {
