@@ -113,9 +113,10 @@ export interface ServerProtocolOptions extends ProtocolOptions, ServerProtocolCo
   /**
    * The options shared by every connection of a server, prepared once.
    * With it, only `logger`, `state` and `selectSubprotocol` (which then
-   * replaces the config's, for this connection) may be given: any other
-   * option throws a `TypeError`. Default: a config built from the other
-   * options, for this connection alone.
+   * replaces the config's, for this connection; `null`: the default
+   * selection) may be given: any other option throws a `TypeError`.
+   * Default: a config built from the other options, for this connection
+   * alone.
    */
   config?: ServerProtocolConfig;
 }
