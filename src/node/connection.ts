@@ -450,13 +450,6 @@ export class Connection {
     return (this.#flags & INFO) !== 0;
   }
 
-  get #flushScheduled(): boolean {
-    return (this.#flags & FLUSH_SCHEDULED) !== 0;
-  }
-  set #flushScheduled(value: boolean) {
-    this.#flags = value ? this.#flags | FLUSH_SCHEDULED : this.#flags & ~FLUSH_SCHEDULED;
-  }
-
   // The transport closed: #onClose ran.
   get #isClosed(): boolean {
     return (this.#flags & IS_CLOSED) !== 0;
@@ -1142,7 +1135,7 @@ export class Connection {
     payload: Buffer,
   ): void {
     this.#checkTransport();
-    if (this.#debug) {
+    if ((this.#flags & DEBUG) !== 0) {
       this.logger.debug(logMessages.frameSent(new Frame(opcode, payload, true)));
     }
     for (const buf of bytes) this.#queue(buf);
@@ -1314,14 +1307,16 @@ export class Connection {
     // One write per event-loop turn: a tick scheduled now runs after the
     // current microtask chain (e.g. a handler echoing every message of a
     // chunk), so all its frames leave together.
-    if (this.#pendingBytes > 0 && !this.#flushScheduled) {
-      this.#flushScheduled = true;
+    // Bit operations rather than the accessor: this runs per message, and
+    // a private accessor call costs a brand check there.
+    if (this.#pendingBytes > 0 && (this.#flags & FLUSH_SCHEDULED) === 0) {
+      this.#flags |= FLUSH_SCHEDULED;
       process.nextTick(Connection.#flushTick, this);
     }
   }
 
   static #flushTick(connection: Connection): void {
-    connection.#flushScheduled = false;
+    connection.#flags &= ~FLUSH_SCHEDULED;
     connection.#flush();
   }
 

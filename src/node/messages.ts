@@ -200,24 +200,35 @@ export class MessageQueue implements AsyncIterator<Data> {
 
   /** Adds a data frame received from the peer. */
   put(frame: Frame): void {
-    if (this.#closed) return;
-    if (this.#skipping) {
-      if (frame.opcode === OP_CONT) {
-        if (frame.fin) this.#skipping = false;
-        return;
-      }
-      // The protocol guarantees a CONT frame ends the message; a new message
-      // here means there was nothing left to skip.
-      this.#skipping = false;
-    }
-    if (this.#dropping) return;
+    // One bit test for the three rare states: this runs per frame, and each
+    // private accessor call costs a brand check.
+    if ((this.#flags & (CLOSED | SKIPPING | DROPPING)) !== 0 && !this.#accepts(frame)) return;
 
-    if (this.#resolve !== null && this.length === 0) {
+    if (this.#resolve !== null && this.#frames.length === this.#head) {
       // Fast path: a reader is waiting and nothing is queued; hand over the
       // frame without queuing it.
       this.#consume(frame);
       return;
     }
+    this.#putSlow(frame);
+  }
+
+  /** Whether a frame put while closed, skipping or dropping is kept. */
+  #accepts(frame: Frame): boolean {
+    if (this.#closed) return false;
+    if (this.#skipping) {
+      if (frame.opcode === OP_CONT) {
+        if (frame.fin) this.#skipping = false;
+        return false;
+      }
+      // The protocol guarantees a CONT frame ends the message; a new message
+      // here means there was nothing left to skip.
+      this.#skipping = false;
+    }
+    return !this.#dropping;
+  }
+
+  #putSlow(frame: Frame): void {
     const waiter = this.#streamWaiter;
     if (waiter !== null && this.length === 0) {
       this.#streamWaiter = null;
@@ -341,12 +352,6 @@ export class MessageQueue implements AsyncIterator<Data> {
       this.#read = null;
       if (read.onAbort !== null) read.signal!.removeEventListener("abort", read.onAbort);
     }
-  }
-
-  // The `decode` argument of the pending read.
-  get #decode(): boolean | undefined {
-    const flags = this.#flags;
-    return (flags & DECODE_SET) === 0 ? undefined : (flags & DECODE_TEXT) !== 0;
   }
 
   /** The error readers get once the queue is closed and empty. */
@@ -534,8 +539,9 @@ export class MessageQueue implements AsyncIterator<Data> {
       return;
     }
     const resolve = this.#resolve!;
-    const iterate = (this.#flags & ITERATE) !== 0;
-    const decode = this.#decode;
+    const flags = this.#flags;
+    const iterate = (flags & ITERATE) !== 0;
+    const decode = (flags & DECODE_SET) === 0 ? undefined : (flags & DECODE_TEXT) !== 0;
     const previous = this.#read === null ? null : this.#read.frames;
     this.#clearRead();
     let result: Data | null;
