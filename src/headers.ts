@@ -98,6 +98,11 @@ export class Headers implements Iterable<[string, string]> {
     return headers;
   }
 
+  /** The lines as flat pairs, or the header block; not a copy. @internal */
+  static itemsOf(headers: Headers): readonly string[] | string {
+    return headers.#items;
+  }
+
   /** The number of header lines. */
   get size(): number {
     const items = this.#items;

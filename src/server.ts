@@ -215,6 +215,41 @@ function httpDate(): string {
   return dateText;
 }
 
+/**
+ * The header lines of the 101 that accepts a handshake, as flat pairs. Every
+ * value is valid: constants, base64, the config's checked Server header, and
+ * extensions and a subprotocol built from tokens. The usual response is one
+ * array literal: no growing, no spare capacity.
+ */
+function items101(
+  date: string,
+  accept: string,
+  extensionsHeader: string | null,
+  subprotocol: string | null,
+  serverHeader: string | null,
+): string[] {
+  if (extensionsHeader === null && subprotocol === null && serverHeader !== null) {
+    return [
+      "Date",
+      date,
+      "Upgrade",
+      "websocket",
+      "Connection",
+      "Upgrade",
+      "Sec-WebSocket-Accept",
+      accept,
+      "Server",
+      serverHeader,
+    ];
+  }
+  const items = ["Date", date, "Upgrade", "websocket", "Connection", "Upgrade"];
+  items.push("Sec-WebSocket-Accept", accept);
+  if (extensionsHeader !== null) items.push("Sec-WebSocket-Extensions", extensionsHeader);
+  if (subprotocol !== null) items.push("Sec-WebSocket-Protocol", subprotocol);
+  if (serverHeader !== null) items.push("Server", serverHeader);
+  return items;
+}
+
 const BROWSER_HINT =
   "\nYou cannot access a WebSocket server directly with a browser. You need a WebSocket client.\n";
 
@@ -232,6 +267,11 @@ class HandshakeState {
   failed = false;
   readonly selectSubprotocol: SelectSubprotocol | null;
   readonly debug: boolean;
+  // What the last accept() put in its 101, to tell at sendResponse whether
+  // the response is still exactly that.
+  date: string | null = null;
+  accept: string | null = null;
+  extensionsHeader: string | null = null;
 
   constructor(limits: Readonly<HttpLimits>, select: SelectSubprotocol | null, debug: boolean) {
     this.parser = new RequestParser({ limits });
@@ -269,11 +309,14 @@ export class ServerProtocol extends Protocol {
   subprotocol: string | null = null;
   /** The request received, or `null`. */
   request: Request | null = null;
-  /**
-   * The response sent, or `null`: by {@link ServerProtocol.sendResponse}, or
-   * by the protocol itself when it answered a request it couldn't parse.
-   */
-  response: Response | null = null;
+  // The response sent. When it is the 101 accept() built for `request`,
+  // unchanged, only what can't be derived again is kept (its Date, and its
+  // extensions header), and `response` rebuilds it on first use, its Accept
+  // from the request's key: a server keeps every connection's response, and
+  // most are never read.
+  #response: Response | null = null;
+  #responseDate: string | null = null;
+  #responseExtensions: string | null = null;
 
   readonly #config: ServerProtocolConfig;
   // Null once the response is sent: a connection lives long after its handshake.
@@ -306,6 +349,37 @@ export class ServerProtocol extends Protocol {
       select,
       isLevelEnabled(this.logger, "debug"),
     );
+  }
+
+  /**
+   * The response sent, or `null`: by {@link ServerProtocol.sendResponse}, or
+   * by the protocol itself when it answered a request it couldn't parse.
+   */
+  get response(): Response | null {
+    if (this.#response === null && this.#responseDate !== null) {
+      this.#response = {
+        status: 101,
+        reason: reasonPhrase(101),
+        headers: Headers.fromValidated(
+          items101(
+            this.#responseDate,
+            acceptKey(this.request!.headers.getOne("Sec-WebSocket-Key")!),
+            this.#responseExtensions,
+            this.subprotocol,
+            this.#config.serverHeader,
+          ),
+        ),
+        body: EMPTY_BODY,
+      };
+      this.#responseDate = null;
+      this.#responseExtensions = null;
+    }
+    return this.#response;
+  }
+  set response(response: Response | null) {
+    this.#response = response;
+    this.#responseDate = null;
+    this.#responseExtensions = null;
   }
 
   /** The options shared with other connections of the server. */
@@ -391,31 +465,16 @@ export class ServerProtocol extends Protocol {
       return this.#rejectHandshake(error);
     }
 
-    // Every value is valid: constants, base64, the config's checked Server
-    // header, and extensions and a subprotocol built from tokens. The usual
-    // response is one array literal: no growing, no spare capacity.
     const date = httpDate();
-    const serverHeader = config.serverHeader;
-    let items: string[];
-    if (negotiated === null && subprotocol === null && serverHeader !== null) {
-      items = [
-        "Date",
-        date,
-        "Upgrade",
-        "websocket",
-        "Connection",
-        "Upgrade",
-        "Sec-WebSocket-Accept",
-        accept,
-        "Server",
-        serverHeader,
-      ];
-    } else {
-      items = ["Date", date, "Upgrade", "websocket", "Connection", "Upgrade"];
-      items.push("Sec-WebSocket-Accept", accept);
-      if (negotiated !== null) items.push("Sec-WebSocket-Extensions", negotiated[0]);
-      if (subprotocol !== null) items.push("Sec-WebSocket-Protocol", subprotocol);
-      if (serverHeader !== null) items.push("Server", serverHeader);
+    const extensionsHeader = negotiated === null ? null : negotiated[0];
+    const items = items101(date, accept, extensionsHeader, subprotocol, config.serverHeader);
+    const handshake = this.#handshake;
+    // Rebuilding the 101 later takes the key from `this.request`: only a
+    // response to that request can be rebuilt.
+    if (handshake !== null) {
+      handshake.date = request === this.request ? date : null;
+      handshake.accept = accept;
+      handshake.extensionsHeader = extensionsHeader;
     }
     if (negotiated !== null) this.extensions = negotiated[1];
     this.subprotocol = subprotocol;
@@ -560,6 +619,50 @@ export class ServerProtocol extends Protocol {
    *   was sent, and the handshake didn't already fail for lack of a valid
    *   request.
    */
+  /** Whether `response` is the 101 accept() built, unchanged: then it can be rebuilt. */
+  #isAccepted(response: Response, handshake: HandshakeState): boolean {
+    const date = handshake.date;
+    if (
+      date === null ||
+      response.status !== 101 ||
+      response.reason !== reasonPhrase(101) ||
+      response.body.length !== 0 ||
+      !(response.headers instanceof Headers)
+    ) {
+      return false;
+    }
+    const items = Headers.itemsOf(response.headers);
+    if (typeof items === "string") return false;
+    if (
+      items[0] !== "Date" ||
+      items[1] !== date ||
+      items[2] !== "Upgrade" ||
+      items[3] !== "websocket" ||
+      items[4] !== "Connection" ||
+      items[5] !== "Upgrade" ||
+      items[6] !== "Sec-WebSocket-Accept" ||
+      items[7] !== handshake.accept
+    ) {
+      return false;
+    }
+    let i = 8;
+    const extensions = handshake.extensionsHeader;
+    if (extensions !== null) {
+      if (items[i] !== "Sec-WebSocket-Extensions" || items[i + 1] !== extensions) return false;
+      i += 2;
+    }
+    if (this.subprotocol !== null) {
+      if (items[i] !== "Sec-WebSocket-Protocol" || items[i + 1] !== this.subprotocol) return false;
+      i += 2;
+    }
+    const serverHeader = this.#config.serverHeader;
+    if (serverHeader !== null) {
+      if (items[i] !== "Server" || items[i + 1] !== serverHeader) return false;
+      i += 2;
+    }
+    return i === items.length;
+  }
+
   sendResponse(response: Response): void {
     if (this.state !== CONNECTING) {
       throw new InvalidState("cannot send a handshake response: connection isn't connecting");
@@ -576,8 +679,14 @@ export class ServerProtocol extends Protocol {
     }
     if (handshake.debug) this.#debugLines(formatResponseLines(response, ">"));
     this.sendBytes(serializeResponse(response));
-    if (response.headers instanceof Headers) response.headers.compact();
-    this.response = response;
+    if (this.#isAccepted(response, handshake)) {
+      this.#response = null;
+      this.#responseDate = handshake.date;
+      this.#responseExtensions = handshake.extensionsHeader;
+    } else {
+      if (response.headers instanceof Headers) response.headers.compact();
+      this.response = response;
+    }
     this.#handshake = null;
     if (response.status === 101) {
       const pending = handshake.pending;

@@ -18,6 +18,7 @@ import type {
   ExtensionParameter,
   ServerExtensionFactory,
 } from "../src/extensions/base.ts";
+import { ServerPerMessageDeflateFactory } from "../src/extensions/permessage-deflate.ts";
 import { Frame, OP_TEXT } from "../src/frames.ts";
 import { Headers } from "../src/headers.ts";
 import type { Request, Response } from "../src/http11.ts";
@@ -385,8 +386,59 @@ describe("ServerProtocol.accept", () => {
         "\r\n",
     );
     assert.equal(server.state, OPEN);
-    assert.equal(server.response, response);
+    // Rebuilt on first read: equal to what was sent, not the same object.
+    assert.deepEqual(server.response, response);
+    assert.equal(server.response, server.response);
     assert.equal(server.closeExpected(), false);
+  });
+
+  test("rebuilds an unchanged 101 exactly, with extensions and a subprotocol", () => {
+    const server = new ServerProtocol({
+      extensions: [new ServerPerMessageDeflateFactory()],
+      subprotocols: ["chat"],
+    });
+    server.receiveData(
+      Buffer.from(
+        REQUEST.replace(
+          "\r\n\r\n",
+          "\r\nSec-WebSocket-Extensions: permessage-deflate\r\nSec-WebSocket-Protocol: chat\r\n\r\n",
+        ),
+      ),
+    );
+    const response = server.accept(takeRequest(server));
+    const sent = [...response.headers];
+    server.sendResponse(response);
+    const kept = server.response!;
+    assert.notEqual(kept, response);
+    assert.equal(kept.status, 101);
+    assert.deepEqual([...kept.headers], sent);
+    assert.equal(kept.headers.get("Sec-WebSocket-Protocol"), "chat");
+    assert.match(kept.headers.get("Sec-WebSocket-Extensions") ?? "", /^permessage-deflate/);
+  });
+
+  test("keeps a 101 answering a request it didn't receive as the very object sent", () => {
+    const server = new ServerProtocol();
+    const response = server.accept(makeRequest());
+    server.sendResponse(response);
+    assert.equal(server.response, response);
+  });
+
+  test("keeps a 101 changed before it was sent as the very object sent", () => {
+    const server = new ServerProtocol();
+    server.receiveData(Buffer.from(REQUEST));
+    const response = server.accept(takeRequest(server));
+    response.headers.append("X-Served-By", "test");
+    server.sendResponse(response);
+    assert.equal(server.response, response);
+    assert.equal(server.response!.headers.get("X-Served-By"), "test");
+
+    const other = new ServerProtocol();
+    other.receiveData(Buffer.from(REQUEST));
+    const replaced = other.accept(takeRequest(other));
+    replaced.headers.set("Date", "Thu, 01 Jan 1970 00:00:00 GMT");
+    other.sendResponse(replaced);
+    assert.equal(other.response, replaced);
+    assert.equal(other.response!.headers.get("Date"), "Thu, 01 Jan 1970 00:00:00 GMT");
   });
 
   test("logs the response line by line at debug level", () => {
