@@ -115,8 +115,8 @@ export class MessageQueue implements AsyncIterator<Data> {
 
   // The ConnectionClosed error, built on first use: building an error
   // captures a stack, and most connections close without anyone reading.
-  #makeError: () => unknown = makeNoError;
-  #error: unknown = null;
+  // Until ERROR_MADE is set, the function that builds it; then the error.
+  #error: unknown = makeNoError;
 
   get #paused(): boolean {
     return (this.#flags & PAUSED) !== 0;
@@ -358,7 +358,7 @@ export class MessageQueue implements AsyncIterator<Data> {
   #closedError(): unknown {
     if (!this.#errorMade) {
       this.#errorMade = true;
-      this.#error = this.#makeError();
+      this.#error = (this.#error as () => unknown)();
     }
     return this.#error;
   }
@@ -469,7 +469,7 @@ export class MessageQueue implements AsyncIterator<Data> {
   close(makeError: () => unknown, normal: boolean): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#makeError = makeError;
+    this.#error = makeError;
     this.#normal = normal;
     if (this.#resolve !== null) this.#end();
     const waiter = this.#streamWaiter;
