@@ -1,0 +1,211 @@
+/**
+ * What one idle server connection keeps on the JavaScript heap, by object
+ * type, for our server or `ws`'s:
+ *
+ *   node --expose-gc --import tsx bench/idle-heap.ts [ours|ws] [count]
+ *
+ * A client process (this file, forked) opens `count` connections (default
+ * 2,000) to an echo server in this process and keeps them open; a heap
+ * snapshot is taken before and after, each after full collections, and the
+ * difference is divided by `count`. Everything listens on 127.0.0.1 only.
+ *
+ * The echo benchmark's RSS row is the figure to compare; this one tells
+ * where the bytes are, e.g. after a change to what a connection keeps.
+ *
+ * @module
+ */
+
+import { fork } from "node:child_process";
+import { readFileSync, unlinkSync } from "node:fs";
+import { connect as netConnect, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { writeHeapSnapshot } from "node:v8";
+
+const CONCURRENCY = 50;
+// Every wait below gives up after this long.
+const DEADLINE_MS = 60_000;
+
+if (process.argv[2] === "--client") {
+  runClient(Number(process.argv[3]), Number(process.argv[4]));
+} else {
+  await runServer(process.argv[2] ?? "ours", Number(process.argv[3] ?? 2000));
+}
+
+/** Opens `count` connections, `CONCURRENCY` handshakes at a time; tells the parent when all are open. */
+function runClient(port: number, count: number): void {
+  const sockets: Socket[] = [];
+  let started = 0;
+  let opened = 0;
+  const openOne = (): void => {
+    const index = started++;
+    const socket = netConnect(port, "127.0.0.1");
+    sockets.push(socket);
+    const key = Buffer.from(String(index).padStart(16, "0")).toString("base64");
+    socket.on("connect", () => {
+      socket.write(
+        `GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n` +
+          `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      );
+    });
+    let head = "";
+    const onData = (chunk: Buffer): void => {
+      head += chunk.toString("latin1");
+      if (!head.includes("\r\n\r\n")) return;
+      socket.off("data", onData);
+      opened++;
+      if (opened === count) process.send?.("open");
+      else if (started < count) openOne();
+    };
+    socket.on("data", onData);
+    socket.on("error", () => {});
+  };
+  for (let i = 0; i < Math.min(CONCURRENCY, count); i++) openOne();
+  process.on("message", () => {
+    for (const socket of sockets) socket.destroy();
+    process.exit(0);
+  });
+}
+
+async function runServer(impl: string, count: number): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error("run with node --expose-gc");
+  if (!Number.isSafeInteger(count) || count < 1) throw new TypeError(`bad count: ${count}`);
+  const { port, accepted, stop } = await startServer(impl);
+
+  const openClients = async (n: number) => {
+    const child = fork(new URL(import.meta.url), ["--client", String(port), String(n)], {
+      execArgv: ["--import", "tsx"],
+    });
+    await withDeadline(
+      new Promise((resolve) => child.once("message", resolve)),
+      "clients to connect",
+    );
+    return child;
+  };
+  const closeClients = async (child: ReturnType<typeof fork>) => {
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.send("close");
+    await withDeadline(exited, "the client to exit");
+  };
+  const collect = async () => {
+    for (let i = 0; i < 3; i++) {
+      gc();
+      await sleep(50);
+    }
+  };
+
+  // Warm up the code paths, so that compiling them isn't counted.
+  await closeClients(await openClients(200));
+  await sleep(300);
+  await collect();
+
+  // As one string: a Map of thousands of keys would be counted in the
+  // second snapshot.
+  const before = JSON.stringify([...heapByType(snapshot("before"))]);
+  await collect();
+  const base = accepted();
+  const child = await openClients(count);
+  const deadline = Date.now() + DEADLINE_MS;
+  while (accepted() - base < count) {
+    if (Date.now() > deadline) throw new Error("the server didn't accept every connection");
+    await sleep(20);
+  }
+  await sleep(500);
+  await collect();
+  const after = heapByType(snapshot("after"));
+  const beforeByType = new Map<string, [number, number]>(JSON.parse(before));
+
+  const rows: [string, number, number][] = [];
+  let total = 0;
+  for (const [type, [size, n]] of after) {
+    const [size0, n0] = beforeByType.get(type) ?? [0, 0];
+    const perConnection = (size - size0) / count;
+    total += perConnection;
+    if (Math.abs(perConnection) >= 4) rows.push([type, perConnection, (n - n0) / count]);
+  }
+  rows.sort((a, b) => b[1] - a[1]);
+  console.log(`${impl}: ${count} idle connections, bytes per connection by heap object type`);
+  console.log(`${"bytes".padStart(7)} ${"objects".padStart(8)}  type`);
+  for (const [type, size, n] of rows) {
+    console.log(`${size.toFixed(0).padStart(7)} ${n.toFixed(2).padStart(8)}  ${type}`);
+  }
+  console.log(`${total.toFixed(0).padStart(7)}           total (after full collections)`);
+  await closeClients(child);
+  await stop();
+}
+
+async function startServer(
+  impl: string,
+): Promise<{ port: number; accepted: () => number; stop: () => Promise<void> }> {
+  let accepted = 0;
+  if (impl === "ours") {
+    const { serve } = await import("../src/index.ts");
+    const server = await serve(
+      async (ws) => {
+        accepted++;
+        for await (const message of ws) await ws.send(message);
+      },
+      { host: "127.0.0.1", port: 0, compression: null },
+    );
+    const { port } = server.address as { port: number };
+    return { port, accepted: () => accepted, stop: () => server.close() };
+  }
+  if (impl === "ws") {
+    const { WebSocketServer } = await import("ws");
+    const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, perMessageDeflate: false });
+    wss.on("connection", (ws) => {
+      accepted++;
+      ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));
+    });
+    await new Promise((resolve) => wss.once("listening", resolve));
+    const { port } = wss.address() as { port: number };
+    const stop = () =>
+      new Promise<void>((resolve) => {
+        for (const client of wss.clients) client.terminate();
+        wss.close(() => resolve());
+      });
+    return { port, accepted: () => accepted, stop };
+  }
+  throw new TypeError(`unknown implementation ${JSON.stringify(impl)}: ours or ws`);
+}
+
+function snapshot(name: string): string {
+  return writeHeapSnapshot(join(tmpdir(), `idle-heap-${process.pid}-${name}.heapsnapshot`));
+}
+
+/** Self size and count per node type and constructor name; deletes the snapshot file. */
+function heapByType(file: string): Map<string, [number, number]> {
+  const snap = JSON.parse(readFileSync(file, "utf8")) as {
+    snapshot: { meta: { node_fields: string[]; node_types: [string[]] } };
+    nodes: number[];
+    strings: string[];
+  };
+  unlinkSync(file);
+  const fields = snap.snapshot.meta.node_fields.length;
+  const types = snap.snapshot.meta.node_types[0];
+  const out = new Map<string, [number, number]>();
+  for (let i = 0; i < snap.nodes.length; i += fields) {
+    const type = types[snap.nodes[i]];
+    // Strings are named by their content, closures by their function.
+    const name = type.includes("string") ? "" : snap.strings[snap.nodes[i + 1]].slice(0, 60);
+    const key = `${type}: ${name}`;
+    const entry = out.get(key) ?? [0, 0];
+    entry[0] += snap.nodes[i + 3];
+    entry[1] += 1;
+    out.set(key, entry);
+  }
+  return out;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function withDeadline<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), DEADLINE_MS);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
