@@ -329,9 +329,23 @@ try {
     }
   }
   if (withIdle && idleCount > 0) {
-    for (const spec of specs) {
-      if (spec.name === "raw") continue;
-      idle.set(spec.name, await measureIdle(spec, gen));
+    // Each measurement is a fresh server process, and its RSS varies by a
+    // few percent either way from one to the next: the median of `rounds`,
+    // in alternating order, rather than one.
+    const idleSpecs = specs.filter((spec) => spec.name !== "raw");
+    const perConn = new Map<string, number[]>();
+    const opened = new Map<string, number>();
+    for (let round = 0; round < rounds; round++) {
+      const order = round % 2 === 0 ? idleSpecs : [...idleSpecs].reverse();
+      for (const spec of order) {
+        const measured = await measureIdle(spec, gen);
+        perConn.set(spec.name, [...(perConn.get(spec.name) ?? []), measured.perConn]);
+        opened.set(spec.name, Math.min(opened.get(spec.name) ?? Infinity, measured.opened));
+      }
+    }
+    for (const [name, list] of perConn) {
+      const sorted = [...list].sort((a, b) => a - b);
+      idle.set(name, { perConn: sorted[Math.floor(sorted.length / 2)], opened: opened.get(name)! });
     }
   }
 } finally {
@@ -390,7 +404,7 @@ if (values.json) {
       for (const n of idleNames) if (n !== "ours") idleHeader.push(`ours/${n}`);
     }
     const cells = [
-      `RSS per connection (${[...idle.values()][0].opened} held)`,
+      `RSS per connection (${[...idle.values()][0].opened} held, median of ${rounds})`,
       ...idleNames.map((n) => idle.get(n)!.perConn.toFixed(0)),
     ];
     if (idle.has("ours")) {
