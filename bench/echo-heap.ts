@@ -2,7 +2,7 @@
  * What one idle server connection keeps on the JavaScript heap, by object
  * type, for our server or `ws`'s:
  *
- *   node --expose-gc --import tsx bench/idle-heap.ts [ours|ws] [count]
+ *   node --expose-gc --import tsx bench/echo-heap.ts [ours|ws] [count]
  *
  * A client process (this file, forked) opens `count` connections (default
  * 2,000) to an echo server in this process and keeps them open; a heap
@@ -171,7 +171,7 @@ async function startServer(
 }
 
 function snapshot(name: string): string {
-  return writeHeapSnapshot(join(tmpdir(), `idle-heap-${process.pid}-${name}.heapsnapshot`));
+  return writeHeapSnapshot(join(tmpdir(), `echo-heap-${process.pid}-${name}.heapsnapshot`));
 }
 
 /** Self size and count per node type and constructor name; deletes the snapshot file. */
