@@ -804,7 +804,10 @@ export class Connection {
    *   connection is closed.
    */
   send(data: SendData, options?: SendOptions): Promise<void> {
-    if (this.#fragmented !== null) return this.#sendLater(data, options);
+    // #rare read directly: this runs per message, and the accessor would
+    // cost a brand check.
+    const rare = this.#rare;
+    if (rare !== null && rare.fragmented !== null) return this.#sendLater(data, options);
     const text = options?.text;
     const protocol = this.protocol;
     if (typeof data === "string") {
@@ -1337,7 +1340,8 @@ export class Connection {
     const socket = this.socket;
     if (socket.destroyed || socket.writableEnded) return;
     // A callback only while senders wait for the buffer to drain.
-    const onWritten = this.#drainWaiters === null ? undefined : this.#onWritten;
+    const rare = this.#rare;
+    const onWritten = rare === null || rare.drainWaiters === null ? undefined : rare.onWritten;
     if (!Array.isArray(pending)) {
       socket.write(pending, onWritten);
     } else if (size <= COALESCE_LIMIT) {

@@ -281,7 +281,9 @@ export class MessageQueue implements AsyncIterator<Data> {
     signal: AbortSignal | undefined,
     iterate: boolean,
   ): Promise<Data | IteratorResult<Data>> {
-    if (this.#resolve !== null || this.#streaming) {
+    // Flag bits tested directly: this runs per message, and a private
+    // accessor call costs a brand check.
+    if (this.#resolve !== null || (this.#flags & STREAMING) !== 0) {
       return rejected(
         new ConcurrencyError(
           "cannot call recv while another call is already running recv or recvStreaming",
@@ -291,44 +293,50 @@ export class MessageQueue implements AsyncIterator<Data> {
     if (signal?.aborted) return rejected(signal.reason);
 
     // Fast path: a whole message is queued.
-    const first = this.#peek();
+    const first = this.#frames[this.#head];
     if (first?.fin) {
       this.#shift();
       const result = this.#decodeOne(first, decode);
       if (result === null) return this.#waitForClose();
       return Promise.resolve(iterate ? { done: false, value: result } : result);
     }
-    if (first === undefined && this.#closed) return this.#ended(iterate);
+    if (first === undefined && (this.#flags & CLOSED) !== 0) return this.#ended(iterate);
 
-    return new Promise<Data | IteratorResult<Data>>((resolve, reject) => {
-      this.#wait(resolve, iterate, decode);
-      // Consume what is already queued: the beginning of a fragmented message.
-      let frame = this.#shift();
-      while (frame !== undefined) {
-        this.#consume(frame);
+    // A shared executor rather than a closure per read: it only hands over
+    // the settle functions.
+    const promise = new Promise<Data | IteratorResult<Data>>(capture);
+    const resolve = captured.resolve!;
+    const reject = captured.reject!;
+    captured.resolve = null;
+    captured.reject = null;
+    this.#wait(resolve, iterate, decode);
+    // Consume what is already queued: the beginning of a fragmented message.
+    let frame = first === undefined ? undefined : this.#shift();
+    while (frame !== undefined) {
+      this.#consume(frame);
+      if (this.#resolve !== resolve) return promise;
+      frame = this.#shift();
+    }
+    if (this.#closed) {
+      const frames = this.#read === null ? null : this.#read.frames;
+      this.#putBack(frames);
+      this.#end();
+      return promise;
+    }
+    if (signal !== undefined) {
+      const read = this.#readState();
+      read.signal = signal;
+      read.onAbort = () => {
         if (this.#resolve !== resolve) return;
-        frame = this.#shift();
-      }
-      if (this.#closed) {
-        const frames = this.#read === null ? null : this.#read.frames;
+        const frames = read.frames;
+        this.#clearRead();
+        // Put consumed fragments back so the next reader gets the whole message.
         this.#putBack(frames);
-        this.#end();
-        return;
-      }
-      if (signal !== undefined) {
-        const read = this.#readState();
-        read.signal = signal;
-        read.onAbort = () => {
-          if (this.#resolve !== resolve) return;
-          const frames = read.frames;
-          this.#clearRead();
-          // Put consumed fragments back so the next reader gets the whole message.
-          this.#putBack(frames);
-          reject(signal.reason);
-        };
-        signal.addEventListener("abort", read.onAbort, { once: true });
-      }
-    });
+        reject(signal.reason);
+      };
+      signal.addEventListener("abort", read.onAbort, { once: true });
+    }
+    return promise;
   }
 
   /** Makes a read the pending one. */
@@ -593,6 +601,18 @@ export class MessageQueue implements AsyncIterator<Data> {
       this.#dropping = true;
     });
   }
+}
+
+// Where `capture`, the executor of every pending read, leaves the settle
+// functions of the promise it was given; taken at once by the caller.
+const captured: {
+  resolve: Resolve | null;
+  reject: ((error: unknown) => void) | null;
+} = { resolve: null, reject: null };
+
+function capture(resolve: Resolve, reject: (error: unknown) => void): void {
+  captured.resolve = resolve;
+  captured.reject = reject;
 }
 
 /** A rejected promise that doesn't count as unhandled if the caller drops it. */
