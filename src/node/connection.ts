@@ -406,7 +406,8 @@ export class Connection {
   // of a server logging at WARN never log anything.
   #logger: LoggerLike | null;
   // Five booleans in one small integer (a field each would cost 8 bytes
-  // per connection): read and written through the accessors below.
+  // per connection): read through the accessors below, or tested directly
+  // where a path runs per message.
   #flags = 0;
 
   readonly #messages: MessageQueue;

@@ -234,8 +234,9 @@ export class ServerConnection extends Connection {
   /**
    * Starts the handshake: the open timer, and how the request is handled.
    * Without hooks or tracing, nothing can be asynchronous: the response goes
-   * out in the turn that parsed the request, then `done` is called, with no
-   * promise or suspended function per connection in between. @internal
+   * out in the turn that parsed the request, then the server starts the
+   * handler, with no promise or suspended function per connection in
+   * between. @internal
    */
   startHandshake(openTimeout: number | null, synchronous: boolean): void {
     if (openTimeout !== null) this.startOpenTimer(openTimeout);
