@@ -185,7 +185,11 @@ describe("applyMask", () => {
   it("matches a byte-by-byte XOR for every alignment, length and phase", () => {
     const backing = Buffer.alloc(300);
     for (let offset = 0; offset < 4; offset++) {
-      for (const length of [0, 1, 3, 4, 5, 47, 48, 49, 63, 64, 65, 200]) {
+      // Past the word threshold (48), lengths whose words are a multiple of
+      // the loop's unrolling (8) and every remainder after it.
+      for (const length of [
+        0, 1, 3, 4, 5, 47, 48, 49, 63, 64, 65, 80, 96, 97, 99, 100, 104, 128, 131, 200, 255,
+      ]) {
         for (let phase = 0; phase < 4; phase++) {
           const region = backing.subarray(offset, offset + length);
           for (let i = 0; i < length; i++) region[i] = (i * 7 + offset) & 0xff;
