@@ -219,23 +219,19 @@ export class Headers implements Iterable<[string, string]> {
    */
   getOne(name: string): string | undefined {
     const items = this.#items;
-    const at = find(items, name, 0);
-    if (at === -1) return undefined;
-    if (find(items, name, after(items, at)) !== -1) {
-      throw new InvalidHeader(name, `more than one ${name} header found`);
-    }
-    return valueAt(items, at);
+    const at = soleLine(items, name);
+    if (at === SEVERAL) throw new InvalidHeader(name, `more than one ${name} header found`);
+    return at === -1 ? undefined : valueAt(items, at);
   }
 
   /**
    * The value of `name` when exactly one line has it, else `undefined`
-   * (none, or several). @internal
+   * (none, or several): {@link Headers.getOne} without the error. @internal
    */
-  only(name: string): string | undefined {
+  soleValue(name: string): string | undefined {
     const items = this.#items;
-    const at = find(items, name, 0);
-    if (at === -1 || find(items, name, after(items, at)) !== -1) return undefined;
-    return valueAt(items, at);
+    const at = soleLine(items, name);
+    return at < 0 ? undefined : valueAt(items, at);
   }
 
   /** `[name, value]` pairs, in order, names with their original casing. */
@@ -360,6 +356,16 @@ function find(items: string[] | string, name: string, from: number): number {
   for (let i = from; i < items.length; i += 2) if (sameName(items[i], name)) return i;
   return -1;
 }
+
+// Where the only line of `name` is (see find), -1 when there is none, or
+// SEVERAL.
+function soleLine(items: string[] | string, name: string): number {
+  const at = find(items, name, 0);
+  if (at === -1) return -1;
+  return find(items, name, after(items, at)) === -1 ? at : SEVERAL;
+}
+
+const SEVERAL = -2;
 
 // Where the line after the one at `at` starts (see find).
 function after(items: string[] | string, at: number): number {
@@ -916,9 +922,9 @@ const sha1Base64: (data: string) => string =
 export function checkUpgradeHeaders(headers: Headers): void {
   // The common case, one line each with a single token, needs no parsing:
   // a token is a valid list of one element.
-  const connection = headers.only("Connection");
+  const connection = headers.soleValue("Connection");
   if (connection === undefined || !sameName(connection, "upgrade")) checkConnection(headers);
-  const upgrade = headers.only("Upgrade");
+  const upgrade = headers.soleValue("Upgrade");
   if (upgrade === undefined || !sameName(upgrade, "websocket")) checkUpgrade(headers);
 }
 

@@ -288,15 +288,15 @@ describe("Headers from a header block", () => {
   });
 });
 
-describe("Headers.only", () => {
+describe("Headers.soleValue", () => {
   test("returns the value of a name present exactly once, else undefined", () => {
     for (const headers of [
       new Headers({ A: "1", B: ["2", "3"] }),
       Headers.fromBlock("A: 1\r\nB: 2\r\nb: 3\r\n"),
     ]) {
-      assert.equal(headers.only("a"), "1");
-      assert.equal(headers.only("B"), undefined);
-      assert.equal(headers.only("C"), undefined);
+      assert.equal(headers.soleValue("a"), "1");
+      assert.equal(headers.soleValue("B"), undefined);
+      assert.equal(headers.soleValue("C"), undefined);
     }
   });
 
@@ -304,8 +304,8 @@ describe("Headers.only", () => {
     const headers = new Headers();
     for (let i = 0; i < 40; i++) headers.append(`X-${i}`, String(i));
     headers.append("x-7", "again");
-    assert.equal(headers.only("X-39"), "39");
-    assert.equal(headers.only("X-7"), undefined);
+    assert.equal(headers.soleValue("X-39"), "39");
+    assert.equal(headers.soleValue("X-7"), undefined);
     assert.deepEqual(headers.getAll("X-7"), ["7", "again"]);
     assert.throws(() => headers.getOne("x-7"), InvalidHeader);
   });
