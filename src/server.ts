@@ -267,11 +267,15 @@ class HandshakeState {
   failed = false;
   readonly selectSubprotocol: SelectSubprotocol | null;
   readonly debug: boolean;
-  // What the last accept() put in its 101, to tell at sendResponse whether
-  // the response is still exactly that.
-  date: string | null = null;
-  accept: string | null = null;
+  // The header lines of the 101 the last accept() built for `request` and
+  // how many there were: the response is unchanged when it still has this
+  // very array at this length (every change but a push makes a new array).
+  // And what the rebuild needs besides the request and the config.
+  accepted: string[] | null = null;
+  acceptedLength = 0;
+  date = "";
   extensionsHeader: string | null = null;
+  subprotocol: string | null = null;
 
   constructor(limits: Readonly<HttpLimits>, select: SelectSubprotocol | null, debug: boolean) {
     this.parser = new RequestParser({ limits });
@@ -472,9 +476,11 @@ export class ServerProtocol extends Protocol {
     // Rebuilding the 101 later takes the key from `this.request`: only a
     // response to that request can be rebuilt.
     if (handshake !== null) {
-      handshake.date = request === this.request ? date : null;
-      handshake.accept = accept;
+      handshake.accepted = request === this.request ? items : null;
+      handshake.acceptedLength = items.length;
+      handshake.date = date;
       handshake.extensionsHeader = extensionsHeader;
+      handshake.subprotocol = subprotocol;
     }
     if (negotiated !== null) this.extensions = negotiated[1];
     this.subprotocol = subprotocol;
@@ -621,46 +627,18 @@ export class ServerProtocol extends Protocol {
    */
   /** Whether `response` is the 101 accept() built, unchanged: then it can be rebuilt. */
   #isAccepted(response: Response, handshake: HandshakeState): boolean {
-    const date = handshake.date;
-    if (
-      date === null ||
-      response.status !== 101 ||
-      response.reason !== reasonPhrase(101) ||
-      response.body.length !== 0 ||
-      !(response.headers instanceof Headers)
-    ) {
-      return false;
-    }
-    const items = Headers.itemsOf(response.headers);
-    if (typeof items === "string") return false;
-    if (
-      items[0] !== "Date" ||
-      items[1] !== date ||
-      items[2] !== "Upgrade" ||
-      items[3] !== "websocket" ||
-      items[4] !== "Connection" ||
-      items[5] !== "Upgrade" ||
-      items[6] !== "Sec-WebSocket-Accept" ||
-      items[7] !== handshake.accept
-    ) {
-      return false;
-    }
-    let i = 8;
-    const extensions = handshake.extensionsHeader;
-    if (extensions !== null) {
-      if (items[i] !== "Sec-WebSocket-Extensions" || items[i + 1] !== extensions) return false;
-      i += 2;
-    }
-    if (this.subprotocol !== null) {
-      if (items[i] !== "Sec-WebSocket-Protocol" || items[i + 1] !== this.subprotocol) return false;
-      i += 2;
-    }
-    const serverHeader = this.#config.serverHeader;
-    if (serverHeader !== null) {
-      if (items[i] !== "Server" || items[i + 1] !== serverHeader) return false;
-      i += 2;
-    }
-    return i === items.length;
+    const accepted = handshake.accepted;
+    return (
+      accepted !== null &&
+      response.status === 101 &&
+      response.reason === reasonPhrase(101) &&
+      response.body.length === 0 &&
+      response.headers instanceof Headers &&
+      Headers.itemsOf(response.headers) === accepted &&
+      accepted.length === handshake.acceptedLength &&
+      // The rebuild reads it from the protocol.
+      this.subprotocol === handshake.subprotocol
+    );
   }
 
   sendResponse(response: Response): void {

@@ -416,6 +416,15 @@ describe("ServerProtocol.accept", () => {
     assert.match(kept.headers.get("Sec-WebSocket-Extensions") ?? "", /^permessage-deflate/);
   });
 
+  test("keeps a 101 as the very object sent when the subprotocol changed after accept", () => {
+    const server = new ServerProtocol();
+    server.receiveData(Buffer.from(REQUEST));
+    const response = server.accept(takeRequest(server));
+    server.subprotocol = "chat";
+    server.sendResponse(response);
+    assert.equal(server.response, response);
+  });
+
   test("keeps a 101 answering a request it didn't receive as the very object sent", () => {
     const server = new ServerProtocol();
     const response = server.accept(makeRequest());
