@@ -25,7 +25,7 @@ import {
   resolveLogger,
 } from "../logging.ts";
 import { CLOSED, CONNECTING } from "../protocol.ts";
-import { defaultServerHeader, ServerProtocol, ServerProtocolConfig } from "../server.ts";
+import { ServerProtocol, ServerProtocolConfig } from "../server.ts";
 import {
   type Address,
   Connection,
@@ -490,9 +490,8 @@ export class Server {
       extensions,
       subprotocols: options.subprotocols ?? null,
       maxSize: options.maxSize,
-      // Read once per server rather than from the environment per connection.
-      serverHeader:
-        options.serverHeader === undefined ? defaultServerHeader() : options.serverHeader,
+      // The config resolves the default (and the environment) once, here.
+      serverHeader: options.serverHeader,
     });
     this.#closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
