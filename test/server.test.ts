@@ -73,6 +73,12 @@ function takeRequest(server: ServerProtocol): Request {
   return event;
 }
 
+/** Feeds `server` the RFC's sample request and accepts it. */
+function acceptReceived(server: ServerProtocol): Response {
+  server.receiveData(Buffer.from(REQUEST));
+  return server.accept(takeRequest(server));
+}
+
 /** The response as text, with the Date header checked and replaced by `<date>`. */
 function responseText(data: Buffer): string {
   const text = data.toString();
@@ -418,8 +424,7 @@ describe("ServerProtocol.accept", () => {
 
   test("keeps a 101 as the very object sent when the subprotocol changed after accept", () => {
     const server = new ServerProtocol();
-    server.receiveData(Buffer.from(REQUEST));
-    const response = server.accept(takeRequest(server));
+    const response = acceptReceived(server);
     server.subprotocol = "chat";
     server.sendResponse(response);
     assert.equal(server.response, response);
@@ -434,16 +439,14 @@ describe("ServerProtocol.accept", () => {
 
   test("keeps a 101 changed before it was sent as the very object sent", () => {
     const server = new ServerProtocol();
-    server.receiveData(Buffer.from(REQUEST));
-    const response = server.accept(takeRequest(server));
+    const response = acceptReceived(server);
     response.headers.append("X-Served-By", "test");
     server.sendResponse(response);
     assert.equal(server.response, response);
     assert.equal(server.response!.headers.get("X-Served-By"), "test");
 
     const other = new ServerProtocol();
-    other.receiveData(Buffer.from(REQUEST));
-    const replaced = other.accept(takeRequest(other));
+    const replaced = acceptReceived(other);
     replaced.headers.set("Date", "Thu, 01 Jan 1970 00:00:00 GMT");
     other.sendResponse(replaced);
     assert.equal(other.response, replaced);
