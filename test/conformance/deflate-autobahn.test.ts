@@ -29,6 +29,7 @@ import { Frame, OP_BINARY, OP_CONT, OP_TEXT } from "../../src/frames.ts";
 import type { Request } from "../../src/http11.ts";
 import { OPEN, type Protocol } from "../../src/protocol.ts";
 import { ServerProtocol } from "../../src/server.ts";
+import { SIZES_12 } from "./cases/deflate.ts";
 
 // --- Data, from a seeded generator -------------------------------------------
 
@@ -318,28 +319,6 @@ function countFor(size: number): number {
 }
 
 // --- 12.x --------------------------------------------------------------------
-
-/** (payload size, auto-fragment size; 0 = one frame), as in Autobahn's 12.x.1 to 12.x.18. */
-const SIZES_12: [number, number][] = [
-  [16, 0],
-  [64, 0],
-  [256, 0],
-  [1024, 0],
-  [4096, 0],
-  [8192, 0],
-  [16384, 0],
-  [32768, 0],
-  [65536, 0],
-  [131072, 0],
-  [8192, 256],
-  [16384, 256],
-  [32768, 256],
-  [65536, 256],
-  [131072, 256],
-  [131072, 1024],
-  [131072, 4096],
-  [131072, 32768],
-];
 
 describe("Autobahn 12: compression of different payloads with default parameters", () => {
   DATASETS.forEach((dataset, d) => {

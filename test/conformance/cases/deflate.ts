@@ -21,8 +21,8 @@ import {
   text,
 } from "./case.ts";
 
-/** (payload length, auto-fragment size) as in Autobahn's 12.x and 13.x; 0 = no fragmentation. */
-const SIZES: [number, number][] = [
+/** (payload length, auto-fragment size) as in Autobahn's 12.x.1 to 12.x.18; 0 = no fragmentation. */
+export const SIZES_12: readonly [number, number][] = [
   [16, 0],
   [64, 0],
   [256, 0],
@@ -395,7 +395,7 @@ const PARAM_SETS: ParamSet[] = [
 function deflate12(): ConformanceCase[] {
   const out: ConformanceCase[] = [];
   DATASETS.forEach((dataset, j) => {
-    SIZES.forEach(([length, fragmentSize], i) => {
+    SIZES_12.forEach(([length, fragmentSize], i) => {
       out.push(
         echoCase(
           `12.${j + 1}.${i + 1}`,
