@@ -72,6 +72,12 @@ export interface ConnectOptions extends ConnectionOptions, ProxyOptions, Reconne
    * `cert`, `key`...). `servername` defaults to the URI's host name.
    */
   tls?: TlsConnectionOptions;
+  /**
+   * Most redirects to follow (3xx answers with a `Location`); 0 fails the
+   * handshake on a redirect, as browsers do. Default:
+   * `WEBSOCKETS_MAX_REDIRECTS` or 10.
+   */
+  maxRedirects?: number;
   /** Connect to this Unix socket instead of the URI's host and port (the URI still sets `Host` and the path). */
   path?: string;
   /**

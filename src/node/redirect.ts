@@ -184,6 +184,8 @@ export interface RedirectOptions {
   path?: string;
   /** Set when connecting over a given socket: redirects are refused. */
   sock?: unknown;
+  /** Most redirects to follow; default: `WEBSOCKETS_MAX_REDIRECTS` or its default. */
+  maxRedirects?: number;
 }
 
 /**
@@ -200,7 +202,7 @@ export async function followRedirects<C>(
 ): Promise<C> {
   const transport =
     options.sock !== undefined ? "socket" : options.path !== undefined ? "unix" : "tcp";
-  const limit = maxRedirects();
+  const limit = options.maxRedirects ?? maxRedirects();
   let headers = options.additionalHeaders;
   for (let redirects = 0; ; redirects++) {
     try {

@@ -1,0 +1,85 @@
+/**
+ * The non-standard second argument of `new WebSocket(url, init)` and the
+ * options of `new WebSocketStream(url, options)`: the `connect()` options
+ * that make sense for a browser-style socket.
+ *
+ * @module
+ */
+
+import type { HeadersInit } from "../headers.ts";
+import type { ConnectOptions } from "../node/client.ts";
+
+/** Default of {@link WebSocketExtras.maxSize}: 100 MiB, as `ws`'s `maxPayload`. */
+export const WEB_DEFAULT_MAX_SIZE = 100 * 1024 * 1024;
+
+/**
+ * Options of our client that `WebSocket` and `WebSocketStream` accept besides
+ * the Standard's: each as documented on `ConnectOptions`, with the
+ * defaults of `connect()` except `maxSize` and `maxRedirects`.
+ */
+export interface WebSocketExtras
+  extends Pick<
+    ConnectOptions,
+    | "origin"
+    | "compression"
+    | "extensions"
+    | "userAgentHeader"
+    | "openTimeout"
+    | "closeTimeout"
+    | "pingInterval"
+    | "pingTimeout"
+    | "logger"
+    | "logContext"
+    | "tls"
+    | "path"
+    | "proxy"
+    | "proxyTls"
+  > {
+  /** Headers added to the handshake request (undici's name for `additionalHeaders`). Default: none. */
+  headers?: HeadersInit | null;
+  /**
+   * Largest incoming message in bytes (larger ones fail the connection:
+   * `error`, then `close` with 1006); `null`: no limit, as in browsers.
+   * Default: 100 MiB.
+   */
+  maxSize?: number | null;
+  /** Redirects to follow. Default: 0: a 3xx answer fails the connection, as in browsers. */
+  maxRedirects?: number;
+}
+
+/** The second argument of `new WebSocket(url, init)`, when it's a dictionary (as undici's). */
+export interface WebSocketInit extends WebSocketExtras {
+  /** Subprotocols to offer, as the Standard's second argument. Default: none. */
+  protocols?: string | Iterable<string>;
+}
+
+/** The `connect()` options for a socket opened with `init` and `protocols`. */
+export function connectOptions(
+  init: WebSocketExtras,
+  protocols: readonly string[],
+  signal: AbortSignal,
+  writeLimit?: number,
+): ConnectOptions {
+  return {
+    origin: init.origin,
+    compression: init.compression,
+    extensions: init.extensions,
+    userAgentHeader: init.userAgentHeader,
+    openTimeout: init.openTimeout,
+    closeTimeout: init.closeTimeout,
+    pingInterval: init.pingInterval,
+    pingTimeout: init.pingTimeout,
+    logger: init.logger,
+    logContext: init.logContext,
+    tls: init.tls,
+    path: init.path,
+    proxy: init.proxy,
+    proxyTls: init.proxyTls,
+    additionalHeaders: init.headers,
+    maxSize: init.maxSize === undefined ? WEB_DEFAULT_MAX_SIZE : init.maxSize,
+    maxRedirects: init.maxRedirects ?? 0,
+    subprotocols: protocols.length === 0 ? null : protocols,
+    writeLimit,
+    signal,
+  };
+}
