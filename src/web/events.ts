@@ -18,8 +18,8 @@ export interface CloseEventInit {
   reason?: string;
 }
 
-/** WHATWG WebSockets §4: the event fired when a WebSocket connection closes. */
-class WebSocketCloseEvent extends Event {
+/** WHATWG WebSockets §4: the event fired when a WebSocket connection closes (ours; see {@link CloseEvent}). */
+export class WebSocketCloseEvent extends Event {
   readonly #wasClean: boolean;
   readonly #code: number;
   readonly #reason: string;

@@ -246,22 +246,34 @@ export const SCENARIOS = [
   {
     name: "constructor: unparsable URL",
     url: () => "ws://[::1/",
-    setup() {},
+    // Only runs where the constructor wrongly accepts: end at once.
+    setup(ws) {
+      ws.close();
+    },
   },
   {
     name: "constructor: ftp scheme",
     url: () => "ftp://127.0.0.1/",
-    setup() {},
+    // Only runs where the constructor wrongly accepts: end at once.
+    setup(ws) {
+      ws.close();
+    },
   },
   {
     name: "constructor: fragment",
     url: (urls) => `${urls.ws}/echo#frag`,
-    setup() {},
+    // Only runs where the constructor wrongly accepts: end at once.
+    setup(ws) {
+      ws.close();
+    },
   },
   {
     name: "constructor: empty fragment",
     url: (urls) => `${urls.ws}/echo#`,
-    setup() {},
+    // Only runs where the constructor wrongly accepts: end at once.
+    setup(ws) {
+      ws.close();
+    },
   },
   {
     name: "constructor: http URL becomes ws",
@@ -276,21 +288,30 @@ export const SCENARIOS = [
     server: "ws",
     path: "/echo",
     protocols: ["chat", "chat"],
-    setup() {},
+    // Only runs where the constructor wrongly accepts: end at once.
+    setup(ws) {
+      ws.close();
+    },
   },
   {
     name: "constructor: protocol with a space",
     server: "ws",
     path: "/echo",
     protocols: "a b",
-    setup() {},
+    // Only runs where the constructor wrongly accepts: end at once.
+    setup(ws) {
+      ws.close();
+    },
   },
   {
     name: "constructor: empty protocol",
     server: "ws",
     path: "/echo",
     protocols: [""],
-    setup() {},
+    // Only runs where the constructor wrongly accepts: end at once.
+    setup(ws) {
+      ws.close();
+    },
   },
   {
     name: "abrupt TCP close after a message",
