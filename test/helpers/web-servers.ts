@@ -48,6 +48,16 @@ async function startOurs(): Promise<Started> {
         await ws.close(4001, "bye ✓");
         return;
       }
+      if (path === "/headers") {
+        await ws.send(JSON.stringify(ws.request?.headers.getAll("X-Test") ?? []));
+        for await (const _ of ws);
+        return;
+      }
+      if (path === "/big") {
+        await ws.send("x".repeat(2048));
+        for await (const _ of ws);
+        return;
+      }
       if (path === "/sink") {
         let count = 0;
         let bytes = 0;
@@ -161,6 +171,11 @@ function rawSession(socket: Socket, timers: Set<NodeJS.Timeout>): void {
       case "/unrequested-extension":
         socket.write(switching(["Sec-WebSocket-Extensions: x-unknown"]));
         endOnReply();
+        break;
+      case "/redirect":
+        socket.end(
+          "HTTP/1.1 302 Found\r\nLocation: /abrupt\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        );
         break;
       case "/status-403":
         socket.end("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");

@@ -10,6 +10,7 @@ import { after, before, describe, test } from "node:test";
 import { WebSocket as UndiciWebSocket } from "undici";
 import WsWebSocket from "ws";
 import { WebSocket } from "../../src/web/index.ts";
+import { EXPECTED_LOGS } from "../helpers/web-expected.ts";
 import { runAll } from "../helpers/web-scenarios.mjs";
 import { startWebServers, type WebServers } from "../helpers/web-servers.ts";
 
@@ -88,6 +89,10 @@ for (const kind of ["ours", "ws"] as const) {
     });
 
     after(() => servers?.close());
+
+    test("ours logs what the Standard (and Chromium) gives in every scenario", () => {
+      assert.deepEqual(ours, EXPECTED_LOGS);
+    });
 
     test("undici differs from ours exactly where it departs from the Standard", () => {
       assert.deepEqual(differences(ours, undici), Object.keys(UNDICI_DIFFERENCES));
