@@ -7,6 +7,7 @@
  */
 
 import type { HeadersInit } from "../headers.ts";
+import { logMessages, resolveLogger } from "../logging.ts";
 import type { ConnectOptions } from "../node/client.ts";
 
 /** Default of {@link WebSocketExtras.maxSize}: 100 MiB, as `ws`'s `maxPayload`. */
@@ -82,4 +83,15 @@ export function connectOptions(
     writeLimit,
     signal,
   };
+}
+
+/**
+ * Logs why the opening handshake failed, as a browser does on its console:
+ * the `error` event itself carries no detail (WHATWG WebSockets §3.4).
+ */
+export function logHandshakeFailure(init: WebSocketExtras, url: string, error: unknown): void {
+  resolveLogger(init.logger, "websockets.client").warn(
+    { err: error, url },
+    logMessages.handshakeFailed,
+  );
 }

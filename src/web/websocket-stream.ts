@@ -9,7 +9,7 @@
 import { type ClientConnection, connect } from "../node/client.ts";
 import { OPEN } from "../protocol.ts";
 import { closeOutcome } from "./close-outcome.ts";
-import { connectOptions, type WebSocketExtras } from "./options.ts";
+import { connectOptions, logHandshakeFailure, type WebSocketExtras } from "./options.ts";
 import { checkProtocols, getURLRecord } from "./url.ts";
 import { validateClose, type WebSocketCloseInfo, WebSocketError } from "./websocket-error.ts";
 
@@ -100,7 +100,7 @@ export class WebSocketStream {
     }
     const onAbort = (): void => this.#giveUp(signal!.reason);
     signal?.addEventListener("abort", onAbort, { once: true });
-    void this.#run(connectOptions(options, protocols, this.#abort.signal)).finally(() =>
+    void this.#run(options, connectOptions(options, protocols, this.#abort.signal)).finally(() =>
       signal?.removeEventListener("abort", onAbort),
     );
   }
@@ -172,11 +172,13 @@ export class WebSocketStream {
     else this.#startClosing(null, "");
   }
 
-  async #run(options: Parameters<typeof connect>[1]): Promise<void> {
+  async #run(init: WebSocketExtras, options: Parameters<typeof connect>[1]): Promise<void> {
     let connection: ClientConnection;
     try {
       connection = await connect(this.#url.href, options);
-    } catch {
+    } catch (error) {
+      // Not when close() or the signal gave up on purpose.
+      if (!this.#failed) logHandshakeFailure(init, this.#url.href, error);
       this.#giveUp(null);
       return;
     }

@@ -12,7 +12,7 @@ import type { Data } from "../node/connection.ts";
 import { CLOSED as PROTOCOL_CLOSED } from "../protocol.ts";
 import { type CloseOutcome, closeOutcome, FAILED } from "./close-outcome.ts";
 import { CloseEvent, type EventHandler, EventHandlers, MessageEvent } from "./events.ts";
-import { connectOptions, type WebSocketInit } from "./options.ts";
+import { connectOptions, logHandshakeFailure, type WebSocketInit } from "./options.ts";
 import { type Outgoing, SendQueue } from "./send-queue.ts";
 import { checkProtocols, getURLRecord, isIterableObject, syntaxError, toUSVString } from "./url.ts";
 
@@ -102,7 +102,7 @@ export class WebSocket extends EventTarget {
       transportOpen: () => this.#connection!.state !== PROTOCOL_CLOSED,
       fail: () => this.#fail(),
     });
-    void this.#run(connectOptions(init, list, this.#abort.signal, WRITE_LIMIT));
+    void this.#run(init, connectOptions(init, list, this.#abort.signal, WRITE_LIMIT));
   }
 
   /** The URL, serialized, after `http:`/`https:` became `ws:`/`wss:`. */
@@ -269,11 +269,13 @@ export class WebSocket extends EventTarget {
     this.#connection?.abort();
   }
 
-  async #run(options: Parameters<typeof connect>[1]): Promise<void> {
+  async #run(init: WebSocketInit, options: Parameters<typeof connect>[1]): Promise<void> {
     let connection: ClientConnection;
     try {
       connection = await connect(this.#url.href, options);
-    } catch {
+    } catch (error) {
+      // Not when close() gave up on purpose.
+      if (!this.#failed) logHandshakeFailure(init, this.#url.href, error);
       // §3.2: the connection couldn't be established: fail it.
       this.#failed = true;
       queueTask(() => this.#closed(FAILED));

@@ -49,7 +49,7 @@ test("a reason over 123 bytes of UTF-8 is a SyntaxError", () => {
     name: "SyntaxError",
   });
   assert.equal(
-    new WebSocketError("", { closeCode: 1000, reason: "é".repeat(61) + "x" }).reason.length,
+    new WebSocketError("", { closeCode: 1000, reason: `${"é".repeat(61)}x` }).reason.length,
     62,
   );
 });

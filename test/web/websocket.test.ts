@@ -9,6 +9,7 @@ import { after, before, describe, test } from "node:test";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { CloseEvent, MessageEvent, WebSocket } from "../../src/web/index.ts";
+import { createCaptureLogger } from "../helpers/capture-logger.ts";
 import { startWebServers, type WebServers } from "../helpers/web-servers.ts";
 
 let servers: WebServers;
@@ -408,6 +409,25 @@ describe("extras", () => {
     const message = await next<MessageEvent>(followed, "message");
     assert.equal(message.data, "x");
     await next(followed, "close");
+  });
+
+  test("logger: why the handshake failed is logged at WARN, as a browser's console shows it", async () => {
+    const capture = createCaptureLogger();
+    const ws = new WebSocket(`${servers.urls.raw}/status-403`, { logger: capture.logger });
+    await next(ws, "close");
+    const record = capture.records.find((r) => r.msg === "opening handshake failed");
+    assert.equal(record?.level, "warn");
+    assert.equal(record?.fields.url, `${servers.urls.raw}/status-403`);
+    assert.match(String(record?.fields.err), /403/);
+    // Giving up on purpose isn't worth a warning.
+    const quiet = createCaptureLogger();
+    const closedEarly = new WebSocket(`${servers.urls.raw}/slow`, { logger: quiet.logger });
+    closedEarly.close();
+    await next(closedEarly, "close");
+    assert.deepEqual(
+      quiet.records.filter((r) => r.level === "warn"),
+      [],
+    );
   });
 
   test("openTimeout: a handshake slower than it fails the connection", async () => {
