@@ -366,6 +366,19 @@ describe("connect() following redirects", () => {
     assert.equal(server.seen.length, 3);
   });
 
+  it("takes the limit from maxRedirects before the environment; 0 refuses any redirect", async () => {
+    process.env.WEBSOCKETS_MAX_REDIRECTS = "5";
+    const server = await upgradeServer(hops(1));
+    await assert.rejects(connect(`${server.url}/hop/0`, { logger: false, maxRedirects: 0 }), {
+      name: "SecurityError",
+      message: /^more than 0 redirects/,
+    });
+    assert.equal(server.seen.length, 1);
+    const ws = await connect(`${server.url}/hop/0`, { logger: false, maxRedirects: 1 });
+    assert.equal(ws.request?.path, "/hop/1");
+    await ws.close();
+  });
+
   it("covers the whole chain with one openTimeout", async () => {
     // Each hop takes 40 ms, well within the timeout; the chain doesn't.
     const server = await upgradeServer((path) => {
