@@ -8,7 +8,7 @@
 
 import type { HeadersInit } from "../headers.ts";
 import { logMessages, resolveLogger } from "../logging.ts";
-import type { ConnectOptions } from "../node/client.ts";
+import { type ClientConnection, type ConnectOptions, connect } from "../node/client.ts";
 
 /** Default of {@link WebSocketExtras.maxSize}: 100 MiB, as `ws`'s `maxPayload`. */
 export const WEB_DEFAULT_MAX_SIZE = 100 * 1024 * 1024;
@@ -86,12 +86,25 @@ export function connectOptions(
 }
 
 /**
- * Logs why the opening handshake failed, as a browser does on its console:
- * the `error` event itself carries no detail (WHATWG WebSockets §3.4).
+ * Connects; resolves to `null` when the handshake fails, after logging why
+ * at WARN (as a browser does on its console: the `error` event carries no
+ * detail), unless `gaveUp()` says the application abandoned it on purpose.
  */
-export function logHandshakeFailure(init: WebSocketExtras, url: string, error: unknown): void {
-  resolveLogger(init.logger, "websockets.client").warn(
-    { err: error, url },
-    logMessages.handshakeFailed,
-  );
+export async function openConnection(
+  url: string,
+  init: WebSocketExtras,
+  options: ConnectOptions,
+  gaveUp: () => boolean,
+): Promise<ClientConnection | null> {
+  try {
+    return await connect(url, options);
+  } catch (error) {
+    if (!gaveUp()) {
+      resolveLogger(init.logger, "websockets.client").warn(
+        { err: error, url },
+        logMessages.handshakeFailed,
+      );
+    }
+    return null;
+  }
 }

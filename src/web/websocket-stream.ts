@@ -6,10 +6,10 @@
  * @module
  */
 
-import { type ClientConnection, connect } from "../node/client.ts";
+import type { ClientConnection, ConnectOptions } from "../node/client.ts";
 import { OPEN } from "../protocol.ts";
 import { closeOutcome } from "./close-outcome.ts";
-import { connectOptions, logHandshakeFailure, type WebSocketExtras } from "./options.ts";
+import { connectOptions, openConnection, type WebSocketExtras } from "./options.ts";
 import { checkProtocols, getURLRecord } from "./url.ts";
 import { validateClose, type WebSocketCloseInfo, WebSocketError } from "./websocket-error.ts";
 
@@ -172,13 +172,10 @@ export class WebSocketStream {
     else this.#startClosing(null, "");
   }
 
-  async #run(init: WebSocketExtras, options: Parameters<typeof connect>[1]): Promise<void> {
-    let connection: ClientConnection;
-    try {
-      connection = await connect(this.#url.href, options);
-    } catch (error) {
-      // Not when close() or the signal gave up on purpose.
-      if (!this.#failed) logHandshakeFailure(init, this.#url.href, error);
+  async #run(init: WebSocketExtras, options: ConnectOptions): Promise<void> {
+    // Not logged when close() or the signal gave up on purpose.
+    const connection = await openConnection(this.#url.href, init, options, () => this.#failed);
+    if (connection === null) {
       this.#giveUp(null);
       return;
     }

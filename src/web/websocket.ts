@@ -7,12 +7,12 @@
  */
 
 import { types } from "node:util";
-import { type ClientConnection, connect } from "../node/client.ts";
+import type { ClientConnection, ConnectOptions } from "../node/client.ts";
 import type { Data } from "../node/connection.ts";
 import { CLOSED as PROTOCOL_CLOSED } from "../protocol.ts";
 import { type CloseOutcome, closeOutcome, FAILED } from "./close-outcome.ts";
 import { CloseEvent, type EventHandler, EventHandlers, MessageEvent } from "./events.ts";
-import { connectOptions, logHandshakeFailure, type WebSocketInit } from "./options.ts";
+import { connectOptions, openConnection, type WebSocketInit } from "./options.ts";
 import { type Outgoing, SendQueue } from "./send-queue.ts";
 import { checkProtocols, getURLRecord, isIterableObject, syntaxError, toUSVString } from "./url.ts";
 
@@ -269,13 +269,9 @@ export class WebSocket extends EventTarget {
     this.#connection?.abort();
   }
 
-  async #run(init: WebSocketInit, options: Parameters<typeof connect>[1]): Promise<void> {
-    let connection: ClientConnection;
-    try {
-      connection = await connect(this.#url.href, options);
-    } catch (error) {
-      // Not when close() gave up on purpose.
-      if (!this.#failed) logHandshakeFailure(init, this.#url.href, error);
+  async #run(init: WebSocketInit, options: ConnectOptions): Promise<void> {
+    const connection = await openConnection(this.#url.href, init, options, () => this.#failed);
+    if (connection === null) {
       // §3.2: the connection couldn't be established: fail it.
       this.#failed = true;
       queueTask(() => this.#closed(FAILED));
@@ -342,21 +338,9 @@ for (const [name, value] of Object.entries(constants)) {
   Object.defineProperty(WebSocket, name, descriptor);
   Object.defineProperty(WebSocket.prototype, name, descriptor);
 }
-for (const name of [
-  "url",
-  "readyState",
-  "bufferedAmount",
-  "extensions",
-  "protocol",
-  "binaryType",
-  "onopen",
-  "onmessage",
-  "onerror",
-  "onclose",
-  "send",
-  "close",
-]) {
-  Object.defineProperty(WebSocket.prototype, name, { enumerable: true });
+for (const name of Object.getOwnPropertyNames(WebSocket.prototype)) {
+  if (name !== "constructor")
+    Object.defineProperty(WebSocket.prototype, name, { enumerable: true });
 }
 Object.defineProperty(WebSocket.prototype, Symbol.toStringTag, {
   value: "WebSocket",
