@@ -1,11 +1,13 @@
 /**
  * The non-standard second argument of `new WebSocket(url, init)` and the
  * options of `new WebSocketStream(url, options)`: the `connect()` options
- * that make sense for a browser-style socket.
+ * that make sense for a browser-style socket; and opening the connection
+ * with them, with the checks the Standard adds to RFC 6455.
  *
  * @module
  */
 
+import { NegotiationError } from "../errors.ts";
 import type { HeadersInit } from "../headers.ts";
 import { logMessages, resolveLogger } from "../logging.ts";
 import { type ClientConnection, type ConnectOptions, connect } from "../node/client.ts";
@@ -96,8 +98,17 @@ export async function openConnection(
   options: ConnectOptions,
   gaveUp: () => boolean,
 ): Promise<ClientConnection | null> {
+  let connection: ClientConnection;
   try {
-    return await connect(url, options);
+    connection = await connect(url, options);
+    // WHATWG WebSockets §2 "establish a WebSocket connection": when
+    // subprotocols were offered, the server must select one (RFC 6455 lets
+    // it select none; the Standard doesn't).
+    const offered = options.subprotocols ?? [];
+    if (offered.length > 0 && connection.subprotocol === null) {
+      connection.abort();
+      throw new NegotiationError(`no subprotocol selected; offered: ${offered.join(", ")}`);
+    }
   } catch (error) {
     if (!gaveUp()) {
       resolveLogger(init.logger, "websockets.client").warn(
@@ -107,4 +118,5 @@ export async function openConnection(
     }
     return null;
   }
+  return connection;
 }

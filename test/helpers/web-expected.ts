@@ -96,6 +96,10 @@ export const EXPECTED_LOGS: Record<string, string[]> = {
   "constructor: repeated protocol": ["constructor throws SyntaxError"],
   "constructor: protocol with a space": ["constructor throws SyntaxError"],
   "constructor: empty protocol": ["constructor throws SyntaxError"],
+  "subprotocols requested, none selected": [
+    "error Event readyState=3",
+    'close code=1006 reason="" wasClean=false readyState=3',
+  ],
   "abrupt TCP close after a message": [
     'open readyState=1 protocol=""',
     'message text "x"',

@@ -314,6 +314,15 @@ export const SCENARIOS = [
     },
   },
   {
+    name: "subprotocols requested, none selected",
+    server: "ws",
+    path: "/echo",
+    protocols: ["superchat"],
+    setup(ws) {
+      ws.onopen = () => ws.close();
+    },
+  },
+  {
     name: "abrupt TCP close after a message",
     server: "raw",
     path: "/abrupt",

@@ -147,6 +147,10 @@ const SCENARIOS = {
     controller.abort();
     return [`opened ${await settle(wss.opened)}`, `closed ${await settle(wss.closed)}`];
   },
+  async "subprotocols requested, none selected"({ WebSocketStream: WSS }, urls) {
+    const wss = new WSS(`${urls.ws}/echo`, { protocols: ["superchat"] });
+    return [`opened ${await settle(wss.opened)}`, `closed ${await settle(wss.closed)}`];
+  },
   async "handshake answered with 403"({ WebSocketStream: WSS }, urls) {
     const wss = new WSS(`${urls.raw}/status-403`);
     return [`opened ${await settle(wss.opened)}`, `closed ${await settle(wss.closed)}`];

@@ -42,6 +42,7 @@ const WS_DIFFERENCES: Record<string, string> = {
   "close() argument checks":
     "§3.2 close(): only 1000 and 3000-4999, reasons up to 123 bytes; ws has its own rules",
   "constructor: empty fragment": "§3.1 step 7: a URL with a fragment, even empty, is a SyntaxError",
+  "subprotocols requested, none selected": "§3.4: readyState is CLOSED when error fires",
   "handshake with a wrong accept key": "§3.4: readyState is CLOSED when error fires",
   "handshake selecting an unrequested subprotocol": "§3.4: as above",
   "handshake selecting an unrequested extension": "§3.4: as above",

@@ -55,6 +55,10 @@ const EXPECTED: Record<string, string[]> = {
     "closed rejects WebSocketError closeCode=1006",
   ],
   "signal aborted while connecting": ["opened rejects AbortError", "closed rejects AbortError"],
+  "subprotocols requested, none selected": [
+    "opened rejects WebSocketError closeCode=null",
+    "closed rejects WebSocketError closeCode=1006",
+  ],
   "handshake answered with 403": [
     "opened rejects WebSocketError closeCode=null",
     "closed rejects WebSocketError closeCode=1006",
