@@ -7,10 +7,11 @@
  * @module
  */
 
-import { NegotiationError } from "../errors.ts";
+import { NegotiationError, SecurityError } from "../errors.ts";
 import type { HeadersInit } from "../headers.ts";
 import { logMessages, resolveLogger } from "../logging.ts";
 import { type ClientConnection, type ConnectOptions, connect } from "../node/client.ts";
+import { badPort } from "./url.ts";
 
 /** Default of {@link WebSocketExtras.maxSize}: 100 MiB, as `ws`'s `maxPayload`. */
 export const WEB_DEFAULT_MAX_SIZE = 100 * 1024 * 1024;
@@ -100,6 +101,12 @@ export async function openConnection(
 ): Promise<ClientConnection | null> {
   let connection: ClientConnection;
   try {
+    const blocked = badPort(new URL(url));
+    if (blocked !== null) {
+      throw new SecurityError(
+        `port ${blocked} is blocked, as in browsers (Fetch "bad port"): ${url}`,
+      );
+    }
     connection = await connect(url, options);
     // WHATWG WebSockets §2 "establish a WebSocket connection": when
     // subprotocols were offered, the server must select one (RFC 6455 lets

@@ -7,6 +7,18 @@
  * @module
  */
 
+import { isIterableObject, toDOMString, toUSVString } from "./webidl.ts";
+
+// Fetch §2.9 "bad port": ports of other protocols (SMTP, IRC...) that a
+// WebSocket, like any fetch, must not reach, against cross-protocol attacks.
+const BAD_PORTS: ReadonlySet<number> = new Set([
+  1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102,
+  103, 104, 109, 110, 111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465,
+  512, 513, 514, 515, 526, 530, 531, 532, 540, 548, 554, 556, 563, 587, 601, 636, 989, 990, 993,
+  995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668,
+  6669, 6679, 6697, 10080,
+]);
+
 // RFC 2616 §2.2 separators: a subprotocol (RFC 6455 §4.1) is a token, i.e.
 // characters U+0021 to U+007E except these.
 const SEPARATORS = new Set('()<>@,;:\\"/[]?={}');
@@ -72,15 +84,6 @@ export function checkProtocols(protocols: unknown): string[] {
   return list;
 }
 
-/** Whether a value would be converted by WebIDL as a sequence. */
-export function isIterableObject(value: unknown): value is Iterable<unknown> {
-  return (
-    (typeof value === "object" || typeof value === "function") &&
-    value !== null &&
-    typeof (value as { [Symbol.iterator]?: unknown })[Symbol.iterator] === "function"
-  );
-}
-
 function isToken(value: string): boolean {
   if (value.length === 0) return false;
   for (let i = 0; i < value.length; i++) {
@@ -90,14 +93,9 @@ function isToken(value: string): boolean {
   return true;
 }
 
-/** WebIDL DOMString conversion: `String()`, except that a Symbol throws. */
-export function toDOMString(value: unknown): string {
-  if (typeof value === "symbol") throw new TypeError("cannot convert a Symbol to a string");
-  return String(value);
-}
-
-/** WebIDL USVString conversion: lone surrogates become U+FFFD. */
-export function toUSVString(value: unknown): string {
-  // ES2024 String.prototype.toWellFormed: in Node 20, not in our ES2023 lib.
-  return (toDOMString(value) as string & { toWellFormed(): string }).toWellFormed();
+/** The URL's port if Fetch blocks it (§2.9 "bad port"), else `null`. */
+export function badPort(url: URL): number | null {
+  // An empty port is the scheme's default (80 or 443): never bad.
+  const port = url.port === "" ? null : Number(url.port);
+  return port !== null && BAD_PORTS.has(port) ? port : null;
 }

@@ -10,7 +10,8 @@
  * @module
  */
 
-import { syntaxError, toUSVString } from "./url.ts";
+import { syntaxError } from "./url.ts";
+import { toClampedUnsignedShort, toUSVString } from "./webidl.ts";
 
 /** Dictionary of the {@link WebSocketError} constructor and of `WebSocketStream.close()`. */
 export interface WebSocketCloseInfo {
@@ -41,7 +42,7 @@ export function validateClose(
 ): CloseCodeAndReason {
   let code: number | null = null;
   if (closeCode !== undefined && closeCode !== null) {
-    code = toEnforcedUnsignedShort(closeCode, where);
+    code = toClampedUnsignedShort(closeCode, where);
     if (code !== 1000 && (code < 3000 || code > 4999)) {
       throw new DOMException(
         `${where}: the close code must be 1000 or in 3000-4999, got ${code}`,
@@ -56,20 +57,6 @@ export function validateClose(
   }
   if (code === null && text !== "") code = 1000;
   return { code, reason: text };
-}
-
-// WebIDL `[EnforceRange] unsigned short`.
-function toEnforcedUnsignedShort(value: unknown, where: string): number {
-  if (typeof value === "symbol" || typeof value === "bigint") {
-    throw new TypeError(`${where}: the close code must be a number, got a ${typeof value}`);
-  }
-  const n = Number(value);
-  if (!Number.isFinite(n) || Math.trunc(n) < 0 || Math.trunc(n) > 65535) {
-    throw new TypeError(
-      `${where}: the close code must be an integer in 0-65535, got ${String(value)}`,
-    );
-  }
-  return Math.trunc(n);
 }
 
 /** A `DOMException` named `"WebSocketError"` with a close code and reason. */

@@ -11,6 +11,7 @@ import { OPEN } from "../protocol.ts";
 import { closeOutcome } from "./close-outcome.ts";
 import { connectOptions, openConnection, type WebSocketExtras } from "./options.ts";
 import { checkProtocols, getURLRecord } from "./url.ts";
+import { isIterableObject } from "./webidl.ts";
 import { validateClose, type WebSocketCloseInfo, WebSocketError } from "./websocket-error.ts";
 
 /** Options of {@link WebSocketStream}: the proposal's, and our extras. */
@@ -75,12 +76,18 @@ export class WebSocketStream {
    * @throws SyntaxError DOMException for an invalid URL or subprotocol, or a
    *   repeated subprotocol.
    */
-  constructor(url: string | URL, options: WebSocketStreamOptions = {}) {
+  constructor(url: string | URL, init: WebSocketStreamOptions | null = {}) {
     // biome-ignore lint/complexity/noArguments: WebIDL counts the arguments given, undefined included.
     if (arguments.length === 0) {
       throw new TypeError("WebSocketStream constructor: 1 argument required, but only 0 present");
     }
+    // WebIDL dictionary: null is an empty one.
+    const options = init ?? {};
     this.#url = getURLRecord(url);
+    // sequence<USVString>: a string isn't one.
+    if (options.protocols !== undefined && !isIterableObject(options.protocols)) {
+      throw new TypeError("WebSocketStream: protocols must be a sequence of strings");
+    }
     const protocols = checkProtocols(options.protocols ?? []);
     this.#opened = new Promise((resolve, reject) => {
       this.#resolveOpened = resolve;
@@ -130,10 +137,9 @@ export class WebSocketStream {
    *   3000-4999; SyntaxError DOMException for a reason over 123 bytes.
    */
   close(closeInfo: WebSocketCloseInfo = {}): void {
+    // WebIDL dictionary: null is an empty one.
     const info = closeInfo ?? {};
-    // Chromium's dictionary member is closeCode; `code` is accepted too.
-    const code = info.closeCode ?? (info as { code?: number }).code;
-    const close = validateClose(code, info.reason, "WebSocketStream.close");
+    const close = validateClose(info.closeCode, info.reason, "WebSocketStream.close");
     if (this.#connection === null) {
       this.#giveUp(null);
       return;

@@ -14,7 +14,8 @@ import { type CloseOutcome, closeOutcome, FAILED } from "./close-outcome.ts";
 import { CloseEvent, type EventHandler, EventHandlers, MessageEvent } from "./events.ts";
 import { connectOptions, openConnection, type WebSocketInit } from "./options.ts";
 import { type Outgoing, SendQueue } from "./send-queue.ts";
-import { checkProtocols, getURLRecord, isIterableObject, syntaxError, toUSVString } from "./url.ts";
+import { checkProtocols, getURLRecord, syntaxError } from "./url.ts";
+import { isIterableObject, toClampedUnsignedShort, toUSVString } from "./webidl.ts";
 
 /** `binaryType`: how binary messages are exposed. */
 export type BinaryType = "blob" | "arraybuffer";
@@ -231,7 +232,7 @@ export class WebSocket extends EventTarget {
    *   DOMException for a longer reason.
    */
   close(code: number | undefined = undefined, reason: string | undefined = undefined): void {
-    let closeCode = code === undefined ? null : clampUnsignedShort(code);
+    let closeCode = code === undefined ? null : toClampedUnsignedShort(code, "WebSocket.close");
     const closeReason = reason === undefined ? null : toUSVString(reason);
     if (closeCode !== null && closeCode !== 1000 && (closeCode < 3000 || closeCode > 4999)) {
       throw new DOMException(
@@ -350,20 +351,4 @@ Object.defineProperty(WebSocket.prototype, Symbol.toStringTag, {
 /** A task (HTML event loop): the events of one socket fire in order, each in its own task. */
 function queueTask(task: () => void): void {
   setImmediate(task);
-}
-
-/** WebIDL `[Clamp] unsigned short`. */
-function clampUnsignedShort(value: unknown): number {
-  if (typeof value === "symbol" || typeof value === "bigint") {
-    throw new TypeError(`WebSocket.close: the code must be a number, got a ${typeof value}`);
-  }
-  const n = Number(value);
-  if (Number.isNaN(n)) return 0;
-  const clamped = Math.min(Math.max(n, 0), 65535);
-  // Round half to even.
-  const floor = Math.floor(clamped);
-  const fraction = clamped - floor;
-  if (fraction < 0.5) return floor;
-  if (fraction > 0.5) return floor + 1;
-  return floor % 2 === 0 ? floor : floor + 1;
 }

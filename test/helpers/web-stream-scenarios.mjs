@@ -179,6 +179,7 @@ const SCENARIOS = {
       [`${urls.ws}/#frag`, undefined],
       [`${urls.ws}/`, { protocols: ["a", "a"] }],
       [`${urls.ws}/`, { protocols: ["a b"] }],
+      [`${urls.ws}/`, { protocols: "chat" }],
     ]) {
       try {
         const wss = new WSS(url, options);

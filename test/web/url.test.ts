@@ -3,7 +3,7 @@
 
 import { strict as assert } from "node:assert";
 import { test } from "node:test";
-import { checkProtocols, getURLRecord, toUSVString } from "../../src/web/url.ts";
+import { badPort, checkProtocols, getURLRecord } from "../../src/web/url.ts";
 
 function syntaxError(error: unknown): boolean {
   return error instanceof DOMException && error.name === "SyntaxError";
@@ -36,7 +36,6 @@ test("other schemes, fragments (even empty) and unparsable URLs are SyntaxErrors
 
 test("lone surrogates in the URL are replaced (USVString) before parsing", () => {
   assert.equal(getURLRecord("ws://example.com/\ud800").pathname, "/%EF%BF%BD");
-  assert.equal(toUSVString("a\udc00b"), "a\ufffdb");
 });
 
 test("protocols: undefined, a string, or any iterable of strings", () => {
@@ -65,4 +64,12 @@ test("protocols must be tokens (RFC 6455 §4.1), none repeated ignoring ASCII ca
     assert.throws(() => checkProtocols(bad), syntaxError, JSON.stringify(bad));
   }
   assert.deepEqual(checkProtocols(["!#$%&'*+-.^_`|~09azAZ"]), ["!#$%&'*+-.^_`|~09azAZ"]);
+});
+
+test("Fetch's bad ports are reported; default and other ports aren't", () => {
+  assert.equal(badPort(getURLRecord("ws://127.0.0.1:25/")), 25);
+  assert.equal(badPort(getURLRecord("wss://127.0.0.1:6667/")), 6667);
+  assert.equal(badPort(getURLRecord("ws://127.0.0.1/")), null);
+  assert.equal(badPort(getURLRecord("wss://127.0.0.1:443/")), null);
+  assert.equal(badPort(getURLRecord("ws://127.0.0.1:8080/")), null);
 });

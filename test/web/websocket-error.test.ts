@@ -37,11 +37,18 @@ test("codes other than 1000 and 3000-4999 are InvalidAccessErrors naming the cod
     assert.equal(new WebSocketError("", { closeCode: code }).closeCode, code);
 });
 
-test("the code is an [EnforceRange] unsigned short: out of range or not finite is a TypeError", () => {
-  for (const code of [-1, 65536, Number.NaN, Number.POSITIVE_INFINITY]) {
-    assert.throws(() => validateClose(code, undefined, "here"), TypeError, String(code));
+test("the code is a [Clamp] unsigned short, then checked", () => {
+  // -1 clamps to 0, 70000 to 65535: neither is allowed.
+  for (const code of [-1, 70000, Number.NaN]) {
+    assert.throws(
+      () => validateClose(code, undefined, "here"),
+      { name: "InvalidAccessError" },
+      String(code),
+    );
   }
-  assert.equal(validateClose(3000.9, undefined, "here").code, 3000);
+  assert.equal(validateClose(3000.4, undefined, "here").code, 3000);
+  assert.equal(validateClose("4000", undefined, "here").code, 4000);
+  assert.throws(() => validateClose(Symbol(), undefined, "here"), TypeError);
 });
 
 test("a reason over 123 bytes of UTF-8 is a SyntaxError", () => {

@@ -78,6 +78,7 @@ const EXPECTED: Record<string, string[]> = {
     "throws SyntaxError",
     "throws SyntaxError",
     "throws SyntaxError",
+    "throws TypeError",
   ],
   WebSocketError: [
     "WebSocketError message 4001 r true 0",

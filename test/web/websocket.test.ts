@@ -430,6 +430,16 @@ describe("extras", () => {
     );
   });
 
+  test("a bad port (Fetch) fails the connection without connecting, as in browsers", async () => {
+    const capture = createCaptureLogger();
+    const ws = new WebSocket("ws://127.0.0.1:25/", { logger: capture.logger });
+    const events: string[] = [];
+    ws.onerror = () => events.push("error");
+    const event = await next<CloseEvent>(ws, "close");
+    assert.deepEqual([events, event.code, event.wasClean], [["error"], 1006, false]);
+    assert.match(String(capture.records[0]?.err), /port 25 is blocked/);
+  });
+
   test("openTimeout: a handshake slower than it fails the connection", async () => {
     const ws = new WebSocket(`${servers.urls.raw}/slow`, { openTimeout: 200 });
     const events: string[] = [];
