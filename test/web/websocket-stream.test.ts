@@ -6,6 +6,7 @@ import { strict as assert } from "node:assert";
 import { after, before, describe, test } from "node:test";
 import { serve } from "../../src/index.ts";
 import { WebSocketError, WebSocketStream } from "../../src/web/index.ts";
+import { checkLeaksAfterAll } from "../helpers/no-leaks.ts";
 import { startWebServers, type WebServers } from "../helpers/web-servers.ts";
 import { streamScenarios } from "../helpers/web-stream-scenarios.mjs";
 
@@ -16,6 +17,7 @@ before(async () => {
 });
 
 after(() => servers.close());
+checkLeaksAfterAll();
 
 // What Chromium logs in the same scenarios (test-peers/web.test.ts checks it still does).
 const EXPECTED: Record<string, string[]> = {

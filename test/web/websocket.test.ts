@@ -10,6 +10,7 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { CloseEvent, MessageEvent, WebSocket } from "../../src/web/index.ts";
 import { createCaptureLogger } from "../helpers/capture-logger.ts";
+import { checkLeaksAfterAll } from "../helpers/no-leaks.ts";
 import { startWebServers, type WebServers } from "../helpers/web-servers.ts";
 
 let servers: WebServers;
@@ -19,6 +20,7 @@ before(async () => {
 });
 
 after(() => servers.close());
+checkLeaksAfterAll();
 
 /** Resolves with the next event of `type`. */
 function next<E extends Event = Event>(ws: WebSocket, type: string): Promise<E> {
