@@ -152,4 +152,4 @@ test("the error event is a plain Event in ours, an ErrorEvent in undici and ws",
 // No checkLeaksAfterAll() here: undici's WebSocket keeps a TCP socket open
 // after some failed handshakes (a subprotocol or extension the client didn't
 // offer, a wrong accept key), beyond the servers' close. Our sockets are
-// checked by websocket.test.ts, which runs the same kinds of failures.
+// checked by websocket.test.ts, which runs the same failures.

@@ -11,6 +11,7 @@ import { runInNewContext } from "node:vm";
 import { CloseEvent, MessageEvent, WebSocket } from "../../src/web/index.ts";
 import { createCaptureLogger } from "../helpers/capture-logger.ts";
 import { checkLeaksAfterAll } from "../helpers/no-leaks.ts";
+import { runScenario, scenarioRuns } from "../helpers/web-scenarios.mjs";
 import { startWebServers, type WebServers } from "../helpers/web-servers.ts";
 
 let servers: WebServers;
@@ -486,4 +487,16 @@ test("an open socket with listeners isn't collected while the program holds no r
   ]);
   clearTimeout(timer);
   assert.deepEqual(result, { data: "still here", collected: 0 });
+});
+
+test("failed handshakes and abrupt closes of the shared scenarios leave no socket behind", async () => {
+  // The leak check of this file (checkLeaksAfterAll) fails if any does.
+  const runs = scenarioRuns().filter(
+    (run) => run.scenario.server === "raw" && run.scenario.path !== "/slow",
+  );
+  assert.ok(runs.length >= 5);
+  for (const run of runs) {
+    const log = await runScenario(WebSocket, servers.urls, run.scenario, run.binaryType);
+    assert.match(log.at(-1) ?? "", /^close code=/, run.label);
+  }
 });
