@@ -244,15 +244,22 @@ export class WebSocketStream {
       // Resolves once the connection's write buffer is under writeLimit.
       write: async (chunk) => {
         const data = toMessage(chunk);
-        if (connection.state !== OPEN) {
-          throw new DOMException("Cannot write to a closed WebSocketStream", "InvalidStateError");
+        if (connection.state !== OPEN) throw closedForWriting();
+        try {
+          await connection.send(data);
+        } catch {
+          // The connection closed while the message waited for the buffer to drain.
+          throw closedForWriting();
         }
-        await connection.send(data);
       },
       close: () => this.#closeWith(undefined),
       abort: (reason) => this.#closeWith(reason),
     });
   }
+}
+
+function closedForWriting(): DOMException {
+  return new DOMException("Cannot write to a closed WebSocketStream", "InvalidStateError");
 }
 
 /** A chunk of the writable as a message: a string, or a copy of the bytes. */
