@@ -34,6 +34,7 @@
  */
 
 import { InvalidMessage, InvalidState, SecurityError } from "./errors.ts";
+import { EMPTY } from "./frames.ts";
 import { Headers, isFieldValueChar, isTchar } from "./headers.ts";
 
 /** An HTTP request, as received by a server or sent by a client. */
@@ -140,7 +141,6 @@ export interface Parsed<T> {
 
 const CR = 0x0d;
 const LF = 0x0a;
-const EMPTY = Buffer.alloc(0);
 const HTTP_11 = Buffer.from("HTTP/1.1", "latin1");
 const GET = Buffer.from("GET", "latin1");
 

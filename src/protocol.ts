@@ -29,6 +29,7 @@ import {
   CLOSE_NO_STATUS_RCVD,
   CLOSE_NORMAL,
   Close,
+  EMPTY,
   Frame,
   FrameParser,
   type FrameParserOptions,
@@ -97,8 +98,6 @@ const OK_CLOSE_CODES: ReadonlySet<number> = new Set([
   CLOSE_GOING_AWAY,
   CLOSE_NO_STATUS_RCVD,
 ]);
-
-const EMPTY = Buffer.alloc(0);
 
 // Until a handshake negotiates extensions, every connection shares this one.
 const NO_EXTENSIONS: Extension[] = Object.freeze([]) as unknown as Extension[];
@@ -303,6 +302,22 @@ export class Protocol {
   }
 
   /**
+   * Whether the connection closed normally: both close frames exist, with
+   * 1000, 1001 or no code (1005). `closeExc` is then a `ConnectionClosedOK`;
+   * this tells it without building the error (which captures a stack).
+   */
+  get closedNormally(): boolean {
+    const rcvd = this.closeRcvd;
+    const sent = this.closeSent;
+    return (
+      rcvd !== null &&
+      sent !== null &&
+      OK_CLOSE_CODES.has(rcvd.code) &&
+      OK_CLOSE_CODES.has(sent.code)
+    );
+  }
+
+  /**
    * The error to raise when using a closed connection:
    * `ConnectionClosedOK` when close frames were both received and sent with
    * code 1000 or 1001 (or no code), `ConnectionClosedError` otherwise; its
@@ -311,11 +326,7 @@ export class Protocol {
   get closeExc(): ConnectionClosed {
     const rcvd = this.closeRcvd;
     const sent = this.closeSent;
-    const ok =
-      rcvd !== null &&
-      sent !== null &&
-      OK_CLOSE_CODES.has(rcvd.code) &&
-      OK_CLOSE_CODES.has(sent.code);
+    const ok = this.closedNormally;
     const options = this.parserExc === null ? undefined : { cause: this.parserExc };
     return ok
       ? new ConnectionClosedOK(rcvd, sent, this.closeRcvdThenSent, options)

@@ -18,6 +18,7 @@ import {
   SecurityError,
 } from "./errors.ts";
 import type { Extension, ServerExtensionFactory } from "./extensions/base.ts";
+import { EMPTY } from "./frames.ts";
 import {
   acceptKey,
   buildExtension,
@@ -197,9 +198,6 @@ export class ServerProtocolConfig {
 // What a request without Sec-WebSocket-Protocol offers.
 const NO_SUBPROTOCOLS: readonly string[] = Object.freeze([]);
 
-// Shared by every 101: a zero-length buffer can't be written to.
-const EMPTY_BODY = Buffer.alloc(0);
-
 // The Date header has a resolution of one second (RFC 9110 §5.6.7): format
 // it once per second rather than once per response.
 let dateSecond = -1;
@@ -373,7 +371,7 @@ export class ServerProtocol extends Protocol {
             this.#config.serverHeader,
           ),
         ),
-        body: EMPTY_BODY,
+        body: EMPTY,
       };
       this.#responseDate = null;
       this.#responseExtensions = null;
@@ -489,7 +487,7 @@ export class ServerProtocol extends Protocol {
       status: 101,
       reason: reasonPhrase(101),
       headers: Headers.fromValidated(items),
-      body: EMPTY_BODY,
+      body: EMPTY,
     };
   }
 
@@ -669,7 +667,7 @@ export class ServerProtocol extends Protocol {
     if (response.status === 101) {
       const pending = handshake.pending;
       const rest =
-        pending === null ? EMPTY_BODY : pending.length === 1 ? pending[0] : Buffer.concat(pending);
+        pending === null ? EMPTY : pending.length === 1 ? pending[0] : Buffer.concat(pending);
       this.openWith(rest);
     } else {
       this.handshakeExc ??= new InvalidStatus(response);

@@ -83,7 +83,7 @@ export interface ConnectOptions extends ConnectionOptions, ProxyOptions, Reconne
 }
 
 /** A WebSocket connection opened by {@link connect}. */
-export class ClientConnection extends Connection {
+export class ClientConnection extends Connection<ClientProtocol> {
   #responseReceived: ((response: Response | null) => void) | null = null;
   readonly #responsePromise: Promise<Response | null>;
 
@@ -108,7 +108,7 @@ export class ClientConnection extends Connection {
   /** @internal */
   protected override handshakeEvent(event: unknown): void {
     if (typeof event !== "object" || event === null || !("status" in event)) return;
-    const protocol = this.protocol as ClientProtocol;
+    const protocol = this.protocol;
     // Open now, before frames that came with the response (a close...) are
     // processed: the handshake succeeded even if the server closes at once.
     if (protocol.handshakeExc === null) this.opened();
@@ -129,7 +129,7 @@ export class ClientConnection extends Connection {
    * @internal
    */
   async handshake(): Promise<void> {
-    const protocol = this.protocol as ClientProtocol;
+    const protocol = this.protocol;
     protocol.sendRequest(protocol.connect());
     this.sendData();
     const response = await this.#responsePromise;

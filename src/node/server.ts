@@ -17,13 +17,7 @@ import { enableServerPermessageDeflate } from "../extensions/permessage-deflate.
 import { CLOSE_GOING_AWAY, CLOSE_INTERNAL_ERROR } from "../frames.ts";
 import { Headers } from "../headers.ts";
 import { type Request, type Response, serializeRequest } from "../http11.ts";
-import {
-  formatAddress,
-  isLevelEnabled,
-  type LoggerLike,
-  logMessages,
-  resolveLogger,
-} from "../logging.ts";
+import { isLevelEnabled, type LoggerLike, logMessages, resolveLogger } from "../logging.ts";
 import { CLOSED, CONNECTING } from "../protocol.ts";
 import { ServerProtocol, ServerProtocolConfig } from "../server.ts";
 import {
@@ -35,6 +29,8 @@ import {
   protocolLogger,
 } from "./connection.ts";
 import { handshakeChannel, traceHandshake } from "./diagnostics.ts";
+import { noop } from "./promises.ts";
+import { describeAddress } from "./transport.ts";
 
 /** A value of the `origins` option: an exact origin, a pattern, or `null` for no `Origin` header. */
 export type OriginPattern = string | RegExp | null;
@@ -158,32 +154,36 @@ export interface CloseServerOptions {
   reason?: string;
 }
 
-// Set by Server's static block: removes a closed connection from its sets;
-// tells whether the server still accepts connections.
-let forgetConnection: (server: Server, connection: ServerConnection) => void;
-let isServing: (server: Server) => boolean;
-let handshakeDone: (server: Server, connection: ServerConnection, opened: boolean) => void;
-let finishNow: (this: ServerConnection, request: Request | null) => void;
-let handlerSettled: (
-  server: Server,
-  connection: ServerConnection,
-  error: unknown,
-  threw: boolean,
-) => Promise<void>;
+/**
+ * What a {@link ServerConnection} asks of its {@link Server}: the seam
+ * between them, one record per server, shared by its connections.
+ *
+ * @internal
+ */
+export interface ServerHooks {
+  readonly server: Server;
+  /** Whether the server still accepts connections (else a 101 becomes a 503). */
+  isServing(): boolean;
+  /** The handshake is over; `opened`: the connection is OPEN and its handler may run. */
+  handshakeDone(connection: ServerConnection, opened: boolean): void;
+  /** The handler returned (`threw`: false) or threw `error`. */
+  handlerSettled(connection: ServerConnection, error: unknown, threw: boolean): Promise<void>;
+  /** The connection closed: the server forgets it. */
+  closed(connection: ServerConnection): void;
+}
 
 const FAILED_HANDSHAKE_BODY =
   "Failed to open a WebSocket connection.\nSee server log for more information.\n";
 
 /** A WebSocket connection accepted by a {@link Server}. */
-export class ServerConnection extends Connection {
-  /** The server that accepted this connection. */
-  readonly server: Server;
+export class ServerConnection extends Connection<ServerProtocol> {
+  readonly #hooks: ServerHooks;
   /** The user name authenticated by `basicAuth()`, else `null`. */
   username: string | null = null;
 
   // Where the request goes once parsed (`null` when it was taken, or
   // before the handshake starts): the resolve function of the promise
-  // `handshake()` awaits when a hook may be async, or `finishNow`, which
+  // `handshake()` awaits when a hook may be async, or `#finishNow`, which
   // completes the handshake at once.
   #requestReceived: ((this: ServerConnection, request: Request | null) => void) | null = null;
 
@@ -192,23 +192,22 @@ export class ServerConnection extends Connection {
     protocol: ServerProtocol,
     socket: Duplex,
     logger: LoggerLike,
-    server: Server,
+    hooks: ServerHooks,
     settings: ConnectionSettings,
   ) {
     super(protocol, socket, logger, settings);
-    this.server = server;
+    this.#hooks = hooks;
   }
 
-  static {
-    finishNow = function (this: ServerConnection, request: Request | null): void {
-      this.#finishNow(request);
-    };
+  /** The server that accepted this connection. */
+  get server(): Server {
+    return this.#hooks.server;
   }
 
   /** @internal */
   protected override transportClosed(): void {
     this.#resolveRequest(null);
-    forgetConnection(this.server, this);
+    this.#hooks.closed(this);
   }
 
   /**
@@ -216,7 +215,7 @@ export class ServerConnection extends Connection {
    * to answer instead of upgrading; modify its headers as needed.
    */
   respond(status: number, text: string): Response {
-    return (this.protocol as ServerProtocol).reject(status, text);
+    return this.protocol.reject(status, text);
   }
 
   /** @internal */
@@ -240,7 +239,8 @@ export class ServerConnection extends Connection {
    */
   startHandshake(openTimeout: number | null, synchronous: boolean): void {
     if (openTimeout !== null) this.startOpenTimer(openTimeout);
-    if (synchronous) this.#requestReceived = finishNow;
+    // A private method is one function shared by all instances: no closure.
+    if (synchronous) this.#requestReceived = this.#finishNow;
   }
 
   /** The handshake is over, whatever its outcome. @internal */
@@ -249,18 +249,16 @@ export class ServerConnection extends Connection {
   }
 
   /** @internal */
-  protected override openTimedOut(): void {
+  override openTimedOut(): void {
     if (this.state !== CONNECTING) return;
-    if (isLevelEnabled(this.logger, "debug")) {
-      this.logger.debug("- timed out during opening handshake");
-    }
+    if (this.debug) this.logger.debug(logMessages.openTimeout);
     this.close().catch(noop);
   }
 
   #finishNow(request: Request | null): void {
     let opened = false;
     try {
-      const protocol = this.protocol as ServerProtocol;
+      const protocol = this.protocol;
       if (request === null || protocol.state !== CONNECTING) opened = this.#noRequest();
       else opened = this.#respond(this.#acceptRequest(request), false);
     } catch (error) {
@@ -269,7 +267,7 @@ export class ServerConnection extends Connection {
       this.logger.error({ err: error }, logMessages.internalError);
       this.close(CLOSE_INTERNAL_ERROR).catch(noop);
     }
-    handshakeDone(this.server, this, opened);
+    this.#hooks.handshakeDone(this, opened);
   }
 
   /**
@@ -285,11 +283,11 @@ export class ServerConnection extends Connection {
   }
 
   #handlerReturned(): Promise<void> {
-    return handlerSettled(this.server, this, undefined, false);
+    return this.#hooks.handlerSettled(this, undefined, false);
   }
 
   #handlerThrew(error: unknown): Promise<void> {
-    return handlerSettled(this.server, this, error, true);
+    return this.#hooks.handlerSettled(this, error, true);
   }
 
   /** Feeds bytes as if read from the socket (a request parsed elsewhere). @internal */
@@ -314,7 +312,7 @@ export class ServerConnection extends Connection {
     const request = await new Promise<Request | null>((resolve) => {
       this.#requestReceived = resolve;
     });
-    const protocol = this.protocol as ServerProtocol;
+    const protocol = this.protocol;
     if (request === null || protocol.state !== CONNECTING) return this.#noRequest();
 
     let response: Response | null = null;
@@ -352,7 +350,7 @@ export class ServerConnection extends Connection {
    * other rejections.
    */
   #noRequest(): false {
-    const answered = (this.protocol as ServerProtocol).response;
+    const answered = this.protocol.response;
     if (answered !== null && answered.status !== 101) this.#logAnswer(answered, false);
     this.checkCloseExpected();
     return false;
@@ -360,7 +358,7 @@ export class ServerConnection extends Connection {
 
   /** The protocol's answer to the request: a 101, or why not; a 500 if accepting failed. */
   #acceptRequest(request: Request): Response {
-    const protocol = this.protocol as ServerProtocol;
+    const protocol = this.protocol;
     try {
       return protocol.accept(request);
     } catch (error) {
@@ -372,10 +370,10 @@ export class ServerConnection extends Connection {
 
   /** Sends the response; resolves to whether the connection is OPEN. */
   #respond(response: Response, fromProcessRequest: boolean): boolean {
-    const protocol = this.protocol as ServerProtocol;
+    const protocol = this.protocol;
     // Checked after the last await, so a server that started closing
     // meanwhile can't gain a connection.
-    if (response.status === 101 && !isServing(this.server)) {
+    if (response.status === 101 && !this.#hooks.isServing()) {
       response = protocol.reject(503, "Server is shutting down.\n");
     }
     protocol.sendResponse(response);
@@ -436,15 +434,16 @@ export class Server {
   #running = 0;
   #idle: (() => void) | null = null;
 
-  static {
-    handlerSettled = (server, connection, error, threw) =>
-      server.#afterHandler(connection, error, threw);
-    isServing = (server) => server.#serving;
-    forgetConnection = (server, connection) => {
-      server.#open.delete(connection);
-    };
-    handshakeDone = (server, connection, opened) => server.#afterHandshake(connection, opened);
-  }
+  // What its connections may ask of the server.
+  readonly #hooks: ServerHooks = {
+    server: this,
+    isServing: () => this.#serving,
+    handshakeDone: (connection, opened) => this.#afterHandshake(connection, opened),
+    handlerSettled: (connection, error, threw) => this.#afterHandler(connection, error, threw),
+    closed: (connection) => {
+      this.#open.delete(connection);
+    },
+  };
 
   #serving = true;
   #closing: Promise<void> | null = null;
@@ -658,7 +657,7 @@ export class Server {
       protocol,
       socket,
       this.#logger,
-      this,
+      this.#hooks,
       this.#connectionSettings,
     );
     this.#running++;
@@ -787,8 +786,6 @@ export async function serve(handler: Handler, options: ServeOptions = {}): Promi
   return server;
 }
 
-function noop(): void {}
-
 /** Whether anyone listens to the handshake tracing channel (it costs a closure and a promise). */
 function handshakeTraced(): boolean {
   const channel = handshakeChannel;
@@ -799,12 +796,6 @@ function handshakeTraced(): boolean {
     channel.asyncEnd.hasSubscribers ||
     channel.error.hasSubscribers
   );
-}
-
-function describeAddress(address: Address | null): string {
-  if (address === null) return "unknown";
-  if ("path" in address) return address.path;
-  return formatAddress({ address: address.host, port: address.port });
 }
 
 /** Answers an upgrade request we don't take, then closes. */

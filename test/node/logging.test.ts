@@ -777,6 +777,51 @@ for (const [kind, createSink] of Object.entries(SINKS)) {
       assert.equal(only(records, "connection closed", "info").fields.code, 1006);
     });
 
+    test("DEBUG ! error while receiving data when the peer reset an idle connection", async () => {
+      const s = makeSink();
+      let opened!: () => void;
+      const open = new Promise<void>((resolve) => {
+        opened = resolve;
+      });
+      const { server, port } = await startServer(s, async (ws) => {
+        opened();
+        await ws.closed;
+      });
+      const peer = await rawConnect(port);
+      sockets.add(peer.socket);
+      await open;
+      peer.socket.resetAndDestroy();
+      await waitForRecord(s, "connection closed");
+      await server.close();
+      const records = s.records();
+      const failed = only(records, "! error while receiving data", "debug");
+      assert.ok(failed.err !== undefined);
+      assert.match(failed.err.message, /ECONNRESET/);
+      assert.equal(typeof failed.fields.connectionId, "string");
+      assert.equal(only(records, "connection closed", "info").fields.code, 1006);
+    });
+
+    test("DEBUG - timed out waiting for TCP close when the peer never answers a close", async () => {
+      const s = makeSink();
+      const { server, port } = await startServer(
+        s,
+        async (ws) => {
+          await ws.close(1000, "bye");
+        },
+        { closeTimeout: 50 },
+      );
+      // Reads nothing and answers nothing: the closing handshake can't complete.
+      const peer = await rawConnect(port);
+      sockets.add(peer.socket);
+      await waitForRecord(s, "connection closed");
+      await server.close();
+      const debug = messages(s.records(), "debug");
+      const timedOut = debug.indexOf("- timed out waiting for TCP close");
+      assert.ok(timedOut !== -1, debug.join("\n"));
+      assert.equal(debug[timedOut + 1], "x closing TCP connection");
+      peer.socket.destroy();
+    });
+
     test("INFO server listening on [::1]:port and on a Unix socket path, once each", async () => {
       const s = makeSink();
       const v6 = await serve(echo, { host: "::1", port: 0, logger: s.logger });
