@@ -20,13 +20,9 @@ import type { HeadersInit } from "../headers.ts";
 import type { Response } from "../http11.ts";
 import { type LoggerLike, resolveLogger } from "../logging.ts";
 import { parseURI, type WebSocketURI } from "../uri.ts";
-import {
-  Connection,
-  type ConnectionOptions,
-  type LogFields,
-  protocolLogger,
-} from "./connection.ts";
+import { Connection, type ConnectionOptions, type LogFields } from "./connection.ts";
 import { traceHandshake } from "./diagnostics.ts";
+import { protocolLogger } from "./logger-proxy.ts";
 // Issue 6 (client resilience): proxies, redirects, reconnection.
 import { openTunnel, type ProxyOptions, proxyFor } from "./proxy.ts";
 import { Connecting, type ReconnectOptions } from "./reconnect.ts";

@@ -65,13 +65,10 @@ import {
   Writer,
 } from "./writer.ts";
 
-export { protocolLogger } from "./logger-proxy.ts";
 export type { Data } from "./messages.ts";
 export {
   type Address,
-  type ConnectionInit,
   type ConnectionOptions,
-  ConnectionSettings,
   DEFAULT_CLOSE_TIMEOUT,
   DEFAULT_MAX_QUEUE,
   DEFAULT_PING_INTERVAL,
@@ -86,27 +83,6 @@ export {
 export { describeType, toBuffer } from "./writer.ts";
 export type { State };
 export { CLOSED, CLOSING, CONNECTING, OPEN };
-
-/**
- * Internal: writes an already serialized data frame, bypassing the
- * protocol's serializer. Used by `broadcast()` to frame a message once for
- * many connections. Not public API.
- *
- * @internal
- */
-export const kWriteFrame: unique symbol = Symbol("websockets-ts.writeFrame");
-
-/**
- * Internal: whether frames serialized once can be written to this
- * connection: unmasked (server side) and without extensions. @internal
- */
-export const kSharesFrames: unique symbol = Symbol("websockets-ts.sharesFrames");
-
-/** Internal: sends a whole message now, without flow control. @internal */
-export const kSendNow: unique symbol = Symbol("websockets-ts.sendNow");
-
-/** Internal: whether a fragmented message is being sent. @internal */
-export const kSendingFragments: unique symbol = Symbol("websockets-ts.sendingFragments");
 
 // The connection a transport belongs to: the transport's listeners are
 // shared functions rather than closures per connection.
@@ -166,8 +142,9 @@ export class Connection<P extends Protocol = Protocol> {
   #remoteAddress: Address | null | undefined = undefined;
   #localAddress: Address | null | undefined = undefined;
 
-  // Collaborators created on first need.
-  #keepalive: Keepalive | null = null;
+  /** Keepalive and pings, created on first need. @internal */
+  keepalive: Keepalive | null = null;
+  // Closing state, created on first need.
   #closing: Closing | null = null;
 
   // When `connection open` was logged, in whole ms (0: never); then the
@@ -199,7 +176,7 @@ export class Connection<P extends Protocol = Protocol> {
     const settings =
       init instanceof ConnectionSettings ? init : new ConnectionSettings(init, logger);
     this.settings = settings;
-    this.writer = new Writer(transport, settings);
+    this.writer = new Writer(transport);
     const maxQueue = settings.maxQueue;
 
     this.#logger = logger === silentLogger ? logger : null;
@@ -364,7 +341,7 @@ export class Connection<P extends Protocol = Protocol> {
    * {@link Connection.ping}); 0 before the first.
    */
   get latency(): number {
-    const keepalive = this.#keepalive;
+    const keepalive = this.keepalive;
     return keepalive === null ? 0 : keepalive.latency;
   }
 
@@ -601,7 +578,7 @@ export class Connection<P extends Protocol = Protocol> {
     if ((this.#flags & INFO) !== 0) this.logger.info(logMessages.connectionOpen);
     publishOpen(this);
     const pingInterval = this.settings.pingInterval;
-    if (pingInterval !== null) this.#keepaliveState().schedule(pingInterval);
+    if (pingInterval !== null) this.#keepaliveState().schedule(this, pingInterval);
   }
 
   /** Processes bytes as if read from the transport. @internal */
@@ -657,12 +634,12 @@ export class Connection<P extends Protocol = Protocol> {
    * `delay` ms (or up to a grain of a shared timer later). @internal
    */
   protected startOpenTimer(delay: number): void {
-    this.#keepaliveState().startOpenTimer(delay);
+    this.#keepaliveState().startOpenTimer(this, delay);
   }
 
   /** Cancels {@link Connection.startOpenTimer}. @internal */
   protected stopOpenTimer(): void {
-    this.#keepalive?.stopOpenTimer();
+    this.keepalive?.stopOpenTimer(this);
   }
 
   // --- The seam with the collaborators (writer, keepalive, closing) --------
@@ -716,7 +693,7 @@ export class Connection<P extends Protocol = Protocol> {
   /** A send's flow control: resolves once the write buffer is below `writeLimit`. @internal */
   afterWrite(): Promise<void> {
     this.sendData();
-    return this.writer.drained();
+    return this.writer.drained(this.settings);
   }
 
   /** What send() and friends return when the connection isn't OPEN. @internal */
@@ -741,63 +718,6 @@ export class Connection<P extends Protocol = Protocol> {
     this.#afterClosingStarted();
   }
 
-  // --- For broadcast() -------------------------------------------------------
-
-  /** @internal */
-  [kSendingFragments](): boolean {
-    return this.writer.fragmented !== null;
-  }
-
-  /** @internal */
-  [kSharesFrames](): boolean {
-    return this.protocol.side === "server" && this.protocol.extensions.length === 0;
-  }
-
-  /**
-   * Writes one serialized, unmasked data frame (see `broadcast()`), with no
-   * extension: the protocol's state doesn't change for a whole data frame,
-   * so it needn't see it. The caller checked that the connection is OPEN
-   * and not sending a fragmented message.
-   *
-   * @throws Error when the transport is already gone.
-   * @internal
-   */
-  [kWriteFrame](
-    bytes: readonly Buffer[],
-    opcode: typeof OP_TEXT | typeof OP_BINARY,
-    payload: Buffer,
-  ): void {
-    this.#checkTransport();
-    if ((this.#flags & DEBUG) !== 0) {
-      this.logger.debug(logMessages.frameSent(new Frame(opcode, payload, true)));
-    }
-    const writer = this.writer;
-    for (const buf of bytes) writer.queue(buf);
-    this.countSent(payload.length);
-    writer.schedule();
-  }
-
-  /**
-   * Sends a whole message through the protocol, without waiting for the
-   * write buffer to drain (see `broadcast()`).
-   *
-   * @throws Error when the transport is already gone; InvalidState unless OPEN.
-   * @internal
-   */
-  [kSendNow](opcode: typeof OP_TEXT | typeof OP_BINARY, payload: Buffer): void {
-    this.#checkTransport();
-    if (opcode === OP_TEXT) this.protocol.sendText(payload);
-    else this.protocol.sendBinary(payload);
-    this.countSent(payload.length);
-    this.sendData();
-  }
-
-  #checkTransport(): void {
-    if (this.writer.ended) {
-      throw new Error("transport is closed: the connection is being torn down");
-    }
-  }
-
   // --- The pump --------------------------------------------------------------
 
   /** The one way in: bytes read from the transport. */
@@ -816,7 +736,7 @@ export class Connection<P extends Protocol = Protocol> {
     const protocol = this.protocol;
     const events = protocol.eventsReceived();
     this.sendData();
-    this.writer.limitReading();
+    this.writer.limitReading(this.settings);
     if (protocol.closeExpected()) this.#startCloseTimer();
     for (let i = 0; i < events.length; i++) {
       const event = events[i];
@@ -839,7 +759,7 @@ export class Connection<P extends Protocol = Protocol> {
         break;
       case OP_PONG:
         publishPong(this, frame.data);
-        this.#keepalive?.pongReceived(frame.data);
+        this.keepalive?.pongReceived(this, frame.data);
         break;
       // Close frames are handled by the protocol; the transport closes next.
     }
@@ -889,7 +809,7 @@ export class Connection<P extends Protocol = Protocol> {
 
     const closeError = (): ConnectionClosed => this.#closeError();
     this.#messages.close(closeError, protocol.closedNormally);
-    this.#keepalive?.stop(closeError);
+    this.keepalive?.stop(this, closeError);
     this.writer.release();
 
     if (this.#openedAt !== 0) {
@@ -958,7 +878,7 @@ export class Connection<P extends Protocol = Protocol> {
   }
 
   #keepaliveState(): Keepalive {
-    this.#keepalive ??= new Keepalive(this);
-    return this.#keepalive;
+    this.keepalive ??= new Keepalive();
+    return this.keepalive;
   }
 }

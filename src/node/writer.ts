@@ -30,17 +30,21 @@ export const PAUSED_BY_WRITES = 4;
 const PAUSED = PAUSED_BY_QUEUE | PAUSED_BY_WRITES;
 
 /**
- * What only a connection whose peer reads slowly needs: senders waiting for
- * the write buffer to drain, and the write callback that wakes them.
+ * What only a connection whose sends wait needs: senders waiting for the
+ * write buffer to drain, the write callback that wakes them, and the
+ * fragmented message other sends wait for.
  */
 class Backpressure {
   waiters: (() => void)[] = [];
   /** Writes carry {@link onWritten} while true. */
   active = false;
+  /** Waiters wake when the buffer drains to this many bytes: a quarter of `writeLimit`. */
+  lowWater = 0;
   readonly onWritten: () => void;
+  fragmented: Promise<void> | null = null;
 
   constructor(writer: Writer) {
-    this.onWritten = () => writer.written();
+    this.onWritten = () => writer.written(this.lowWater);
   }
 }
 
@@ -53,21 +57,27 @@ class Backpressure {
 export class Writer {
   /** The byte stream: a TCP or TLS socket, or any other Duplex. */
   readonly transport: Duplex;
-  readonly #settings: ConnectionSettings;
   // Buffers produced during this event-loop turn, flushed once. One
   // buffer, or several, or none: most turns write one frame, and an idle
   // connection keeps no array.
   #pending: Buffer | Buffer[] | null = null;
   #pendingBytes = 0;
   #flags = 0;
-  // Created the first time the write buffer goes over its limit.
+  // Created the first time a send waits.
   #backpressure: Backpressure | null = null;
-  /** A fragmented message being sent: other sends wait for it. */
-  fragmented: Promise<void> | null = null;
 
-  constructor(transport: Duplex, settings: ConnectionSettings) {
+  constructor(transport: Duplex) {
     this.transport = transport;
-    this.#settings = settings;
+  }
+
+  /** A fragmented message being sent: other sends wait for it. */
+  get fragmented(): Promise<void> | null {
+    const backpressure = this.#backpressure;
+    return backpressure === null ? null : backpressure.fragmented;
+  }
+
+  set fragmented(value: Promise<void> | null) {
+    if (value !== null || this.#backpressure !== null) this.#state(null).fragmented = value;
   }
 
   /** Whether the transport can't be written to any more. */
@@ -131,6 +141,15 @@ export class Writer {
     }
   }
 
+  /**
+   * Queues frames serialized once for many connections (`broadcast()`),
+   * for the end of this turn.
+   */
+  writeShared(bytes: readonly Buffer[]): void {
+    for (let i = 0; i < bytes.length; i++) this.queue(bytes[i]);
+    this.schedule();
+  }
+
   /** Forgets what is queued: the transport is gone. */
   discard(): void {
     this.#pending = null;
@@ -141,11 +160,12 @@ export class Writer {
    * Flow control for senders: flushes if more than `writeLimit` bytes are
    * buffered, and resolves once the buffer drained to a quarter of it.
    */
-  drained(): Promise<void> {
-    const limit = this.#settings.writeLimit;
+  drained(settings: ConnectionSettings): Promise<void> {
+    const limit = settings.writeLimit;
     const transport = this.transport;
     if (this.#pendingBytes + transport.writableLength <= limit) return RESOLVED;
-    const backpressure = this.#overLimit();
+    const backpressure = this.#state(settings);
+    backpressure.active = true;
     this.flush();
     if (transport.writableLength <= limit || transport.destroyed) {
       this.#settle(backpressure);
@@ -161,17 +181,18 @@ export class Writer {
    * buffer over `writeLimit`, stops reading until it drains, so a peer that
    * pings and never reads can't make us buffer without bound.
    */
-  limitReading(): void {
+  limitReading(settings: ConnectionSettings): void {
     if (this.#pendingBytes === 0) return;
-    if (this.#pendingBytes + this.transport.writableLength <= this.#settings.writeLimit) return;
+    if (this.#pendingBytes + this.transport.writableLength <= settings.writeLimit) return;
     // The pending bytes go out carrying the callback that resumes reading.
-    this.#overLimit();
+    this.#state(settings).active = true;
     this.pauseReading(PAUSED_BY_WRITES);
   }
 
-  #overLimit(): Backpressure {
+  /** The rare state, created on first need; `settings` tell the low-water mark. */
+  #state(settings: ConnectionSettings | null): Backpressure {
     this.#backpressure ??= new Backpressure(this);
-    this.#backpressure.active = true;
+    if (settings !== null) this.#backpressure.lowWater = settings.writeLowWater;
     return this.#backpressure;
   }
 
@@ -183,8 +204,8 @@ export class Writer {
   }
 
   /** @internal A write completed while over the limit. */
-  written(): void {
-    if (this.transport.writableLength <= this.#settings.writeLowWater) this.release();
+  written(lowWater: number): void {
+    if (this.transport.writableLength <= lowWater) this.release();
   }
 
   /** Wakes the senders waiting for the buffer to drain, and resumes reading. */
