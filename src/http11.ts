@@ -98,6 +98,28 @@ export function httpLimitsFromEnv(
   };
 }
 
+/**
+ * Complete limits from partial ones: those given, the environment's (read
+ * only when one is missing: reading process.env is slow), the defaults.
+ */
+export function resolveHttpLimits(limits: Partial<HttpLimits> | undefined): HttpLimits {
+  return isComplete(limits)
+    ? {
+        maxLineLength: limits.maxLineLength,
+        maxNumHeaders: limits.maxNumHeaders,
+        maxBodySize: limits.maxBodySize,
+      }
+    : { ...httpLimitsFromEnv(), ...limits };
+}
+
+function isComplete(limits: Partial<HttpLimits> | undefined): limits is HttpLimits {
+  return (
+    limits?.maxLineLength !== undefined &&
+    limits.maxNumHeaders !== undefined &&
+    limits.maxBodySize !== undefined
+  );
+}
+
 function envInt(
   env: Readonly<Record<string, string | undefined>>,
   name: string,
@@ -200,21 +222,9 @@ abstract class MessageParser<T> {
 
   constructor(options: ParserOptions | undefined) {
     const limits = options?.limits;
-    // The environment is read only for limits not given: reading
-    // process.env is slow, and ServerProtocol passes all three. Frozen
-    // complete limits (ServerProtocolConfig's) are shared, not copied.
+    // Frozen complete limits (ServerProtocolConfig's) are shared, not copied.
     this.limits =
-      limits?.maxLineLength !== undefined &&
-      limits.maxNumHeaders !== undefined &&
-      limits.maxBodySize !== undefined
-        ? Object.isFrozen(limits)
-          ? (limits as Readonly<HttpLimits>)
-          : {
-              maxLineLength: limits.maxLineLength,
-              maxNumHeaders: limits.maxNumHeaders,
-              maxBodySize: limits.maxBodySize,
-            }
-        : { ...httpLimitsFromEnv(), ...limits };
+      isComplete(limits) && Object.isFrozen(limits) ? limits : resolveHttpLimits(limits);
   }
 
   /** Whether the message is complete. */

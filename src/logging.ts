@@ -580,6 +580,8 @@ export const logMessages = {
   failing: (code: number): string => `! failing connection with code ${code}`,
   invalidOrigin: "! invalid origin",
   invalidUpgrade: "! invalid upgrade",
+  invalidHandshake: "! invalid handshake",
+  tlsHandshakeFailed: "! TLS handshake failed",
   requestLineTooLong: "! request line too long",
   headerFieldsTooLarge: "! header fields too large",
   sendFailed: "! error while sending data",

@@ -32,12 +32,12 @@ import {
 } from "./headers.ts";
 import {
   type HttpLimits,
-  httpLimitsFromEnv,
   type Parsed,
   type Request,
   RequestParser,
   type Response,
   reasonPhrase,
+  resolveHttpLimits,
   serializeResponse,
 } from "./http11.ts";
 import { formatRequestLines, formatResponseLines, isLevelEnabled, logMessages } from "./logging.ts";
@@ -180,17 +180,7 @@ export class ServerProtocolConfig {
     }
     this.serverHeader = serverHeader;
     const limits = options.httpLimits;
-    this.httpLimits = Object.freeze(
-      limits?.maxLineLength !== undefined &&
-        limits.maxNumHeaders !== undefined &&
-        limits.maxBodySize !== undefined
-        ? {
-            maxLineLength: limits.maxLineLength,
-            maxNumHeaders: limits.maxNumHeaders,
-            maxBodySize: limits.maxBodySize,
-          }
-        : { ...httpLimitsFromEnv(), ...limits },
-    );
+    this.httpLimits = Object.freeze(resolveHttpLimits(limits));
     this.maxSize = options.maxSize === undefined ? DEFAULT_MAX_SIZE : options.maxSize;
   }
 }
@@ -505,7 +495,7 @@ export class ServerProtocol extends Protocol {
       response.headers.append("Upgrade", "websocket");
       return response;
     }
-    if (this.#debug) this.logger!.debug({ err: error }, "! invalid handshake");
+    if (this.#debug) this.logger!.debug({ err: error }, logMessages.invalidHandshake);
     if (error instanceof InvalidHeader && error.header === "Sec-WebSocket-Version") {
       // RFC 6455 §4.4: answer with the versions supported.
       const response = this.reject(426, text);
@@ -754,7 +744,7 @@ export class ServerProtocol extends Protocol {
         this.logger!.debug({ err: exc }, message);
       }
     } else if (handshake.debug) {
-      this.logger!.debug({ err: exc }, "! invalid handshake");
+      this.logger!.debug({ err: exc }, logMessages.invalidHandshake);
     }
     const response = this.reject(
       status,

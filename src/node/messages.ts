@@ -99,8 +99,9 @@ export class MessageQueue implements AsyncIterator<Data> {
   #frames: (Frame | undefined)[] = NO_FRAMES;
   #head = 0;
 
-  // Eight booleans in one small integer: a field each would cost 8 bytes
-  // per connection. Read and written through the accessors below.
+  // Eleven bits in one small integer (the queue's state, then the mode of
+  // the pending read): a field each would cost 8 bytes per connection.
+  // See docs/decisions.md, "Memory layout".
   #flags = 0;
 
   // The pending read, if any: its promise's resolve function (also its

@@ -357,7 +357,7 @@ export class Server {
       netServer = createTlsServer(tlsOptions, onSocket);
       netServer.on("tlsClientError", (error: Error) => {
         if (isLevelEnabled(this.#logger, "debug")) {
-          this.#logger.debug({ err: error }, "! TLS handshake failed");
+          this.#logger.debug({ err: error }, logMessages.tlsHandshakeFailed);
         }
       });
     } else {

@@ -33,6 +33,7 @@ import {
 } from "../../src/index.ts";
 import { logMessages } from "../../src/logging.ts";
 import { createCaptureLogger } from "../helpers/capture-logger.ts";
+import { cert, key } from "../helpers/localhost-tls.ts";
 import { exchange, frame, OP_BINARY, rawConnect, tcpConnect } from "../helpers/net.ts";
 import { checkLeaksAfterAll } from "../helpers/no-leaks.ts";
 
@@ -501,6 +502,37 @@ for (const [kind, createSink] of Object.entries(SINKS)) {
       const records = s.records();
       assert.equal(only(records, "! invalid upgrade", "debug").err?.type, "InvalidUpgrade");
       only(records, "connection rejected (426 Upgrade Required)", "info");
+    });
+
+    test("DEBUG ! invalid handshake for a request that isn't a valid upgrade, and for one that isn't HTTP", async () => {
+      const s = makeSink();
+      const { server, port } = await startServer(s, echo);
+      const badVersion = await exchange(
+        port,
+        `GET / HTTP/1.1\r\nHost: ${HOST}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 12\r\n\r\n",
+      );
+      assert.match(badVersion.received.toString("latin1"), /^HTTP\/1\.1 426 /);
+      const notHttp = await exchange(port, "HELLO\r\n\r\n");
+      assert.match(notHttp.received.toString("latin1"), /^HTTP\/1\.1 400 /);
+      await server.close();
+      const invalid = s.records().filter((r) => r.msg === "! invalid handshake");
+      assert.equal(invalid.length, 2);
+      for (const record of invalid) {
+        assert.equal(record.level, "debug");
+        assert.ok(record.err !== undefined);
+      }
+    });
+
+    test("DEBUG ! TLS handshake failed when a client doesn't speak TLS", async () => {
+      const s = makeSink();
+      const { server, port } = await startServer(s, echo, { tls: { key, cert } });
+      const { received } = await exchange(port, `GET / HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`);
+      assert.equal(received.includes("HTTP/1.1"), false);
+      await waitForRecord(s, "! TLS handshake failed");
+      await server.close();
+      const failed = only(s.records(), "! TLS handshake failed", "debug");
+      assert.ok(failed.err !== undefined);
     });
 
     test("DEBUG ! request line too long and ! header fields too large, with 414 and 431", async () => {
