@@ -5,7 +5,7 @@
  *
  * The connection is the pump and the public API. One way in: bytes read go
  * to `protocol.receiveData()`, and {@link Connection} processes what the
- * protocol made of them in one place (`#process`): the bytes it wants
+ * protocol made of them in one place (`process()`): the bytes it wants
  * written, the close timer, the frames (assembled into messages by a
  * `MessageQueue`), the handshake. One way out: every send drives the
  * protocol, then hands its bytes to the {@link Writer}. Its collaborators
@@ -204,29 +204,29 @@ export class Connection<P extends Protocol = Protocol> {
     transport.on("data", Connection.#transportData);
     transport.on("error", Connection.#transportError);
     transport.on("close", Connection.#transportClose);
-    if (transport.destroyed) queueMicrotask(() => this.#onClose());
+    if (transport.destroyed) queueMicrotask(() => this.onClose());
   }
 
   // The transport's listeners, shared: `this` is the transport (not the
   // class), tagged with its connection. Static so they reach private methods.
   static #transportData(this: Duplex, chunk: Buffer): void {
     // biome-ignore lint/complexity/noThisInStatic: `this` is the transport.
-    (this as TaggedTransport)[kConnection].#receive(chunk);
+    (this as TaggedTransport)[kConnection].dataReceived(chunk);
   }
 
   static #transportEnd(this: Duplex): void {
     // biome-ignore lint/complexity/noThisInStatic: `this` is the transport.
-    (this as TaggedTransport)[kConnection].#onEnd();
+    (this as TaggedTransport)[kConnection].onEnd();
   }
 
   static #transportError(this: Duplex, error: Error): void {
     // biome-ignore lint/complexity/noThisInStatic: `this` is the transport.
-    (this as TaggedTransport)[kConnection].#onError(error);
+    (this as TaggedTransport)[kConnection].onError(error);
   }
 
   static #transportClose(this: Duplex): void {
     // biome-ignore lint/complexity/noThisInStatic: `this` is the transport.
-    (this as TaggedTransport)[kConnection].#onClose();
+    (this as TaggedTransport)[kConnection].onClose();
   }
 
   // --- Hooks of the message queue --------------------------------------------
@@ -258,10 +258,10 @@ export class Connection<P extends Protocol = Protocol> {
    * `connectionId`, `remoteAddress`, and the fields `logContext` returned.
    */
   get logger(): LoggerLike {
-    return this.#logger ?? this.#makeLogger();
+    return this.#logger ?? this.makeLogger();
   }
 
-  #makeLogger(): LoggerLike {
+  private makeLogger(): LoggerLike {
     const base = this.settings.baseLogger;
     let logger = base;
     if (typeof base.child === "function") {
@@ -302,7 +302,7 @@ export class Connection<P extends Protocol = Protocol> {
    */
   get remoteAddress(): Address | null {
     const address = this.#remoteAddress;
-    return address === undefined ? this.#readAddress("remote") : address;
+    return address === undefined ? this.readAddress("remote") : address;
   }
 
   /**
@@ -311,10 +311,10 @@ export class Connection<P extends Protocol = Protocol> {
    */
   get localAddress(): Address | null {
     const address = this.#localAddress;
-    return address === undefined ? this.#readAddress("local") : address;
+    return address === undefined ? this.readAddress("local") : address;
   }
 
-  #readAddress(which: "remote" | "local"): Address | null {
+  private readAddress(which: "remote" | "local"): Address | null {
     const transport = this.writer.transport;
     const address = addressOf(transport, which);
     // A socket that isn't connected yet may tell later; a destroyed one never.
@@ -326,9 +326,9 @@ export class Connection<P extends Protocol = Protocol> {
   }
 
   /** Reads the addresses while the socket still knows them: before it's ended or destroyed. */
-  #keepAddresses(): void {
-    if (this.#remoteAddress === undefined) this.#readAddress("remote");
-    if (this.#localAddress === undefined) this.#readAddress("local");
+  private keepAddresses(): void {
+    if (this.#remoteAddress === undefined) this.readAddress("remote");
+    if (this.#localAddress === undefined) this.readAddress("local");
   }
 
   /** The subprotocol negotiated by the handshake, or `null`. */
@@ -359,7 +359,7 @@ export class Connection<P extends Protocol = Protocol> {
   get closed(): Promise<void> {
     const done = (this.#flags & CLOSE_DONE) !== 0;
     if (this.#closing === null && done) return RESOLVED;
-    return this.#closingState().closed(done);
+    return this.closingState().closed(done);
   }
 
   // --- Receiving -----------------------------------------------------------
@@ -424,7 +424,7 @@ export class Connection<P extends Protocol = Protocol> {
    *   connection is closed.
    */
   send(data: SendData, options?: SendOptions): Promise<void> {
-    if (this.writer.fragmented !== null) return this.#sendLater(data, options);
+    if (this.writer.fragmented !== null) return this.sendLater(data, options);
     const text = options?.text;
     const protocol = this.protocol;
     if (typeof data === "string") {
@@ -457,7 +457,7 @@ export class Connection<P extends Protocol = Protocol> {
     );
   }
 
-  async #sendLater(data: SendData, options: SendOptions | undefined): Promise<void> {
+  private async sendLater(data: SendData, options: SendOptions | undefined): Promise<void> {
     while (this.writer.fragmented !== null) await this.writer.fragmented;
     return this.send(data, options);
   }
@@ -472,7 +472,7 @@ export class Connection<P extends Protocol = Protocol> {
    *   pong; ConnectionClosed when the connection closes first.
    */
   ping(data?: Sendable): Promise<number> {
-    const keepalive = this.#keepaliveState();
+    const keepalive = this.keepaliveState();
     const payload = data === undefined ? keepalive.uniquePayload() : controlPayload(data, "ping");
     if (payload instanceof TypeError) return rejected(payload);
     if (this.protocol.state !== OPEN) return this.notOpen();
@@ -526,13 +526,13 @@ export class Connection<P extends Protocol = Protocol> {
         this.failWith(CLOSE_INTERNAL_ERROR, "close during fragmented message");
       } else {
         protocol.sendClose(code, reason);
-        this.#afterClosingStarted();
+        this.afterClosingStarted();
       }
     } else if (protocol.state === CONNECTING) {
       // No WebSocket connection yet: nothing to negotiate.
       this.abortTransport();
     } else {
-      this.#startCloseTimer();
+      this.startCloseTimer();
     }
     return this.closed;
   }
@@ -578,12 +578,12 @@ export class Connection<P extends Protocol = Protocol> {
     if ((this.#flags & INFO) !== 0) this.logger.info(logMessages.connectionOpen);
     publishOpen(this);
     const pingInterval = this.settings.pingInterval;
-    if (pingInterval !== null) this.#keepaliveState().schedule(this, pingInterval);
+    if (pingInterval !== null) this.keepaliveState().schedule(this, pingInterval);
   }
 
   /** Processes bytes as if read from the transport. @internal */
   protected receive(data: Buffer): void {
-    this.#receive(data);
+    this.dataReceived(data);
   }
 
   /**
@@ -592,7 +592,7 @@ export class Connection<P extends Protocol = Protocol> {
    * sent. @internal
    */
   protected processEvents(): void {
-    this.#process();
+    this.process();
   }
 
   /** Called once the transport is closed, before `closed` resolves. @internal */
@@ -607,14 +607,14 @@ export class Connection<P extends Protocol = Protocol> {
 
   /** Starts the close timer if the protocol expects the transport to close. @internal */
   protected checkCloseExpected(): void {
-    if (this.protocol.closeExpected()) this.#startCloseTimer();
+    if (this.protocol.closeExpected()) this.startCloseTimer();
   }
 
   /** Destroys the transport at once. @internal */
   protected abortTransport(): void {
     const transport = this.writer.transport;
     if (transport.destroyed) return;
-    this.#keepAddresses();
+    this.keepAddresses();
     if (this.debug) this.logger.debug(logMessages.closingTcp);
     transport.destroy();
   }
@@ -634,7 +634,7 @@ export class Connection<P extends Protocol = Protocol> {
    * `delay` ms (or up to a grain of a shared timer later). @internal
    */
   protected startOpenTimer(delay: number): void {
-    this.#keepaliveState().startOpenTimer(this, delay);
+    this.keepaliveState().startOpenTimer(this, delay);
   }
 
   /** Cancels {@link Connection.startOpenTimer}. @internal */
@@ -682,7 +682,7 @@ export class Connection<P extends Protocol = Protocol> {
       const chunk = chunks[i];
       if (chunk.length === 0) {
         writer.flush();
-        this.#halfClose();
+        this.halfClose();
       } else {
         writer.queue(chunk);
       }
@@ -702,11 +702,11 @@ export class Connection<P extends Protocol = Protocol> {
     if (state === CONNECTING) {
       return rejected(new InvalidState("cannot send before the opening handshake completes"));
     }
-    if (this.isClosed) return rejected(this.#closeError());
+    if (this.isClosed) return rejected(this.closeError());
     // CLOSING: wait for the transport to close, then report how it closed.
-    this.#startCloseTimer();
+    this.startCloseTimer();
     const promise = this.closed.then(() => {
-      throw this.#closeError();
+      throw this.closeError();
     });
     promise.catch(noop);
     return promise;
@@ -715,15 +715,17 @@ export class Connection<P extends Protocol = Protocol> {
   /** Fails the connection (RFC 6455 §7.1.7) with `code` and starts closing. @internal */
   failWith(code: number, reason: string): void {
     this.protocol.fail(code, reason);
-    this.#afterClosingStarted();
+    this.afterClosingStarted();
   }
 
   // --- The pump --------------------------------------------------------------
+  // Methods are TypeScript-private, not #private: a class with #private
+  // methods gives each instance a brand, 8 bytes (docs/decisions.md).
 
   /** The one way in: bytes read from the transport. */
-  #receive(chunk: Buffer): void {
+  private dataReceived(chunk: Buffer): void {
     this.protocol.receiveData(chunk);
-    this.#process();
+    this.process();
   }
 
   /**
@@ -732,20 +734,20 @@ export class Connection<P extends Protocol = Protocol> {
    * write buffer's limit, arms the close timer when the transport should
    * close, then delivers frames and handshake events.
    */
-  #process(): void {
+  private process(): void {
     const protocol = this.protocol;
     const events = protocol.eventsReceived();
     this.sendData();
     this.writer.limitReading(this.settings);
-    if (protocol.closeExpected()) this.#startCloseTimer();
+    if (protocol.closeExpected()) this.startCloseTimer();
     for (let i = 0; i < events.length; i++) {
       const event = events[i];
-      if (event instanceof Frame) this.#processFrame(event);
+      if (event instanceof Frame) this.processFrame(event);
       else this.handshakeEvent(event);
     }
   }
 
-  #processFrame(frame: Frame): void {
+  private processFrame(frame: Frame): void {
     switch (frame.opcode) {
       case OP_TEXT:
       case OP_BINARY:
@@ -766,17 +768,17 @@ export class Connection<P extends Protocol = Protocol> {
   }
 
   /** The peer half-closed: our answer is written now, before net.Socket ends the transport. */
-  #onEnd(): void {
-    this.#keepAddresses();
+  private onEnd(): void {
+    this.keepAddresses();
     const writer = this.writer;
     writer.flush();
     this.protocol.receiveEof();
-    this.#process();
+    this.process();
     writer.flush();
   }
 
-  #onError(error: Error): void {
-    const closing = this.#closingState();
+  private onError(error: Error): void {
+    const closing = this.closingState();
     closing.transportError ??= error;
     if (this.debug) {
       const syscall = (error as NodeJS.ErrnoException).syscall;
@@ -791,7 +793,7 @@ export class Connection<P extends Protocol = Protocol> {
   }
 
   /** The transport closed: every collaborator stops, then `closed` resolves. */
-  #onClose(): void {
+  private onClose(): void {
     if (this.isClosed) return;
     this.#flags |= IS_CLOSED;
     const protocol = this.protocol;
@@ -807,7 +809,7 @@ export class Connection<P extends Protocol = Protocol> {
     // Free extension resources (zlib streams) now rather than at GC.
     for (const extension of protocol.extensions) extension.release?.();
 
-    const closeError = (): ConnectionClosed => this.#closeError();
+    const closeError = (): ConnectionClosed => this.closeError();
     this.#messages.close(closeError, protocol.closedNormally);
     this.keepalive?.stop(this, closeError);
     this.writer.release();
@@ -835,49 +837,49 @@ export class Connection<P extends Protocol = Protocol> {
     this.#closing?.finish();
   }
 
-  #halfClose(): void {
+  private halfClose(): void {
     const transport = this.writer.transport;
     if (transport.destroyed || transport.writableEnded) return;
-    this.#keepAddresses();
+    this.keepAddresses();
     if (this.debug) this.logger.debug(logMessages.halfClosing);
     transport.end();
   }
 
   // --- Closing ---------------------------------------------------------------
 
-  #afterClosingStarted(): void {
+  private afterClosingStarted(): void {
     // The peer's close frame must be read even if the application stopped
     // reading messages.
     this.#messages.drain();
     this.sendData();
     this.writer.flush();
-    if (this.protocol.closeExpected()) this.#startCloseTimer();
+    if (this.protocol.closeExpected()) this.startCloseTimer();
   }
 
-  #startCloseTimer(): void {
+  private startCloseTimer(): void {
     const closeTimeout = this.settings.closeTimeout;
     if (this.isClosed || closeTimeout === null) return;
-    const closing = this.#closingState();
+    const closing = this.closingState();
     if (closing.timer !== null) return;
-    closing.timer = setTimeout(() => this.#onCloseTimeout(), closeTimeout);
+    closing.timer = setTimeout(() => this.onCloseTimeout(), closeTimeout);
   }
 
-  #onCloseTimeout(): void {
+  private onCloseTimeout(): void {
     this.#closing!.timer = null;
     if (this.debug) this.logger.debug(logMessages.closeTimeout);
     this.abortTransport();
   }
 
-  #closeError(): ConnectionClosed {
-    return this.#closingState().error(this.protocol);
+  private closeError(): ConnectionClosed {
+    return this.closingState().error(this.protocol);
   }
 
-  #closingState(): Closing {
+  private closingState(): Closing {
     this.#closing ??= new Closing();
     return this.#closing;
   }
 
-  #keepaliveState(): Keepalive {
+  private keepaliveState(): Keepalive {
     this.keepalive ??= new Keepalive();
     return this.keepalive;
   }

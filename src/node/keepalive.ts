@@ -145,7 +145,7 @@ export class Keepalive {
 
   /** Cancels {@link startOpenTimer}. */
   stopOpenTimer(connection: Connection): void {
-    if (this.#slot !== null && this.#slot.wheel === openWheel) this.#cancel(connection);
+    if (this.#slot !== null && this.#slot.wheel === openWheel) this.cancel(connection);
   }
 
   /** @internal Called by the open wheel. */
@@ -181,7 +181,7 @@ export class Keepalive {
       connection.logger.error({ err: error }, logMessages.keepaliveFailed);
       return;
     }
-    this.#register(payload.toString("latin1"), null, null);
+    this.track(payload.toString("latin1"), null, null);
     connection.sendData();
     if (connection.debug) connection.logger.debug(logMessages.keepalivePingSent);
     const { pingTimeout, pingInterval } = connection.settings;
@@ -197,42 +197,45 @@ export class Keepalive {
     connection.failWith(CLOSE_INTERNAL_ERROR, "keepalive ping timeout");
   }
 
-  #keepalivePong(connection: Connection, latency: number): void {
+  private keepalivePong(connection: Connection, latency: number): void {
     if (connection.debug) connection.logger.debug(logMessages.keepalivePongReceived);
     if (this.#slot === null || this.#slot.wheel !== pongWheel) return;
-    this.#cancel(connection);
+    this.cancel(connection);
     // Pings are sent every pingInterval, measured from ping to ping.
     this.schedule(connection, connection.settings.pingInterval! - latency);
   }
 
   // --- The ping registry -----------------------------------------------------
 
+  // Helpers are TypeScript-private, not #private: a class with #private
+  // methods gives each instance a brand, 8 bytes (docs/decisions.md).
+
   /** 4 random bytes no ping awaiting its pong uses. */
   uniquePayload(): Buffer {
     for (;;) {
       const payload = randomBytes(4);
-      if (this.#find(payload.toString("latin1")) === -1) return payload;
+      if (this.find(payload.toString("latin1")) === -1) return payload;
     }
   }
 
   /** Whether a ping with this payload (as latin1) awaits its pong. */
   awaits(key: string): boolean {
-    return this.#find(key) !== -1;
+    return this.find(key) !== -1;
   }
 
   /** Registers a ping `ping()` sent; resolves to its round-trip time. */
   register(key: string): Promise<number> {
     return new Promise<number>((resolve, reject) => {
-      this.#register(key, resolve, reject);
+      this.track(key, resolve, reject);
     });
   }
 
-  #register(key: string, resolve: PingWaiter["resolve"], reject: PingWaiter["reject"]): void {
+  private track(key: string, resolve: PingWaiter["resolve"], reject: PingWaiter["reject"]): void {
     this.#pings ??= [];
     this.#pings.push({ key, sentAt: performance.now(), resolve, reject });
   }
 
-  #find(key: string): number {
+  private find(key: string): number {
     const pings = this.#pings;
     if (pings === null) return -1;
     for (let i = 0; i < pings.length; i++) if (pings[i].key === key) return i;
@@ -244,7 +247,7 @@ export class Keepalive {
     const pings = this.#pings;
     if (pings === null || pings.length === 0) return;
     // Unsolicited pongs are allowed (RFC 6455 §5.5.3) and ignored.
-    const index = this.#find(data.toString("latin1"));
+    const index = this.find(data.toString("latin1"));
     if (index === -1) return;
     const now = performance.now();
     // RFC 6455 §5.5.3: a pong may answer only the latest ping; it
@@ -254,14 +257,14 @@ export class Keepalive {
     this.latency = now - acknowledged[index].sentAt;
     for (const waiter of acknowledged) {
       const latency = now - waiter.sentAt;
-      if (waiter.resolve === null) this.#keepalivePong(connection, latency);
+      if (waiter.resolve === null) this.keepalivePong(connection, latency);
       else waiter.resolve(latency);
     }
   }
 
   /** The connection closed: no more timers; pings awaiting a pong fail with `error()`. */
   stop(connection: Connection, error: () => unknown): void {
-    if (this.#slot !== null) this.#cancel(connection);
+    if (this.#slot !== null) this.cancel(connection);
     const pings = this.#pings;
     if (pings === null || pings.length === 0) return;
     this.#pings = null;
@@ -269,7 +272,7 @@ export class Keepalive {
     for (const waiter of pings) waiter.reject?.(reason);
   }
 
-  #cancel(connection: Connection): void {
+  private cancel(connection: Connection): void {
     TimerWheel.remove(this.#slot!, connection);
     this.#slot = null;
   }

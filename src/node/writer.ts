@@ -77,7 +77,7 @@ export class Writer {
   }
 
   set fragmented(value: Promise<void> | null) {
-    if (value !== null || this.#backpressure !== null) this.#state(null).fragmented = value;
+    if (value !== null || this.#backpressure !== null) this.state(null).fragmented = value;
   }
 
   /** Whether the transport can't be written to any more. */
@@ -164,11 +164,11 @@ export class Writer {
     const limit = settings.writeLimit;
     const transport = this.transport;
     if (this.#pendingBytes + transport.writableLength <= limit) return RESOLVED;
-    const backpressure = this.#state(settings);
+    const backpressure = this.state(settings);
     backpressure.active = true;
     this.flush();
     if (transport.writableLength <= limit || transport.destroyed) {
-      this.#settle(backpressure);
+      this.settle(backpressure);
       return RESOLVED;
     }
     return new Promise<void>((resolve) => {
@@ -185,19 +185,22 @@ export class Writer {
     if (this.#pendingBytes === 0) return;
     if (this.#pendingBytes + this.transport.writableLength <= settings.writeLimit) return;
     // The pending bytes go out carrying the callback that resumes reading.
-    this.#state(settings).active = true;
+    this.state(settings).active = true;
     this.pauseReading(PAUSED_BY_WRITES);
   }
 
+  // Helpers are TypeScript-private, not #private: a class with #private
+  // methods gives each instance a brand, 8 bytes (docs/decisions.md).
+
   /** The rare state, created on first need; `settings` tell the low-water mark. */
-  #state(settings: ConnectionSettings | null): Backpressure {
+  private state(settings: ConnectionSettings | null): Backpressure {
     this.#backpressure ??= new Backpressure(this);
     if (settings !== null) this.#backpressure.lowWater = settings.writeLowWater;
     return this.#backpressure;
   }
 
   /** Stops writes carrying the callback once nothing waits for it. */
-  #settle(backpressure: Backpressure): void {
+  private settle(backpressure: Backpressure): void {
     if (backpressure.waiters.length === 0 && (this.#flags & PAUSED_BY_WRITES) === 0) {
       backpressure.active = false;
     }
