@@ -255,12 +255,11 @@ class HandshakeState {
   failed = false;
   readonly selectSubprotocol: SelectSubprotocol | null;
   readonly debug: boolean;
-  // The header lines of the 101 the last accept() built for `request` and
-  // how many there were: the response is unchanged when it still has this
-  // very array at this length (every change but a push makes a new array).
-  // And what the rebuild needs besides the request and the config.
-  accepted: string[] | null = null;
-  acceptedLength = 0;
+  // The record of what the last accept() built for `request`: a copy of its
+  // header lines (the response is sent unchanged when its lines are these,
+  // whatever was done to its Headers meanwhile), and what the rebuild needs
+  // besides the request and the config.
+  accepted: readonly string[] | null = null;
   date = "";
   extensionsHeader: string | null = null;
   subprotocol: string | null = null;
@@ -464,8 +463,7 @@ export class ServerProtocol extends Protocol {
     // Rebuilding the 101 later takes the key from `this.request`: only a
     // response to that request can be rebuilt.
     if (handshake !== null) {
-      handshake.accepted = request === this.request ? items : null;
-      handshake.acceptedLength = items.length;
+      handshake.accepted = request === this.request ? items.slice() : null;
       handshake.date = date;
       handshake.extensionsHeader = extensionsHeader;
       handshake.subprotocol = subprotocol;
@@ -622,8 +620,7 @@ export class ServerProtocol extends Protocol {
       response.reason === reasonPhrase(101) &&
       response.body.length === 0 &&
       response.headers instanceof Headers &&
-      Headers.itemsOf(response.headers) === accepted &&
-      accepted.length === handshake.acceptedLength &&
+      sameLines(Headers.itemsOf(response.headers), accepted) &&
       // The rebuild reads it from the protocol.
       this.subprotocol === handshake.subprotocol
     );
@@ -765,4 +762,11 @@ function originMatcher(pattern: OriginPattern): (origin: string | undefined) => 
   if (typeof pattern === "string") return (origin) => origin === pattern;
   const full = new RegExp(`^(?:${pattern.source})$`, pattern.flags.replace(/[gy]/g, ""));
   return (origin) => origin !== undefined && full.test(origin);
+}
+
+/** Whether header lines are the same, line by line. */
+function sameLines(items: readonly string[] | string, expected: readonly string[]): boolean {
+  if (typeof items === "string" || items.length !== expected.length) return false;
+  for (let i = 0; i < items.length; i++) if (items[i] !== expected[i]) return false;
+  return true;
 }

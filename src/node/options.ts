@@ -48,7 +48,10 @@ export interface ConnectionOptions {
   maxQueue?: number | null;
   /**
    * High-water mark of the write buffer, in bytes: `send()` waits while more
-   * is buffered, until the buffer drains to a quarter of it. Default: 32 KiB.
+   * is buffered, until the buffer drains to a quarter of it. Frames the
+   * connection writes on its own (pongs, close frames) obey it too: while
+   * what a read made it write exceeds it, reading pauses, so a peer that
+   * pings and never reads can't make the buffer grow. Default: 32 KiB.
    */
   writeLimit?: number;
 }
