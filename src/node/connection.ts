@@ -66,20 +66,7 @@ import {
 } from "./writer.ts";
 
 export type { Data } from "./messages.ts";
-export {
-  type Address,
-  type ConnectionOptions,
-  DEFAULT_CLOSE_TIMEOUT,
-  DEFAULT_MAX_QUEUE,
-  DEFAULT_PING_INTERVAL,
-  DEFAULT_PING_TIMEOUT,
-  DEFAULT_WRITE_LIMIT,
-  type LogFields,
-  type RecvOptions,
-  type Sendable,
-  type SendData,
-  type SendOptions,
-} from "./options.ts";
+export * from "./options.ts";
 export { describeType, toBuffer } from "./writer.ts";
 export type { State };
 export { CLOSED, CLOSING, CONNECTING, OPEN };

@@ -25,23 +25,19 @@ export class LoggerProxy implements LoggerLike {
   }
 
   debug(obj: unknown, msg?: string, ...args: unknown[]): void {
-    if (msg === undefined) this.target.debug(obj);
-    else this.target.debug(obj, msg, ...args);
+    forward(this.target, "debug", obj, msg, args);
   }
 
   info(obj: unknown, msg?: string, ...args: unknown[]): void {
-    if (msg === undefined) this.target.info(obj);
-    else this.target.info(obj, msg, ...args);
+    forward(this.target, "info", obj, msg, args);
   }
 
   warn(obj: unknown, msg?: string, ...args: unknown[]): void {
-    if (msg === undefined) this.target.warn(obj);
-    else this.target.warn(obj, msg, ...args);
+    forward(this.target, "warn", obj, msg, args);
   }
 
   error(obj: unknown, msg?: string, ...args: unknown[]): void {
-    if (msg === undefined) this.target.error(obj);
-    else this.target.error(obj, msg, ...args);
+    forward(this.target, "error", obj, msg, args);
   }
 
   isLevelEnabled(level: string): boolean {
@@ -57,4 +53,16 @@ export class LoggerProxy implements LoggerLike {
  */
 export function protocolLogger(base: LoggerLike): LoggerLike {
   return base === silentLogger ? base : new LoggerProxy(base);
+}
+
+/** Calls `logger[level]` with the arguments it was given: no `undefined` message added. */
+function forward(
+  logger: LoggerLike,
+  level: "debug" | "info" | "warn" | "error",
+  obj: unknown,
+  msg: string | undefined,
+  args: unknown[],
+): void {
+  if (msg === undefined) logger[level](obj);
+  else logger[level](obj, msg, ...args);
 }

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { connect, type ServerConnection, serve } from "../../src/index.ts";
+import {
+  connect,
+  type ServeOptions,
+  type Server,
+  type ServerConnection,
+  serve,
+} from "../../src/index.ts";
 import type { Connection } from "../../src/node/connection.ts";
 import { grainOf, TimerWheel } from "../../src/node/keepalive.ts";
 import {
@@ -101,15 +107,20 @@ describe("TimerWheel", () => {
   });
 });
 
+/** A server whose handlers wait for the connection to close. */
+async function idleServer(options: ServeOptions): Promise<{ server: Server; port: number }> {
+  const server = await serve(
+    async (ws: ServerConnection) => {
+      await ws.closed;
+    },
+    { host: "127.0.0.1", port: 0, logger: null, ...options },
+  );
+  return { server, port: (server.address as { port: number }).port };
+}
+
 describe("Keepalive", () => {
   it("pings on its own, measures latency, and keeps going while pongs come", async () => {
-    const server = await serve(
-      async (ws: ServerConnection) => {
-        await ws.closed;
-      },
-      { host: "127.0.0.1", port: 0, logger: null, pingInterval: 50, pingTimeout: 1000 },
-    );
-    const { port } = server.address as { port: number };
+    const { server, port } = await idleServer({ pingInterval: 50, pingTimeout: 1000 });
     const peer = await rawConnect(port);
     for (let i = 0; i < 3; i++) {
       const ping = await peer.reader.next(2000);
@@ -124,13 +135,7 @@ describe("Keepalive", () => {
   });
 
   it("fails the connection with 1011 when the pong doesn't come in time", async () => {
-    const server = await serve(
-      async (ws: ServerConnection) => {
-        await ws.closed;
-      },
-      { host: "127.0.0.1", port: 0, logger: null, pingInterval: 20, pingTimeout: 20 },
-    );
-    const { port } = server.address as { port: number };
+    const { server, port } = await idleServer({ pingInterval: 20, pingTimeout: 20 });
     // A raw peer that reads pings and never answers them.
     const peer = await rawConnect(port);
     let next = await peer.reader.next(2000);
@@ -142,13 +147,7 @@ describe("Keepalive", () => {
   });
 
   it("ping() resolves with the round-trip time; one pong acknowledges earlier pings", async () => {
-    const server = await serve(
-      async (ws: ServerConnection) => {
-        await ws.closed;
-      },
-      { host: "127.0.0.1", port: 0, logger: null },
-    );
-    const { port } = server.address as { port: number };
+    const { server, port } = await idleServer({});
     const ws = await connect(`ws://127.0.0.1:${port}/`, { logger: null, pingInterval: null });
     const latencies = await Promise.all([ws.ping("a"), ws.ping("b"), ws.ping()]);
     for (const latency of latencies) assert.ok(latency >= 0);
@@ -162,13 +161,7 @@ describe("Keepalive", () => {
   });
 
   it("rejects pings awaiting their pong when the connection closes", async () => {
-    const server = await serve(
-      async (ws: ServerConnection) => {
-        await ws.closed;
-      },
-      { host: "127.0.0.1", port: 0, logger: null },
-    );
-    const { port } = server.address as { port: number };
+    const { server, port } = await idleServer({});
     const peer = await rawConnect(port);
     const [ws] = server.connections;
     // The raw peer never answers: the ping waits until the connection closes.

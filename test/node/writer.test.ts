@@ -72,13 +72,32 @@ function readBytes(socket: Socket, size: number): Promise<Buffer> {
 
 /** Counts the writes a socket is asked to make, cork'ed ones included. */
 function countWrites(socket: Socket): () => number {
-  let writes = 0;
-  const write = socket.write;
-  socket.write = function (this: Socket, ...args: Parameters<Socket["write"]>) {
-    writes++;
-    return write.apply(this, args);
-  } as Socket["write"];
-  return () => writes;
+  const counted = { writes: 0 };
+  const original = socket.write.bind(socket);
+  Object.defineProperty(socket, "write", {
+    configurable: true,
+    value: (...args: Parameters<Socket["write"]>) => {
+      counted.writes += 1;
+      return original(...args);
+    },
+  });
+  return () => counted.writes;
+}
+
+/** Resolves once `condition()` holds, polling every 5 ms for at most 5 s. */
+function until(condition: () => boolean, what: string): Promise<void> {
+  return withTimeout(
+    new Promise<void>((resolve) => {
+      const poll = setInterval(() => {
+        if (condition()) {
+          clearInterval(poll);
+          resolve();
+        }
+      }, 5);
+    }),
+    5000,
+    `${what} within 5 s`,
+  );
 }
 
 const settings = (writeLimit: number): ConnectionSettings =>
@@ -169,18 +188,7 @@ describe("Writer", () => {
     assert.equal(local.isPaused(), true);
     writer.flush();
     remote.resume();
-    await withTimeout(
-      new Promise<void>((resolve) => {
-        const poll = setInterval(() => {
-          if (!local.isPaused()) {
-            clearInterval(poll);
-            resolve();
-          }
-        }, 5);
-      }),
-      5000,
-      "reading didn't resume within 5 s",
-    );
+    await until(() => !local.isPaused(), "reading didn't resume");
     close();
   });
 
