@@ -18,7 +18,7 @@
  */
 
 import type { Duplex } from "node:stream";
-import { ConcurrencyError, type ConnectionClosed, InvalidState } from "../errors.ts";
+import { type ConnectionClosed, InvalidState } from "../errors.ts";
 import {
   CLOSE_INTERNAL_ERROR,
   CLOSE_INVALID_DATA,
@@ -459,27 +459,7 @@ export class Connection<P extends Protocol = Protocol> {
    *   pong; ConnectionClosed when the connection closes first.
    */
   ping(data?: Sendable): Promise<number> {
-    const keepalive = this.keepaliveState();
-    const payload = data === undefined ? keepalive.uniquePayload() : controlPayload(data, "ping");
-    if (payload instanceof TypeError) return rejected(payload);
-    if (this.protocol.state !== OPEN) return this.notOpen();
-    const key = payload.toString("latin1");
-    if (keepalive.awaits(key)) {
-      return rejected(
-        new ConcurrencyError(
-          `already waiting for a pong with the same data: ${payload.toString("hex")}`,
-        ),
-      );
-    }
-    try {
-      this.protocol.sendPing(payload);
-    } catch (error) {
-      return rejected(error);
-    }
-    const promise = keepalive.register(key);
-    promise.catch(noop);
-    this.sendData();
-    return promise;
+    return this.keepaliveState().ping(this, data);
   }
 
   /** Sends an unsolicited pong, e.g. as a one-way heartbeat. */

@@ -13,10 +13,14 @@
  */
 
 import { randomBytes } from "node:crypto";
+import { ConcurrencyError } from "../errors.ts";
 import { CLOSE_INTERNAL_ERROR } from "../frames.ts";
 import { logMessages } from "../logging.ts";
 import { OPEN } from "../protocol.ts";
 import type { Connection } from "./connection.ts";
+import type { Sendable } from "./options.ts";
+import { noop, rejected } from "./promises.ts";
+import { controlPayload } from "./writer.ts";
 
 /** Connections due at one instant of a {@link TimerWheel}, and its timer. */
 interface Slot {
@@ -210,24 +214,38 @@ export class Keepalive {
   // Helpers are TypeScript-private, not #private: a class with #private
   // methods gives each instance a brand, 8 bytes (docs/decisions.md).
 
+  /** `Connection.ping()`: sends a ping; resolves to its round-trip time. */
+  ping(connection: Connection, data: Sendable | undefined): Promise<number> {
+    const payload = data === undefined ? this.uniquePayload() : controlPayload(data, "ping");
+    if (payload instanceof TypeError) return rejected(payload);
+    if (connection.protocol.state !== OPEN) return connection.notOpen();
+    const key = payload.toString("latin1");
+    if (this.find(key) !== -1) {
+      return rejected(
+        new ConcurrencyError(
+          `already waiting for a pong with the same data: ${payload.toString("hex")}`,
+        ),
+      );
+    }
+    try {
+      connection.protocol.sendPing(payload);
+    } catch (error) {
+      return rejected(error);
+    }
+    const promise = new Promise<number>((resolve, reject) => {
+      this.track(key, resolve, reject);
+    });
+    promise.catch(noop);
+    connection.sendData();
+    return promise;
+  }
+
   /** 4 random bytes no ping awaiting its pong uses. */
   uniquePayload(): Buffer {
     for (;;) {
       const payload = randomBytes(4);
       if (this.find(payload.toString("latin1")) === -1) return payload;
     }
-  }
-
-  /** Whether a ping with this payload (as latin1) awaits its pong. */
-  awaits(key: string): boolean {
-    return this.find(key) !== -1;
-  }
-
-  /** Registers a ping `ping()` sent; resolves to its round-trip time. */
-  register(key: string): Promise<number> {
-    return new Promise<number>((resolve, reject) => {
-      this.track(key, resolve, reject);
-    });
   }
 
   private track(key: string, resolve: PingWaiter["resolve"], reject: PingWaiter["reject"]): void {
