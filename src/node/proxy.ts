@@ -56,8 +56,9 @@ export function parseProxy(url: string): Proxy {
   let parsed: URL;
   try {
     parsed = new URL(url);
-  } catch (error) {
-    throw new InvalidProxy(url, "not a valid URL", { cause: error });
+  } catch {
+    // Not the URL parser's error as the cause: its `input` holds the password.
+    throw new InvalidProxy(url, "not a valid URL");
   }
   const scheme = parsed.protocol.slice(0, -1) as ProxyScheme;
   if (!SCHEMES.includes(scheme)) {
