@@ -21,7 +21,6 @@ export const REDIRECT_STATUSES: ReadonlySet<number> = new Set([300, 301, 302, 30
 /** Default of {@link maxRedirects}. */
 export const DEFAULT_MAX_REDIRECTS = 10;
 
-
 /**
  * How many redirects a handshake may follow: `WEBSOCKETS_MAX_REDIRECTS`, or
  * {@link DEFAULT_MAX_REDIRECTS}.
@@ -124,14 +123,20 @@ export function followRedirect(
 
   const limit = context.maxRedirects ?? maxRedirects();
   if (context.redirects >= limit) {
-    throw new SecurityError(`more than ${limit} redirects; the last one leads to ${redactURL(uri)}`, {
-      cause: context.cause,
-    });
+    throw new SecurityError(
+      `more than ${limit} redirects; the last one leads to ${redactURL(uri)}`,
+      {
+        cause: context.cause,
+      },
+    );
   }
   if (current.protocol === "wss:" && next.protocol === "ws:") {
-    throw new SecurityError(`cannot follow redirect from ${redactURL(currentUri)} to non-secure URI ${redactURL(uri)}`, {
-      cause: context.cause,
-    });
+    throw new SecurityError(
+      `cannot follow redirect from ${redactURL(currentUri)} to non-secure URI ${redactURL(uri)}`,
+      {
+        cause: context.cause,
+      },
+    );
   }
   const transport = context.transport ?? "tcp";
   if (transport === "unix") {

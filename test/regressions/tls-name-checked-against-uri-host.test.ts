@@ -7,13 +7,13 @@
 // connected to).
 import { strict as assert } from "node:assert";
 import { randomUUID } from "node:crypto";
-import { connect as netConnect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { connect, type Server, type ServerConnection, serve } from "../../src/index.ts";
 import * as localhost from "../helpers/localhost-tls.ts";
 import * as named from "../helpers/named-tls.ts";
+import { tcpConnect } from "../helpers/net.ts";
 import { checkLeaksAfterAll } from "../helpers/no-leaks.ts";
 
 checkLeaksAfterAll();
@@ -22,12 +22,8 @@ const echo = async (ws: ServerConnection): Promise<void> => {
   for await (const message of ws) await ws.send(message);
 };
 
-async function tcpSocket(port: number): Promise<Socket> {
-  const socket = netConnect({ host: "127.0.0.1", port });
-  await new Promise<void>((resolve, reject) => {
-    socket.once("connect", resolve).once("error", reject);
-  });
-  return socket;
+function portOf(server: Server): number {
+  return (server.address as { port: number }).port;
 }
 
 function rejectsCertificate(promise: Promise<unknown>): Promise<void> {
@@ -60,7 +56,7 @@ for (const [certName, tls, valid, invalid] of [
       });
 
       it(`is refused for wss://${host}/ over a socket to 127.0.0.1`, async () => {
-        const sock = await tcpSocket(tcp.address.port);
+        const sock = await tcpConnect(portOf(tcp));
         try {
           await rejectsCertificate(
             connect(`wss://${host}/`, { sock, tls: { ca: tls.cert }, logger: false }),
@@ -81,7 +77,7 @@ for (const [certName, tls, valid, invalid] of [
         await overPath.send("hi");
         assert.equal(await overPath.recv(), "hi");
         await overPath.close();
-        const sock = await tcpSocket(tcp.address.port);
+        const sock = await tcpConnect(portOf(tcp));
         const overSock = await connect(`wss://${host}/`, {
           sock,
           tls: { ca: tls.cert },
@@ -101,7 +97,7 @@ it("checks against tls.servername when it is given, as the name the caller vouch
     logger: false,
   });
   try {
-    const ws = await connect(`wss://127.0.0.1:${server.address.port}/`, {
+    const ws = await connect(`wss://127.0.0.1:${portOf(server)}/`, {
       tls: { ca: named.cert, servername: named.name },
       logger: false,
     });
