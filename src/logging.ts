@@ -546,6 +546,11 @@ export const logMessages = {
   parserFailed: "parser failed",
 
   // WARN
+  /** Once per server that didn't set `origins`, at the first browser request with credentials. */
+  originsUnset:
+    "requests from browsers carry credentials (Cookie or Authorization) but origins isn't set: " +
+    "any web page can open connections as its visitors (cross-site WebSocket hijacking); " +
+    "set origins, or origins: null to accept any origin",
   broadcastFragmented: "skipped broadcast: sending a fragmented message",
   broadcastFailed: (error: unknown): string =>
     `skipped broadcast: failed to write message: ${firstLine(error)}`,

@@ -41,6 +41,7 @@ import {
 } from "./http11.ts";
 import { formatRequestLines, formatResponseLines, isLevelEnabled, logMessages } from "./logging.ts";
 import { CONNECTING, DEFAULT_MAX_SIZE, Protocol, type ProtocolOptions } from "./protocol.ts";
+import { checkRequestFields } from "./request-checks.ts";
 import { VERSION } from "./version.ts";
 
 /**
@@ -80,7 +81,9 @@ export interface ServerProtocolConfigOptions {
   /**
    * Acceptable values of the `Origin` header, to defend against Cross-Site
    * WebSocket Hijacking; include `null` to accept requests without one.
-   * Default: any origin, or none.
+   * `null` accepts any origin, or none. Default: any origin, or none, and a
+   * WARN hint, once, when a browser's request carries `Cookie` or
+   * `Authorization` (see docs/security.md).
    */
   origins?: readonly OriginPattern[] | null;
   /** Extensions supported, in order of preference. Default: none. */
@@ -164,9 +167,15 @@ export class ServerProtocolConfig {
   readonly maxSize: number | null;
   /** @internal */
   readonly originMatchers: readonly ((origin: string | undefined) => boolean)[] | null;
+  /**
+   * Whether the hint about unset `origins` is still to be logged: once per
+   * config, only when `origins` wasn't given at all. @internal
+   */
+  originHintPending: boolean;
 
   constructor(options: ServerProtocolConfigOptions = {}) {
     this.origins = options.origins ?? null;
+    this.originHintPending = options.origins === undefined;
     this.originMatchers = this.origins === null ? null : this.origins.map(originMatcher);
     this.extensions = options.extensions ?? null;
     this.subprotocols = options.subprotocols ?? null;
@@ -461,6 +470,16 @@ export class ServerProtocol extends Protocol {
       if (matchers !== null && !matchers.some((matches) => matches(origin))) {
         throw new InvalidOrigin(origin ?? null);
       }
+      // A browser sends Origin, and with it the user's cookies or cached
+      // credentials: any site may open this connection as the user.
+      if (
+        config.originHintPending &&
+        origin !== undefined &&
+        (headers.has("Cookie") || headers.has("Authorization"))
+      ) {
+        config.originHintPending = false;
+        this.logger?.warn(logMessages.originsUnset);
+      }
       accept = acceptKey(key);
       negotiated = this.#processExtensions(headers);
       subprotocol = this.#processSubprotocol(headers);
@@ -495,7 +514,7 @@ export class ServerProtocol extends Protocol {
 
   #rejectHandshake(error: InvalidHandshake): Response {
     this.handshakeExc = error;
-    const text = `Failed to open a WebSocket connection: ${error.message}.\n`;
+    const text = failureText(error);
     if (error instanceof InvalidOrigin) {
       if (this.#debug) this.logger!.debug({ err: error }, logMessages.invalidOrigin);
       return this.reject(403, text);
@@ -698,6 +717,7 @@ export class ServerProtocol extends Protocol {
     let parsed: Parsed<Request> | null;
     try {
       parsed = parser.feed(data);
+      if (parsed !== null) checkRequestFields(parsed.message.headers);
     } catch (error) {
       this.#invalidRequest(handshake, error, parser);
       return;
@@ -764,16 +784,31 @@ export class ServerProtocol extends Protocol {
     } else if (handshake.debug) {
       this.logger!.debug({ err: exc }, "! invalid handshake");
     }
-    const response = this.reject(
-      status,
-      `Failed to open a WebSocket connection: ${exc.message}.\n`,
-    );
+    const response = this.reject(status, failureText(exc));
     if (handshake.debug) this.#debugLines(formatResponseLines(response, ">"));
     this.sendBytes(serializeResponse(response));
     this.response = response;
     this.sendEof();
     this.discardInput();
   }
+}
+
+/**
+ * Most characters of an error message that the body of a 4xx echoes: a
+ * request of a megabyte mustn't get an answer of a megabyte. The full
+ * message is in `handshakeExc` and the DEBUG log.
+ */
+export const MAX_ECHOED_ERROR = 512;
+
+function failureText(error: Error): string {
+  let message = error.message;
+  if (message.length > MAX_ECHOED_ERROR) {
+    let end = MAX_ECHOED_ERROR;
+    // Don't split a surrogate pair.
+    if ((message.charCodeAt(end - 1) & 0xfc00) === 0xd800) end--;
+    message = `${message.slice(0, end)}... (${message.length} characters)`;
+  }
+  return `Failed to open a WebSocket connection: ${message}.\n`;
 }
 
 /**
