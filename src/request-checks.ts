@@ -46,6 +46,11 @@ function isRegNameChar(c: number): boolean {
   );
 }
 
+// The characters of an IPv6 address (its exact grammar is the resolver's
+// business), and RFC 3986 §3.2.2 IPvFuture: "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" ).
+const IPV6_SHAPE = /^[0-9A-Fa-f:.]+$/;
+const IPV_FUTURE = /^[vV][0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+$/;
+
 function isHexDigit(c: number): boolean {
   return (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46);
 }
@@ -64,14 +69,7 @@ export function isValidHost(value: string): boolean {
     const close = value.indexOf("]");
     if (close < 2) return false;
     const literal = value.slice(1, close);
-    const future = literal[0] === "v" || literal[0] === "V";
-    for (let i = future ? 1 : 0; i < literal.length; i++) {
-      const c = literal.charCodeAt(i);
-      const ok = future
-        ? isRegNameChar(c) || c === 0x3a
-        : isHexDigit(c) || c === 0x3a || c === 0x2e;
-      if (!ok) return false;
-    }
+    if (!IPV6_SHAPE.test(literal) && !IPV_FUTURE.test(literal)) return false;
     pos = close + 1;
   } else {
     while (pos < value.length && value.charCodeAt(pos) !== 0x3a) {
