@@ -666,6 +666,17 @@ export class ServerProtocol extends Protocol {
     );
   }
 
+  /**
+   * Whether {@link ServerProtocol.sendResponse} may be called: the
+   * connection is CONNECTING, no response was sent, and the protocol didn't
+   * fail the handshake by itself (a request it couldn't parse, too many
+   * bytes after it). An I/O layer that awaits hooks checks it when they
+   * return: a client can make it false meanwhile.
+   */
+  get awaitingResponse(): boolean {
+    return this.state === CONNECTING && this.#handshake !== null && !this.#handshake.failed;
+  }
+
   sendResponse(response: Response): void {
     if (this.state !== CONNECTING) {
       throw new InvalidState("cannot send a handshake response: connection isn't connecting");
@@ -757,6 +768,7 @@ export class ServerProtocol extends Protocol {
       );
       handshake.pending = null;
       handshake.failed = true;
+      if (handshake.debug) this.logger!.debug({ err: this.handshakeExc }, "! invalid handshake");
       this.sendEof();
       this.discardInput();
       return;
