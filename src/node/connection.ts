@@ -46,6 +46,7 @@ import {
   publishPong,
   publishSocketError,
 } from "./diagnostics.ts";
+import { unwatchIdle, watchIdle } from "./idle-release.ts";
 import { type Data, kInvalidUtf8, kPause, kResume, MessageQueue, rejected } from "./messages.ts";
 
 export type { Data } from "./messages.ts";
@@ -439,7 +440,6 @@ export class Connection {
   // Statistics for the `connection closed` log record.
   #messagesIn = 0;
   #messagesOut = 0;
-  #activityAtLastPing = -1;
   #bytesIn = 0;
   #bytesOut = 0;
 
@@ -1052,6 +1052,17 @@ export class Connection {
     if (this.#infoEnabled) this.logger.info(logMessages.connectionOpen);
     publishOpen(this);
     this.#scheduleKeepalive(this.#settings.pingInterval);
+    watchIdle(this, this.protocol.extensions);
+  }
+
+  /** Messages received and sent so far: unchanged means idle. @internal */
+  get activity(): number {
+    return this.#messagesIn + this.#messagesOut;
+  }
+
+  /** Lets extensions free what they can rebuild (zlib streams). @internal */
+  releaseIdle(): void {
+    for (const extension of this.protocol.extensions) extension.release?.();
   }
 
   /** Processes bytes as if read from the transport. @internal */
@@ -1249,7 +1260,8 @@ export class Connection {
     this.#pending = null;
     this.#pendingBytes = 0;
     // Free extension resources (zlib streams) now rather than at GC.
-    for (const extension of protocol.extensions) extension.release?.();
+    unwatchIdle(this);
+    this.releaseIdle();
 
     this.#messages.close(() => this.#getCloseError(), closedNormally(protocol));
     const pings = this.#pings;
@@ -1496,13 +1508,6 @@ export class Connection {
   #onKeepalive(): void {
     this.#keepaliveTimer = null;
     if (this.protocol.state !== OPEN) return;
-    // Idle since the last ping: let extensions free what they can rebuild
-    // (permessage-deflate's zlib streams, ~100 KiB per connection).
-    const activity = this.#messagesIn + this.#messagesOut;
-    if (activity === this.#activityAtLastPing) {
-      for (const extension of this.protocol.extensions) extension.release?.();
-    }
-    this.#activityAtLastPing = activity;
     const payload = this.#uniquePingPayload();
     try {
       this.protocol.sendPing(payload);
