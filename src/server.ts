@@ -18,6 +18,7 @@ import {
   SecurityError,
 } from "./errors.ts";
 import type { Extension, ServerExtensionFactory } from "./extensions/base.ts";
+import { extensionOffers, failureText } from "./handshake-limits.ts";
 import {
   acceptKey,
   buildExtension,
@@ -803,42 +804,6 @@ export class ServerProtocol extends Protocol {
     this.sendEof();
     this.discardInput();
   }
-}
-
-/**
- * Most characters of an error message that the body of a 4xx echoes: a
- * request of a megabyte mustn't get an answer of a megabyte. The full
- * message is in `handshakeExc` and the DEBUG log.
- */
-export const MAX_ECHOED_ERROR = 512;
-
-function failureText(error: Error): string {
-  let message = error.message;
-  if (message.length > MAX_ECHOED_ERROR) {
-    let end = MAX_ECHOED_ERROR;
-    // Don't split a surrogate pair.
-    if ((message.charCodeAt(end - 1) & 0xfc00) === 0xd800) end--;
-    message = `${message.slice(0, end)}... (${message.length} characters)`;
-  }
-  return `Failed to open a WebSocket connection: ${message}.\n`;
-}
-
-/**
- * Most extension offers a server considers in one request; later ones are
- * ignored, as a server may decline any offer (RFC 6455 §9.1). Browsers send
- * one; a flood of offers would otherwise cost time per offer.
- */
-export const MAX_EXTENSION_OFFERS = 16;
-
-// The first MAX_EXTENSION_OFFERS offers, parsing no more header lines than needed.
-function extensionOffers(headers: Headers): ExtensionHeader[] {
-  const offers: ExtensionHeader[] = [];
-  for (const value of headers.getAll("Sec-WebSocket-Extensions")) {
-    for (const offer of parseExtension(value)) {
-      if (offers.push(offer) === MAX_EXTENSION_OFFERS) return offers;
-    }
-  }
-  return offers;
 }
 
 // A string matches exactly; a RegExp must match the whole origin, like

@@ -5,8 +5,8 @@
 // before any hook, basicAuth included, sees the request.
 import { strict as assert } from "node:assert";
 import { after, before, it } from "node:test";
+import { MAX_ECHOED_ERROR } from "../../src/handshake-limits.ts";
 import { basicAuth, type Server, serve } from "../../src/index.ts";
-import { MAX_ECHOED_ERROR } from "../../src/server.ts";
 import { readResponseHead, tcpConnect } from "../helpers/net.ts";
 import { checkLeaksAfterAll } from "../helpers/no-leaks.ts";
 

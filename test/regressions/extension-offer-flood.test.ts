@@ -11,8 +11,8 @@ import {
   PerMessageDeflate,
   ServerPerMessageDeflateFactory,
 } from "../../src/extensions/permessage-deflate.ts";
+import { MAX_EXTENSION_OFFERS } from "../../src/handshake-limits.ts";
 import { type Server, type ServerConnection, serve } from "../../src/index.ts";
-import { MAX_EXTENSION_OFFERS } from "../../src/server.ts";
 import { readResponseHead, tcpConnect } from "../helpers/net.ts";
 import { checkLeaksAfterAll } from "../helpers/no-leaks.ts";
 
