@@ -27,7 +27,6 @@ import {
   type ExtensionHeader,
   Headers,
   isFieldValue,
-  parseExtension,
   parseSubprotocol,
 } from "./headers.ts";
 import {
