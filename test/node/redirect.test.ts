@@ -519,6 +519,44 @@ describe("connect() following redirects", () => {
     }
   });
 
+  it("names an invalid maxRedirects", async () => {
+    const server = await upgradeServer(hops(1));
+    await assert.rejects(
+      connect(`${server.url}/hop/0`, { logger: false, followRedirects: true, maxRedirects: -1 }),
+      { name: "RangeError", message: "maxRedirects must be a non-negative integer, got -1" },
+    );
+  });
+
+  it("follows no redirect with maxRedirects: 0", async () => {
+    const server = await upgradeServer(hops(1));
+    await assert.rejects(
+      connect(`${server.url}/hop/0`, { logger: false, followRedirects: true, maxRedirects: 0 }),
+      { name: "SecurityError", message: /^more than 0 redirects/ },
+    );
+    assert.equal(server.seen.length, 1);
+  });
+
+  it("passes checkRedirect each hop, with what it will send, and lets it wait", async () => {
+    const server = await upgradeServer(hops(2));
+    const seen: [string, boolean, number][] = [];
+    const ws = await connect(`${server.url}/hop/0`, {
+      logger: false,
+      followRedirects: true,
+      subprotocols: ["chat"],
+      checkRedirect: async (hop) => {
+        await new Promise((resolve) => setImmediate(resolve));
+        seen.push([new URL(hop.to).pathname, hop.crossOrigin, hop.redirects]);
+        assert.deepEqual(hop.subprotocols, ["chat"]);
+        return true;
+      },
+    });
+    await ws.close();
+    assert.deepEqual(seen, [
+      ["/hop/1", false, 0],
+      ["/hop/2", false, 1],
+    ]);
+  });
+
   it("rejects a redirect to another scheme with InvalidURI", async () => {
     const server = await upgradeServer(() => ({ status: 302, location: "ftp://127.0.0.1/" }));
     await assert.rejects(connect(server.url, { logger: false, followRedirects: true }), InvalidURI);
