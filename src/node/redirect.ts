@@ -163,10 +163,6 @@ export function followRedirect(
  * `[name, value]` pairs in their original order.
  */
 export function withoutCredentials(headers: HeadersInit): [string, string][] {
-  return headerPairs(headers).filter(([name]) => !CREDENTIAL_HEADERS.includes(name.toLowerCase()));
-}
-
-function headerPairs(headers: HeadersInit): [string, string][] {
   const pairs: [string, string][] = [];
   if (Symbol.iterator in headers) {
     for (const [name, value] of headers as Iterable<readonly [string, string]>) {
@@ -178,7 +174,7 @@ function headerPairs(headers: HeadersInit): [string, string][] {
       else for (const item of value) pairs.push([name, item]);
     }
   }
-  return pairs;
+  return pairs.filter(([name]) => !CREDENTIAL_HEADERS.includes(name.toLowerCase()));
 }
 
 /**
