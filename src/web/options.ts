@@ -19,7 +19,7 @@ export const WEB_DEFAULT_MAX_SIZE = 100 * 1024 * 1024;
 /**
  * Options of our client that `WebSocket` and `WebSocketStream` accept besides
  * the Standard's: each as documented on `ConnectOptions`, with the
- * defaults of `connect()` except `maxSize` and `maxRedirects`.
+ * defaults of `connect()` except `maxSize`.
  */
 export interface WebSocketExtras
   extends Pick<
@@ -38,6 +38,8 @@ export interface WebSocketExtras
     | "path"
     | "proxy"
     | "proxyTls"
+    | "followRedirects"
+    | "maxRedirects"
   > {
   /** Headers added to the handshake request (undici's name for `additionalHeaders`). Default: none. */
   headers?: HeadersInit | null;
@@ -47,8 +49,6 @@ export interface WebSocketExtras
    * Default: 100 MiB.
    */
   maxSize?: number | null;
-  /** Redirects to follow. Default: 0: a 3xx answer fails the connection, as in browsers. */
-  maxRedirects?: number;
 }
 
 /** The second argument of `new WebSocket(url, init)`, when it's a dictionary (as undici's). */
@@ -81,7 +81,9 @@ export function connectOptions(
     proxyTls: init.proxyTls,
     additionalHeaders: init.headers,
     maxSize: init.maxSize === undefined ? WEB_DEFAULT_MAX_SIZE : init.maxSize,
-    maxRedirects: init.maxRedirects ?? 0,
+    // Default: not followed, as the Standard says (a 3xx fails the connection).
+    followRedirects: init.followRedirects,
+    maxRedirects: init.maxRedirects,
     subprotocols: protocols.length === 0 ? null : protocols,
     writeLimit,
     signal,

@@ -400,7 +400,7 @@ describe("extras", () => {
     assert.deepEqual([event.code, event.wasClean], [1006, false]);
   });
 
-  test("redirects fail the handshake by default, as in browsers; maxRedirects follows them", async () => {
+  test("redirects fail the handshake by default, as in browsers; followRedirects follows them", async () => {
     const refused = new WebSocket(`${servers.urls.raw}/redirect`);
     const events: string[] = [];
     refused.onopen = () => events.push("open");
@@ -408,7 +408,7 @@ describe("extras", () => {
     assert.equal((await next<CloseEvent>(refused, "close")).code, 1006);
     assert.deepEqual(events, ["error"]);
 
-    const followed = new WebSocket(`${servers.urls.raw}/redirect`, { maxRedirects: 1 });
+    const followed = new WebSocket(`${servers.urls.raw}/redirect`, { followRedirects: true });
     const message = await next<MessageEvent>(followed, "message");
     assert.equal(message.data, "x");
     await next(followed, "close");
