@@ -150,6 +150,13 @@ export const kSendNow: unique symbol = Symbol("websockets-ts.sendNow");
 /** Internal: whether a fragmented message is being sent. @internal */
 export const kSendingFragments: unique symbol = Symbol("websockets-ts.sendingFragments");
 
+/**
+ * Internal: bytes waiting to be written (this turn's frames and the
+ * socket's buffer); topics compare it with their slow-subscriber limit.
+ * @internal
+ */
+export const kBufferedAmount: unique symbol = Symbol("websockets-ts.bufferedAmount");
+
 // Below this total, the buffers of one flush are concatenated into one
 // write; above, they go out as one writev (cork/uncork) without copying.
 const COALESCE_LIMIT = 65_536;
@@ -1117,6 +1124,11 @@ export class Connection {
   /** @internal */
   [kSendingFragments](): boolean {
     return this.#fragmented !== null;
+  }
+
+  /** @internal */
+  [kBufferedAmount](): number {
+    return this.#pendingBytes + this.socket.writableLength;
   }
 
   /** @internal */

@@ -34,7 +34,9 @@ import {
   type LogFields,
   protocolLogger,
 } from "./connection.ts";
+import type { Backplane } from "./backplane.ts";
 import { handshakeChannel, traceHandshake } from "./diagnostics.ts";
+import { type PublishOptions, type SlowSubscriberAction, Topics } from "./topics.ts";
 
 /** A value of the `origins` option: an exact origin, a pattern, or `null` for no `Origin` header. */
 export type OriginPattern = string | RegExp | null;
@@ -139,6 +141,25 @@ export interface ServeOptions extends ConnectionOptions {
    * `X-Forwarded-For`).
    */
   logContext?: ((connection: ServerConnection) => LogFields | null | undefined) | null;
+  /**
+   * Carries topics to other processes: `clusterBackplane()` (workers of
+   * `node:cluster`), `redisBackplane()` from `websockets-ts/redis`, or your
+   * own {@link Backplane}. `serve()` connects it first and rejects if it
+   * can't. Default: none, topics span this server only.
+   */
+  backplane?: Backplane | null;
+  /**
+   * Bytes waiting to be written to a subscriber above which `publish()`
+   * doesn't write to it but applies `slowSubscriber`. Default: 1 MiB.
+   */
+  slowSubscriberLimit?: number;
+  /**
+   * What `publish()` does to a subscriber over `slowSubscriberLimit`:
+   * `"close"` closes it with 1008 (it reconnects and catches up its own
+   * way), `"skip"` drops the message for it. Either logs a WARN and
+   * publishes on `websockets:slow_subscriber`. Default: `"close"`.
+   */
+  slowSubscriber?: SlowSubscriberAction;
 }
 
 /** The handler `serve()` runs for each connection. */
@@ -161,6 +182,7 @@ export interface CloseServerOptions {
 // Set by Server's static block: removes a closed connection from its sets;
 // tells whether the server still accepts connections.
 let forgetConnection: (server: Server, connection: ServerConnection) => void;
+let topicsOf: (server: Server) => Topics;
 let isServing: (server: Server) => boolean;
 let handshakeDone: (server: Server, connection: ServerConnection, opened: boolean) => void;
 let finishNow: (this: ServerConnection, request: Request | null) => void;
@@ -217,6 +239,35 @@ export class ServerConnection extends Connection {
    */
   respond(status: number, text: string): Response {
     return (this.protocol as ServerProtocol).reject(status, text);
+  }
+
+  /**
+   * Subscribes to `topic`: messages `server.publish()`es to it reach this
+   * connection, in publish order and in call order with `send()`.
+   * Subscribing twice delivers once. Resolves once the subscription is
+   * live on the server's backplane (at once without one); never rejects
+   * for a backplane failure, which is logged and retried. A closed
+   * connection can't subscribe (it's a no-op).
+   *
+   * ```ts
+   * await ws.subscribe(`room:${room}`);
+   * ```
+   *
+   * @throws TypeError unless `topic` is a string; RangeError when it's
+   *   empty or over 1 KiB in UTF-8.
+   */
+  subscribe(topic: string): Promise<void> {
+    return topicsOf(this.server).subscribe(this, topic);
+  }
+
+  /** Unsubscribes from `topic`; a topic not subscribed to is a no-op. */
+  unsubscribe(topic: string): void {
+    topicsOf(this.server).unsubscribe(this, topic);
+  }
+
+  /** The topics this connection subscribes to; empty once it's closed. */
+  get topics(): ReadonlySet<string> {
+    return topicsOf(this.server).topicsOf(this);
   }
 
   /** @internal */
@@ -424,6 +475,7 @@ export class Server {
   readonly #protocolConfig: ServerProtocolConfig;
   // Shared by all connections (validated here, so serve() rejects bad options).
   readonly #connectionSettings: ConnectionSettings;
+  readonly #topics: Topics;
 
   #netServer: NetServer | null = null;
   #httpServer: HttpServer | HttpsServer | null = null;
@@ -442,7 +494,9 @@ export class Server {
     isServing = (server) => server.#serving;
     forgetConnection = (server, connection) => {
       server.#open.delete(connection);
+      server.#topics.leaveAll(connection);
     };
+    topicsOf = (server) => server.#topics;
     handshakeDone = (server, connection, opened) => server.#afterHandshake(connection, opened);
   }
 
@@ -472,6 +526,7 @@ export class Server {
     this.#options = options;
     this.#logger = resolveLogger(options.logger, "websockets.server");
     this.#connectionSettings = new ConnectionSettings(options, this.#logger);
+    this.#topics = new Topics(options, this.#logger);
     this.#openTimeout =
       options.openTimeout === undefined ? DEFAULT_OPEN_TIMEOUT : options.openTimeout;
     const extensions =
@@ -524,6 +579,28 @@ export class Server {
   /** The server's logger. */
   get logger(): LoggerLike {
     return this.#logger;
+  }
+
+  /**
+   * Sends a message to every subscriber of `topic`: a string as text,
+   * bytes as binary. Returns at once, without waiting for flow control:
+   * the message is framed once and written to local subscribers now (see
+   * `slowSubscriber` for those that don't keep up), then handed to the
+   * backplane for other processes. Never throws for a backplane failure.
+   *
+   * ```ts
+   * for await (const message of ws) server.publish(`room:${room}`, message, { except: ws });
+   * ```
+   *
+   * @throws TypeError or RangeError for a bad topic, message or `except`.
+   */
+  publish(topic: string, data: string | ArrayBufferView | ArrayBuffer, options?: PublishOptions): void {
+    this.#topics.publish(topic, data, options);
+  }
+
+  /** Number of this server's connections subscribed to `topic` (other processes not counted). */
+  subscribers(topic: string): number {
+    return this.#topics.subscribers(topic);
   }
 
   /** Resolves when the server is closed: `await server.serveForever()`. */
@@ -588,6 +665,16 @@ export class Server {
 
   /** Starts listening or attaches, per the options. @internal */
   async start(): Promise<void> {
+    await this.#topics.start();
+    try {
+      await this.#listen();
+    } catch (error) {
+      await this.#topics.close();
+      throw error;
+    }
+  }
+
+  async #listen(): Promise<void> {
     const options = this.#options;
     if (options.noServer === true) return;
     if (options.server !== undefined) {
@@ -763,6 +850,7 @@ export class Server {
       });
     }
     await listenerClosed;
+    await this.#topics.close();
     this.#logger.info(logMessages.serverClosed);
     this.#resolveClosed();
   }
