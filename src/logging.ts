@@ -568,8 +568,8 @@ export const logMessages = {
   serverClosed: "server closed",
   connectionOpen: "connection open",
   /** The backplane is connected again and resubscribed to every live topic. */
-  backplaneBack: (name: string, topics: number): string =>
-    `${name} backplane is back; resubscribed to ${topics} topic(s)`,
+  backplaneBack: (name: string, topics: number, lost: number): string =>
+    `${name} backplane is back; resubscribed to ${topics} topic(s); ${lost} message(s) published meanwhile were lost`,
   connectionRejected: (status: number, reason: string): string =>
     `connection rejected (${statusText(status, reason)})`,
   /** A response returned by `processRequest` was sent instead of upgrading. */

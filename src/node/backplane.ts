@@ -12,8 +12,8 @@
  * @module
  */
 
-import { randomBytes } from "node:crypto";
 import { isUtf8 } from "node:buffer";
+import { randomBytes } from "node:crypto";
 import type { LoggerLike } from "../logging.ts";
 
 /**
@@ -90,7 +90,12 @@ export function newNodeId(): Buffer {
  * bit 0 = binary), node id (8 bytes), sequence number (8 bytes, big
  * endian), then the payload as is. Binary-safe; one copy of the payload.
  */
-export function encodeEnvelope(node: Buffer, seq: number, payload: Buffer, binary: boolean): Buffer {
+export function encodeEnvelope(
+  node: Buffer,
+  seq: number,
+  payload: Buffer,
+  binary: boolean,
+): Buffer {
   const envelope = Buffer.allocUnsafe(ENVELOPE_HEADER + payload.length);
   envelope[0] = ENVELOPE_VERSION;
   envelope[1] = binary ? FLAG_BINARY : 0;

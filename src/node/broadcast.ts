@@ -110,7 +110,8 @@ export class OutgoingMessage {
    * @throws TypeError naming `caller` and the type otherwise.
    */
   static from(message: unknown, caller: string): OutgoingMessage {
-    if (typeof message === "string") return new OutgoingMessage(Buffer.from(message, "utf8"), false);
+    if (typeof message === "string")
+      return new OutgoingMessage(Buffer.from(message, "utf8"), false);
     const bytes = toBuffer(message);
     if (bytes === null) {
       throw new TypeError(`${caller} expects a string or bytes; got ${describeType(message)}`);

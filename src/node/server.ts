@@ -26,6 +26,7 @@ import {
 } from "../logging.ts";
 import { CLOSED, CONNECTING } from "../protocol.ts";
 import { ServerProtocol, ServerProtocolConfig } from "../server.ts";
+import type { Backplane } from "./backplane.ts";
 import {
   type Address,
   Connection,
@@ -34,7 +35,6 @@ import {
   type LogFields,
   protocolLogger,
 } from "./connection.ts";
-import type { Backplane } from "./backplane.ts";
 import { handshakeChannel, traceHandshake } from "./diagnostics.ts";
 import { type PublishOptions, type SlowSubscriberAction, Topics } from "./topics.ts";
 
@@ -594,7 +594,11 @@ export class Server {
    *
    * @throws TypeError or RangeError for a bad topic, message or `except`.
    */
-  publish(topic: string, data: string | ArrayBufferView | ArrayBuffer, options?: PublishOptions): void {
+  publish(
+    topic: string,
+    data: string | ArrayBufferView | ArrayBuffer,
+    options?: PublishOptions,
+  ): void {
     this.#topics.publish(topic, data, options);
   }
 

@@ -17,12 +17,7 @@ import { isLevelEnabled, type LoggerLike, logMessages } from "../logging.ts";
 import { CLOSED, OPEN } from "../protocol.ts";
 import type { Backplane, BackplaneHost } from "./backplane.ts";
 import { OutgoingMessage } from "./broadcast.ts";
-import {
-  type Connection,
-  describeType,
-  kBufferedAmount,
-  kSendingFragments,
-} from "./connection.ts";
+import { type Connection, describeType, kBufferedAmount, kSendingFragments } from "./connection.ts";
 import { publishSlowSubscriber } from "./diagnostics.ts";
 
 /** What a publish does to a subscriber whose write buffer is over the limit. */
@@ -171,7 +166,9 @@ export class Topics implements BackplaneHost {
     checkTopic(topic, "publish()");
     const except = options?.except ?? null;
     if (except !== null && (typeof except !== "object" || !(kBufferedAmount in except))) {
-      throw new TypeError(`publish() expects except to be a connection; got ${describeType(except)}`);
+      throw new TypeError(
+        `publish() expects except to be a connection; got ${describeType(except)}`,
+      );
     }
     const message = OutgoingMessage.from(data, "publish()");
     this.#deliverLocally(topic, message, except);

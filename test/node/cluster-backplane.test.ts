@@ -87,7 +87,9 @@ describe("clusterBackplane", () => {
     const nodes = await Promise.all(["a", "b", "c"].map(startWorker));
     const paths = [...nodes.map((n) => n.path), joinPath(dir, "primary.sock")];
     // Two clients per process on "room", one on "other".
-    const room = await Promise.all(paths.flatMap((path) => [join(path, "room"), join(path, "room")]));
+    const room = await Promise.all(
+      paths.flatMap((path) => [join(path, "room"), join(path, "room")]),
+    );
     const other = await join(paths[1], "other");
 
     // One publisher per process; each sends `count` messages.
@@ -106,7 +108,11 @@ describe("clusterBackplane", () => {
         for (let p = 0; p < publishers.length; p++) {
           const fromP = received.filter((m) => m.startsWith(`${p}:`));
           if (p === own) assert.deepEqual(fromP, []);
-          else assert.deepEqual(fromP, Array.from({ length: count }, (_, i) => `${p}:${i}`));
+          else
+            assert.deepEqual(
+              fromP,
+              Array.from({ length: count }, (_, i) => `${p}:${i}`),
+            );
         }
       }),
     );
@@ -140,9 +146,12 @@ describe("clusterBackplane", () => {
   it("a backplane serves one server only", async () => {
     const backplane = clusterBackplane();
     const server = await serve(() => {}, { noServer: true, backplane, logger: false });
-    await assert.rejects(serve(() => {}, { noServer: true, backplane, logger: false }), {
-      message: "this clusterBackplane() is already used by a server",
-    });
+    await assert.rejects(
+      serve(() => {}, { noServer: true, backplane, logger: false }),
+      {
+        message: "this clusterBackplane() is already used by a server",
+      },
+    );
     await server.close();
   });
 });

@@ -7,8 +7,8 @@ import { type ClientConnection, connect } from "../../src/node/client.ts";
 import { kWriteFrame } from "../../src/node/connection.ts";
 import type { SlowSubscriberMessage } from "../../src/node/diagnostics.ts";
 import {
-  type Server,
   type ServeOptions,
+  type Server,
   type ServerConnection,
   serve,
 } from "../../src/node/server.ts";
@@ -283,19 +283,25 @@ describe("topics", () => {
   });
 
   it("rejects bad topic options when the server is created", async () => {
-    await assert.rejects(serve(() => {}, { port: 0, slowSubscriberLimit: -1 }), {
-      name: "TypeError",
-      message: "slowSubscriberLimit must be an integer >= 0; got -1",
-    });
+    await assert.rejects(
+      serve(() => {}, { port: 0, slowSubscriberLimit: -1 }),
+      {
+        name: "TypeError",
+        message: "slowSubscriberLimit must be an integer >= 0; got -1",
+      },
+    );
     await assert.rejects(
       serve(() => {}, { port: 0, slowSubscriber: "drop" as unknown as "skip" }),
       { name: "TypeError", message: 'slowSubscriber must be "close" or "skip"; got drop' },
     );
-    await assert.rejects(serve(() => {}, { port: 0, backplane: {} as Backplane }), {
-      name: "TypeError",
-      message:
-        "backplane must implement start, subscribe, unsubscribe, publish and close; got Object",
-    });
+    await assert.rejects(
+      serve(() => {}, { port: 0, backplane: {} as Backplane }),
+      {
+        name: "TypeError",
+        message:
+          "backplane must implement start, subscribe, unsubscribe, publish and close; got Object",
+      },
+    );
   });
 });
 
@@ -344,7 +350,10 @@ describe("slow subscribers", () => {
 
   it("closes a subscriber over the limit with 1008 by default", async () => {
     const logger = createCaptureLogger("warn");
-    const { server, join, teardown } = await setup({ slowSubscriberLimit: 0, logger: logger.logger });
+    const { server, join, teardown } = await setup({
+      slowSubscriberLimit: 0,
+      logger: logger.logger,
+    });
     const ws = await join("t");
     const side = serverSide(server, 0);
     server.publish("t", "first");
@@ -451,9 +460,12 @@ describe("backplane interface", () => {
   it("serve() rejects with the backplane's error when it can't start", async () => {
     const plane = new MemoryBackplane(new MemoryBus());
     plane.failStart = new Error("cannot reach the broker at 127.0.0.1:1");
-    await assert.rejects(serve(() => {}, { host: "127.0.0.1", port: 0, backplane: plane }), {
-      message: "cannot reach the broker at 127.0.0.1:1",
-    });
+    await assert.rejects(
+      serve(() => {}, { host: "127.0.0.1", port: 0, backplane: plane }),
+      {
+        message: "cannot reach the broker at 127.0.0.1:1",
+      },
+    );
   });
 
   it("closes the backplane when listening fails", async () => {
