@@ -1,0 +1,316 @@
+// Topics across processes on a real redis-server (Debian's), with both the
+// `redis` and the `ioredis` client: three server processes
+// (test/support/topics-node.ts) on one Redis listening on a Unix socket in a
+// temporary folder (no TCP port at all), clients spread across them. Redis
+// is killed and restarted mid-run; a server process is killed mid-run.
+import { strict as assert } from "node:assert";
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { connect as netConnect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { type ClientConnection, connect } from "../src/node/client.ts";
+import { withTimeout } from "../test/helpers/net.ts";
+import { REDIS_SERVER, requireNpmPackage, requireRedisServer } from "./helpers/requirements.ts";
+
+const NODE = fileURLToPath(new URL("../test/support/topics-node.ts", import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), "websockets-ts-redis-"));
+const children = new Set<ChildProcess>();
+
+after(() => {
+  for (const child of children) child.kill("SIGKILL");
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Waits until `check()` holds, polling, for at most `ms`. */
+async function until(check: () => boolean | Promise<boolean>, what: string, ms = 20_000) {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once("exit", () => resolve()));
+}
+
+/** A redis-server on a Unix socket only (`--port 0`: no TCP), no persistence. */
+class Redis {
+  readonly socket: string;
+  #child: ChildProcess | null = null;
+
+  constructor(name: string) {
+    this.socket = join(dir, `${name}.sock`);
+  }
+
+  async start(): Promise<void> {
+    const child = spawn(
+      REDIS_SERVER,
+      [
+        "--port",
+        "0",
+        "--unixsocket",
+        this.socket,
+        "--unixsocketperm",
+        "700",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        dir,
+      ],
+      { stdio: "ignore" },
+    );
+    children.add(child);
+    child.once("exit", () => children.delete(child));
+    this.#child = child;
+    await until(() => this.#ping(), "redis-server to answer PING", 10_000);
+  }
+
+  #ping(): Promise<boolean> {
+    return new Promise((resolve) => {
+      const socket = netConnect(this.socket);
+      let reply = "";
+      socket.setEncoding("utf8");
+      socket.on("connect", () => socket.write("PING\r\n"));
+      socket.on("data", (text: string) => {
+        reply += text;
+        if (reply.includes("\r\n")) {
+          socket.destroy();
+          resolve(reply.startsWith("+PONG"));
+        }
+      });
+      socket.on("error", () => resolve(false));
+    });
+  }
+
+  async kill(): Promise<void> {
+    const child = this.#child;
+    if (child === null) return;
+    this.#child = null;
+    child.kill("SIGKILL");
+    await exited(child);
+  }
+}
+
+/** A server process of test/support/topics-node.ts. */
+class ChatNode {
+  readonly path: string;
+  readonly child: ChildProcess;
+  #output = "";
+
+  constructor(name: string, kind: "redis" | "ioredis", redis: Redis) {
+    this.path = join(dir, `${name}.sock`);
+    this.child = spawn(process.execPath, ["--import", "tsx", NODE], {
+      env: {
+        ...process.env,
+        TOPICS_BACKPLANE: kind,
+        REDIS_SOCKET: redis.socket,
+        SOCKET_PATH: this.path,
+        NODE_NAME: name,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    children.add(this.child);
+    this.child.once("exit", () => children.delete(this.child));
+    this.child.stdout?.setEncoding("utf8").on("data", (text: string) => {
+      this.#output += text;
+    });
+    this.child.stderr?.setEncoding("utf8").on("data", (text: string) => {
+      this.#output += text;
+    });
+  }
+
+  get output(): string {
+    return this.#output;
+  }
+
+  started(): Promise<void> {
+    return until(() => {
+      if (this.child.exitCode !== null) throw new Error(`node exited early:\n${this.#output}`);
+      return this.#output.includes(`listening ${this.path}`);
+    }, `${this.path} to listen`);
+  }
+
+  async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+    this.child.kill(signal);
+    await withTimeout(exited(this.child), 10_000, `${this.path} didn't exit`);
+  }
+}
+
+async function startNodes(redis: Redis, kinds: ("redis" | "ioredis")[], tag: string) {
+  const nodes = kinds.map((kind, i) => new ChatNode(`${tag}-${i}-${kind}`, kind, redis));
+  await Promise.all(nodes.map((node) => node.started()));
+  return nodes;
+}
+
+async function joinTopic(node: ChatNode, topic: string): Promise<ClientConnection> {
+  const ws = await connect("ws://localhost/", { path: node.path, logger: false });
+  await ws.send(topic);
+  assert.match((await ws.recv()) as string, /^subscribed /);
+  return ws;
+}
+
+function recv(ws: ClientConnection, what = "a message"): Promise<unknown> {
+  return withTimeout(ws.recv(), 20_000, `no ${what} within 20 s`);
+}
+
+before(() => {
+  requireRedisServer();
+  requireNpmPackage("redis");
+  requireNpmPackage("ioredis");
+});
+
+describe("topics on redis-server", () => {
+  it("three processes, both clients: every client gets every message of its topic once, in order", async () => {
+    const redis = new Redis("redis-a");
+    await redis.start();
+    const nodes = await startNodes(redis, ["redis", "ioredis", "redis"], "a");
+    const room = await Promise.all(
+      nodes.flatMap((node) => [joinTopic(node, "room"), joinTopic(node, "room")]),
+    );
+    const other = await joinTopic(nodes[2], "other");
+    // One publisher per process, interleaving.
+    const publishers = [room[0], room[2], room[4]];
+    const count = 100;
+    await Promise.all(
+      publishers.map(async (ws, p) => {
+        for (let i = 0; i < count; i++) {
+          await ws.send(i % 10 === 0 ? Buffer.from(`${p}:${i}`) : `${p}:${i}`);
+        }
+      }),
+    );
+    await Promise.all(
+      room.map(async (ws) => {
+        const own = publishers.indexOf(ws);
+        const received: string[] = [];
+        const expected = (own === -1 ? 3 : 2) * count;
+        for (let i = 0; i < expected; i++) {
+          const message = await recv(ws);
+          // Binary stays binary, text stays text.
+          received.push(Buffer.isBuffer(message) ? `bin ${message}` : (message as string));
+        }
+        for (let p = 0; p < publishers.length; p++) {
+          const fromP = received.filter((m) => m.replace("bin ", "").startsWith(`${p}:`));
+          if (p === own) {
+            assert.deepEqual(fromP, []);
+          } else {
+            assert.deepEqual(
+              fromP,
+              Array.from({ length: count }, (_, i) =>
+                i % 10 === 0 ? `bin ${p}:${i}` : `${p}:${i}`,
+              ),
+            );
+          }
+        }
+      }),
+    );
+    // "other" heard nothing of "room".
+    const otherPublisher = await joinTopic(nodes[0], "other");
+    await otherPublisher.send("to other");
+    assert.equal(await recv(other), "to other");
+    for (const node of nodes) assert.doesNotMatch(node.output, /WARN|ERROR/, node.output);
+
+    await Promise.all([...room, other, otherPublisher].map((ws) => ws.close()));
+    await Promise.all(nodes.map((node) => node.stop()));
+    await redis.kill();
+  });
+
+  it("Redis killed and restarted: local delivery goes on, WARN once, back with INFO, gaps logged", async () => {
+    const redis = new Redis("redis-b");
+    await redis.start();
+    const nodes = await startNodes(redis, ["redis", "ioredis", "redis"], "b");
+    const [local, n1, n2] = [
+      await joinTopic(nodes[0], "room"),
+      await joinTopic(nodes[1], "room"),
+      await joinTopic(nodes[2], "room"),
+    ];
+    const publisher = await joinTopic(nodes[0], "room");
+    await publisher.send("before");
+    for (const ws of [local, n1, n2]) assert.equal(await recv(ws), "before");
+
+    await redis.kill();
+    await until(
+      () => nodes.every((node) => /backplane lost/.test(node.output)),
+      "every node to notice",
+    );
+    for (let i = 0; i < 5; i++) await publisher.send(`during ${i}`);
+    for (let i = 0; i < 5; i++) assert.equal(await recv(local), `during ${i}`);
+
+    await redis.start();
+    await until(
+      () =>
+        nodes.every((node) => /backplane is back; resubscribed to 1 topic\(s\)/.test(node.output)),
+      "every node to be back",
+    );
+    assert.match(nodes[0].output, /5 message\(s\) published meanwhile were lost/);
+    // The publisher's node may have re-subscribed a moment before the
+    // others: probe until a message crosses to both, then check order.
+    await publisher.send("after");
+    assert.equal(await recv(local), "after");
+    assert.equal(await recv(n1, "message after the restart"), "after");
+    assert.equal(await recv(n2, "message after the restart"), "after");
+    for (const node of nodes.slice(1)) {
+      assert.match(node.output, /5 message\(s\) from node [0-9a-f]{16} on "room" were lost/);
+      // WARN once per outage.
+      assert.equal(node.output.match(/backplane lost/g)?.length, 1, node.output);
+    }
+    await Promise.all([local, n1, n2, publisher].map((ws) => ws.close()));
+    await Promise.all(nodes.map((node) => node.stop()));
+    await redis.kill();
+  });
+
+  it("a server process killed mid-run: its clients reconnect to another; nobody else notices", async () => {
+    const redis = new Redis("redis-c");
+    await redis.start();
+    const nodes = await startNodes(redis, ["ioredis", "redis", "ioredis"], "c");
+    const publisher = await joinTopic(nodes[0], "room");
+    const steady = [
+      await joinTopic(nodes[0], "room"),
+      await joinTopic(nodes[1], "room"),
+      await joinTopic(nodes[1], "room"),
+    ];
+    const movers = [await joinTopic(nodes[2], "room"), await joinTopic(nodes[2], "room")];
+    const count = 200;
+
+    // Movers: on losing their node, reconnect to node 1 and go on.
+    const moverLogs = movers.map(async (first) => {
+      const seen: number[] = [];
+      let ws = first;
+      while (seen.at(-1) !== count - 1) {
+        try {
+          seen.push(Number(await recv(ws)));
+        } catch {
+          ws = await joinTopic(nodes[1], "room");
+        }
+      }
+      await ws.close();
+      return seen;
+    });
+    const steadyLogs = steady.map(async (ws) => {
+      const seen: number[] = [];
+      for (let i = 0; i < count; i++) seen.push(Number(await recv(ws)));
+      return seen;
+    });
+    for (let i = 0; i < count; i++) {
+      if (i === 50) await nodes[2].stop("SIGKILL");
+      await publisher.send(`${i}`);
+      if (i % 10 === 9) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const everything = Array.from({ length: count }, (_, i) => i);
+    for (const seen of await Promise.all(steadyLogs)) assert.deepEqual(seen, everything);
+    for (const seen of await Promise.all(moverLogs)) {
+      // In order, never twice; what was published while it moved is gone.
+      for (let i = 1; i < seen.length; i++) assert.ok(seen[i] > seen[i - 1], `${seen}`);
+      assert.ok(seen.length >= 100, `${seen.length} messages`);
+    }
+    await Promise.all([publisher, ...steady].map((ws) => ws.close()));
+    await Promise.all(nodes.slice(0, 2).map((node) => node.stop()));
+    await redis.kill();
+  });
+});
