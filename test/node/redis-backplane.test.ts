@@ -317,3 +317,22 @@ describe("redisBackplane options and clients", () => {
     });
   });
 });
+
+describe("the core and Redis", () => {
+  it("no module of src/ imports a Redis client; only websockets-ts/redis exports the backplane", async () => {
+    const { readdirSync, readFileSync } = await import("node:fs");
+    const root = new URL("../../src/", import.meta.url);
+    const files = readdirSync(root, { recursive: true, encoding: "utf8" }).filter((f) =>
+      f.endsWith(".ts"),
+    );
+    assert.ok(files.length > 20);
+    for (const file of files) {
+      const text = readFileSync(new URL(file, root), "utf8");
+      // Code, not TSDoc examples (` * import ...`).
+      const imports = /^(import|export)\b[^;]*from "(redis|ioredis)"|import\("(redis|ioredis)"\)/m;
+      assert.ok(!imports.test(text), `${file} imports a Redis client`);
+    }
+    const index = readFileSync(new URL("index.ts", root), "utf8");
+    assert.doesNotMatch(index, /redis/);
+  });
+});
