@@ -6,7 +6,7 @@
 import { strict as assert } from "node:assert";
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { connect as netConnect } from "node:net";
+import { type AddressInfo, createServer, connect as netConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -38,13 +38,18 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once("exit", () => resolve()));
 }
 
-/** A redis-server on a Unix socket only (`--port 0`: no TCP), no persistence. */
+/**
+ * A redis-server on a Unix socket only (`--port 0`: no TCP), or also on
+ * 127.0.0.1:`port`; no persistence.
+ */
 class Redis {
   readonly socket: string;
+  readonly port: number;
   #child: ChildProcess | null = null;
 
-  constructor(name: string) {
+  constructor(name: string, port = 0) {
     this.socket = join(dir, `${name}.sock`);
+    this.port = port;
   }
 
   async start(): Promise<void> {
@@ -52,7 +57,9 @@ class Redis {
       REDIS_SERVER,
       [
         "--port",
-        "0",
+        String(this.port),
+        "--bind",
+        "127.0.0.1",
         "--unixsocket",
         this.socket,
         "--unixsocketperm",
@@ -164,6 +171,70 @@ before(() => {
   requireRedisServer();
   requireNpmPackage("redis");
   requireNpmPackage("ioredis");
+});
+
+/** A free TCP port on 127.0.0.1 (bound, read, released). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+const EXAMPLE = fileURLToPath(new URL("../examples/chat-redis.ts", import.meta.url));
+
+describe("examples/chat-redis.ts", () => {
+  it("two processes on one Redis share a room", async () => {
+    const redis = new Redis("redis-example", await freePort());
+    await redis.start();
+    const processes = [0, 1].map(() => {
+      const child = spawn(process.execPath, ["--import", "tsx", EXAMPLE], {
+        env: {
+          ...process.env,
+          HOST: "127.0.0.1",
+          PORT: "0",
+          REDIS_URL: `redis://127.0.0.1:${redis.port}`,
+        },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      children.add(child);
+      let output = "";
+      child.stdout?.setEncoding("utf8").on("data", (text: string) => {
+        output += text;
+      });
+      child.stderr?.setEncoding("utf8").on("data", (text: string) => {
+        output += text;
+      });
+      return { child, output: () => output };
+    });
+    const ports: number[] = [];
+    for (const { child, output } of processes) {
+      await until(() => {
+        if (child.exitCode !== null) throw new Error(`chat-redis exited early:\n${output()}`);
+        return /listening on ws:\/\/127\.0\.0\.1:\d+/.test(output());
+      }, "chat-redis to listen");
+      ports.push(Number(/listening on ws:\/\/127\.0\.0\.1:(\d+)/.exec(output())?.[1]));
+    }
+    const ada = await connect(`ws://127.0.0.1:${ports[0]}/lobby?name=ada`, { logger: false });
+    assert.match((await recv(ada)) as string, /^welcome to lobby, ada \(pid \d+\)$/);
+    const bob = await connect(`ws://127.0.0.1:${ports[1]}/lobby?name=bob`, { logger: false });
+    assert.match((await recv(bob)) as string, /^welcome to lobby, bob/);
+    assert.equal(await recv(ada), "bob joined");
+    await ada.send("hi bob");
+    assert.equal(await recv(ada), "ada: hi bob");
+    assert.equal(await recv(bob), "ada: hi bob");
+    await bob.close();
+    assert.equal(await recv(ada), "bob left");
+    for (const { child } of processes) child.kill("SIGTERM");
+    await ada.closed;
+    assert.equal(ada.closeCode, 1001);
+    for (const { child, output } of processes) {
+      await withTimeout(exited(child), 10_000, "chat-redis didn't exit");
+      assert.equal(child.exitCode, 0, output());
+    }
+    await redis.kill();
+  });
 });
 
 describe("topics on redis-server", () => {
