@@ -21,7 +21,7 @@
  * @module
  */
 
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { connect as netConnect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
@@ -29,6 +29,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { type ClientConnection, connect } from "../src/index.ts";
+import { RedisServer } from "../test-peers/helpers/redis-server.ts";
+import { listPeers } from "./peers/installed.ts";
 
 const { values } = parseArgs({
   options: {
@@ -246,22 +248,7 @@ const specs: ServerSpec[] = [
 ];
 const runtimes = [`node ${process.version}`];
 if (values.peers) {
-  const listing = spawnSync(
-    process.execPath,
-    [join(root, "scripts", "install-bench-peers.mjs"), "--check", "--json"],
-    { encoding: "utf8", timeout: 60_000 },
-  );
-  const peers = (
-    JSON.parse(listing.stdout) as {
-      peers: {
-        name: string;
-        installed: boolean;
-        runtime: string | null;
-        bin: string;
-        env: Record<string, string>;
-      }[];
-    }
-  ).peers;
+  const peers = listPeers(root);
   const bun = peers.find((peer) => peer.name === "bun");
   if (bun?.installed && bun.runtime !== null) {
     specs.push({
@@ -292,28 +279,10 @@ for (const count of counts) {
 
 if (values.redis) {
   const dir = mkdtempSync(join(tmpdir(), "websockets-ts-bench-redis-"));
-  const socket = join(dir, "redis.sock");
-  const redis = spawn(
-    "redis-server",
-    [
-      "--port",
-      "0",
-      "--unixsocket",
-      socket,
-      "--unixsocketperm",
-      "700",
-      "--save",
-      "",
-      "--appendonly",
-      "no",
-      "--dir",
-      dir,
-    ],
-    { stdio: "ignore" },
-  );
-  children.add(redis);
+  const redis = new RedisServer(dir, "redis");
+  await redis.start();
+  const socket = redis.socket;
   try {
-    await new Promise((resolve) => setTimeout(resolve, 500));
     for (const count of counts) {
       for (const processes of [1, 2, 3]) {
         const spec = {
@@ -336,7 +305,7 @@ if (values.redis) {
       }
     }
   } finally {
-    redis.kill("SIGKILL");
+    await redis.kill();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -6,21 +6,31 @@
 import { strict as assert } from "node:assert";
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { type AddressInfo, createServer, connect as netConnect } from "node:net";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { type ClientConnection, connect } from "../src/node/client.ts";
 import { withTimeout } from "../test/helpers/net.ts";
-import { REDIS_SERVER, requireNpmPackage, requireRedisServer } from "./helpers/requirements.ts";
+import { RedisServer } from "./helpers/redis-server.ts";
+import { requireNpmPackage, requireRedisServer } from "./helpers/requirements.ts";
 
 const NODE = fileURLToPath(new URL("../test/support/topics-node.ts", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "websockets-ts-redis-"));
 const children = new Set<ChildProcess>();
 
-after(() => {
+const redisServers: RedisServer[] = [];
+
+/** A redis-server in the test's folder, killed at the end whatever happens. */
+function redisServer(name: string, port = 0): RedisServer {
+  const redis = new RedisServer(dir, name, port);
+  redisServers.push(redis);
+  return redis;
+}
+after(async () => {
   for (const child of children) child.kill("SIGKILL");
+  await Promise.all(redisServers.map((redis) => redis.kill()));
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -38,80 +48,13 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once("exit", () => resolve()));
 }
 
-/**
- * A redis-server on a Unix socket only (`--port 0`: no TCP), or also on
- * 127.0.0.1:`port`; no persistence.
- */
-class Redis {
-  readonly socket: string;
-  readonly port: number;
-  #child: ChildProcess | null = null;
-
-  constructor(name: string, port = 0) {
-    this.socket = join(dir, `${name}.sock`);
-    this.port = port;
-  }
-
-  async start(): Promise<void> {
-    const child = spawn(
-      REDIS_SERVER,
-      [
-        "--port",
-        String(this.port),
-        "--bind",
-        "127.0.0.1",
-        "--unixsocket",
-        this.socket,
-        "--unixsocketperm",
-        "700",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--dir",
-        dir,
-      ],
-      { stdio: "ignore" },
-    );
-    children.add(child);
-    child.once("exit", () => children.delete(child));
-    this.#child = child;
-    await until(() => this.#ping(), "redis-server to answer PING", 10_000);
-  }
-
-  #ping(): Promise<boolean> {
-    return new Promise((resolve) => {
-      const socket = netConnect(this.socket);
-      let reply = "";
-      socket.setEncoding("utf8");
-      socket.on("connect", () => socket.write("PING\r\n"));
-      socket.on("data", (text: string) => {
-        reply += text;
-        if (reply.includes("\r\n")) {
-          socket.destroy();
-          resolve(reply.startsWith("+PONG"));
-        }
-      });
-      socket.on("error", () => resolve(false));
-    });
-  }
-
-  async kill(): Promise<void> {
-    const child = this.#child;
-    if (child === null) return;
-    this.#child = null;
-    child.kill("SIGKILL");
-    await exited(child);
-  }
-}
-
 /** A server process of test/support/topics-node.ts. */
 class ChatNode {
   readonly path: string;
   readonly child: ChildProcess;
   #output = "";
 
-  constructor(name: string, kind: "redis" | "ioredis", redis: Redis) {
+  constructor(name: string, kind: "redis" | "ioredis", redis: RedisServer) {
     this.path = join(dir, `${name}.sock`);
     this.child = spawn(process.execPath, ["--import", "tsx", NODE], {
       env: {
@@ -150,7 +93,7 @@ class ChatNode {
   }
 }
 
-async function startNodes(redis: Redis, kinds: ("redis" | "ioredis")[], tag: string) {
+async function startNodes(redis: RedisServer, kinds: ("redis" | "ioredis")[], tag: string) {
   const nodes = kinds.map((kind, i) => new ChatNode(`${tag}-${i}-${kind}`, kind, redis));
   await Promise.all(nodes.map((node) => node.started()));
   return nodes;
@@ -186,7 +129,7 @@ const EXAMPLE = fileURLToPath(new URL("../examples/chat-redis.ts", import.meta.u
 
 describe("examples/chat-redis.ts", () => {
   it("two processes on one Redis share a room", async () => {
-    const redis = new Redis("redis-example", await freePort());
+    const redis = redisServer("redis-example", await freePort());
     await redis.start();
     const processes = [0, 1].map(() => {
       const child = spawn(process.execPath, ["--import", "tsx", EXAMPLE], {
@@ -239,7 +182,7 @@ describe("examples/chat-redis.ts", () => {
 
 describe("topics on redis-server", () => {
   it("three processes, both clients: every client gets every message of its topic once, in order", async () => {
-    const redis = new Redis("redis-a");
+    const redis = redisServer("redis-a");
     await redis.start();
     const nodes = await startNodes(redis, ["redis", "ioredis", "redis"], "a");
     const room = await Promise.all(
@@ -293,7 +236,7 @@ describe("topics on redis-server", () => {
   });
 
   it("Redis killed and restarted: local delivery goes on, WARN once, back with INFO, gaps logged", async () => {
-    const redis = new Redis("redis-b");
+    const redis = redisServer("redis-b");
     await redis.start();
     const nodes = await startNodes(redis, ["redis", "ioredis", "redis"], "b");
     const [local, n1, n2] = [
@@ -337,7 +280,7 @@ describe("topics on redis-server", () => {
   });
 
   it("a server process killed mid-run: its clients reconnect to another; nobody else notices", async () => {
-    const redis = new Redis("redis-c");
+    const redis = redisServer("redis-c");
     await redis.start();
     const nodes = await startNodes(redis, ["ioredis", "redis", "ioredis"], "c");
     const publisher = await joinTopic(nodes[0], "room");

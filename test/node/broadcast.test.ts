@@ -3,11 +3,12 @@ import { describe, it } from "node:test";
 import { ConcurrencyError } from "../../src/errors.ts";
 import { broadcast } from "../../src/node/broadcast.ts";
 import { type ClientConnection, connect } from "../../src/node/client.ts";
-import { type Connection, kWriteFrame } from "../../src/node/connection.ts";
+import type { Connection } from "../../src/node/connection.ts";
 import { type ServeOptions, type ServerConnection, serve } from "../../src/node/server.ts";
 import { CLOSED } from "../../src/protocol.ts";
 import { createCaptureLogger } from "../helpers/capture-logger.ts";
 import { checkLeaksAfterAll } from "../helpers/no-leaks.ts";
+import { recordSharedFrames } from "../helpers/shared-frames.ts";
 
 checkLeaksAfterAll();
 
@@ -45,14 +46,7 @@ describe("broadcast", () => {
 
   it("frames the message once for connections without extensions", async () => {
     const { server, clients, teardown } = await setup(3, { compression: null });
-    const framed: (readonly Buffer[])[] = [];
-    for (const connection of server.connections) {
-      const original = connection[kWriteFrame].bind(connection);
-      connection[kWriteFrame] = (bytes, opcode, payload) => {
-        framed.push(bytes);
-        original(bytes, opcode, payload);
-      };
-    }
+    const framed = recordSharedFrames(server.connections);
     broadcast(server.connections, new Uint8Array([1, 2, 3]));
     assert.equal(framed.length, 3);
     assert.ok(framed.every((bytes) => bytes === framed[0]));

@@ -63,6 +63,18 @@ async function node(client: Fake, logger: CaptureLogger, options: Partial<ServeO
   };
 }
 
+/** Two nodes on one fake Redis: two clients in "room" on the first, one on the second. */
+async function twoNodes(make: (broker: FakeBroker) => Fake) {
+  const broker = new FakeBroker();
+  const logger = createCaptureLogger("info");
+  const a = await node(make(broker), logger);
+  const b = await node(make(broker), logger);
+  const a1 = await a.join("room");
+  const a2 = await a.join("room");
+  const b1 = await b.join("room");
+  return { broker, logger, a, b, a1, a2, b1 };
+}
+
 function recv(ws: ClientConnection): Promise<unknown> {
   return withTimeout(ws.recv(), 5_000, "no message within 5 s");
 }
@@ -79,13 +91,7 @@ async function until(check: () => boolean, what: string): Promise<void> {
 for (const family of FAMILIES) {
   describe(`redisBackplane with a ${family.name} client`, () => {
     it("relays between servers on prefixed channels, once, in order, binary-safe", async () => {
-      const broker = new FakeBroker();
-      const logger = createCaptureLogger("info");
-      const a = await node(family.make(broker), logger);
-      const b = await node(family.make(broker), logger);
-      const a1 = await a.join("room");
-      const a2 = await a.join("room");
-      const b1 = await b.join("room");
+      const { broker, logger, a, b, a1, a2, b1 } = await twoNodes(family.make);
       assert.deepEqual(broker.channels(), [":websockets-ts:room"]);
       for (let i = 0; i < 50; i++) await a1.send(`${i}`);
       await b1.send(new Uint8Array([0, 0xff, 0x80]));
@@ -169,13 +175,7 @@ for (const family of FAMILIES) {
     });
 
     it("survives an outage: local delivery goes on, WARN once, resubscribes, INFO when back, gaps logged", async () => {
-      const broker = new FakeBroker();
-      const logger = createCaptureLogger("info");
-      const a = await node(family.make(broker), logger);
-      const b = await node(family.make(broker), logger);
-      const a1 = await a.join("room");
-      const a2 = await a.join("room");
-      const b1 = await b.join("room");
+      const { broker, logger, a, b, a1, a2, b1 } = await twoNodes(family.make);
       await a1.send("before");
       assert.equal(await recv(a2), "before");
       assert.equal(await recv(b1), "before");

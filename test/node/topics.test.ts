@@ -4,7 +4,6 @@ import { describe, it } from "node:test";
 import { ConnectionClosedError } from "../../src/errors.ts";
 import type { Backplane, BackplaneHost } from "../../src/node/backplane.ts";
 import { type ClientConnection, connect } from "../../src/node/client.ts";
-import { kWriteFrame } from "../../src/node/connection.ts";
 import type { SlowSubscriberMessage } from "../../src/node/diagnostics.ts";
 import {
   type ServeOptions,
@@ -15,6 +14,7 @@ import {
 import { checkTopic } from "../../src/node/topics.ts";
 import { createCaptureLogger } from "../helpers/capture-logger.ts";
 import { checkLeaksAfterAll } from "../helpers/no-leaks.ts";
+import { recordSharedFrames } from "../helpers/shared-frames.ts";
 
 checkLeaksAfterAll();
 
@@ -91,14 +91,7 @@ describe("topics", () => {
   it("frames the message once for connections without extensions", async () => {
     const { server, join, teardown } = await setup();
     const clients = [await join("t"), await join("t"), await join("t")];
-    const framed: (readonly Buffer[])[] = [];
-    for (const connection of server.connections) {
-      const original = connection[kWriteFrame].bind(connection);
-      connection[kWriteFrame] = (bytes, opcode, payload) => {
-        framed.push(bytes);
-        original(bytes, opcode, payload);
-      };
-    }
+    const framed = recordSharedFrames(server.connections);
     server.publish("t", "once");
     assert.equal(framed.length, 3);
     assert.ok(framed.every((bytes) => bytes === framed[0]));
