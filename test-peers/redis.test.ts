@@ -1,5 +1,6 @@
 // Topics across processes on a real redis-server (Debian's), with both the
-// `redis` and the `ioredis` client: three server processes
+// `redis` and the `ioredis` client, each in its current and previous major
+// version (node-redis over RESP2 and RESP3): three server processes
 // (test/support/topics-node.ts) on one Redis listening on a Unix socket in a
 // temporary folder (no TCP port at all), clients spread across them. Redis
 // is killed and restarted mid-run; a server process is killed mid-run.
@@ -48,18 +49,22 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once("exit", () => resolve()));
 }
 
+/** A client and its major version; `-resp3`: node-redis over RESP3. */
+type Kind = "redis" | "redis5" | "ioredis" | "ioredis5" | "redis-resp3" | "redis5-resp3";
+
 /** A server process of test/support/topics-node.ts. */
 class ChatNode {
   readonly path: string;
   readonly child: ChildProcess;
   #output = "";
 
-  constructor(name: string, kind: "redis" | "ioredis", redis: RedisServer) {
+  constructor(name: string, kind: Kind, redis: RedisServer) {
     this.path = join(dir, `${name}.sock`);
     this.child = spawn(process.execPath, ["--import", "tsx", NODE], {
       env: {
         ...process.env,
-        TOPICS_BACKPLANE: kind,
+        TOPICS_BACKPLANE: kind.replace("-resp3", ""),
+        RESP: kind.endsWith("-resp3") ? "3" : "2",
         REDIS_SOCKET: redis.socket,
         SOCKET_PATH: this.path,
         NODE_NAME: name,
@@ -93,7 +98,7 @@ class ChatNode {
   }
 }
 
-async function startNodes(redis: RedisServer, kinds: ("redis" | "ioredis")[], tag: string) {
+async function startNodes(redis: RedisServer, kinds: Kind[], tag: string) {
   const nodes = kinds.map((kind, i) => new ChatNode(`${tag}-${i}-${kind}`, kind, redis));
   await Promise.all(nodes.map((node) => node.started()));
   return nodes;
@@ -184,7 +189,7 @@ describe("topics on redis-server", () => {
   it("three processes, both clients: every client gets every message of its topic once, in order", async () => {
     const redis = redisServer("redis-a");
     await redis.start();
-    const nodes = await startNodes(redis, ["redis", "ioredis", "redis"], "a");
+    const nodes = await startNodes(redis, ["redis", "ioredis5", "redis5-resp3"], "a");
     const room = await Promise.all(
       nodes.flatMap((node) => [joinTopic(node, "room"), joinTopic(node, "room")]),
     );
@@ -238,7 +243,7 @@ describe("topics on redis-server", () => {
   it("Redis killed and restarted: local delivery goes on, WARN once, back with INFO, gaps logged", async () => {
     const redis = redisServer("redis-b");
     await redis.start();
-    const nodes = await startNodes(redis, ["redis", "ioredis", "redis"], "b");
+    const nodes = await startNodes(redis, ["redis-resp3", "ioredis", "redis5"], "b");
     const [local, n1, n2] = [
       await joinTopic(nodes[0], "room"),
       await joinTopic(nodes[1], "room"),
@@ -282,7 +287,7 @@ describe("topics on redis-server", () => {
   it("a server process killed mid-run: its clients reconnect to another; nobody else notices", async () => {
     const redis = redisServer("redis-c");
     await redis.start();
-    const nodes = await startNodes(redis, ["ioredis", "redis", "ioredis"], "c");
+    const nodes = await startNodes(redis, ["ioredis", "redis", "ioredis5"], "c");
     const publisher = await joinTopic(nodes[0], "room");
     const steady = [
       await joinTopic(nodes[0], "room"),

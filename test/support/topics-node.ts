@@ -2,7 +2,8 @@
 // send their topic first (answered "subscribed <node>"), then messages that
 // are published to that topic for everyone else. The backplane comes from
 // the environment: TOPICS_BACKPLANE=cluster (a node:cluster worker) or
-// redis / ioredis (a standalone process on the Unix socket REDIS_SOCKET),
+// redis / redis5 / ioredis / ioredis5 (a standalone process on the Unix
+// socket REDIS_SOCKET; RESP=3 for node-redis over RESP3),
 // logging at INFO to stderr. It listens on the
 // Unix socket SOCKET_PATH and says so: an IPC message in a cluster worker,
 // a "listening <path>" line otherwise.
@@ -22,13 +23,24 @@ async function makeBackplane(): Promise<{ backplane: Backplane; dispose(): Promi
   const socket = process.env.REDIS_SOCKET;
   if (socket === undefined) throw new Error("REDIS_SOCKET is required");
   const { redisBackplane } = await import("../../src/redis.ts");
-  if (kind === "ioredis") {
-    const { Redis } = await import("ioredis");
-    const client = new Redis({ path: socket, lazyConnect: true });
+  // ioredis5 and redis5: the previous major versions, installed under aliases.
+  if (kind === "ioredis" || kind === "ioredis5") {
+    const options = { path: socket, lazyConnect: true };
+    const client =
+      kind === "ioredis"
+        ? new (await import("ioredis")).Redis(options)
+        : new (await import("ioredis5")).Redis(options);
     return { backplane: redisBackplane({ client }), dispose: async () => client.disconnect() };
   }
-  const { createClient } = await import("redis");
-  const client = createClient({ socket: { path: socket, tls: false } });
+  // RESP=3: node-redis speaks RESP3 (pub/sub messages arrive as pushes).
+  const options = {
+    socket: { path: socket, tls: false as const },
+    RESP: process.env.RESP === "3" ? (3 as const) : (2 as const),
+  };
+  const client =
+    kind === "redis"
+      ? (await import("redis")).createClient(options)
+      : (await import("redis5")).createClient(options);
   return {
     backplane: redisBackplane({ client }),
     dispose: async () => {
