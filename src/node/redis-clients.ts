@@ -81,7 +81,7 @@ interface IoRedis extends Emitter {
   readonly isCluster?: boolean;
   readonly options?: { host?: string; port?: number; path?: string };
   connect(): Promise<unknown>;
-  duplicate(): IoRedis;
+  duplicate(startupNodes?: unknown[], options?: { shardedSubscribers?: boolean }): IoRedis;
   disconnect(): void;
   publish(channel: string, message: Buffer): Promise<unknown>;
   spublish(channel: string, message: Buffer): Promise<unknown>;
@@ -124,13 +124,28 @@ export function adapterFor(client: unknown, events: ClientEvents): RedisAdapter 
 }
 
 /**
- * Waits for `emitter` to emit `ready`, unless `isReady()` already. The
- * listener stays until the adapter closes (a start that timed out too).
+ * Waits until `isReady()`, checked at once and on each of `events`. The
+ * listeners stay until the adapter closes (a start that timed out too).
  */
-function whenReady(listeners: Listeners, emitter: Emitter, isReady: () => boolean): Promise<void> {
+function whenReady(
+  listeners: Listeners,
+  emitter: Emitter,
+  events: readonly string[],
+  isReady: () => boolean,
+): Promise<void> {
   if (isReady()) return Promise.resolve();
-  return new Promise((resolve) => listeners.on(emitter, "ready", () => resolve()));
+  return new Promise((resolve) => {
+    for (const event of events) {
+      listeners.on(emitter, event, () => {
+        if (isReady()) resolve();
+      });
+    }
+  });
 }
+
+// node-redis: a client emits `ready`; a cluster client `connect` once its
+// slots are known, and `node-ready` as each node (re)connects.
+const NODE_REDIS_READY = ["ready", "connect", "node-ready"] as const;
 
 /** Adds listeners to an emitter and remembers them, to remove them later. */
 class Listeners {
@@ -188,17 +203,19 @@ class NodeRedisAdapter implements RedisAdapter {
       // Errors reach the 'error' listener; the client retries by itself.
       client.connect().catch(noop);
     }
-    await whenReady(this.#listeners, client, () => client.isReady);
+    await whenReady(this.#listeners, client, NODE_REDIS_READY, () => client.isReady);
     const subscriber = client.duplicate();
     this.#subscriber = subscriber;
     this.#watch(subscriber);
     subscriber.connect().catch(noop);
-    await whenReady(this.#listeners, subscriber, () => subscriber.isReady);
+    await whenReady(this.#listeners, subscriber, NODE_REDIS_READY, () => subscriber.isReady);
   }
 
   #watch(client: NodeRedis): void {
     this.#listeners.on(client, "error", (error) => this.#events.lost(error));
-    this.#listeners.on(client, "ready", () => this.#events.ready());
+    for (const event of NODE_REDIS_READY) {
+      this.#listeners.on(client, event, () => this.#events.ready());
+    }
   }
 
   publish(channel: string, message: Buffer): Promise<unknown> {
@@ -278,15 +295,19 @@ class IoRedisAdapter implements RedisAdapter {
       this.#connectedGiven = true;
       client.connect().catch(noop);
     }
-    await whenReady(this.#listeners, client, () => client.status === "ready");
-    const subscriber = client.duplicate();
+    await whenReady(this.#listeners, client, ["ready"], () => client.status === "ready");
+    // A Cluster routes SSUBSCRIBE to the shard of each channel only with
+    // sharded subscribers (one connection per master); else MOVED errors.
+    const subscriber = this.#sharded
+      ? client.duplicate([], { shardedSubscribers: true })
+      : client.duplicate();
     this.#subscriber = subscriber;
     this.#watch(subscriber);
     this.#listeners.on(subscriber, this.#sharded ? "smessageBuffer" : "messageBuffer", (c, m) =>
       this.#events.message(c as Buffer, m as Buffer),
     );
     if (subscriber.status === "wait") subscriber.connect().catch(noop);
-    await whenReady(this.#listeners, subscriber, () => subscriber.status === "ready");
+    await whenReady(this.#listeners, subscriber, ["ready"], () => subscriber.status === "ready");
   }
 
   #watch(client: IoRedis): void {

@@ -65,6 +65,8 @@ export class FakeBroker {
 
 /** What both fake families share: connection state and the broker. */
 abstract class FakeClient extends EventEmitter {
+  /** What it emits once connected: node-redis clusters say `connect`. */
+  readyEvent = "ready";
   readonly broker: FakeBroker;
   connected = false;
   destroyed = false;
@@ -86,7 +88,7 @@ abstract class FakeClient extends EventEmitter {
         return;
       }
       this.connected = true;
-      this.emit("ready");
+      this.emit(this.readyEvent);
     });
   }
 
@@ -99,7 +101,7 @@ abstract class FakeClient extends EventEmitter {
   reconnect(): void {
     if (this.destroyed || this.connected || this.connectCalls === 0) return;
     this.connected = true;
-    this.emit("ready");
+    this.emit(this.readyEvent === "ready" ? "ready" : "node-ready");
   }
 
   protected abstract lost(): void;
@@ -200,8 +202,10 @@ export class FakeNodeRedis extends FakeClient {
   }
 }
 
-/** A node-redis cluster client: sharded pub/sub. */
+/** A node-redis cluster client: sharded pub/sub, `connect` and `node-ready` events. */
 export class FakeNodeRedisCluster extends FakeNodeRedis {
+  override readyEvent = "connect";
+
   get masters(): unknown[] {
     return [];
   }
@@ -284,7 +288,19 @@ export class FakeIoRedis extends FakeClient {
   }
 }
 
-/** An ioredis Cluster: sharded pub/sub. */
+/** An ioredis Cluster: sharded pub/sub, which needs `shardedSubscribers` to route SSUBSCRIBE. */
 export class FakeIoRedisCluster extends FakeIoRedis {
   override readonly isCluster = true;
+  shardedSubscribers = false;
+
+  override duplicate(_nodes?: unknown[], options?: { shardedSubscribers?: boolean }): FakeIoRedis {
+    const copy = super.duplicate() as FakeIoRedisCluster;
+    copy.shardedSubscribers = options?.shardedSubscribers === true;
+    return copy;
+  }
+
+  override async ssubscribe(channel: string): Promise<void> {
+    if (!this.shardedSubscribers) throw new Error("Too many Cluster redirections. Last error: MOVED");
+    return super.ssubscribe(channel);
+  }
 }
