@@ -17,12 +17,15 @@ export class RedisServer {
   /** Its TCP port on 127.0.0.1, or 0 for none. */
   readonly port: number;
   readonly #dir: string;
+  readonly #extra: readonly string[];
   #child: ChildProcess | null = null;
 
-  constructor(dir: string, name: string, port = 0) {
+  /** `extra`: more arguments, e.g. `["--cluster-enabled", "yes"]`. */
+  constructor(dir: string, name: string, port = 0, extra: readonly string[] = []) {
     this.#dir = dir;
     this.socket = join(dir, `${name}.sock`);
     this.port = port;
+    this.#extra = extra;
   }
 
   /** Starts it and resolves once it answers PING (bounded: 10 s). */
@@ -33,6 +36,7 @@ export class RedisServer {
         ...["--port", String(this.port), "--bind", "127.0.0.1"],
         ...["--unixsocket", this.socket, "--unixsocketperm", "700"],
         ...["--save", "", "--appendonly", "no", "--dir", this.#dir],
+        ...this.#extra,
       ],
       { stdio: "ignore" },
     );

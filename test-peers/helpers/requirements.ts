@@ -13,6 +13,8 @@ import { createRequire } from "node:module";
 export const PYTHON = process.env.PEERS_PYTHON ?? "/usr/bin/python3";
 /** Debian's redis-server. */
 export const REDIS_SERVER = process.env.PEERS_REDIS_SERVER ?? "/usr/bin/redis-server";
+/** Debian's redis-cli (redis-tools, a dependency of redis-server). */
+export const REDIS_CLI = process.env.PEERS_REDIS_CLI ?? "/usr/bin/redis-cli";
 /** Debian's chromium. */
 export const CHROMIUM = process.env.PEERS_CHROMIUM ?? "/usr/bin/chromium";
 
