@@ -300,7 +300,9 @@ export class FakeIoRedisCluster extends FakeIoRedis {
   }
 
   override async ssubscribe(channel: string): Promise<void> {
-    if (!this.shardedSubscribers) throw new Error("Too many Cluster redirections. Last error: MOVED");
+    if (!this.shardedSubscribers) {
+      throw new Error("Too many Cluster redirections. Last error: MOVED");
+    }
     return super.ssubscribe(channel);
   }
 }
