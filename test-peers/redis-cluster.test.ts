@@ -15,6 +15,7 @@ import { type ClientConnection, connect } from "../src/node/client.ts";
 import { redisBackplane } from "../src/node/redis-backplane.ts";
 import { type Server, serve } from "../src/node/server.ts";
 import { withTimeout } from "../test/helpers/net.ts";
+import { topicChat } from "../test/support/topic-chat.ts";
 import { RedisServer } from "./helpers/redis-server.ts";
 import { REDIS_CLI, requireNpmPackage, requireRedisServer } from "./helpers/requirements.ts";
 
@@ -83,16 +84,7 @@ before(async () => {
 });
 
 async function chatServer(backplane: ReturnType<typeof redisBackplane>): Promise<Server> {
-  const server: Server = await serve(
-    async (ws) => {
-      const topic = (await ws.recv()) as string;
-      await ws.subscribe(topic);
-      await ws.send("subscribed");
-      for await (const message of ws) server.publish(topic, message, { except: ws });
-    },
-    { host: "127.0.0.1", port: 0, logger: false, backplane },
-  );
-  return server;
+  return serve(topicChat(), { host: "127.0.0.1", port: 0, logger: false, backplane });
 }
 
 async function joinTopic(server: Server, topic: string): Promise<ClientConnection> {

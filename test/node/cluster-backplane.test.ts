@@ -12,6 +12,7 @@ import { type ClientConnection, connect } from "../../src/node/client.ts";
 import { clusterBackplane } from "../../src/node/cluster-backplane.ts";
 import { serve } from "../../src/node/server.ts";
 import { withTimeout } from "../helpers/net.ts";
+import { topicChat } from "../support/topic-chat.ts";
 
 const NODE = fileURLToPath(new URL("../support/topics-node.ts", import.meta.url));
 const dir = mkdtempSync(joinPath(tmpdir(), "websockets-ts-cluster-"));
@@ -75,15 +76,11 @@ cluster.setupPrimary({ exec: NODE, execArgv: ["--import", "tsx"] });
 describe("clusterBackplane", () => {
   it("relays topics between real workers and a server in the primary, in order, once", async () => {
     const primaryBackplane = clusterBackplane();
-    const primary = await serve(
-      async (ws) => {
-        const topic = (await ws.recv()) as string;
-        await ws.subscribe(topic);
-        await ws.send("subscribed primary");
-        for await (const message of ws) primary.publish(topic, message, { except: ws });
-      },
-      { path: joinPath(dir, "primary.sock"), backplane: primaryBackplane, logger: false },
-    );
+    const primary = await serve(topicChat("subscribed primary"), {
+      path: joinPath(dir, "primary.sock"),
+      backplane: primaryBackplane,
+      logger: false,
+    });
     const nodes = await Promise.all(["a", "b", "c"].map(startWorker));
     const paths = [...nodes.map((n) => n.path), joinPath(dir, "primary.sock")];
     // Two clients per process on "room", one on "other".

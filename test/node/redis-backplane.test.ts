@@ -18,6 +18,7 @@ import {
   FakeNodeRedis,
   FakeNodeRedisCluster,
 } from "../support/fake-redis.ts";
+import { topicChat } from "../support/topic-chat.ts";
 
 checkLeaksAfterAll();
 
@@ -30,21 +31,13 @@ const FAMILIES = [
 
 /** A chat node on a fake Redis: first message = topic, then publish the rest to it. */
 async function node(client: Fake, logger: CaptureLogger, options: Partial<ServeOptions> = {}) {
-  const server: Server = await serve(
-    async (ws) => {
-      const topic = (await ws.recv()) as string;
-      await ws.subscribe(topic);
-      await ws.send("subscribed");
-      for await (const message of ws) server.publish(topic, message, { except: ws });
-    },
-    {
-      host: "127.0.0.1",
-      port: 0,
-      logger: logger.logger,
-      backplane: redisBackplane({ client: client as unknown as RedisClientLike }),
-      ...options,
-    },
-  );
+  const server: Server = await serve(topicChat(), {
+    host: "127.0.0.1",
+    port: 0,
+    logger: logger.logger,
+    backplane: redisBackplane({ client: client as unknown as RedisClientLike }),
+    ...options,
+  });
   const clients: ClientConnection[] = [];
   return {
     server,

@@ -12,6 +12,7 @@ import { createLogger } from "../../src/logging.ts";
 import type { Backplane } from "../../src/node/backplane.ts";
 import { clusterBackplane } from "../../src/node/cluster-backplane.ts";
 import { serve } from "../../src/node/server.ts";
+import { topicChat } from "./topic-chat.ts";
 
 const kind = process.env.TOPICS_BACKPLANE ?? "cluster";
 const path = process.env.SOCKET_PATH;
@@ -50,22 +51,12 @@ async function makeBackplane(): Promise<{ backplane: Backplane; dispose(): Promi
 }
 
 const { backplane, dispose } = await makeBackplane();
-const server = await serve(
-  async (ws) => {
-    const topic = (await ws.recv()) as string;
-    await ws.subscribe(topic);
-    await ws.send(`subscribed ${name}`);
-    for await (const message of ws) server.publish(topic, message, { except: ws });
-  },
-  {
-    path,
-    backplane,
-    logger:
-      kind === "cluster"
-        ? false
-        : createLogger({ name: `websockets.server.${name}`, level: "info" }),
-  },
-);
+const server = await serve(topicChat(`subscribed ${name}`), {
+  path,
+  backplane,
+  logger:
+    kind === "cluster" ? false : createLogger({ name: `websockets.server.${name}`, level: "info" }),
+});
 
 if (cluster.isWorker) process.send?.({ listening: path });
 else console.log(`listening ${path}`);
