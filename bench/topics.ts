@@ -6,13 +6,16 @@
  *                           [--burst 20] [--peers] [--redis] [--json]
  *
  * One process: our `server.publish()` against `ws` (a loop over clients,
- * as ws users write it) and, with `--peers`, Bun's `server.publish()`
- * (scripts/install-bench-peers.mjs installs Bun). With `--redis`: our
- * server as 1, 2 and 3 processes on one redis-server (started here on a
- * Unix socket), subscribers spread evenly, the publisher on process 1.
+ * as ws users write it), Socket.IO (a room, bench/topics-socketio.ts) and,
+ * with `--peers`, Bun's `server.publish()` (scripts/install-bench-peers.mjs
+ * installs Bun). With `--redis`: our server, and Socket.IO with
+ * `@socket.io/redis-adapter`, as 1, 2 and 3 processes on one redis-server
+ * (started here on a Unix socket), subscribers spread evenly, the
+ * publisher on process 1.
  *
  * Subscribers are raw TCP sockets in this process (a handshake, then
- * counting bytes: 34 per message), so the load generator costs the same
+ * counting bytes: 34 per message; 44 for Socket.IO's `42["m","…"]`, after
+ * its open and connect packets), so the load generator costs the same
  * for every server. A round: `pub 1` on the control connection, then the
  * time until the last subscriber has the message (p50/p99 over rounds).
  * Throughput: `pub <burst>`, then subscribers x burst / time until every
@@ -44,7 +47,48 @@ const { values } = parseArgs({
 });
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const FRAME = 34; // 2-byte header + 32-byte payload, unmasked
+/**
+ * How a server family is spoken to: where subscribers connect, the size of
+ * one message on the wire, and the control commands.
+ */
+interface Dialect {
+  path: string;
+  /** Bytes of one 32-byte message as a frame. */
+  frame: number;
+  /** Frames the server sends before messages flow (Socket.IO: open, connect). */
+  preamble: number;
+  /** A masked text frame the subscriber sends after the preamble's first frame, or null. */
+  hello: Buffer | null;
+  count(control: ClientConnection): Promise<number>;
+  pub(control: ClientConnection, n: number): Promise<void>;
+}
+
+// A masked text frame "40" (connect to the main namespace), mask key 0.
+const SOCKET_IO_CONNECT = Buffer.from([0x81, 0x82, 0, 0, 0, 0, 0x34, 0x30]);
+
+const PLAIN: Dialect = {
+  path: "/",
+  frame: 34, // 2-byte header + 32-byte payload, unmasked
+  preamble: 0,
+  hello: null,
+  async count(control) {
+    await control.send("count");
+    return Number(await control.recv());
+  },
+  pub: (control, n) => control.send(`pub ${n}`),
+};
+
+const SOCKET_IO: Dialect = {
+  path: "/socket.io/?EIO=4&transport=websocket",
+  frame: 44, // 42["m","<32 bytes>"]
+  preamble: 2,
+  hello: SOCKET_IO_CONNECT,
+  async count(control) {
+    await control.send('420["count"]');
+    return Number(/^430\[(\d+)\]$/.exec(String(await control.recv()))?.[1]);
+  },
+  pub: (control, n) => control.send(`42["pub",${n}]`),
+};
 const ROUND_TIMEOUT_MS = 30_000;
 const counts = values.subscribers.split(",").map(Number);
 const rounds = Number(values.rounds);
@@ -52,6 +96,7 @@ const burst = Number(values.burst);
 
 interface ServerSpec {
   name: string;
+  dialect?: Dialect;
   command: string;
   args: string[];
   env?: Record<string, string>;
@@ -104,8 +149,8 @@ interface Subscriber {
   bytes: number;
 }
 
-const REQUEST = (port: number) =>
-  `GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+const REQUEST = (port: number, path: string) =>
+  `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
 
 let waiting: { target: number; remaining: number; resolve: () => void } | null = null;
@@ -123,28 +168,41 @@ function onBytes(subscriber: Subscriber, length: number): void {
   }
 }
 
-function subscribe(port: number): Promise<Subscriber> {
+function subscribe(port: number, dialect: Dialect): Promise<Subscriber> {
   return new Promise((resolve, reject) => {
     const socket = netConnect({ host: "127.0.0.1", port, noDelay: true });
     const subscriber: Subscriber = { socket, bytes: 0 };
     let head = Buffer.alloc(0);
+    let upgraded = false;
+    let preamble = dialect.preamble;
+    // Until messages flow: the response head, then the preamble's frames
+    // (each under 126 bytes: a 2-byte header).
     const onHead = (chunk: Buffer): void => {
       head = Buffer.concat([head, chunk]);
-      const end = head.indexOf("\r\n\r\n");
-      if (end === -1) return;
-      if (!head.subarray(0, 12).toString().endsWith("101")) {
-        reject(new Error(`handshake failed: ${head.subarray(0, end).toString()}`));
-        return;
+      if (!upgraded) {
+        const end = head.indexOf("\r\n\r\n");
+        if (end === -1) return;
+        if (!head.subarray(0, 12).toString().endsWith("101")) {
+          reject(new Error(`handshake failed: ${head.subarray(0, end).toString()}`));
+          return;
+        }
+        upgraded = true;
+        head = head.subarray(end + 4);
       }
+      while (preamble > 0 && head.length >= 2 && head.length >= 2 + head[1]) {
+        head = head.subarray(2 + head[1]);
+        if (preamble === dialect.preamble && dialect.hello !== null) socket.write(dialect.hello);
+        preamble -= 1;
+      }
+      if (preamble > 0) return;
       socket.off("data", onHead);
       socket.on("data", (data: Buffer) => onBytes(subscriber, data.length));
-      const rest = head.length - end - 4;
-      if (rest > 0) onBytes(subscriber, rest);
+      if (head.length > 0) onBytes(subscriber, head.length);
       resolve(subscriber);
     };
     socket.on("data", onHead);
     socket.once("error", reject);
-    socket.write(REQUEST(port));
+    socket.write(REQUEST(port, dialect.path));
   });
 }
 
@@ -181,30 +239,41 @@ interface Result {
 }
 
 /** Subscribes `count` sockets spread over `ports`, then measures rounds and a burst. */
-async function measure(name: string, ports: number[], count: number): Promise<Result> {
+async function measure(
+  name: string,
+  ports: number[],
+  count: number,
+  dialect: Dialect = PLAIN,
+): Promise<Result> {
   const subscribers: Subscriber[] = [];
   // Connect in batches: a SYN flood of 10,000 overflows the accept backlog.
   for (let i = 0; i < count; i += 200) {
     const batch = Array.from({ length: Math.min(200, count - i) }, (_, j) =>
-      subscribe(ports[(i + j) % ports.length]),
+      subscribe(ports[(i + j) % ports.length], dialect),
     );
     subscribers.push(...(await Promise.all(batch)));
   }
   const controls: ClientConnection[] = [];
   for (const port of ports) {
-    controls.push(
-      await connect(`ws://127.0.0.1:${port}/control`, { logger: false, compression: null }),
-    );
+    const path = dialect === PLAIN ? "/control" : `${dialect.path}&control=1`;
+    const control = await connect(`ws://127.0.0.1:${port}${path}`, {
+      logger: false,
+      compression: null,
+    });
+    if (dialect === SOCKET_IO) {
+      await control.recv(); // open
+      await control.send("40");
+      await control.recv(); // connected
+    }
+    controls.push(control);
   }
-  // Every server process counts its subscribers (live on the backplane).
-  const expected = ports.map((_, p) => subscribers.filter((_, i) => i % ports.length === p).length);
+  // Every server process counts its subscribers (live on the backplane);
+  // Socket.IO counts the room's sockets in every process.
+  const expected = ports.map((_, p) =>
+    dialect === SOCKET_IO ? count : subscribers.filter((_, i) => i % ports.length === p).length,
+  );
   for (let attempt = 0; attempt < 200; attempt++) {
-    const counted = await Promise.all(
-      controls.map(async (control) => {
-        await control.send("count");
-        return Number(await control.recv());
-      }),
-    );
+    const counted = await Promise.all(controls.map((control) => dialect.count(control)));
     if (counted.every((n, p) => n === expected[p])) break;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
@@ -215,16 +284,16 @@ async function measure(name: string, ports: number[], count: number): Promise<Re
   for (let round = -10; round < rounds; round++) {
     sent += 1;
     const started = performance.now();
-    const done = everyoneHas(subscribers, sent * FRAME);
-    await control.send("pub 1");
+    const done = everyoneHas(subscribers, sent * dialect.frame);
+    await dialect.pub(control, 1);
     await done;
     if (round >= 0) latencies.push(performance.now() - started);
   }
   latencies.sort((a, b) => a - b);
   sent += burst;
   const started = performance.now();
-  const done = everyoneHas(subscribers, sent * FRAME);
-  await control.send(`pub ${burst}`);
+  const done = everyoneHas(subscribers, sent * dialect.frame);
+  await dialect.pub(control, burst);
   await done;
   const seconds = (performance.now() - started) / 1000;
   for (const c of controls) await c.close();
@@ -245,6 +314,7 @@ const tsx = (file: string, ...args: string[]) => ({
 const specs: ServerSpec[] = [
   { name: "ours", ...tsx("bench/topics-server.ts", "ours") },
   { name: "ws", ...tsx("bench/topics-server.ts", "ws") },
+  { name: "socket.io", ...tsx("bench/topics-socketio.ts"), dialect: SOCKET_IO },
 ];
 const runtimes = [`node ${process.version}`];
 if (values.peers) {
@@ -270,7 +340,7 @@ for (const count of counts) {
   for (const spec of specs) {
     const running = await start(spec);
     try {
-      results.push(await measure(spec.name, [running.port], count));
+      results.push(await measure(spec.name, [running.port], count, spec.dialect));
     } finally {
       await stop(running);
     }
@@ -283,24 +353,25 @@ if (values.redis) {
   await redis.start();
   const socket = redis.socket;
   try {
+    const families = [
+      { label: "ours", file: "bench/topics-server.ts", args: ["ours"], dialect: PLAIN },
+      { label: "socket.io", file: "bench/topics-socketio.ts", args: [], dialect: SOCKET_IO },
+    ];
     for (const count of counts) {
-      for (const processes of [1, 2, 3]) {
-        const spec = {
-          name: `ours x${processes} redis`,
-          ...tsx("bench/topics-server.ts", "ours"),
-          env: { BACKPLANE: "redis", REDIS_SOCKET: socket },
-        };
-        const running = await Promise.all(Array.from({ length: processes }, () => start(spec)));
-        try {
-          results.push(
-            await measure(
-              spec.name,
-              running.map((r) => r.port),
-              count,
-            ),
-          );
-        } finally {
-          await Promise.all(running.map(stop));
+      for (const family of families) {
+        for (const processes of [1, 2, 3]) {
+          const spec = {
+            name: `${family.label} x${processes} redis`,
+            ...tsx(family.file, ...family.args),
+            env: { BACKPLANE: "redis", REDIS_SOCKET: socket },
+          };
+          const running = await Promise.all(Array.from({ length: processes }, () => start(spec)));
+          try {
+            const ports = running.map((r) => r.port);
+            results.push(await measure(spec.name, ports, count, family.dialect));
+          } finally {
+            await Promise.all(running.map(stop));
+          }
         }
       }
     }
