@@ -5,18 +5,11 @@
  */
 
 import { ConcurrencyError } from "../errors.ts";
-import { OP_BINARY, OP_TEXT, writeFrame } from "../frames.ts";
+import { Frame, OP_BINARY, OP_TEXT, writeFrame } from "../frames.ts";
 import { logMessages } from "../logging.ts";
 import { OPEN } from "../protocol.ts";
-import {
-  type Connection,
-  describeType,
-  kSendingFragments,
-  kSendNow,
-  kSharesFrames,
-  kWriteFrame,
-  toBuffer,
-} from "./connection.ts";
+import type { Connection } from "./connection.ts";
+import { describeType, toBuffer } from "./writer.ts";
 
 /** Options of {@link broadcast}. */
 export interface BroadcastOptions {
@@ -64,7 +57,7 @@ export function broadcast(
   const errors: Error[] = [];
   for (const connection of connections) {
     if (connection.state !== OPEN) continue;
-    if (connection[kSendingFragments]()) {
+    if (connection.writer.fragmented !== null) {
       if (raiseExceptions) {
         errors.push(
           new ConcurrencyError(`connection ${connection.id} is sending a fragmented message`),
@@ -130,14 +123,29 @@ export class OutgoingMessage {
    * @throws Error when the connection's transport is gone.
    */
   writeTo(connection: Connection): void {
-    if (connection[kSharesFrames]()) {
+    if (connection.writer.ended) {
+      throw new Error("transport is closed: the connection is being torn down");
+    }
+    const { opcode, payload } = this;
+    const protocol = connection.protocol;
+    // Frames serialized once fit connections that don't mask (servers)
+    // and have no extension.
+    if (protocol.side === "server" && protocol.extensions.length === 0) {
       if (this.#frame === null) {
         this.#frame = [];
-        writeFrame(this.#frame, this.opcode, this.payload, true, false);
+        writeFrame(this.#frame, opcode, payload, true, false);
       }
-      connection[kWriteFrame](this.#frame, this.opcode, this.payload);
+      // The protocol's state doesn't change for a whole data frame: it
+      // needn't see it.
+      if (connection.debug) {
+        connection.logger.debug(logMessages.frameSent(new Frame(opcode, payload, true)));
+      }
+      connection.writer.writeShared(this.#frame);
     } else {
-      connection[kSendNow](this.opcode, this.payload);
+      if (opcode === OP_TEXT) protocol.sendText(payload);
+      else protocol.sendBinary(payload);
+      connection.sendData();
     }
+    connection.countSent(payload.length);
   }
 }

@@ -17,8 +17,9 @@ import { isLevelEnabled, type LoggerLike, logMessages } from "../logging.ts";
 import { CLOSED, OPEN } from "../protocol.ts";
 import type { Backplane, BackplaneHost } from "./backplane.ts";
 import { OutgoingMessage } from "./broadcast.ts";
-import { type Connection, describeType, kBufferedAmount, kSendingFragments } from "./connection.ts";
+import { Connection } from "./connection.ts";
 import { publishSlowSubscriber } from "./diagnostics.ts";
+import { describeType } from "./writer.ts";
 
 /** What a publish does to a subscriber whose write buffer is over the limit. */
 export type SlowSubscriberAction = "close" | "skip";
@@ -165,7 +166,7 @@ export class Topics implements BackplaneHost {
   publish(topic: string, data: unknown, options?: PublishOptions): void {
     checkTopic(topic, "publish()");
     const except = options?.except ?? null;
-    if (except !== null && (typeof except !== "object" || !(kBufferedAmount in except))) {
+    if (except !== null && !(except instanceof Connection)) {
       throw new TypeError(
         `publish() expects except to be a connection; got ${describeType(except)}`,
       );
@@ -196,14 +197,14 @@ export class Topics implements BackplaneHost {
       if (connection === except || connection.state !== OPEN) continue;
       // Checked before writing: a message larger than the limit still
       // reaches a subscriber that was below it.
-      const buffered = connection[kBufferedAmount]();
+      const buffered = connection.writer.buffered;
       if (buffered > limit) {
         this.#slow(connection, topic, buffered);
         continue;
       }
       if (this.#warned.size > 0) this.#warned.delete(connection);
       try {
-        if (connection[kSendingFragments]()) {
+        if (connection.writer.fragmented !== null) {
           // After the fragmented message, in call order with other sends.
           connection
             .send(message.payload, { text: !message.binary })

@@ -146,7 +146,9 @@ describe("broadcast", () => {
     });
     const [broken, healthy] = [...server.connections] as ServerConnection[];
     // Tear the transport down: the connection is still OPEN until 'close'.
-    (broken as unknown as { socket: { destroy(): void } }).socket.destroy();
+    (
+      broken as unknown as { writer: { transport: { destroy(): void } } }
+    ).writer.transport.destroy();
     broadcast([broken, healthy], "first");
     const warning = capture.records.find((r) => r.level === "warn");
     assert.match(
