@@ -9,7 +9,7 @@
 // §7.2.2 found the stream ended and were taken for garbage.
 import { strict as assert } from "node:assert";
 import { describe, test } from "node:test";
-import { constants as zlibConstants, deflateRawSync } from "node:zlib";
+import { deflateRawSync, constants as zlibConstants } from "node:zlib";
 import { connect, type ServerConnection, serve } from "../../src/index.ts";
 import {
   closeFrame,
