@@ -48,7 +48,7 @@ import {
   handshakeResponse,
   text,
 } from "./streams.ts";
-import { type FrameVerdict, wsVerdict } from "./ws-receiver.ts";
+import { explainDifference, type FrameVerdict, wsVerdict } from "./ws-receiver.ts";
 
 /** What one input gave. */
 export interface Outcome {
@@ -122,24 +122,37 @@ function compareVerdicts(ours: FrameVerdict, theirs: FrameVerdict): string | und
 }
 
 /** Frames: our sans-I/O parser against ws's Receiver, both roles, same chunks. */
+/** A frames input: the role of the parser, and the chunks it receives. */
+export function framesInput(random: Random): { role: "server" | "client"; input: Buffer[] } {
+  const role = random.chance(0.5) ? "server" : "client";
+  const sender = role === "server" ? "client" : "server";
+  let data: Buffer;
+  const shape = random.int(20);
+  if (shape === 0) data = random.bytes(random.length(512));
+  else if (shape <= 6)
+    data = mutate(random, frameStream(random, sender), 200_000, frameStream(random, sender));
+  else data = frameStream(random, sender);
+  return { role, input: chunks(random, data) };
+}
+
+/** Both verdicts on a frames input. */
+export function judgeFrames(role: "server" | "client", input: readonly Buffer[]) {
+  return { ours: ourVerdict(input, role), theirs: wsVerdict(input, role, MAX_SIZE) };
+}
+
 const frames: Target = {
   name: "frames",
   description: "frame parsing in both roles, verdicts compared with ws's Receiver",
   run(random) {
-    const role = random.chance(0.5) ? "server" : "client";
-    const sender = role === "server" ? "client" : "server";
-    let data: Buffer;
-    const shape = random.int(20);
-    if (shape === 0) data = random.bytes(random.length(512));
-    else if (shape <= 6)
-      data = mutate(random, frameStream(random, sender), 200_000, frameStream(random, sender));
-    else data = frameStream(random, sender);
-    const input = chunks(random, data);
-    const ours = ourVerdict(input, role);
-    const theirs = wsVerdict(input, role, MAX_SIZE);
+    const { role, input } = framesInput(random);
+    const { ours, theirs } = judgeFrames(role, input);
+    const difference = compareVerdicts(ours, theirs);
     return {
       verdict: ours.failed === null ? "ok" : String(ours.failed),
-      difference: compareVerdicts(ours, theirs),
+      difference:
+        difference === undefined
+          ? undefined
+          : `${difference}: ${explainDifference(input, ours, theirs)}`,
     };
   },
 };
