@@ -110,7 +110,7 @@ for (const size of [0, 1] as const) {
   const what = `${FRAGMENTS.toLocaleString("en")} ${size === 0 ? "empty" : "1-byte"} fragments`;
 
   describe(`one message of ${what}`, () => {
-    test("the server assembles and echoes it, growing by less than 16 MiB beyond the message", async () => {
+    test("the server assembles and echoes it, growing by less than 16 MiB beyond the message", async (t) => {
       const server = await serve(
         async (ws) => {
           for await (const message of ws) await ws.send(message);
@@ -122,6 +122,7 @@ for (const size of [0, 1] as const) {
         const peer = await rawConnect(port);
         const { head, last, message } = fragmentedMessage(FRAGMENTS, size, true);
         const growth = await growthWhileAssembling(peer.socket, peer.reader, head, true);
+        t.diagnostic(`growth: ${(growth / MiB).toFixed(1)} MiB`);
         assert.ok(
           growth < BOUND + message.length,
           `the process grew by ${(growth / MiB).toFixed(1)} MiB while assembling ${message.length} bytes`,
@@ -136,7 +137,7 @@ for (const size of [0, 1] as const) {
       }
     });
 
-    test("the client assembles it, growing by less than 16 MiB beyond the message", async () => {
+    test("the client assembles it, growing by less than 16 MiB beyond the message", async (t) => {
       const { head, last, message } = fragmentedMessage(FRAGMENTS, size, false);
       type Side = { socket: Socket; reader: ReturnType<typeof readFrames> };
       let accepted: (side: Side) => void = () => {};
@@ -152,6 +153,7 @@ for (const size of [0, 1] as const) {
         const { socket, reader } = await serverSide;
         const received = ws.recv();
         const growth = await growthWhileAssembling(socket, reader, head, false);
+        t.diagnostic(`growth: ${(growth / MiB).toFixed(1)} MiB`);
         assert.ok(
           growth < BOUND + message.length,
           `the process grew by ${(growth / MiB).toFixed(1)} MiB while assembling ${message.length} bytes`,
