@@ -1,18 +1,20 @@
-// Clients that reset the TCP connection at every stage of its life (right
+// Peers that reset the TCP connection at every stage of its life (right
 // after connecting, mid-handshake, after it, mid-frame, mid-fragmented
 // message, mid-echo of a 64 KiB message, with and without compression)
-// must leave nothing behind on the server: after a first half of such
-// connections and a second half, the heap after forced collections is
-// where it was, and so are the handles.
+// must leave nothing behind, on a server or on a client: after a first half
+// of such connections and a second half, the heap after forced collections
+// is where it was, and so are the handles.
 import { strict as assert } from "node:assert";
 import type { Socket } from "node:net";
 import { test } from "node:test";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { deflateRawSync } from "node:zlib";
-import { serve } from "../../src/index.ts";
+import { connect, serve } from "../../src/index.ts";
 import {
+  fakeServer,
   frame,
+  handshakeResponse,
   OP_BINARY,
   OP_CONT,
   OP_PING,
@@ -187,5 +189,104 @@ test("connections reset at every stage leave the server's heap and handles as th
     );
   } finally {
     await server.close();
+  }
+});
+
+/** What a server that resets the connection does at each stage, for a client under test. */
+const SERVER_STAGES: ReadonlyArray<(socket: Socket, key: string) => Promise<void> | void> = [
+  // Mid-handshake: the request was read, no response.
+  (socket) => void reset(socket),
+  // Half a response.
+  (socket, key) => {
+    socket.write(handshakeResponse(key).subarray(0, 40), () => void reset(socket));
+  },
+  // Right after the response.
+  (socket, key) => {
+    socket.write(handshakeResponse(key), () => void reset(socket));
+  },
+  // Mid-frame.
+  (socket, key) => {
+    const half = frame(OP_BINARY, Buffer.alloc(1000, 0x62), { mask: false }).subarray(0, 500);
+    socket.write(Buffer.concat([handshakeResponse(key), half]), () => void reset(socket));
+  },
+  // Mid-fragmented message.
+  (socket, key) => {
+    const first = frame(OP_TEXT, "first fragment, ", { fin: false, mask: false });
+    const second = frame(OP_CONT, "second fragment", { fin: false, mask: false });
+    socket.write(Buffer.concat([handshakeResponse(key), first, second]), () => void reset(socket));
+  },
+  // Mid-fragmented compressed message.
+  (socket, key) => {
+    const response = handshakeResponse(key, { "Sec-WebSocket-Extensions": "permessage-deflate" });
+    const payload = deflateRawSync(Buffer.alloc(10_000, 0x61)).subarray(0, 20);
+    const first = frame(OP_BINARY, payload, { fin: false, rsv1: true, mask: false });
+    socket.write(Buffer.concat([response, first]), () => void reset(socket));
+  },
+  // Mid-echo of a 64 KiB message: reset once the client's echo starts.
+  (socket, key) => {
+    const message = frame(OP_BINARY, Buffer.alloc(65_536, 0x63), { mask: false });
+    socket.write(Buffer.concat([handshakeResponse(key), message]));
+    socket.once("data", () => void reset(socket));
+    socket.resume();
+  },
+];
+
+test("clients whose server resets the connection at every stage keep nothing either", async (t) => {
+  const fake = await fakeServer((socket, request) => {
+    const stage = Number(/^GET \/(\d+)/.exec(request.head)?.[1] ?? 0);
+    void SERVER_STAGES[stage % SERVER_STAGES.length](socket, request.key);
+  });
+
+  async function cycle(stage: number): Promise<void> {
+    let ws: Awaited<ReturnType<typeof connect>>;
+    try {
+      ws = await connect(`${fake.url}${stage}`, { logger: null, openTimeout: 5000 });
+    } catch {
+      // Reset during the handshake: connect() rejects, as it should.
+      return;
+    }
+    try {
+      for await (const message of ws) await ws.send(message);
+    } catch {
+      // ConnectionClosedError: the reset.
+    }
+    await ws.closed;
+  }
+
+  async function run(perStage: number): Promise<void> {
+    const jobs: number[] = [];
+    for (let i = 0; i < perStage; i++) {
+      for (let stage = 0; stage < SERVER_STAGES.length; stage++) jobs.push(stage);
+    }
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < jobs.length) {
+          await withTimeout(cycle(jobs[next++]), 10_000, "a connection took over 10 s");
+        }
+      }),
+    );
+  }
+
+  try {
+    await run(WARMUP);
+    const handles = activeResources();
+    await run(HALF);
+    await assertNoLeaks(handles);
+    const afterFirst = memoryAfterGc();
+    await run(HALF);
+    await assertNoLeaks(handles);
+    const afterSecond = memoryAfterGc();
+    const growth = afterSecond - afterFirst;
+    const connections = HALF * SERVER_STAGES.length;
+    t.diagnostic(
+      `growth over the second ${connections} connections: ${(growth / 1024).toFixed(0)} KiB`,
+    );
+    assert.ok(
+      growth < 2 * MiB,
+      `heap and buffers grew by ${(growth / 1024).toFixed(0)} KiB over ${connections} reset connections`,
+    );
+  } finally {
+    await fake.close();
   }
 });
