@@ -18,7 +18,7 @@
 import { parseArgs } from "node:util";
 import { Worker } from "node:worker_threads";
 import { TARGETS } from "./targets.ts";
-import type { Finding, Job, Report } from "./worker.ts";
+import { emptyReport, type Finding, type Job, type Report } from "./worker.ts";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -100,15 +100,7 @@ function runWorker(
 
 /** Runs one target over every input, restarting the worker after an input that stopped it. */
 async function fuzz(target: string): Promise<Report> {
-  const total: Report = {
-    inputs: 0,
-    seconds: 0,
-    verdicts: {},
-    differences: {},
-    findings: [],
-    peakHeapBytes: 0,
-    slowest: { index: -1, ms: 0 },
-  };
+  const total = emptyReport();
   const started = Date.now();
   let from = FROM;
   const end = FROM + INPUTS;

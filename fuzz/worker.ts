@@ -43,15 +43,9 @@ export interface Report {
 
 const MAX_FINDINGS = 20;
 
-/** Runs `count` inputs from `from`; `onIndex` hears of each before it runs. */
-export function runRange(
-  target: Target,
-  seed: number,
-  from: number,
-  count: number,
-  onIndex: (index: number) => void = () => {},
-): Report {
-  const report: Report = {
+/** A report of no input yet. */
+export function emptyReport(): Report {
+  return {
     inputs: 0,
     seconds: 0,
     verdicts: {},
@@ -60,6 +54,17 @@ export function runRange(
     peakHeapBytes: 0,
     slowest: { index: -1, ms: 0 },
   };
+}
+
+/** Runs `count` inputs from `from`; `onIndex` hears of each before it runs. */
+export function runRange(
+  target: Target,
+  seed: number,
+  from: number,
+  count: number,
+  onIndex: (index: number) => void = () => {},
+): Report {
+  const report = emptyReport();
   const start = performance.now();
   for (let index = from; index < from + count; index++) {
     onIndex(index);

@@ -134,6 +134,34 @@ async function waitForBytes(peer: RawPeer): Promise<void> {
   }
 }
 
+/**
+ * Warms up, then runs two halves of `run(HALF)`: handles are back to the
+ * baseline after each, and the heap after the second is where it was after
+ * the first.
+ */
+async function assertFlat(
+  t: { diagnostic(message: string): void },
+  run: (perStage: number) => Promise<void>,
+  connections: number,
+): Promise<void> {
+  await run(WARMUP);
+  const handles = activeResources();
+  await run(HALF);
+  await assertNoLeaks(handles);
+  const afterFirst = memoryAfterGc();
+  await run(HALF);
+  await assertNoLeaks(handles);
+  const growth = memoryAfterGc() - afterFirst;
+  t.diagnostic(
+    `growth over the second ${connections} connections: ${(growth / 1024).toFixed(0)} KiB`,
+  );
+  // A connection leaking even 2 KiB would exceed this.
+  assert.ok(
+    growth < 2 * MiB,
+    `heap and buffers grew by ${(growth / 1024).toFixed(0)} KiB over ${connections} reset connections`,
+  );
+}
+
 test("connections reset at every stage leave the server's heap and handles as they were", async (t) => {
   const server = await serve(
     async (ws) => {
@@ -168,25 +196,8 @@ test("connections reset at every stage leave the server's heap and handles as th
   }
 
   try {
-    await run(WARMUP);
-    const handles = activeResources();
-    await run(HALF);
-    await assertNoLeaks(handles);
-    const afterFirst = memoryAfterGc();
-    await run(HALF);
-    await assertNoLeaks(handles);
-    const afterSecond = memoryAfterGc();
+    await assertFlat(t, run, HALF * STAGES.length);
     assert.equal(failures, 0, `${failures} connections failed`);
-    const growth = afterSecond - afterFirst;
-    const connections = HALF * STAGES.length;
-    t.diagnostic(
-      `growth over the second ${connections} connections: ${(growth / 1024).toFixed(0)} KiB`,
-    );
-    // A connection leaking even 2 KiB would exceed this.
-    assert.ok(
-      growth < 2 * MiB,
-      `heap and buffers grew by ${(growth / 1024).toFixed(0)} KiB over ${connections} reset connections`,
-    );
   } finally {
     await server.close();
   }
@@ -269,23 +280,7 @@ test("clients whose server resets the connection at every stage keep nothing eit
   }
 
   try {
-    await run(WARMUP);
-    const handles = activeResources();
-    await run(HALF);
-    await assertNoLeaks(handles);
-    const afterFirst = memoryAfterGc();
-    await run(HALF);
-    await assertNoLeaks(handles);
-    const afterSecond = memoryAfterGc();
-    const growth = afterSecond - afterFirst;
-    const connections = HALF * SERVER_STAGES.length;
-    t.diagnostic(
-      `growth over the second ${connections} connections: ${(growth / 1024).toFixed(0)} KiB`,
-    );
-    assert.ok(
-      growth < 2 * MiB,
-      `heap and buffers grew by ${(growth / 1024).toFixed(0)} KiB over ${connections} reset connections`,
-    );
+    await assertFlat(t, run, HALF * SERVER_STAGES.length);
   } finally {
     await fake.close();
   }
