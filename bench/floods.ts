@@ -198,15 +198,20 @@ function describeEnd(frame: ParsedFrame | null): string {
 function fragments(size: 0 | 1) {
   return async (wire: Wire, victim: Victim): Promise<string> => {
     const piece = Buffer.alloc(size, 0x61);
-    const batch: Buffer[] = [];
-    for (let i = 0; i < FRAGMENTS - 1; i++) {
-      batch.push(frame(i === 0 ? OP_BINARY : OP_CONT, piece, { fin: false, mask: wire.masked }));
-      if (batch.length === 10_000) {
-        if (!wire.socket.write(Buffer.concat(batch))) await drained(wire.socket);
-        batch.length = 0;
-      }
+    const options = { fin: false, mask: wire.masked, maskKey: Buffer.from([1, 2, 3, 4]) };
+    send(wire, OP_BINARY, piece, false);
+    // The same continuation frame, 10,000 times a write: built once.
+    const one = frame(OP_CONT, piece, options);
+    const BATCH = 10_000;
+    const batch = Buffer.alloc(one.length * BATCH).fill(one);
+    let left = FRAGMENTS - 2;
+    while (left > 0) {
+      // A victim that refuses the message (ws: 1008) closes the connection.
+      if (wire.socket.destroyed) break;
+      const count = Math.min(left, BATCH);
+      left -= count;
+      if (!wire.socket.write(batch.subarray(0, count * one.length))) await drained(wire.socket);
     }
-    wire.socket.write(Buffer.concat(batch));
     const synced = await sync(wire);
     if (synced === null || synced.opcode !== OP_PONG) return describeEnd(synced);
     // The peak: every fragment but the last is held. Measured here, then the end.
@@ -222,6 +227,7 @@ function fragments(size: 0 | 1) {
 let peak: Memory | null = null;
 
 function drained(socket: Socket): Promise<void> {
+  if (socket.destroyed) return Promise.resolve();
   return new Promise((resolve) => {
     socket.once("drain", resolve);
     socket.once("close", resolve);
