@@ -14,7 +14,7 @@
  * @module
  */
 
-import { type Frame, OP_TEXT } from "../frames.ts";
+import { EMPTY, type Frame, OP_TEXT } from "../frames.ts";
 
 /**
  * Fragments at least this large are kept as they are: the object that holds
@@ -25,8 +25,6 @@ const KEEP_AT_LEAST = 16 * 1024;
 
 /** Capacity of a block that collects smaller fragments. */
 const BLOCK_SIZE = 16 * 1024;
-
-const EMPTY = Buffer.alloc(0);
 
 /** The fragments of one message, in order, read back as one Buffer. */
 export class Fragments {

@@ -13,6 +13,7 @@ import { isUtf8 } from "node:buffer";
 import { ConcurrencyError } from "../errors.ts";
 import { Frame, OP_BINARY, OP_CONT, OP_TEXT } from "../frames.ts";
 import { Fragments } from "./fragments.ts";
+import { rejected } from "./promises.ts";
 
 /** A message: a string for a text message, a `Buffer` for a binary one. */
 export type Data = string | Buffer;
@@ -100,8 +101,9 @@ export class MessageQueue implements AsyncIterator<Data> {
   #frames: (Frame | undefined)[] = NO_FRAMES;
   #head = 0;
 
-  // Eight booleans in one small integer: a field each would cost 8 bytes
-  // per connection. Read and written through the accessors below.
+  // Eleven bits in one small integer (the queue's state, then the mode of
+  // the pending read): a field each would cost 8 bytes per connection.
+  // See docs/decisions.md, "Memory layout".
   #flags = 0;
 
   // The pending read, if any: its promise's resolve function (also its
@@ -609,15 +611,6 @@ function capture(resolve: Resolve, reject: (error: unknown) => void): void {
   captured.resolve = resolve;
   captured.reject = reject;
 }
-
-/** A rejected promise that doesn't count as unhandled if the caller drops it. */
-export function rejected(error: unknown): Promise<never> {
-  const promise = Promise.reject(error);
-  promise.catch(noop);
-  return promise;
-}
-
-function noop(): void {}
 
 // Shared by every queue until close() gives it the real error builder.
 function makeNoError(): unknown {
