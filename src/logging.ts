@@ -27,6 +27,7 @@ import {
   OPCODE_NAMES,
 } from "./frames.ts";
 import type { Request, Response } from "./http11.ts";
+import { redactHeaderValue } from "./redact.ts";
 
 // ---------------------------------------------------------------------------
 // Logger interface
@@ -497,24 +498,28 @@ export function formatAddress(address: AddressLike): string {
 
 /**
  * The debug lines of a handshake request: `> GET /path HTTP/1.1`, then one
- * line per header. `prefix` is `>` when sending (client), `<` when
+ * line per header; credentials show as `[redacted]` (see `redactHeaderValue`). `prefix` is `>` when sending (client), `<` when
  * receiving (server).
  */
 export function formatRequestLines(request: Request, prefix: ">" | "<"): string[] {
   const lines = [`${prefix} GET ${request.path} HTTP/1.1`];
-  for (const [name, value] of request.headers) lines.push(`${prefix} ${name}: ${value}`);
+  for (const [name, value] of request.headers) {
+    lines.push(`${prefix} ${name}: ${redactHeaderValue(name, value)}`);
+  }
   return lines;
 }
 
 /**
  * The debug lines of a handshake response: `< HTTP/1.1 101 Switching
- * Protocols`, one line per header, then `< [body] (N bytes)` when there is
+ * Protocols`, one line per header (credentials redacted), then `< [body] (N bytes)` when there is
  * a body. `prefix` is `>` when sending (server), `<` when receiving (client).
  */
 export function formatResponseLines(response: Response, prefix: ">" | "<"): string[] {
   const statusLine = `${prefix} HTTP/1.1 ${response.status} ${response.reason}`.trimEnd();
   const lines = [statusLine];
-  for (const [name, value] of response.headers) lines.push(`${prefix} ${name}: ${value}`);
+  for (const [name, value] of response.headers) {
+    lines.push(`${prefix} ${name}: ${redactHeaderValue(name, value)}`);
+  }
   if (response.body.length > 0) lines.push(`${prefix} [body] (${response.body.length} bytes)`);
   return lines;
 }
@@ -542,9 +547,29 @@ export const logMessages = {
   parserFailed: "parser failed",
 
   // WARN
+  /** Once per server that didn't set `origins`, at the first browser request with credentials. */
+  originsUnset:
+    "requests from browsers carry credentials (Cookie or Authorization) but origins isn't set: " +
+    "any web page can open connections as its visitors (cross-site WebSocket hijacking); " +
+    "set origins, or origins: null to accept any origin",
   broadcastFragmented: "skipped broadcast: sending a fragmented message",
   broadcastFailed: (error: unknown): string =>
     `skipped broadcast: failed to write message: ${firstLine(error)}`,
+  /** A subscriber's write buffer is over the limit; see `slowSubscriber`. */
+  slowSubscriber: (topic: string, action: "skipped" | "closed", limit: number): string =>
+    `slow subscriber ${action}: write buffer over ${limit} bytes on publish to ${JSON.stringify(topic)}`,
+  publishFailed: (topic: string, error: unknown): string =>
+    `skipped publish to ${JSON.stringify(topic)}: failed to write message: ${firstLine(error)}`,
+  /** Once per outage, with the backplane's name; local delivery goes on. */
+  backplaneLost: (name: string, error: unknown): string =>
+    `${name} backplane lost: ${firstLine(error)}; delivering locally, messages to other nodes are lost until it is back`,
+  backplaneFailed: (name: string, action: string, error: unknown): string =>
+    `${name} backplane: ${action} failed: ${firstLine(error)}`,
+  backplaneMalformed: (name: string, channel: string, problem: string): string =>
+    `${name} backplane: dropped malformed message on ${JSON.stringify(channel)}: ${problem}`,
+  /** Messages from another node never arrived (at-most-once delivery). */
+  backplaneGap: (name: string, topic: string, node: string, missing: number): string =>
+    `${name} backplane: ${missing} message(s) from node ${node} on ${JSON.stringify(topic)} were lost`,
 
   // INFO
   /** Once per listening socket. */
@@ -553,6 +578,9 @@ export const logMessages = {
   serverClosing: "server closing",
   serverClosed: "server closed",
   connectionOpen: "connection open",
+  /** The backplane is connected again and resubscribed to every live topic. */
+  backplaneBack: (name: string, topics: number, lost: number): string =>
+    `${name} backplane is back; resubscribed to ${topics} topic(s); ${lost} message(s) published meanwhile were lost`,
   connectionRejected: (status: number, reason: string): string =>
     `connection rejected (${statusText(status, reason)})`,
   /** A response returned by `processRequest` was sent instead of upgrading. */
@@ -588,6 +616,8 @@ export const logMessages = {
   receiveFailed: "! error while receiving data",
   openTimeout: "- timed out during opening handshake",
   closeTimeout: "- timed out waiting for TCP close",
+  published: (topic: string, subscribers: number): string =>
+    `> publish to ${JSON.stringify(topic)}: ${subscribers} local subscriber(s)`,
 } as const;
 
 /**

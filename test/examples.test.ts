@@ -132,6 +132,19 @@ test("echo-client sends its arguments and prints the replies", async () => {
   assert.equal(await server.stop(), 0);
 });
 
+test("redirects follows a same-origin redirect and refuses one to another origin", async () => {
+  const example = spawnExample("redirects.ts");
+  const timer = setTimeout(() => example.child.kill("SIGKILL"), STARTUP_MS);
+  const code = await example.exited;
+  clearTimeout(timer);
+  assert.equal(code, 0, example.output());
+  assert.match(example.output(), /^< you reached \/new$/m);
+  assert.match(
+    example.output(),
+    /^refused: redirect from ws:\/\/127\.0\.0\.1:\d+\/away to ws:\/\/127\.0\.0\.1:9\/elsewhere refused by checkRedirect$/m,
+  );
+});
+
 test("chat broadcasts each message to every client with the sender's name", async () => {
   const server = await startServer("chat.ts");
   const url = `ws://127.0.0.1:${server.port}/`;
@@ -147,6 +160,38 @@ test("chat broadcasts each message to every client with the sender's name", asyn
   assert.equal(await bob.recv(), "ada left");
   await bob.close();
   assert.equal(await server.stop(), 0);
+});
+
+test("chat-cluster carries a room's messages between node:cluster workers", async () => {
+  const server = await startServer("chat-cluster.ts");
+  const url = `ws://127.0.0.1:${server.port}`;
+  const ada = await connect(`${url}/lobby?name=ada`);
+  const adaWorker = /\(worker (\d+)\)$/.exec((await ada.recv()) as string)?.[1];
+  assert.ok(adaWorker !== undefined);
+  // Connections are spread over the workers: find bob a seat on the other one.
+  let bob: Awaited<ReturnType<typeof connect>> | null = null;
+  for (let attempt = 0; attempt < 8 && bob === null; attempt++) {
+    const ws = await connect(`${url}/lobby?name=bob`);
+    const welcome = (await ws.recv()) as string;
+    assert.match(welcome, /^welcome to lobby, bob \(worker \d+\)$/);
+    if (!welcome.endsWith(`(worker ${adaWorker})`)) bob = ws;
+    else await ws.close();
+  }
+  assert.ok(bob !== null, "all connections went to one worker");
+  await ada.send("hi all");
+  assert.equal(await bob.recv(), "ada: hi all");
+  await bob.send("hello ada");
+  // Ada saw bobs come and go on her own worker first.
+  const seen: unknown[] = [];
+  for (let i = 0; i < 40 && seen.at(-1) !== "bob: hello ada"; i++) seen.push(await ada.recv());
+  assert.equal(seen.at(-1), "bob: hello ada");
+  assert.ok(seen.includes("ada: hi all"));
+  await bob.close();
+  assert.equal(await ada.recv(), "bob left");
+  const code = await server.stop("SIGTERM");
+  await ada.closed;
+  assert.equal(ada.closeCode, 1001);
+  assert.equal(code, 0);
 });
 
 test("health-check answers GET /healthz with 200 and upgrades other requests", async () => {
