@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * websockets-ts: WebSocket servers and clients for Node.js.
  *

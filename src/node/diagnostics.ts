@@ -27,12 +27,7 @@
  * @module
  */
 
-import {
-  type Channel,
-  channel,
-  type TracingChannel,
-  tracingChannel,
-} from "node:diagnostics_channel";
+import { type Channel, channel, tracingChannel } from "node:diagnostics_channel";
 
 /**
  * The connection an event is about: at run time the `ServerConnection` or
@@ -111,10 +106,36 @@ export const pongChannel: Channel = channel("websockets:pong");
  * `websockets:handshake`: subchannels `tracing:websockets:handshake:start`,
  * `:end`, `:asyncStart`, `:asyncEnd` and `:error`.
  */
-export const handshakeChannel: TracingChannel<unknown, HandshakeContext> = tracingChannel<
-  unknown,
-  HandshakeContext
->("websockets:handshake");
+export const handshakeChannel: HandshakeChannels = tracingChannel<unknown, HandshakeContext>(
+  "websockets:handshake",
+);
+
+/**
+ * The five subchannels of the handshake's tracing channel. Declared here
+ * rather than as `TracingChannel<...>`: `@types/node` swapped that type's
+ * parameters between majors (store first up to 24, context first since), so
+ * any arguments written in our declarations break a consumer on the other
+ * side with `skipLibCheck: false`.
+ */
+export interface HandshakeChannels {
+  readonly start: Channel;
+  readonly end: Channel;
+  readonly asyncStart: Channel;
+  readonly asyncEnd: Channel;
+  readonly error: Channel;
+  /** Subscribes to the five subchannels at once. */
+  subscribe(handlers: HandshakeSubscribers): void;
+  /** Undoes {@link HandshakeChannels.subscribe}. */
+  unsubscribe(handlers: HandshakeSubscribers): void;
+  /** Runs `fn` traced, publishing `context` on the subchannels. */
+  tracePromise<T>(fn: () => Promise<T>, context: HandshakeContext): Promise<T>;
+}
+
+/** Handlers for {@link HandshakeChannels.subscribe}, each given the {@link HandshakeContext}. */
+export type HandshakeSubscribers = Record<
+  "start" | "end" | "asyncStart" | "asyncEnd" | "error",
+  (context: HandshakeContext) => void
+>;
 
 /** Publishes on `websockets:open` if anyone listens. */
 export function publishOpen(connection: DiagnosticsConnection): void {
