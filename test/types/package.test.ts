@@ -14,10 +14,13 @@ import { promisify } from "node:util";
 import ts from "typescript";
 import { type EntryPoint, entryPoints, packageJson, ROOT } from "../../scripts/package-exports.ts";
 import { build, compile } from "../helpers/consumer.ts";
+import { snippets } from "../helpers/snippets.ts";
 
 const run = promisify(execFile);
 const FIXTURES = join(ROOT, "test", "types", "fixtures");
 const entries: EntryPoint[] = entryPoints();
+// The README's snippets, each a module of the consumer, as pasted.
+const readme = snippets("README.md").map((snippet, i) => ({ ...snippet, file: `readme-${i}.ts` }));
 
 // The consumer lives under the repository's .tmp/ (git-ignored) so that
 // @types/node and any optional peer an entry's declarations name resolve
@@ -33,6 +36,7 @@ before(() => {
   writeFileSync(join(consumer, "package.json"), '{ "type": "module", "private": true }\n');
   cpSync(join(FIXTURES, "consumer.ts"), join(consumer, "consumer.ts"));
   cpSync(join(FIXTURES, "require-consumer.cts"), join(consumer, "require-consumer.cts"));
+  for (const snippet of readme) writeFileSync(join(consumer, snippet.file), snippet.code);
   // One import of every entry point, so each one's declarations are checked.
   writeFileSync(
     join(consumer, "entries.ts"),
@@ -62,8 +66,9 @@ describe("declarations", () => {
         module: ts.ModuleKind.NodeNext,
         moduleResolution: ts.ModuleResolutionKind.NodeNext,
       },
-      // A CommonJS consumer's require(), typed since TypeScript 5.8.
-      extra: ["require-consumer.cts"],
+      // A CommonJS consumer's require(), typed since TypeScript 5.8, and
+      // the README's snippets.
+      extra: ["require-consumer.cts", ...readme.map((snippet) => snippet.file)],
     },
     {
       name: "bundler",
@@ -71,7 +76,7 @@ describe("declarations", () => {
     },
   ];
   for (const c of cases) {
-    test(`compile strict with skipLibCheck: false under moduleResolution ${c.name}`, () => {
+    test(`compile strict with skipLibCheck: false under moduleResolution ${c.name}${c.extra ? ", with a CommonJS require() and the README's snippets" : ""}`, () => {
       const files = ["entries.ts", "consumer.ts", ...(c.extra ?? [])];
       assert.deepEqual(compile(consumer, c.options, files), []);
     });
