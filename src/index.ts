@@ -21,6 +21,7 @@ export {
   type Logger,
   type LoggerLike,
   type LogLevel,
+  type LogStream,
   silentLogger,
 } from "./logging.ts";
 export { type BasicAuthOptions, basicAuth, type Credentials } from "./node/auth.ts";
@@ -47,7 +48,7 @@ export type {
   PongMessage,
   SocketErrorMessage,
 } from "./node/diagnostics.ts";
-export { getProxy, type ProxyOptions } from "./node/proxy.ts";
+export { getProxy, type ProxyOptions, type ProxyTarget } from "./node/proxy.ts";
 export { processException, type ReconnectOptions } from "./node/reconnect.ts";
 export {
   type CloseServerOptions,

@@ -53,23 +53,35 @@ export type LogFn = (objOrMsg: unknown, msg?: string, ...args: unknown[]) => voi
  * (or `level`) once per connection, so debug logging costs nothing when off.
  */
 export interface LoggerLike {
+  /** Details: frames, handshake lines, state changes (off by default). */
   debug: LogFn;
+  /** Lifecycle: server start/stop, connection open/close. */
   info: LogFn;
+  /** Something the application should look at, e.g. a skipped broadcast. */
   warn: LogFn;
+  /** Errors, e.g. a handler that threw, with the error as the `err` field. */
   error: LogFn;
+  /** Finer than debug; the library doesn't use it. */
   trace?: LogFn;
+  /** Fatal errors; the library doesn't use it. */
   fatal?: LogFn;
+  /** A logger whose records carry `bindings` on top of this one's. */
   child?(bindings: Record<string, unknown>): LoggerLike;
+  /** Whether records at `level` are output. */
   isLevelEnabled?(level: string): boolean;
+  /** The lowest level output (pino's `level`), read when `isLevelEnabled` is absent. */
   level?: string;
 }
 
 /** A complete logger: what {@link createLogger} returns, and {@link silentLogger}. */
 export interface Logger extends LoggerLike {
+  /** Finer than debug; the library doesn't use it. */
   trace: LogFn;
+  /** Fatal errors; the library doesn't use it. */
   fatal: LogFn;
   /** A logger whose records carry `bindings` on top of this one's. A `name` binding renames it. */
   child(bindings: Record<string, unknown>): Logger;
+  /** Whether records at `level` are output. */
   isLevelEnabled(level: string): boolean;
   /** The lowest level output; setting it takes effect at once (not on existing children). */
   level: LevelName;
@@ -137,6 +149,7 @@ export const silentLogger: Logger = Object.freeze(new SilentLogger());
 
 /** Where the built-in logger writes: `process.stderr`, a file stream, a test buffer... */
 export interface LogStream {
+  /** Writes one record, a line ending with `\n`. */
   write(chunk: string): unknown;
 }
 
@@ -146,7 +159,7 @@ export interface CreateLoggerOptions {
   name: string;
   /**
    * Lowest level output. Default: `"debug"` when `NODE_DEBUG` names the
-   * logger (see {@link nodeDebugEnabled}), else `"warn"`.
+   * logger (`NODE_DEBUG=websockets`), else `"warn"`.
    */
   level?: LevelName;
   /**

@@ -380,6 +380,7 @@ export class ServerProtocol extends Protocol {
     }
     return this.#response;
   }
+  /** Replaces the response to send (e.g. a 101 with an added header, or a rejection). */
   set response(response: Response | null) {
     this.#response = response;
     this.#responseDate = null;
@@ -641,6 +642,13 @@ export class ServerProtocol extends Protocol {
     );
   }
 
+  /**
+   * Sends the handshake response: `response` from {@link ServerProtocol.accept}
+   * or {@link ServerProtocol.reject}, possibly modified. A 101 opens the
+   * connection; anything else leaves it to close once the bytes are written.
+   *
+   * @throws {InvalidState} unless the connection is CONNECTING.
+   */
   sendResponse(response: Response): void {
     if (this.state !== CONNECTING) {
       throw new InvalidState("cannot send a handshake response: connection isn't connecting");

@@ -42,11 +42,13 @@ export interface DiagnosticsConnection {
 
 /** Message of `websockets:open`: the opening handshake succeeded. */
 export interface OpenMessage {
+  /** The connection: at run time the `ServerConnection` or `ClientConnection`. */
   connection: DiagnosticsConnection;
 }
 
 /** Message of `websockets:close`: the connection is CLOSED. */
 export interface CloseMessage {
+  /** The connection: at run time the `ServerConnection` or `ClientConnection`. */
   connection: DiagnosticsConnection;
   /** The close code: the peer's, or 1006 when no close frame was received. */
   code: number;
@@ -56,12 +58,15 @@ export interface CloseMessage {
 
 /** Message of `websockets:socket_error`: the transport reported an error. */
 export interface SocketErrorMessage {
+  /** The connection: at run time the `ServerConnection` or `ClientConnection`. */
   connection: DiagnosticsConnection;
+  /** The transport's error, e.g. `ECONNRESET`. */
   error: Error;
 }
 
 /** Message of `websockets:ping`: a ping frame was received (and answered). */
 export interface PingMessage {
+  /** The connection: at run time the `ServerConnection` or `ClientConnection`. */
   connection: DiagnosticsConnection;
   /** The ping's payload (application data, 0 to 125 bytes). */
   payload: Buffer;
@@ -69,6 +74,7 @@ export interface PingMessage {
 
 /** Message of `websockets:pong`: a pong frame was received. */
 export interface PongMessage {
+  /** The connection: at run time the `ServerConnection` or `ClientConnection`. */
   connection: DiagnosticsConnection;
   /** The pong's payload; for a keepalive pong, the payload of our ping. */
   payload: Buffer;
@@ -81,6 +87,7 @@ export interface PongMessage {
  * `error` on failure.
  */
 export interface HandshakeContext {
+  /** Which end of the connection this process is. */
   side: "server" | "client";
   /** Client side: the URI connected to, e.g. `ws://example.com/chat`. */
   uri?: string;
