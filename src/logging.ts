@@ -554,6 +554,22 @@ export const logMessages = {
   parserFailed: "parser failed",
 
   // WARN
+  /**
+   * The client offered subprotocols and the server selected none: browsers
+   * (and `ws`) fail such a connection right after the 101.
+   */
+  subprotocolIgnored: (offered: readonly string[]): string =>
+    `client offered subprotocols ${offered.join(", ")} and the server selected none: ` +
+    "browsers fail this connection right after the handshake; " +
+    "list the subprotocols you support in serve({ subprotocols }) or pick one in selectSubprotocol",
+  /**
+   * A handshake request without `Upgrade: websocket` / `Connection: Upgrade`
+   * but with a `Sec-WebSocket-Key`: a proxy dropped the hop-by-hop headers.
+   */
+  upgradeStripped:
+    "handshake request has Sec-WebSocket-Key but lacks Upgrade: websocket or Connection: Upgrade: " +
+    "a proxy in front of this server dropped them; configure it to forward them " +
+    '(nginx: proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection "upgrade")',
   broadcastFragmented: "skipped broadcast: sending a fragmented message",
   broadcastFailed: (error: unknown): string =>
     `skipped broadcast: failed to write message: ${firstLine(error)}`,

@@ -252,6 +252,9 @@ function items101(
 
 const BROWSER_HINT =
   "\nYou cannot access a WebSocket server directly with a browser. You need a WebSocket client.\n";
+const PROXY_HINT =
+  "\nThe request has a Sec-WebSocket-Key: a proxy between you and the server probably dropped " +
+  "the Upgrade and Connection headers. It must forward them.\n";
 
 /**
  * What a connection needs only until its handshake response is sent: one
@@ -467,7 +470,7 @@ export class ServerProtocol extends Protocol {
       subprotocol = this.#processSubprotocol(headers);
     } catch (error) {
       if (!(error instanceof InvalidHandshake)) throw error;
-      return this.#rejectHandshake(error);
+      return this.#rejectHandshake(error, request.headers);
     }
 
     const date = httpDate();
@@ -494,7 +497,7 @@ export class ServerProtocol extends Protocol {
     };
   }
 
-  #rejectHandshake(error: InvalidHandshake): Response {
+  #rejectHandshake(error: InvalidHandshake, headers: Headers): Response {
     this.handshakeExc = error;
     const text = `Failed to open a WebSocket connection: ${error.message}.\n`;
     if (error instanceof InvalidOrigin) {
@@ -503,7 +506,11 @@ export class ServerProtocol extends Protocol {
     }
     if (error instanceof InvalidUpgrade) {
       if (this.#debug) this.logger!.debug({ err: error }, logMessages.invalidUpgrade);
-      const response = this.reject(426, text + BROWSER_HINT);
+      // A browser opening the URL sends no key; a WebSocket client always
+      // does, so a key without the upgrade headers means a proxy ate them.
+      const proxied = headers.has("Sec-WebSocket-Key");
+      if (proxied) this.logger?.warn(logMessages.upgradeStripped);
+      const response = this.reject(426, text + (proxied ? PROXY_HINT : BROWSER_HINT));
       // RFC 9110 §15.5.22: a 426 says which protocol to upgrade to.
       response.headers.append("Upgrade", "websocket");
       return response;
@@ -560,6 +567,12 @@ export class ServerProtocol extends Protocol {
     // protocols" the client listed; anything else breaks the client.
     if (subprotocol !== null && !offered.includes(subprotocol)) {
       throw new Error(`selectSubprotocol returned ${subprotocol}, which the client didn't offer`);
+    }
+    // Legal, but browsers then fail the connection after the 101 with an
+    // obscure message, and the server only sees a close without a frame:
+    // only here is the cause known.
+    if (subprotocol === null && offered.length > 0) {
+      this.logger?.warn(logMessages.subprotocolIgnored(offered));
     }
     return subprotocol;
   }
