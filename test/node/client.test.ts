@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import {
   ConnectionClosedError,
+  InvalidHandshake,
   InvalidHeaderValue,
   InvalidMessage,
   InvalidStatus,
@@ -241,6 +242,37 @@ describe("connect failures", () => {
     });
     await assert.rejects(connect(fake.url, { logger: false }), InvalidMessage);
     await fake.close();
+  });
+
+  it("says to use wss:// when a ws:// handshake reaches a TLS port", async () => {
+    const server = await serve(async () => {}, {
+      host: "127.0.0.1",
+      port: 0,
+      tls: { key, cert },
+      logger: false,
+    });
+    await assert.rejects(connect(`ws://127.0.0.1:${server.port}/`, { logger: false }), {
+      name: "InvalidMessage",
+      message: `connection closed while reading HTTP status line: 127.0.0.1:${server.port} closed the connection without answering; if it serves TLS, connect with wss://`,
+    });
+    await server.close();
+  });
+
+  it("says to use ws:// when a wss:// handshake reaches a port without TLS", async () => {
+    const server = await serve(async () => {}, { host: "127.0.0.1", port: 0, logger: false });
+    await assert.rejects(
+      connect(`wss://localhost:${server.port}/`, { logger: false, tls: { ca: cert } }),
+      (error: unknown) => {
+        assert.ok(error instanceof InvalidHandshake, String(error));
+        assert.equal(
+          error.message,
+          `TLS handshake with localhost:${server.port} failed: the server doesn't speak TLS there (wrong version number); connect with ws://, or serve TLS`,
+        );
+        assert.equal((error.cause as { code?: string }).code, "ERR_SSL_WRONG_VERSION_NUMBER");
+        return true;
+      },
+    );
+    await server.close();
   });
 
   it("times out after openTimeout when the server never answers", async () => {
