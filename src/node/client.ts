@@ -13,7 +13,7 @@ import {
   connect as tlsConnect,
 } from "node:tls";
 import { ClientProtocol } from "../client.ts";
-import { InvalidHandshake, InvalidMessage } from "../errors.ts";
+import { InvalidHandshake, InvalidMessage, InvalidStatus } from "../errors.ts";
 import type { ClientExtensionFactory } from "../extensions/base.ts";
 import { enableClientPermessageDeflate } from "../extensions/permessage-deflate.ts";
 import type { HeadersInit } from "../headers.ts";
@@ -247,7 +247,7 @@ async function openConnection(
         await connection.handshake();
       } catch (error) {
         if (controller.signal.aborted) throw controller.signal.reason;
-        throw explainSchemeMismatch(error, uri);
+        throw explainHandshakeFailure(error, uri);
       } finally {
         controller.signal.removeEventListener("abort", onAbort);
       }
@@ -299,18 +299,27 @@ async function openSocket(
   try {
     return await waitForConnect(socket, event, signal);
   } catch (error) {
-    throw explainSchemeMismatch(error, uri);
+    throw explainHandshakeFailure(error, uri);
   }
 }
 
 /**
- * The two ways a URI's scheme and the server's port disagree, told in
- * words that name the fix; any other error unchanged. `ws://` to a TLS
- * port: Node's TLS servers close without a byte. `wss://` to a plain port:
- * the server's HTTP answer reads as a bad TLS record.
+ * Common mistakes behind a failed handshake, told in words that name the
+ * fix; any other error unchanged. `ws://` to a TLS port: Node's TLS
+ * servers close without a byte. `wss://` to a plain port: the server's
+ * HTTP answer reads as a bad TLS record. A 2xx: an HTTP server answered
+ * the upgrade request as a plain request, as Node's does when nothing
+ * listens to its `upgrade` event.
  */
-function explainSchemeMismatch(error: unknown, uri: WebSocketURI): unknown {
+function explainHandshakeFailure(error: unknown, uri: WebSocketURI): unknown {
   const where = `${uri.host}:${uri.port}`;
+  if (error instanceof InvalidStatus && error.response.status < 300) {
+    error.message +=
+      ": the server answered as plain HTTP; nothing handles WebSocket upgrades at " +
+      `${uri.resourceName} (attach a WebSocket server to the HTTP server's 'upgrade' event, ` +
+      "e.g. serve(handler, { server }))";
+    return error;
+  }
   if (
     !uri.secure &&
     error instanceof InvalidMessage &&

@@ -5,6 +5,7 @@
 
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import { createServer as createHttpServer } from "node:http";
 import { connect as netConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -242,6 +243,22 @@ describe("connect failures", () => {
     });
     await assert.rejects(connect(fake.url, { logger: false }), InvalidMessage);
     await fake.close();
+  });
+
+  it("says nothing handles upgrades when an HTTP server answers 200", async () => {
+    // An http.Server without an 'upgrade' listener answers the request as plain HTTP.
+    const http = createHttpServer((_req, res) => res.end("hello"));
+    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+    const { port } = http.address() as { port: number };
+    await assert.rejects(connect(`ws://127.0.0.1:${port}/chat?room=1`, { logger: false }), {
+      name: "InvalidStatus",
+      message:
+        "server rejected WebSocket connection: HTTP 200: the server answered as plain HTTP; " +
+        "nothing handles WebSocket upgrades at /chat?room=1 (attach a WebSocket server to the " +
+        "HTTP server's 'upgrade' event, e.g. serve(handler, { server }))",
+    });
+    http.closeAllConnections();
+    await new Promise<void>((resolve) => http.close(() => resolve()));
   });
 
   it("says to use wss:// when a ws:// handshake reaches a TLS port", async () => {
