@@ -6,9 +6,17 @@
 // (The compiler runs in this process: see test/helpers/consumer.ts.)
 import { strict as assert } from "node:assert";
 import { execFile } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import ts from "typescript";
@@ -91,6 +99,21 @@ describe("declarations", () => {
         `${entry.types}: add /// <reference types="node" preserve="true" /> to ${entry.source}`,
       );
     }
+  });
+
+  test("no member documented @internal is in the declarations (nor in consumers' autocomplete)", () => {
+    const leaks: string[] = [];
+    const walk = (dir: string): void => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) walk(path);
+        else if (entry.name.endsWith(".d.ts") && readFileSync(path, "utf8").includes("@internal")) {
+          leaks.push(relative(installed, path));
+        }
+      }
+    };
+    walk(join(installed, "dist"));
+    assert.deepEqual(leaks, [], "stripInternal should drop them (tsconfig.build.json)");
   });
 
   // With @types/node installed, types: [] is fine (the cases above); without
