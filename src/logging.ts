@@ -563,12 +563,12 @@ export const logMessages = {
     "browsers fail this connection right after the handshake; " +
     "list the subprotocols you support in serve({ subprotocols }) or pick one in selectSubprotocol",
   /**
-   * A handshake request without `Upgrade: websocket` / `Connection: Upgrade`
-   * but with a `Sec-WebSocket-Key`: a proxy dropped the hop-by-hop headers.
+   * A handshake request with a `Sec-WebSocket-Key` but no `Upgrade`: a
+   * proxy dropped the hop-by-hop headers.
    */
   upgradeStripped:
-    "handshake request has Sec-WebSocket-Key but lacks Upgrade: websocket or Connection: Upgrade: " +
-    "a proxy in front of this server dropped them; configure it to forward them " +
+    "handshake request has Sec-WebSocket-Key but no Upgrade header: " +
+    "a proxy in front of this server dropped Upgrade and Connection; configure it to forward them " +
     '(nginx: proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection "upgrade")',
   broadcastFragmented: "skipped broadcast: sending a fragmented message",
   broadcastFailed: (error: unknown): string =>

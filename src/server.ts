@@ -507,8 +507,9 @@ export class ServerProtocol extends Protocol {
     if (error instanceof InvalidUpgrade) {
       if (this.#debug) this.logger!.debug({ err: error }, logMessages.invalidUpgrade);
       // A browser opening the URL sends no key; a WebSocket client always
-      // does, so a key without the upgrade headers means a proxy ate them.
-      const proxied = headers.has("Sec-WebSocket-Key");
+      // does, so a key without an Upgrade header means a proxy ate it (nginx
+      // unconfigured drops Upgrade and sends Connection: close).
+      const proxied = headers.has("Sec-WebSocket-Key") && !headers.has("Upgrade");
       if (proxied) this.logger?.warn(logMessages.upgradeStripped);
       const response = this.reject(426, text + (proxied ? PROXY_HINT : BROWSER_HINT));
       // RFC 9110 §15.5.22: a 426 says which protocol to upgrade to.
