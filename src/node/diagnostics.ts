@@ -84,6 +84,7 @@ export interface PongMessage {
 
 /** Message of `websockets:slow_subscriber`: a publish skipped or closed a subscriber. */
 export interface SlowSubscriberMessage {
+  /** The connection: at run time the `ServerConnection`. */
   connection: DiagnosticsConnection;
   /** The topic published to. */
   topic: string;
