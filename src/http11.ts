@@ -41,6 +41,7 @@ import { Headers, isFieldValueChar, isTchar } from "./headers.ts";
 export interface Request {
   /** The request target: path with its query string, e.g. `/chat?room=1`. */
   path: string;
+  /** The header fields, case-insensitive and multi-valued. */
   headers: Headers;
   /**
    * The method; absent means `GET`, the only method of a WebSocket handshake
@@ -58,8 +59,11 @@ export interface Request {
 
 /** An HTTP response, as received by a client or sent by a server. */
 export interface Response {
+  /** The status code: 101 for a WebSocket, anything else refuses it. */
   status: number;
+  /** The reason phrase, e.g. `Switching Protocols`. */
   reason: string;
+  /** The header fields, case-insensitive and multi-valued. */
   headers: Headers;
   /** The body; empty for a 101. */
   body: Buffer;
@@ -156,6 +160,7 @@ export interface ResponseParserOptions extends ParserOptions {
 
 /** A complete message and the bytes received after it. */
 export interface Parsed<T> {
+  /** The request or response parsed. */
   message: T;
   /** Bytes after the message: WebSocket frames after a 101, for example. */
   rest: Buffer;

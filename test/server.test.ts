@@ -35,6 +35,10 @@ const DATE =
   /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT$/;
 const BROWSER_HINT =
   "\nYou cannot access a WebSocket server directly with a browser. You need a WebSocket client.\n";
+// A WebSocket client's request (it has a key) without Upgrade: a proxy dropped it.
+const PROXY_HINT =
+  "\nThe request has a Sec-WebSocket-Key: a proxy between you and the server probably dropped " +
+  "the Upgrade and Connection headers. It must forward them.\n";
 
 const REQUEST =
   "GET /chat HTTP/1.1\r\n" +
@@ -660,7 +664,8 @@ describe("ServerProtocol.accept", () => {
         subprotocols: ["chat"],
       });
       const response = server.accept(request());
-      const hint = type === InvalidUpgrade ? BROWSER_HINT : "";
+      const stripped = what === "a missing Upgrade header";
+      const hint = type === InvalidUpgrade ? (stripped ? PROXY_HINT : BROWSER_HINT) : "";
       const body = `Failed to open a WebSocket connection: ${reason}.\n${hint}`;
       assert.equal(response.status, status);
       assert.equal(response.body.toString(), body);
@@ -685,7 +690,7 @@ describe("ServerProtocol.accept", () => {
     assert.equal(response.status, 426);
     server.sendResponse(response);
     const [bytes, eof] = server.dataToSend();
-    const body = `Failed to open a WebSocket connection: missing Upgrade header.\n${BROWSER_HINT}`;
+    const body = `Failed to open a WebSocket connection: missing Upgrade header.\n${PROXY_HINT}`;
     assert.equal(
       responseText(bytes),
       "HTTP/1.1 426 Upgrade Required\r\n" +
@@ -708,7 +713,7 @@ describe("ServerProtocol.accept", () => {
 
   test("logs why it rejected a request at debug level", () => {
     const cases: [Request, string][] = [
-      [makeRequest({ Upgrade: null }), "! invalid upgrade"],
+      [makeRequest({ Upgrade: "h2c" }), "! invalid upgrade"],
       [makeRequest({ Origin: "https://evil.example" }), "! invalid origin"],
       [makeRequest({ "Sec-WebSocket-Key": null }), "! invalid handshake"],
     ];

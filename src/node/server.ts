@@ -11,7 +11,7 @@ import type { Server as HttpsServer } from "node:https";
 import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { createServer as createTlsServer, type TlsOptions } from "node:tls";
-import { ConnectionClosed } from "../errors.ts";
+import { ConnectionClosed, InvalidState } from "../errors.ts";
 import type { ServerExtensionFactory } from "../extensions/base.ts";
 import { enableServerPermessageDeflate } from "../extensions/permessage-deflate.ts";
 import { CLOSE_GOING_AWAY, CLOSE_INTERNAL_ERROR } from "../frames.ts";
@@ -282,6 +282,27 @@ export class Server {
   get address(): Address | null {
     if (this.#httpServer !== null) return toAddress(this.#httpServer.address());
     return this.#address;
+  }
+
+  /**
+   * The TCP port the server listens on (the one picked when `port` was 0):
+   * `server.address.port` without narrowing, for the common case.
+   *
+   * ```ts
+   * const server = await serve(handler, { host: "127.0.0.1", port: 0 });
+   * const ws = await connect(`ws://127.0.0.1:${server.port}/`);
+   * ```
+   *
+   * @throws {InvalidState} when there is no port: on a Unix socket, with
+   *   `noServer`, or with an attached `http.Server` that isn't listening
+   *   (read {@link Server.address} there).
+   */
+  get port(): number {
+    const address = this.address;
+    if (address !== null && "port" in address) return address.port;
+    throw new InvalidState(
+      `server.port: the server has no TCP port (address: ${address === null ? "none" : `Unix socket ${address.path}`}); read server.address instead`,
+    );
   }
 
   /**
