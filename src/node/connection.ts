@@ -150,6 +150,28 @@ export const kSendNow: unique symbol = Symbol("websockets-ts.sendNow");
 /** Internal: whether a fragmented message is being sent. @internal */
 export const kSendingFragments: unique symbol = Symbol("websockets-ts.sendingFragments");
 
+/**
+ * Internal: where an event-driven API (`websockets-ts/ws`) gets the frames
+ * a connection receives, as they are parsed. @internal
+ */
+export interface EventSink {
+  /** A TEXT, BINARY or CONT frame, decoded by extensions. */
+  data(frame: Frame): void;
+  /** The payload of a ping (answered already). */
+  ping(payload: Buffer): void;
+  /** The payload of a pong. */
+  pong(payload: Buffer): void;
+  /** The transport closed; `error` tells how (its `cause`: why it failed, if it did). */
+  closed(error: ConnectionClosed): void;
+}
+
+/** Internal: installs an {@link EventSink}. @internal */
+export const kEventSink: unique symbol = Symbol("websockets-ts.eventSink");
+/** Internal: sends a ping with an exact payload and no pong waiter. @internal */
+export const kSendPing: unique symbol = Symbol("websockets-ts.sendPing");
+/** Internal: the connection's byte stream. @internal */
+export const kTransport: unique symbol = Symbol("websockets-ts.transport");
+
 // Below this total, the buffers of one flush are concatenated into one
 // write; above, they go out as one writev (cork/uncork) without copying.
 const COALESCE_LIMIT = 65_536;
@@ -176,6 +198,8 @@ const INFO = 2;
 const FLUSH_SCHEDULED = 4;
 const IS_CLOSED = 8;
 const CLOSE_DONE = 16;
+// Data and control frames go to an EventSink (`websockets-ts/ws`).
+const EVENT_SINK = 32;
 
 /** What the server and client protocols record of the opening handshake. */
 interface HandshakeRecord {
@@ -346,6 +370,7 @@ class RareState {
   drainWaiters: (() => void)[] | null = null;
   onWritten: (() => void) | undefined = undefined;
   fragmented: Promise<void> | null = null;
+  sink: EventSink | null = null;
 }
 
 /**
@@ -1171,6 +1196,30 @@ export class Connection {
     }
   }
 
+  // --- Hooks of the event-driven API (websockets-ts/ws) ----------------------
+
+  /**
+   * Routes received frames to `sink` from now on instead of the message
+   * queue, and returns the data frames queued before, in order, for the
+   * caller to deliver first. @internal
+   */
+  [kEventSink](sink: EventSink): Frame[] {
+    this.#rareState().sink = sink;
+    this.#flags |= EVENT_SINK;
+    return this.#messages.takeAll();
+  }
+
+  /** Sends a ping with exactly this payload, awaiting no pong. @internal */
+  [kSendPing](payload: Buffer): void {
+    this.protocol.sendPing(payload);
+    this.#sendData();
+  }
+
+  /** The byte stream, for pausing, buffered bytes and termination. @internal */
+  [kTransport](): Duplex {
+    return this.socket;
+  }
+
   // --- The I/O loop ----------------------------------------------------------
 
   #onData(chunk: Buffer): void {
@@ -1193,14 +1242,17 @@ export class Connection {
       case OP_CONT:
         this.#bytesIn += frame.data.length;
         if (frame.fin) this.#messagesIn += 1;
-        this.#messages.put(frame);
+        if ((this.#flags & EVENT_SINK) !== 0) this.#rare!.sink!.data(frame);
+        else this.#messages.put(frame);
         break;
       case OP_PING:
         publishPing(this, frame.data);
+        if ((this.#flags & EVENT_SINK) !== 0) this.#rare!.sink!.ping(frame.data);
         break;
       case OP_PONG:
         publishPong(this, frame.data);
         this.#acknowledgePings(frame.data);
+        if ((this.#flags & EVENT_SINK) !== 0) this.#rare!.sink!.pong(frame.data);
         break;
       // Close frames are handled by the protocol; the transport closes next.
     }
@@ -1270,6 +1322,7 @@ export class Connection {
       this.logger.debug(logMessages.connectionClosed);
     }
     this.transportClosed();
+    if ((this.#flags & EVENT_SINK) !== 0) this.#rare!.sink!.closed(this.#getCloseError());
     this.#flags |= CLOSE_DONE;
     this.#resolveClosed?.();
   }
