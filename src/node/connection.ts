@@ -167,8 +167,8 @@ export interface EventSink {
 
 /** Internal: installs an {@link EventSink}. @internal */
 export const kEventSink: unique symbol = Symbol("websockets-ts.eventSink");
-/** Internal: sends a ping with an exact payload and no pong waiter. @internal */
-export const kSendPing: unique symbol = Symbol("websockets-ts.sendPing");
+/** Internal: sends one frame as given (see `Connection[kSendFrame]`). @internal */
+export const kSendFrame: unique symbol = Symbol("websockets-ts.sendFrame");
 /** Internal: the connection's byte stream. @internal */
 export const kTransport: unique symbol = Symbol("websockets-ts.transport");
 
@@ -1014,17 +1014,18 @@ export class Connection {
    * at most `closeTimeout` (then the socket is destroyed). Idempotent;
    * never throws because the connection is already closed.
    *
-   * @param code - Close code. Default: 1000.
+   * @param code - Close code; `null` sends a close frame without one (the
+   *   peer sees 1005). Default: 1000.
    * @param reason - Close reason, up to 123 bytes of UTF-8. Default: `""`.
    * @throws ProtocolError for a code that can't be sent or a reason too long.
    */
-  async close(code = 1000, reason = ""): Promise<void> {
+  async close(code: number | null = 1000, reason = ""): Promise<void> {
     const protocol = this.protocol;
     if (protocol.state === OPEN) {
       if (this.#fragmented !== null) {
         this.#failWith(CLOSE_INTERNAL_ERROR, "close during fragmented message");
       } else {
-        protocol.sendClose(code, reason);
+        protocol.sendClose(code ?? undefined, reason);
         this.#afterClosingStarted();
       }
     } else if (protocol.state === CONNECTING) {
@@ -1209,9 +1210,25 @@ export class Connection {
     return this.#messages.takeAll();
   }
 
-  /** Sends a ping with exactly this payload, awaiting no pong. @internal */
-  [kSendPing](payload: Buffer): void {
-    this.protocol.sendPing(payload);
+  /**
+   * Sends one frame as given: a ping awaiting no pong, or a data frame of a
+   * message the caller fragments itself (`OP_TEXT`/`OP_BINARY` first, then
+   * `OP_CONT`). No flow control: `bufferedAmount` tells. @internal
+   */
+  [kSendFrame](
+    opcode: typeof OP_TEXT | typeof OP_BINARY | typeof OP_CONT | typeof OP_PING,
+    payload: Buffer,
+    fin: boolean,
+  ): void {
+    const protocol = this.protocol;
+    if (opcode === OP_PING) protocol.sendPing(payload);
+    else if (opcode === OP_TEXT) protocol.sendText(payload, fin);
+    else if (opcode === OP_BINARY) protocol.sendBinary(payload, fin);
+    else protocol.sendContinuation(payload, fin);
+    if (opcode !== OP_PING) {
+      if (fin) this.#messagesOut += 1;
+      this.#bytesOut += payload.length;
+    }
     this.#sendData();
   }
 

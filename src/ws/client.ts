@@ -8,7 +8,7 @@
  */
 
 import { IncomingMessage } from "node:http";
-import { connect as netConnect } from "node:net";
+import { connect as netConnect, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { ConnectionOptions as TlsConnectionOptions } from "node:tls";
 import { InvalidStatus } from "../errors.ts";
@@ -16,8 +16,10 @@ import { isToken } from "../headers.ts";
 import type { Response } from "../http11.ts";
 import type { LoggerLike } from "../logging.ts";
 import { type ConnectOptions, connect } from "../node/client.ts";
+import { kTransport } from "../node/connection.ts";
 import type { ProxyOptions } from "../node/proxy.ts";
 import { followRedirect, isRedirect } from "../node/redirect.ts";
+import { waitForConnect } from "../node/sockets.ts";
 import {
   extensionNames,
   kAttach,
@@ -185,12 +187,21 @@ async function open(
   for (let redirects = 0; ; redirects++) {
     const request = upgradeRequest(url, opts.headers, ws);
     try {
-      const connection = await connect(
-        target(url),
-        coreOptions(url, protocols, opts, headers, signal),
-      );
+      const options = coreOptions(url, protocols, opts, headers, signal);
+      // Our own TCP socket: a refused connection reports as itself
+      // (ECONNREFUSED), as in ws, rather than as a failed handshake.
+      if (options.sock instanceof Socket && opts.createConnection === undefined) {
+        await waitForConnect(options.sock, "connect", signal);
+      }
+      const connection = await connect(target(url), options);
       if (signal.aborted) {
         connection.close().catch(noop);
+        return;
+      }
+      if (protocols.length > 0 && connection.subprotocol === null) {
+        // ws is stricter than RFC 6455 §4.1 here, and so are we, as ws.
+        connection[kTransport]().destroy();
+        ws[kFailOpen](new Error("Server sent no subprotocol"));
         return;
       }
       const response = connection.response!;
@@ -235,7 +246,8 @@ async function open(
       }
       if (ws.listenerCount("unexpected-response") > 0) {
         ws.emit("unexpected-response", request, incomingMessage(response));
-        ws[kFailOpen](null);
+        // Unless a listener aborted (which reports as ws does), just close.
+        if (ws.readyState === 0) ws[kFailOpen](null);
       } else {
         ws[kFailOpen](new Error(`Unexpected server response: ${response.status}`));
       }

@@ -15,14 +15,14 @@ import { EventEmitter } from "node:events";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import type { ConnectionClosed } from "../errors.ts";
-import { type Frame, OP_BINARY, OP_CONT } from "../frames.ts";
+import { type Frame, OP_BINARY, OP_CONT, OP_PING, OP_TEXT } from "../frames.ts";
 import { parseExtension } from "../headers.ts";
 import type { Response } from "../http11.ts";
 import {
   type Connection,
   type EventSink,
   kEventSink,
-  kSendPing,
+  kSendFrame,
   kTransport,
   toBuffer,
 } from "../node/connection.ts";
@@ -42,10 +42,10 @@ import {
 } from "./events.ts";
 
 /** How binary messages are delivered to `message` listeners. */
-export type BinaryType = "nodebuffer" | "arraybuffer" | "fragments";
+export type BinaryType = "nodebuffer" | "arraybuffer" | "fragments" | "blob";
 
 /** A message as `message` listeners get it, per {@link BinaryType}. */
-export type RawData = Buffer | ArrayBuffer | Buffer[];
+export type RawData = Buffer | ArrayBuffer | Buffer[] | Blob;
 
 /** What `send()` accepts. */
 export type WsSendData =
@@ -145,8 +145,8 @@ export class WebSocket extends EventEmitter {
 
   // Sends made after the connection closed count here, as in ws.
   #bufferedAfterClose = 0;
-  // A message sent with `fin: false`, waiting for its next fragments.
-  #fragments: FragmentChannel | null = null;
+  // A message sent with `fin: false` is being sent, fragment by fragment.
+  #fragmenting = false;
   // Set by close()/terminate() before the transport closes.
   #closing = false;
   #wasClean = false;
@@ -172,12 +172,17 @@ export class WebSocket extends EventEmitter {
 
   // --- Properties ----------------------------------------------------------
 
-  /** `nodebuffer` (default), `arraybuffer` or `fragments`; other values are ignored. */
+  /** `nodebuffer` (default), `arraybuffer`, `fragments` or `blob`; other values are ignored. */
   get binaryType(): BinaryType {
     return this.#binaryType;
   }
   set binaryType(type: BinaryType) {
-    if (type === "nodebuffer" || type === "arraybuffer" || type === "fragments") {
+    if (
+      type === "nodebuffer" ||
+      type === "arraybuffer" ||
+      type === "fragments" ||
+      type === "blob"
+    ) {
       this.#binaryType = type;
     }
   }
@@ -249,7 +254,7 @@ export class WebSocket extends EventEmitter {
     if (!this.#usable(payload, cb)) return;
     const connection = this.#connection!;
     const binary = options?.binary ?? typeof payload !== "string";
-    if (options?.fin === false || this.#fragments !== null) {
+    if (options?.fin === false || this.#fragmenting) {
       this.#sendFragment(payload, binary, options?.fin !== false, cb);
       return;
     }
@@ -261,28 +266,24 @@ export class WebSocket extends EventEmitter {
     if (cb !== undefined) promise.then(() => cb(), cb);
   }
 
+  /** One frame of a message sent with `fin: false`; the first one sets its type. */
   #sendFragment(
     payload: string | Buffer,
     binary: boolean,
     fin: boolean,
     cb: ((error?: Error) => void) | undefined,
   ): void {
-    let channel = this.#fragments;
-    if (channel === null) {
-      channel = new FragmentChannel();
-      this.#fragments = channel;
-      const done = this.#connection!.send(channel, { text: !binary });
-      channel.done = done;
-      done.catch(noop);
+    const opcode = this.#fragmenting ? OP_CONT : binary ? OP_BINARY : OP_TEXT;
+    this.#fragmenting = !fin;
+    const bytes = typeof payload === "string" ? Buffer.from(payload) : payload;
+    try {
+      this.#connection![kSendFrame](opcode, bytes, fin);
+    } catch (error) {
+      if (cb === undefined) throw error;
+      process.nextTick(cb, error);
+      return;
     }
-    channel.push(typeof payload === "string" ? Buffer.from(payload) : payload);
-    if (fin) {
-      channel.end();
-      this.#fragments = null;
-    }
-    if (cb === undefined) return;
-    if (fin) channel.done!.then(() => cb(), cb);
-    else process.nextTick(cb);
+    if (cb !== undefined) process.nextTick(cb);
   }
 
   /** Sends a ping; `data` up to 125 bytes (default: empty). */
@@ -300,7 +301,7 @@ export class WebSocket extends EventEmitter {
     const payload = controlPayload(data);
     if (!this.#usable(payload, cb)) return;
     try {
-      this.#connection![kSendPing](payload);
+      this.#connection![kSendFrame](OP_PING, payload, true);
     } catch (error) {
       if (cb === undefined) throw error;
       process.nextTick(cb, error);
@@ -371,7 +372,7 @@ export class WebSocket extends EventEmitter {
       throw new RangeError("The message must not be greater than 123 bytes");
     }
     this.#closing = true;
-    this.#connection!.close(code ?? 1005, code === undefined ? "" : text).catch(noop);
+    this.#connection!.close(code ?? null, code === undefined ? "" : text).catch(noop);
   }
 
   /** Destroys the connection at once, without a closing handshake. */
@@ -506,6 +507,7 @@ export class WebSocket extends EventEmitter {
   #binary(parts: Buffer[]): RawData {
     const type = this.#binaryType;
     if (type === "fragments") return parts;
+    if (type === "blob") return new Blob(parts);
     const data = concat(parts);
     if (type === "nodebuffer") return data;
     return data.buffer.slice(data.byteOffset, data.byteOffset + data.length) as ArrayBuffer;
@@ -559,14 +561,15 @@ export class WebSocket extends EventEmitter {
     let code = connection.closeCode ?? 1006;
     if (wsError !== null) {
       this.#emitError(wsError);
-      // ws reports the code it failed the connection with.
-      code = wsError.closeCode;
+      // ws stops reading once it fails a connection: it never sees the
+      // peer's close frame, and reports 1006.
+      code = 1006;
     }
     this.#wasClean = closed.rcvd !== null && closed.sent !== null;
     this.#readyState = 3;
     this.#held = null;
     this.#parts = null;
-    this.#fragments?.end();
+    this.#fragmenting = false;
     this.emit("close", code, Buffer.from(connection.closeReason ?? ""));
   }
 
@@ -606,49 +609,6 @@ export class WebSocket extends EventEmitter {
 
 for (const [index, name] of READY_STATES.entries()) {
   Object.defineProperty(WebSocket.prototype, name, { enumerable: true, value: index });
-}
-
-/**
- * A message sent fragment by fragment (`send(data, { fin: false })`):
- * an async iterable the connection reads while `send()` pushes.
- */
-class FragmentChannel implements AsyncIterable<Buffer>, AsyncIterator<Buffer> {
-  done: Promise<void> | null = null;
-  readonly #chunks: Buffer[] = [];
-  #ended = false;
-  #wake: ((result: IteratorResult<Buffer>) => void) | null = null;
-
-  push(chunk: Buffer): void {
-    const wake = this.#wake;
-    if (wake !== null) {
-      this.#wake = null;
-      wake({ done: false, value: chunk });
-    } else {
-      this.#chunks.push(chunk);
-    }
-  }
-
-  end(): void {
-    this.#ended = true;
-    const wake = this.#wake;
-    if (wake !== null && this.#chunks.length === 0) {
-      this.#wake = null;
-      wake({ done: true, value: undefined });
-    }
-  }
-
-  next(): Promise<IteratorResult<Buffer>> {
-    const chunk = this.#chunks.shift();
-    if (chunk !== undefined) return Promise.resolve({ done: false, value: chunk });
-    if (this.#ended) return Promise.resolve({ done: true, value: undefined });
-    return new Promise((resolve) => {
-      this.#wake = resolve;
-    });
-  }
-
-  [Symbol.asyncIterator](): AsyncIterator<Buffer> {
-    return this;
-  }
 }
 
 function noop(): void {}
