@@ -23,7 +23,12 @@ import { decodedBase64Length, parseSubprotocol } from "../headers.ts";
 import type { Response } from "../http11.ts";
 import type { LoggerLike } from "../logging.ts";
 import { kTransport } from "../node/connection.ts";
-import { type MaybeResponse, Server, type ServerConnection } from "../node/server.ts";
+import {
+  type MaybeResponse,
+  type ServeOptions,
+  Server,
+  type ServerConnection,
+} from "../node/server.ts";
 import { WS_DEFAULT_MAX_PAYLOAD } from "./client.ts";
 import { extensionNames, kAttach, WebSocket } from "./websocket.ts";
 
@@ -144,7 +149,10 @@ export class WebSocketServer extends EventEmitter {
     // A set even without tracking keeps `clients` typed as ws users read it;
     // ws leaves it undefined then, and so does this class.
     this.clients = (opts.clientTracking ? new Set() : undefined) as Set<WebSocket>;
-    this.#core = new Server((connection) => this.#opened(connection), {
+    // Hooks make the core's handshake asynchronous (a promise or two per
+    // connection): each is set only while it has work, `processResponse`
+    // while `headers` has listeners (the core reads it per connection).
+    const coreOptions: ServeOptions = {
       noServer: true,
       compression: opts.perMessageDeflate ? "deflate" : null,
       maxSize: opts.maxPayload === 0 ? null : (opts.maxPayload ?? WS_DEFAULT_MAX_PAYLOAD),
@@ -154,10 +162,23 @@ export class WebSocketServer extends EventEmitter {
       pingInterval: opts.pingInterval,
       pingTimeout: opts.pingTimeout,
       openTimeout: opts.openTimeout,
-      processRequest: (connection) => this.#verify(connection),
-      processResponse: (connection, _request, response) => this.#headers(connection, response),
+      processRequest:
+        opts.verifyClient === undefined ? null : (connection) => this.#verify(connection),
       selectSubprotocol: (connection, offered) => this.#selectSubprotocol(connection, offered),
+    };
+    const processResponse: ServeOptions["processResponse"] = (connection, _request, response) =>
+      this.#headers(connection, response);
+    // 'newListener' comes before the listener is added, 'removeListener'
+    // after it is removed.
+    this.on("newListener", (event: string | symbol) => {
+      if (event === "headers") coreOptions.processResponse = processResponse;
     });
+    this.on("removeListener", (event: string | symbol) => {
+      if (event === "headers" && this.listenerCount("headers") === 0) {
+        coreOptions.processResponse = null;
+      }
+    });
+    this.#core = new Server((connection) => this.#opened(connection), coreOptions);
 
     if (opts.port != null) {
       const server = createServer((_req, res) => {
@@ -274,6 +295,10 @@ export class WebSocketServer extends EventEmitter {
       socket.destroy();
       return;
     }
+    if (this.#state !== RUNNING) {
+      abortHandshake(socket, 503);
+      return;
+    }
     if ((socket as { [kUpgraded]?: boolean })[kUpgraded] === true) {
       throw new Error(
         "server.handleUpgrade() was called more than once with the same socket, possibly due to a misconfiguration",
@@ -292,29 +317,31 @@ export class WebSocketServer extends EventEmitter {
 
   async #verify(connection: ServerConnection): Promise<MaybeResponse> {
     const { req } = this.#upgrade(connection);
-    if (this.#state !== RUNNING) return refusal(connection, 503);
-    const verifyClient = this.options.verifyClient;
-    if (verifyClient === undefined) return undefined;
+    const verifyClient = this.options.verifyClient!;
     const socket = req.socket as { authorized?: boolean; encrypted?: boolean };
     const info: VerifyClientInfo = {
       origin: header(req, "origin"),
       secure: Boolean(socket.authorized || socket.encrypted),
       req,
     };
+    let verified: Response | undefined;
     if (verifyClient.length === 2) {
-      const [verified, code, message, headers] = await new Promise<
-        Parameters<VerifyClientCallback>
-      >((resolve) => {
-        (verifyClient as (info: VerifyClientInfo, cb: VerifyClientCallback) => void)(
-          info,
-          (...result) => resolve(result),
-        );
-      });
-      return verified ? undefined : refusal(connection, code ?? 401, message, headers);
+      const [ok, code, message, headers] = await new Promise<Parameters<VerifyClientCallback>>(
+        (resolve) => {
+          (verifyClient as (info: VerifyClientInfo, cb: VerifyClientCallback) => void)(
+            info,
+            (...result) => resolve(result),
+          );
+        },
+      );
+      verified = ok ? undefined : refusal(connection, code ?? 401, message, headers);
+    } else {
+      verified = (verifyClient as (info: VerifyClientInfo) => boolean)(info)
+        ? undefined
+        : refusal(connection, 401);
     }
-    return (verifyClient as (info: VerifyClientInfo) => boolean)(info)
-      ? undefined
-      : refusal(connection, 401);
+    // The server may have closed while the application verified the client.
+    return verified ?? (this.#state === RUNNING ? undefined : refusal(connection, 503));
   }
 
   #selectSubprotocol(connection: ServerConnection, offered: readonly string[]): string | null {
@@ -327,9 +354,7 @@ export class WebSocketServer extends EventEmitter {
 
   /** `headers`: listeners may add lines to the 101 response before it's sent. */
   #headers(connection: ServerConnection, response: Response): Response | undefined {
-    if (response.status !== 101) return undefined;
-    if (this.#state !== RUNNING) return refusal(connection, 503);
-    if (this.listenerCount("headers") === 0) return undefined;
+    if (response.status !== 101 || this.listenerCount("headers") === 0) return undefined;
     const lines = [`HTTP/1.1 101 ${response.reason}`];
     for (const [name, value] of response.headers) lines.push(`${name}: ${value}`);
     const before = lines.length;
