@@ -6,8 +6,6 @@
  * @module
  */
 
-import type { EventEmitter } from "node:events";
-
 /** An event passed to `addEventListener` listeners. */
 export class Event {
   readonly #type: string;
@@ -119,10 +117,14 @@ type Wrapper = ((...args: unknown[]) => void) & {
   [kAttribute]: boolean;
 };
 
-/** What the event objects are built from. */
-export interface EventSource extends EventEmitter {
+/** What the event objects are built from: a `WebSocket`. */
+export interface EventSource {
   /** Whether both close frames were exchanged, for `CloseEvent.wasClean`. */
   readonly wasClean: boolean;
+  listeners(type: string): Function[];
+  on(type: string, listener: (...args: never[]) => void): unknown;
+  once(type: string, listener: (...args: never[]) => void): unknown;
+  removeListener(type: string, listener: (...args: never[]) => void): unknown;
 }
 
 function makeEvent(target: EventSource, type: EventType, args: unknown[]): Event {

@@ -49,22 +49,12 @@ export {
 } from "./websocket.ts";
 export { WebSocketServer as Server };
 
-/**
- * The default export, as `ws`'s: the `WebSocket` class, carrying
- * `WebSocketServer`, `Server` and `createWebSocketStream` as static members
- * (`import WebSocket from "ws"; new WebSocket.Server(...)`).
- */
-const DefaultWebSocket = WebSocket as typeof WebSocket & {
-  WebSocket: typeof WebSocket;
-  WebSocketServer: typeof WebSocketServer;
-  Server: typeof WebSocketServer;
-  createWebSocketStream: typeof createWebSocketStream;
-};
-DefaultWebSocket.WebSocket = WebSocket;
-DefaultWebSocket.WebSocketServer = WebSocketServer;
-DefaultWebSocket.Server = WebSocketServer;
-DefaultWebSocket.createWebSocketStream = createWebSocketStream;
+// ws's default export is the WebSocket class, carrying the rest.
+WebSocket.WebSocket = WebSocket;
+WebSocket.WebSocketServer = WebSocketServer;
+WebSocket.Server = WebSocketServer;
+WebSocket.createWebSocketStream = createWebSocketStream;
 
 // A default export, against the house rule: `import WebSocket from "ws"`
 // must keep working when only the module name changes (docs/decisions.md).
-export default DefaultWebSocket;
+export default WebSocket;

@@ -96,6 +96,10 @@ export interface WebSocketServerEvents {
   listening: [];
   close: [];
   wsClientError: [error: Error, socket: Duplex, request: IncomingMessage];
+  /** EventEmitter's own, named here because the map types every event. */
+  newListener: [eventName: string | symbol, listener: (...args: unknown[]) => void];
+  /** EventEmitter's own, named here because the map types every event. */
+  removeListener: [eventName: string | symbol, listener: (...args: unknown[]) => void];
 }
 
 /** An upgrade in progress, found again by its socket when the core calls back. */
@@ -118,7 +122,7 @@ const CLOSED = 2;
  * });
  * ```
  */
-export class WebSocketServer extends EventEmitter {
+export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   /** The open connections, unless `clientTracking` is false. */
   readonly clients: Set<WebSocket>;
   /** The options, with their defaults. */

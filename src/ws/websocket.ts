@@ -44,8 +44,11 @@ import {
 /** How binary messages are delivered to `message` listeners. */
 export type BinaryType = "nodebuffer" | "arraybuffer" | "fragments" | "blob";
 
-/** A message as `message` listeners get it, per {@link BinaryType}. */
-export type RawData = Buffer | ArrayBuffer | Buffer[] | Blob;
+/**
+ * A message as `message` listeners get it, per {@link BinaryType}, as
+ * `ws`'s types have it (binaryType `blob` delivers a `Blob`).
+ */
+export type RawData = Buffer | ArrayBuffer | Buffer[];
 
 /** What `send()` accepts. */
 export type WsSendData =
@@ -55,6 +58,7 @@ export type WsSendData =
   | ArrayBufferView
   | SharedArrayBuffer
   | readonly number[]
+  | readonly Buffer[]
   | number
   | null
   | undefined;
@@ -108,7 +112,16 @@ type Held = readonly ["message", RawData, boolean] | readonly ["ping" | "pong", 
  * ws.on("message", (data, isBinary) => console.log(isBinary ? data : data.toString()));
  * ```
  */
-export class WebSocket extends EventEmitter {
+export class WebSocket extends EventEmitter<WebSocketEvents> {
+  /** `WebSocketServer`, as `ws`'s default export carries it (set by index.ts). */
+  declare static WebSocketServer: typeof import("./server.ts").WebSocketServer;
+  /** Same as {@link WebSocket.WebSocketServer}. */
+  declare static Server: typeof import("./server.ts").WebSocketServer;
+  /** This class, as `ws`'s default export carries it. */
+  declare static WebSocket: typeof WebSocket;
+  /** `createWebSocketStream`, as `ws`'s default export carries it (set by index.ts). */
+  declare static createWebSocketStream: typeof import("./stream.ts").createWebSocketStream;
+
   /** The connection is not yet open. */
   static readonly CONNECTING = 0;
   /** The connection is open and ready to communicate. */
@@ -507,7 +520,7 @@ export class WebSocket extends EventEmitter {
   #binary(parts: Buffer[]): RawData {
     const type = this.#binaryType;
     if (type === "fragments") return parts;
-    if (type === "blob") return new Blob(parts);
+    if (type === "blob") return new Blob(parts) as unknown as RawData;
     const data = concat(parts);
     if (type === "nodebuffer") return data;
     return data.buffer.slice(data.byteOffset, data.byteOffset + data.length) as ArrayBuffer;
@@ -638,7 +651,12 @@ function toPayload(data: WsSendData, method: string): string | Buffer {
   if (data === undefined || data === null) return EMPTY;
   const bytes = toBuffer(data);
   if (bytes !== null) return bytes;
-  if (Array.isArray(data)) return Buffer.from(data as number[]);
+  if (Array.isArray(data)) {
+    // A message received as fragments, sent on whole; or an array of bytes.
+    return data.every((item) => Buffer.isBuffer(item))
+      ? Buffer.concat(data as Buffer[])
+      : Buffer.from(data as number[]);
+  }
   throw new TypeError(
     `${method}() expects a string, a Buffer, an ArrayBuffer or a typed array; got ${typeof data}`,
   );
