@@ -122,9 +122,9 @@ export interface EventSource {
   /** Whether both close frames were exchanged, for `CloseEvent.wasClean`. */
   readonly wasClean: boolean;
   listeners(type: string): Function[];
-  on(type: string, listener: (...args: never[]) => void): unknown;
-  once(type: string, listener: (...args: never[]) => void): unknown;
-  removeListener(type: string, listener: (...args: never[]) => void): unknown;
+  on(type: string, listener: (...args: unknown[]) => void): unknown;
+  once(type: string, listener: (...args: unknown[]) => void): unknown;
+  removeListener(type: string, listener: (...args: unknown[]) => void): unknown;
 }
 
 function makeEvent(target: EventSource, type: EventType, args: unknown[]): Event {

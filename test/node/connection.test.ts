@@ -497,6 +497,14 @@ for (const side of ["server", "client"] as const) {
         await ws.close(4000);
       });
 
+      it("close(null) sends a close frame without a code: the peer sees 1005", async () => {
+        const { ws, peer } = await pair(side);
+        await ws.close(null);
+        await peer.closed;
+        assert.equal(peer.closeCode, 1005);
+        assert.equal(ws.closeCode, 1005);
+      });
+
       it("keeps messages received before the close readable", async () => {
         const { ws, peer } = await pair(side);
         await peer.send("before close");
