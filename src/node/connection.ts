@@ -1211,21 +1211,22 @@ export class Connection {
   }
 
   /**
-   * Sends one frame as given: a ping awaiting no pong, or a data frame of a
+   * Sends one frame as given: a ping awaiting no pong, a pong, or a data frame of a
    * message the caller fragments itself (`OP_TEXT`/`OP_BINARY` first, then
    * `OP_CONT`). No flow control: `bufferedAmount` tells. @internal
    */
   [kSendFrame](
-    opcode: typeof OP_TEXT | typeof OP_BINARY | typeof OP_CONT | typeof OP_PING,
+    opcode: typeof OP_TEXT | typeof OP_BINARY | typeof OP_CONT | typeof OP_PING | typeof OP_PONG,
     payload: Buffer,
     fin: boolean,
   ): void {
     const protocol = this.protocol;
     if (opcode === OP_PING) protocol.sendPing(payload);
+    else if (opcode === OP_PONG) protocol.sendPong(payload);
     else if (opcode === OP_TEXT) protocol.sendText(payload, fin);
     else if (opcode === OP_BINARY) protocol.sendBinary(payload, fin);
     else protocol.sendContinuation(payload, fin);
-    if (opcode !== OP_PING) {
+    if (opcode !== OP_PING && opcode !== OP_PONG) {
       if (fin) this.#messagesOut += 1;
       this.#bytesOut += payload.length;
     }

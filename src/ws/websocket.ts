@@ -15,7 +15,7 @@ import { EventEmitter } from "node:events";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import type { ConnectionClosed } from "../errors.ts";
-import { type Frame, OP_BINARY, OP_CONT, OP_PING, OP_TEXT } from "../frames.ts";
+import { type Frame, OP_BINARY, OP_CONT, OP_PING, OP_PONG, OP_TEXT } from "../frames.ts";
 import { parseExtension } from "../headers.ts";
 import type { Response } from "../http11.ts";
 import {
@@ -288,15 +288,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   ): void {
     const opcode = this.#fragmenting ? OP_CONT : binary ? OP_BINARY : OP_TEXT;
     this.#fragmenting = !fin;
-    const bytes = typeof payload === "string" ? Buffer.from(payload) : payload;
-    try {
-      this.#connection![kSendFrame](opcode, bytes, fin);
-    } catch (error) {
-      if (cb === undefined) throw error;
-      process.nextTick(cb, error);
-      return;
-    }
-    if (cb !== undefined) process.nextTick(cb);
+    this.#writeFrame(opcode, typeof payload === "string" ? Buffer.from(payload) : payload, fin, cb);
   }
 
   /** Sends a ping; `data` up to 125 bytes (default: empty). */
@@ -305,22 +297,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     mask?: boolean | ((error?: Error) => void),
     cb?: (error?: Error) => void,
   ): void {
-    if (typeof data === "function") {
-      cb = data as (error?: Error) => void;
-      data = undefined;
-    } else if (typeof mask === "function") {
-      cb = mask;
-    }
-    const payload = controlPayload(data);
-    if (!this.#usable(payload, cb)) return;
-    try {
-      this.#connection![kSendFrame](OP_PING, payload, true);
-    } catch (error) {
-      if (cb === undefined) throw error;
-      process.nextTick(cb, error);
-      return;
-    }
-    if (cb !== undefined) process.nextTick(cb);
+    this.#sendControl(OP_PING, data, mask, cb);
   }
 
   /** Sends a pong; `data` up to 125 bytes (default: empty). */
@@ -329,16 +306,41 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     mask?: boolean | ((error?: Error) => void),
     cb?: (error?: Error) => void,
   ): void {
+    this.#sendControl(OP_PONG, data, mask, cb);
+  }
+
+  /** ping() and pong(): `ws`'s optional arguments, then one frame. */
+  #sendControl(
+    opcode: typeof OP_PING | typeof OP_PONG,
+    data: WsSendData | ((error?: Error) => void),
+    mask: boolean | ((error?: Error) => void) | undefined,
+    cb: ((error?: Error) => void) | undefined,
+  ): void {
     if (typeof data === "function") {
-      cb = data as (error?: Error) => void;
+      cb = data;
       data = undefined;
     } else if (typeof mask === "function") {
       cb = mask;
     }
     const payload = controlPayload(data);
-    if (!this.#usable(payload, cb)) return;
-    const promise = this.#connection!.pong(payload);
-    if (cb !== undefined) promise.then(() => cb(), cb);
+    if (this.#usable(payload, cb)) this.#writeFrame(opcode, payload, true, cb);
+  }
+
+  /** Writes one frame; `cb` on the next tick, with the error if it couldn't be. */
+  #writeFrame(
+    opcode: typeof OP_TEXT | typeof OP_BINARY | typeof OP_CONT | typeof OP_PING | typeof OP_PONG,
+    payload: Buffer,
+    fin: boolean,
+    cb: ((error?: Error) => void) | undefined,
+  ): void {
+    try {
+      this.#connection![kSendFrame](opcode, payload, fin);
+    } catch (error) {
+      if (cb === undefined) throw error;
+      process.nextTick(cb, error);
+      return;
+    }
+    if (cb !== undefined) process.nextTick(cb);
   }
 
   /**

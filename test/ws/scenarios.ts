@@ -107,17 +107,52 @@ function opened(ws: Ws): Promise<void> {
   });
 }
 
+/** A client and its server side, both recorded, once open; `closed`: both closed. */
+async function recordedPair(
+  api: WsApi,
+  wss: Wss,
+  url: string,
+  address = url,
+): Promise<{ server: string[]; client: string[]; ws: Ws; peer: Ws; closed: Promise<unknown> }> {
+  const server: string[] = [];
+  const client: string[] = [];
+  const accepted = nextConnection(wss, server);
+  const ws = new api.WebSocket(address);
+  const clientClosed = record(ws, client);
+  const { ws: peer, closed } = await accepted;
+  await opened(ws);
+  return { server, client, ws, peer, closed: Promise.all([clientClosed, closed]) };
+}
+
+/**
+ * A raw client sends `bytes` after the handshake: what the server side saw,
+ * and the code of the close frame it answered with.
+ */
+function rawPeerSends(api: WsApi, bytes: Buffer): Promise<Transcript> {
+  return withServer(api, {}, async (wss, url) => {
+    const server: string[] = [];
+    const accepted = nextConnection(wss, server);
+    const peer = await rawConnect(Number(new URL(url).port));
+    const { closed } = await accepted;
+    peer.send(bytes);
+    const reply = await peer.reader.next(LIMIT_MS);
+    peer.socket.end();
+    await closed;
+    peer.socket.destroy();
+    return { server, reply: reply === null ? null : reply.payload.readUInt16BE(0) };
+  });
+}
+
 export const scenarios: Record<string, Scenario> = {
   "text and binary messages, echoed, then a close from the client": (api) =>
     withServer(api, {}, async (wss, url) => {
-      const server: string[] = [];
-      const client: string[] = [];
-      const accepted = nextConnection(wss, server);
-      const ws = new api.WebSocket(`${url}/echo?x=1`);
-      const clientClosed = record(ws, client);
-      const { ws: peer, closed } = await accepted;
+      const { server, client, ws, peer, closed } = await recordedPair(
+        api,
+        wss,
+        url,
+        `${url}/echo?x=1`,
+      );
       peer.on("message", (data, isBinary) => peer.send(data, { binary: isBinary }));
-      await opened(ws).catch(() => {});
       let replies = 0;
       const allEchoed = new Promise<void>((resolve) => {
         ws.on("message", () => {
@@ -134,63 +169,39 @@ export const scenarios: Record<string, Scenario> = {
       await allEchoed;
       ws.close(1000, "done");
       client.push(`readyState after close() ${ws.readyState}`);
-      await Promise.all([clientClosed, closed]);
+      await closed;
       return { server, client, url: ws.url.replace(/:\d+\//, ":PORT/") };
     }),
 
   "a close from the server with a code and reason": (api) =>
     withServer(api, {}, async (wss, url) => {
-      const server: string[] = [];
-      const client: string[] = [];
-      const accepted = nextConnection(wss, server);
-      const ws = new api.WebSocket(url);
-      const clientClosed = record(ws, client);
-      const { ws: peer, closed } = await accepted;
-      await opened(ws);
+      const { server, client, ws, peer, closed } = await recordedPair(api, wss, url);
       peer.close(4001, "going");
       server.push(`readyState after close() ${peer.readyState}`);
-      await Promise.all([clientClosed, closed]);
+      await closed;
       return { server, client };
     }),
 
   "close() without a code: the peer sees 1005": (api) =>
     withServer(api, {}, async (wss, url) => {
-      const server: string[] = [];
-      const client: string[] = [];
-      const accepted = nextConnection(wss, server);
-      const ws = new api.WebSocket(url);
-      const clientClosed = record(ws, client);
-      const { closed } = await accepted;
-      await opened(ws);
+      const { server, client, ws, closed } = await recordedPair(api, wss, url);
       ws.close();
-      await Promise.all([clientClosed, closed]);
+      await closed;
       return { server, client };
     }),
 
   "terminate(): the peer sees 1006": (api) =>
     withServer(api, {}, async (wss, url) => {
-      const server: string[] = [];
-      const client: string[] = [];
-      const accepted = nextConnection(wss, server);
-      const ws = new api.WebSocket(url);
-      const clientClosed = record(ws, client);
-      const { closed } = await accepted;
-      await opened(ws);
+      const { server, client, ws, closed } = await recordedPair(api, wss, url);
       ws.terminate();
       client.push(`readyState after terminate() ${ws.readyState}`);
-      await Promise.all([clientClosed, closed]);
+      await closed;
       return { server, client };
     }),
 
   "pings and pongs, with and without data": (api) =>
     withServer(api, {}, async (wss, url) => {
-      const server: string[] = [];
-      const client: string[] = [];
-      const accepted = nextConnection(wss, server);
-      const ws = new api.WebSocket(url);
-      const clientClosed = record(ws, client);
-      const { ws: peer, closed } = await accepted;
-      await opened(ws);
+      const { server, client, ws, peer, closed } = await recordedPair(api, wss, url);
       const callbacks: string[] = [];
       ws.ping("abc", undefined, (error) => callbacks.push(`ping cb ${error ?? "ok"}`));
       await once(ws, "pong");
@@ -201,7 +212,7 @@ export const scenarios: Record<string, Scenario> = {
       ws.pong();
       await once(peer, "pong");
       ws.close(1000);
-      await Promise.all([clientClosed, closed]);
+      await closed;
       return { server, client, callbacks };
     }),
 
@@ -337,61 +348,21 @@ export const scenarios: Record<string, Scenario> = {
 
   "maxPayload: a larger message fails the connection with 1009": (api) =>
     withServer(api, { maxPayload: 10 }, async (wss, url) => {
-      const server: string[] = [];
-      const client: string[] = [];
-      const accepted = nextConnection(wss, server);
-      const ws = new api.WebSocket(url);
-      const clientClosed = record(ws, client);
-      const { closed } = await accepted;
-      await opened(ws);
+      const { server, client, ws, closed } = await recordedPair(api, wss, url);
       ws.send(Buffer.alloc(11));
-      await Promise.all([clientClosed, closed]);
+      await closed;
       // We say why in the close reason, where ws sends none
       // (docs/migrating-from-ws.md): the client's reason isn't compared.
       return { server, client: client.map((line) => line.replace(/ Buffer [0-9a-f]*/, "")) };
     }),
 
   "a protocol violation: an unmasked frame from a client": (api) =>
-    withServer(api, {}, async (wss, url) => {
-      const server: string[] = [];
-      const accepted = nextConnection(wss, server);
-      const peer = await rawConnect(Number(new URL(url).port));
-      const { closed } = await accepted;
-      peer.send(frame(OP_TEXT, Buffer.from("hi"), { mask: false }));
-      const reply = await peer.reader.next(LIMIT_MS);
-      peer.socket.end();
-      await closed;
-      peer.socket.destroy();
-      return { server, reply: reply === null ? null : reply.payload.readUInt16BE(0) };
-    }),
+    rawPeerSends(api, frame(OP_TEXT, Buffer.from("hi"), { mask: false })),
 
   "invalid UTF-8 in a text message": (api) =>
-    withServer(api, {}, async (wss, url) => {
-      const server: string[] = [];
-      const accepted = nextConnection(wss, server);
-      const peer = await rawConnect(Number(new URL(url).port));
-      const { closed } = await accepted;
-      peer.send(frame(OP_TEXT, Buffer.from([0xff, 0xfe])));
-      const reply = await peer.reader.next(LIMIT_MS);
-      peer.socket.end();
-      await closed;
-      peer.socket.destroy();
-      return { server, reply: reply === null ? null : reply.payload.readUInt16BE(0) };
-    }),
+    rawPeerSends(api, frame(OP_TEXT, Buffer.from([0xff, 0xfe]))),
 
-  "a close frame with an invalid code": (api) =>
-    withServer(api, {}, async (wss, url) => {
-      const server: string[] = [];
-      const accepted = nextConnection(wss, server);
-      const peer = await rawConnect(Number(new URL(url).port));
-      const { closed } = await accepted;
-      peer.send(closeFrame(999));
-      const reply = await peer.reader.next(LIMIT_MS);
-      peer.socket.end();
-      await closed;
-      peer.socket.destroy();
-      return { server, reply: reply === null ? null : reply.payload.readUInt16BE(0) };
-    }),
+  "a close frame with an invalid code": (api) => rawPeerSends(api, closeFrame(999)),
 
   "messages and a ping that arrive with the handshake reach connection listeners": (api) =>
     withServer(api, {}, async (wss, url) => {
