@@ -1202,11 +1202,15 @@ export class Connection {
   /**
    * Routes received frames to `sink` from now on instead of the message
    * queue, and returns the data frames queued before, in order, for the
-   * caller to deliver first. @internal
+   * caller to deliver first, before `sink.closed()` if the transport closed
+   * already. @internal
    */
   [kEventSink](sink: EventSink): Frame[] {
     this.#rareState().sink = sink;
     this.#flags |= EVENT_SINK;
+    // Closed already (the peer left before the sink was installed): the
+    // sink hears it after the caller delivered the frames returned.
+    if (this.#closeDone) queueMicrotask(() => sink.closed(this.#getCloseError()));
     return this.#messages.takeAll();
   }
 

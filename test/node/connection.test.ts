@@ -22,6 +22,7 @@ import {
   Connection,
   type ConnectionInit,
   DEFAULT_MAX_QUEUE,
+  kEventSink,
   protocolLogger,
 } from "../../src/node/connection.ts";
 import { CLOSED, CLOSING, OPEN, Protocol, type Side } from "../../src/protocol.ts";
@@ -503,6 +504,26 @@ for (const side of ["server", "client"] as const) {
         await peer.closed;
         assert.equal(peer.closeCode, 1005);
         assert.equal(ws.closeCode, 1005);
+      });
+
+      it("an event sink gets the frames queued before it, then the close, even when late", async () => {
+        const { ws, peer } = await pair(side);
+        await peer.send("queued");
+        await peer.close(4000, "bye");
+        await ws.closed;
+        const heard: string[] = [];
+        const frames = ws[kEventSink]({
+          data: (frame) => heard.push(`data ${frame.data}`),
+          ping: () => heard.push("ping"),
+          pong: () => heard.push("pong"),
+          closed: (error) => heard.push(`closed ${error.rcvd?.code}`),
+        });
+        assert.deepEqual(
+          frames.map((frame) => String(frame.data)),
+          ["queued"],
+        );
+        await new Promise((resolve) => setImmediate(resolve));
+        assert.deepEqual(heard, ["closed 4000"]);
       });
 
       it("keeps messages received before the close readable", async () => {
