@@ -175,7 +175,7 @@ export const scenarios: Record<string, Scenario> = {
 
   "a close from the server with a code and reason": (api) =>
     withServer(api, {}, async (wss, url) => {
-      const { server, client, ws, peer, closed } = await recordedPair(api, wss, url);
+      const { server, client, peer, closed } = await recordedPair(api, wss, url);
       peer.close(4001, "going");
       server.push(`readyState after close() ${peer.readyState}`);
       await closed;
