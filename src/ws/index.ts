@@ -18,7 +18,6 @@ import { WebSocket } from "./websocket.ts";
 
 export type { UpgradeRequest, WsClientOptions } from "./client.ts";
 export {
-  isSendableCloseCode,
   WS_ERR_CODES,
   type WsErrorCode,
   type WsProtocolError,
