@@ -16,7 +16,6 @@ import { isToken } from "../headers.ts";
 import type { Response } from "../http11.ts";
 import type { LoggerLike } from "../logging.ts";
 import { type ConnectOptions, connect } from "../node/client.ts";
-import { kTransport } from "../node/connection.ts";
 import type { ProxyOptions } from "../node/proxy.ts";
 import { followRedirect, isRedirect } from "../node/redirect.ts";
 import { waitForConnect } from "../node/sockets.ts";
@@ -200,7 +199,7 @@ async function open(
       }
       if (protocols.length > 0 && connection.subprotocol === null) {
         // ws is stricter than RFC 6455 §4.1 here, and so are we, as ws.
-        connection[kTransport]().destroy();
+        connection.writer.transport.destroy();
         ws[kFailOpen](new Error("Server sent no subprotocol"));
         return;
       }

@@ -8,6 +8,7 @@
  */
 
 import { PayloadTooBig, ProtocolError } from "../errors.ts";
+import { isValidCloseCode } from "../frames.ts";
 
 /** The `code` of the errors a `ws` receiver emits, and ours with it. */
 export type WsErrorCode =
@@ -99,11 +100,7 @@ export function toWsError(cause: unknown): WsProtocolError | null {
   return Object.assign(error, { code, closeCode, cause });
 }
 
-/** Whether `code` may be sent in a close frame, by `ws`'s rule (RFC 6455 §7.4). */
+/** Whether `code` may be sent in a close frame (RFC 6455 §7.4), checked as `ws` checks it. */
 export function isSendableCloseCode(code: unknown): code is number {
-  return (
-    typeof code === "number" &&
-    ((code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) ||
-      (code >= 3000 && code <= 4999))
-  );
+  return typeof code === "number" && isValidCloseCode(code);
 }

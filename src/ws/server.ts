@@ -22,7 +22,6 @@ import type { Duplex } from "node:stream";
 import { decodedBase64Length, parseSubprotocol } from "../headers.ts";
 import type { Response } from "../http11.ts";
 import type { LoggerLike } from "../logging.ts";
-import { kTransport } from "../node/connection.ts";
 import {
   type MaybeResponse,
   type ServeOptions,
@@ -316,7 +315,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
 
   /** The upgrade a core connection belongs to. */
   #upgrade(connection: ServerConnection): Upgrade {
-    return this.#upgrades.get(connection[kTransport]())!;
+    return this.#upgrades.get(connection.writer.transport)!;
   }
 
   async #verify(connection: ServerConnection): Promise<MaybeResponse> {
@@ -372,7 +371,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   }
 
   #opened(connection: ServerConnection): Promise<void> {
-    const socket = connection[kTransport]();
+    const socket = connection.writer.transport;
     const upgrade = this.#upgrades.get(socket)!;
     this.#upgrades.delete(socket);
     const ws = new WebSocket(null);

@@ -13,7 +13,6 @@
 
 import { EventEmitter } from "node:events";
 import type { IncomingMessage } from "node:http";
-import type { Duplex } from "node:stream";
 import type { ConnectionClosed } from "../errors.ts";
 import { type Frame, OP_BINARY, OP_CONT, OP_PING, OP_PONG, OP_TEXT } from "../frames.ts";
 import { parseExtension } from "../headers.ts";
@@ -23,9 +22,9 @@ import {
   type EventSink,
   kEventSink,
   kSendFrame,
-  kTransport,
   toBuffer,
 } from "../node/connection.ts";
+import { PAUSED_BY_USER } from "../node/writer.ts";
 import type { UpgradeRequest, WsClientOptions } from "./client.ts";
 import { isSendableCloseCode, toWsError } from "./errors.ts";
 import {
@@ -141,7 +140,6 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   declare readonly CLOSED: 3;
 
   #connection: Connection | null = null;
-  #socket: Duplex | null = null;
   #readyState: 0 | 1 | 2 | 3 = 0;
   #binaryType: BinaryType = "nodebuffer";
   #url: string;
@@ -202,8 +200,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   /** Bytes queued for the network and not yet written. */
   get bufferedAmount(): number {
-    const socket = this.#socket;
-    return this.#bufferedAfterClose + (socket === null ? 0 : socket.writableLength);
+    return this.#bufferedAfterClose + (this.#connection?.writer.buffered ?? 0);
   }
 
   /** The extensions negotiated, as in the `Sec-WebSocket-Extensions` response header. */
@@ -399,14 +396,14 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       return;
     }
     this.#closing = true;
-    this.#socket?.destroy();
+    this.#connection?.writer.transport.destroy();
   }
 
   /** Stops reading from the network; events already parsed wait for `resume()`. */
   pause(): void {
     if (this.#readyState === 0 || this.#readyState === 3) return;
     this.#paused = true;
-    this.#socket?.pause();
+    this.#connection?.writer.pauseReading(PAUSED_BY_USER);
   }
 
   /** Reads from the network again, after delivering the events that waited. */
@@ -425,7 +422,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
         this.#dispatch(held[i]);
       }
     }
-    this.#socket?.resume();
+    this.#connection?.writer.resumeReading(PAUSED_BY_USER);
   }
 
   // --- Browser-style events --------------------------------------------------
@@ -553,7 +550,6 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    */
   [kAttach](connection: Connection, extensions: string, opened?: () => void): void {
     this.#connection = connection;
-    this.#socket = connection[kTransport]();
     this.#protocol = connection.subprotocol ?? "";
     this.#extensions = extensions;
     this.#readyState = 1;
