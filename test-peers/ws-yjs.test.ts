@@ -22,8 +22,10 @@ import { WebSocket, WebSocketServer } from "../src/ws/index.ts";
 const require = createRequire(import.meta.url);
 const Y = require("yjs") as typeof YTypes;
 const { WebsocketProvider } = require("y-websocket") as { WebsocketProvider: typeof Provider };
-const { setupWSConnection } = require("y-websocket/bin/utils") as {
+const { setupWSConnection, docs } = require("y-websocket/bin/utils") as {
   setupWSConnection(conn: unknown, req: unknown, options?: { docName?: string }): void;
+  /** The server's documents; each keeps an awareness timer until destroyed. */
+  docs: Map<string, { destroy(): void }>;
 };
 
 let wss: WebSocketServer;
@@ -40,6 +42,7 @@ before(async () => {
 after(async () => {
   for (const client of wss.clients) client.terminate();
   await new Promise<void>((resolve) => wss.close(() => resolve()));
+  for (const doc of docs.values()) doc.destroy();
 });
 
 /** Resolves once `check()` holds, polling every 10 ms for at most 5 s. */
