@@ -23,7 +23,8 @@ export type WsErrorCode =
   | "WS_ERR_UNEXPECTED_RSV_2_3"
   | "WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH"
   | "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH"
-  | "WS_ERR_INVALID_COMPRESSED_DATA";
+  // ws passes zlib's own error for bad compressed data, with zlib's code.
+  | "Z_DATA_ERROR";
 
 /** Every {@link WsErrorCode}, for matching: `if (WS_ERR_CODES.includes(err.code))`. */
 export const WS_ERR_CODES: readonly WsErrorCode[] = Object.freeze([
@@ -38,7 +39,7 @@ export const WS_ERR_CODES: readonly WsErrorCode[] = Object.freeze([
   "WS_ERR_UNEXPECTED_RSV_2_3",
   "WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH",
   "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH",
-  "WS_ERR_INVALID_COMPRESSED_DATA",
+  "Z_DATA_ERROR",
 ]);
 
 /** An error a `WebSocket` emits when the peer broke the protocol. */
@@ -66,7 +67,7 @@ const RULES: readonly (readonly [prefix: string, code: WsErrorCode, range: boole
   ["fragmented control frame", "WS_ERR_EXPECTED_FIN", true],
   ["invalid close code", "WS_ERR_INVALID_CLOSE_CODE", true],
   ["invalid UTF-8", "WS_ERR_INVALID_UTF8", false],
-  ["invalid compressed data", "WS_ERR_INVALID_COMPRESSED_DATA", false],
+  ["invalid compressed data", "Z_DATA_ERROR", false],
 ];
 
 /**

@@ -76,12 +76,7 @@ describe("toWsError", () => {
       "Error",
       1007,
     ],
-    [
-      new ProtocolError("invalid compressed data: bad block", 1007),
-      "WS_ERR_INVALID_COMPRESSED_DATA",
-      "Error",
-      1007,
-    ],
+    [new ProtocolError("invalid compressed data: bad block", 1007), "Z_DATA_ERROR", "Error", 1007],
     [new PayloadTooBig(11, 10), "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH", "RangeError", 1009],
   ];
   for (const [cause, code, type, closeCode] of cases) {
