@@ -250,3 +250,19 @@ test("attach-to-http-server serves HTTP routes and WebSocket on /ws on one port"
 });
 
 checkLeaksAfterAll();
+
+test("ws-compat, a program written for ws, broadcasts and closes with 1001 on SIGTERM", async () => {
+  const server = await startServer("ws-compat.ts");
+  const url = `ws://127.0.0.1:${server.port}/`;
+  const ada = await connect(url);
+  assert.match(String(await ada.recv()), /^welcome, /);
+  const bob = await connect(url);
+  assert.match(String(await bob.recv()), /^welcome, /);
+  await ada.send("hi bob");
+  assert.equal(await bob.recv(), "hi bob");
+  const code = await server.stop("SIGTERM");
+  await Promise.all([ada.closed, bob.closed]);
+  assert.equal(ada.closeCode, 1001);
+  assert.equal(code, 0);
+  assert.match(server.output(), /ws-compat server closed/);
+});
