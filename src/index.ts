@@ -49,10 +49,23 @@ export type {
 export { getProxy, type ProxyOptions } from "./node/proxy.ts";
 export { processException, type ReconnectOptions } from "./node/reconnect.ts";
 export {
+  DEFAULT_MAX_PATH_LENGTH,
+  type RouteConverters,
+  type RouteEntry,
+  type RouteHandler,
+  type RouteMatch,
+  type RouteOptions,
+  type RouteParams,
+  Router,
+  type RouterOptions,
+  route,
+} from "./node/router.ts";
+export {
   type CloseServerOptions,
   type Handler,
   type MaybeResponse,
   type OriginPattern,
+  type RequestRouter,
   type ServeOptions,
   Server,
   ServerConnection,
