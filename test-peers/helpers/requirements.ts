@@ -47,3 +47,14 @@ export function requireNpmPackage(name: string): string {
     throw new Error(`peer missing: the npm package ${name} is not installed; run \`npm ci\``);
   }
 }
+
+/** Throws with an install hint unless tmux runs. */
+export function requireTmux(): string {
+  const run = spawnSync("tmux", ["-V"], { encoding: "utf8" });
+  if (run.error || run.status !== 0) {
+    throw new Error(
+      `peer missing: tmux doesn't run; install it with \`apt-get install tmux\` ${HINT}`,
+    );
+  }
+  return run.stdout.trim();
+}
