@@ -2,6 +2,7 @@
 // over loopback, then stopped with a signal.
 import { strict as assert } from "node:assert";
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { get } from "node:http";
 import { dirname, join } from "node:path";
 import { after, test } from "node:test";
@@ -147,6 +148,87 @@ test("chat broadcasts each message to every client with the sender's name", asyn
   assert.equal(await bob.recv(), "ada left");
   await bob.close();
   assert.equal(await server.stop(), 0);
+});
+
+test("npm start runs the chat app: page and WebSocket on one port, rooms, history, join/leave", async () => {
+  const pkg = JSON.parse(readFileSync(join(examples, "..", "package.json"), "utf8")) as {
+    scripts: Record<string, string>;
+  };
+  assert.equal(pkg.scripts.start, "tsx examples/chat-app/server.ts");
+  const server = await startServer("chat-app/server.ts");
+  const base = `127.0.0.1:${server.port}`;
+  const page = await httpGet(`http://${base}/`);
+  assert.equal(page.status, 200);
+  assert.match(page.type, /^text\/html/);
+  assert.match(page.body, /<script type="module" src="\/app\.js"><\/script>/);
+  assert.match((await httpGet(`http://${base}/app.js`)).type, /^text\/javascript/);
+  assert.equal((await httpGet(`http://${base}/nope`)).status, 404);
+
+  const next = async (ws: Awaited<ReturnType<typeof connect>>) =>
+    JSON.parse((await ws.recv()) as string) as Record<string, unknown>;
+  const ada = await connect(`ws://${base}/rooms/lobby?name=ada`);
+  assert.deepEqual(await next(ada), {
+    type: "welcome",
+    room: "lobby",
+    name: "ada",
+    members: 1,
+    history: [],
+  });
+  assert.deepEqual(
+    { ...(await next(ada)), at: 0 },
+    { type: "join", name: "ada", members: 1, at: 0 },
+  );
+  const cy = await connect(`ws://${base}/rooms/other?name=cy`);
+  await next(cy);
+  await next(cy);
+  await ada.send(JSON.stringify({ type: "say", text: "hello\u0007 lobby " }));
+  const said = await next(ada);
+  assert.equal(said.type, "message");
+  assert.equal(said.text, "hello  lobby");
+
+  // A newcomer gets the history; the room hears the join.
+  const bob = await connect(`ws://${base}/rooms/lobby?name=bob`);
+  const welcome = await next(bob);
+  assert.equal(welcome.members, 2);
+  assert.deepEqual(
+    (welcome.history as Record<string, unknown>[]).map((m) => [m.name, m.text]),
+    [["ada", "hello  lobby"]],
+  );
+  assert.equal((await next(ada)).name, "bob");
+  await bob.close();
+  const left = await next(ada);
+  assert.deepEqual([left.type, left.name, left.members], ["leave", "bob", 1]);
+
+  // Another room heard none of it: its next event is its own message.
+  await cy.send(JSON.stringify({ type: "say", text: "anyone?" }));
+  assert.equal((await next(cy)).text, "anyone?");
+
+  // Refused before the upgrade: an unknown path, a bad room, another site's page.
+  for (const [path, headers, status] of [
+    ["/elsewhere", {}, 404],
+    [`/rooms/${"x".repeat(65)}`, {}, 400],
+    ["/rooms/lobby", { Origin: "https://evil.example" }, 403],
+  ] as const) {
+    await assert.rejects(
+      connect(`ws://${base}${path}`, { additionalHeaders: headers }),
+      (error: unknown) => error instanceof InvalidStatus && error.response.status === status,
+    );
+  }
+  const same = await connect(`ws://${base}/rooms/lobby`, {
+    additionalHeaders: { Origin: `http://${base}` },
+  });
+  assert.match(String((await next(same)).name), /^guest-/);
+  await same.close();
+
+  const closing = server.stop();
+  await ada.closed;
+  assert.equal(ada.closeCode, 1001);
+  await cy.closed;
+  assert.equal(await closing, 0);
+  assert.match(
+    server.output(),
+    / INFO websockets\.server connection closed .*path="\/rooms\/lobby\?name=bob" code=1000 .*durationMs=\d+/,
+  );
 });
 
 test("health-check answers GET /healthz with 200 and upgrades other requests", async () => {
