@@ -44,6 +44,10 @@ function room() {
 
 function connect() {
   clearTimeout(retryTimer);
+  // At most one connection: a new room or name replaces the current one.
+  const previous = socket;
+  socket = null;
+  previous?.close(1000);
   const name = $("name").value.trim();
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const url = `${scheme}://${location.host}/rooms/${encodeURIComponent(room())}?name=${encodeURIComponent(name)}`;
@@ -98,13 +102,16 @@ $("join").addEventListener("submit", (event) => {
 
 window.addEventListener("hashchange", () => {
   $("room").value = room();
-  const previous = socket;
-  socket = null;
-  previous?.close(1000);
   attempts = 0;
   connect();
 });
 
 $("room").value = room();
-$("name").value = localStorage.getItem("name") ?? `guest-${Math.random().toString(16).slice(2, 6)}`;
-connect();
+const saved = localStorage.getItem("name");
+if (saved) {
+  $("name").value = saved;
+  connect();
+} else {
+  setStatus("closed", "choose a name, then join");
+  $("name").focus();
+}

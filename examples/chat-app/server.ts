@@ -118,8 +118,9 @@ async function chat(ws: ServerConnection, roomName: string): Promise<void> {
       history: room.history,
     } satisfies Event),
   );
+  // Announced to the others: the newcomer's welcome said it all.
+  room.publish({ type: "join", name, members: room.members.size + 1, at: Date.now() });
   room.members.add(ws);
-  room.publish({ type: "join", name, members: room.members.size, at: Date.now() });
   try {
     for await (const data of ws) {
       if (typeof data !== "string") continue;
