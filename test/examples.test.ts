@@ -230,6 +230,35 @@ test("npm start runs the chat app: page and WebSocket on one port, rooms, histor
   );
 });
 
+test("router sends each path to its handler, with typed parameters, and refuses others", async () => {
+  const server = await startServer("router.ts");
+  const base = `ws://127.0.0.1:${server.port}`;
+  const echo = await connect(`${base}/echo`);
+  await echo.send("routed");
+  assert.equal(await echo.recv(), "routed");
+  await echo.close();
+  const count = await connect(`${base}/count/3`);
+  const counted: unknown[] = [];
+  for await (const message of count) counted.push(message);
+  assert.deepEqual(counted, ["1", "2", "3"]);
+  for (const [path, status] of [
+    ["/count/three", 404],
+    ["/admin/", 401],
+  ] as const) {
+    await assert.rejects(
+      connect(`${base}${path}`),
+      (error: unknown) => error instanceof InvalidStatus && error.response.status === status,
+    );
+  }
+  // `/admin` is redirected to `/admin/`, which the client follows.
+  const admin = await connect(`${base}/admin`, {
+    additionalHeaders: { Authorization: `Basic ${Buffer.from("alice:s3cret").toString("base64")}` },
+  });
+  assert.match(String(await admin.recv()), /^Hello, alice! \d+ connection\(s\) open\.$/);
+  await admin.close();
+  assert.equal(await server.stop(), 0);
+});
+
 test("health-check answers GET /healthz with 200 and upgrades other requests", async () => {
   const server = await startServer("health-check.ts");
   const health = await httpGet(`http://127.0.0.1:${server.port}/healthz`);
