@@ -86,12 +86,13 @@ interface ServeArgs {
 
 /**
  * Reads `--name value` and `--name=value` options up to the first
- * argument that isn't one; returns the options and the rest.
+ * argument that isn't one, handing each to `take`; returns the rest.
  */
-function* options(
+function readOptions(
   args: readonly string[],
   takesValue: ReadonlySet<string>,
-): Generator<[name: string, value: string | null], string[]> {
+  take: (name: string, value: string | null) => void,
+): string[] {
   let i = 0;
   while (i < args.length && args[i].startsWith("-") && args[i] !== "-") {
     const arg = args[i++];
@@ -100,28 +101,16 @@ function* options(
     const name = equals === -1 ? arg : arg.slice(0, equals);
     if (!takesValue.has(name)) {
       if (equals !== -1) throw new UsageError(`option ${name} takes no value`);
-      yield [name, null];
-      continue;
+      take(name, null);
+    } else if (equals !== -1) {
+      take(name, arg.slice(equals + 1));
+    } else if (i < args.length) {
+      take(name, args[i++]);
+    } else {
+      throw new UsageError(`option ${name} needs a value`);
     }
-    if (equals !== -1) yield [name, arg.slice(equals + 1)];
-    else if (i < args.length) yield [name, args[i++]];
-    else throw new UsageError(`option ${name} needs a value`);
   }
   return args.slice(i);
-}
-
-/** Runs the generator above to its end: each option to `take`, then the rest. */
-function readOptions(
-  args: readonly string[],
-  takesValue: ReadonlySet<string>,
-  take: (name: string, value: string | null) => void,
-): string[] {
-  const reader = options(args, takesValue);
-  for (;;) {
-    const next = reader.next();
-    if (next.done === true) return next.value;
-    take(...next.value);
-  }
 }
 
 function parseClientArgs(args: readonly string[]): ClientArgs | "help" | "version" {

@@ -4,74 +4,20 @@
 // docs/chat.png for the README.
 
 import { strict as assert } from "node:assert";
-import { type ChildProcess, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { after, test } from "node:test";
+import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { CHROMIUM, requireChromium, requireNpmPackage } from "./helpers/requirements.ts";
+import { startServer } from "../test/helpers/examples.ts";
+import {
+  CHROMIUM,
+  CHROMIUM_FLAGS,
+  requireChromium,
+  requireNpmPackage,
+} from "./helpers/requirements.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const WAIT_MS = 30_000;
-
-const children = new Set<ChildProcess>();
-after(() => {
-  for (const child of children) child.kill("SIGKILL");
-});
-
-interface ChatServer {
-  port: number;
-  output(): string;
-  /** SIGTERM, then the exit code (bounded). */
-  stop(): Promise<number | null>;
-}
-
-/** Starts the chat as `npm start` does, on `port` (0: any); resolves once it listens. */
-async function startChat(port: number): Promise<ChatServer> {
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", join(ROOT, "examples", "chat-app", "server.ts")],
-    {
-      env: { ...process.env, HOST: "127.0.0.1", PORT: String(port) },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  children.add(child);
-  let output = "";
-  child.stdout?.setEncoding("utf8").on("data", (text: string) => {
-    output += text;
-  });
-  child.stderr?.setEncoding("utf8").on("data", (text: string) => {
-    output += text;
-  });
-  const exited = new Promise<number | null>((resolve) =>
-    child.once("exit", (code) => {
-      children.delete(child);
-      resolve(code);
-    }),
-  );
-  const deadline = Date.now() + WAIT_MS;
-  let bound = 0;
-  while (bound === 0) {
-    const match = /chat listening on http:\/\/127\.0\.0\.1:(\d+)\//.exec(output);
-    if (match !== null) bound = Number(match[1]);
-    else if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw new Error(`the chat did not start:\n${output}`);
-    } else await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  return {
-    port: bound,
-    output: () => output,
-    stop: async () => {
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-      const code = await exited;
-      clearTimeout(timer);
-      return code;
-    },
-  };
-}
 
 test("the chat in Chromium: rooms, history, reconnection after a restart", {
   timeout: 180_000,
@@ -79,21 +25,12 @@ test("the chat in Chromium: rooms, history, reconnection after a restart", {
   requireChromium();
   requireNpmPackage("playwright-core");
   const { chromium } = await import("playwright-core");
-  let server = await startChat(0);
+  let server = await startServer("chat-app/server.ts");
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     timeout: WAIT_MS,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
+    args: [...CHROMIUM_FLAGS],
   });
   try {
     const origin = `http://127.0.0.1:${server.port}`;
@@ -149,7 +86,7 @@ test("the chat in Chromium: rooms, history, reconnection after a restart", {
     for (const page of [ada, bob, cy]) {
       await page.waitForSelector('#status[data-state="reconnecting"]');
     }
-    server = await startChat(port);
+    server = await startServer("chat-app/server.ts", { PORT: String(port) });
     for (const page of [ada, bob, cy]) {
       await page.waitForSelector('#status[data-state="open"]');
     }

@@ -1,89 +1,16 @@
 // Runs every example for real: spawned with tsx on a free port, talked to
 // over loopback, then stopped with a signal.
 import { strict as assert } from "node:assert";
-import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { get } from "node:http";
 import { dirname, join } from "node:path";
-import { after, test } from "node:test";
+import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { connect, InvalidStatus } from "../src/index.ts";
+import { STARTUP_MS, spawnExample, startServer } from "./helpers/examples.ts";
 import { checkLeaksAfterAll } from "./helpers/no-leaks.ts";
 
 const examples = join(dirname(fileURLToPath(import.meta.url)), "..", "examples");
-const STARTUP_MS = 20_000;
-
-interface Running {
-  child: ChildProcess;
-  port: number;
-  output(): string;
-  /** Sends `signal` and waits for the exit code (bounded). */
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
-}
-
-const running = new Set<ChildProcess>();
-
-after(() => {
-  for (const child of running) child.kill("SIGKILL");
-});
-
-function spawnExample(
-  name: string,
-  args: string[] = [],
-  env: Record<string, string> = {},
-): {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-} {
-  const child = spawn(process.execPath, ["--import", "tsx", join(examples, name), ...args], {
-    env: { ...process.env, HOST: "127.0.0.1", PORT: "0", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  running.add(child);
-  let output = "";
-  child.stdout?.setEncoding("utf8").on("data", (text: string) => {
-    output += text;
-  });
-  child.stderr?.setEncoding("utf8").on("data", (text: string) => {
-    output += text;
-  });
-  const exited = new Promise<number | null>((resolve) =>
-    child.once("exit", (code) => {
-      running.delete(child);
-      resolve(code);
-    }),
-  );
-  return { child, output: () => output, exited };
-}
-
-/** Starts a server example and waits for its "listening on ...:<port>" line. */
-async function startServer(name: string): Promise<Running> {
-  const { child, output, exited } = spawnExample(name);
-  const deadline = Date.now() + STARTUP_MS;
-  let port = 0;
-  while (port === 0) {
-    const match = /listening on \w+:\/\/[^\s]+:(\d+)/.exec(output());
-    if (match !== null) port = Number(match[1]);
-    else if (child.exitCode !== null) throw new Error(`${name} exited early:\n${output()}`);
-    else if (Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw new Error(`${name} did not start within ${STARTUP_MS} ms:\n${output()}`);
-    } else await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  return {
-    child,
-    port,
-    output,
-    stop: async (signal = "SIGTERM") => {
-      child.kill(signal);
-      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-      const code = await exited;
-      clearTimeout(timer);
-      return code;
-    },
-  };
-}
 
 /** GET over a fresh connection (no keep-alive pool to leak). */
 function httpGet(url: string): Promise<{ status: number; type: string; body: string }> {

@@ -13,6 +13,18 @@ import { createRequire } from "node:module";
 export const PYTHON = process.env.PEERS_PYTHON ?? "/usr/bin/python3";
 /** Debian's chromium. */
 export const CHROMIUM = process.env.PEERS_CHROMIUM ?? "/usr/bin/chromium";
+/** Flags every Chromium of the tests runs with: headless, nothing fetched, no QUIC. */
+export const CHROMIUM_FLAGS: readonly string[] = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--disable-dev-shm-usage",
+];
 
 const HINT = "(or run `sudo .ci/install-peers`, which installs every Debian peer)";
 
