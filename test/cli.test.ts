@@ -11,6 +11,7 @@ import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { connect } from "../src/node/client.ts";
 import { type Server, type ServerConnection, serve } from "../src/node/server.ts";
+import { cert, key } from "./helpers/localhost-tls.ts";
 import { checkLeaksAfterAll } from "./helpers/no-leaks.ts";
 
 checkLeaksAfterAll();
@@ -226,6 +227,31 @@ describe("websockets-ts through pipes", () => {
       `Failed to connect to ws://127.0.0.1:${port}/: connect ECONNREFUSED 127.0.0.1:${port}.\n`,
     );
     assert.equal(cli.stdout(), "");
+  });
+
+  test("--insecure connects to a server whose certificate isn't trusted", async () => {
+    const secure = await serve(handler, {
+      host: "127.0.0.1",
+      port: 0,
+      logger: false,
+      tls: { key, cert },
+    });
+    try {
+      const uri = `wss://127.0.0.1:${(secure.address as { port: number }).port}/`;
+      const refused = run([uri]);
+      assert.equal(await refused.exited, 1);
+      assert.match(
+        refused.stderr(),
+        /^Failed to connect to wss:\/\/127\.0\.0\.1:\d+\/: self[- ]signed certificate/,
+      );
+      const cli = run(["--insecure", uri]);
+      cli.child.stdin?.write("echo over TLS\n");
+      await cli.waitFor(/over TLS\n/);
+      cli.child.stdin?.end();
+      assert.equal(await cli.exited, 0);
+    } finally {
+      await secure.close();
+    }
   });
 
   test("exits 1 when the server refuses the handshake", async () => {
