@@ -115,9 +115,24 @@ describe("websockets-ts in a terminal", { timeout: 120_000 }, () => {
     });
     const terminal = new Terminal();
     terminal.start([url]);
-    const ws = await peer;
-    await terminal.waitFor((lines) => lines.at(-1) === ">", "the prompt");
-    return { terminal, ws };
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const ws = await Promise.race([
+        peer,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            reject(new Error(`the CLI didn't connect; screen:\n${terminal.screen().join("\n")}`));
+          }, WAIT_MS);
+        }),
+      ]);
+      await terminal.waitFor((lines) => lines.at(-1) === ">", "the prompt");
+      return { terminal, ws };
+    } catch (error) {
+      terminal.stop();
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   test("says it's connected, shows a prompt, sends lines and prints replies", async () => {
