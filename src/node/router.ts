@@ -251,7 +251,7 @@ export class Router implements RequestRouter {
   /**
    * The handler and options `serve()` runs: the options' `processRequest`
    * first, then the match (answering 308, 400, 404 or 414 itself), then
-   * the route's `processRequest`. @internal
+   * the route's `processRequest`. Called by `serve()`; you don't need to.
    */
   mount(options: ServeOptions): { handler: Handler; options: ServeOptions } {
     const configs = new Map<CompiledRoute, ServerProtocolConfig>();
