@@ -263,20 +263,20 @@ class Output {
   }
 
   /** A line for the user: on stdout on a terminal, on stderr otherwise (stdout holds messages). */
-  info(line: string): void {
+  say(line: string): void {
     if (this.#mode === "tty") this.#line(line);
     else if (this.#mode === "plain") process.stderr.write(`${line}\n`);
   }
 
   /** An error: always on stderr, above the prompt on a terminal. */
-  error(line: string): void {
+  problem(line: string): void {
     if (this.#mode === "tty") this.#line(line, process.stderr);
     else process.stderr.write(`${line}\n`);
   }
 
   open(uri: string): void {
     if (this.#mode === "json") this.#json({ event: "open", url: uri });
-    else this.info(`Connected to ${uri}.`);
+    else this.say(`Connected to ${uri}.`);
   }
 
   message(data: string | Uint8Array): void {
@@ -292,7 +292,7 @@ class Output {
 
   pong(latency: number): void {
     if (this.#mode === "json") this.#json({ event: "pong", latency });
-    else this.info(`Pong received after ${latency.toFixed(3)} ms.`);
+    else this.say(`Pong received after ${latency.toFixed(3)} ms.`);
   }
 
   close(connection: ClientConnection, description: string): void {
@@ -302,7 +302,7 @@ class Output {
         code: connection.closeCode,
         reason: connection.closeReason ?? "",
       });
-    } else this.info(`Connection closed: ${description}.`);
+    } else this.say(`Connection closed: ${description}.`);
   }
 
   #json(event: Record<string, unknown>): void {
@@ -332,7 +332,7 @@ async function runClient(args: ClientArgs): Promise<number> {
     ws = await connect(args.uri, args.options);
   } catch (error) {
     if (error instanceof InvalidURI) throw new UsageError(error.message);
-    output.error(`Failed to connect to ${args.uri}: ${describe(error)}.`);
+    output.problem(`Failed to connect to ${args.uri}: ${describe(error)}.`);
     return EXIT_FAILED;
   }
   output.open(args.uri);
@@ -416,7 +416,7 @@ async function handleLine(
     }
   } catch (error) {
     // The connection closed under us: the receive loop reports it.
-    if (!(error instanceof ConnectionClosed)) output.error(`Error: ${describe(error)}.`);
+    if (!(error instanceof ConnectionClosed)) output.problem(`Error: ${describe(error)}.`);
   }
 }
 
@@ -436,7 +436,7 @@ async function runCommand(
     case "/binary": {
       const data = parseHex(rest);
       if (data === null) {
-        output.error(`Error: /binary expects hex digits; got ${JSON.stringify(rest)}.`);
+        output.problem(`Error: /binary expects hex digits; got ${JSON.stringify(rest)}.`);
         return;
       }
       await ws.send(data);
@@ -451,14 +451,14 @@ async function runCommand(
       const code = match === null ? Number.NaN : Number(match[1]);
       // RFC 6455 §7.4: codes an endpoint may send.
       if (!(code === 1000 || (code >= 3000 && code <= 4999))) {
-        output.error(
+        output.problem(
           `Error: /close expects 1000 or a code from 3000 to 4999; got ${JSON.stringify(rest)}.`,
         );
         return;
       }
       const reason = match![2] ?? "";
       if (Buffer.byteLength(reason) > 123) {
-        output.error(
+        output.problem(
           `Error: a close reason is at most 123 bytes; got ${Buffer.byteLength(reason)}.`,
         );
         return;
@@ -467,10 +467,10 @@ async function runCommand(
       return;
     }
     case "/help":
-      output.info(COMMANDS_HELP);
+      output.say(COMMANDS_HELP);
       return;
     default:
-      output.error(`Error: unknown command ${command} (${COMMANDS_HELP}).`);
+      output.problem(`Error: unknown command ${command} (${COMMANDS_HELP}).`);
   }
 }
 
