@@ -7,7 +7,8 @@
  *   npx websockets-ts ws://127.0.0.1:8770/count/3
  *   npx websockets-ts --header "Authorization: Basic $(printf alice:s3cret | base64)" ws://127.0.0.1:8770/admin/
  *
- * Other paths get 404; `/admin` (no slash) is redirected to `/admin/`.
+ * Other paths get 404; `/admin` (no slash) is redirected to `/admin/`
+ * (`connect(url, { followRedirects: true })` follows).
  *
  * In your project, import from "websockets-ts" instead of "../src/index.ts".
  */

@@ -79,8 +79,10 @@ export interface ServeOptions extends ConnectionOptions {
   /** `"deflate"` enables permessage-deflate (RFC 7692); `null` disables it. Default: `"deflate"`. */
   compression?: "deflate" | null;
   /**
-   * Accepted `Origin` header values (`null` accepts requests without one);
-   * others get 403. Default: any origin.
+   * Accepted `Origin` header values (`null` in the list accepts requests
+   * without one); others get 403. `origins: null` accepts any origin.
+   * Default: any origin, with a WARN hint, once, when a browser's request
+   * carries `Cookie` or `Authorization` (cross-site WebSocket hijacking).
    */
   origins?: readonly OriginPattern[] | null;
   /** Extension factories, tried in order. Default: none besides `compression`. */
@@ -516,7 +518,8 @@ export function serverProtocolConfig(options: ServeOptions): ServerProtocolConfi
     throw new TypeError(`unsupported compression: ${String(options.compression)}`);
   }
   return new ServerProtocolConfig({
-    origins: options.origins ?? null,
+    // undefined, not null: the config hints at an unset `origins`.
+    origins: options.origins,
     extensions,
     subprotocols: options.subprotocols ?? null,
     maxSize: options.maxSize,

@@ -311,7 +311,7 @@ describe("route() under serve()", () => {
       );
       assert.match(received.toString(), /^HTTP\/1\.1 308 Permanent Redirect\r\n/);
       assert.match(received.toString(), /\r\nLocation: \/dir\/\?q=1\r\n/);
-      const ws = await connect(`${url}/dir?q=1`);
+      const ws = await connect(`${url}/dir?q=1`, { followRedirects: true });
       assert.equal(await ws.recv(), "dir /dir/?q=1");
       await ws.close();
     } finally {
