@@ -60,10 +60,23 @@ export {
   withoutCredentials,
 } from "./node/redirect.ts";
 export {
+  DEFAULT_MAX_PATH_LENGTH,
+  type RouteConverters,
+  type RouteEntry,
+  type RouteHandler,
+  type RouteMatch,
+  type RouteOptions,
+  type RouteParams,
+  Router,
+  type RouterOptions,
+  route,
+} from "./node/router.ts";
+export {
   type CloseServerOptions,
   type Handler,
   type MaybeResponse,
   type OriginPattern,
+  type RequestRouter,
   type ServeOptions,
   Server,
   ServerConnection,

@@ -321,7 +321,8 @@ export class ServerProtocol extends Protocol {
   #responseDate: string | null = null;
   #responseExtensions: string | null = null;
 
-  readonly #config: ServerProtocolConfig;
+  // Replaced only before the response, by useConfig().
+  #config: ServerProtocolConfig;
   // Null once the response is sent: a connection lives long after its handshake.
   #handshake: HandshakeState | null;
 
@@ -389,6 +390,22 @@ export class ServerProtocol extends Protocol {
   /** The options shared with other connections of the server. */
   get config(): ServerProtocolConfig {
     return this.#config;
+  }
+
+  /**
+   * Replaces the shared options once the request is known, before
+   * {@link ServerProtocol.accept}: a router gives each route its own
+   * origins, extensions, subprotocols and `maxSize` (set from the config).
+   * The request was parsed with the former config's HTTP limits.
+   *
+   * @throws InvalidState once a response was sent.
+   */
+  useConfig(config: ServerProtocolConfig): void {
+    if (this.state !== CONNECTING || this.#handshake === null) {
+      throw new InvalidState("cannot change the config: a handshake response was sent");
+    }
+    this.#config = config;
+    this.maxSize = config.maxSize;
   }
 
   /** Acceptable origins, or `null` for any. */

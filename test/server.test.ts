@@ -1049,6 +1049,36 @@ describe("ServerProtocol.reject and sendResponse", () => {
   });
 });
 
+describe("ServerProtocol.useConfig", () => {
+  test("replaces the config after the request, before accept, with its maxSize", () => {
+    const server = new ServerProtocol({ subprotocols: ["v1"], maxSize: 10 });
+    server.receiveData(
+      Buffer.from(REQUEST.replace("\r\n\r\n", "\r\nSec-WebSocket-Protocol: v1, v2\r\n\r\n")),
+    );
+    const request = takeRequest(server);
+    const route = new ServerProtocolConfig({
+      subprotocols: ["v2"],
+      maxSize: 20,
+      serverHeader: "r/1",
+    });
+    server.useConfig(route);
+    assert.equal(server.config, route);
+    assert.equal(server.maxSize, 20);
+    const response = server.accept(request);
+    assert.equal(server.subprotocol, "v2");
+    assert.equal(response.headers.get("Server"), "r/1");
+  });
+
+  test("throws InvalidState once a response was sent", () => {
+    const server = new ServerProtocol();
+    server.sendResponse(acceptReceived(server));
+    assert.throws(() => server.useConfig(new ServerProtocolConfig()), {
+      name: "InvalidState",
+      message: "cannot change the config: a handshake response was sent",
+    });
+  });
+});
+
 describe("ServerProtocolConfig shared by connections", () => {
   test("is kept by reference, and every connection reads its options from it", () => {
     const factory = new TestServerFactory("x-test");
