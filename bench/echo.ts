@@ -4,12 +4,15 @@
  * round by round so drift on a shared machine hits each of them alike.
  *
  *   npm run bench -- echo [--quick] [--rounds 3] [--duration 1500]
- *     [--impl ours,ws,raw] [--only 32 B] [--idle 10000] [--stat best|median]
- *     [--server name=command] [--peers] [--json]
+ *     [--impl ours,ws,raw] [--only 32 B] [--idle 10000] [--stat median|best]
+ *     [--server name=command] [--peers] [--gen c|node] [--no-pin] [--json]
  *
  * Three kinds of process: this orchestrator (idle while measuring), one echo
  * server per implementation (bench/echo-server.ts, or any command following
- * its contract), and one load generator (bench/echo-load.ts). `--peers` adds
+ * its contract), and the load generator: bench/loadgen.c (one process per
+ * job, see bench/echo-loadgen.ts) for the measured rows, bench/echo-load.ts
+ * for holding idle connections. With two CPUs and `taskset`, the generator
+ * runs on CPU 0 and every server on CPU 1. `--peers` adds
  * Bun's and Deno's built-in servers (bench/peers/), when
  * scripts/install-bench-peers.mjs has installed them.
  *
@@ -22,6 +25,14 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { Job, JobResult } from "./echo-load.ts";
+import {
+  buildLoadgen,
+  choosePinning,
+  type LoadJob,
+  type LoadResult,
+  pinned,
+  runLoadgen,
+} from "./echo-loadgen.ts";
 import { cpuSeconds, stopServer } from "./echo-process.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -36,10 +47,12 @@ const { values } = parseArgs({
     impl: { type: "string" },
     only: { type: "string", multiple: true },
     idle: { type: "string" },
-    stat: { type: "string", default: "best" },
+    stat: { type: "string", default: "median" },
     server: { type: "string", multiple: true },
     peers: { type: "boolean", default: false },
     json: { type: "boolean", default: false },
+    gen: { type: "string", default: "c" },
+    "no-pin": { type: "boolean", default: false },
   },
   allowPositionals: true,
 });
@@ -49,7 +62,10 @@ const rounds = Number(values.rounds ?? (quick ? 1 : 3));
 const durationMs = Number(values.duration ?? (quick ? 500 : 1500));
 const warmupMs = Number(values.warmup ?? (quick ? 200 : 300));
 const idleCount = Number(values.idle ?? (quick ? 1000 : 10_000));
-const stat = values.stat === "median" ? "median" : "best";
+const stat = values.stat === "best" ? "best" : "median";
+const pinning = choosePinning(values["no-pin"] !== true);
+// The C generator unless asked for the Node one or there is no compiler.
+const loadgen = values.gen === "node" ? null : buildLoadgen();
 
 interface ServerSpec {
   name: string;
@@ -131,7 +147,16 @@ interface RunningServer {
 /** Starts a server process and waits for its `listening <port>` line (bounded). */
 function startServer(spec: ServerSpec): Promise<RunningServer> {
   return new Promise((resolve, reject) => {
-    const child = spawn(spec.command, spec.args, {
+    const run = spec.shell
+      ? {
+          command:
+            pinning.server === null
+              ? spec.command
+              : `exec taskset -c ${pinning.server} ${spec.command}`,
+          args: [],
+        }
+      : pinned(pinning.server, spec.command, spec.args);
+    const child = spawn(run.command, run.args, {
       cwd: root,
       shell: spec.shell,
       env: { ...process.env, ...spec.env, HOST: "127.0.0.1", PORT: "0" },
@@ -206,36 +231,54 @@ interface Sample {
   rate: number; // messages or handshakes per second
   genCpu: number; // load generator CPU, fraction of one core
   serverCpuPerOp: number; // server CPU microseconds per message or handshake
+  p50: number | null; // round-trip time of a message, microseconds (C generator only)
+  p99: number | null;
 }
 
 interface Row {
   name: string;
   size?: number;
-  job: (port: number) => Job;
+  job: (port: number) => LoadJob;
 }
 
 const KIB = 1024;
+// Above this share of a core the generator, not the server, may set the pace.
+const GENERATOR_BOUND = 0.8;
 const MIB = 1024 * 1024;
 
-const throughputRow = (name: string, size: number, conns: number, inflight: number): Row => ({
+const throughputRow = (
+  name: string,
+  size: number,
+  conns: number,
+  inflight: number,
+  text = false,
+): Row => ({
   name,
   size,
-  job: (port) => ({ type: "throughput", port, size, conns, inflight, warmupMs, durationMs }),
+  job: (port) => ({ type: "throughput", port, size, conns, inflight, warmupMs, durationMs, text }),
 });
 
 const rows: Row[] = [
   throughputRow("32 B, 1 conn, 1 in flight", 32, 1, 1),
   throughputRow("32 B, 1 conn, 64 in flight", 32, 1, 64),
   throughputRow("32 B, 100 conns, 16 in flight", 32, 100, 16),
-  throughputRow("1 KiB, 1 conn, 64 in flight", KIB, 1, 64),
-  throughputRow("1 KiB, 100 conns, 16 in flight", KIB, 100, 16),
-  throughputRow("64 KiB, 1 conn, 16 in flight", 64 * KIB, 1, 16),
+  throughputRow("1 KiB text, 100 conns, 16 in flight", KIB, 100, 16, true),
+  throughputRow("64 KiB, 10 conns, 4 in flight", 64 * KIB, 10, 4),
   throughputRow("1 MiB, 1 conn, 4 in flight", MIB, 1, 4),
   {
-    name: "handshakes/s, 8 concurrent",
-    job: (port) => ({ type: "handshakes", port, concurrency: 8, durationMs }),
+    name: "handshake + close, 32 concurrent",
+    job: (port) => ({ type: "handshakes", port, concurrency: 32, durationMs }),
   },
 ];
+
+/** Runs a measured job on the C generator, or on the Node one (`--gen node`, or no `cc`). */
+async function measure(gen: LoadGenerator, job: LoadJob): Promise<LoadResult> {
+  if (loadgen !== null) return runLoadgen(loadgen, pinning.generator, job);
+  const result = await gen.run(job.type === "throughput" ? { ...job } : job);
+  if (result.type === "throughput") return { ...result, p50_us: null, p99_us: null };
+  if (result.type === "handshakes") return result;
+  throw new Error(`unexpected reply ${result.type}`);
+}
 
 function pick(samples: Sample[]): Sample {
   const sorted = [...samples].sort((a, b) => a.rate - b.rate);
@@ -305,18 +348,30 @@ try {
       const order = round % 2 === 0 ? servers : [...servers].reverse();
       for (const server of order) {
         const cpu0 = cpuSeconds(server.child.pid!);
-        const result = await gen.run(row.job(server.port));
+        const result = await measure(gen, row.job(server.port));
         const cpu1 = cpuSeconds(server.child.pid!);
         let ops: number;
         let sample: Sample;
         if (result.type === "throughput") {
           // Server CPU is read around the whole job, so divide by every echo of the job.
           ops = result.total;
-          sample = { rate: ops / result.seconds, genCpu: result.cpu, serverCpuPerOp: 0 };
-        } else if (result.type === "handshakes") {
+          sample = {
+            rate: result.messages / result.seconds,
+            genCpu: result.cpu,
+            serverCpuPerOp: 0,
+            p50: result.p50_us,
+            p99: result.p99_us,
+          };
+        } else {
           ops = result.handshakes;
-          sample = { rate: ops / result.seconds, genCpu: result.cpu, serverCpuPerOp: 0 };
-        } else throw new Error(`unexpected reply ${result.type}`);
+          sample = {
+            rate: ops / result.seconds,
+            genCpu: result.cpu,
+            serverCpuPerOp: 0,
+            p50: null,
+            p99: null,
+          };
+        }
         sample.serverCpuPerOp = ops > 0 ? ((cpu1 - cpu0) * 1e6) / ops : 0;
         samples.get(server.spec.name)!.push(sample);
       }
@@ -389,14 +444,43 @@ if (values.json) {
       cells.push(row.size ? ((m.get(n)!.rate * row.size) / MIB).toFixed(1) : "");
     }
     for (const n of names) cells.push(m.get(n)!.serverCpuPerOp.toFixed(1));
-    cells.push(`${Math.round(Math.max(...names.map((n) => m.get(n)!.genCpu)) * 100)}%`);
+    // A generator near a full core may have set the pace itself: flag the row.
+    const genCpu = Math.max(...names.map((n) => m.get(n)!.genCpu));
+    cells.push(`${Math.round(genCpu * 100)}%${genCpu >= GENERATOR_BOUND ? " !" : ""}`);
     body.push(cells);
   }
+  const generator =
+    loadgen === null ? "Node generator (bench/echo-load.ts)" : "C generator (bench/loadgen.c)";
+  const cpus =
+    pinning.server === null
+      ? "not pinned"
+      : `generator on CPU ${pinning.generator}, servers on CPU ${pinning.server}`;
   console.log(
-    `\necho bench: ${rounds} round(s) of ${durationMs} ms per implementation, ${stat} kept; ` +
-      `binary messages, no compression, loopback; ${runtimes.join(", ")}\n`,
+    `\necho bench: ${rounds} paired round(s) of ${durationMs} ms per implementation, ${stat} kept; ` +
+      `${generator}, ${cpus}; no compression, loopback; ${runtimes.join(", ")}\n`,
   );
   console.log(table(header, body));
+  const latency = selected.filter((row) => [...results.get(row.name)!.values()][0].p50 !== null);
+  if (latency.length > 0) {
+    const lh = ["round-trip time, µs", ...names.flatMap((n) => [`${n} p50`, `${n} p99`])];
+    if (hasOurs) for (const peer of peers) lh.push(`ours/${peer} p50`);
+    const lb = latency
+      .filter((row) => row.name.includes("1 in flight"))
+      .map((row) => {
+        const m = results.get(row.name)!;
+        const cells = [
+          row.name,
+          ...names.flatMap((n) => [String(m.get(n)!.p50), String(m.get(n)!.p99)]),
+        ];
+        if (hasOurs) {
+          for (const peer of peers) {
+            cells.push(`${(m.get("ours")!.p50! / m.get(peer)!.p50!).toFixed(2)}x`);
+          }
+        }
+        return cells;
+      });
+    if (lb.length > 0) console.log(`\n${table(lh, lb)}`);
+  }
   if (idle.size > 0) {
     const idleNames = [...idle.keys()];
     const idleHeader = ["idle connections", ...idleNames.map((n) => `${n} B/conn`)];
@@ -419,7 +503,10 @@ if (values.json) {
     "\nMB/s counts payload echoed back; µs cpu/op is server CPU per message (or handshake) over",
   );
   console.log(
-    "the whole job (opening and closing included); gen cpu is the load generator's busiest share of a core.",
+    "the whole job (opening and closing included); gen cpu is the load generator's busiest share of a core;",
+  );
+  console.log(
+    `a row marked ! had a generator at ${GENERATOR_BOUND * 100}% of a core or more: it may measure the generator.`,
   );
   for (const server of servers) {
     if (server.stderr.length > 0) {
