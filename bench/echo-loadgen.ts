@@ -30,8 +30,10 @@ export type LoadJob =
       warmupMs: number;
       durationMs: number;
       text?: boolean;
+      deflate?: boolean;
+      tls?: boolean;
     }
-  | { type: "handshakes"; port: number; concurrency: number; durationMs: number };
+  | { type: "handshakes"; port: number; concurrency: number; durationMs: number; tls?: boolean };
 
 export type LoadResult =
   | {
@@ -79,7 +81,10 @@ export function buildLoadgen(): string | null {
   const bin = join(dir, `loadgen-${hash}`);
   if (existsSync(bin)) return bin;
   mkdirSync(dir, { recursive: true });
-  const cc = spawnSync("cc", ["-O2", "-Wall", "-o", bin, source], { encoding: "utf8" });
+  // OpenSSL and zlib for the TLS and compression rows (libssl-dev, zlib1g-dev).
+  const cc = spawnSync("cc", ["-O2", "-Wall", "-o", bin, source, "-lssl", "-lcrypto", "-lz"], {
+    encoding: "utf8",
+  });
   if (cc.error !== undefined || cc.status !== 0) {
     console.error(`echo: cc could not build bench/loadgen.c: ${cc.error?.message ?? cc.stderr}`);
     return null;
@@ -88,19 +93,24 @@ export function buildLoadgen(): string | null {
 }
 
 function argv(job: LoadJob): string[] {
+  const flags = job.tls ? ["tls"] : [];
   if (job.type === "handshakes") {
-    return ["handshakes", job.port, job.concurrency, job.durationMs].map(String);
+    return [...["handshakes", job.port, job.concurrency, job.durationMs].map(String), ...flags];
   }
+  if (job.text) flags.push("text");
+  if (job.deflate) flags.push("deflate");
   return [
-    "throughput",
-    job.port,
-    job.size,
-    job.conns,
-    job.inflight,
-    job.warmupMs,
-    job.durationMs,
-    job.text ? "text" : "binary",
-  ].map(String);
+    ...[
+      "throughput",
+      job.port,
+      job.size,
+      job.conns,
+      job.inflight,
+      job.warmupMs,
+      job.durationMs,
+    ].map(String),
+    ...flags,
+  ];
 }
 
 /** Runs one job in a fresh generator process, bounded by its duration plus a margin. */

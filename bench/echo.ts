@@ -20,10 +20,12 @@
  */
 
 import { type ChildProcess, fork, spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import * as localhostTls from "../test/helpers/localhost-tls.ts";
 import type { Job, JobResult } from "./echo-load.ts";
 import {
   buildLoadgen,
@@ -145,7 +147,7 @@ interface RunningServer {
 }
 
 /** Starts a server process and waits for its `listening <port>` line (bounded). */
-function startServer(spec: ServerSpec): Promise<RunningServer> {
+function startServer(spec: ServerSpec, variant: Variant = "plain"): Promise<RunningServer> {
   return new Promise((resolve, reject) => {
     const run = spec.shell
       ? {
@@ -159,7 +161,7 @@ function startServer(spec: ServerSpec): Promise<RunningServer> {
     const child = spawn(run.command, run.args, {
       cwd: root,
       shell: spec.shell,
-      env: { ...process.env, ...spec.env, HOST: "127.0.0.1", PORT: "0" },
+      env: { ...process.env, ...spec.env, ...variantEnv(variant), HOST: "127.0.0.1", PORT: "0" },
       stdio: ["ignore", "pipe", "pipe"],
     });
     const stderr: string[] = [];
@@ -188,6 +190,22 @@ function startServer(spec: ServerSpec): Promise<RunningServer> {
       reject(new Error(`${spec.name}: exited with ${code} before listening\n${stderr.join("\n")}`));
     });
   });
+}
+
+let tlsFiles: { TLS_KEY: string; TLS_CERT: string } | null = null;
+
+/** The environment that puts a server in a variant (bench/echo-server.ts documents it). */
+function variantEnv(variant: Variant): Record<string, string> {
+  if (variant === "deflate") return { COMPRESSION: "1" };
+  if (variant === "plain") return {};
+  if (tlsFiles === null) {
+    // The test certificate for localhost, written where every runtime can read it.
+    const dir = mkdtempSync(join(tmpdir(), "websockets-ts-bench-tls-"));
+    tlsFiles = { TLS_KEY: join(dir, "key.pem"), TLS_CERT: join(dir, "cert.pem") };
+    writeFileSync(tlsFiles.TLS_KEY, localhostTls.key);
+    writeFileSync(tlsFiles.TLS_CERT, localhostTls.cert);
+  }
+  return tlsFiles;
 }
 
 /** Resident set size of a process, in bytes, from /proc (Linux). */
@@ -235,9 +253,13 @@ interface Sample {
   p99: number | null;
 }
 
+/** Servers run in one of three set-ups; each row names the one it needs. */
+type Variant = "plain" | "deflate" | "tls";
+
 interface Row {
   name: string;
   size?: number;
+  variant: Variant;
   job: (port: number) => LoadJob;
 }
 
@@ -251,25 +273,55 @@ const throughputRow = (
   size: number,
   conns: number,
   inflight: number,
-  text = false,
+  { text = false, variant = "plain" }: { text?: boolean; variant?: Variant } = {},
 ): Row => ({
   name,
   size,
-  job: (port) => ({ type: "throughput", port, size, conns, inflight, warmupMs, durationMs, text }),
+  variant,
+  job: (port) => ({
+    type: "throughput",
+    port,
+    size,
+    conns,
+    inflight,
+    warmupMs,
+    durationMs,
+    text,
+    deflate: variant === "deflate",
+    tls: variant === "tls",
+  }),
 });
 
 const rows: Row[] = [
   throughputRow("32 B, 1 conn, 1 in flight", 32, 1, 1),
   throughputRow("32 B, 1 conn, 64 in flight", 32, 1, 64),
   throughputRow("32 B, 100 conns, 16 in flight", 32, 100, 16),
-  throughputRow("1 KiB text, 100 conns, 16 in flight", KIB, 100, 16, true),
+  throughputRow("1 KiB text, 100 conns, 16 in flight", KIB, 100, 16, { text: true }),
   throughputRow("64 KiB, 10 conns, 4 in flight", 64 * KIB, 10, 4),
   throughputRow("1 MiB, 1 conn, 4 in flight", MIB, 1, 4),
   {
     name: "handshake + close, 32 concurrent",
+    variant: "plain",
     job: (port) => ({ type: "handshakes", port, concurrency: 32, durationMs }),
   },
+  throughputRow("deflate 32 B text, 100 conns, 16 in flight", 32, 100, 16, {
+    text: true,
+    variant: "deflate",
+  }),
+  throughputRow("deflate 1 KiB text, 100 conns, 16 in flight", KIB, 100, 16, {
+    text: true,
+    variant: "deflate",
+  }),
+  throughputRow("deflate 64 KiB text, 10 conns, 4 in flight", 64 * KIB, 10, 4, {
+    text: true,
+    variant: "deflate",
+  }),
+  throughputRow("TLS 32 B, 100 conns, 16 in flight", 32, 100, 16, { variant: "tls" }),
+  throughputRow("TLS 64 KiB, 10 conns, 4 in flight", 64 * KIB, 10, 4, { variant: "tls" }),
 ];
+
+// Servers without permessage-deflate can't run the deflate rows.
+const NO_DEFLATE = new Set(["raw", "deno"]);
 
 /** Runs a measured job on the C generator, or on the Node one (`--gen node`, or no `cc`). */
 async function measure(gen: LoadGenerator, job: LoadJob): Promise<LoadResult> {
@@ -336,19 +388,40 @@ const selected = values.only?.length
 const withIdle = !values.only?.length || values.only.some((part) => "idle".includes(part));
 
 const gen = new LoadGenerator();
-const servers: RunningServer[] = [];
-const results = new Map<string, Map<string, Sample>>();
+const running = new Map<Variant, RunningServer[]>();
+const results = new Map<string, Map<string, Sample | null>>();
 const idle = new Map<string, { perConn: number; opened: number }>();
+
+/** The servers of a variant, started on first use and kept for its other rows. */
+async function serversFor(variant: Variant): Promise<RunningServer[]> {
+  let list = running.get(variant);
+  if (list === undefined) {
+    const wanted =
+      variant === "deflate" ? specs.filter((spec) => !NO_DEFLATE.has(spec.name)) : specs;
+    list = [];
+    running.set(variant, list);
+    for (const spec of wanted) list.push(await startServer(spec, variant));
+  }
+  return list;
+}
+
 try {
-  for (const spec of specs) servers.push(await startServer(spec));
   for (const row of selected) {
+    const servers = await serversFor(row.variant);
     const samples = new Map<string, Sample[]>(servers.map((s) => [s.spec.name, []]));
     for (let round = 0; round < rounds; round++) {
       // Alternate the order each round so no implementation always goes first.
       const order = round % 2 === 0 ? servers : [...servers].reverse();
       for (const server of order) {
         const cpu0 = cpuSeconds(server.child.pid!);
-        const result = await measure(gen, row.job(server.port));
+        let result: LoadResult;
+        try {
+          result = await measure(gen, row.job(server.port));
+        } catch (error) {
+          // One server failing a row (a missing feature, a crash) leaves the others' figures.
+          console.error(`  ${row.name}: ${server.spec.name} failed: ${(error as Error).message}`);
+          continue;
+        }
         const cpu1 = cpuSeconds(server.child.pid!);
         let ops: number;
         let sample: Sample;
@@ -376,10 +449,17 @@ try {
         samples.get(server.spec.name)!.push(sample);
       }
     }
-    const picked = new Map([...samples].map(([name, list]) => [name, pick(list)]));
+    const picked = new Map(
+      specs.map((spec) => {
+        const list = samples.get(spec.name) ?? [];
+        return [spec.name, list.length > 0 ? pick(list) : null] as const;
+      }),
+    );
     results.set(row.name, picked);
     if (!values.json) {
-      const parts = [...picked].map(([name, s]) => `${name} ${formatRate(s.rate)}`);
+      const parts = [...picked].map(
+        ([name, s]) => `${name} ${s === null ? "–" : formatRate(s.rate)}`,
+      );
       console.error(`  ${row.name}: ${parts.join(", ")}`);
     }
   }
@@ -404,11 +484,12 @@ try {
     }
   }
 } finally {
-  await Promise.all(servers.map(stopServer));
+  await Promise.all([...running.values()].flat().map(stopServer));
   await gen.stop();
+  if (tlsFiles !== null) rmSync(dirname(tlsFiles.TLS_KEY), { recursive: true, force: true });
 }
 
-const names = servers.map((s) => s.spec.name);
+const names = specs.map((s) => s.name);
 const peers = names.filter((name) => name !== "ours");
 const hasOurs = names.includes("ours");
 
@@ -432,20 +513,22 @@ if (values.json) {
   if (hasOurs) for (const peer of peers) header.push(`ours/${peer}`);
   header.push(...names.map((n) => `${n} MB/s`), ...names.map((n) => `${n} µs cpu/op`), "gen cpu");
   const body: string[][] = [];
+  const dash = "–";
+  // A ratio of two samples, or a dash where either server could not run the row.
+  const ratio = (a: number | null | undefined, b: number | null | undefined) =>
+    a != null && b != null && b > 0 ? `${(a / b).toFixed(2)}x` : dash;
   for (const row of selected) {
     const m = results.get(row.name)!;
-    const cells = [row.name, ...names.map((n) => formatRate(m.get(n)!.rate))];
-    if (hasOurs) {
-      for (const peer of peers) {
-        cells.push(`${(m.get("ours")!.rate / m.get(peer)!.rate).toFixed(2)}x`);
-      }
-    }
+    const cells = [row.name, ...names.map((n) => (m.get(n) ? formatRate(m.get(n)!.rate) : dash))];
+    if (hasOurs)
+      for (const peer of peers) cells.push(ratio(m.get("ours")?.rate, m.get(peer)?.rate));
     for (const n of names) {
-      cells.push(row.size ? ((m.get(n)!.rate * row.size) / MIB).toFixed(1) : "");
+      const sample = m.get(n);
+      cells.push(row.size && sample ? ((sample.rate * row.size) / MIB).toFixed(1) : "");
     }
-    for (const n of names) cells.push(m.get(n)!.serverCpuPerOp.toFixed(1));
+    for (const n of names) cells.push(m.get(n)?.serverCpuPerOp.toFixed(1) ?? dash);
     // A generator near a full core may have set the pace itself: flag the row.
-    const genCpu = Math.max(...names.map((n) => m.get(n)!.genCpu));
+    const genCpu = Math.max(0, ...names.map((n) => m.get(n)?.genCpu ?? 0));
     cells.push(`${Math.round(genCpu * 100)}%${genCpu >= GENERATOR_BOUND ? " !" : ""}`);
     body.push(cells);
   }
@@ -457,28 +540,23 @@ if (values.json) {
       : `generator on CPU ${pinning.generator}, servers on CPU ${pinning.server}`;
   console.log(
     `\necho bench: ${rounds} paired round(s) of ${durationMs} ms per implementation, ${stat} kept; ` +
-      `${generator}, ${cpus}; no compression, loopback; ${runtimes.join(", ")}\n`,
+      `${generator}, ${cpus}; loopback; ${runtimes.join(", ")}\n`,
   );
   console.log(table(header, body));
-  const latency = selected.filter((row) => [...results.get(row.name)!.values()][0].p50 !== null);
+  const latency = selected.filter((row) => row.name.includes("1 in flight"));
   if (latency.length > 0) {
     const lh = ["round-trip time, µs", ...names.flatMap((n) => [`${n} p50`, `${n} p99`])];
     if (hasOurs) for (const peer of peers) lh.push(`ours/${peer} p50`);
-    const lb = latency
-      .filter((row) => row.name.includes("1 in flight"))
-      .map((row) => {
-        const m = results.get(row.name)!;
-        const cells = [
-          row.name,
-          ...names.flatMap((n) => [String(m.get(n)!.p50), String(m.get(n)!.p99)]),
-        ];
-        if (hasOurs) {
-          for (const peer of peers) {
-            cells.push(`${(m.get("ours")!.p50! / m.get(peer)!.p50!).toFixed(2)}x`);
-          }
-        }
-        return cells;
-      });
+    const lb = latency.map((row) => {
+      const m = results.get(row.name)!;
+      const cells = [
+        row.name,
+        ...names.flatMap((n) => [String(m.get(n)?.p50 ?? dash), String(m.get(n)?.p99 ?? dash)]),
+      ];
+      if (hasOurs)
+        for (const peer of peers) cells.push(ratio(m.get("ours")?.p50, m.get(peer)?.p50));
+      return cells;
+    });
     if (lb.length > 0) console.log(`\n${table(lh, lb)}`);
   }
   if (idle.size > 0) {
@@ -508,7 +586,7 @@ if (values.json) {
   console.log(
     `a row marked ! had a generator at ${GENERATOR_BOUND * 100}% of a core or more: it may measure the generator.`,
   );
-  for (const server of servers) {
+  for (const server of [...running.values()].flat()) {
     if (server.stderr.length > 0) {
       console.log(`\n${server.spec.name} wrote ${server.stderr.length}+ lines to stderr, first:`);
       console.log(`  ${server.stderr[0]}`);

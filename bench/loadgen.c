@@ -8,20 +8,28 @@
  * built once, count echoed messages without copying payloads, answer pings
  * and close frames, and time each message's round trip.
  *
- *   loadgen throughput PORT SIZE CONNS INFLIGHT WARMUP_MS DURATION_MS [binary|text]
- *   loadgen handshakes PORT CONCURRENCY DURATION_MS
+ *   loadgen throughput PORT SIZE CONNS INFLIGHT WARMUP_MS DURATION_MS [text] [deflate] [tls]
+ *   loadgen handshakes PORT CONCURRENCY DURATION_MS [tls]
+ *
+ * `text` sends text messages (binary otherwise). `deflate` offers
+ * permessage-deflate with client_no_context_takeover, so one compressed
+ * frame, built once, is valid every time (RFC 7692 §7.1.1.1); the server
+ * compresses its echoes as it negotiated. `tls` speaks TLS (OpenSSL, no
+ * certificate check: the servers are ours, on loopback).
  *
  * Prints one JSON object on stdout. Connects only to 127.0.0.1. Every loop
  * is bounded by a deadline; failures are counted, and too many end the job.
  *
- * Built by bench/echo-loadgen.ts with `cc -O2` into a cache outside the
- * checkout; nothing built is committed.
+ * Built by bench/echo-loadgen.ts with `cc -O2 ... -lssl -lcrypto -lz` into a
+ * cache outside the checkout; nothing built is committed.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +39,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #define MAX_CONNS 4096
 #define HEAD_MAX 16384
@@ -39,10 +48,11 @@
 #define MAX_FAILURES 1000
 #define MAX_SAMPLES (1 << 21)
 
-enum phase { CONNECTING, UPGRADING, OPEN, CLOSING, DONE };
+enum phase { CONNECTING, TLS_HANDSHAKE, UPGRADING, OPEN, CLOSING, DONE };
 
 struct conn {
   int fd;
+  SSL *ssl;
   enum phase phase;
   /* Handshake response head, until its blank line. */
   char head[HEAD_MAX];
@@ -80,6 +90,8 @@ static uint32_t *samples;
 static uint64_t nsamples;
 static uint64_t failures;
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
+static int use_deflate;
+static SSL_CTX *tls_ctx;
 
 static int64_t now_ns(void) {
   struct timespec ts;
@@ -106,13 +118,14 @@ static void die(const char *what) {
   exit(2);
 }
 
-/* RFC 6455 §5.2/§5.3: one final, masked frame. */
-static size_t build_frame(uint8_t *dst, int opcode, const uint8_t *payload, size_t len) {
+/* RFC 6455 §5.2/§5.3: one final, masked frame (`rsv1` marks a compressed message, RFC 7692 §6). */
+static size_t build_frame_rsv(uint8_t *dst, int opcode, int rsv1, const uint8_t *payload,
+                              size_t len) {
   size_t i = 0;
   uint8_t key[4];
   uint64_t r = next_random();
   memcpy(key, &r, 4);
-  dst[i++] = 0x80 | (uint8_t)opcode;
+  dst[i++] = 0x80 | (rsv1 ? 0x40 : 0) | (uint8_t)opcode;
   if (len < 126) {
     dst[i++] = 0x80 | (uint8_t)len;
   } else if (len < 65536) {
@@ -127,6 +140,70 @@ static size_t build_frame(uint8_t *dst, int opcode, const uint8_t *payload, size
   i += 4;
   for (size_t j = 0; j < len; j++) dst[i + j] = payload[j] ^ key[j & 3];
   return i + len;
+}
+
+static size_t build_frame(uint8_t *dst, int opcode, const uint8_t *payload, size_t len) {
+  return build_frame_rsv(dst, opcode, 0, payload, len);
+}
+
+/* RFC 7692 §7.2.1: raw DEFLATE, flushed, without the final 00 00 ff ff. */
+static size_t deflate_message(const uint8_t *in, size_t len, uint8_t *out, size_t cap) {
+  z_stream z = {0};
+  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    fprintf(stderr, "loadgen: deflateInit2 failed\n");
+    exit(2);
+  }
+  z.next_in = (uint8_t *)in;
+  z.avail_in = (uInt)len;
+  z.next_out = out;
+  z.avail_out = (uInt)cap;
+  if (deflate(&z, Z_SYNC_FLUSH) != Z_OK || z.avail_in != 0) {
+    fprintf(stderr, "loadgen: deflate failed\n");
+    exit(2);
+  }
+  size_t n = cap - z.avail_out;
+  deflateEnd(&z);
+  return n >= 4 ? n - 4 : n;
+}
+
+/* Reads like a chat message stream, so compression has something realistic to do. */
+static void chat_payload(uint8_t *dst, size_t size) {
+  size_t i = 0;
+  while (i < size) {
+    char msg[96];
+    int n = snprintf(msg, sizeof msg, "{\"user\":\"u%04u\",\"text\":\"hello %u\",\"ts\":%u}",
+                     (unsigned)(next_random() % 10000), (unsigned)(next_random() % 100000),
+                     1700000000u + (unsigned)(next_random() % 100000));
+    for (int j = 0; j < n && i < size; j++) dst[i++] = (uint8_t)msg[j];
+  }
+}
+
+/* read(2) or SSL_read, with EAGAIN for "not now" either way. */
+static ssize_t io_read(struct conn *c, uint8_t *buf, size_t n) {
+  if (c->ssl == NULL) return read(c->fd, buf, n);
+  int r = SSL_read(c->ssl, buf, (int)n);
+  if (r > 0) return r;
+  int e = SSL_get_error(c->ssl, r);
+  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+    errno = EAGAIN;
+    return -1;
+  }
+  if (e == SSL_ERROR_ZERO_RETURN) return 0;
+  errno = EIO;
+  return -1;
+}
+
+static ssize_t io_write(struct conn *c, const uint8_t *buf, size_t n) {
+  if (c->ssl == NULL) return write(c->fd, buf, n);
+  int r = SSL_write(c->ssl, buf, (int)n);
+  if (r > 0) return r;
+  int e = SSL_get_error(c->ssl, r);
+  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+    errno = EAGAIN;
+    return -1;
+  }
+  errno = EIO;
+  return -1;
 }
 
 static void queue_out(struct conn *c, const uint8_t *data, size_t len) {
@@ -150,6 +227,10 @@ static void queue_out(struct conn *c, const uint8_t *data, size_t len) {
 }
 
 static void close_conn(struct conn *c) {
+  if (c->ssl != NULL) {
+    SSL_free(c->ssl);
+    c->ssl = NULL;
+  }
   if (c->fd >= 0) {
     epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
@@ -170,7 +251,7 @@ static void watch(struct conn *c, int want_out) {
 /* Writes what it can; waits for EPOLLOUT for the rest. Returns -1 if the connection died. */
 static int flush_out(struct conn *c) {
   while (c->out_off < c->out_len) {
-    ssize_t n = write(c->fd, c->out + c->out_off, c->out_len - c->out_off);
+    ssize_t n = io_write(c, c->out + c->out_off, c->out_len - c->out_off);
     if (n > 0) {
       c->out_off += (size_t)n;
       continue;
@@ -244,8 +325,11 @@ static void upgrade_request(struct conn *c) {
   int n = snprintf(req, sizeof req,
                    "GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
                    "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-                   "Sec-WebSocket-Version: 13\r\n\r\n",
-                   port, key);
+                   "Sec-WebSocket-Version: 13\r\n%s\r\n",
+                   port, key,
+                   use_deflate ? "Sec-WebSocket-Extensions: permessage-deflate; "
+                                 "client_no_context_takeover\r\n"
+                               : "");
   queue_out(c, (const uint8_t *)req, (size_t)n);
   c->phase = UPGRADING;
 }
@@ -341,6 +425,10 @@ static int on_head(struct conn *c, const uint8_t *p, size_t n) {
   for (size_t i = scan_from; i + 3 < c->head_len; i++) {
     if (memcmp(c->head + i, "\r\n\r\n", 4) == 0) {
       if (c->head_len < 12 || memcmp(c->head, "HTTP/1.1 101", 12) != 0) return -1;
+      if (use_deflate && memmem(c->head, i, "permessage-deflate", 18) == NULL) {
+        fprintf(stderr, "loadgen: the server did not accept permessage-deflate\n");
+        return -1;
+      }
       c->phase = OPEN;
       size_t used_here = i + 4 - (c->head_len - take);
       parse_frames(c, p + used_here, n - used_here);
@@ -358,11 +446,29 @@ static int service(struct conn *c, uint32_t events, void (*opened)(struct conn *
     socklen_t len = sizeof err;
     getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
     if (err != 0) return -1;
+    if (tls_ctx != NULL) {
+      c->ssl = SSL_new(tls_ctx);
+      SSL_set_fd(c->ssl, c->fd);
+      SSL_set_connect_state(c->ssl);
+      c->phase = TLS_HANDSHAKE;
+    } else {
+      upgrade_request(c);
+    }
+  }
+  if (c->phase == TLS_HANDSHAKE) {
+    int r = SSL_do_handshake(c->ssl);
+    if (r != 1) {
+      int e = SSL_get_error(c->ssl, r);
+      if (e == SSL_ERROR_WANT_READ) watch(c, 0);
+      else if (e == SSL_ERROR_WANT_WRITE) watch(c, 1);
+      else return -1;
+      return 0;
+    }
     upgrade_request(c);
   }
   if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
     for (int reads = 0; reads < 64; reads++) {
-      ssize_t n = read(c->fd, buf, sizeof buf);
+      ssize_t n = io_read(c, buf, sizeof buf);
       if (n > 0) {
         if (c->phase == UPGRADING) {
           int r = on_head(c, buf, (size_t)n);
@@ -371,7 +477,8 @@ static int service(struct conn *c, uint32_t events, void (*opened)(struct conn *
         } else {
           parse_frames(c, buf, (size_t)n);
         }
-        if ((size_t)n < sizeof buf) break;
+        /* TLS may hold decrypted records that epoll can't see: read until EAGAIN. */
+        if (c->ssl == NULL && (size_t)n < sizeof buf) break;
         continue;
       }
       if (n == 0) return c->phase == CLOSING ? 1 : -1;
@@ -407,12 +514,22 @@ static void print_percentiles(void) {
 static int run_throughput(int size, int count, int warmup_ms, int duration_ms, int text) {
   nconns = count;
   conns = calloc((size_t)nconns, sizeof *conns);
-  uint8_t *payload = malloc((size_t)size);
-  frame = malloc((size_t)size + 14);
+  size_t cap = (size_t)size + (size_t)size / 8 + 64;
+  uint8_t *payload = malloc(cap);
+  frame = malloc(cap + 14);
   samples = malloc(sizeof *samples * MAX_SAMPLES);
   if (conns == NULL || payload == NULL || frame == NULL || samples == NULL) die("malloc");
-  memset(payload, 'a', (size_t)size);
-  frame_len = build_frame(frame, text ? 0x1 : 0x2, payload, (size_t)size);
+  if (use_deflate) {
+    uint8_t *plain = malloc((size_t)size);
+    if (plain == NULL) die("malloc");
+    chat_payload(plain, (size_t)size);
+    size_t n = deflate_message(plain, (size_t)size, payload, cap);
+    frame_len = build_frame_rsv(frame, text ? 0x1 : 0x2, 1, payload, n);
+    free(plain);
+  } else {
+    memset(payload, 'a', (size_t)size);
+    frame_len = build_frame(frame, text ? 0x1 : 0x2, payload, (size_t)size);
+  }
   for (int i = 0; i < nconns; i++) {
     conns[i].sent_at = calloc((size_t)inflight, sizeof(int64_t));
     if (conns[i].sent_at == NULL || open_conn(&conns[i]) < 0) die("connect");
@@ -554,6 +671,17 @@ int main(int argc, char **argv) {
   epfd = epoll_create1(0);
   if (epfd < 0) die("epoll_create1");
   rng ^= (uint64_t)now_ns() * 0x2545F4914F6CDD1DULL;
+  int text = 0;
+  for (int i = 2; i < argc; i++) {
+    if (strcmp(argv[i], "text") == 0) text = 1;
+    else if (strcmp(argv[i], "deflate") == 0) use_deflate = 1;
+    else if (strcmp(argv[i], "tls") == 0) {
+      tls_ctx = SSL_CTX_new(TLS_client_method());
+      if (tls_ctx == NULL) die("SSL_CTX_new");
+      SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_NONE, NULL);
+      SSL_CTX_set_mode(tls_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    }
+  }
   if (argc >= 8 && strcmp(argv[1], "throughput") == 0) {
     port = arg(argv, 2);
     inflight = arg(argv, 5);
@@ -562,7 +690,6 @@ int main(int argc, char **argv) {
       fprintf(stderr, "loadgen: conns must be 1..%d and inflight >= 1\n", MAX_CONNS);
       return 2;
     }
-    int text = argc >= 9 && strcmp(argv[8], "text") == 0;
     return run_throughput(arg(argv, 3), count, arg(argv, 6), arg(argv, 7), text);
   }
   if (argc >= 5 && strcmp(argv[1], "handshakes") == 0) {
@@ -575,7 +702,8 @@ int main(int argc, char **argv) {
     return run_handshakes(concurrency, arg(argv, 4));
   }
   fprintf(stderr,
-          "usage: loadgen throughput PORT SIZE CONNS INFLIGHT WARMUP_MS DURATION_MS [binary|text]\n"
-          "       loadgen handshakes PORT CONCURRENCY DURATION_MS\n");
+          "usage: loadgen throughput PORT SIZE CONNS INFLIGHT WARMUP_MS DURATION_MS [text] "
+          "[deflate] [tls]\n"
+          "       loadgen handshakes PORT CONCURRENCY DURATION_MS [tls]\n");
   return 2;
 }
