@@ -18,7 +18,6 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const source = join(here, "loadgen.c");
 
 export type LoadJob =
   | {
@@ -73,23 +72,28 @@ export function pinned(
     : { command: "taskset", args: ["-c", cpu, command, ...args] };
 }
 
-/** Builds the generator if the cache lacks this version of its source; returns its path, or null without `cc`. */
-export function buildLoadgen(): string | null {
-  const text = readFileSync(source);
-  const hash = createHash("sha256").update(text).digest("hex").slice(0, 16);
-  const dir = join(process.env.BENCH_CACHE_DIR || join(tmpdir(), "websockets-ts-bench"), "loadgen");
-  const bin = join(dir, `loadgen-${hash}`);
+/**
+ * Builds one of bench/'s C programs if the cache lacks this version of its
+ * source (keyed by the source's hash); returns its path, or null without `cc`.
+ */
+export function buildC(file: string, libs: string[]): string | null {
+  const source = join(here, file);
+  const hash = createHash("sha256").update(readFileSync(source)).digest("hex").slice(0, 16);
+  const dir = join(process.env.BENCH_CACHE_DIR || join(tmpdir(), "websockets-ts-bench"), "c");
+  const bin = join(dir, `${file.replace(/\.c$/, "")}-${hash}`);
   if (existsSync(bin)) return bin;
   mkdirSync(dir, { recursive: true });
-  // OpenSSL and zlib for the TLS and compression rows (libssl-dev, zlib1g-dev).
-  const cc = spawnSync("cc", ["-O2", "-Wall", "-o", bin, source, "-lssl", "-lcrypto", "-lz"], {
-    encoding: "utf8",
-  });
+  const cc = spawnSync("cc", ["-O2", "-Wall", "-o", bin, source, ...libs], { encoding: "utf8" });
   if (cc.error !== undefined || cc.status !== 0) {
-    console.error(`echo: cc could not build bench/loadgen.c: ${cc.error?.message ?? cc.stderr}`);
+    console.error(`bench: cc could not build bench/${file}: ${cc.error?.message ?? cc.stderr}`);
     return null;
   }
   return bin;
+}
+
+/** The load generator, with OpenSSL and zlib for the TLS and compression rows (libssl-dev, zlib1g-dev). */
+export function buildLoadgen(): string | null {
+  return buildC("loadgen.c", ["-lssl", "-lcrypto", "-lz"]);
 }
 
 function argv(job: LoadJob): string[] {
