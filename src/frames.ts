@@ -98,7 +98,8 @@ export const MAX_CONTROL_PAYLOAD = 125;
 /** Longest close reason: a control payload minus the 2-byte code (RFC 6455 §5.5). */
 export const MAX_CLOSE_REASON = MAX_CONTROL_PAYLOAD - 2;
 
-const EMPTY = Buffer.alloc(0);
+/** A zero-length buffer, shared: it can't be written to. */
+export const EMPTY = Buffer.alloc(0);
 
 /**
  * Node's own Buffer class (`Buffer[Symbol.species]`): constructing a view

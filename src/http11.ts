@@ -34,6 +34,7 @@
  */
 
 import { InvalidMessage, InvalidState, SecurityError } from "./errors.ts";
+import { EMPTY } from "./frames.ts";
 import { Headers, isFieldValueChar, isTchar } from "./headers.ts";
 
 /** An HTTP request, as received by a server or sent by a client. */
@@ -97,6 +98,28 @@ export function httpLimitsFromEnv(
   };
 }
 
+/**
+ * Complete limits from partial ones: those given, the environment's (read
+ * only when one is missing: reading process.env is slow), the defaults.
+ */
+export function resolveHttpLimits(limits: Partial<HttpLimits> | undefined): HttpLimits {
+  return isComplete(limits)
+    ? {
+        maxLineLength: limits.maxLineLength,
+        maxNumHeaders: limits.maxNumHeaders,
+        maxBodySize: limits.maxBodySize,
+      }
+    : { ...httpLimitsFromEnv(), ...limits };
+}
+
+function isComplete(limits: Partial<HttpLimits> | undefined): limits is HttpLimits {
+  return (
+    limits?.maxLineLength !== undefined &&
+    limits.maxNumHeaders !== undefined &&
+    limits.maxBodySize !== undefined
+  );
+}
+
 function envInt(
   env: Readonly<Record<string, string | undefined>>,
   name: string,
@@ -140,7 +163,6 @@ export interface Parsed<T> {
 
 const CR = 0x0d;
 const LF = 0x0a;
-const EMPTY = Buffer.alloc(0);
 const HTTP_11 = Buffer.from("HTTP/1.1", "latin1");
 const GET = Buffer.from("GET", "latin1");
 
@@ -200,21 +222,9 @@ abstract class MessageParser<T> {
 
   constructor(options: ParserOptions | undefined) {
     const limits = options?.limits;
-    // The environment is read only for limits not given: reading
-    // process.env is slow, and ServerProtocol passes all three. Frozen
-    // complete limits (ServerProtocolConfig's) are shared, not copied.
+    // Frozen complete limits (ServerProtocolConfig's) are shared, not copied.
     this.limits =
-      limits?.maxLineLength !== undefined &&
-      limits.maxNumHeaders !== undefined &&
-      limits.maxBodySize !== undefined
-        ? Object.isFrozen(limits)
-          ? (limits as Readonly<HttpLimits>)
-          : {
-              maxLineLength: limits.maxLineLength,
-              maxNumHeaders: limits.maxNumHeaders,
-              maxBodySize: limits.maxBodySize,
-            }
-        : { ...httpLimitsFromEnv(), ...limits };
+      isComplete(limits) && Object.isFrozen(limits) ? limits : resolveHttpLimits(limits);
   }
 
   /** Whether the message is complete. */

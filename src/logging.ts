@@ -19,6 +19,7 @@ import { format } from "node:util";
 import {
   Close,
   type Frame,
+  isValidCloseCode,
   OP_BINARY,
   OP_CLOSE,
   OP_CONT,
@@ -579,9 +580,14 @@ export const logMessages = {
   failing: (code: number): string => `! failing connection with code ${code}`,
   invalidOrigin: "! invalid origin",
   invalidUpgrade: "! invalid upgrade",
+  invalidHandshake: "! invalid handshake",
+  tlsHandshakeFailed: "! TLS handshake failed",
   requestLineTooLong: "! request line too long",
   headerFieldsTooLarge: "! header fields too large",
   sendFailed: "! error while sending data",
+  receiveFailed: "! error while receiving data",
+  openTimeout: "- timed out during opening handshake",
+  closeTimeout: "- timed out waiting for TCP close",
 } as const;
 
 /**
@@ -684,22 +690,12 @@ function isQuoted(repr: string): boolean {
   return first === 0x27 || first === 0x22;
 }
 
-// RFC 6455 §7.4: codes a close frame may carry (1004-1006 and 1015 are
-// reserved; 3000-4999 are for libraries and applications).
-function isSendableCloseCode(code: number): boolean {
-  return (
-    (code >= 1000 && code <= 1003) ||
-    (code >= 1007 && code <= 1014) ||
-    (code >= 3000 && code < 5000)
-  );
-}
-
 /** `1000 (OK) reason` for a well-formed close payload, else `""`. */
 function closeRepr(data: Buffer): string {
   if (data.length < 2) return "";
   const code = data.readUInt16BE(0);
   const reason = data.subarray(2);
-  if (!isSendableCloseCode(code) || !isUtf8(reason)) return "";
+  if (!isValidCloseCode(code) || !isUtf8(reason)) return "";
   // The reason comes from the peer: escape what could forge or hide log content.
   return new Close(code, escapeInvisible(reason.toString("utf8"))).toString();
 }

@@ -29,6 +29,7 @@ import {
   CLOSE_NO_STATUS_RCVD,
   CLOSE_NORMAL,
   Close,
+  EMPTY,
   Frame,
   FrameParser,
   type FrameParserOptions,
@@ -44,7 +45,7 @@ import {
   writeFrame,
 } from "./frames.ts";
 import type { Request, Response } from "./http11.ts";
-import { formatFrame, isLevelEnabled, type LoggerLike } from "./logging.ts";
+import { isLevelEnabled, type LoggerLike, logMessages } from "./logging.ts";
 import { isValidUtf8, Utf8Validator } from "./utf8.ts";
 
 /** The opening handshake is in progress (RFC 6455 §4). */
@@ -97,8 +98,6 @@ const OK_CLOSE_CODES: ReadonlySet<number> = new Set([
   CLOSE_GOING_AWAY,
   CLOSE_NO_STATUS_RCVD,
 ]);
-
-const EMPTY = Buffer.alloc(0);
 
 // Until a handshake negotiates extensions, every connection shares this one.
 const NO_EXTENSIONS: Extension[] = Object.freeze([]) as unknown as Extension[];
@@ -282,7 +281,7 @@ export class Protocol {
 
   /** Changes the state; logs `= connection is OPEN` at debug level. */
   protected setState(state: State): void {
-    if ((this.#flags & DEBUG) !== 0) this.logger!.debug(`= connection is ${STATE_NAMES[state]}`);
+    if ((this.#flags & DEBUG) !== 0) this.logger!.debug(logMessages.state(STATE_NAMES[state]));
     this.#flags = (this.#flags & ~STATE_BITS) | state;
   }
 
@@ -303,6 +302,22 @@ export class Protocol {
   }
 
   /**
+   * Whether the connection closed normally: both close frames exist, with
+   * 1000, 1001 or no code (1005). `closeExc` is then a `ConnectionClosedOK`;
+   * this tells it without building the error (which captures a stack).
+   */
+  get closedNormally(): boolean {
+    const rcvd = this.closeRcvd;
+    const sent = this.closeSent;
+    return (
+      rcvd !== null &&
+      sent !== null &&
+      OK_CLOSE_CODES.has(rcvd.code) &&
+      OK_CLOSE_CODES.has(sent.code)
+    );
+  }
+
+  /**
    * The error to raise when using a closed connection:
    * `ConnectionClosedOK` when close frames were both received and sent with
    * code 1000 or 1001 (or no code), `ConnectionClosedError` otherwise; its
@@ -311,11 +326,7 @@ export class Protocol {
   get closeExc(): ConnectionClosed {
     const rcvd = this.closeRcvd;
     const sent = this.closeSent;
-    const ok =
-      rcvd !== null &&
-      sent !== null &&
-      OK_CLOSE_CODES.has(rcvd.code) &&
-      OK_CLOSE_CODES.has(sent.code);
+    const ok = this.closedNormally;
     const options = this.parserExc === null ? undefined : { cause: this.parserExc };
     return ok
       ? new ConnectionClosedOK(rcvd, sent, this.closeRcvdThenSent, options)
@@ -352,7 +363,7 @@ export class Protocol {
   receiveEof(): void {
     if ((this.#flags & EOF_RCVD) !== 0) return;
     this.#flags |= EOF_RCVD;
-    if ((this.#flags & DEBUG) !== 0) this.logger!.debug("< EOF");
+    if ((this.#flags & DEBUG) !== 0) this.logger!.debug(logMessages.eofReceived);
     if ((this.#flags & DISCARDING) === 0) {
       if (this.state === CONNECTING) {
         this.receiveHandshakeEof();
@@ -473,7 +484,7 @@ export class Protocol {
    * @throws ProtocolError if a close frame is due and `code` can't be sent.
    */
   fail(code: number, reason = ""): void {
-    if ((this.#flags & DEBUG) !== 0) this.logger!.debug(`! failing connection with code ${code}`);
+    if ((this.#flags & DEBUG) !== 0) this.logger!.debug(logMessages.failing(code));
     if (this.state === OPEN && code !== CLOSE_ABNORMAL_CLOSURE) {
       const close = new Close(code, truncateCloseReason(reason));
       this.#sendFrame(OP_CLOSE, close.serialize(), true);
@@ -567,7 +578,7 @@ export class Protocol {
   protected sendEof(): void {
     if ((this.#flags & EOF_SENT) !== 0) return;
     this.#flags |= EOF_SENT;
-    if ((this.#flags & DEBUG) !== 0) this.logger!.debug("> EOF");
+    if ((this.#flags & DEBUG) !== 0) this.logger!.debug(logMessages.eofSent);
     this.#writeQueue().push(EMPTY);
   }
 
@@ -633,7 +644,7 @@ export class Protocol {
       this.fail(CLOSE_MESSAGE_TOO_BIG, exc.message);
     } else {
       this.parserExc = error instanceof Error ? error : new Error(String(error));
-      this.logger?.error({ err: error }, "parser failed");
+      this.logger?.error({ err: error }, logMessages.parserFailed);
       // No details: they could reveal internals to the peer.
       this.fail(CLOSE_INTERNAL_ERROR);
     }
@@ -663,7 +674,7 @@ export class Protocol {
         );
       }
     }
-    if ((this.#flags & DEBUG) !== 0) this.logger!.debug(`< ${formatFrame(frame)}`);
+    if ((this.#flags & DEBUG) !== 0) this.logger!.debug(logMessages.frameReceived(frame));
 
     const flags = this.#flags;
     const validatedPartially = (flags & VALIDATED_PARTIALLY) !== 0;
@@ -756,13 +767,13 @@ export class Protocol {
     if (extensions.length === 0) {
       if ((this.#flags & DEBUG) !== 0) {
         const payload = typeof data === "string" ? Buffer.from(data) : data;
-        this.logger!.debug(`> ${formatFrame(new Frame(opcode, payload, fin))}`);
+        this.logger!.debug(logMessages.frameSent(new Frame(opcode, payload, fin)));
       }
       writeFrame(this.#writeQueue(), opcode, data, fin, mask);
       return;
     }
     let frame = new Frame(opcode, typeof data === "string" ? Buffer.from(data) : data, fin);
-    if ((this.#flags & DEBUG) !== 0) this.logger!.debug(`> ${formatFrame(frame)}`);
+    if ((this.#flags & DEBUG) !== 0) this.logger!.debug(logMessages.frameSent(frame));
     for (const extension of extensions) frame = extension.encode(frame);
     writeFrame(this.#writeQueue(), frame.opcode, frame.data, frame.fin, mask, reservedBits(frame));
   }

@@ -18,6 +18,7 @@ import {
   SecurityError,
 } from "./errors.ts";
 import type { Extension, ServerExtensionFactory } from "./extensions/base.ts";
+import { EMPTY } from "./frames.ts";
 import {
   acceptKey,
   buildExtension,
@@ -31,12 +32,12 @@ import {
 } from "./headers.ts";
 import {
   type HttpLimits,
-  httpLimitsFromEnv,
   type Parsed,
   type Request,
   RequestParser,
   type Response,
   reasonPhrase,
+  resolveHttpLimits,
   serializeResponse,
 } from "./http11.ts";
 import { formatRequestLines, formatResponseLines, isLevelEnabled, logMessages } from "./logging.ts";
@@ -179,26 +180,13 @@ export class ServerProtocolConfig {
     }
     this.serverHeader = serverHeader;
     const limits = options.httpLimits;
-    this.httpLimits = Object.freeze(
-      limits?.maxLineLength !== undefined &&
-        limits.maxNumHeaders !== undefined &&
-        limits.maxBodySize !== undefined
-        ? {
-            maxLineLength: limits.maxLineLength,
-            maxNumHeaders: limits.maxNumHeaders,
-            maxBodySize: limits.maxBodySize,
-          }
-        : { ...httpLimitsFromEnv(), ...limits },
-    );
+    this.httpLimits = Object.freeze(resolveHttpLimits(limits));
     this.maxSize = options.maxSize === undefined ? DEFAULT_MAX_SIZE : options.maxSize;
   }
 }
 
 // What a request without Sec-WebSocket-Protocol offers.
 const NO_SUBPROTOCOLS: readonly string[] = Object.freeze([]);
-
-// Shared by every 101: a zero-length buffer can't be written to.
-const EMPTY_BODY = Buffer.alloc(0);
 
 // The Date header has a resolution of one second (RFC 9110 §5.6.7): format
 // it once per second rather than once per response.
@@ -267,12 +255,11 @@ class HandshakeState {
   failed = false;
   readonly selectSubprotocol: SelectSubprotocol | null;
   readonly debug: boolean;
-  // The header lines of the 101 the last accept() built for `request` and
-  // how many there were: the response is unchanged when it still has this
-  // very array at this length (every change but a push makes a new array).
-  // And what the rebuild needs besides the request and the config.
-  accepted: string[] | null = null;
-  acceptedLength = 0;
+  // The record of what the last accept() built for `request`: a copy of its
+  // header lines (the response is sent unchanged when its lines are these,
+  // whatever was done to its Headers meanwhile), and what the rebuild needs
+  // besides the request and the config.
+  accepted: readonly string[] | null = null;
   date = "";
   extensionsHeader: string | null = null;
   subprotocol: string | null = null;
@@ -373,7 +360,7 @@ export class ServerProtocol extends Protocol {
             this.#config.serverHeader,
           ),
         ),
-        body: EMPTY_BODY,
+        body: EMPTY,
       };
       this.#responseDate = null;
       this.#responseExtensions = null;
@@ -476,8 +463,7 @@ export class ServerProtocol extends Protocol {
     // Rebuilding the 101 later takes the key from `this.request`: only a
     // response to that request can be rebuilt.
     if (handshake !== null) {
-      handshake.accepted = request === this.request ? items : null;
-      handshake.acceptedLength = items.length;
+      handshake.accepted = request === this.request ? items.slice() : null;
       handshake.date = date;
       handshake.extensionsHeader = extensionsHeader;
       handshake.subprotocol = subprotocol;
@@ -489,7 +475,7 @@ export class ServerProtocol extends Protocol {
       status: 101,
       reason: reasonPhrase(101),
       headers: Headers.fromValidated(items),
-      body: EMPTY_BODY,
+      body: EMPTY,
     };
   }
 
@@ -507,7 +493,7 @@ export class ServerProtocol extends Protocol {
       response.headers.append("Upgrade", "websocket");
       return response;
     }
-    if (this.#debug) this.logger!.debug({ err: error }, "! invalid handshake");
+    if (this.#debug) this.logger!.debug({ err: error }, logMessages.invalidHandshake);
     if (error instanceof InvalidHeader && error.header === "Sec-WebSocket-Version") {
       // RFC 6455 §4.4: answer with the versions supported.
       const response = this.reject(426, text);
@@ -634,8 +620,7 @@ export class ServerProtocol extends Protocol {
       response.reason === reasonPhrase(101) &&
       response.body.length === 0 &&
       response.headers instanceof Headers &&
-      Headers.itemsOf(response.headers) === accepted &&
-      accepted.length === handshake.acceptedLength &&
+      sameLines(Headers.itemsOf(response.headers), accepted) &&
       // The rebuild reads it from the protocol.
       this.subprotocol === handshake.subprotocol
     );
@@ -669,7 +654,7 @@ export class ServerProtocol extends Protocol {
     if (response.status === 101) {
       const pending = handshake.pending;
       const rest =
-        pending === null ? EMPTY_BODY : pending.length === 1 ? pending[0] : Buffer.concat(pending);
+        pending === null ? EMPTY : pending.length === 1 ? pending[0] : Buffer.concat(pending);
       this.openWith(rest);
     } else {
       this.handshakeExc ??= new InvalidStatus(response);
@@ -756,7 +741,7 @@ export class ServerProtocol extends Protocol {
         this.logger!.debug({ err: exc }, message);
       }
     } else if (handshake.debug) {
-      this.logger!.debug({ err: exc }, "! invalid handshake");
+      this.logger!.debug({ err: exc }, logMessages.invalidHandshake);
     }
     const response = this.reject(
       status,
@@ -777,4 +762,11 @@ function originMatcher(pattern: OriginPattern): (origin: string | undefined) => 
   if (typeof pattern === "string") return (origin) => origin === pattern;
   const full = new RegExp(`^(?:${pattern.source})$`, pattern.flags.replace(/[gy]/g, ""));
   return (origin) => origin !== undefined && full.test(origin);
+}
+
+/** Whether header lines are the same, line by line. */
+function sameLines(items: readonly string[] | string, expected: readonly string[]): boolean {
+  if (typeof items === "string" || items.length !== expected.length) return false;
+  for (let i = 0; i < items.length; i++) if (items[i] !== expected[i]) return false;
+  return true;
 }

@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -904,5 +904,56 @@ describe("createCaptureLogger (test helper)", () => {
     assert.equal(isLevelEnabled(child, "trace"), true);
     capture.clear();
     assert.deepEqual(capture.records, []);
+  });
+});
+
+describe("the message catalogue is the only source of log messages", () => {
+  // A log call whose message is a string or template literal: the message
+  // argument comes first, or after a fields object or a variable.
+  const LITERAL_MESSAGE =
+    /\.(?:trace|debug|info|warn|error|fatal)\(\s*(?:(?:\{[^{}]*\}|[\w.!?[\]]+)\s*,\s*)?[`"']/g;
+  const srcDir = fileURLToPath(new URL("../src/", import.meta.url));
+
+  /** Every .ts file under src/, as paths relative to it. */
+  function sources(dir = srcDir, prefix = ""): string[] {
+    const files: string[] = [];
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = `${prefix}${entry.name}`;
+      if (entry.isDirectory()) files.push(...sources(`${dir}${entry.name}/`, `${path}/`));
+      else if (entry.name.endsWith(".ts")) files.push(path);
+    }
+    return files;
+  }
+
+  test("no file in src/ logs a message written in place", () => {
+    const bypasses: string[] = [];
+    const files = sources();
+    assert.ok(files.includes("node/connection.ts"), "the scan sees src/node/");
+    for (const file of files) {
+      // logging.ts defines the catalogue and the loggers.
+      if (file === "logging.ts") continue;
+      const text = readFileSync(`${srcDir}${file}`, "utf8");
+      for (const match of text.matchAll(LITERAL_MESSAGE)) {
+        const line = text.slice(0, match.index).split("\n").length;
+        bypasses.push(`src/${file}:${line}: ${match[0]}`);
+      }
+    }
+    assert.deepEqual(bypasses, []);
+  });
+
+  test("the scan recognizes the ways a message can be written in place", () => {
+    const calls = [
+      'logger.debug("< EOF")',
+      "this.logger!.debug(`= connection is OPEN`)",
+      'this.logger.error({ err: error }, "parser failed")',
+      "logger.info(fields, 'closed')",
+    ];
+    for (const call of calls) assert.equal([...call.matchAll(LITERAL_MESSAGE)].length, 1, call);
+    const fine = [
+      "logger.debug(logMessages.eofReceived)",
+      "logger.info(fields, logMessages.connectionClosed)",
+      "this.logger!.debug(line)",
+    ];
+    for (const call of fine) assert.equal([...call.matchAll(LITERAL_MESSAGE)].length, 0, call);
   });
 });

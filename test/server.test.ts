@@ -453,6 +453,20 @@ describe("ServerProtocol.accept", () => {
     assert.equal(other.response!.headers.get("Date"), "Thu, 01 Jan 1970 00:00:00 GMT");
   });
 
+  test("keeps a 101 whose lines changed in place as the very object sent", () => {
+    const server = new ServerProtocol({ serverHeader: null });
+    const response = acceptReceived(server);
+    // Same array, same length, another value: only a record of the lines
+    // accept() built tells it from the 101 it built.
+    const items = Headers.itemsOf(response.headers) as string[];
+    const at = items.indexOf("Upgrade");
+    assert.ok(at !== -1 && items[at + 1] === "websocket");
+    items[at + 1] = "WebSocket";
+    server.sendResponse(response);
+    assert.equal(server.response, response);
+    assert.equal(server.response!.headers.get("Upgrade"), "WebSocket");
+  });
+
   test("logs the response line by line at debug level", () => {
     const { logger, lines } = debugLogger();
     const server = new ServerProtocol({ logger, serverHeader: null });

@@ -5,18 +5,11 @@
  */
 
 import { ConcurrencyError } from "../errors.ts";
-import { OP_BINARY, OP_TEXT, writeFrame } from "../frames.ts";
+import { Frame, OP_BINARY, OP_TEXT, writeFrame } from "../frames.ts";
 import { logMessages } from "../logging.ts";
 import { OPEN } from "../protocol.ts";
-import {
-  type Connection,
-  describeType,
-  kSendingFragments,
-  kSendNow,
-  kSharesFrames,
-  kWriteFrame,
-  toBuffer,
-} from "./connection.ts";
+import type { Connection } from "./connection.ts";
+import { describeType, toBuffer } from "./writer.ts";
 
 /** Options of {@link broadcast}. */
 export interface BroadcastOptions {
@@ -78,7 +71,7 @@ export function broadcast(
   const errors: Error[] = [];
   for (const connection of connections) {
     if (connection.state !== OPEN) continue;
-    if (connection[kSendingFragments]()) {
+    if (connection.writer.fragmented !== null) {
       if (raiseExceptions) {
         errors.push(
           new ConcurrencyError(`connection ${connection.id} is sending a fragmented message`),
@@ -89,15 +82,30 @@ export function broadcast(
       continue;
     }
     try {
-      if (connection[kSharesFrames]()) {
+      if (connection.writer.ended) {
+        throw new Error("transport is closed: the connection is being torn down");
+      }
+      const protocol = connection.protocol;
+      // Frames serialized once fit connections that don't mask (servers)
+      // and have no extension.
+      if (protocol.side === "server" && protocol.extensions.length === 0) {
         if (frame === null) {
           frame = [];
           writeFrame(frame, opcode, payload, true, false);
         }
-        connection[kWriteFrame](frame, opcode, payload);
+        // The protocol's state doesn't change for a whole data frame: it
+        // needn't see it.
+        if (connection.debug) {
+          connection.logger.debug(logMessages.frameSent(new Frame(opcode, payload, true)));
+        }
+        connection.writer.writeShared(frame);
       } else {
-        connection[kSendNow](opcode, payload);
+        // Without waiting for the write buffer to drain.
+        if (opcode === OP_TEXT) protocol.sendText(payload);
+        else protocol.sendBinary(payload);
+        connection.sendData();
       }
+      connection.countSent(payload.length);
     } catch (error) {
       if (raiseExceptions) {
         errors.push(

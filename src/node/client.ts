@@ -20,13 +20,9 @@ import type { HeadersInit } from "../headers.ts";
 import type { Response } from "../http11.ts";
 import { type LoggerLike, resolveLogger } from "../logging.ts";
 import { parseURI, type WebSocketURI } from "../uri.ts";
-import {
-  Connection,
-  type ConnectionOptions,
-  type LogFields,
-  protocolLogger,
-} from "./connection.ts";
+import { Connection, type ConnectionOptions, type LogFields } from "./connection.ts";
 import { traceHandshake } from "./diagnostics.ts";
+import { protocolLogger } from "./logger-proxy.ts";
 // Issue 6 (client resilience): proxies, redirects, reconnection.
 import { openTunnel, type ProxyOptions, proxyFor } from "./proxy.ts";
 import { Connecting, type ReconnectOptions } from "./reconnect.ts";
@@ -83,7 +79,7 @@ export interface ConnectOptions extends ConnectionOptions, ProxyOptions, Reconne
 }
 
 /** A WebSocket connection opened by {@link connect}. */
-export class ClientConnection extends Connection {
+export class ClientConnection extends Connection<ClientProtocol> {
   #responseReceived: ((response: Response | null) => void) | null = null;
   readonly #responsePromise: Promise<Response | null>;
 
@@ -108,7 +104,7 @@ export class ClientConnection extends Connection {
   /** @internal */
   protected override handshakeEvent(event: unknown): void {
     if (typeof event !== "object" || event === null || !("status" in event)) return;
-    const protocol = this.protocol as ClientProtocol;
+    const protocol = this.protocol;
     // Open now, before frames that came with the response (a close...) are
     // processed: the handshake succeeded even if the server closes at once.
     if (protocol.handshakeExc === null) this.opened();
@@ -129,7 +125,7 @@ export class ClientConnection extends Connection {
    * @internal
    */
   async handshake(): Promise<void> {
-    const protocol = this.protocol as ClientProtocol;
+    const protocol = this.protocol;
     protocol.sendRequest(protocol.connect());
     this.sendData();
     const response = await this.#responsePromise;

@@ -11,7 +11,8 @@
 
 import { isUtf8 } from "node:buffer";
 import { ConcurrencyError } from "../errors.ts";
-import { type Frame, OP_CONT, OP_TEXT } from "../frames.ts";
+import { EMPTY, type Frame, OP_CONT, OP_TEXT } from "../frames.ts";
+import { rejected } from "./promises.ts";
 
 /** A message: a string for a text message, a `Buffer` for a binary one. */
 export type Data = string | Buffer;
@@ -37,8 +38,6 @@ export interface MessageQueueHooks {
    */
   [kInvalidUtf8](reason: string): void;
 }
-
-const EMPTY = Buffer.alloc(0);
 
 // The empty queue of every MessageQueue that never queued a frame. Never
 // written to: a queue gets an array of its own before its first push.
@@ -100,8 +99,9 @@ export class MessageQueue implements AsyncIterator<Data> {
   #frames: (Frame | undefined)[] = NO_FRAMES;
   #head = 0;
 
-  // Eight booleans in one small integer: a field each would cost 8 bytes
-  // per connection. Read and written through the accessors below.
+  // Eleven bits in one small integer (the queue's state, then the mode of
+  // the pending read): a field each would cost 8 bytes per connection.
+  // See docs/decisions.md, "Memory layout".
   #flags = 0;
 
   // The pending read, if any: its promise's resolve function (also its
@@ -614,15 +614,6 @@ function capture(resolve: Resolve, reject: (error: unknown) => void): void {
   captured.resolve = resolve;
   captured.reject = reject;
 }
-
-/** A rejected promise that doesn't count as unhandled if the caller drops it. */
-export function rejected(error: unknown): Promise<never> {
-  const promise = Promise.reject(error);
-  promise.catch(noop);
-  return promise;
-}
-
-function noop(): void {}
 
 // Shared by every queue until close() gives it the real error builder.
 function makeNoError(): unknown {

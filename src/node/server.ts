@@ -11,30 +11,22 @@ import type { Server as HttpsServer } from "node:https";
 import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { createServer as createTlsServer, type TlsOptions } from "node:tls";
-import { ConnectionClosed, InvalidHandshake } from "../errors.ts";
+import { ConnectionClosed } from "../errors.ts";
 import type { ServerExtensionFactory } from "../extensions/base.ts";
 import { enableServerPermessageDeflate } from "../extensions/permessage-deflate.ts";
 import { CLOSE_GOING_AWAY, CLOSE_INTERNAL_ERROR } from "../frames.ts";
 import { Headers } from "../headers.ts";
 import { type Request, type Response, serializeRequest } from "../http11.ts";
-import {
-  formatAddress,
-  isLevelEnabled,
-  type LoggerLike,
-  logMessages,
-  resolveLogger,
-} from "../logging.ts";
-import { CLOSED, CONNECTING } from "../protocol.ts";
+import { isLevelEnabled, type LoggerLike, logMessages, resolveLogger } from "../logging.ts";
+import { CLOSED } from "../protocol.ts";
 import { ServerProtocol, ServerProtocolConfig } from "../server.ts";
-import {
-  type Address,
-  Connection,
-  type ConnectionOptions,
-  ConnectionSettings,
-  type LogFields,
-  protocolLogger,
-} from "./connection.ts";
+import type { Address, ConnectionOptions, LogFields } from "./connection.ts";
 import { handshakeChannel, traceHandshake } from "./diagnostics.ts";
+import { protocolLogger } from "./logger-proxy.ts";
+import { ConnectionSettings } from "./options.ts";
+import { noop } from "./promises.ts";
+import { ServerConnection, type ServerHooks } from "./server-connection.ts";
+import { describeAddress } from "./transport.ts";
 
 /** A value of the `origins` option: an exact origin, a pattern, or `null` for no `Origin` header. */
 export type OriginPattern = string | RegExp | null;
@@ -144,6 +136,8 @@ export interface ServeOptions extends ConnectionOptions {
 /** The handler `serve()` runs for each connection. */
 export type Handler = (connection: ServerConnection) => Promise<void> | void;
 
+export { ServerConnection };
+
 /** Options of {@link Server.close}. */
 export interface CloseServerOptions {
   /**
@@ -156,254 +150,6 @@ export interface CloseServerOptions {
   code?: number;
   /** Close reason. Default: `""`. */
   reason?: string;
-}
-
-// Set by Server's static block: removes a closed connection from its sets;
-// tells whether the server still accepts connections.
-let forgetConnection: (server: Server, connection: ServerConnection) => void;
-let isServing: (server: Server) => boolean;
-let handshakeDone: (server: Server, connection: ServerConnection, opened: boolean) => void;
-let finishNow: (this: ServerConnection, request: Request | null) => void;
-let handlerSettled: (
-  server: Server,
-  connection: ServerConnection,
-  error: unknown,
-  threw: boolean,
-) => Promise<void>;
-
-const FAILED_HANDSHAKE_BODY =
-  "Failed to open a WebSocket connection.\nSee server log for more information.\n";
-
-/** A WebSocket connection accepted by a {@link Server}. */
-export class ServerConnection extends Connection {
-  /** The server that accepted this connection. */
-  readonly server: Server;
-  /** The user name authenticated by `basicAuth()`, else `null`. */
-  username: string | null = null;
-
-  // Where the request goes once parsed (`null` when it was taken, or
-  // before the handshake starts): the resolve function of the promise
-  // `handshake()` awaits when a hook may be async, or `finishNow`, which
-  // completes the handshake at once.
-  #requestReceived: ((this: ServerConnection, request: Request | null) => void) | null = null;
-
-  /** @internal */
-  constructor(
-    protocol: ServerProtocol,
-    socket: Duplex,
-    logger: LoggerLike,
-    server: Server,
-    settings: ConnectionSettings,
-  ) {
-    super(protocol, socket, logger, settings);
-    this.server = server;
-  }
-
-  static {
-    finishNow = function (this: ServerConnection, request: Request | null): void {
-      this.#finishNow(request);
-    };
-  }
-
-  /** @internal */
-  protected override transportClosed(): void {
-    this.#resolveRequest(null);
-    forgetConnection(this.server, this);
-  }
-
-  /**
-   * A plain-text HTTP response, for `processRequest` or `processResponse`
-   * to answer instead of upgrading; modify its headers as needed.
-   */
-  respond(status: number, text: string): Response {
-    return (this.protocol as ServerProtocol).reject(status, text);
-  }
-
-  /** @internal */
-  protected override handshakeEvent(event: Request | Response): void {
-    if ("path" in event) this.#resolveRequest(event);
-  }
-
-  #resolveRequest(request: Request | null): void {
-    const received = this.#requestReceived;
-    if (received === null) return;
-    this.#requestReceived = null;
-    received.call(this, request);
-  }
-
-  /**
-   * Starts the handshake: the open timer, and how the request is handled.
-   * Without hooks or tracing, nothing can be asynchronous: the response goes
-   * out in the turn that parsed the request, then the server starts the
-   * handler, with no promise or suspended function per connection in
-   * between. @internal
-   */
-  startHandshake(openTimeout: number | null, synchronous: boolean): void {
-    if (openTimeout !== null) this.startOpenTimer(openTimeout);
-    if (synchronous) this.#requestReceived = finishNow;
-  }
-
-  /** The handshake is over, whatever its outcome. @internal */
-  endHandshake(): void {
-    this.stopOpenTimer();
-  }
-
-  /** @internal */
-  protected override openTimedOut(): void {
-    if (this.state !== CONNECTING) return;
-    if (isLevelEnabled(this.logger, "debug")) {
-      this.logger.debug("- timed out during opening handshake");
-    }
-    this.close().catch(noop);
-  }
-
-  #finishNow(request: Request | null): void {
-    let opened = false;
-    try {
-      const protocol = this.protocol as ServerProtocol;
-      if (request === null || protocol.state !== CONNECTING) opened = this.#noRequest();
-      else opened = this.#respond(this.#acceptRequest(request), false);
-    } catch (error) {
-      // A bug: don't leak the connection.
-      opened = false;
-      this.logger.error({ err: error }, logMessages.internalError);
-      this.close(CLOSE_INTERNAL_ERROR).catch(noop);
-    }
-    handshakeDone(this.server, this, opened);
-  }
-
-  /**
-   * Follows the handler's promise until it settles, then closes the
-   * connection. Bound methods rather than an async function awaiting it:
-   * the handler usually runs as long as the connection, and an awaiting
-   * function keeps a generator, its registers and closures per connection.
-   * (Methods, not plain functions: under tsx, binding a function whose name
-   * was defined by the transpiler leaves V8's fast path.) @internal
-   */
-  followHandler(result: Promise<void>): void {
-    result.then(this.#handlerReturned.bind(this), this.#handlerThrew.bind(this));
-  }
-
-  #handlerReturned(): Promise<void> {
-    return handlerSettled(this.server, this, undefined, false);
-  }
-
-  #handlerThrew(error: unknown): Promise<void> {
-    return handlerSettled(this.server, this, error, true);
-  }
-
-  /** Feeds bytes as if read from the socket (a request parsed elsewhere). @internal */
-  feed(data: Buffer): void {
-    this.receive(data);
-  }
-
-  /** Why the handshake failed. @internal */
-  handshakeFailure(): Error {
-    return (
-      this.transportError ??
-      this.protocol.handshakeExc ??
-      new InvalidHandshake("connection closed during the opening handshake")
-    );
-  }
-
-  /**
-   * Runs the opening handshake; resolves to whether the connection is OPEN.
-   * @internal
-   */
-  async handshake(options: ServeOptions): Promise<boolean> {
-    const request = await new Promise<Request | null>((resolve) => {
-      this.#requestReceived = resolve;
-    });
-    const protocol = this.protocol as ServerProtocol;
-    if (request === null || protocol.state !== CONNECTING) return this.#noRequest();
-
-    let response: Response | null = null;
-    let fromProcessRequest = false;
-    if (options.processRequest != null) {
-      try {
-        response = (await options.processRequest(this, request)) ?? null;
-        fromProcessRequest = response !== null;
-      } catch (error) {
-        protocol.handshakeExc = error instanceof Error ? error : new Error(String(error));
-        this.logger.error({ err: error }, logMessages.processRequestFailed);
-        response = protocol.reject(500, FAILED_HANDSHAKE_BODY);
-      }
-      if (protocol.state !== CONNECTING) return false;
-    }
-    if (response === null) response = this.#acceptRequest(request);
-    if (options.processResponse != null) {
-      try {
-        const replacement = await options.processResponse(this, request, response);
-        if (replacement != null) response = replacement;
-      } catch (error) {
-        protocol.handshakeExc = error instanceof Error ? error : new Error(String(error));
-        this.logger.error({ err: error }, logMessages.processResponseFailed);
-        response = protocol.reject(500, FAILED_HANDSHAKE_BODY);
-        fromProcessRequest = false;
-      }
-      if (protocol.state !== CONNECTING) return false;
-    }
-    return this.#respond(response, fromProcessRequest);
-  }
-
-  /**
-   * No request to answer: the client left, or sent a request the protocol
-   * answered with an error status by itself (400, 414, 431), logged like
-   * other rejections.
-   */
-  #noRequest(): false {
-    const answered = (this.protocol as ServerProtocol).response;
-    if (answered !== null && answered.status !== 101) this.#logAnswer(answered, false);
-    this.checkCloseExpected();
-    return false;
-  }
-
-  /** The protocol's answer to the request: a 101, or why not; a 500 if accepting failed. */
-  #acceptRequest(request: Request): Response {
-    const protocol = this.protocol as ServerProtocol;
-    try {
-      return protocol.accept(request);
-    } catch (error) {
-      protocol.handshakeExc = error instanceof Error ? error : new Error(String(error));
-      this.logger.error({ err: error }, logMessages.handshakeFailed);
-      return protocol.reject(500, FAILED_HANDSHAKE_BODY);
-    }
-  }
-
-  /** Sends the response; resolves to whether the connection is OPEN. */
-  #respond(response: Response, fromProcessRequest: boolean): boolean {
-    const protocol = this.protocol as ServerProtocol;
-    // Checked after the last await, so a server that started closing
-    // meanwhile can't gain a connection.
-    if (response.status === 101 && !isServing(this.server)) {
-      response = protocol.reject(503, "Server is shutting down.\n");
-    }
-    protocol.sendResponse(response);
-    if (response.status === 101) {
-      // Open even if frames that came with the request (a close...) were
-      // parsed already: they're processed after `connection open`.
-      this.opened();
-      this.processEvents();
-      return true;
-    }
-    this.sendData();
-    this.#logAnswer(response, fromProcessRequest);
-    this.flush();
-    this.checkCloseExpected();
-    return false;
-  }
-
-  /** INFO `HTTP response sent (…)` or `connection rejected (…)`, formatted only when INFO is on. */
-  #logAnswer(response: Response, fromProcessRequest: boolean): void {
-    const logger = this.logger;
-    if (!isLevelEnabled(logger, "info")) return;
-    const { status, reason } = response;
-    logger.info(
-      fromProcessRequest
-        ? logMessages.httpResponseSent(status, reason)
-        : logMessages.connectionRejected(status, reason),
-    );
-  }
 }
 
 /**
@@ -436,15 +182,16 @@ export class Server {
   #running = 0;
   #idle: (() => void) | null = null;
 
-  static {
-    handlerSettled = (server, connection, error, threw) =>
-      server.#afterHandler(connection, error, threw);
-    isServing = (server) => server.#serving;
-    forgetConnection = (server, connection) => {
-      server.#open.delete(connection);
-    };
-    handshakeDone = (server, connection, opened) => server.#afterHandshake(connection, opened);
-  }
+  // What its connections may ask of the server.
+  readonly #hooks: ServerHooks = {
+    server: this,
+    isServing: () => this.#serving,
+    handshakeDone: (connection, opened) => this.#afterHandshake(connection, opened),
+    handlerSettled: (connection, error, threw) => this.#afterHandler(connection, error, threw),
+    closed: (connection) => {
+      this.#open.delete(connection);
+    },
+  };
 
   #serving = true;
   #closing: Promise<void> | null = null;
@@ -610,7 +357,7 @@ export class Server {
       netServer = createTlsServer(tlsOptions, onSocket);
       netServer.on("tlsClientError", (error: Error) => {
         if (isLevelEnabled(this.#logger, "debug")) {
-          this.#logger.debug({ err: error }, "! TLS handshake failed");
+          this.#logger.debug({ err: error }, logMessages.tlsHandshakeFailed);
         }
       });
     } else {
@@ -658,7 +405,7 @@ export class Server {
       protocol,
       socket,
       this.#logger,
-      this,
+      this.#hooks,
       this.#connectionSettings,
     );
     this.#running++;
@@ -787,8 +534,6 @@ export async function serve(handler: Handler, options: ServeOptions = {}): Promi
   return server;
 }
 
-function noop(): void {}
-
 /** Whether anyone listens to the handshake tracing channel (it costs a closure and a promise). */
 function handshakeTraced(): boolean {
   const channel = handshakeChannel;
@@ -799,12 +544,6 @@ function handshakeTraced(): boolean {
     channel.asyncEnd.hasSubscribers ||
     channel.error.hasSubscribers
   );
-}
-
-function describeAddress(address: Address | null): string {
-  if (address === null) return "unknown";
-  if ("path" in address) return address.path;
-  return formatAddress({ address: address.host, port: address.port });
 }
 
 /** Answers an upgrade request we don't take, then closes. */

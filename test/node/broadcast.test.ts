@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { ConcurrencyError } from "../../src/errors.ts";
 import { broadcast } from "../../src/node/broadcast.ts";
 import { type ClientConnection, connect } from "../../src/node/client.ts";
-import { type Connection, kWriteFrame } from "../../src/node/connection.ts";
+import type { Connection } from "../../src/node/connection.ts";
 import { type ServeOptions, type ServerConnection, serve } from "../../src/node/server.ts";
 import { CLOSED } from "../../src/protocol.ts";
 import { createCaptureLogger } from "../helpers/capture-logger.ts";
@@ -47,10 +47,11 @@ describe("broadcast", () => {
     const { server, clients, teardown } = await setup(3, { compression: null });
     const framed: (readonly Buffer[])[] = [];
     for (const connection of server.connections) {
-      const original = connection[kWriteFrame].bind(connection);
-      connection[kWriteFrame] = (bytes, opcode, payload) => {
+      const writer = connection.writer;
+      const original = writer.writeShared.bind(writer);
+      writer.writeShared = (bytes) => {
         framed.push(bytes);
-        original(bytes, opcode, payload);
+        original(bytes);
       };
     }
     broadcast(server.connections, new Uint8Array([1, 2, 3]));
@@ -152,7 +153,9 @@ describe("broadcast", () => {
     });
     const [broken, healthy] = [...server.connections] as ServerConnection[];
     // Tear the transport down: the connection is still OPEN until 'close'.
-    (broken as unknown as { socket: { destroy(): void } }).socket.destroy();
+    (
+      broken as unknown as { writer: { transport: { destroy(): void } } }
+    ).writer.transport.destroy();
     broadcast([broken, healthy], "first");
     const warning = capture.records.find((r) => r.level === "warn");
     assert.match(

@@ -18,12 +18,9 @@ import {
   ProtocolError,
 } from "../../src/errors.ts";
 import type { LoggerLike } from "../../src/logging.ts";
-import {
-  Connection,
-  type ConnectionInit,
-  DEFAULT_MAX_QUEUE,
-  protocolLogger,
-} from "../../src/node/connection.ts";
+import { Connection, DEFAULT_MAX_QUEUE } from "../../src/node/connection.ts";
+import { protocolLogger } from "../../src/node/logger-proxy.ts";
+import type { ConnectionInit } from "../../src/node/options.ts";
 import { CLOSED, CLOSING, OPEN, Protocol, type Side } from "../../src/protocol.ts";
 import { createCaptureLogger } from "../helpers/capture-logger.ts";
 import {

@@ -33,6 +33,7 @@ import {
 } from "../../src/index.ts";
 import { logMessages } from "../../src/logging.ts";
 import { createCaptureLogger } from "../helpers/capture-logger.ts";
+import { cert, key } from "../helpers/localhost-tls.ts";
 import { exchange, frame, OP_BINARY, rawConnect, tcpConnect } from "../helpers/net.ts";
 import { checkLeaksAfterAll } from "../helpers/no-leaks.ts";
 
@@ -503,6 +504,37 @@ for (const [kind, createSink] of Object.entries(SINKS)) {
       only(records, "connection rejected (426 Upgrade Required)", "info");
     });
 
+    test("DEBUG ! invalid handshake for a request that isn't a valid upgrade, and for one that isn't HTTP", async () => {
+      const s = makeSink();
+      const { server, port } = await startServer(s, echo);
+      const badVersion = await exchange(
+        port,
+        `GET / HTTP/1.1\r\nHost: ${HOST}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 12\r\n\r\n",
+      );
+      assert.match(badVersion.received.toString("latin1"), /^HTTP\/1\.1 426 /);
+      const notHttp = await exchange(port, "HELLO\r\n\r\n");
+      assert.match(notHttp.received.toString("latin1"), /^HTTP\/1\.1 400 /);
+      await server.close();
+      const invalid = s.records().filter((r) => r.msg === "! invalid handshake");
+      assert.equal(invalid.length, 2);
+      for (const record of invalid) {
+        assert.equal(record.level, "debug");
+        assert.ok(record.err !== undefined);
+      }
+    });
+
+    test("DEBUG ! TLS handshake failed when a client doesn't speak TLS", async () => {
+      const s = makeSink();
+      const { server, port } = await startServer(s, echo, { tls: { key, cert } });
+      const { received } = await exchange(port, `GET / HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`);
+      assert.equal(received.includes("HTTP/1.1"), false);
+      await waitForRecord(s, "! TLS handshake failed");
+      await server.close();
+      const failed = only(s.records(), "! TLS handshake failed", "debug");
+      assert.ok(failed.err !== undefined);
+    });
+
     test("DEBUG ! request line too long and ! header fields too large, with 414 and 431", async () => {
       const s = makeSink();
       const { server, port } = await startServer(s, echo);
@@ -775,6 +807,51 @@ for (const [kind, createSink] of Object.entries(SINKS)) {
       assert.match(failed.err.message, /ECONNRESET|EPIPE/);
       assert.equal(typeof failed.fields.connectionId, "string");
       assert.equal(only(records, "connection closed", "info").fields.code, 1006);
+    });
+
+    test("DEBUG ! error while receiving data when the peer reset an idle connection", async () => {
+      const s = makeSink();
+      let opened!: () => void;
+      const open = new Promise<void>((resolve) => {
+        opened = resolve;
+      });
+      const { server, port } = await startServer(s, async (ws) => {
+        opened();
+        await ws.closed;
+      });
+      const peer = await rawConnect(port);
+      sockets.add(peer.socket);
+      await open;
+      peer.socket.resetAndDestroy();
+      await waitForRecord(s, "connection closed");
+      await server.close();
+      const records = s.records();
+      const failed = only(records, "! error while receiving data", "debug");
+      assert.ok(failed.err !== undefined);
+      assert.match(failed.err.message, /ECONNRESET/);
+      assert.equal(typeof failed.fields.connectionId, "string");
+      assert.equal(only(records, "connection closed", "info").fields.code, 1006);
+    });
+
+    test("DEBUG - timed out waiting for TCP close when the peer never answers a close", async () => {
+      const s = makeSink();
+      const { server, port } = await startServer(
+        s,
+        async (ws) => {
+          await ws.close(1000, "bye");
+        },
+        { closeTimeout: 50 },
+      );
+      // Reads nothing and answers nothing: the closing handshake can't complete.
+      const peer = await rawConnect(port);
+      sockets.add(peer.socket);
+      await waitForRecord(s, "connection closed");
+      await server.close();
+      const debug = messages(s.records(), "debug");
+      const timedOut = debug.indexOf("- timed out waiting for TCP close");
+      assert.ok(timedOut !== -1, debug.join("\n"));
+      assert.equal(debug[timedOut + 1], "x closing TCP connection");
+      peer.socket.destroy();
     });
 
     test("INFO server listening on [::1]:port and on a Unix socket path, once each", async () => {

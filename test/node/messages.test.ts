@@ -2,14 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ConcurrencyError, ConnectionClosedError, ConnectionClosedOK } from "../../src/errors.ts";
 import { Close, Frame, OP_BINARY, OP_CONT, OP_TEXT } from "../../src/frames.ts";
-import {
-  type Data,
-  kInvalidUtf8,
-  kPause,
-  kResume,
-  MessageQueue,
-  rejected,
-} from "../../src/node/messages.ts";
+import { type Data, kInvalidUtf8, kPause, kResume, MessageQueue } from "../../src/node/messages.ts";
 
 function text(data: string, fin = true): Frame {
   return new Frame(OP_TEXT, Buffer.from(data), fin);
@@ -400,20 +393,5 @@ describe("MessageQueue flow control", () => {
     for (let i = 0; i < 5000; i++) queue.put(text(String(i)));
     for (let i = 0; i < 5000; i++) assert.equal(await queue.get(), String(i));
     assert.equal(queue.length, 0);
-  });
-});
-
-describe("rejected", () => {
-  it("returns a rejected promise that isn't reported as unhandled", async () => {
-    let unhandled = 0;
-    const onUnhandled = (): void => {
-      unhandled++;
-    };
-    process.on("unhandledRejection", onUnhandled);
-    rejected(new Error("ignored"));
-    await new Promise((resolve) => setImmediate(resolve));
-    process.off("unhandledRejection", onUnhandled);
-    assert.equal(unhandled, 0);
-    await assert.rejects(rejected(new Error("seen")), /seen/);
   });
 });

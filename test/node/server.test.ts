@@ -667,7 +667,7 @@ describe("performance", () => {
     let writes = 0;
     const { server, port } = await start(
       async (ws) => {
-        const socket = (ws as unknown as { socket: Socket }).socket;
+        const socket = (ws as unknown as { writer: { transport: Socket } }).writer.transport;
         const write = socket.write;
         socket.write = function (this: Socket, ...args: Parameters<Socket["write"]>) {
           writes++;

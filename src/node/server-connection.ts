@@ -1,0 +1,269 @@
+/**
+ * `ServerConnection`: a connection accepted by a {@link Server}, and its
+ * side of the opening handshake (the request, the hooks, the 101 or the
+ * rejection). {@link ServerHooks} is the seam with its server.
+ *
+ * @module
+ */
+
+import type { Duplex } from "node:stream";
+import { InvalidHandshake } from "../errors.ts";
+import { CLOSE_INTERNAL_ERROR } from "../frames.ts";
+import type { Request, Response } from "../http11.ts";
+import { isLevelEnabled, type LoggerLike, logMessages } from "../logging.ts";
+import { CONNECTING } from "../protocol.ts";
+import type { ServerProtocol } from "../server.ts";
+import { Connection } from "./connection.ts";
+import type { ConnectionSettings } from "./options.ts";
+import { noop } from "./promises.ts";
+import type { ServeOptions, Server } from "./server.ts";
+
+/**
+ * What a {@link ServerConnection} asks of its {@link Server}: the seam
+ * between them, one record per server, shared by its connections.
+ *
+ * @internal
+ */
+export interface ServerHooks {
+  readonly server: Server;
+  /** Whether the server still accepts connections (else a 101 becomes a 503). */
+  isServing(): boolean;
+  /** The handshake is over; `opened`: the connection is OPEN and its handler may run. */
+  handshakeDone(connection: ServerConnection, opened: boolean): void;
+  /** The handler returned (`threw`: false) or threw `error`. */
+  handlerSettled(connection: ServerConnection, error: unknown, threw: boolean): Promise<void>;
+  /** The connection closed: the server forgets it. */
+  closed(connection: ServerConnection): void;
+}
+
+const FAILED_HANDSHAKE_BODY =
+  "Failed to open a WebSocket connection.\nSee server log for more information.\n";
+
+/** A WebSocket connection accepted by a {@link Server}. */
+export class ServerConnection extends Connection<ServerProtocol> {
+  readonly #hooks: ServerHooks;
+  /** The user name authenticated by `basicAuth()`, else `null`. */
+  username: string | null = null;
+
+  // Where the request goes once parsed (`null` when it was taken, or
+  // before the handshake starts): the resolve function of the promise
+  // `handshake()` awaits when a hook may be async, or `#finishNow`, which
+  // completes the handshake at once.
+  #requestReceived: ((this: ServerConnection, request: Request | null) => void) | null = null;
+
+  /** @internal */
+  constructor(
+    protocol: ServerProtocol,
+    socket: Duplex,
+    logger: LoggerLike,
+    hooks: ServerHooks,
+    settings: ConnectionSettings,
+  ) {
+    super(protocol, socket, logger, settings);
+    this.#hooks = hooks;
+  }
+
+  /** The server that accepted this connection. */
+  get server(): Server {
+    return this.#hooks.server;
+  }
+
+  /** @internal */
+  protected override transportClosed(): void {
+    this.#resolveRequest(null);
+    this.#hooks.closed(this);
+  }
+
+  /**
+   * A plain-text HTTP response, for `processRequest` or `processResponse`
+   * to answer instead of upgrading; modify its headers as needed.
+   */
+  respond(status: number, text: string): Response {
+    return this.protocol.reject(status, text);
+  }
+
+  /** @internal */
+  protected override handshakeEvent(event: Request | Response): void {
+    if ("path" in event) this.#resolveRequest(event);
+  }
+
+  #resolveRequest(request: Request | null): void {
+    const received = this.#requestReceived;
+    if (received === null) return;
+    this.#requestReceived = null;
+    received.call(this, request);
+  }
+
+  /**
+   * Starts the handshake: the open timer, and how the request is handled.
+   * Without hooks or tracing, nothing can be asynchronous: the response goes
+   * out in the turn that parsed the request, then the server starts the
+   * handler, with no promise or suspended function per connection in
+   * between. @internal
+   */
+  startHandshake(openTimeout: number | null, synchronous: boolean): void {
+    if (openTimeout !== null) this.startOpenTimer(openTimeout);
+    // A private method is one function shared by all instances: no closure.
+    if (synchronous) this.#requestReceived = this.#finishNow;
+  }
+
+  /** The handshake is over, whatever its outcome. @internal */
+  endHandshake(): void {
+    this.stopOpenTimer();
+  }
+
+  /** @internal */
+  override openTimedOut(): void {
+    if (this.state !== CONNECTING) return;
+    if (this.debug) this.logger.debug(logMessages.openTimeout);
+    this.close().catch(noop);
+  }
+
+  #finishNow(request: Request | null): void {
+    let opened = false;
+    try {
+      const protocol = this.protocol;
+      if (request === null || protocol.state !== CONNECTING) opened = this.#noRequest();
+      else opened = this.#respond(this.#acceptRequest(request), false);
+    } catch (error) {
+      // A bug: don't leak the connection.
+      opened = false;
+      this.logger.error({ err: error }, logMessages.internalError);
+      this.close(CLOSE_INTERNAL_ERROR).catch(noop);
+    }
+    this.#hooks.handshakeDone(this, opened);
+  }
+
+  /**
+   * Follows the handler's promise until it settles, then closes the
+   * connection. Bound methods rather than an async function awaiting it:
+   * the handler usually runs as long as the connection, and an awaiting
+   * function keeps a generator, its registers and closures per connection.
+   * (Methods, not plain functions: under tsx, binding a function whose name
+   * was defined by the transpiler leaves V8's fast path.) @internal
+   */
+  followHandler(result: Promise<void>): void {
+    result.then(this.#handlerReturned.bind(this), this.#handlerThrew.bind(this));
+  }
+
+  #handlerReturned(): Promise<void> {
+    return this.#hooks.handlerSettled(this, undefined, false);
+  }
+
+  #handlerThrew(error: unknown): Promise<void> {
+    return this.#hooks.handlerSettled(this, error, true);
+  }
+
+  /** Feeds bytes as if read from the socket (a request parsed elsewhere). @internal */
+  feed(data: Buffer): void {
+    this.receive(data);
+  }
+
+  /** Why the handshake failed. @internal */
+  handshakeFailure(): Error {
+    return (
+      this.transportError ??
+      this.protocol.handshakeExc ??
+      new InvalidHandshake("connection closed during the opening handshake")
+    );
+  }
+
+  /**
+   * Runs the opening handshake; resolves to whether the connection is OPEN.
+   * @internal
+   */
+  async handshake(options: ServeOptions): Promise<boolean> {
+    const request = await new Promise<Request | null>((resolve) => {
+      this.#requestReceived = resolve;
+    });
+    const protocol = this.protocol;
+    if (request === null || protocol.state !== CONNECTING) return this.#noRequest();
+
+    let response: Response | null = null;
+    let fromProcessRequest = false;
+    if (options.processRequest != null) {
+      try {
+        response = (await options.processRequest(this, request)) ?? null;
+        fromProcessRequest = response !== null;
+      } catch (error) {
+        protocol.handshakeExc = error instanceof Error ? error : new Error(String(error));
+        this.logger.error({ err: error }, logMessages.processRequestFailed);
+        response = protocol.reject(500, FAILED_HANDSHAKE_BODY);
+      }
+      if (protocol.state !== CONNECTING) return false;
+    }
+    if (response === null) response = this.#acceptRequest(request);
+    if (options.processResponse != null) {
+      try {
+        const replacement = await options.processResponse(this, request, response);
+        if (replacement != null) response = replacement;
+      } catch (error) {
+        protocol.handshakeExc = error instanceof Error ? error : new Error(String(error));
+        this.logger.error({ err: error }, logMessages.processResponseFailed);
+        response = protocol.reject(500, FAILED_HANDSHAKE_BODY);
+        fromProcessRequest = false;
+      }
+      if (protocol.state !== CONNECTING) return false;
+    }
+    return this.#respond(response, fromProcessRequest);
+  }
+
+  /**
+   * No request to answer: the client left, or sent a request the protocol
+   * answered with an error status by itself (400, 414, 431), logged like
+   * other rejections.
+   */
+  #noRequest(): false {
+    const answered = this.protocol.response;
+    if (answered !== null && answered.status !== 101) this.#logAnswer(answered, false);
+    this.checkCloseExpected();
+    return false;
+  }
+
+  /** The protocol's answer to the request: a 101, or why not; a 500 if accepting failed. */
+  #acceptRequest(request: Request): Response {
+    const protocol = this.protocol;
+    try {
+      return protocol.accept(request);
+    } catch (error) {
+      protocol.handshakeExc = error instanceof Error ? error : new Error(String(error));
+      this.logger.error({ err: error }, logMessages.handshakeFailed);
+      return protocol.reject(500, FAILED_HANDSHAKE_BODY);
+    }
+  }
+
+  /** Sends the response; resolves to whether the connection is OPEN. */
+  #respond(response: Response, fromProcessRequest: boolean): boolean {
+    const protocol = this.protocol;
+    // Checked after the last await, so a server that started closing
+    // meanwhile can't gain a connection.
+    if (response.status === 101 && !this.#hooks.isServing()) {
+      response = protocol.reject(503, "Server is shutting down.\n");
+    }
+    protocol.sendResponse(response);
+    if (response.status === 101) {
+      // Open even if frames that came with the request (a close...) were
+      // parsed already: they're processed after `connection open`.
+      this.opened();
+      this.processEvents();
+      return true;
+    }
+    this.sendData();
+    this.#logAnswer(response, fromProcessRequest);
+    this.flush();
+    this.checkCloseExpected();
+    return false;
+  }
+
+  /** INFO `HTTP response sent (…)` or `connection rejected (…)`, formatted only when INFO is on. */
+  #logAnswer(response: Response, fromProcessRequest: boolean): void {
+    const logger = this.logger;
+    if (!isLevelEnabled(logger, "info")) return;
+    const { status, reason } = response;
+    logger.info(
+      fromProcessRequest
+        ? logMessages.httpResponseSent(status, reason)
+        : logMessages.connectionRejected(status, reason),
+    );
+  }
+}

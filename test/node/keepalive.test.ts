@@ -1,0 +1,173 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import {
+  connect,
+  type ServeOptions,
+  type Server,
+  type ServerConnection,
+  serve,
+} from "../../src/index.ts";
+import type { Connection } from "../../src/node/connection.ts";
+import { grainOf, TimerWheel } from "../../src/node/keepalive.ts";
+import {
+  frame,
+  OP_CLOSE,
+  OP_PING,
+  OP_PONG,
+  parseClose,
+  rawConnect,
+  withTimeout,
+} from "../helpers/net.ts";
+import { checkLeaksAfterAll } from "../helpers/no-leaks.ts";
+
+checkLeaksAfterAll();
+
+/** Stand-ins for connections: a wheel only keeps them and passes them back. */
+const tokens = (count: number): Connection[] =>
+  Array.from({ length: count }, (_, i) => ({ id: String(i) }) as unknown as Connection);
+
+describe("grainOf", () => {
+  it("rounds to a power of two of at most 1/16 of the delay, at most 1,024 ms", () => {
+    assert.equal(grainOf(0), 1);
+    assert.equal(grainOf(31), 1);
+    assert.equal(grainOf(64), 4);
+    assert.equal(grainOf(20_000), 1024);
+    assert.equal(grainOf(3_600_000), 1024);
+    for (const delay of [50, 1000, 20_000, 90_000]) assert.ok(grainOf(delay) <= delay / 16);
+  });
+});
+
+describe("TimerWheel", () => {
+  it("gives connections due in the same grain one timer", () => {
+    const wheel = new TimerWheel(() => assert.fail("fired"));
+    const [a, b] = tokens(2);
+    // A grain of 1,024 ms: both calls fall in the same one.
+    const slotA = wheel.add(a, 60_000);
+    const slotB = wheel.add(b, 60_000);
+    assert.equal(slotA, slotB);
+    assert.equal(wheel.size, 1);
+    TimerWheel.remove(slotA, a);
+    assert.equal(wheel.size, 1);
+    TimerWheel.remove(slotB, b);
+    assert.equal(wheel.size, 0);
+  });
+
+  it("fires the connections still due, once", async () => {
+    const fired: Connection[] = [];
+    const wheel = new TimerWheel((connection) => fired.push(connection));
+    const [a, b, c] = tokens(3);
+    wheel.add(a, 5);
+    wheel.add(b, 5);
+    TimerWheel.remove(wheel.add(c, 5), c);
+    await withTimeout(
+      new Promise<void>((resolve) => {
+        const poll = setInterval(() => {
+          if (wheel.size === 0) {
+            clearInterval(poll);
+            resolve();
+          }
+        }, 5);
+      }),
+      2000,
+      "the wheel didn't fire within 2 s",
+    );
+    assert.deepEqual(fired, [a, b]);
+  });
+
+  it("clears the timer when its last connection is removed", () => {
+    const wheel = new TimerWheel(() => assert.fail("fired"));
+    const [a] = tokens(1);
+    TimerWheel.remove(wheel.add(a, 10_000), a);
+    assert.equal(wheel.size, 0);
+  });
+
+  it("fires every due connection even if one throws, then throws the first error", async () => {
+    const fired: string[] = [];
+    const wheel = new TimerWheel((connection) => {
+      fired.push(connection.id);
+      throw new Error(`boom ${connection.id}`);
+    });
+    const [a, b] = tokens(2);
+    wheel.add(a, 1);
+    wheel.add(b, 1);
+    const thrown = await withTimeout(
+      new Promise<Error>((resolve) => {
+        const listeners = process.listeners("uncaughtException");
+        process.removeAllListeners("uncaughtException");
+        process.once("uncaughtException", (error) => {
+          for (const listener of listeners) process.on("uncaughtException", listener);
+          resolve(error);
+        });
+      }),
+      2000,
+      "no error within 2 s",
+    );
+    assert.deepEqual(fired, ["0", "1"]);
+    assert.equal(thrown.message, "boom 0");
+  });
+});
+
+/** A server whose handlers wait for the connection to close. */
+async function idleServer(options: ServeOptions): Promise<{ server: Server; port: number }> {
+  const server = await serve(
+    async (ws: ServerConnection) => {
+      await ws.closed;
+    },
+    { host: "127.0.0.1", port: 0, logger: null, ...options },
+  );
+  return { server, port: (server.address as { port: number }).port };
+}
+
+describe("Keepalive", () => {
+  it("pings on its own, measures latency, and keeps going while pongs come", async () => {
+    const { server, port } = await idleServer({ pingInterval: 50, pingTimeout: 1000 });
+    const peer = await rawConnect(port);
+    for (let i = 0; i < 3; i++) {
+      const ping = await peer.reader.next(2000);
+      assert.equal(ping?.opcode, OP_PING);
+      assert.equal(ping.payload.length, 4);
+      peer.send(frame(OP_PONG, ping.payload));
+    }
+    const [ws] = server.connections;
+    assert.ok(ws.latency > 0);
+    await peer.close();
+    await server.close();
+  });
+
+  it("fails the connection with 1011 when the pong doesn't come in time", async () => {
+    const { server, port } = await idleServer({ pingInterval: 20, pingTimeout: 20 });
+    // A raw peer that reads pings and never answers them.
+    const peer = await rawConnect(port);
+    let next = await peer.reader.next(2000);
+    for (let i = 0; i < 10 && next?.opcode === OP_PING; i++) next = await peer.reader.next(2000);
+    assert.equal(next?.opcode, OP_CLOSE);
+    assert.deepEqual(parseClose(next.payload), { code: 1011, reason: "keepalive ping timeout" });
+    peer.socket.destroy();
+    await server.close();
+  });
+
+  it("ping() resolves with the round-trip time; one pong acknowledges earlier pings", async () => {
+    const { server, port } = await idleServer({});
+    const ws = await connect(`ws://127.0.0.1:${port}/`, { logger: null, pingInterval: null });
+    const latencies = await Promise.all([ws.ping("a"), ws.ping("b"), ws.ping()]);
+    for (const latency of latencies) assert.ok(latency >= 0);
+    assert.equal(ws.latency, latencies[2]);
+    await assert.rejects(
+      Promise.all([ws.ping("same"), ws.ping("same")]),
+      /already waiting for a pong with the same data: 73616d65/,
+    );
+    await ws.close();
+    await server.close();
+  });
+
+  it("rejects pings awaiting their pong when the connection closes", async () => {
+    const { server, port } = await idleServer({});
+    const peer = await rawConnect(port);
+    const [ws] = server.connections;
+    // The raw peer never answers: the ping waits until the connection closes.
+    const pending = ws.ping("never");
+    peer.socket.destroy();
+    await assert.rejects(pending, { name: "ConnectionClosedError" });
+    await server.close();
+  });
+});
