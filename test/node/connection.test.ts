@@ -973,3 +973,61 @@ describe("Connection options", () => {
     clientEnd.destroy();
   });
 });
+
+describe("Connection: what ws users reach for", () => {
+  it("bufferedAmount counts bytes queued and not yet written", async () => {
+    const { ws, peer } = await pair("server");
+    assert.equal(ws.bufferedAmount, 0);
+    const sent = ws.send(Buffer.alloc(1000));
+    // Framed (2 + 2 header bytes) and queued for the end of this turn.
+    assert.equal(ws.bufferedAmount, 1004);
+    await sent;
+    assert.deepEqual(await peer.recv(), Buffer.alloc(1000));
+    assert.equal(ws.bufferedAmount, 0);
+    await closeBoth(ws, peer);
+  });
+
+  it("terminate() destroys the transport without a closing handshake: 1006", async () => {
+    const { ws, raw } = await rawPair("server");
+    let peerClosed = false;
+    raw.socket.on("close", () => {
+      peerClosed = true;
+    });
+    await ws.terminate();
+    assert.equal(ws.state, CLOSED);
+    assert.equal(ws.closeCode, 1006);
+    // No close frame was written before the reset.
+    assert.equal(await raw.reader.nextData(), null);
+    await assert.rejects(ws.send("late"), { name: "ConnectionClosedError" });
+    await assert.rejects(ws.recv(), { name: "ConnectionClosedError" });
+    // Idempotent.
+    await ws.terminate();
+    await new Promise((resolve) => raw.socket.once("close", resolve).resume());
+    assert.ok(peerClosed || raw.socket.destroyed);
+  });
+
+  it("messages({ decode: true }) iterates over strings, binary decoded", async () => {
+    const { ws, peer } = await pair("server");
+    await peer.send("one");
+    await peer.send(Buffer.from("two"));
+    await peer.close();
+    const received: string[] = [];
+    for await (const message of ws.messages({ decode: true })) received.push(message);
+    assert.deepEqual(received, ["one", "two"]);
+    await ws.closed;
+  });
+
+  it('recv({ binaryType: "arraybuffer" }) returns exactly the message\'s bytes', async () => {
+    const { ws, peer } = await pair("server");
+    // Two messages read in one chunk: each Buffer is a view of the chunk.
+    await Promise.all([peer.send(Buffer.from([1, 2, 3])), peer.send(Buffer.from([4, 5]))]);
+    const first = await ws.recv({ binaryType: "arraybuffer" });
+    assert.ok(first instanceof ArrayBuffer);
+    assert.deepEqual([...new Uint8Array(first)], [1, 2, 3]);
+    const second = await ws.recv({ decode: false, binaryType: "arraybuffer" });
+    assert.deepEqual([...new Uint8Array(second)], [4, 5]);
+    await peer.send("text stays a string");
+    assert.equal(await ws.recv({ binaryType: "arraybuffer" }), "text stays a string");
+    await closeBoth(ws, peer);
+  });
+});
