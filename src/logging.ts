@@ -552,6 +552,8 @@ export const logMessages = {
     `server listening on ${formatAddress(address)}`,
   serverClosing: "server closing",
   serverClosed: "server closed",
+  serverCloseTimeout: (connections: number, handlers: number): string =>
+    `server close timed out: terminating ${connections} connections, ${handlers} handlers still running`,
   connectionOpen: "connection open",
   connectionRejected: (status: number, reason: string): string =>
     `connection rejected (${statusText(status, reason)})`,
