@@ -488,7 +488,11 @@ export class Server<Data = unknown> {
     connection.followHandler(Promise.resolve(result));
   }
 
-  async #afterHandler(connection: ServerConnection<Data>, error: unknown, threw: boolean): Promise<void> {
+  async #afterHandler(
+    connection: ServerConnection<Data>,
+    error: unknown,
+    threw: boolean,
+  ): Promise<void> {
     try {
       // The connection closed under the handler (e.g. a send() after the
       // peer's close): not a failure of the handler; `connection closed`
