@@ -415,9 +415,40 @@ export class Connection<P extends Protocol = Protocol> {
    * ```ts
    * for await (const fragment of ws.recvStreaming()) file.write(fragment);
    * ```
+   *
+   * `maxSize`: the limit for this message instead of the connection's
+   * `maxSize` (which is meant for messages held whole), in bytes; `null`:
+   * none. It applies from the first `next()` to the end of the message, to
+   * the bytes read meanwhile: call it before the peer sends the message
+   * (frames read earlier were checked against `maxSize`). A larger message
+   * closes the connection with 1009.
    */
-  recvStreaming(options?: { decode?: boolean }): AsyncIterableIterator<Data> {
-    return this.#messages.stream(options?.decode);
+  recvStreaming(options?: {
+    decode?: boolean;
+    maxSize?: number | null;
+  }): AsyncIterableIterator<Data> {
+    const stream = this.#messages.stream(options?.decode);
+    const maxSize = options?.maxSize;
+    if (maxSize === undefined) return stream;
+    if (maxSize !== null && !(Number.isSafeInteger(maxSize) && maxSize > 0)) {
+      throw new RangeError(`maxSize must be a positive integer or null; got ${String(maxSize)}`);
+    }
+    return this.streamWithLimit(stream, maxSize);
+  }
+
+  /** Raises the protocol's message limit while one message is streamed. */
+  private async *streamWithLimit(
+    stream: AsyncIterableIterator<Data>,
+    maxSize: number | null,
+  ): AsyncIterableIterator<Data> {
+    const protocol = this.protocol;
+    const previous = protocol.maxSize;
+    protocol.maxSize = maxSize;
+    try {
+      yield* stream;
+    } finally {
+      protocol.maxSize = previous;
+    }
   }
 
   /**

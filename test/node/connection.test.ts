@@ -1031,3 +1031,40 @@ describe("Connection: what ws users reach for", () => {
     await closeBoth(ws, peer);
   });
 });
+
+describe("recvStreaming({ maxSize })", () => {
+  it("streams a message larger than maxSize, then maxSize applies again", async () => {
+    const { ws, peer } = await pair("server", { maxSize: 1000 });
+    const fragments = ws.recvStreaming({ maxSize: 10_000 });
+    const first = fragments.next();
+    const chunks = Array.from({ length: 5 }, (_, i) => Buffer.alloc(1000, i));
+    await peer.send(chunks);
+    const received: Buffer[] = [(await first).value as Buffer];
+    for await (const fragment of fragments) received.push(fragment as Buffer);
+    assert.deepEqual(Buffer.concat(received), Buffer.concat(chunks));
+    // Back to 1000 bytes for messages held whole.
+    await peer.send(Buffer.alloc(2000)).catch(() => {});
+    await assert.rejects(ws.recv(), { name: "ConnectionClosedError" });
+    assert.equal(ws.protocol.closeSent?.code, 1009);
+    await peer.closed;
+  });
+
+  it("without its own limit, maxSize applies to streaming too", async () => {
+    const { ws, peer } = await pair("server", { maxSize: 1000 });
+    const fragments = ws.recvStreaming();
+    const first = fragments.next();
+    await peer.send(Array.from({ length: 5 }, () => Buffer.alloc(1000))).catch(() => {});
+    assert.equal(((await first).value as Buffer).length, 1000);
+    await assert.rejects(async () => {
+      for await (const _ of fragments);
+    });
+    assert.equal(ws.protocol.closeSent?.code, 1009);
+    await peer.closed;
+  });
+
+  it("rejects an invalid maxSize, naming it", async () => {
+    const { ws, peer } = await pair("server");
+    assert.throws(() => ws.recvStreaming({ maxSize: -5 }), { name: "RangeError", message: /-5/ });
+    await closeBoth(ws, peer);
+  });
+});
