@@ -113,10 +113,9 @@ async function child(setting: Setting, phase: Phase): Promise<Sample> {
       client.decode(server.encode(new Frame(OP_TEXT, message)), null);
     };
     for (let i = 0; i < PAIRS; i++) {
-      const [response, server] = serverFactory.processRequestParams(
-        clientFactory.getRequestParams(),
-        [],
-      );
+      const answer = serverFactory.processRequestParams(clientFactory.getRequestParams(), []);
+      if (answer === null) throw new Error("the server declined the offer");
+      const [response, server] = answer;
       const client = clientFactory.processResponseParams(response, []);
       for (let m = 0; m < MESSAGES; m++) exchange(client, server, messages[m]);
       if (phase !== "kept") {

@@ -87,7 +87,9 @@ function ours(params: Params): Codec {
     compressSettings,
   });
   const server = new ServerPerMessageDeflateFactory({ compressSettings });
-  const [response, sender] = server.processRequestParams(client.getRequestParams(), []);
+  const answer = server.processRequestParams(client.getRequestParams(), []);
+  if (answer === null) throw new Error("the server declined the offer");
+  const [response, sender] = answer;
   const receiver: PerMessageDeflate = client.processResponseParams(response, []);
   return {
     compress: (message) => sender.encode(new Frame(OP_TEXT, message)).data,

@@ -40,6 +40,7 @@
 
 import type { Close } from "./frames.ts";
 import type { Response } from "./http11.ts";
+import { redactURL } from "./redact.ts";
 
 /** Options accepted by every error constructor. */
 export interface ErrorOptions {
@@ -125,24 +126,26 @@ export class ConnectionClosedError extends ConnectionClosed {
 /** A string is not a valid `ws://` or `wss://` URI. */
 export class InvalidURI extends WebSocketError {
   override readonly code: string = "WS_ERR_INVALID_URI";
-  /** The URI that was rejected. */
+  /** The URI that was rejected, its password redacted (`user:xxxxx@`). */
   readonly uri: string;
 
   constructor(uri: string, reason: string, options?: ErrorOptions) {
-    super(`${uri} isn't a valid URI: ${reason}`, options);
-    this.uri = uri;
+    const redacted = redactURL(uri);
+    super(`${redacted} isn't a valid URI: ${reason}`, options);
+    this.uri = redacted;
   }
 }
 
 /** A string is not a valid proxy URL. */
 export class InvalidProxy extends WebSocketError {
   override readonly code: string = "WS_ERR_INVALID_PROXY";
-  /** The proxy URL that was rejected. */
+  /** The proxy URL that was rejected, its password redacted (`user:xxxxx@`). */
   readonly proxy: string;
 
   constructor(proxy: string, reason: string, options?: ErrorOptions) {
-    super(`${proxy} isn't a valid proxy: ${reason}`, options);
-    this.proxy = proxy;
+    const redacted = redactURL(proxy);
+    super(`${redacted} isn't a valid proxy: ${reason}`, options);
+    this.proxy = redacted;
   }
 }
 

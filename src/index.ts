@@ -49,6 +49,12 @@ export type {
 export { getProxy, type ProxyOptions } from "./node/proxy.ts";
 export { processException, type ReconnectOptions } from "./node/reconnect.ts";
 export {
+  type RedirectCarry,
+  type RedirectHop,
+  type RedirectOptions,
+  withoutCredentials,
+} from "./node/redirect.ts";
+export {
   type CloseServerOptions,
   type Handler,
   type MaybeResponse,

@@ -27,6 +27,7 @@ import {
   OPCODE_NAMES,
 } from "./frames.ts";
 import type { Request, Response } from "./http11.ts";
+import { redactHeaderValue } from "./redact.ts";
 
 // ---------------------------------------------------------------------------
 // Logger interface
@@ -497,24 +498,28 @@ export function formatAddress(address: AddressLike): string {
 
 /**
  * The debug lines of a handshake request: `> GET /path HTTP/1.1`, then one
- * line per header. `prefix` is `>` when sending (client), `<` when
+ * line per header; credentials show as `[redacted]` (see `redactHeaderValue`). `prefix` is `>` when sending (client), `<` when
  * receiving (server).
  */
 export function formatRequestLines(request: Request, prefix: ">" | "<"): string[] {
   const lines = [`${prefix} GET ${request.path} HTTP/1.1`];
-  for (const [name, value] of request.headers) lines.push(`${prefix} ${name}: ${value}`);
+  for (const [name, value] of request.headers) {
+    lines.push(`${prefix} ${name}: ${redactHeaderValue(name, value)}`);
+  }
   return lines;
 }
 
 /**
  * The debug lines of a handshake response: `< HTTP/1.1 101 Switching
- * Protocols`, one line per header, then `< [body] (N bytes)` when there is
+ * Protocols`, one line per header (credentials redacted), then `< [body] (N bytes)` when there is
  * a body. `prefix` is `>` when sending (server), `<` when receiving (client).
  */
 export function formatResponseLines(response: Response, prefix: ">" | "<"): string[] {
   const statusLine = `${prefix} HTTP/1.1 ${response.status} ${response.reason}`.trimEnd();
   const lines = [statusLine];
-  for (const [name, value] of response.headers) lines.push(`${prefix} ${name}: ${value}`);
+  for (const [name, value] of response.headers) {
+    lines.push(`${prefix} ${name}: ${redactHeaderValue(name, value)}`);
+  }
   if (response.body.length > 0) lines.push(`${prefix} [body] (${response.body.length} bytes)`);
   return lines;
 }
@@ -542,6 +547,11 @@ export const logMessages = {
   parserFailed: "parser failed",
 
   // WARN
+  /** Once per server that didn't set `origins`, at the first browser request with credentials. */
+  originsUnset:
+    "requests from browsers carry credentials (Cookie or Authorization) but origins isn't set: " +
+    "any web page can open connections as its visitors (cross-site WebSocket hijacking); " +
+    "set origins, or origins: null to accept any origin",
   broadcastFragmented: "skipped broadcast: sending a fragmented message",
   broadcastFailed: (error: unknown): string =>
     `skipped broadcast: failed to write message: ${firstLine(error)}`,

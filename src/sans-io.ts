@@ -13,6 +13,7 @@ export {
 export * from "./errors.ts";
 export * from "./extensions/index.ts";
 export * from "./frames.ts";
+export { MAX_ECHOED_ERROR, MAX_EXTENSION_OFFERS } from "./handshake-limits.ts";
 export {
   acceptKey,
   buildAuthorizationBasic,
@@ -49,6 +50,8 @@ export {
   serializeResponse,
 } from "./http11.ts";
 export * from "./protocol.ts";
+export { redactHeaderValue, redactURL } from "./redact.ts";
+export { checkRequestFields, isValidHost } from "./request-checks.ts";
 export {
   defaultServerHeader,
   type OriginPattern,

@@ -19,6 +19,7 @@ import {
 } from "./errors.ts";
 import type { Extension, ServerExtensionFactory } from "./extensions/base.ts";
 import { EMPTY } from "./frames.ts";
+import { extensionOffers, failureText } from "./handshake-limits.ts";
 import {
   acceptKey,
   buildExtension,
@@ -27,7 +28,6 @@ import {
   type ExtensionHeader,
   Headers,
   isFieldValue,
-  parseExtension,
   parseSubprotocol,
 } from "./headers.ts";
 import {
@@ -42,6 +42,7 @@ import {
 } from "./http11.ts";
 import { formatRequestLines, formatResponseLines, isLevelEnabled, logMessages } from "./logging.ts";
 import { CONNECTING, DEFAULT_MAX_SIZE, Protocol, type ProtocolOptions } from "./protocol.ts";
+import { checkRequestFields } from "./request-checks.ts";
 import { VERSION } from "./version.ts";
 
 /**
@@ -81,7 +82,9 @@ export interface ServerProtocolConfigOptions {
   /**
    * Acceptable values of the `Origin` header, to defend against Cross-Site
    * WebSocket Hijacking; include `null` to accept requests without one.
-   * Default: any origin, or none.
+   * `null` accepts any origin, or none. Default: any origin, or none, and a
+   * WARN hint, once, when a browser's request carries `Cookie` or
+   * `Authorization` (see docs/security.md).
    */
   origins?: readonly OriginPattern[] | null;
   /** Extensions supported, in order of preference. Default: none. */
@@ -165,9 +168,15 @@ export class ServerProtocolConfig {
   readonly maxSize: number | null;
   /** @internal */
   readonly originMatchers: readonly ((origin: string | undefined) => boolean)[] | null;
+  /**
+   * Whether the hint about unset `origins` is still to be logged: once per
+   * config, only when `origins` wasn't given at all. @internal
+   */
+  originHintPending: boolean;
 
   constructor(options: ServerProtocolConfigOptions = {}) {
     this.origins = options.origins ?? null;
+    this.originHintPending = options.origins === undefined;
     this.originMatchers = this.origins === null ? null : this.origins.map(originMatcher);
     this.extensions = options.extensions ?? null;
     this.subprotocols = options.subprotocols ?? null;
@@ -448,6 +457,16 @@ export class ServerProtocol extends Protocol {
       if (matchers !== null && !matchers.some((matches) => matches(origin))) {
         throw new InvalidOrigin(origin ?? null);
       }
+      // A browser sends Origin, and with it the user's cookies or cached
+      // credentials: any site may open this connection as the user.
+      if (
+        config.originHintPending &&
+        origin !== undefined &&
+        (headers.has("Cookie") || headers.has("Authorization"))
+      ) {
+        config.originHintPending = false;
+        this.logger?.warn(logMessages.originsUnset);
+      }
       accept = acceptKey(key);
       negotiated = this.#processExtensions(headers);
       subprotocol = this.#processSubprotocol(headers);
@@ -481,7 +500,7 @@ export class ServerProtocol extends Protocol {
 
   #rejectHandshake(error: InvalidHandshake): Response {
     this.handshakeExc = error;
-    const text = `Failed to open a WebSocket connection: ${error.message}.\n`;
+    const text = failureText(error);
     if (error instanceof InvalidOrigin) {
       if (this.#debug) this.logger!.debug({ err: error }, logMessages.invalidOrigin);
       return this.reject(403, text);
@@ -512,20 +531,20 @@ export class ServerProtocol extends Protocol {
     const factories = this.#config.extensions;
     if (factories === null || factories.length === 0) return null;
     if (!headers.has("Sec-WebSocket-Extensions")) return null;
-    const values = headers.getAll("Sec-WebSocket-Extensions");
     const responseHeader: ExtensionHeader[] = [];
     const accepted: Extension[] = [];
     const used = new Set<ServerExtensionFactory>();
-    for (const [name, params] of values.flatMap(parseExtension)) {
+    for (const [name, params] of extensionOffers(headers)) {
       for (const factory of factories) {
         if (factory.name !== name || used.has(factory)) continue;
-        let result: [ExtensionHeader[1], Extension];
+        let result: [ExtensionHeader[1], Extension] | null;
         try {
           result = factory.processRequestParams(params, accepted);
         } catch (error) {
           if (error instanceof NegotiationError) continue;
           throw error;
         }
+        if (result === null) continue;
         responseHeader.push([name, result[0]]);
         accepted.push(result[1]);
         used.add(factory);
@@ -537,9 +556,15 @@ export class ServerProtocol extends Protocol {
 
   #processSubprotocol(headers: Headers): string | null {
     const select = this.#handshake?.selectSubprotocol ?? this.#config.selectSubprotocol;
-    const offered = headers.has("Sec-WebSocket-Protocol")
-      ? headers.getAll("Sec-WebSocket-Protocol").flatMap(parseSubprotocol)
-      : NO_SUBPROTOCOLS;
+    let offered = NO_SUBPROTOCOLS;
+    if (headers.has("Sec-WebSocket-Protocol")) {
+      // A loop rather than flatMap, several times slower on long lists.
+      const all: string[] = [];
+      for (const value of headers.getAll("Sec-WebSocket-Protocol")) {
+        for (const token of parseSubprotocol(value)) all.push(token);
+      }
+      offered = all;
+    }
     const subprotocol = select === null ? this.selectSubprotocol(offered) : select(this, offered);
     // RFC 6455 §4.2.2: the server selects "one or none of the acceptable
     // protocols" the client listed; anything else breaks the client.
@@ -626,6 +651,17 @@ export class ServerProtocol extends Protocol {
     );
   }
 
+  /**
+   * Whether {@link ServerProtocol.sendResponse} may be called: the
+   * connection is CONNECTING, no response was sent, and the protocol didn't
+   * fail the handshake by itself (a request it couldn't parse, too many
+   * bytes after it). An I/O layer that awaits hooks checks it when they
+   * return: a client can make it false meanwhile.
+   */
+  get awaitingResponse(): boolean {
+    return this.state === CONNECTING && this.#handshake !== null && !this.#handshake.failed;
+  }
+
   sendResponse(response: Response): void {
     if (this.state !== CONNECTING) {
       throw new InvalidState("cannot send a handshake response: connection isn't connecting");
@@ -677,6 +713,7 @@ export class ServerProtocol extends Protocol {
     let parsed: Parsed<Request> | null;
     try {
       parsed = parser.feed(data);
+      if (parsed !== null) checkRequestFields(parsed.message.headers);
     } catch (error) {
       this.#invalidRequest(handshake, error, parser);
       return;
@@ -716,6 +753,8 @@ export class ServerProtocol extends Protocol {
       );
       handshake.pending = null;
       handshake.failed = true;
+      if (handshake.debug)
+        this.logger!.debug({ err: this.handshakeExc }, logMessages.invalidHandshake);
       this.sendEof();
       this.discardInput();
       return;
@@ -743,10 +782,7 @@ export class ServerProtocol extends Protocol {
     } else if (handshake.debug) {
       this.logger!.debug({ err: exc }, logMessages.invalidHandshake);
     }
-    const response = this.reject(
-      status,
-      `Failed to open a WebSocket connection: ${exc.message}.\n`,
-    );
+    const response = this.reject(status, failureText(exc));
     if (handshake.debug) this.#debugLines(formatResponseLines(response, ">"));
     this.sendBytes(serializeResponse(response));
     this.response = response;

@@ -89,8 +89,9 @@ export function parseURI(uri: string): WebSocketURI {
   let url: URL;
   try {
     url = new URL(uri);
-  } catch (error) {
-    throw new InvalidURI(uri, "not a valid URL", { cause: error });
+  } catch {
+    // Not the URL parser's error as the cause: its `input` holds the password.
+    throw new InvalidURI(uri, "not a valid URL");
   }
   const secure = scheme === "wss";
   let host = url.hostname;

@@ -132,6 +132,19 @@ test("echo-client sends its arguments and prints the replies", async () => {
   assert.equal(await server.stop(), 0);
 });
 
+test("redirects follows a same-origin redirect and refuses one to another origin", async () => {
+  const example = spawnExample("redirects.ts");
+  const timer = setTimeout(() => example.child.kill("SIGKILL"), STARTUP_MS);
+  const code = await example.exited;
+  clearTimeout(timer);
+  assert.equal(code, 0, example.output());
+  assert.match(example.output(), /^< you reached \/new$/m);
+  assert.match(
+    example.output(),
+    /^refused: redirect from ws:\/\/127\.0\.0\.1:\d+\/away to ws:\/\/127\.0\.0\.1:9\/elsewhere refused by checkRedirect$/m,
+  );
+});
+
 test("chat broadcasts each message to every client with the sender's name", async () => {
   const server = await startServer("chat.ts");
   const url = `ws://127.0.0.1:${server.port}/`;

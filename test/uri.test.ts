@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import { describe, test } from "node:test";
 import { InvalidURI } from "../src/errors.ts";
+import { redactURL } from "../src/redact.ts";
 import { isWebSocketURI, parseURI } from "../src/uri.ts";
 
 describe("parseURI", () => {
@@ -111,13 +112,14 @@ describe("parseURI", () => {
     ["ws://user:%ff@localhost/", /invalid percent-encoding in user info/],
   ];
   for (const [uri, reason] of invalid) {
-    test(`rejects ${JSON.stringify(uri)} with InvalidURI naming it`, () => {
+    test(`rejects ${JSON.stringify(uri)} with InvalidURI naming it, password redacted`, () => {
+      const shown = redactURL(uri);
       assert.throws(
         () => parseURI(uri),
         (error: unknown) =>
           error instanceof InvalidURI &&
-          error.uri === uri &&
-          error.message.startsWith(`${uri} isn't a valid URI: `) &&
+          error.uri === shown &&
+          error.message.startsWith(`${shown} isn't a valid URI: `) &&
           reason.test(error.message),
       );
     });

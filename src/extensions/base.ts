@@ -51,10 +51,13 @@ export interface ServerExtensionFactory {
   readonly name: string;
   /**
    * Answers one offer: the parameters to put in the response and the
-   * extension, or throws `NegotiationError` to decline this offer.
+   * extension, or `null` to decline this offer. Throwing
+   * `NegotiationError` declines it too, at the cost of an error per offer:
+   * prefer `null`. The server considers at most
+   * `MAX_EXTENSION_OFFERS` offers per request.
    */
   processRequestParams(
     params: readonly ExtensionParameter[],
     accepted: readonly Extension[],
-  ): [ExtensionParameter[], Extension];
+  ): [ExtensionParameter[], Extension] | null;
 }

@@ -676,17 +676,23 @@ function buildParameters(params: Parameters): ExtensionParameter[] {
   return result;
 }
 
-// RFC 7692 §7.1.2: a decimal integer from 8 to 15, without leading zeros.
-function parseWindowBits(name: string, value: string | null): number {
-  if (value !== null && /^(?:[89]|1[0-5])$/.test(value)) return Number(value);
-  throw new InvalidParameterValue(name, value);
+// RFC 7692 §7.1.2: a decimal integer from 8 to 15, without leading zeros; null otherwise.
+function parseWindowBits(value: string | null): number | null {
+  return value !== null && /^(?:[89]|1[0-5])$/.test(value) ? Number(value) : null;
 }
+
+// What's wrong with a parameter: the error is built only when thrown, so
+// a server declining a flood of bad offers captures no stack traces.
+type ParameterFault = () => NegotiationError;
 
 /**
  * Reads the parameters of an offer (`offer` true: `client_max_window_bits`
- * may come without a value) or of a response.
+ * may come without a value) or of a response; a fault when they're invalid.
  */
-function extractParameters(params: readonly ExtensionParameter[], offer: boolean): Parameters {
+function readParameters(
+  params: readonly ExtensionParameter[],
+  offer: boolean,
+): Parameters | ParameterFault {
   const result: Parameters = {
     serverNoContextTakeover: false,
     clientNoContextTakeover: false,
@@ -696,29 +702,40 @@ function extractParameters(params: readonly ExtensionParameter[], offer: boolean
   const seen = new Set<string>();
   for (const [name, value] of params) {
     // RFC 7692 §7: a parameter appears at most once.
-    if (seen.has(name)) throw new DuplicateParameter(name);
+    if (seen.has(name)) return () => new DuplicateParameter(name);
     seen.add(name);
     switch (name) {
       case "server_no_context_takeover":
-        if (value !== null) throw new InvalidParameterValue(name, value);
-        result.serverNoContextTakeover = true;
-        break;
       case "client_no_context_takeover":
-        if (value !== null) throw new InvalidParameterValue(name, value);
-        result.clientNoContextTakeover = true;
+        if (value !== null) return () => new InvalidParameterValue(name, value);
+        if (name === "server_no_context_takeover") result.serverNoContextTakeover = true;
+        else result.clientNoContextTakeover = true;
         break;
       case "server_max_window_bits":
-        result.serverMaxWindowBits = parseWindowBits(name, value);
+      case "client_max_window_bits": {
+        // RFC 7692 §7.1.2.2: client_max_window_bits without a value is
+        // allowed in an offer only.
+        const bits =
+          offer && value === null && name === "client_max_window_bits"
+            ? true
+            : parseWindowBits(value);
+        if (bits === null) return () => new InvalidParameterValue(name, value);
+        if (name === "server_max_window_bits") result.serverMaxWindowBits = bits as number;
+        else result.clientMaxWindowBits = bits;
         break;
-      case "client_max_window_bits":
-        // RFC 7692 §7.1.2.2: no value is allowed in an offer only.
-        result.clientMaxWindowBits = offer && value === null ? true : parseWindowBits(name, value);
-        break;
+      }
       default:
         // RFC 7692 §7: an unknown parameter declines the offer / fails the response.
-        throw new InvalidParameterName(name);
+        return () => new InvalidParameterName(name);
     }
   }
+  return result;
+}
+
+/** {@link readParameters}, throwing the fault. */
+function extractParameters(params: readonly ExtensionParameter[], offer: boolean): Parameters {
+  const result = readParameters(params, offer);
+  if (typeof result === "function") throw result();
   return result;
 }
 
@@ -879,8 +896,7 @@ export interface ServerPerMessageDeflateOptions {
 
 /**
  * Server side of permessage-deflate: answers a client's offer, or declines it
- * by throwing `NegotiationError`, in which case the server tries the client's
- * next offer.
+ * (returns `null`), in which case the server tries the client's next offer.
  *
  * @example
  * ```ts
@@ -916,19 +932,18 @@ export class ServerPerMessageDeflateFactory implements ServerExtensionFactory {
 
   /**
    * Answers one offer (RFC 7692 §7.1): the response parameters and the
-   * extension. Throws `NegotiationError` (or a subclass) to decline it.
+   * extension, or `null` to decline it (a duplicate, invalid parameters,
+   * no `client_max_window_bits` when required, no zlib support). Declining
+   * throws nothing: a request may carry thousands of offers.
    */
   processRequestParams(
     params: readonly ExtensionParameter[],
     accepted: readonly Extension[],
-  ): [ExtensionParameter[], PerMessageDeflate] {
-    if (accepted.some((extension) => extension.name === PERMESSAGE_DEFLATE)) {
-      throw new NegotiationError(`skipped duplicate ${PERMESSAGE_DEFLATE}`);
-    }
-    if (!isPermessageDeflateSupported()) {
-      throw new NegotiationError(`${PERMESSAGE_DEFLATE} isn't supported by this runtime's zlib`);
-    }
-    const offer = extractParameters(params, true);
+  ): [ExtensionParameter[], PerMessageDeflate] | null {
+    if (accepted.some((extension) => extension.name === PERMESSAGE_DEFLATE)) return null;
+    if (!isPermessageDeflateSupported()) return null;
+    const offer = readParameters(params, true);
+    if (typeof offer === "function") return null;
 
     // RFC 7692 §7.1.1.1, §7.1.1.2: the server may add either
     // no_context_takeover parameter, and accepts them when offered.
@@ -948,9 +963,7 @@ export class ServerPerMessageDeflateFactory implements ServerExtensionFactory {
     // offered; without a value in the offer, the server picks one or none.
     let clientMaxWindowBits: number | null;
     if (offer.clientMaxWindowBits === null) {
-      if (this.requireClientMaxWindowBits) {
-        throw new NegotiationError("required client_max_window_bits");
-      }
+      if (this.requireClientMaxWindowBits) return null;
       clientMaxWindowBits = null;
     } else if (offer.clientMaxWindowBits === true) {
       clientMaxWindowBits = this.clientMaxWindowBits;

@@ -26,14 +26,18 @@ import { protocolLogger } from "./logger-proxy.ts";
 // Issue 6 (client resilience): proxies, redirects, reconnection.
 import { openTunnel, type ProxyOptions, proxyFor } from "./proxy.ts";
 import { Connecting, type ReconnectOptions } from "./reconnect.ts";
-import { followRedirects } from "./redirect.ts";
+import { followRedirects, type RedirectCarry, type RedirectOptions } from "./redirect.ts";
 import { waitForConnect } from "./sockets.ts";
 
 /** Default of {@link ConnectOptions.openTimeout}. */
 export const DEFAULT_OPEN_TIMEOUT = 10_000;
 
 /** Options of {@link connect}, with their defaults. */
-export interface ConnectOptions extends ConnectionOptions, ProxyOptions, ReconnectOptions {
+export interface ConnectOptions
+  extends ConnectionOptions,
+    ProxyOptions,
+    ReconnectOptions,
+    Omit<RedirectOptions, keyof RedirectCarry | "path" | "sock"> {
   /** `Origin` header, for servers that check it. Default: none. */
   origin?: string | null;
   /** Extension factories to offer, in order of preference. Default: none besides `compression`. */
@@ -65,7 +69,10 @@ export interface ConnectOptions extends ConnectionOptions, ProxyOptions, Reconne
   logContext?: ((connection: ClientConnection) => LogFields | null | undefined) | null;
   /**
    * TLS options for `wss://` (`ca`, `rejectUnauthorized`, `servername`,
-   * `cert`, `key`...). `servername` defaults to the URI's host name.
+   * `cert`, `key`...). `servername` (SNI) defaults to the URI's host name,
+   * none for an IP address. The server's certificate is checked against
+   * `servername` when given, else the URI's host, IP addresses included,
+   * whether the connection goes over TCP, `path`, `sock` or a proxy.
    */
   tls?: TlsConnectionOptions;
   /** Connect to this Unix socket instead of the URI's host and port (the URI still sets `Host` and the path). */
@@ -221,14 +228,14 @@ async function openConnection(
   else signal?.addEventListener("abort", onSignal, { once: true });
   try {
     // openTimeout and signal cover every redirect.
-    return await followRedirects(uri, options, async (uri, additionalHeaders) => {
+    return await followRedirects(uri, options, async (uri, carry) => {
       controller.signal.throwIfAborted();
-      const socket = await openSocket(uri, options, controller.signal);
+      const socket = await openSocket(uri, { ...options, tls: carry.tls }, controller.signal);
       const protocol = new ClientProtocol(uri, {
         origin: options.origin,
         extensions,
-        subprotocols: options.subprotocols,
-        additionalHeaders,
+        subprotocols: carry.subprotocols,
+        additionalHeaders: carry.additionalHeaders,
         userAgentHeader: options.userAgentHeader,
         maxSize: options.maxSize,
         logger: protocolLogger(logger),
@@ -272,16 +279,19 @@ async function openSocket(
     const tlsOptions: TlsConnectionOptions = {
       ALPNProtocols: ["http/1.1"],
       ...options.tls,
+      // RFC 2818 §3.1, RFC 6125 §6: the certificate is checked against the
+      // URI's host (or `servername` when given), an IP address included.
+      // Node checks against `servername`, else `host`, else the socket's
+      // host or "localhost": over `sock` or `path`, `host` isn't used to
+      // connect, only for this check.
+      host: uri.host,
     };
     // RFC 6066 §3: SNI takes a host name, never an IP address.
     if (tlsOptions.servername === undefined && isIP(uri.host) === 0)
       tlsOptions.servername = uri.host;
     if (sock !== undefined) tlsOptions.socket = sock;
     else if (options.path !== undefined) tlsOptions.path = options.path;
-    else {
-      tlsOptions.host = uri.host;
-      tlsOptions.port = uri.port;
-    }
+    else tlsOptions.port = uri.port;
     socket = tlsConnect(tlsOptions);
     event = "secureConnect";
   } else {

@@ -41,6 +41,7 @@ import {
   publishPong,
   publishSocketError,
 } from "./diagnostics.ts";
+import { unwatchIdle, watchIdle } from "./idle-release.ts";
 import { Keepalive } from "./keepalive.ts";
 import { LoggerProxy } from "./logger-proxy.ts";
 import { type Data, kInvalidUtf8, kPause, kResume, MessageQueue } from "./messages.ts";
@@ -629,6 +630,7 @@ export class Connection<P extends Protocol = Protocol> {
     publishOpen(this);
     const pingInterval = this.settings.pingInterval;
     if (pingInterval !== null) this.keepaliveState().schedule(this, pingInterval);
+    watchIdle(this, this.protocol.extensions);
   }
 
   /** Processes bytes as if read from the transport. @internal */
@@ -707,6 +709,11 @@ export class Connection<P extends Protocol = Protocol> {
   /** Messages received and sent so far: unchanged means idle. @internal */
   get activity(): number {
     return this.#messagesIn + this.#messagesOut;
+  }
+
+  /** Lets extensions free what they can rebuild (zlib streams). @internal */
+  releaseIdle(): void {
+    for (const extension of this.protocol.extensions) extension.release?.();
   }
 
   /** The handshake took longer than the open timeout. @internal */
@@ -857,7 +864,8 @@ export class Connection<P extends Protocol = Protocol> {
     this.#closing?.stopTimer();
     this.writer.discard();
     // Free extension resources (zlib streams) now rather than at GC.
-    for (const extension of protocol.extensions) extension.release?.();
+    unwatchIdle(this);
+    this.releaseIdle();
 
     const closeError = (): ConnectionClosed => this.closeError();
     this.#messages.close(closeError, protocol.closedNormally);

@@ -33,6 +33,7 @@ import {
   type TracingChannel,
   tracingChannel,
 } from "node:diagnostics_channel";
+import { redactURL } from "../redact.ts";
 
 /**
  * The connection an event is about: at run time the `ServerConnection` or
@@ -87,7 +88,10 @@ export interface PongMessage {
  */
 export interface HandshakeContext {
   side: "server" | "client";
-  /** Client side: the URI connected to, e.g. `ws://example.com/chat`. */
+  /**
+   * Client side: the URI connected to, e.g. `ws://example.com/chat`, its
+   * password redacted (`ws://user:xxxxx@example.com/`).
+   */
   uri?: string;
   /** Server side: the client's address, `host:port`. */
   remoteAddress?: string;
@@ -178,6 +182,6 @@ export function traceHandshake<T extends DiagnosticsConnection>(
 ): Promise<T> {
   if (!handshakeTraced()) return handshake();
   const context: HandshakeContext =
-    side === "client" ? { side, uri: target } : { side, remoteAddress: target };
+    side === "client" ? { side, uri: redactURL(target) } : { side, remoteAddress: target };
   return handshakeChannel.tracePromise(handshake, context);
 }

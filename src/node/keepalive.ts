@@ -135,9 +135,6 @@ export class Keepalive {
   #pings: PingWaiter[] | null = null;
   /** Round-trip time of the last ping answered, in ms; 0 before the first. */
   latency = 0;
-  // Messages in and out when the last keepalive ping left: unchanged at the
-  // next one means the connection was idle meanwhile.
-  #activityAtLastPing = -1;
 
   // --- The open timeout ------------------------------------------------------
 
@@ -171,13 +168,6 @@ export class Keepalive {
     this.#slot = null;
     const protocol = connection.protocol;
     if (protocol.state !== OPEN) return;
-    // Idle since the last ping: let extensions free what they can rebuild
-    // (permessage-deflate's zlib streams, ~100 KiB per connection).
-    const activity = connection.activity;
-    if (activity === this.#activityAtLastPing) {
-      for (const extension of protocol.extensions) extension.release?.();
-    }
-    this.#activityAtLastPing = activity;
     const payload = this.uniquePayload();
     try {
       protocol.sendPing(payload);

@@ -56,8 +56,9 @@ export function parseProxy(url: string): Proxy {
   let parsed: URL;
   try {
     parsed = new URL(url);
-  } catch (error) {
-    throw new InvalidProxy(url, "not a valid URL", { cause: error });
+  } catch {
+    // Not the URL parser's error as the cause: its `input` holds the password.
+    throw new InvalidProxy(url, "not a valid URL");
   }
   const scheme = parsed.protocol.slice(0, -1) as ProxyScheme;
   if (!SCHEMES.includes(scheme)) {
@@ -120,7 +121,13 @@ export interface ProxyTarget {
 
 function readEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
   // Lower case first, like curl: it's the historical spelling.
-  const value = env[name] ?? env[name.toUpperCase()];
+  let value = env[name];
+  // httpoxy (CVE-2016-5385): in a CGI process (REQUEST_METHOD is set), a
+  // client's `Proxy:` request header arrives as HTTP_PROXY. Go, Python and
+  // curl ignore the upper-case name there; so do we.
+  if (value === undefined && !(name === "http_proxy" && env.REQUEST_METHOD !== undefined)) {
+    value = env[name.toUpperCase()];
+  }
   return value === undefined || value.trim() === "" ? undefined : value.trim();
 }
 
@@ -132,7 +139,9 @@ function readEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
  * uses `ws_proxy`, then `http_proxy`, then `all_proxy`: the scheme-specific
  * variable first, then the one of the equivalent HTTP scheme, as curl does.
  * Lower case variables win over upper case ones. `no_proxy` (see
- * {@link bypassesProxy}) lists hosts reached directly.
+ * {@link bypassesProxy}) lists hosts reached directly. In a CGI process
+ * (`REQUEST_METHOD` set), `HTTP_PROXY` is ignored: there it can come from a
+ * client's `Proxy:` header (httpoxy); `http_proxy` still counts.
  */
 export function getProxy(target: ProxyTarget, env: NodeJS.ProcessEnv = process.env): string | null {
   const names = target.secure

@@ -6,27 +6,20 @@
  * @module
  */
 
+import type { ConnectionOptions as TlsConnectionOptions } from "node:tls";
 import { InvalidHandshake, InvalidStatus, InvalidURI, SecurityError } from "../errors.ts";
 import type { HeadersInit } from "../headers.ts";
 import type { Response } from "../http11.ts";
+import { CREDENTIAL_HEADERS, redactURL } from "../redact.ts";
 import { parseURI, type WebSocketURI } from "../uri.ts";
+
+export { CREDENTIAL_HEADERS };
 
 /** Statuses followed as redirects when the response has a `Location` header. */
 export const REDIRECT_STATUSES: ReadonlySet<number> = new Set([300, 301, 302, 303, 307, 308]);
 
 /** Default of {@link maxRedirects}. */
 export const DEFAULT_MAX_REDIRECTS = 10;
-
-/**
- * Request headers that carry credentials, dropped on a cross-origin
- * redirect so a server can't collect another origin's secrets by redirecting
- * to itself (the rule of the Fetch standard, RFC 9110 §15.4).
- */
-export const CREDENTIAL_HEADERS: readonly string[] = [
-  "authorization",
-  "cookie",
-  "proxy-authorization",
-];
 
 /**
  * How many redirects a handshake may follow: `WEBSOCKETS_MAX_REDIRECTS`, or
@@ -107,8 +100,9 @@ export function followRedirect(
   let next: URL;
   try {
     next = new URL(location, current);
-  } catch (error) {
-    throw new InvalidURI(location, "redirect Location isn't a valid URI", { cause: error });
+  } catch {
+    // Not the URL parser's error as the cause: its `input` holds any password.
+    throw new InvalidURI(location, "redirect Location isn't a valid URI");
   }
   if (next.protocol === "http:") next.protocol = "ws:";
   else if (next.protocol === "https:") next.protocol = "wss:";
@@ -129,19 +123,25 @@ export function followRedirect(
 
   const limit = context.maxRedirects ?? maxRedirects();
   if (context.redirects >= limit) {
-    throw new SecurityError(`more than ${limit} redirects; the last one leads to ${uri}`, {
-      cause: context.cause,
-    });
+    throw new SecurityError(
+      `more than ${limit} redirects; the last one leads to ${redactURL(uri)}`,
+      {
+        cause: context.cause,
+      },
+    );
   }
   if (current.protocol === "wss:" && next.protocol === "ws:") {
-    throw new SecurityError(`cannot follow redirect from ${currentUri} to non-secure URI ${uri}`, {
-      cause: context.cause,
-    });
+    throw new SecurityError(
+      `cannot follow redirect from ${redactURL(currentUri)} to non-secure URI ${redactURL(uri)}`,
+      {
+        cause: context.cause,
+      },
+    );
   }
   const transport = context.transport ?? "tcp";
   if (transport === "unix") {
     throw new InvalidHandshake(
-      `cannot follow redirect to ${uri} when connecting over a Unix socket`,
+      `cannot follow redirect to ${redactURL(uri)} when connecting over a Unix socket`,
       {
         cause: context.cause,
       },
@@ -149,7 +149,7 @@ export function followRedirect(
   }
   if (transport === "socket") {
     throw new InvalidHandshake(
-      `cannot follow redirect to ${uri} with a socket given to connect()`,
+      `cannot follow redirect to ${redactURL(uri)} with a socket given to connect()`,
       {
         cause: context.cause,
       },
@@ -177,9 +177,72 @@ export function withoutCredentials(headers: HeadersInit): [string, string][] {
   return pairs.filter(([name]) => !CREDENTIAL_HEADERS.includes(name.toLowerCase()));
 }
 
-/** What {@link followRedirects} needs from the options of `connect()`. */
-export interface RedirectOptions {
+/**
+ * TLS options that identify or name one server, dropped on a cross-origin
+ * redirect: `servername` (the next server's certificate must match the next
+ * host), and the client certificate, which tells who the user is.
+ */
+export const ORIGIN_TLS_OPTIONS: readonly (keyof TlsConnectionOptions)[] = [
+  "servername",
+  "cert",
+  "key",
+  "pfx",
+  "passphrase",
+];
+
+/** What a handshake sends besides the URI: changed by a cross-origin redirect. */
+export interface RedirectCarry {
+  /** Headers added to the request. */
   additionalHeaders?: HeadersInit | null;
+  /** Subprotocols offered. */
+  subprotocols?: readonly string[] | null;
+  /** TLS options for `wss://`. */
+  tls?: TlsConnectionOptions;
+}
+
+/** A redirect about to be followed, as {@link RedirectOptions.checkRedirect} sees it. */
+export interface RedirectHop extends Readonly<RedirectCarry> {
+  /** The URI that answered with the redirect. */
+  readonly from: string;
+  /** The `ws://` or `wss://` URI it leads to. */
+  readonly to: string;
+  /** Whether `to` is another origin (scheme, host or port) than `from`. */
+  readonly crossOrigin: boolean;
+  /** The redirect response (status, `Location`...). */
+  readonly response: Response;
+  /** Redirects followed before this one. */
+  readonly redirects: number;
+}
+
+/** What {@link followRedirects} needs from the options of `connect()`. */
+export interface RedirectOptions extends RedirectCarry {
+  /**
+   * Follow redirects (300, 301, 302, 303, 307, 308 with a `Location`) during
+   * the opening handshake. `false` rejects with the `InvalidStatus` of the
+   * redirect, whose `response` has the `Location`. Default: `false`, as
+   * browsers, `ws` and undici do: a redirect could lead a client that
+   * connects to a URI its application vetted to any other host (an internal
+   * service, a cloud metadata address).
+   */
+  followRedirects?: boolean;
+  /**
+   * Most redirects one handshake follows; one more rejects with
+   * `SecurityError`. Default: `WEBSOCKETS_MAX_REDIRECTS`, else 10.
+   */
+  maxRedirects?: number | null;
+  /**
+   * Vets each redirect before it is followed (after the built-in rules:
+   * `maxRedirects`, no `wss://` to `ws://`). Return `false` to refuse it
+   * (rejects with `SecurityError`), `true` to follow it with what `hop`
+   * shows, or what to send on this hop instead: on a cross-origin hop,
+   * `hop` has no custom headers, subprotocols, credentials or
+   * {@link ORIGIN_TLS_OPTIONS} unless you return them. What you return
+   * also applies to later hops. A throw rejects `connect()` with it.
+   * Default: none.
+   */
+  checkRedirect?:
+    | ((hop: RedirectHop) => boolean | RedirectCarry | Promise<boolean | RedirectCarry>)
+    | null;
   /** Set when connecting over a Unix socket: redirects are refused. */
   path?: string;
   /** Set when connecting over a given socket: redirects are refused. */
@@ -187,34 +250,72 @@ export interface RedirectOptions {
 }
 
 /**
- * Runs `attempt` for `uri`, then again for each redirect the server answers
- * with (an `InvalidStatus` whose response {@link isRedirect}), as
- * {@link followRedirect} allows. After a cross-origin redirect, attempts get
- * `additionalHeaders` without credentials. Time limits are the caller's:
- * `openTimeout` covers the whole chain.
+ * Runs `attempt` for `uri`, then, with `followRedirects`, again for each
+ * redirect the server answers with (an `InvalidStatus` whose response
+ * {@link isRedirect}), as {@link followRedirect} and `checkRedirect` allow.
+ * A cross-origin hop goes without `additionalHeaders`, `subprotocols` and
+ * the {@link ORIGIN_TLS_OPTIONS} unless `checkRedirect` returns them. Time
+ * limits are the caller's: `openTimeout` covers the whole chain.
  */
 export async function followRedirects<C>(
   uri: WebSocketURI,
   options: RedirectOptions,
-  attempt: (uri: WebSocketURI, additionalHeaders: HeadersInit | null | undefined) => Promise<C>,
+  attempt: (uri: WebSocketURI, carry: RedirectCarry) => Promise<C>,
 ): Promise<C> {
   const transport =
     options.sock !== undefined ? "socket" : options.path !== undefined ? "unix" : "tcp";
-  const limit = maxRedirects();
-  let headers = options.additionalHeaders;
+  const limit = options.followRedirects === true ? (options.maxRedirects ?? maxRedirects()) : 0;
+  if (!Number.isSafeInteger(limit) || limit < 0) {
+    throw new RangeError(`maxRedirects must be a non-negative integer, got ${limit}`);
+  }
+  let carry: RedirectCarry = {
+    additionalHeaders: options.additionalHeaders,
+    subprotocols: options.subprotocols,
+    tls: options.tls,
+  };
   for (let redirects = 0; ; redirects++) {
     try {
-      return await attempt(uri, headers);
+      return await attempt(uri, carry);
     } catch (error) {
       if (!(error instanceof InvalidStatus) || !isRedirect(error.response)) throw error;
+      if (options.followRedirects !== true) throw error;
       const redirect = followRedirect(uri.uri, error.response, {
         redirects,
         maxRedirects: limit,
         transport,
         cause: error,
       });
-      uri = parseURI(redirect.uri);
-      if (redirect.crossOrigin && headers != null) headers = withoutCredentials(headers);
+      const next = parseURI(redirect.uri);
+      if (redirect.crossOrigin) carry = crossOrigin(carry);
+      const check = options.checkRedirect;
+      if (check != null) {
+        const verdict = await check({
+          ...carry,
+          from: uri.uri,
+          to: redirect.uri,
+          crossOrigin: redirect.crossOrigin,
+          response: error.response,
+          redirects,
+        });
+        if (verdict === false) {
+          throw new SecurityError(
+            `redirect from ${redactURL(uri.uri)} to ${redactURL(redirect.uri)} refused by checkRedirect`,
+            { cause: error },
+          );
+        }
+        if (verdict !== true) carry = { ...carry, ...verdict };
+      }
+      uri = next;
     }
   }
+}
+
+// What a hop to another origin sends: nothing meant for the first one.
+function crossOrigin(carry: RedirectCarry): RedirectCarry {
+  let tls = carry.tls;
+  if (tls !== undefined) {
+    tls = { ...tls };
+    for (const name of ORIGIN_TLS_OPTIONS) delete tls[name];
+  }
+  return { additionalHeaders: null, subprotocols: null, tls };
 }

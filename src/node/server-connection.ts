@@ -157,7 +157,7 @@ export class ServerConnection<Data = unknown> extends Connection<ServerProtocol>
     let opened = false;
     try {
       const protocol = this.protocol;
-      if (request === null || protocol.state !== CONNECTING) opened = this.#noRequest();
+      if (request === null || !protocol.awaitingResponse) opened = this.#noRequest();
       else opened = this.#respond(this.#acceptRequest(request), false);
     } catch (error) {
       // A bug: don't leak the connection.
@@ -211,7 +211,9 @@ export class ServerConnection<Data = unknown> extends Connection<ServerProtocol>
       this.#requestReceived = resolve;
     });
     const protocol = this.protocol;
-    if (request === null || protocol.state !== CONNECTING) return this.#noRequest();
+    // After each hook too: the client may have made the handshake fail
+    // meanwhile (closed, or sent too much after its request).
+    if (request === null || !protocol.awaitingResponse) return this.#noRequest();
 
     let response: Response | null = null;
     let fromProcessRequest = false;
@@ -224,7 +226,7 @@ export class ServerConnection<Data = unknown> extends Connection<ServerProtocol>
         this.logger.error({ err: error }, logMessages.processRequestFailed);
         response = protocol.reject(500, FAILED_HANDSHAKE_BODY);
       }
-      if (protocol.state !== CONNECTING) return false;
+      if (!protocol.awaitingResponse) return this.#noRequest();
     }
     if (response === null) response = this.#acceptRequest(request);
     if (options.processResponse != null) {
@@ -237,15 +239,15 @@ export class ServerConnection<Data = unknown> extends Connection<ServerProtocol>
         response = protocol.reject(500, FAILED_HANDSHAKE_BODY);
         fromProcessRequest = false;
       }
-      if (protocol.state !== CONNECTING) return false;
+      if (!protocol.awaitingResponse) return this.#noRequest();
     }
     return this.#respond(response, fromProcessRequest);
   }
 
   /**
-   * No request to answer: the client left, or sent a request the protocol
+   * No request to answer: the client left, sent a request the protocol
    * answered with an error status by itself (400, 414, 431), logged like
-   * other rejections.
+   * other rejections, or sent too much after its request.
    */
   #noRequest(): false {
     const answered = this.protocol.response;

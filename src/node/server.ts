@@ -79,8 +79,10 @@ export interface ServeOptions<Data = unknown> extends ConnectionOptions {
   /** `"deflate"` enables permessage-deflate (RFC 7692); `null` disables it. Default: `"deflate"`. */
   compression?: "deflate" | null;
   /**
-   * Accepted `Origin` header values (`null` accepts requests without one);
-   * others get 403. Default: any origin.
+   * Accepted `Origin` header values (`null` in the list accepts requests
+   * without one); others get 403. `origins: null` accepts any origin.
+   * Default: any origin, with a WARN hint, once, when a browser's request
+   * carries `Cookie` or `Authorization` (cross-site WebSocket hijacking).
    */
   origins?: readonly OriginPattern[] | null;
   /** Extension factories, tried in order. Default: none besides `compression`. */
@@ -250,7 +252,8 @@ export class Server<Data = unknown> {
       throw new TypeError(`unsupported compression: ${String(options.compression)}`);
     }
     this.#protocolConfig = new ServerProtocolConfig({
-      origins: options.origins ?? null,
+      // undefined, not null: the config hints at an unset `origins`.
+      origins: options.origins,
       extensions,
       subprotocols: options.subprotocols ?? null,
       maxSize: options.maxSize,

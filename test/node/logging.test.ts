@@ -739,6 +739,21 @@ for (const [kind, createSink] of Object.entries(SINKS)) {
       );
     });
 
+    test("WARN origins isn't set, once, when browsers send credentials", async () => {
+      const s = makeSink();
+      const { server, url } = await startServer(s, echo);
+      for (let i = 0; i < 2; i++) {
+        const ws = await connect(url, {
+          logger: false,
+          origin: "https://app.example",
+          additionalHeaders: { Cookie: "session=1" },
+        });
+        await ws.close();
+      }
+      await server.close();
+      only(s.records(), logMessages.originsUnset, "warn");
+    });
+
     test("WARN skipped broadcast: failed to write message: <first line of the error>", async () => {
       const s = makeSink();
       const extension = testExtension({ encodeThrowsOn: 0x1 });

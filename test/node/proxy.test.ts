@@ -415,8 +415,10 @@ describe("parseProxy", () => {
         () => parseProxy(url),
         (error: unknown) => {
           assert.ok(error instanceof InvalidProxy, url);
-          assert.equal(error.proxy, url);
-          assert.equal(error.message, `${url} isn't a valid proxy: ${reason}`);
+          // Named with its password redacted.
+          const shown = url.replace(":pw@", ":xxxxx@");
+          assert.equal(error.proxy, shown);
+          assert.equal(error.message, `${shown} isn't a valid proxy: ${reason}`);
           return true;
         },
       );

@@ -316,7 +316,7 @@ describe("connect() following redirects", () => {
       "/f": { status: 308, location: "/final" },
     };
     const server = await upgradeServer((path) => chain[path] ?? "accept");
-    const ws = await connect(`${server.url}/a`, { logger: false });
+    const ws = await connect(`${server.url}/a`, { logger: false, followRedirects: true });
     assert.deepEqual(
       server.seen.map((s) => s.path),
       ["/a", "/b", "/c", "/d?x=1", "/e", "/f", "/final"],
@@ -328,7 +328,7 @@ describe("connect() following redirects", () => {
   it("follows an absolute redirect to another server", async () => {
     const target = await upgradeServer(() => "accept");
     const origin = await upgradeServer(() => ({ status: 302, location: `${target.url}/there` }));
-    const ws = await connect(origin.url, { logger: false });
+    const ws = await connect(origin.url, { logger: false, followRedirects: true });
     assert.equal(target.seen[0].path, "/there");
     assert.equal(target.seen[0].headers.host, `127.0.0.1:${target.port}`);
     await ws.close();
@@ -336,7 +336,7 @@ describe("connect() following redirects", () => {
 
   it("follows 10 redirects", async () => {
     const server = await upgradeServer(hops(10));
-    const ws = await connect(`${server.url}/hop/0`, { logger: false });
+    const ws = await connect(`${server.url}/hop/0`, { logger: false, followRedirects: true });
     assert.equal(server.seen.length, 11);
     assert.equal(ws.request?.path, "/hop/10");
     await ws.close();
@@ -344,22 +344,25 @@ describe("connect() following redirects", () => {
 
   it("refuses the 11th redirect with SecurityError", async () => {
     const server = await upgradeServer(hops(11));
-    await assert.rejects(connect(`${server.url}/hop/0`, { logger: false }), (error) => {
-      assert.ok(error instanceof SecurityError);
-      assert.equal(
-        error.message,
-        `more than 10 redirects; the last one leads to ws://127.0.0.1:${server.port}/hop/11`,
-      );
-      assert.ok(error.cause instanceof InvalidStatus);
-      return true;
-    });
+    await assert.rejects(
+      connect(`${server.url}/hop/0`, { logger: false, followRedirects: true }),
+      (error) => {
+        assert.ok(error instanceof SecurityError);
+        assert.equal(
+          error.message,
+          `more than 10 redirects; the last one leads to ws://127.0.0.1:${server.port}/hop/11`,
+        );
+        assert.ok(error.cause instanceof InvalidStatus);
+        return true;
+      },
+    );
     assert.equal(server.seen.length, 11);
   });
 
   it("reads the limit from WEBSOCKETS_MAX_REDIRECTS", async () => {
     process.env.WEBSOCKETS_MAX_REDIRECTS = "2";
     const server = await upgradeServer(hops(3));
-    await assert.rejects(connect(`${server.url}/hop/0`, { logger: false }), {
+    await assert.rejects(connect(`${server.url}/hop/0`, { logger: false, followRedirects: true }), {
       name: "SecurityError",
       message: /^more than 2 redirects/,
     });
@@ -372,9 +375,12 @@ describe("connect() following redirects", () => {
       const n = Number(path.split("/")[2]);
       return n >= 10 ? "accept" : { status: 302, location: `/hop/${n + 1}`, delay: 40 };
     });
-    await assert.rejects(connect(`${server.url}/hop/0`, { logger: false, openTimeout: 150 }), {
-      name: "TimeoutError",
-    });
+    await assert.rejects(
+      connect(`${server.url}/hop/0`, { logger: false, followRedirects: true, openTimeout: 150 }),
+      {
+        name: "TimeoutError",
+      },
+    );
     assert.ok(server.seen.length < 11, `${server.seen.length} requests`);
   });
 
@@ -386,6 +392,7 @@ describe("connect() following redirects", () => {
     await assert.rejects(
       connect(`${secure.url.replace("127.0.0.1", "localhost")}/`, {
         logger: false,
+        followRedirects: true,
         tls: { ca: cert },
       }),
       (error) =>
@@ -402,16 +409,21 @@ describe("connect() following redirects", () => {
       status: 301,
       location: `wss://localhost:${secure.port}/secure`,
     }));
-    const ws = await connect(plain.url, { logger: false, tls: { ca: cert } });
+    const ws = await connect(plain.url, {
+      logger: false,
+      followRedirects: true,
+      tls: { ca: cert },
+    });
     assert.equal(secure.seen[0].path, "/secure");
     await ws.close();
   });
 
-  it("drops Authorization, Cookie and Proxy-Authorization on a cross-origin redirect", async () => {
+  it("drops custom headers, credentials included, on a cross-origin redirect", async () => {
     const target = await upgradeServer(() => "accept");
     const origin = await upgradeServer(() => ({ status: 307, location: `${target.url}/` }));
     const ws = await connect(origin.url, {
       logger: false,
+      followRedirects: true,
       additionalHeaders: {
         Authorization: "Bearer secret",
         Cookie: "session=1",
@@ -428,13 +440,16 @@ describe("connect() following redirects", () => {
     assert.equal(second.authorization, undefined);
     assert.equal(second.cookie, undefined);
     assert.equal(second["proxy-authorization"], undefined);
-    assert.equal(second["x-trace"], "abc");
+    assert.equal(second["x-trace"], undefined);
   });
 
   it("sends the URI's Basic credentials to its origin only", async () => {
     const target = await upgradeServer(() => "accept");
     const origin = await upgradeServer(() => ({ status: 302, location: `${target.url}/` }));
-    const ws = await connect(origin.url.replace("ws://", "ws://alice:pw@"), { logger: false });
+    const ws = await connect(origin.url.replace("ws://", "ws://alice:pw@"), {
+      logger: false,
+      followRedirects: true,
+    });
     await ws.close();
     assert.equal(
       origin.seen[0].headers.authorization,
@@ -449,6 +464,7 @@ describe("connect() following redirects", () => {
     );
     const ws = await connect(`${server.url.replace("ws://", "ws://alice:pw@")}/start`, {
       logger: false,
+      followRedirects: true,
       additionalHeaders: { Cookie: "session=1" },
     });
     await ws.close();
@@ -464,7 +480,7 @@ describe("connect() following redirects", () => {
   it("refuses to follow a redirect over a Unix socket", async () => {
     const path = join(tmpdir(), `websockets-ts-redirect-${process.pid}-${Date.now()}.sock`);
     const server = await upgradeServer(() => ({ status: 302, location: "/elsewhere" }), { path });
-    await assert.rejects(connect(server.url, { logger: false, path }), {
+    await assert.rejects(connect(server.url, { logger: false, followRedirects: true, path }), {
       name: "InvalidHandshake",
       message:
         "cannot follow redirect to ws://localhost/elsewhere when connecting over a Unix socket",
@@ -476,14 +492,17 @@ describe("connect() following redirects", () => {
     const server = await upgradeServer(() => ({ status: 302, location: "/elsewhere" }));
     const sock = netConnect({ host: "127.0.0.1", port: server.port });
     await once(sock, "connect");
-    await assert.rejects(connect(`${server.url}/`, { logger: false, sock }), (error) => {
-      assert.ok(error instanceof InvalidHandshake);
-      assert.equal(
-        error.message,
-        `cannot follow redirect to ${server.url}/elsewhere with a socket given to connect()`,
-      );
-      return true;
-    });
+    await assert.rejects(
+      connect(`${server.url}/`, { logger: false, followRedirects: true, sock }),
+      (error) => {
+        assert.ok(error instanceof InvalidHandshake);
+        assert.equal(
+          error.message,
+          `cannot follow redirect to ${server.url}/elsewhere with a socket given to connect()`,
+        );
+        return true;
+      },
+    );
   });
 
   it("doesn't follow a 3xx without Location, nor a 304", async () => {
@@ -493,16 +512,54 @@ describe("connect() following redirects", () => {
     ] as const) {
       const server = await upgradeServer(() => ({ status, location }));
       await assert.rejects(
-        connect(server.url, { logger: false }),
+        connect(server.url, { logger: false, followRedirects: true }),
         (error) => error instanceof InvalidStatus && error.response.status === status,
       );
       assert.equal(server.seen.length, 1);
     }
   });
 
+  it("names an invalid maxRedirects", async () => {
+    const server = await upgradeServer(hops(1));
+    await assert.rejects(
+      connect(`${server.url}/hop/0`, { logger: false, followRedirects: true, maxRedirects: -1 }),
+      { name: "RangeError", message: "maxRedirects must be a non-negative integer, got -1" },
+    );
+  });
+
+  it("follows no redirect with maxRedirects: 0", async () => {
+    const server = await upgradeServer(hops(1));
+    await assert.rejects(
+      connect(`${server.url}/hop/0`, { logger: false, followRedirects: true, maxRedirects: 0 }),
+      { name: "SecurityError", message: /^more than 0 redirects/ },
+    );
+    assert.equal(server.seen.length, 1);
+  });
+
+  it("passes checkRedirect each hop, with what it will send, and lets it wait", async () => {
+    const server = await upgradeServer(hops(2));
+    const seen: [string, boolean, number][] = [];
+    const ws = await connect(`${server.url}/hop/0`, {
+      logger: false,
+      followRedirects: true,
+      subprotocols: ["chat"],
+      checkRedirect: async (hop) => {
+        await new Promise((resolve) => setImmediate(resolve));
+        seen.push([new URL(hop.to).pathname, hop.crossOrigin, hop.redirects]);
+        assert.deepEqual(hop.subprotocols, ["chat"]);
+        return true;
+      },
+    });
+    await ws.close();
+    assert.deepEqual(seen, [
+      ["/hop/1", false, 0],
+      ["/hop/2", false, 1],
+    ]);
+  });
+
   it("rejects a redirect to another scheme with InvalidURI", async () => {
     const server = await upgradeServer(() => ({ status: 302, location: "ftp://127.0.0.1/" }));
-    await assert.rejects(connect(server.url, { logger: false }), InvalidURI);
+    await assert.rejects(connect(server.url, { logger: false, followRedirects: true }), InvalidURI);
   });
 });
 
