@@ -266,3 +266,19 @@ test("heartbeat-backpressure: sends wait for a slow reader, pings answered, broa
   assert.match(output, /^ping answered in [\d.]+ ms/m);
   assert.match(output, /^broadcast: tick$/m);
 });
+
+test("chat-http-server serves HTTP and broadcasts chat messages on one port", async () => {
+  const server = await startServer("chat-http-server.ts");
+  const page = await httpGet(`http://127.0.0.1:${server.port}/`);
+  assert.equal(page.status, 200);
+  const ada = await connect(`ws://127.0.0.1:${server.port}/chat?name=ada`);
+  assert.equal(await ada.recv(), "ada joined");
+  const bob = await connect(`ws://127.0.0.1:${server.port}/chat?name=bob`);
+  assert.equal(await ada.recv(), "bob joined");
+  assert.equal(await bob.recv(), "bob joined");
+  await bob.send("hello");
+  assert.equal(await ada.recv(), "bob: hello");
+  assert.equal(await bob.recv(), "bob: hello");
+  await Promise.all([ada.close(), bob.close()]);
+  assert.equal(await server.stop(), 0);
+});
