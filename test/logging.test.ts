@@ -864,6 +864,8 @@ describe("catalogue helpers", () => {
       frameSent: "> <frame>",
       frameReceived: "< <frame>",
       failing: "! failing connection with code <code>",
+      serverCloseTimeout:
+        "server close timed out: terminating <n> connections, <m> handlers still running",
     };
     for (const [key, message] of Object.entries(logMessages)) {
       const text = typeof message === "string" ? message : documented[key];
