@@ -18,6 +18,7 @@ import { Connection } from "./connection.ts";
 import type { ConnectionSettings } from "./options.ts";
 import { noop } from "./promises.ts";
 import type { ServeOptions, Server } from "./server.ts";
+import type { Topics } from "./topics.ts";
 
 /**
  * What a {@link ServerConnection} asks of its {@link Server}: the seam
@@ -33,8 +34,10 @@ export interface ServerHooks<Data = unknown> {
   handshakeDone(connection: ServerConnection<Data>, opened: boolean): void;
   /** The handler returned (`threw`: false) or threw `error`. */
   handlerSettled(connection: ServerConnection<Data>, error: unknown, threw: boolean): Promise<void>;
-  /** The connection closed: the server forgets it. */
+  /** The connection closed: the server forgets it (and it leaves its topics). */
   closed(connection: ServerConnection<Data>): void;
+  /** The server's topics, for `subscribe()` and friends. */
+  topics(): Topics;
 }
 
 // Per-connection `data`, for the connections that have any: a field would
@@ -100,6 +103,35 @@ export class ServerConnection<Data = unknown> extends Connection<ServerProtocol>
    */
   override get request(): Request {
     return this.protocol.request as Request;
+  }
+
+  /**
+   * Subscribes to `topic`: messages `server.publish()`es to it reach this
+   * connection, in publish order and in call order with `send()`.
+   * Subscribing twice delivers once. Resolves once the subscription is
+   * live on the server's backplane (at once without one); never rejects
+   * for a backplane failure, which is logged and retried. A closed
+   * connection can't subscribe (it's a no-op).
+   *
+   * ```ts
+   * await ws.subscribe(`room:${room}`);
+   * ```
+   *
+   * @throws TypeError unless `topic` is a string; RangeError when it's
+   *   empty or over 1 KiB in UTF-8.
+   */
+  subscribe(topic: string): Promise<void> {
+    return this.#hooks.topics().subscribe(this, topic);
+  }
+
+  /** Unsubscribes from `topic`; a topic not subscribed to is a no-op. */
+  unsubscribe(topic: string): void {
+    this.#hooks.topics().unsubscribe(this, topic);
+  }
+
+  /** The topics this connection subscribes to; empty once it's closed. */
+  get topics(): ReadonlySet<string> {
+    return this.#hooks.topics().topicsOf(this);
   }
 
   /** @internal */
