@@ -41,6 +41,7 @@ import { Headers, isFieldValueChar, isTchar } from "./headers.ts";
 export interface Request {
   /** The request target: path with its query string, e.g. `/chat?room=1`. */
   path: string;
+  /** The header fields, case-insensitive and multi-valued. */
   headers: Headers;
   /**
    * The method; absent means `GET`, the only method of a WebSocket handshake
@@ -58,8 +59,11 @@ export interface Request {
 
 /** An HTTP response, as received by a client or sent by a server. */
 export interface Response {
+  /** The status code: 101 for a WebSocket, anything else refuses it. */
   status: number;
+  /** The reason phrase, e.g. `Switching Protocols`. */
   reason: string;
+  /** The header fields, case-insensitive and multi-valued. */
   headers: Headers;
   /** The body; empty for a 101. */
   body: Buffer;
@@ -156,6 +160,7 @@ export interface ResponseParserOptions extends ParserOptions {
 
 /** A complete message and the bytes received after it. */
 export interface Parsed<T> {
+  /** The request or response parsed. */
   message: T;
   /** Bytes after the message: WebSocket frames after a 101, for example. */
   rest: Buffer;
@@ -418,11 +423,15 @@ abstract class MessageParser<T> {
   // being fed, not a line assembled from several.
   #onLine(buf: Buffer, start: number, lf: number, inChunk: boolean): void {
     this.#lineLength = 0;
+    // The limit first, as #bufferLine checks it before the LF arrives: the
+    // verdict on a line mustn't depend on whether it came in one chunk or
+    // several. The CR of the CRLF doesn't count.
+    const length = lf > start && buf[lf - 1] === CR ? lf - 1 - start : lf - start;
+    if (length > this.limits.maxLineLength) throw this.#lineTooLong(length);
     if (lf === start || buf[lf - 1] !== CR) {
       throw new InvalidMessage(`bare LF in ${this.describeStep()}: lines must end with CRLF`);
     }
     const end = lf - 1;
-    if (end - start > this.limits.maxLineLength) throw this.#lineTooLong(end - start);
     // A CR anywhere else isn't a line ending either (RFC 7230 §3.5). The
     // first CR from `start` is at `end` at the latest.
     if (buf.indexOf(CR, start) !== end) {

@@ -226,6 +226,7 @@ export class Protocol {
     return this.#rare?.closeRcvd ?? null;
   }
 
+  /** Set by the protocol when a close frame arrives. */
   set closeRcvd(close: Close | null) {
     if (close !== null || this.#rare !== null) this.#rareState().closeRcvd = close;
   }
@@ -235,6 +236,7 @@ export class Protocol {
     return this.#rare?.closeSent ?? null;
   }
 
+  /** Set by the protocol when it sends a close frame. */
   set closeSent(close: Close | null) {
     if (close !== null || this.#rare !== null) this.#rareState().closeSent = close;
   }
@@ -244,6 +246,7 @@ export class Protocol {
     return this.#rare?.closeRcvdThenSent ?? null;
   }
 
+  /** Set by the protocol once both close frames exist. */
   set closeRcvdThenSent(value: boolean | null) {
     if (value !== null || this.#rare !== null) this.#rareState().closeRcvdThenSent = value;
   }
@@ -253,6 +256,7 @@ export class Protocol {
     return this.#rare?.handshakeExc ?? null;
   }
 
+  /** Set by the handshake code of `ClientProtocol` and `ServerProtocol` when it fails. */
   set handshakeExc(error: Error | null) {
     if (error !== null || this.#rare !== null) this.#rareState().handshakeExc = error;
   }
@@ -265,6 +269,7 @@ export class Protocol {
     return this.#rare?.parserExc ?? null;
   }
 
+  /** Set by the parser when it fails the connection. */
   set parserExc(error: Error | null) {
     if (error !== null || this.#rare !== null) this.#rareState().parserExc = error;
   }

@@ -449,9 +449,9 @@ class Decompressor extends ZlibDirection {
     this.inMessage = !fin;
     const output = new Output(limit);
     try {
-      this.#feed(data, output);
+      this.#feed(data, output, false);
       // RFC 7692 §7.2.2: put back the empty stored block the sender removed.
-      if (fin) this.#feed(EMPTY_STORED_BLOCK, output);
+      if (fin) this.#feed(EMPTY_STORED_BLOCK, output, true);
     } catch (error) {
       this.closeStream();
       throw error;
@@ -460,9 +460,11 @@ class Decompressor extends ZlibDirection {
     return output.take();
   }
 
-  #feed(input: Buffer, output: Output): void {
+  /** `trailer`: `input` is the empty stored block appended to a message. */
+  #feed(input: Buffer, output: Output, trailer: boolean): void {
     let offset = 0;
     while (offset < input.length) {
+      const fresh = this.stream === null;
       this.stream ??= SyncZlib.inflate(this.windowBits, this.window?.content());
       const first = output.chunks.length;
       const consumed = this.stream.write(input, offset, output);
@@ -472,10 +474,20 @@ class Decompressor extends ZlibDirection {
       offset += consumed;
       if (this.stream.ended) {
         // RFC 7692 §7.2.3.4: the peer may end a DEFLATE stream with a block
-        // with BFINAL set; what follows (at least the empty stored block
-        // appended above) is a new stream, with the same window.
+        // with BFINAL set; what follows in the message is a new stream, with
+        // the same window. zlib tells the end only when input is left over:
+        // a stream that ended exactly at the end of the previous input
+        // consumes nothing now.
         this.closeStream();
-        if (consumed === 0) throw new ProtocolError("invalid compressed data", CLOSE_INVALID_DATA);
+        if (consumed === 0) {
+          // A new stream always consumes input or fails: this one made no
+          // progress, which zlib never does; stop rather than loop.
+          if (fresh) throw new ProtocolError("invalid compressed data", CLOSE_INVALID_DATA);
+          // The message ended with the stream (deflateRawSync's output, for
+          // one): the 4 bytes appended are no block of their own (their
+          // block header is in the byte the sender kept), so drop them.
+          if (trailer && offset === 0) return;
+        }
       }
     }
   }
@@ -506,10 +518,15 @@ export interface PerMessageDeflateConfig {
  * compressed.
  */
 export class PerMessageDeflate implements Extension {
+  /** `permessage-deflate`. */
   readonly name = PERMESSAGE_DEFLATE;
+  /** Whether the peer resets its compression context after each message. */
   readonly remoteNoContextTakeover: boolean;
+  /** Whether we reset our compression context after each message. */
   readonly localNoContextTakeover: boolean;
+  /** The peer's LZ77 window, as a power of two (8 to 15): what we decompress with. */
   readonly remoteMaxWindowBits: number;
+  /** Our LZ77 window, as a power of two (8 to 15): what we compress with. */
   readonly localMaxWindowBits: number;
   readonly #compressor: Compressor;
   readonly #decompressor: Decompressor;
@@ -603,8 +620,11 @@ export class PerMessageDeflate implements Extension {
    * and the bytes allocated for the saved windows.
    */
   get memory(): {
+    /** Whether the compressor's zlib stream exists. */
     compressor: boolean;
+    /** Whether the decompressor's zlib stream exists. */
     decompressor: boolean;
+    /** Bytes allocated for the windows kept between messages. */
     windowBytes: number;
   } {
     return {
@@ -768,11 +788,20 @@ export interface ClientPerMessageDeflateOptions {
  * ```
  */
 export class ClientPerMessageDeflateFactory implements ClientExtensionFactory {
+  /** `permessage-deflate`. */
   readonly name = PERMESSAGE_DEFLATE;
+  /** `server_no_context_takeover`: ask or require the server to reset its context per message. */
   readonly serverNoContextTakeover: boolean;
+  /** `client_no_context_takeover`: the client resets its context per message. */
   readonly clientNoContextTakeover: boolean;
+  /** `server_max_window_bits`: the server's window (8 to 15), or `null` for the default. */
   readonly serverMaxWindowBits: number | null;
+  /**
+   * `client_max_window_bits`: the client's window (8 to 15), `true` to
+   * offer the parameter without a value, or `null` not to offer it.
+   */
   readonly clientMaxWindowBits: number | true | null;
+  /** zlib settings of the compressor. */
   readonly compressSettings: CompressSettings;
 
   /** @throws RangeError for a value out of range; Error if {@link isPermessageDeflateSupported} is false. */
@@ -904,12 +933,19 @@ export interface ServerPerMessageDeflateOptions {
  * ```
  */
 export class ServerPerMessageDeflateFactory implements ServerExtensionFactory {
+  /** `permessage-deflate`. */
   readonly name = PERMESSAGE_DEFLATE;
+  /** `server_no_context_takeover`: ask or require the server to reset its context per message. */
   readonly serverNoContextTakeover: boolean;
+  /** `client_no_context_takeover`: the client resets its context per message. */
   readonly clientNoContextTakeover: boolean;
+  /** `server_max_window_bits`: the server's window (8 to 15), or `null` for the default. */
   readonly serverMaxWindowBits: number | null;
+  /** `client_max_window_bits`: the client's window (8 to 15), or `null` for the client's choice. */
   readonly clientMaxWindowBits: number | null;
+  /** Refuse clients that don't offer `client_max_window_bits`. */
   readonly requireClientMaxWindowBits: boolean;
+  /** zlib settings of the compressor. */
   readonly compressSettings: CompressSettings;
 
   /** @throws RangeError for a value out of range or `requireClientMaxWindowBits` without `clientMaxWindowBits`. */
