@@ -26,6 +26,9 @@ const args = [
   "--excludePrivate",
   "--excludeProtected",
   "--excludeExternals",
+  // No "defined in" links: they would need a git remote, which a clone in CI
+  // (or a tarball) need not have, and the sources ship with the package.
+  "--disableSources",
   "--validation.notDocumented",
   "--validation.invalidLink",
   "--validation.notExported",
