@@ -76,9 +76,9 @@ export const EXPECTED_LOGS: Record<string, string[]> = {
   "16 sends of 1 MiB: bufferedAmount grows at once and drains to 0": [
     'open readyState=1 protocol=""',
     "bufferedAmount=16777216",
-    "drained=true",
     'message text "received 16 16777216"',
     'close code=1000 reason="" wasClean=true readyState=3',
+    "drained=true",
   ],
   "subprotocol negotiated": [
     'open readyState=1 protocol="chat"',
