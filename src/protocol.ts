@@ -20,6 +20,7 @@ import {
   ProtocolError,
 } from "./errors.ts";
 import type { Extension } from "./extensions/base.ts";
+import { FrameParser, type FrameParserOptions } from "./frame-parser.ts";
 import {
   CLOSE_ABNORMAL_CLOSURE,
   CLOSE_GOING_AWAY,
@@ -31,8 +32,6 @@ import {
   Close,
   EMPTY,
   Frame,
-  FrameParser,
-  type FrameParserOptions,
   OP_BINARY,
   OP_CLOSE,
   OP_CONT,
