@@ -16,13 +16,14 @@
  * @module
  */
 
-import { type ChildProcess, fork, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, fork, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { Job, JobResult } from "./echo-load.ts";
 import { cpuSeconds, stopServer } from "./echo-process.ts";
+import { listPeers } from "./peers/installed.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
@@ -78,31 +79,11 @@ for (const entry of values.server ?? []) {
   specs.push({ name: entry.slice(0, eq), command: entry.slice(eq + 1), args: [], shell: true });
 }
 
-interface Peer {
-  name: string;
-  installed: boolean;
-  runtime: string | null;
-  bin: string;
-  args: string[];
-  env: Record<string, string>;
-}
-
 // Runtimes next to Node in the header, so a table says what it compared.
 const runtimes = [`node ${process.version}`];
 if (values.peers) {
-  // The install script pins the versions and knows the commands; --check installs nothing.
-  const listing = spawnSync(
-    process.execPath,
-    [join(root, "scripts", "install-bench-peers.mjs"), "--check", "--json"],
-    { encoding: "utf8", timeout: 60_000 },
-  );
-  let peers: Peer[];
-  try {
-    peers = (JSON.parse(listing.stdout) as { peers: Peer[] }).peers;
-  } catch {
-    throw new Error(`install-bench-peers.mjs --check --json failed: ${listing.stderr}`);
-  }
-  for (const peer of peers) {
+  // The install script pins the versions and knows the commands.
+  for (const peer of listPeers(root)) {
     if (peer.installed && peer.runtime !== null) {
       specs.push({
         name: peer.name,

@@ -305,11 +305,15 @@ abstract class MessageParser<T> {
   // being fed, not a line assembled from several.
   #onLine(buf: Buffer, start: number, lf: number, inChunk: boolean): void {
     this.#lineLength = 0;
+    // The limit first, as #bufferLine checks it before the LF arrives: the
+    // verdict on a line mustn't depend on whether it came in one chunk or
+    // several. The CR of the CRLF doesn't count.
+    const length = lf > start && buf[lf - 1] === CR ? lf - 1 - start : lf - start;
+    if (length > this.limits.maxLineLength) throw this.#lineTooLong(length);
     if (lf === start || buf[lf - 1] !== CR) {
       throw new InvalidMessage(`bare LF in ${this.describeStep()}: lines must end with CRLF`);
     }
     const end = lf - 1;
-    if (end - start > this.limits.maxLineLength) throw this.#lineTooLong(end - start);
     // A CR anywhere else isn't a line ending either (RFC 7230 §3.5). The
     // first CR from `start` is at `end` at the latest.
     if (buf.indexOf(CR, start) !== end) {

@@ -24,8 +24,10 @@ export {
 } from "./logging.ts";
 export { type BasicAuthOptions, basicAuth, type Credentials } from "./node/auth.ts";
 export { type BackoffOptions, backoff } from "./node/backoff.ts";
+export type { Backplane, BackplaneHost } from "./node/backplane.ts";
 export { type BroadcastOptions, broadcast } from "./node/broadcast.ts";
 export { ClientConnection, type ConnectOptions, connect } from "./node/client.ts";
+export { type ClusterBackplaneOptions, clusterBackplane } from "./node/cluster-backplane.ts";
 export {
   type Address,
   Connection,
@@ -44,6 +46,7 @@ export type {
   OpenMessage,
   PingMessage,
   PongMessage,
+  SlowSubscriberMessage,
   SocketErrorMessage,
 } from "./node/diagnostics.ts";
 export { getProxy, type ProxyOptions } from "./node/proxy.ts";
@@ -64,4 +67,5 @@ export {
   ServerConnection,
   serve,
 } from "./node/server.ts";
+export type { PublishOptions, SlowSubscriberAction } from "./node/topics.ts";
 export { CLOSED, CLOSING, CONNECTING, OPEN, type State } from "./protocol.ts";

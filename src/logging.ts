@@ -547,6 +547,21 @@ export const logMessages = {
   broadcastFragmented: "skipped broadcast: sending a fragmented message",
   broadcastFailed: (error: unknown): string =>
     `skipped broadcast: failed to write message: ${firstLine(error)}`,
+  /** A subscriber's write buffer is over the limit; see `slowSubscriber`. */
+  slowSubscriber: (topic: string, action: "skipped" | "closed", limit: number): string =>
+    `slow subscriber ${action}: write buffer over ${limit} bytes on publish to ${JSON.stringify(topic)}`,
+  publishFailed: (topic: string, error: unknown): string =>
+    `skipped publish to ${JSON.stringify(topic)}: failed to write message: ${firstLine(error)}`,
+  /** Once per outage, with the backplane's name; local delivery goes on. */
+  backplaneLost: (name: string, error: unknown): string =>
+    `${name} backplane lost: ${firstLine(error)}; delivering locally, messages to other nodes are lost until it is back`,
+  backplaneFailed: (name: string, action: string, error: unknown): string =>
+    `${name} backplane: ${action} failed: ${firstLine(error)}`,
+  backplaneMalformed: (name: string, channel: string, problem: string): string =>
+    `${name} backplane: dropped malformed message on ${JSON.stringify(channel)}: ${problem}`,
+  /** Messages from another node never arrived (at-most-once delivery). */
+  backplaneGap: (name: string, topic: string, node: string, missing: number): string =>
+    `${name} backplane: ${missing} message(s) from node ${node} on ${JSON.stringify(topic)} were lost`,
 
   // INFO
   /** Once per listening socket. */
@@ -555,6 +570,9 @@ export const logMessages = {
   serverClosing: "server closing",
   serverClosed: "server closed",
   connectionOpen: "connection open",
+  /** The backplane is connected again and resubscribed to every live topic. */
+  backplaneBack: (name: string, topics: number, lost: number): string =>
+    `${name} backplane is back; resubscribed to ${topics} topic(s); ${lost} message(s) published meanwhile were lost`,
   connectionRejected: (status: number, reason: string): string =>
     `connection rejected (${statusText(status, reason)})`,
   /** A response returned by `processRequest` was sent instead of upgrading. */
@@ -590,6 +608,8 @@ export const logMessages = {
   receiveFailed: "! error while receiving data",
   openTimeout: "- timed out during opening handshake",
   closeTimeout: "- timed out waiting for TCP close",
+  published: (topic: string, subscribers: number): string =>
+    `> publish to ${JSON.stringify(topic)}: ${subscribers} local subscriber(s)`,
 } as const;
 
 /**

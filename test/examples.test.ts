@@ -162,6 +162,38 @@ test("chat broadcasts each message to every client with the sender's name", asyn
   assert.equal(await server.stop(), 0);
 });
 
+test("chat-cluster carries a room's messages between node:cluster workers", async () => {
+  const server = await startServer("chat-cluster.ts");
+  const url = `ws://127.0.0.1:${server.port}`;
+  const ada = await connect(`${url}/lobby?name=ada`);
+  const adaWorker = /\(worker (\d+)\)$/.exec((await ada.recv()) as string)?.[1];
+  assert.ok(adaWorker !== undefined);
+  // Connections are spread over the workers: find bob a seat on the other one.
+  let bob: Awaited<ReturnType<typeof connect>> | null = null;
+  for (let attempt = 0; attempt < 8 && bob === null; attempt++) {
+    const ws = await connect(`${url}/lobby?name=bob`);
+    const welcome = (await ws.recv()) as string;
+    assert.match(welcome, /^welcome to lobby, bob \(worker \d+\)$/);
+    if (!welcome.endsWith(`(worker ${adaWorker})`)) bob = ws;
+    else await ws.close();
+  }
+  assert.ok(bob !== null, "all connections went to one worker");
+  await ada.send("hi all");
+  assert.equal(await bob.recv(), "ada: hi all");
+  await bob.send("hello ada");
+  // Ada saw bobs come and go on her own worker first.
+  const seen: unknown[] = [];
+  for (let i = 0; i < 40 && seen.at(-1) !== "bob: hello ada"; i++) seen.push(await ada.recv());
+  assert.equal(seen.at(-1), "bob: hello ada");
+  assert.ok(seen.includes("ada: hi all"));
+  await bob.close();
+  assert.equal(await ada.recv(), "bob left");
+  const code = await server.stop("SIGTERM");
+  await ada.closed;
+  assert.equal(ada.closeCode, 1001);
+  assert.equal(code, 0);
+});
+
 test("health-check answers GET /healthz with 200 and upgrades other requests", async () => {
   const server = await startServer("health-check.ts");
   const health = await httpGet(`http://127.0.0.1:${server.port}/healthz`);

@@ -636,6 +636,19 @@ describe("catalogue helpers", () => {
       frameSent: "> <frame>",
       frameReceived: "< <frame>",
       failing: "! failing connection with code <code>",
+      slowSubscriber:
+        "slow subscriber <skipped | closed>: write buffer over <limit> bytes on publish to <topic>",
+      publishFailed:
+        "skipped publish to <topic>: failed to write message: <first line of the error>",
+      backplaneLost:
+        "<backplane> backplane lost: <first line of the error>; delivering locally, messages to other nodes are lost until it is back",
+      backplaneFailed: "<backplane> backplane: <action> failed: <first line of the error>",
+      backplaneMalformed:
+        "<backplane> backplane: dropped malformed message on <channel>: <problem>",
+      backplaneGap: "<backplane> backplane: <n> message(s) from node <id> on <topic> were lost",
+      backplaneBack:
+        "<backplane> backplane is back; resubscribed to <n> topic(s); <m> message(s) published meanwhile were lost",
+      published: "> publish to <topic>: <n> local subscriber(s)",
     };
     for (const [key, message] of Object.entries(logMessages)) {
       const text = typeof message === "string" ? message : documented[key];

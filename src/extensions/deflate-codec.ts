@@ -428,9 +428,9 @@ export class Decompressor extends ZlibDirection {
     this.inMessage = !fin;
     const output = new Output(limit);
     try {
-      this.#feed(data, output);
+      this.#feed(data, output, false);
       // RFC 7692 §7.2.2: put back the empty stored block the sender removed.
-      if (fin) this.#feed(EMPTY_STORED_BLOCK, output);
+      if (fin) this.#feed(EMPTY_STORED_BLOCK, output, true);
     } catch (error) {
       this.closeStream();
       throw error;
@@ -439,9 +439,11 @@ export class Decompressor extends ZlibDirection {
     return output.take();
   }
 
-  #feed(input: Buffer, output: Output): void {
+  /** `trailer`: `input` is the empty stored block appended to a message. */
+  #feed(input: Buffer, output: Output, trailer: boolean): void {
     let offset = 0;
     while (offset < input.length) {
+      const fresh = this.stream === null;
       this.stream ??= SyncZlib.inflate(this.windowBits, this.window?.content());
       const first = output.chunks.length;
       const consumed = this.stream.write(input, offset, output);
@@ -451,10 +453,20 @@ export class Decompressor extends ZlibDirection {
       offset += consumed;
       if (this.stream.ended) {
         // RFC 7692 §7.2.3.4: the peer may end a DEFLATE stream with a block
-        // with BFINAL set; what follows (at least the empty stored block
-        // appended above) is a new stream, with the same window.
+        // with BFINAL set; what follows in the message is a new stream, with
+        // the same window. zlib tells the end only when input is left over:
+        // a stream that ended exactly at the end of the previous input
+        // consumes nothing now.
         this.closeStream();
-        if (consumed === 0) throw new ProtocolError("invalid compressed data", CLOSE_INVALID_DATA);
+        if (consumed === 0) {
+          // A new stream always consumes input or fails: this one made no
+          // progress, which zlib never does; stop rather than loop.
+          if (fresh) throw new ProtocolError("invalid compressed data", CLOSE_INVALID_DATA);
+          // The message ended with the stream (deflateRawSync's output, for
+          // one): the 4 bytes appended are no block of their own (their
+          // block header is in the byte the sender kept), so drop them.
+          if (trailer && offset === 0) return;
+        }
       }
     }
   }

@@ -53,21 +53,7 @@ export function broadcast(
   options: BroadcastOptions = {},
 ): void {
   const raiseExceptions = options.raiseExceptions === true;
-  let opcode: typeof OP_TEXT | typeof OP_BINARY;
-  let payload: Buffer;
-  if (typeof message === "string") {
-    opcode = OP_TEXT;
-    payload = Buffer.from(message, "utf8");
-  } else {
-    const bytes = toBuffer(message);
-    if (bytes === null) {
-      throw new TypeError(`broadcast() expects a string or bytes; got ${describeType(message)}`);
-    }
-    opcode = OP_BINARY;
-    payload = bytes;
-  }
-
-  let frame: Buffer[] | null = null;
+  const outgoing = OutgoingMessage.from(message, "broadcast()");
   const errors: Error[] = [];
   for (const connection of connections) {
     if (connection.state !== OPEN) continue;
@@ -82,30 +68,7 @@ export function broadcast(
       continue;
     }
     try {
-      if (connection.writer.ended) {
-        throw new Error("transport is closed: the connection is being torn down");
-      }
-      const protocol = connection.protocol;
-      // Frames serialized once fit connections that don't mask (servers)
-      // and have no extension.
-      if (protocol.side === "server" && protocol.extensions.length === 0) {
-        if (frame === null) {
-          frame = [];
-          writeFrame(frame, opcode, payload, true, false);
-        }
-        // The protocol's state doesn't change for a whole data frame: it
-        // needn't see it.
-        if (connection.debug) {
-          connection.logger.debug(logMessages.frameSent(new Frame(opcode, payload, true)));
-        }
-        connection.writer.writeShared(frame);
-      } else {
-        // Without waiting for the write buffer to drain.
-        if (opcode === OP_TEXT) protocol.sendText(payload);
-        else protocol.sendBinary(payload);
-        connection.sendData();
-      }
-      connection.countSent(payload.length);
+      outgoing.writeTo(connection);
     } catch (error) {
       if (raiseExceptions) {
         errors.push(
@@ -117,4 +80,72 @@ export function broadcast(
     }
   }
   if (errors.length > 0) throw new AggregateError(errors, "skipped broadcast");
+}
+
+/**
+ * One message for many connections (`broadcast()`, topics): serialized on
+ * first need, then the same bytes for every server-side connection
+ * without extensions; framed per connection for the others. @internal
+ */
+export class OutgoingMessage {
+  readonly opcode: typeof OP_TEXT | typeof OP_BINARY;
+  readonly payload: Buffer;
+  #frame: Buffer[] | null = null;
+
+  constructor(payload: Buffer, binary: boolean) {
+    this.opcode = binary ? OP_BINARY : OP_TEXT;
+    this.payload = payload;
+  }
+
+  /**
+   * A string as text (UTF-8), bytes as binary, without copying them.
+   *
+   * @throws TypeError naming `caller` and the type otherwise.
+   */
+  static from(message: unknown, caller: string): OutgoingMessage {
+    if (typeof message === "string")
+      return new OutgoingMessage(Buffer.from(message, "utf8"), false);
+    const bytes = toBuffer(message);
+    if (bytes === null) {
+      throw new TypeError(`${caller} expects a string or bytes; got ${describeType(message)}`);
+    }
+    return new OutgoingMessage(bytes, true);
+  }
+
+  get binary(): boolean {
+    return this.opcode === OP_BINARY;
+  }
+
+  /**
+   * Writes the message to an OPEN connection that isn't sending a
+   * fragmented message, without waiting for flow control.
+   *
+   * @throws Error when the connection's transport is gone.
+   */
+  writeTo(connection: Connection): void {
+    if (connection.writer.ended) {
+      throw new Error("transport is closed: the connection is being torn down");
+    }
+    const { opcode, payload } = this;
+    const protocol = connection.protocol;
+    // Frames serialized once fit connections that don't mask (servers)
+    // and have no extension.
+    if (protocol.side === "server" && protocol.extensions.length === 0) {
+      if (this.#frame === null) {
+        this.#frame = [];
+        writeFrame(this.#frame, opcode, payload, true, false);
+      }
+      // The protocol's state doesn't change for a whole data frame: it
+      // needn't see it.
+      if (connection.debug) {
+        connection.logger.debug(logMessages.frameSent(new Frame(opcode, payload, true)));
+      }
+      connection.writer.writeShared(this.#frame);
+    } else {
+      if (opcode === OP_TEXT) protocol.sendText(payload);
+      else protocol.sendBinary(payload);
+      connection.sendData();
+    }
+    connection.countSent(payload.length);
+  }
 }

@@ -483,17 +483,18 @@ export class Connection<P extends Protocol = Protocol> {
    * at most `closeTimeout` (then the socket is destroyed). Idempotent;
    * never throws because the connection is already closed.
    *
-   * @param code - Close code. Default: 1000.
+   * @param code - Close code; `null` sends a close frame without a code
+   *   (the peer sees 1005), as the browser's `close()` does. Default: 1000.
    * @param reason - Close reason, up to 123 bytes of UTF-8. Default: `""`.
    * @throws ProtocolError for a code that can't be sent or a reason too long.
    */
-  async close(code = 1000, reason = ""): Promise<void> {
+  async close(code: number | null = 1000, reason = ""): Promise<void> {
     const protocol = this.protocol;
     if (protocol.state === OPEN) {
       if (this.writer.fragmented !== null) {
         this.failWith(CLOSE_INTERNAL_ERROR, "close during fragmented message");
       } else {
-        protocol.sendClose(code, reason);
+        protocol.sendClose(code ?? undefined, reason);
         this.afterClosingStarted();
       }
     } else if (protocol.state === CONNECTING) {

@@ -11,6 +11,7 @@
  * | `websockets:ping`         | a ping frame is received                      | {@link PingMessage}            |
  * | `websockets:pong`         | a pong frame is received                      | {@link PongMessage}            |
  * | `websockets:handshake`    | tracing channel around the opening handshake  | {@link HandshakeContext}       |
+ * | `websockets:slow_subscriber` | a publish finds a subscriber over its limit | {@link SlowSubscriberMessage}  |
  *
  * Publishing costs one property read when nobody subscribes: the `publish*`
  * helpers build the message only after checking `hasSubscribers`. The I/O
@@ -80,6 +81,17 @@ export interface PongMessage {
   payload: Buffer;
 }
 
+/** Message of `websockets:slow_subscriber`: a publish skipped or closed a subscriber. */
+export interface SlowSubscriberMessage {
+  connection: DiagnosticsConnection;
+  /** The topic published to. */
+  topic: string;
+  /** Bytes waiting to be written to the connection. */
+  bufferedAmount: number;
+  /** What was done, per the server's `slowSubscriber` option. */
+  action: "skipped" | "closed";
+}
+
 /**
  * Context of the `websockets:handshake` tracing channel, from the first byte
  * of the handshake until the connection is OPEN or the handshake fails.
@@ -111,6 +123,8 @@ export const socketErrorChannel: Channel = channel("websockets:socket_error");
 export const pingChannel: Channel = channel("websockets:ping");
 /** `websockets:pong` */
 export const pongChannel: Channel = channel("websockets:pong");
+/** `websockets:slow_subscriber` */
+export const slowSubscriberChannel: Channel = channel("websockets:slow_subscriber");
 /**
  * `websockets:handshake`: subchannels `tracing:websockets:handshake:start`,
  * `:end`, `:asyncStart`, `:asyncEnd` and `:error`.
@@ -153,6 +167,23 @@ export function publishPing(connection: DiagnosticsConnection, payload: Buffer):
 export function publishPong(connection: DiagnosticsConnection, payload: Buffer): void {
   if (pongChannel.hasSubscribers)
     pongChannel.publish({ connection, payload } satisfies PongMessage);
+}
+
+/** Publishes on `websockets:slow_subscriber` if anyone listens. */
+export function publishSlowSubscriber(
+  connection: DiagnosticsConnection,
+  topic: string,
+  bufferedAmount: number,
+  action: "skipped" | "closed",
+): void {
+  if (slowSubscriberChannel.hasSubscribers) {
+    slowSubscriberChannel.publish({
+      connection,
+      topic,
+      bufferedAmount,
+      action,
+    } satisfies SlowSubscriberMessage);
+  }
 }
 
 // `TracingChannel.hasSubscribers` only exists since Node 20.13; the

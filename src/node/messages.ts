@@ -11,7 +11,8 @@
 
 import { isUtf8 } from "node:buffer";
 import { ConcurrencyError } from "../errors.ts";
-import { EMPTY, type Frame, OP_CONT, OP_TEXT } from "../frames.ts";
+import { Frame, OP_BINARY, OP_CONT, OP_TEXT } from "../frames.ts";
+import { Fragments } from "./fragments.ts";
 import { rejected } from "./promises.ts";
 
 /** A message: a string for a text message, a `Buffer` for a binary one. */
@@ -68,7 +69,8 @@ const DECODE_TEXT = 1024;
  * far, and the abort listener of a `signal`.
  */
 class ReadState {
-  frames: Frame[] | null = null;
+  // Bytes, not frames: see fragments.ts.
+  fragments: Fragments | null = null;
   signal: AbortSignal | null = null;
   onAbort: (() => void) | null = null;
 }
@@ -318,8 +320,7 @@ export class MessageQueue implements AsyncIterator<Data> {
       frame = this.#shift();
     }
     if (this.#closed) {
-      const frames = this.#read === null ? null : this.#read.frames;
-      this.#putBack(frames);
+      this.#putBack(this.#read === null ? null : this.#read.fragments);
       this.#end();
       return promise;
     }
@@ -328,10 +329,10 @@ export class MessageQueue implements AsyncIterator<Data> {
       read.signal = signal;
       read.onAbort = () => {
         if (this.#resolve !== resolve) return;
-        const frames = read.frames;
+        const fragments = read.fragments;
         this.#clearRead();
         // Put consumed fragments back so the next reader gets the whole message.
-        this.#putBack(frames);
+        this.#putBack(fragments);
         reject(signal.reason);
       };
       signal.addEventListener("abort", read.onAbort, { once: true });
@@ -511,9 +512,11 @@ export class MessageQueue implements AsyncIterator<Data> {
     return frame;
   }
 
-  #putBack(frames: Frame[] | null): void {
-    if (frames === null || frames.length === 0) return;
-    this.#frames = [...frames, ...this.#frames.slice(this.#head)];
+  /** Puts the fragments a read consumed back at the head of the queue, as one unfinished frame. */
+  #putBack(fragments: Fragments | null): void {
+    if (fragments === null) return;
+    const frame = new Frame(fragments.text ? OP_TEXT : OP_BINARY, fragments.take(), false);
+    this.#frames = [frame, ...this.#frames.slice(this.#head)];
     this.#head = 0;
   }
 
@@ -542,28 +545,22 @@ export class MessageQueue implements AsyncIterator<Data> {
   #consume(frame: Frame): void {
     if (!frame.fin) {
       const read = this.#readState();
-      if (read.frames === null) read.frames = [frame];
-      else read.frames.push(frame);
+      if (read.fragments === null) read.fragments = new Fragments(frame);
+      else read.fragments.push(frame.data);
       return;
     }
     const resolve = this.#resolve!;
     const flags = this.#flags;
     const iterate = (flags & ITERATE) !== 0;
     const decode = (flags & DECODE_SET) === 0 ? undefined : (flags & DECODE_TEXT) !== 0;
-    const previous = this.#read === null ? null : this.#read.frames;
+    const fragments = this.#read === null ? null : this.#read.fragments;
     this.#clearRead();
     let result: Data | null;
-    if (previous === null) {
+    if (fragments === null) {
       result = this.#decodeOne(frame, decode);
     } else {
-      const first = previous[0];
-      let size = frame.data.length;
-      for (const part of previous) size += part.data.length;
-      const parts = new Array<Buffer>(previous.length + 1);
-      for (let i = 0; i < previous.length; i++) parts[i] = previous[i].data;
-      parts[previous.length] = frame.data;
-      const data = size === 0 ? EMPTY : Buffer.concat(parts, size);
-      result = this.#decodeData(data, first.opcode === OP_TEXT, decode);
+      fragments.push(frame.data);
+      result = this.#decodeData(fragments.take(), fragments.text, decode);
     }
     if (result !== null) {
       resolve(iterate ? { done: false, value: result } : result);

@@ -17,6 +17,7 @@ import { Connection } from "./connection.ts";
 import type { ConnectionSettings } from "./options.ts";
 import { noop } from "./promises.ts";
 import type { ServeOptions, Server } from "./server.ts";
+import type { Topics } from "./topics.ts";
 
 /**
  * What a {@link ServerConnection} asks of its {@link Server}: the seam
@@ -32,8 +33,10 @@ export interface ServerHooks {
   handshakeDone(connection: ServerConnection, opened: boolean): void;
   /** The handler returned (`threw`: false) or threw `error`. */
   handlerSettled(connection: ServerConnection, error: unknown, threw: boolean): Promise<void>;
-  /** The connection closed: the server forgets it. */
+  /** The connection closed: the server forgets it (and it leaves its topics). */
   closed(connection: ServerConnection): void;
+  /** The server's topics, for `subscribe()` and friends. */
+  topics(): Topics;
 }
 
 const FAILED_HANDSHAKE_BODY =
@@ -66,6 +69,35 @@ export class ServerConnection extends Connection<ServerProtocol> {
   /** The server that accepted this connection. */
   get server(): Server {
     return this.#hooks.server;
+  }
+
+  /**
+   * Subscribes to `topic`: messages `server.publish()`es to it reach this
+   * connection, in publish order and in call order with `send()`.
+   * Subscribing twice delivers once. Resolves once the subscription is
+   * live on the server's backplane (at once without one); never rejects
+   * for a backplane failure, which is logged and retried. A closed
+   * connection can't subscribe (it's a no-op).
+   *
+   * ```ts
+   * await ws.subscribe(`room:${room}`);
+   * ```
+   *
+   * @throws TypeError unless `topic` is a string; RangeError when it's
+   *   empty or over 1 KiB in UTF-8.
+   */
+  subscribe(topic: string): Promise<void> {
+    return this.#hooks.topics().subscribe(this, topic);
+  }
+
+  /** Unsubscribes from `topic`; a topic not subscribed to is a no-op. */
+  unsubscribe(topic: string): void {
+    this.#hooks.topics().unsubscribe(this, topic);
+  }
+
+  /** The topics this connection subscribes to; empty once it's closed. */
+  get topics(): ReadonlySet<string> {
+    return this.#hooks.topics().topicsOf(this);
   }
 
   /** @internal */

@@ -20,12 +20,14 @@ import { type Request, type Response, serializeRequest } from "../http11.ts";
 import { isLevelEnabled, type LoggerLike, logMessages, resolveLogger } from "../logging.ts";
 import { CLOSED } from "../protocol.ts";
 import { ServerProtocol, ServerProtocolConfig } from "../server.ts";
+import type { Backplane } from "./backplane.ts";
 import type { Address, ConnectionOptions, LogFields } from "./connection.ts";
 import { handshakeChannel, traceHandshake } from "./diagnostics.ts";
 import { protocolLogger } from "./logger-proxy.ts";
 import { ConnectionSettings } from "./options.ts";
 import { noop } from "./promises.ts";
 import { ServerConnection, type ServerHooks } from "./server-connection.ts";
+import { type PublishOptions, type SlowSubscriberAction, Topics } from "./topics.ts";
 import { describeAddress } from "./transport.ts";
 
 /** A value of the `origins` option: an exact origin, a pattern, or `null` for no `Origin` header. */
@@ -133,6 +135,25 @@ export interface ServeOptions extends ConnectionOptions {
    * `X-Forwarded-For`).
    */
   logContext?: ((connection: ServerConnection) => LogFields | null | undefined) | null;
+  /**
+   * Carries topics to other processes: `clusterBackplane()` (workers of
+   * `node:cluster`), `redisBackplane()` from `websockets-ts/redis`, or your
+   * own {@link Backplane}. `serve()` connects it first and rejects if it
+   * can't. Default: none, topics span this server only.
+   */
+  backplane?: Backplane | null;
+  /**
+   * Bytes waiting to be written to a subscriber above which `publish()`
+   * doesn't write to it but applies `slowSubscriber`. Default: 1 MiB.
+   */
+  slowSubscriberLimit?: number;
+  /**
+   * What `publish()` does to a subscriber over `slowSubscriberLimit`:
+   * `"close"` closes it with 1008 (it reconnects and catches up its own
+   * way), `"skip"` drops the message for it. Either logs a WARN and
+   * publishes on `websockets:slow_subscriber`. Default: `"close"`.
+   */
+  slowSubscriber?: SlowSubscriberAction;
 }
 
 /** The handler `serve()` runs for each connection. */
@@ -172,6 +193,8 @@ export class Server {
   readonly #protocolConfig: ServerProtocolConfig;
   // Shared by all connections (validated here, so serve() rejects bad options).
   readonly #connectionSettings: ConnectionSettings;
+  // Who subscribes to what, and the backplane.
+  readonly #topics: Topics;
 
   #netServer: NetServer | null = null;
   #httpServer: HttpServer | HttpsServer | null = null;
@@ -192,7 +215,9 @@ export class Server {
     handlerSettled: (connection, error, threw) => this.#afterHandler(connection, error, threw),
     closed: (connection) => {
       this.#open.delete(connection);
+      this.#topics.leaveAll(connection);
     },
+    topics: () => this.#topics,
   };
 
   #serving = true;
@@ -221,6 +246,7 @@ export class Server {
     this.#options = options;
     this.#logger = resolveLogger(options.logger, "websockets.server");
     this.#connectionSettings = new ConnectionSettings(options, this.#logger);
+    this.#topics = new Topics(options, this.#logger);
     this.#openTimeout =
       options.openTimeout === undefined ? DEFAULT_OPEN_TIMEOUT : options.openTimeout;
     const extensions =
@@ -274,6 +300,32 @@ export class Server {
   /** The server's logger. */
   get logger(): LoggerLike {
     return this.#logger;
+  }
+
+  /**
+   * Sends a message to every subscriber of `topic`: a string as text,
+   * bytes as binary. Returns at once, without waiting for flow control:
+   * the message is framed once and written to local subscribers now (see
+   * `slowSubscriber` for those that don't keep up), then handed to the
+   * backplane for other processes. Never throws for a backplane failure.
+   *
+   * ```ts
+   * for await (const message of ws) server.publish(`room:${room}`, message, { except: ws });
+   * ```
+   *
+   * @throws TypeError or RangeError for a bad topic, message or `except`.
+   */
+  publish(
+    topic: string,
+    data: string | ArrayBufferView | ArrayBuffer,
+    options?: PublishOptions,
+  ): void {
+    this.#topics.publish(topic, data, options);
+  }
+
+  /** Number of this server's connections subscribed to `topic` (other processes not counted). */
+  subscribers(topic: string): number {
+    return this.#topics.subscribers(topic);
   }
 
   /** Resolves when the server is closed: `await server.serveForever()`. */
@@ -338,6 +390,16 @@ export class Server {
 
   /** Starts listening or attaches, per the options. @internal */
   async start(): Promise<void> {
+    await this.#topics.start();
+    try {
+      await this.#listen();
+    } catch (error) {
+      await this.#topics.close();
+      throw error;
+    }
+  }
+
+  async #listen(): Promise<void> {
     const options = this.#options;
     if (options.noServer === true) return;
     if (options.server !== undefined) {
@@ -513,6 +575,7 @@ export class Server {
       });
     }
     await listenerClosed;
+    await this.#topics.close();
     this.#logger.info(logMessages.serverClosed);
     this.#resolveClosed();
   }

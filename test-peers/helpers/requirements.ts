@@ -11,6 +11,10 @@ import { createRequire } from "node:module";
 
 /** The Debian interpreter, which sees the Debian python3-* packages (a pyenv `python3` on PATH would not). */
 export const PYTHON = process.env.PEERS_PYTHON ?? "/usr/bin/python3";
+/** Debian's redis-server. */
+export const REDIS_SERVER = process.env.PEERS_REDIS_SERVER ?? "/usr/bin/redis-server";
+/** Debian's redis-cli (redis-tools, a dependency of redis-server). */
+export const REDIS_CLI = process.env.PEERS_REDIS_CLI ?? "/usr/bin/redis-cli";
 /** Debian's chromium. */
 export const CHROMIUM = process.env.PEERS_CHROMIUM ?? "/usr/bin/chromium";
 
@@ -34,6 +38,17 @@ export function requireChromium(): void {
   } catch {
     throw new Error(
       `peer missing: no Chromium at ${CHROMIUM}; install it with \`apt-get install chromium\` ${HINT}`,
+    );
+  }
+}
+
+/** Throws with an install hint unless redis-server is there. */
+export function requireRedisServer(): void {
+  try {
+    accessSync(REDIS_SERVER, constants.X_OK);
+  } catch {
+    throw new Error(
+      `peer missing: no redis-server at ${REDIS_SERVER}; install it with \`apt-get install redis-server\` ${HINT}`,
     );
   }
 }

@@ -899,6 +899,40 @@ describe("RFC 7692 §7.2.3 examples", () => {
     assert.equal(next.data.toString(), "Hello");
   });
 
+  test("decodes a message ending exactly with its BFINAL block, then the next ones (§7.2.3.4)", () => {
+    // deflateRawSync("Hello"): no byte after the final block, so the 4 bytes
+    // appended (§7.2.2) would read as a truncated stored block.
+    for (const noContextTakeover of [false, true]) {
+      const receiver = new PerMessageDeflate({
+        remoteNoContextTakeover: noContextTakeover,
+        localNoContextTakeover: false,
+        remoteMaxWindowBits: 15,
+        localMaxWindowBits: 15,
+      });
+      for (let i = 0; i < 3; i++) {
+        const payload = bytes(0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00);
+        const frame = receiver.decode(new Frame(OP_TEXT, payload, true, true), null);
+        assert.equal(frame.data.toString(), "Hello");
+      }
+      const next = receiver.decode(
+        new Frame(OP_TEXT, bytes(0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00), true, true),
+        null,
+      );
+      assert.equal(next.data.toString(), "Hello");
+    }
+  });
+
+  test("decodes a fragmented message whose first frame ends a DEFLATE stream (§7.2.3.4)", () => {
+    const [, receiver] = pair();
+    const first = receiver.decode(
+      new Frame(OP_TEXT, bytes(0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00), false, true),
+      null,
+    );
+    // The continuation is a new stream: " world" ending with a BFINAL block too.
+    const rest = receiver.decode(new Frame(OP_CONT, deflateRawSync(" world"), true), null);
+    assert.equal(Buffer.concat([first.data, rest.data]).toString(), "Hello world");
+  });
+
   test("decodes two blocks in one message (§7.2.3.5)", () => {
     const [, receiver] = pair();
     const payload = bytes(

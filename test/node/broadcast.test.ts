@@ -8,6 +8,7 @@ import { type ServeOptions, type ServerConnection, serve } from "../../src/node/
 import { CLOSED } from "../../src/protocol.ts";
 import { createCaptureLogger } from "../helpers/capture-logger.ts";
 import { checkLeaksAfterAll } from "../helpers/no-leaks.ts";
+import { recordSharedFrames } from "../helpers/shared-frames.ts";
 
 checkLeaksAfterAll();
 
@@ -45,15 +46,7 @@ describe("broadcast", () => {
 
   it("frames the message once for connections without extensions", async () => {
     const { server, clients, teardown } = await setup(3, { compression: null });
-    const framed: (readonly Buffer[])[] = [];
-    for (const connection of server.connections) {
-      const writer = connection.writer;
-      const original = writer.writeShared.bind(writer);
-      writer.writeShared = (bytes) => {
-        framed.push(bytes);
-        original(bytes);
-      };
-    }
+    const framed = recordSharedFrames(server.connections);
     broadcast(server.connections, new Uint8Array([1, 2, 3]));
     assert.equal(framed.length, 3);
     assert.ok(framed.every((bytes) => bytes === framed[0]));

@@ -496,6 +496,17 @@ for (const side of ["server", "client"] as const) {
         await ws.close(4000);
       });
 
+      it("close(null) sends a close frame without a code: the peer sees 1005", async () => {
+        const { ws, raw } = await rawPair(side);
+        const closing = ws.close(null);
+        const sent = await raw.reader.nextData();
+        assert.equal(sent?.opcode, OP_CLOSE);
+        assert.equal(sent?.payload.length, 0);
+        raw.socket.end(closeFrame(1000, "", { mask: side === "server" }));
+        await closing;
+        assert.equal(ws.closeCode, 1000);
+      });
+
       it("keeps messages received before the close readable", async () => {
         const { ws, peer } = await pair(side);
         await peer.send("before close");

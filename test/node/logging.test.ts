@@ -32,10 +32,14 @@ import {
   serve,
 } from "../../src/index.ts";
 import { logMessages } from "../../src/logging.ts";
+import { encodeEnvelope } from "../../src/node/backplane.ts";
+import { redisBackplane } from "../../src/node/redis-backplane.ts";
+import type { RedisClientLike } from "../../src/node/redis-clients.ts";
 import { createCaptureLogger } from "../helpers/capture-logger.ts";
 import { cert, key } from "../helpers/localhost-tls.ts";
 import { exchange, frame, OP_BINARY, rawConnect, tcpConnect } from "../helpers/net.ts";
 import { checkLeaksAfterAll } from "../helpers/no-leaks.ts";
+import { FakeBroker, FakeNodeRedis } from "../support/fake-redis.ts";
 
 const HOST = "127.0.0.1";
 
@@ -222,6 +226,17 @@ const VALUED: Record<string, RegExp> = {
   frameSent: /^> [A-Z]+ .*\[.*\]$/,
   frameReceived: /^< [A-Z]+ .*\[.*\]$/,
   failing: /^! failing connection with code \d+$/,
+  slowSubscriber:
+    /^slow subscriber (skipped|closed): write buffer over \d+ bytes on publish to ".+"$/,
+  publishFailed: /^skipped publish to ".+": failed to write message: \S/,
+  backplaneLost:
+    /^\S.* backplane lost: .+; delivering locally, messages to other nodes are lost until it is back$/,
+  backplaneFailed: /^\S.* backplane: \w+ failed: \S/,
+  backplaneMalformed: /^\S.* backplane: dropped malformed message on ".+": \S/,
+  backplaneGap: /^\S.* backplane: \d+ message\(s\) from node \w+ on ".+" were lost$/,
+  backplaneBack:
+    /^\S.* backplane is back; resubscribed to \d+ topic\(s\); \d+ message\(s\) published meanwhile were lost$/,
+  published: /^> publish to ".+": \d+ local subscriber\(s\)$/,
 };
 
 for (const [kind, createSink] of Object.entries(SINKS)) {
@@ -973,6 +988,103 @@ for (const [kind, createSink] of Object.entries(SINKS)) {
       assert.equal(
         only(clientRecords, "connection closed", "info").fields.serverSoftware,
         clientOpen.fields.serverSoftware,
+      );
+    });
+
+    test("topics log slow subscribers, failed writes and backplane trouble; each publish at DEBUG", async () => {
+      const s = makeSink();
+      const broker = new FakeBroker();
+      const subscribed = async (ws: ServerConnection) => {
+        await ws.subscribe("t");
+        await ws.send("ready");
+        for await (const message of ws) {
+          if (message !== "die") continue;
+          // The transport is gone but the connection doesn't know yet.
+          ws.writer.transport.destroy();
+          ws.server.publish("t", "too late");
+        }
+      };
+      const join = async (port: number) => {
+        const ws = await connect(`ws://${HOST}:${port}/`, { logger: false });
+        assert.equal(await ws.recv(), "ready");
+        return ws;
+      };
+      // A: on a (fake) Redis, skipping slow subscribers.
+      const a = await startServer(s, subscribed, {
+        slowSubscriberLimit: 0,
+        slowSubscriber: "skip",
+        backplane: redisBackplane({
+          client: new FakeNodeRedis(broker) as unknown as RedisClientLike,
+        }),
+      });
+      const a1 = await join(a.port);
+      a.server.publish("t", "one");
+      a.server.publish("t", "skipped");
+      broker.publish("websockets-ts:t", Buffer.from("junk"), false);
+      const node = Buffer.alloc(8, 7);
+      broker.publish("websockets-ts:t", encodeEnvelope(node, 1, Buffer.from("x"), false), false);
+      broker.publish("websockets-ts:t", encodeEnvelope(node, 3, Buffer.from("y"), false), false);
+      await waitForRecord(
+        s,
+        `redis (redis) backplane: 1 message(s) from node ${node.toString("hex")} on "t" were lost`,
+      );
+      broker.stop();
+      await waitForRecord(
+        s,
+        "redis (redis) backplane lost: Error: Socket closed unexpectedly; delivering locally, messages to other nodes are lost until it is back",
+      );
+      broker.start();
+      await waitForRecord(
+        s,
+        "redis (redis) backplane is back; resubscribed to 1 topic(s); 0 message(s) published meanwhile were lost",
+      );
+      // B: closing slow subscribers, with a backplane that fails to unsubscribe.
+      const b = await startServer(s, subscribed, {
+        slowSubscriberLimit: 0,
+        backplane: {
+          name: "broken",
+          start: async () => {},
+          subscribe: async () => {},
+          unsubscribe: () => fail("no unsubscribe today"),
+          publish: () => {},
+          close: async () => {},
+        },
+      });
+      const b1 = await join(b.port);
+      b.server.publish("t", "one");
+      b.server.publish("t", "closes");
+      await waitForRecord(s, "broken backplane: unsubscribe failed: Error: no unsubscribe today");
+      await b1.closed;
+      // C: a write that fails.
+      const c = await startServer(s, subscribed);
+      const c1 = await join(c.port);
+      await c1.send("die");
+      await waitForRecord(
+        s,
+        'skipped publish to "t": failed to write message: Error: transport is closed: the connection is being torn down',
+      );
+      await Promise.all([a1.close(), c1.closed]);
+      await Promise.all([a.server.close(), b.server.close(), c.server.close()]);
+
+      const records = s.records();
+      const warn = (msg: string) => only(records, msg, "warn");
+      warn('slow subscriber skipped: write buffer over 0 bytes on publish to "t"');
+      warn('slow subscriber closed: write buffer over 0 bytes on publish to "t"');
+      warn(
+        'redis (redis) backplane: dropped malformed message on "websockets-ts:t": 4 bytes is shorter than the 18-byte header',
+      );
+      only(
+        records,
+        "redis (redis) backplane is back; resubscribed to 1 topic(s); 0 message(s) published meanwhile were lost",
+        "info",
+      );
+      const published = records.filter((r) => r.msg === '> publish to "t": 1 local subscriber(s)');
+      assert.ok(published.length >= 4);
+      assert.ok(published.every((r) => r.level === "debug"));
+      // Per connection: the records carry the subscriber's fields.
+      assert.equal(
+        typeof records.find((r) => r.msg.startsWith("slow subscriber"))?.fields.connectionId,
+        "string",
       );
     });
 

@@ -1,11 +1,8 @@
 import { strict as assert } from "node:assert";
-import { spawn } from "node:child_process";
 import { once } from "node:events";
 import * as net from "node:net";
-import { dirname, join } from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
 import * as tls from "node:tls";
-import { fileURLToPath } from "node:url";
 import {
   InvalidProxy,
   InvalidProxyMessage,
@@ -25,6 +22,7 @@ import {
 import { type ServerConnection, serve } from "../../src/node/server.ts";
 import { cert, key } from "../helpers/localhost-tls.ts";
 import { checkLeaksAfterAll } from "../helpers/no-leaks.ts";
+import { runExample } from "../helpers/run-example.ts";
 
 // ---------------------------------------------------------------------------
 // Test peers: an echo server, and fake proxies that record what they receive.
@@ -297,30 +295,6 @@ async function assertEchoes(socket: net.Socket, text = "hello through the tunnel
   await done;
   assert.equal(received, text);
   socket.destroy();
-}
-
-const EXAMPLE = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "examples", "proxy.ts");
-
-/** Runs examples/proxy.ts to completion (at most 30 s); returns its exit code and output. */
-async function runExample(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", EXAMPLE, ...args], {
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  child.stdout.setEncoding("utf8").on("data", (text: string) => {
-    output += text;
-  });
-  child.stderr.setEncoding("utf8").on("data", (text: string) => {
-    output += text;
-  });
-  const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-  const [code] = (await once(child, "exit")) as [number | null];
-  clearTimeout(timer);
-  return { code, output };
 }
 
 /** A fresh port where nothing listens. */
@@ -1136,7 +1110,7 @@ describe("connect() through a proxy", () => {
   it("runs examples/proxy.ts with a proxy URL and with the environment", async () => {
     const proxy = httpProxy();
     const port = await proxy.port;
-    const direct = await runExample([wsUrl, `http://127.0.0.1:${port}`], {});
+    const direct = await runExample("proxy.ts", [wsUrl, `http://127.0.0.1:${port}`], {});
     assert.equal(direct.code, 0, direct.output);
     assert.match(
       direct.output,
@@ -1145,7 +1119,7 @@ describe("connect() through a proxy", () => {
     assert.equal(proxy.seen.length, 1);
 
     const socks = socks5Proxy({ auth: ["u", "p"] });
-    const fromEnv = await runExample([wsUrl], {
+    const fromEnv = await runExample("proxy.ts", [wsUrl], {
       ws_proxy: `socks5h://u:p@127.0.0.1:${await socks.port}`,
     });
     assert.equal(fromEnv.code, 0, fromEnv.output);

@@ -1,0 +1,82 @@
+/**
+ * The publish/subscribe servers bench/topics.ts compares, one per process:
+ *
+ *   node --import tsx bench/topics-server.ts ours|ws
+ *
+ * Contract (bench/peers/bun-topics.ts follows it too): HOST (default
+ * 127.0.0.1) and PORT (default 0) from the environment; `listening <port>`
+ * on stdout. Connections to `/` subscribe to the topic `t`; a connection to
+ * `/control` drives the run: `count` answers the number of subscribers,
+ * `pub <n>` publishes n messages of 32 bytes to `t` at once.
+ *
+ * `ours` publishes with `server.publish()` (framed once); with
+ * BACKPLANE=redis and REDIS_SOCKET it uses the Redis backplane, so several
+ * of them on one Redis make one multi-process server. `ws` sends to each
+ * client in a loop, as `ws` users write it.
+ *
+ * @module
+ */
+
+const impl = process.argv[2] ?? "ours";
+const host = process.env.HOST ?? "127.0.0.1";
+const port = Number(process.env.PORT ?? 0);
+const PAYLOAD = "x".repeat(32);
+
+function ready(boundPort: number): void {
+  process.stdout.write(`listening ${boundPort}\n`);
+}
+
+async function startOurs(): Promise<void> {
+  const { serve } = await import("../src/index.ts");
+  let backplane: import("../src/index.ts").Backplane | undefined;
+  if (process.env.BACKPLANE === "redis") {
+    const { redisBackplane } = await import("../src/redis.ts");
+    const { createClient } = await import("redis");
+    const client = createClient({ socket: { path: process.env.REDIS_SOCKET ?? "", tls: false } });
+    backplane = redisBackplane({ client });
+  }
+  const server = await serve(
+    async (ws) => {
+      if (ws.request?.path !== "/control") {
+        await ws.subscribe("t");
+        await ws.closed;
+        return;
+      }
+      for await (const message of ws) {
+        const [command, n] = String(message).split(" ");
+        if (command === "count") await ws.send(String(server.subscribers("t")));
+        else for (let i = 0; i < Number(n); i++) server.publish("t", PAYLOAD);
+      }
+    },
+    { host, port, compression: null, pingInterval: null, backplane, logger: false },
+  );
+  ready((server.address as { port: number }).port);
+}
+
+async function startWs(): Promise<void> {
+  const { WebSocketServer } = await import("ws");
+  const wss = new WebSocketServer({ host, port, perMessageDeflate: false });
+  const subscribers = new Set<import("ws").WebSocket>();
+  wss.on("connection", (ws, request) => {
+    if (request.url !== "/control") {
+      subscribers.add(ws);
+      ws.on("close", () => subscribers.delete(ws));
+      return;
+    }
+    ws.on("message", (data) => {
+      const [command, n] = String(data).split(" ");
+      if (command === "count") ws.send(String(subscribers.size));
+      else for (let i = 0; i < Number(n); i++) for (const s of subscribers) s.send(PAYLOAD);
+    });
+  });
+  await new Promise<void>((resolve) => wss.once("listening", resolve));
+  const address = wss.address();
+  if (address === null || typeof address === "string") throw new Error(`bad address ${address}`);
+  ready(address.port);
+}
+
+if (impl === "ours") await startOurs();
+else if (impl === "ws") await startWs();
+else throw new Error(`unknown server ${impl}: ours or ws`);
+process.once("SIGTERM", () => process.exit(0));
+process.once("SIGINT", () => process.exit(0));

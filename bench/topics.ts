@@ -1,0 +1,406 @@
+/**
+ * Publish to many subscribers: how long until every subscriber has a 32-byte
+ * message, and how many messages per second reach subscribers.
+ *
+ *   npm run bench -- topics [--subscribers 1000,10000] [--rounds 100]
+ *                           [--burst 20] [--peers] [--redis] [--json]
+ *
+ * One process: our `server.publish()` against `ws` (a loop over clients,
+ * as ws users write it), Socket.IO (a room, bench/topics-socketio.ts) and,
+ * with `--peers`, Bun's `server.publish()` (scripts/install-bench-peers.mjs
+ * installs Bun). With `--redis`: our server, and Socket.IO with
+ * `@socket.io/redis-adapter`, as 1, 2 and 3 processes on one redis-server
+ * (started here on a Unix socket), subscribers spread evenly, the
+ * publisher on process 1.
+ *
+ * Subscribers are raw TCP sockets in this process (a handshake, then
+ * counting bytes: 34 per message; 44 for Socket.IO's `42["m","…"]`, after
+ * its open and connect packets), so the load generator costs the same
+ * for every server. A round: `pub 1` on the control connection, then the
+ * time until the last subscriber has the message (p50/p99 over rounds).
+ * Throughput: `pub <burst>`, then subscribers x burst / time until every
+ * subscriber has them all.
+ *
+ * @module
+ */
+
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { connect as netConnect, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { type ClientConnection, connect } from "../src/index.ts";
+import { RedisServer } from "../test-peers/helpers/redis-server.ts";
+import { listPeers } from "./peers/installed.ts";
+
+const { values } = parseArgs({
+  options: {
+    subscribers: { type: "string", default: "1000,10000" },
+    rounds: { type: "string", default: "100" },
+    burst: { type: "string", default: "20" },
+    peers: { type: "boolean", default: false },
+    redis: { type: "boolean", default: false },
+    json: { type: "boolean", default: false },
+  },
+});
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+/**
+ * How a server family is spoken to: where subscribers connect, the size of
+ * one message on the wire, and the control commands.
+ */
+interface Dialect {
+  path: string;
+  /** Bytes of one 32-byte message as a frame. */
+  frame: number;
+  /** Frames the server sends before messages flow (Socket.IO: open, connect). */
+  preamble: number;
+  /** A masked text frame the subscriber sends after the preamble's first frame, or null. */
+  hello: Buffer | null;
+  count(control: ClientConnection): Promise<number>;
+  pub(control: ClientConnection, n: number): Promise<void>;
+}
+
+// A masked text frame "40" (connect to the main namespace), mask key 0.
+const SOCKET_IO_CONNECT = Buffer.from([0x81, 0x82, 0, 0, 0, 0, 0x34, 0x30]);
+
+const PLAIN: Dialect = {
+  path: "/",
+  frame: 34, // 2-byte header + 32-byte payload, unmasked
+  preamble: 0,
+  hello: null,
+  async count(control) {
+    await control.send("count");
+    return Number(await control.recv());
+  },
+  pub: (control, n) => control.send(`pub ${n}`),
+};
+
+const SOCKET_IO: Dialect = {
+  path: "/socket.io/?EIO=4&transport=websocket",
+  frame: 44, // 42["m","<32 bytes>"]
+  preamble: 2,
+  hello: SOCKET_IO_CONNECT,
+  async count(control) {
+    await control.send('420["count"]');
+    return Number(/^430\[(\d+)\]$/.exec(String(await control.recv()))?.[1]);
+  },
+  pub: (control, n) => control.send(`42["pub",${n}]`),
+};
+const ROUND_TIMEOUT_MS = 30_000;
+const counts = values.subscribers.split(",").map(Number);
+const rounds = Number(values.rounds);
+const burst = Number(values.burst);
+
+interface ServerSpec {
+  name: string;
+  dialect?: Dialect;
+  command: string;
+  args: string[];
+  env?: Record<string, string>;
+}
+
+interface Running {
+  child: ChildProcess;
+  port: number;
+}
+
+const children = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const child of children) child.kill("SIGKILL");
+});
+
+function start(spec: ServerSpec): Promise<Running> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(spec.command, spec.args, {
+      cwd: root,
+      env: { ...process.env, ...spec.env, HOST: "127.0.0.1", PORT: "0" },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    children.add(child);
+    let out = "";
+    const timer = setTimeout(() => reject(new Error(`${spec.name} didn't start`)), 30_000);
+    child.stdout?.setEncoding("utf8").on("data", (text: string) => {
+      out += text;
+      const match = /listening (\d+)/.exec(out);
+      if (match !== null) {
+        clearTimeout(timer);
+        resolve({ child, port: Number(match[1]) });
+      }
+    });
+    child.once("exit", (code) => reject(new Error(`${spec.name} exited with ${code}`)));
+  });
+}
+
+async function stop(running: Running): Promise<void> {
+  const exited = new Promise((resolve) => running.child.once("exit", resolve));
+  running.child.kill("SIGTERM");
+  const timer = setTimeout(() => running.child.kill("SIGKILL"), 5_000);
+  await exited;
+  clearTimeout(timer);
+  children.delete(running.child);
+}
+
+/** A subscriber: a socket past its handshake, counting the bytes it gets. */
+interface Subscriber {
+  socket: Socket;
+  bytes: number;
+}
+
+const REQUEST = (port: number, path: string) =>
+  `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+let waiting: { target: number; remaining: number; resolve: () => void } | null = null;
+
+function onBytes(subscriber: Subscriber, length: number): void {
+  const before = subscriber.bytes;
+  subscriber.bytes += length;
+  const w = waiting;
+  if (w !== null && before < w.target && subscriber.bytes >= w.target) {
+    w.remaining -= 1;
+    if (w.remaining === 0) {
+      waiting = null;
+      w.resolve();
+    }
+  }
+}
+
+function subscribe(port: number, dialect: Dialect): Promise<Subscriber> {
+  return new Promise((resolve, reject) => {
+    const socket = netConnect({ host: "127.0.0.1", port, noDelay: true });
+    const subscriber: Subscriber = { socket, bytes: 0 };
+    let head = Buffer.alloc(0);
+    let upgraded = false;
+    let preamble = dialect.preamble;
+    // Until messages flow: the response head, then the preamble's frames
+    // (each under 126 bytes: a 2-byte header).
+    const onHead = (chunk: Buffer): void => {
+      head = Buffer.concat([head, chunk]);
+      if (!upgraded) {
+        const end = head.indexOf("\r\n\r\n");
+        if (end === -1) return;
+        if (!head.subarray(0, 12).toString().endsWith("101")) {
+          reject(new Error(`handshake failed: ${head.subarray(0, end).toString()}`));
+          return;
+        }
+        upgraded = true;
+        head = head.subarray(end + 4);
+      }
+      while (preamble > 0 && head.length >= 2 && head.length >= 2 + head[1]) {
+        head = head.subarray(2 + head[1]);
+        if (preamble === dialect.preamble && dialect.hello !== null) socket.write(dialect.hello);
+        preamble -= 1;
+      }
+      if (preamble > 0) return;
+      socket.off("data", onHead);
+      socket.on("data", (data: Buffer) => onBytes(subscriber, data.length));
+      if (head.length > 0) onBytes(subscriber, head.length);
+      resolve(subscriber);
+    };
+    socket.on("data", onHead);
+    socket.once("error", reject);
+    socket.write(REQUEST(port, dialect.path));
+  });
+}
+
+/** Resolves when every subscriber has `target` bytes (bounded). */
+function everyoneHas(subscribers: Subscriber[], target: number): Promise<void> {
+  const remaining = subscribers.filter((s) => s.bytes < target).length;
+  if (remaining === 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      waiting = null;
+      reject(new Error(`${remaining} subscribers short of ${target} bytes`));
+    }, ROUND_TIMEOUT_MS);
+    waiting = {
+      target,
+      remaining,
+      resolve: () => {
+        clearTimeout(timer);
+        resolve();
+      },
+    };
+  });
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+interface Result {
+  server: string;
+  subscribers: number;
+  p50: number;
+  p99: number;
+  perSecond: number;
+}
+
+/** Subscribes `count` sockets spread over `ports`, then measures rounds and a burst. */
+async function measure(
+  name: string,
+  ports: number[],
+  count: number,
+  dialect: Dialect = PLAIN,
+): Promise<Result> {
+  const subscribers: Subscriber[] = [];
+  // Connect in batches: a SYN flood of 10,000 overflows the accept backlog.
+  for (let i = 0; i < count; i += 200) {
+    const batch = Array.from({ length: Math.min(200, count - i) }, (_, j) =>
+      subscribe(ports[(i + j) % ports.length], dialect),
+    );
+    subscribers.push(...(await Promise.all(batch)));
+  }
+  const controls: ClientConnection[] = [];
+  for (const port of ports) {
+    const path = dialect === PLAIN ? "/control" : `${dialect.path}&control=1`;
+    const control = await connect(`ws://127.0.0.1:${port}${path}`, {
+      logger: false,
+      compression: null,
+    });
+    if (dialect === SOCKET_IO) {
+      await control.recv(); // open
+      await control.send("40");
+      await control.recv(); // connected
+    }
+    controls.push(control);
+  }
+  // Every server process counts its subscribers (live on the backplane);
+  // Socket.IO counts the room's sockets in every process.
+  const expected = ports.map((_, p) =>
+    dialect === SOCKET_IO ? count : subscribers.filter((_, i) => i % ports.length === p).length,
+  );
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const counted = await Promise.all(controls.map((control) => dialect.count(control)));
+    if (counted.every((n, p) => n === expected[p])) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const control = controls[0];
+  let sent = 0;
+  // Warm-up, then measured rounds, one message at a time.
+  const latencies: number[] = [];
+  for (let round = -10; round < rounds; round++) {
+    sent += 1;
+    const started = performance.now();
+    const done = everyoneHas(subscribers, sent * dialect.frame);
+    await dialect.pub(control, 1);
+    await done;
+    if (round >= 0) latencies.push(performance.now() - started);
+  }
+  latencies.sort((a, b) => a - b);
+  sent += burst;
+  const started = performance.now();
+  const done = everyoneHas(subscribers, sent * dialect.frame);
+  await dialect.pub(control, burst);
+  await done;
+  const seconds = (performance.now() - started) / 1000;
+  for (const c of controls) await c.close();
+  for (const s of subscribers) s.socket.destroy();
+  return {
+    server: name,
+    subscribers: count,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    perSecond: (count * burst) / seconds,
+  };
+}
+
+const tsx = (file: string, ...args: string[]) => ({
+  command: process.execPath,
+  args: ["--import", "tsx", file, ...args],
+});
+const specs: ServerSpec[] = [
+  { name: "ours", ...tsx("bench/topics-server.ts", "ours") },
+  { name: "ws", ...tsx("bench/topics-server.ts", "ws") },
+  { name: "socket.io", ...tsx("bench/topics-socketio.ts"), dialect: SOCKET_IO },
+];
+const runtimes = [`node ${process.version}`];
+if (values.peers) {
+  const peers = listPeers(root);
+  const bun = peers.find((peer) => peer.name === "bun");
+  if (bun?.installed && bun.runtime !== null) {
+    specs.push({
+      name: "bun",
+      command: bun.bin,
+      args: ["bench/peers/bun-topics.ts"],
+      env: bun.env,
+    });
+    runtimes.push(bun.runtime);
+  } else {
+    console.error(
+      "topics: bun is not installed (node scripts/install-bench-peers.mjs installs it)",
+    );
+  }
+}
+
+const results: Result[] = [];
+for (const count of counts) {
+  for (const spec of specs) {
+    const running = await start(spec);
+    try {
+      results.push(await measure(spec.name, [running.port], count, spec.dialect));
+    } finally {
+      await stop(running);
+    }
+  }
+}
+
+if (values.redis) {
+  const dir = mkdtempSync(join(tmpdir(), "websockets-ts-bench-redis-"));
+  const redis = new RedisServer(dir, "redis");
+  await redis.start();
+  const socket = redis.socket;
+  try {
+    const families = [
+      { label: "ours", file: "bench/topics-server.ts", args: ["ours"], dialect: PLAIN },
+      { label: "socket.io", file: "bench/topics-socketio.ts", args: [], dialect: SOCKET_IO },
+    ];
+    for (const count of counts) {
+      for (const family of families) {
+        for (const processes of [1, 2, 3]) {
+          const spec = {
+            name: `${family.label} x${processes} redis`,
+            ...tsx(family.file, ...family.args),
+            env: { BACKPLANE: "redis", REDIS_SOCKET: socket },
+          };
+          const running = await Promise.all(Array.from({ length: processes }, () => start(spec)));
+          try {
+            const ports = running.map((r) => r.port);
+            results.push(await measure(spec.name, ports, count, family.dialect));
+          } finally {
+            await Promise.all(running.map(stop));
+          }
+        }
+      }
+    }
+  } finally {
+    await redis.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (values.json) {
+  console.log(JSON.stringify({ runtimes, rounds, burst, results }, null, 2));
+} else {
+  console.log(`topics: 32-byte messages, ${rounds} rounds, burst ${burst}; ${runtimes.join(", ")}`);
+  console.log("(shared 2-core machine: compare ratios within this run, not absolute figures)\n");
+  const header = ["server", "subscribers", "p50 ms", "p99 ms", "msgs/s delivered", "p50 vs ours"];
+  const rows = results.map((r) => {
+    const ours = results.find((o) => o.server === "ours" && o.subscribers === r.subscribers);
+    return [
+      r.server,
+      String(r.subscribers),
+      r.p50.toFixed(2),
+      r.p99.toFixed(2),
+      Math.round(r.perSecond).toLocaleString("en-US"),
+      ours === undefined ? "" : `${(r.p50 / ours.p50).toFixed(2)}x`,
+    ];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i])).join("  ");
+  console.log(line(header));
+  for (const row of rows) console.log(line(row));
+}
+process.exit(0);
