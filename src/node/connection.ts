@@ -18,7 +18,7 @@
  */
 
 import type { Duplex } from "node:stream";
-import { type ConnectionClosed, InvalidState } from "../errors.ts";
+import type { ConnectionClosed } from "../errors.ts";
 import {
   CLOSE_INTERNAL_ERROR,
   CLOSE_INVALID_DATA,
@@ -33,15 +33,19 @@ import {
 import type { Request, Response } from "../http11.ts";
 import { isLevelEnabled, type LoggerLike, logMessages, silentLogger } from "../logging.ts";
 import { CLOSED, CLOSING, CONNECTING, OPEN, type Protocol, type State } from "../protocol.ts";
-import { Closing, closedFields } from "./closing.ts";
 import {
-  publishClose,
-  publishOpen,
-  publishPing,
-  publishPong,
-  publishSocketError,
-} from "./diagnostics.ts";
-import { unwatchIdle, watchIdle } from "./idle-release.ts";
+  abortTransport,
+  Closing,
+  type ConnectionStats,
+  closingStarted,
+  halfClose,
+  notOpen,
+  startCloseTimer,
+  tearDown,
+  transportFailed,
+} from "./closing.ts";
+import { publishOpen, publishPing, publishPong } from "./diagnostics.ts";
+import { watchIdle } from "./idle-release.ts";
 import { Keepalive } from "./keepalive.ts";
 import { LoggerProxy } from "./logger-proxy.ts";
 import { type Data, kInvalidUtf8, kPause, kResume, MessageQueue } from "./messages.ts";
@@ -55,7 +59,7 @@ import {
   type SendData,
   type SendOptions,
 } from "./options.ts";
-import { noop, RESOLVED, rejected } from "./promises.ts";
+import { RESOLVED, rejected } from "./promises.ts";
 import { addressOf, describeAddress, disableNagle } from "./transport.ts";
 import {
   controlPayload,
@@ -123,7 +127,8 @@ export class Connection<P extends Protocol = Protocol> {
   // Four booleans in one small integer (see docs/decisions.md, "Memory").
   #flags = 0;
 
-  readonly #messages: MessageQueue;
+  /** The queue of messages received. @internal */
+  readonly messages: MessageQueue;
   // Looked up on first use (a net.Socket keeps a copy of each address it
   // was asked for, ~150 bytes per connection), and at the latest before the
   // transport is ended or destroyed: it forgets them then. `undefined`: not yet.
@@ -132,8 +137,8 @@ export class Connection<P extends Protocol = Protocol> {
 
   /** Keepalive and pings, created on first need. @internal */
   keepalive: Keepalive | null = null;
-  // Closing state, created on first need.
-  #closing: Closing | null = null;
+  /** Closing state, created on first need. @internal */
+  closing: Closing | null = null;
 
   // When `connection open` was logged, in whole ms (0: never); then the
   // statistics of the `connection closed` line.
@@ -178,7 +183,7 @@ export class Connection<P extends Protocol = Protocol> {
       this.logger.debug(logMessages.state("CONNECTING"));
     }
 
-    this.#messages = new MessageQueue(
+    this.messages = new MessageQueue(
       maxQueue,
       maxQueue === null ? null : Math.floor(maxQueue / 4),
       this,
@@ -313,8 +318,8 @@ export class Connection<P extends Protocol = Protocol> {
     return address;
   }
 
-  /** Reads the addresses while the socket still knows them: before it's ended or destroyed. */
-  private keepAddresses(): void {
+  /** Reads the addresses while the socket still knows them: before it's ended or destroyed. @internal */
+  keepAddresses(): void {
     if (this.#remoteAddress === undefined) this.readAddress("remote");
     if (this.#localAddress === undefined) this.readAddress("local");
   }
@@ -346,7 +351,7 @@ export class Connection<P extends Protocol = Protocol> {
   /** Resolves once the transport is closed. Never rejects. */
   get closed(): Promise<void> {
     const done = (this.#flags & CLOSE_DONE) !== 0;
-    if (this.#closing === null && done) return RESOLVED;
+    if (this.closing === null && done) return RESOLVED;
     return this.closingState().closed(done);
   }
 
@@ -365,7 +370,7 @@ export class Connection<P extends Protocol = Protocol> {
   recv(options: RecvOptions & { decode: false }): Promise<Buffer>;
   recv(options?: RecvOptions): Promise<Data>;
   recv(options?: RecvOptions): Promise<Data> {
-    return this.#messages.get(options?.decode, options?.signal);
+    return this.messages.get(options?.decode, options?.signal);
   }
 
   /**
@@ -378,7 +383,7 @@ export class Connection<P extends Protocol = Protocol> {
    * ```
    */
   recvStreaming(options?: { decode?: boolean }): AsyncIterableIterator<Data> {
-    return this.#messages.stream(options?.decode);
+    return this.messages.stream(options?.decode);
   }
 
   /**
@@ -390,7 +395,7 @@ export class Connection<P extends Protocol = Protocol> {
     // The queue is its own iterator: a loop over an idle connection costs
     // no object of its own. Leaving a loop doesn't close the connection,
     // and a new loop goes on with the next message.
-    return this.#messages;
+    return this.messages;
   }
 
   // --- Sending -------------------------------------------------------------
@@ -495,13 +500,13 @@ export class Connection<P extends Protocol = Protocol> {
         this.failWith(CLOSE_INTERNAL_ERROR, "close during fragmented message");
       } else {
         protocol.sendClose(code ?? undefined, reason);
-        this.afterClosingStarted();
+        closingStarted(this);
       }
     } else if (protocol.state === CONNECTING) {
       // No WebSocket connection yet: nothing to negotiate.
-      this.abortTransport();
+      abortTransport(this);
     } else {
-      this.startCloseTimer();
+      startCloseTimer(this);
     }
     return this.closed;
   }
@@ -577,25 +582,21 @@ export class Connection<P extends Protocol = Protocol> {
 
   /** Starts the close timer if the protocol expects the transport to close. @internal */
   protected checkCloseExpected(): void {
-    if (this.protocol.closeExpected()) this.startCloseTimer();
+    if (this.protocol.closeExpected()) startCloseTimer(this);
   }
 
   /** Destroys the transport at once. @internal */
   protected abortTransport(): void {
-    const transport = this.writer.transport;
-    if (transport.destroyed) return;
-    this.keepAddresses();
-    if (this.debug) this.logger.debug(logMessages.closingTcp);
-    transport.destroy();
+    abortTransport(this);
   }
 
   /** The error a failed transport reported, if any. @internal */
   protected get transportError(): Error | null {
-    return this.#closing === null ? null : this.#closing.transportError;
+    return this.closing === null ? null : this.closing.transportError;
   }
 
   /** Whether `connection open` was logged. @internal */
-  protected get wasOpen(): boolean {
+  get wasOpen(): boolean {
     return this.#openedAt !== 0;
   }
 
@@ -617,6 +618,11 @@ export class Connection<P extends Protocol = Protocol> {
   /** Whether DEBUG logging is on. @internal */
   get debug(): boolean {
     return (this.#flags & DEBUG) !== 0;
+  }
+
+  /** Whether INFO logging is on. @internal */
+  get info(): boolean {
+    return (this.#flags & INFO) !== 0;
   }
 
   /** Whether the transport closed. @internal */
@@ -657,7 +663,7 @@ export class Connection<P extends Protocol = Protocol> {
       const chunk = chunks[i];
       if (chunk.length === 0) {
         writer.flush();
-        this.halfClose();
+        halfClose(this);
       } else {
         writer.queue(chunk);
       }
@@ -673,24 +679,35 @@ export class Connection<P extends Protocol = Protocol> {
 
   /** What send() and friends return when the connection isn't OPEN. @internal */
   notOpen(): Promise<never> {
-    const state = this.protocol.state;
-    if (state === CONNECTING) {
-      return rejected(new InvalidState("cannot send before the opening handshake completes"));
-    }
-    if (this.isClosed) return rejected(this.closeError());
-    // CLOSING: wait for the transport to close, then report how it closed.
-    this.startCloseTimer();
-    const promise = this.closed.then(() => {
-      throw this.closeError();
-    });
-    promise.catch(noop);
-    return promise;
+    return notOpen(this);
   }
 
   /** Fails the connection (RFC 6455 §7.1.7) with `code` and starts closing. @internal */
   failWith(code: number, reason: string): void {
     this.protocol.fail(code, reason);
-    this.afterClosingStarted();
+    closingStarted(this);
+  }
+
+  /** The error for using the closed connection. @internal */
+  closeError(): ConnectionClosed {
+    return this.closingState().error(this.protocol);
+  }
+
+  /** The closing state, created if needed. @internal */
+  closingState(): Closing {
+    this.closing ??= new Closing();
+    return this.closing;
+  }
+
+  /** What the `connection closed` line counts. @internal */
+  stats(): ConnectionStats {
+    return {
+      openedAt: this.#openedAt,
+      messagesIn: this.#messagesIn,
+      messagesOut: this.#messagesOut,
+      bytesIn: this.#bytesIn,
+      bytesOut: this.#bytesOut,
+    };
   }
 
   // --- The pump --------------------------------------------------------------
@@ -714,7 +731,7 @@ export class Connection<P extends Protocol = Protocol> {
     const events = protocol.eventsReceived();
     this.sendData();
     this.writer.limitReading(this.settings);
-    if (protocol.closeExpected()) this.startCloseTimer();
+    if (protocol.closeExpected()) startCloseTimer(this);
     for (let i = 0; i < events.length; i++) {
       const event = events[i];
       if (event instanceof Frame) this.processFrame(event);
@@ -729,7 +746,7 @@ export class Connection<P extends Protocol = Protocol> {
       case OP_CONT:
         this.#bytesIn += frame.data.length;
         if (frame.fin) this.#messagesIn += 1;
-        this.#messages.put(frame);
+        this.messages.put(frame);
         break;
       case OP_PING:
         publishPing(this, frame.data);
@@ -753,18 +770,7 @@ export class Connection<P extends Protocol = Protocol> {
   }
 
   private onError(error: Error): void {
-    const closing = this.closingState();
-    closing.transportError ??= error;
-    if (this.debug) {
-      const syscall = (error as NodeJS.ErrnoException).syscall;
-      const message =
-        syscall === "write" || (error as NodeJS.ErrnoException).code === "EPIPE"
-          ? logMessages.sendFailed
-          : logMessages.receiveFailed;
-      this.logger.debug({ err: error }, message);
-    }
-    publishSocketError(this, error);
-    // Node destroys the stream after an error: 'close' follows.
+    transportFailed(this, error);
   }
 
   /** The transport closed: every collaborator stops, then `closed` resolves. */
@@ -779,80 +785,10 @@ export class Connection<P extends Protocol = Protocol> {
     for (const event of events) {
       if (!(event instanceof Frame)) this.handshakeEvent(event);
     }
-    this.#closing?.stopTimer();
-    this.writer.discard();
-    // Free extension resources (zlib streams) now rather than at GC.
-    unwatchIdle(this);
-    this.releaseIdle();
-
-    const closeError = (): ConnectionClosed => this.closeError();
-    this.#messages.close(closeError, protocol.closedNormally);
-    this.keepalive?.stop(this, closeError);
-    this.writer.release();
-
-    if (this.#openedAt !== 0) {
-      const code = protocol.closeCode ?? 1006;
-      const reason = protocol.closeReason ?? "";
-      // Checked once per connection: no record is built when INFO is off.
-      if ((this.#flags & INFO) !== 0) {
-        const stats = {
-          openedAt: this.#openedAt,
-          messagesIn: this.#messagesIn,
-          messagesOut: this.#messagesOut,
-          bytesIn: this.#bytesIn,
-          bytesOut: this.#bytesOut,
-        };
-        this.logger.info(closedFields(protocol, code, reason, stats), logMessages.connectionClosed);
-      }
-      publishClose(this, code, reason);
-    } else if (this.debug) {
-      this.logger.debug(logMessages.connectionClosed);
-    }
+    tearDown(this);
     this.transportClosed();
     this.#flags |= CLOSE_DONE;
-    this.#closing?.finish();
-  }
-
-  private halfClose(): void {
-    const transport = this.writer.transport;
-    if (transport.destroyed || transport.writableEnded) return;
-    this.keepAddresses();
-    if (this.debug) this.logger.debug(logMessages.halfClosing);
-    transport.end();
-  }
-
-  // --- Closing ---------------------------------------------------------------
-
-  private afterClosingStarted(): void {
-    // The peer's close frame must be read even if the application stopped
-    // reading messages.
-    this.#messages.drain();
-    this.sendData();
-    this.writer.flush();
-    if (this.protocol.closeExpected()) this.startCloseTimer();
-  }
-
-  private startCloseTimer(): void {
-    const closeTimeout = this.settings.closeTimeout;
-    if (this.isClosed || closeTimeout === null) return;
-    const closing = this.closingState();
-    if (closing.timer !== null) return;
-    closing.timer = setTimeout(() => this.onCloseTimeout(), closeTimeout);
-  }
-
-  private onCloseTimeout(): void {
-    this.#closing!.timer = null;
-    if (this.debug) this.logger.debug(logMessages.closeTimeout);
-    this.abortTransport();
-  }
-
-  private closeError(): ConnectionClosed {
-    return this.closingState().error(this.protocol);
-  }
-
-  private closingState(): Closing {
-    this.#closing ??= new Closing();
-    return this.#closing;
+    this.closing?.finish();
   }
 
   private keepaliveState(): Keepalive {
