@@ -1,7 +1,9 @@
 /**
  * The echo servers the bench compares, one per process:
  *
- *   node --import tsx bench/echo-server.ts ours|ws|raw
+ *   node --import tsx bench/echo-server.ts ours|compat|ws|raw
+ *
+ * `compat` is `websockets-ts/ws` running the very echo written for `ws`.
  *
  * Environment: HOST (default 127.0.0.1), PORT (default 0 = any free port).
  * Prints `listening <port>` on stdout once it accepts connections, and exits
@@ -39,8 +41,27 @@ async function startOurs(): Promise<() => Promise<void>> {
   return () => server.close();
 }
 
-async function startWs(): Promise<() => Promise<void>> {
-  const { WebSocketServer } = await import("ws");
+/** The part of `ws`'s server API the echo uses, which `websockets-ts/ws` has too. */
+interface WsApiServer {
+  on(event: "connection", listener: (ws: WsApiSocket) => void): unknown;
+  once(event: "listening", listener: () => void): unknown;
+  address(): { port: number } | string | null;
+  readonly clients: Set<{ terminate(): void }>;
+  close(cb: () => void): void;
+}
+interface WsApiSocket {
+  on(event: "message", listener: (data: Buffer, isBinary: boolean) => void): unknown;
+  send(data: Buffer, options: { binary: boolean }): void;
+}
+
+/** The same echo, written for ws's API, on `ws` or on `websockets-ts/ws`. */
+async function startWsApi(
+  WebSocketServer: new (options: {
+    host: string;
+    port: number;
+    perMessageDeflate: boolean;
+  }) => WsApiServer,
+): Promise<() => Promise<void>> {
   const wss = new WebSocketServer({ host, port, perMessageDeflate: false });
   wss.on("connection", (ws) => {
     ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));
@@ -55,6 +76,17 @@ async function startWs(): Promise<() => Promise<void>> {
       for (const client of wss.clients) client.terminate();
       wss.close(() => resolve());
     });
+}
+
+async function startWs(): Promise<() => Promise<void>> {
+  const { WebSocketServer } = await import("ws");
+  return startWsApi(WebSocketServer as unknown as Parameters<typeof startWsApi>[0]);
+}
+
+// `compat`: websockets-ts/ws, our ws-compatible API, running ws's echo unchanged.
+async function startCompat(): Promise<() => Promise<void>> {
+  const { WebSocketServer } = await import("../src/ws/index.ts");
+  return startWsApi(WebSocketServer as unknown as Parameters<typeof startWsApi>[0]);
 }
 
 const HEADER_END = Buffer.from("\r\n\r\n");
@@ -98,12 +130,15 @@ async function startRaw(): Promise<() => Promise<void>> {
 const starters: Record<string, () => Promise<() => Promise<void>>> = {
   ours: startOurs,
   ws: startWs,
+  compat: startCompat,
   raw: startRaw,
 };
 
 const start = starters[impl];
 if (start === undefined) {
-  console.error(`echo-server: unknown implementation ${JSON.stringify(impl)} (ours, ws, raw)`);
+  console.error(
+    `echo-server: unknown implementation ${JSON.stringify(impl)} (ours, compat, ws, raw)`,
+  );
   process.exit(2);
 }
 const stop = await start();

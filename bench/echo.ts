@@ -4,7 +4,7 @@
  * round by round so drift on a shared machine hits each of them alike.
  *
  *   npm run bench -- echo [--quick] [--rounds 3] [--duration 1500]
- *     [--impl ours,ws,raw] [--only 32 B] [--idle 10000] [--stat best|median]
+ *     [--impl ours,compat,ws,raw] [--only 32 B] [--idle 10000] [--stat best|median]
  *     [--server name=command] [--peers] [--json]
  *
  * Three kinds of process: this orchestrator (idle while measuring), one echo
@@ -67,7 +67,7 @@ const nodeServer = (impl: string): ServerSpec => ({
   shell: false,
 });
 
-let implNames = (values.impl ?? "ours,ws,raw").split(",").filter((name) => name !== "");
+let implNames = (values.impl ?? "ours,compat,ws,raw").split(",").filter((name) => name !== "");
 if (implNames.includes("ours") && !existsSync(join(root, "src", "index.ts"))) {
   console.error("echo: src/index.ts does not exist yet; benchmarking without `ours`");
   implNames = implNames.filter((name) => name !== "ours");
@@ -356,6 +356,9 @@ if (values.json) {
 } else {
   const header = ["row", ...names.map((n) => `${n}/s`)];
   if (hasOurs) for (const peer of peers) header.push(`ours/${peer}`);
+  // websockets-ts/ws must keep >= 80% of our own API's throughput.
+  const hasCompat = hasOurs && names.includes("compat");
+  if (hasCompat) header.push("compat/ours");
   header.push(...names.map((n) => `${n} MB/s`), ...names.map((n) => `${n} µs cpu/op`), "gen cpu");
   const body: string[][] = [];
   for (const row of selected) {
@@ -366,6 +369,8 @@ if (values.json) {
         cells.push(`${(m.get("ours")!.rate / m.get(peer)!.rate).toFixed(2)}x`);
       }
     }
+    if (hasCompat)
+      cells.push(`${((100 * m.get("compat")!.rate) / m.get("ours")!.rate).toFixed(0)}%`);
     for (const n of names) {
       cells.push(row.size ? ((m.get(n)!.rate * row.size) / MIB).toFixed(1) : "");
     }

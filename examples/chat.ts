@@ -6,8 +6,9 @@
  *   npx tsx examples/echo-client.ts "ws://127.0.0.1:8766/?name=ada" hi
  *
  * `broadcast()` frames each message once and writes it to every open
- * connection without waiting: a slow client can't slow the room down (a
- * client whose buffer is full is skipped with a WARN log instead).
+ * connection without waiting: a slow client can't slow the room down, but
+ * the messages it doesn't read pile up in its write buffer until it reads
+ * them or keepalive (pingInterval, pingTimeout) drops it as dead.
  *
  * In your project, import from "websockets-ts" instead of "../src/index.ts".
  */

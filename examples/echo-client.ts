@@ -3,7 +3,8 @@
  *
  *   npx tsx examples/echo-client.ts ws://127.0.0.1:8765 hello "how are you?"
  *
- * With no URL it talks to `npm start`'s echo server on ws://127.0.0.1:8765.
+ * With no URL it talks to the echo server (examples/echo-server.ts) on
+ * ws://127.0.0.1:8765.
  * `await using` closes the connection (code 1000) when the scope ends, even
  * if something throws.
  *

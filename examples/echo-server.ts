@@ -1,8 +1,8 @@
 /**
- * An echo server: every message comes back to its sender. `npm start` runs it.
+ * An echo server: every message comes back to its sender.
  *
- *   npm start                          # ws://127.0.0.1:8765
- *   PORT=9000 HOST=::1 npm start       # elsewhere
+ *   npx tsx examples/echo-server.ts                      # ws://127.0.0.1:8765
+ *   PORT=9000 HOST=::1 npx tsx examples/echo-server.ts   # elsewhere
  *
  * Stops gracefully on SIGINT (Ctrl-C) or SIGTERM: it stops accepting
  * connections, closes the open ones with 1001 (going away) and waits for

@@ -6,8 +6,8 @@
  *
  *   npx tsx examples/reconnect.ts ws://127.0.0.1:8765
  *
- * Start it before `npm start` (the echo server), stop and restart the
- * server: the client comes back on its own. Set
+ * Start it before the echo server (`npx tsx examples/echo-server.ts`), stop
+ * and restart the server: the client comes back on its own. Set
  * WEBSOCKETS_BACKOFF_MAX_DELAY=5 to wait at most 5 s between attempts.
  *
  * In your project, import from "websockets-ts" instead of "../src/index.ts".

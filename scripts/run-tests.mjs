@@ -28,9 +28,14 @@ if (files.length === 0) {
   process.exit(1);
 }
 
+// Node applies --test-timeout to each file as a whole too. The peer suite
+// installs packages from npm (test-peers/package.test.ts: one @types/node
+// per major, a fresh checkout's npm install), which takes minutes.
+const timeout = root === "test-peers" ? 900_000 : 120_000;
+
 const result = spawnSync(
   process.execPath,
-  ["--import", "tsx", "--test", "--test-timeout=120000", "--test-reporter=spec", ...files],
+  ["--import", "tsx", "--test", `--test-timeout=${timeout}`, "--test-reporter=spec", ...files],
   { stdio: "inherit", env: process.env },
 );
 process.exit(result.status ?? 1);

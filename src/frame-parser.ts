@@ -149,6 +149,7 @@ export class FrameParser {
     return (this.#bits & RESERVED) >>> RESERVED_SHIFT;
   }
 
+  /** Changes which RSV bits frames may carry, e.g. once an extension is negotiated. */
   set reservedBits(bits: number) {
     this.#bits = (this.#bits & ~RESERVED) | ((bits << RESERVED_SHIFT) & RESERVED);
   }

@@ -46,20 +46,35 @@ export const OPCODE_NAMES: Readonly<Record<Opcode, string>> = {
 };
 
 // Close codes (RFC 6455 §7.4.1 and the IANA registry).
+/** 1000: normal closure, the purpose of the connection is fulfilled. */
 export const CLOSE_NORMAL = 1000;
+/** 1001: an endpoint is going away (server shutting down, page navigated away). */
 export const CLOSE_GOING_AWAY = 1001;
+/** 1002: the peer broke the protocol. */
 export const CLOSE_PROTOCOL_ERROR = 1002;
+/** 1003: a type of data the endpoint can't accept (text or binary). */
 export const CLOSE_UNSUPPORTED_DATA = 1003;
+/** 1005: never sent; stands for a close frame that carried no code. */
 export const CLOSE_NO_STATUS_RCVD = 1005;
+/** 1006: never sent; stands for a connection lost without a close frame. */
 export const CLOSE_ABNORMAL_CLOSURE = 1006;
+/** 1007: data inconsistent with its type, e.g. invalid UTF-8 in a text message. */
 export const CLOSE_INVALID_DATA = 1007;
+/** 1008: a message violates the endpoint's policy (a generic refusal). */
 export const CLOSE_POLICY_VIOLATION = 1008;
+/** 1009: a message too big to process (see `maxSize`). */
 export const CLOSE_MESSAGE_TOO_BIG = 1009;
+/** 1010: the client needed an extension the server didn't negotiate. */
 export const CLOSE_MANDATORY_EXTENSION = 1010;
+/** 1011: the server hit an unexpected condition (e.g. a handler threw). */
 export const CLOSE_INTERNAL_ERROR = 1011;
+/** 1012: the service is restarting. */
 export const CLOSE_SERVICE_RESTART = 1012;
+/** 1013: temporary overload; try again later. */
 export const CLOSE_TRY_AGAIN_LATER = 1013;
+/** 1014: a gateway or proxy got an invalid response upstream. */
 export const CLOSE_BAD_GATEWAY = 1014;
+/** 1015: never sent; stands for a failed TLS handshake. */
 export const CLOSE_TLS_HANDSHAKE = 1015;
 
 /** Human-readable names of close codes, as in logs: `1000 (OK)`. */
@@ -107,6 +122,14 @@ export const EMPTY = Buffer.alloc(0);
 
 /** A WebSocket frame. `data` is the unmasked payload. */
 export class Frame {
+  /**
+   * @param opcode - `OP_TEXT`, `OP_BINARY`, `OP_CONT`, `OP_CLOSE`, `OP_PING` or `OP_PONG`.
+   * @param data - The payload, unmasked.
+   * @param fin - Whether this is the last frame of its message.
+   * @param rsv1 - The RSV1 bit (set on compressed messages by permessage-deflate).
+   * @param rsv2 - The RSV2 bit (no standard extension uses it).
+   * @param rsv3 - The RSV3 bit (no standard extension uses it).
+   */
   constructor(
     public opcode: Opcode,
     public data: Buffer,
@@ -119,6 +142,10 @@ export class Frame {
 
 /** The payload of a close frame: a code and a reason. */
 export class Close {
+  /**
+   * @param code - The close code (`CLOSE_NORMAL`…, or 3000-4999 for applications).
+   * @param reason - The reason, at most {@link MAX_CLOSE_REASON} bytes of UTF-8.
+   */
   constructor(
     public readonly code: number,
     public readonly reason: string,

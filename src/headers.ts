@@ -247,6 +247,7 @@ export class Headers implements Iterable<[string, string]> {
     return names.values();
   }
 
+  /** `for (const [name, value] of headers)`: the same as {@link Headers.entries}. */
   [Symbol.iterator](): IterableIterator<[string, string]> {
     return this.entries();
   }

@@ -43,6 +43,7 @@ export interface ResponseParserOptions extends ParserOptions {
 
 /** A complete message and the bytes received after it. */
 export interface Parsed<T> {
+  /** The request or response parsed. */
   message: T;
   /** Bytes after the message: WebSocket frames after a 101, for example. */
   rest: Buffer;

@@ -30,6 +30,7 @@ export {
 export interface Request {
   /** The request target: path with its query string, e.g. `/chat?room=1`. */
   path: string;
+  /** The header fields, case-insensitive and multi-valued. */
   headers: Headers;
   /**
    * The method; absent means `GET`, the only method of a WebSocket handshake
@@ -47,8 +48,11 @@ export interface Request {
 
 /** An HTTP response, as received by a client or sent by a server. */
 export interface Response {
+  /** The status code: 101 for a WebSocket, anything else refuses it. */
   status: number;
+  /** The reason phrase, e.g. `Switching Protocols`. */
   reason: string;
+  /** The header fields, case-insensitive and multi-valued. */
   headers: Headers;
   /** The body; empty for a 101. */
   body: Buffer;

@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * websockets-ts: WebSocket servers and clients for Node.js.
  *
@@ -20,6 +21,7 @@ export {
   type Logger,
   type LoggerLike,
   type LogLevel,
+  type LogStream,
   silentLogger,
 } from "./logging.ts";
 export { type BasicAuthOptions, basicAuth, type Credentials } from "./node/auth.ts";
@@ -49,7 +51,7 @@ export type {
   SlowSubscriberMessage,
   SocketErrorMessage,
 } from "./node/diagnostics.ts";
-export { getProxy, type ProxyOptions } from "./node/proxy.ts";
+export { getProxy, type ProxyOptions, type ProxyTarget } from "./node/proxy.ts";
 export { processException, type ReconnectOptions } from "./node/reconnect.ts";
 export {
   type RedirectCarry,
@@ -58,10 +60,23 @@ export {
   withoutCredentials,
 } from "./node/redirect.ts";
 export {
+  DEFAULT_MAX_PATH_LENGTH,
+  type RouteConverters,
+  type RouteEntry,
+  type RouteHandler,
+  type RouteMatch,
+  type RouteOptions,
+  type RouteParams,
+  Router,
+  type RouterOptions,
+  route,
+} from "./node/router.ts";
+export {
   type CloseServerOptions,
   type Handler,
   type MaybeResponse,
   type OriginPattern,
+  type RequestRouter,
   type ServeOptions,
   Server,
   ServerConnection,

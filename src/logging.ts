@@ -47,23 +47,35 @@ export type LogFn = (objOrMsg: unknown, msg?: string, ...args: unknown[]) => voi
  * (or `level`) once per connection, so debug logging costs nothing when off.
  */
 export interface LoggerLike {
+  /** Details: frames, handshake lines, state changes (off by default). */
   debug: LogFn;
+  /** Lifecycle: server start/stop, connection open/close. */
   info: LogFn;
+  /** Something the application should look at, e.g. a skipped broadcast. */
   warn: LogFn;
+  /** Errors, e.g. a handler that threw, with the error as the `err` field. */
   error: LogFn;
+  /** Finer than debug; the library doesn't use it. */
   trace?: LogFn;
+  /** Fatal errors; the library doesn't use it. */
   fatal?: LogFn;
+  /** A logger whose records carry `bindings` on top of this one's. */
   child?(bindings: Record<string, unknown>): LoggerLike;
+  /** Whether records at `level` are output. */
   isLevelEnabled?(level: string): boolean;
+  /** The lowest level output (pino's `level`), read when `isLevelEnabled` is absent. */
   level?: string;
 }
 
 /** A complete logger: what {@link createLogger} returns, and {@link silentLogger}. */
 export interface Logger extends LoggerLike {
+  /** Finer than debug; the library doesn't use it. */
   trace: LogFn;
+  /** Fatal errors; the library doesn't use it. */
   fatal: LogFn;
   /** A logger whose records carry `bindings` on top of this one's. A `name` binding renames it. */
   child(bindings: Record<string, unknown>): Logger;
+  /** Whether records at `level` are output. */
   isLevelEnabled(level: string): boolean;
   /** The lowest level output; setting it takes effect at once (not on existing children). */
   level: LevelName;
@@ -131,6 +143,7 @@ export const silentLogger: Logger = Object.freeze(new SilentLogger());
 
 /** Where the built-in logger writes: `process.stderr`, a file stream, a test buffer... */
 export interface LogStream {
+  /** Writes one record, a line ending with `\n`. */
   write(chunk: string): unknown;
 }
 
@@ -140,7 +153,7 @@ export interface CreateLoggerOptions {
   name: string;
   /**
    * Lowest level output. Default: `"debug"` when `NODE_DEBUG` names the
-   * logger (see {@link nodeDebugEnabled}), else `"warn"`.
+   * logger (`NODE_DEBUG=websockets`), else `"warn"`.
    */
   level?: LevelName;
   /**
@@ -539,6 +552,22 @@ export const logMessages = {
   parserFailed: "parser failed",
 
   // WARN
+  /**
+   * The client offered subprotocols and the server selected none: browsers
+   * (and `ws`) fail such a connection right after the 101.
+   */
+  subprotocolIgnored: (offered: readonly string[]): string =>
+    `client offered subprotocols ${offered.join(", ")} and the server selected none: ` +
+    "browsers fail this connection right after the handshake; " +
+    "list the subprotocols you support in serve({ subprotocols }) or pick one in selectSubprotocol",
+  /**
+   * A handshake request with a `Sec-WebSocket-Key` but no `Upgrade`: a
+   * proxy dropped the hop-by-hop headers.
+   */
+  upgradeStripped:
+    "handshake request has Sec-WebSocket-Key but no Upgrade header: " +
+    "a proxy in front of this server dropped Upgrade and Connection; configure it to forward them " +
+    '(nginx: proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection "upgrade")',
   /** Once per server that didn't set `origins`, at the first browser request with credentials. */
   originsUnset:
     "requests from browsers carry credentials (Cookie or Authorization) but origins isn't set: " +

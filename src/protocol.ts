@@ -225,6 +225,7 @@ export class Protocol {
     return this.#rare?.closeRcvd ?? null;
   }
 
+  /** Set by the protocol when a close frame arrives. */
   set closeRcvd(close: Close | null) {
     if (close !== null || this.#rare !== null) this.#rareState().closeRcvd = close;
   }
@@ -234,6 +235,7 @@ export class Protocol {
     return this.#rare?.closeSent ?? null;
   }
 
+  /** Set by the protocol when it sends a close frame. */
   set closeSent(close: Close | null) {
     if (close !== null || this.#rare !== null) this.#rareState().closeSent = close;
   }
@@ -243,6 +245,7 @@ export class Protocol {
     return this.#rare?.closeRcvdThenSent ?? null;
   }
 
+  /** Set by the protocol once both close frames exist. */
   set closeRcvdThenSent(value: boolean | null) {
     if (value !== null || this.#rare !== null) this.#rareState().closeRcvdThenSent = value;
   }
@@ -252,6 +255,7 @@ export class Protocol {
     return this.#rare?.handshakeExc ?? null;
   }
 
+  /** Set by the handshake code of `ClientProtocol` and `ServerProtocol` when it fails. */
   set handshakeExc(error: Error | null) {
     if (error !== null || this.#rare !== null) this.#rareState().handshakeExc = error;
   }
@@ -264,6 +268,7 @@ export class Protocol {
     return this.#rare?.parserExc ?? null;
   }
 
+  /** Set by the parser when it fails the connection. */
   set parserExc(error: Error | null) {
     if (error !== null || this.#rare !== null) this.#rareState().parserExc = error;
   }

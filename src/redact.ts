@@ -32,7 +32,7 @@ const SCHEME_AND_SLASHES = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
 
 /**
  * `url` with the password of its user info replaced by
- * {@link REDACTED_PASSWORD}: `ws://alice:xxxxx@example.com/`. RFC 3986
+ * `xxxxx`: `ws://alice:xxxxx@example.com/`. RFC 3986
  * §3.2.1: applications should not render what follows the first `:` of the
  * user info. The user name stays, to tell which credentials were used.
  *
@@ -64,7 +64,7 @@ export function isSecretHeader(name: string): boolean {
 }
 
 /**
- * `value` as a log line may show it: {@link REDACTED_VALUE} for the
+ * `value` as a log line may show it: `[redacted]` for the
  * headers that carry credentials (`Authorization`, `Proxy-Authorization`,
  * `Cookie`, `Set-Cookie`), so the line still says the header was present;
  * any other value unchanged.

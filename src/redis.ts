@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * websockets-ts/redis: the Redis backplane for topics, in its own entry
  * point so that the core never imports a Redis client.

@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * The public sans-I/O API, `websockets-ts/protocol`: frames, the protocol
  * state machine and errors, to run WebSocket over any transport.

@@ -249,6 +249,9 @@ function items101(
 
 const BROWSER_HINT =
   "\nYou cannot access a WebSocket server directly with a browser. You need a WebSocket client.\n";
+const PROXY_HINT =
+  "\nThe request has a Sec-WebSocket-Key: a proxy between you and the server probably dropped " +
+  "the Upgrade and Connection headers. It must forward them.\n";
 
 /**
  * What a connection needs only until its handshake response is sent: one
@@ -318,7 +321,8 @@ export class ServerProtocol extends Protocol {
   #responseDate: string | null = null;
   #responseExtensions: string | null = null;
 
-  readonly #config: ServerProtocolConfig;
+  // Replaced only before the response, by useConfig().
+  #config: ServerProtocolConfig;
   // Null once the response is sent: a connection lives long after its handshake.
   #handshake: HandshakeState | null;
 
@@ -376,6 +380,7 @@ export class ServerProtocol extends Protocol {
     }
     return this.#response;
   }
+  /** Replaces the response to send (e.g. a 101 with an added header, or a rejection). */
   set response(response: Response | null) {
     this.#response = response;
     this.#responseDate = null;
@@ -385,6 +390,22 @@ export class ServerProtocol extends Protocol {
   /** The options shared with other connections of the server. */
   get config(): ServerProtocolConfig {
     return this.#config;
+  }
+
+  /**
+   * Replaces the shared options once the request is known, before
+   * {@link ServerProtocol.accept}: a router gives each route its own
+   * origins, extensions, subprotocols and `maxSize` (set from the config).
+   * The request was parsed with the former config's HTTP limits.
+   *
+   * @throws InvalidState once a response was sent.
+   */
+  useConfig(config: ServerProtocolConfig): void {
+    if (this.state !== CONNECTING || this.#handshake === null) {
+      throw new InvalidState("cannot change the config: a handshake response was sent");
+    }
+    this.#config = config;
+    this.maxSize = config.maxSize;
   }
 
   /** Acceptable origins, or `null` for any. */
@@ -472,7 +493,7 @@ export class ServerProtocol extends Protocol {
       subprotocol = this.#processSubprotocol(headers);
     } catch (error) {
       if (!(error instanceof InvalidHandshake)) throw error;
-      return this.#rejectHandshake(error);
+      return this.#rejectHandshake(error, request.headers);
     }
 
     const date = httpDate();
@@ -498,7 +519,7 @@ export class ServerProtocol extends Protocol {
     };
   }
 
-  #rejectHandshake(error: InvalidHandshake): Response {
+  #rejectHandshake(error: InvalidHandshake, headers: Headers): Response {
     this.handshakeExc = error;
     const text = failureText(error);
     if (error instanceof InvalidOrigin) {
@@ -507,7 +528,12 @@ export class ServerProtocol extends Protocol {
     }
     if (error instanceof InvalidUpgrade) {
       if (this.#debug) this.logger!.debug({ err: error }, logMessages.invalidUpgrade);
-      const response = this.reject(426, text + BROWSER_HINT);
+      // A browser opening the URL sends no key; a WebSocket client always
+      // does, so a key without an Upgrade header means a proxy ate it (nginx
+      // unconfigured drops Upgrade and sends Connection: close).
+      const proxied = headers.has("Sec-WebSocket-Key") && !headers.has("Upgrade");
+      if (proxied) this.logger?.warn(logMessages.upgradeStripped);
+      const response = this.reject(426, text + (proxied ? PROXY_HINT : BROWSER_HINT));
       // RFC 9110 §15.5.22: a 426 says which protocol to upgrade to.
       response.headers.append("Upgrade", "websocket");
       return response;
@@ -570,6 +596,12 @@ export class ServerProtocol extends Protocol {
     // protocols" the client listed; anything else breaks the client.
     if (subprotocol !== null && !offered.includes(subprotocol)) {
       throw new Error(`selectSubprotocol returned ${subprotocol}, which the client didn't offer`);
+    }
+    // Legal, but browsers then fail the connection after the 101 with an
+    // obscure message, and the server only sees a close without a frame:
+    // only here is the cause known.
+    if (subprotocol === null && offered.length > 0) {
+      this.logger?.warn(logMessages.subprotocolIgnored(offered));
     }
     return subprotocol;
   }
@@ -662,6 +694,13 @@ export class ServerProtocol extends Protocol {
     return this.state === CONNECTING && this.#handshake !== null && !this.#handshake.failed;
   }
 
+  /**
+   * Sends the handshake response: `response` from {@link ServerProtocol.accept}
+   * or {@link ServerProtocol.reject}, possibly modified. A 101 opens the
+   * connection; anything else leaves it to close once the bytes are written.
+   *
+   * @throws {InvalidState} unless the connection is CONNECTING.
+   */
   sendResponse(response: Response): void {
     if (this.state !== CONNECTING) {
       throw new InvalidState("cannot send a handshake response: connection isn't connecting");

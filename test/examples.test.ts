@@ -1,88 +1,16 @@
 // Runs every example for real: spawned with tsx on a free port, talked to
 // over loopback, then stopped with a signal.
 import { strict as assert } from "node:assert";
-import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { get } from "node:http";
 import { dirname, join } from "node:path";
-import { after, test } from "node:test";
+import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { connect, InvalidStatus } from "../src/index.ts";
+import { STARTUP_MS, spawnExample, startServer } from "./helpers/examples.ts";
 import { checkLeaksAfterAll } from "./helpers/no-leaks.ts";
 
 const examples = join(dirname(fileURLToPath(import.meta.url)), "..", "examples");
-const STARTUP_MS = 20_000;
-
-interface Running {
-  child: ChildProcess;
-  port: number;
-  output(): string;
-  /** Sends `signal` and waits for the exit code (bounded). */
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
-}
-
-const running = new Set<ChildProcess>();
-
-after(() => {
-  for (const child of running) child.kill("SIGKILL");
-});
-
-function spawnExample(
-  name: string,
-  args: string[] = [],
-  env: Record<string, string> = {},
-): {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-} {
-  const child = spawn(process.execPath, ["--import", "tsx", join(examples, name), ...args], {
-    env: { ...process.env, HOST: "127.0.0.1", PORT: "0", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  running.add(child);
-  let output = "";
-  child.stdout?.setEncoding("utf8").on("data", (text: string) => {
-    output += text;
-  });
-  child.stderr?.setEncoding("utf8").on("data", (text: string) => {
-    output += text;
-  });
-  const exited = new Promise<number | null>((resolve) =>
-    child.once("exit", (code) => {
-      running.delete(child);
-      resolve(code);
-    }),
-  );
-  return { child, output: () => output, exited };
-}
-
-/** Starts a server example and waits for its "listening on ...:<port>" line. */
-async function startServer(name: string): Promise<Running> {
-  const { child, output, exited } = spawnExample(name);
-  const deadline = Date.now() + STARTUP_MS;
-  let port = 0;
-  while (port === 0) {
-    const match = /listening on \w+:\/\/[^\s]+:(\d+)/.exec(output());
-    if (match !== null) port = Number(match[1]);
-    else if (child.exitCode !== null) throw new Error(`${name} exited early:\n${output()}`);
-    else if (Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw new Error(`${name} did not start within ${STARTUP_MS} ms:\n${output()}`);
-    } else await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  return {
-    child,
-    port,
-    output,
-    stop: async (signal = "SIGTERM") => {
-      child.kill(signal);
-      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-      const code = await exited;
-      clearTimeout(timer);
-      return code;
-    },
-  };
-}
 
 /** GET over a fresh connection (no keep-alive pool to leak). */
 function httpGet(url: string): Promise<{ status: number; type: string; body: string }> {
@@ -159,6 +87,116 @@ test("chat broadcasts each message to every client with the sender's name", asyn
   await ada.close();
   assert.equal(await bob.recv(), "ada left");
   await bob.close();
+  assert.equal(await server.stop(), 0);
+});
+
+test("npm start runs the chat app: page and WebSocket on one port, rooms, history, join/leave", async () => {
+  const pkg = JSON.parse(readFileSync(join(examples, "..", "package.json"), "utf8")) as {
+    scripts: Record<string, string>;
+  };
+  assert.equal(pkg.scripts.start, "tsx examples/chat-app/server.ts");
+  const server = await startServer("chat-app/server.ts");
+  const base = `127.0.0.1:${server.port}`;
+  const page = await httpGet(`http://${base}/`);
+  assert.equal(page.status, 200);
+  assert.match(page.type, /^text\/html/);
+  assert.match(page.body, /<script type="module" src="\/app\.js"><\/script>/);
+  assert.match((await httpGet(`http://${base}/app.js`)).type, /^text\/javascript/);
+  assert.equal((await httpGet(`http://${base}/nope`)).status, 404);
+
+  const next = async (ws: Awaited<ReturnType<typeof connect>>) =>
+    JSON.parse((await ws.recv()) as string) as Record<string, unknown>;
+  const ada = await connect(`ws://${base}/rooms/lobby?name=ada`);
+  assert.deepEqual(await next(ada), {
+    type: "welcome",
+    room: "lobby",
+    name: "ada",
+    members: 1,
+    history: [],
+  });
+  const cy = await connect(`ws://${base}/rooms/other?name=cy`);
+  await next(cy);
+  await ada.send(JSON.stringify({ type: "say", text: "hello\u0007 lobby " }));
+  const said = await next(ada);
+  assert.equal(said.type, "message");
+  assert.equal(said.text, "hello  lobby");
+
+  // A newcomer gets the history; the room hears the join.
+  const bob = await connect(`ws://${base}/rooms/lobby?name=bob`);
+  const welcome = await next(bob);
+  assert.equal(welcome.members, 2);
+  assert.deepEqual(
+    (welcome.history as Record<string, unknown>[]).map((m) => [m.name, m.text]),
+    [["ada", "hello  lobby"]],
+  );
+  // The room hears the join; the newcomer's own welcome says it instead.
+  assert.deepEqual(
+    { ...(await next(ada)), at: 0 },
+    { type: "join", name: "bob", members: 2, at: 0 },
+  );
+  await bob.close();
+  const left = await next(ada);
+  assert.deepEqual([left.type, left.name, left.members], ["leave", "bob", 1]);
+
+  // Another room heard none of it: its next event is its own message.
+  await cy.send(JSON.stringify({ type: "say", text: "anyone?" }));
+  assert.equal((await next(cy)).text, "anyone?");
+
+  // Refused before the upgrade: an unknown path, a bad room, another site's page.
+  for (const [path, headers, status] of [
+    ["/elsewhere", {}, 404],
+    [`/rooms/${"x".repeat(65)}`, {}, 400],
+    ["/rooms/lobby", { Origin: "https://evil.example" }, 403],
+  ] as const) {
+    await assert.rejects(
+      connect(`ws://${base}${path}`, { additionalHeaders: headers }),
+      (error: unknown) => error instanceof InvalidStatus && error.response.status === status,
+    );
+  }
+  const same = await connect(`ws://${base}/rooms/lobby`, {
+    additionalHeaders: { Origin: `http://${base}` },
+  });
+  assert.match(String((await next(same)).name), /^guest-/);
+  await same.close();
+
+  const closing = server.stop();
+  await ada.closed;
+  assert.equal(ada.closeCode, 1001);
+  await cy.closed;
+  assert.equal(await closing, 0);
+  assert.match(
+    server.output(),
+    / INFO websockets\.server connection closed .*path="\/rooms\/lobby\?name=bob" code=1000 .*durationMs=\d+/,
+  );
+});
+
+test("router sends each path to its handler, with typed parameters, and refuses others", async () => {
+  const server = await startServer("router.ts");
+  const base = `ws://127.0.0.1:${server.port}`;
+  const echo = await connect(`${base}/echo`);
+  await echo.send("routed");
+  assert.equal(await echo.recv(), "routed");
+  await echo.close();
+  const count = await connect(`${base}/count/3`);
+  const counted: unknown[] = [];
+  for await (const message of count) counted.push(message);
+  assert.deepEqual(counted, ["1", "2", "3"]);
+  for (const [path, status] of [
+    ["/count/three", 404],
+    ["/admin/", 401],
+  ] as const) {
+    await assert.rejects(
+      connect(`${base}${path}`),
+      (error: unknown) => error instanceof InvalidStatus && error.response.status === status,
+    );
+  }
+  // `/admin` is redirected to `/admin/`, which the client follows.
+  const admin = await connect(`${base}/admin`, {
+    followRedirects: true,
+    additionalHeaders: { Authorization: `Basic ${Buffer.from("alice:s3cret").toString("base64")}` },
+  });
+  assert.match(String(await admin.recv()), /^Hello, alice! \d+ connection\(s\) open\.$/);
+  await admin.close();
   assert.equal(await server.stop(), 0);
 });
 
@@ -250,3 +288,19 @@ test("attach-to-http-server serves HTTP routes and WebSocket on /ws on one port"
 });
 
 checkLeaksAfterAll();
+
+test("ws-compat, a program written for ws, broadcasts and closes with 1001 on SIGTERM", async () => {
+  const server = await startServer("ws-compat.ts");
+  const url = `ws://127.0.0.1:${server.port}/`;
+  const ada = await connect(url);
+  assert.match(String(await ada.recv()), /^welcome, /);
+  const bob = await connect(url);
+  assert.match(String(await bob.recv()), /^welcome, /);
+  await ada.send("hi bob");
+  assert.equal(await bob.recv(), "hi bob");
+  const code = await server.stop("SIGTERM");
+  await Promise.all([ada.closed, bob.closed]);
+  assert.equal(ada.closeCode, 1001);
+  assert.equal(code, 0);
+  assert.match(server.output(), /ws-compat server closed/);
+});

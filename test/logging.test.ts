@@ -628,6 +628,10 @@ describe("catalogue helpers", () => {
     // How the docs write the messages that carry a value.
     const documented: Record<string, string> = {
       broadcastFailed: "skipped broadcast: failed to write message: <first line of the error>",
+      subprotocolIgnored:
+        "client offered subprotocols <offered, comma-separated> and the server selected none: " +
+        "browsers fail this connection right after the handshake; " +
+        "list the subprotocols you support in serve({ subprotocols }) or pick one in selectSubprotocol",
       serverListening: "server listening on <address>",
       connectionRejected: "connection rejected (<status> <reason>)",
       httpResponseSent: "HTTP response sent (<status> <reason>)",

@@ -35,6 +35,10 @@ const DATE =
   /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT$/;
 const BROWSER_HINT =
   "\nYou cannot access a WebSocket server directly with a browser. You need a WebSocket client.\n";
+// A WebSocket client's request (it has a key) without Upgrade: a proxy dropped it.
+const PROXY_HINT =
+  "\nThe request has a Sec-WebSocket-Key: a proxy between you and the server probably dropped " +
+  "the Upgrade and Connection headers. It must forward them.\n";
 
 const REQUEST =
   "GET /chat HTTP/1.1\r\n" +
@@ -660,7 +664,8 @@ describe("ServerProtocol.accept", () => {
         subprotocols: ["chat"],
       });
       const response = server.accept(request());
-      const hint = type === InvalidUpgrade ? BROWSER_HINT : "";
+      const stripped = what === "a missing Upgrade header";
+      const hint = type === InvalidUpgrade ? (stripped ? PROXY_HINT : BROWSER_HINT) : "";
       const body = `Failed to open a WebSocket connection: ${reason}.\n${hint}`;
       assert.equal(response.status, status);
       assert.equal(response.body.toString(), body);
@@ -685,7 +690,7 @@ describe("ServerProtocol.accept", () => {
     assert.equal(response.status, 426);
     server.sendResponse(response);
     const [bytes, eof] = server.dataToSend();
-    const body = `Failed to open a WebSocket connection: missing Upgrade header.\n${BROWSER_HINT}`;
+    const body = `Failed to open a WebSocket connection: missing Upgrade header.\n${PROXY_HINT}`;
     assert.equal(
       responseText(bytes),
       "HTTP/1.1 426 Upgrade Required\r\n" +
@@ -708,7 +713,7 @@ describe("ServerProtocol.accept", () => {
 
   test("logs why it rejected a request at debug level", () => {
     const cases: [Request, string][] = [
-      [makeRequest({ Upgrade: null }), "! invalid upgrade"],
+      [makeRequest({ Upgrade: "h2c" }), "! invalid upgrade"],
       [makeRequest({ Origin: "https://evil.example" }), "! invalid origin"],
       [makeRequest({ "Sec-WebSocket-Key": null }), "! invalid handshake"],
     ];
@@ -1041,6 +1046,36 @@ describe("ServerProtocol.reject and sendResponse", () => {
     const server = new ServerProtocol();
     server.sendResponse(server.accept(makeRequest()));
     assert.throws(() => server.sendResponse(server.reject(500, "x")), InvalidState);
+  });
+});
+
+describe("ServerProtocol.useConfig", () => {
+  test("replaces the config after the request, before accept, with its maxSize", () => {
+    const server = new ServerProtocol({ subprotocols: ["v1"], maxSize: 10 });
+    server.receiveData(
+      Buffer.from(REQUEST.replace("\r\n\r\n", "\r\nSec-WebSocket-Protocol: v1, v2\r\n\r\n")),
+    );
+    const request = takeRequest(server);
+    const route = new ServerProtocolConfig({
+      subprotocols: ["v2"],
+      maxSize: 20,
+      serverHeader: "r/1",
+    });
+    server.useConfig(route);
+    assert.equal(server.config, route);
+    assert.equal(server.maxSize, 20);
+    const response = server.accept(request);
+    assert.equal(server.subprotocol, "v2");
+    assert.equal(response.headers.get("Server"), "r/1");
+  });
+
+  test("throws InvalidState once a response was sent", () => {
+    const server = new ServerProtocol();
+    server.sendResponse(acceptReceived(server));
+    assert.throws(() => server.useConfig(new ServerProtocolConfig()), {
+      name: "InvalidState",
+      message: "cannot change the config: a handshake response was sent",
+    });
   });
 });
 

@@ -33,6 +33,7 @@ export interface Extension {
 
 /** Client side: offers an extension and accepts the server's answer. */
 export interface ClientExtensionFactory {
+  /** The extension's registered name, as offered in `Sec-WebSocket-Extensions`. */
   readonly name: string;
   /** The parameters to offer in the request. */
   getRequestParams(): ExtensionParameter[];
@@ -48,6 +49,7 @@ export interface ClientExtensionFactory {
 
 /** Server side: answers a client's offer. */
 export interface ServerExtensionFactory {
+  /** The extension's registered name, as answered in `Sec-WebSocket-Extensions`. */
   readonly name: string;
   /**
    * Answers one offer: the parameters to put in the response and the

@@ -50,10 +50,15 @@ export interface PerMessageDeflateConfig {
  * compressed.
  */
 export class PerMessageDeflate implements Extension {
+  /** `permessage-deflate`. */
   readonly name = PERMESSAGE_DEFLATE;
+  /** Whether the peer resets its compression context after each message. */
   readonly remoteNoContextTakeover: boolean;
+  /** Whether we reset our compression context after each message. */
   readonly localNoContextTakeover: boolean;
+  /** The peer's LZ77 window, as a power of two (8 to 15): what we decompress with. */
   readonly remoteMaxWindowBits: number;
+  /** Our LZ77 window, as a power of two (8 to 15): what we compress with. */
   readonly localMaxWindowBits: number;
   readonly #compressor: Compressor;
   readonly #decompressor: Decompressor;
@@ -147,8 +152,11 @@ export class PerMessageDeflate implements Extension {
    * and the bytes allocated for the saved windows.
    */
   get memory(): {
+    /** Whether the compressor's zlib stream exists. */
     compressor: boolean;
+    /** Whether the decompressor's zlib stream exists. */
     decompressor: boolean;
+    /** Bytes allocated for the windows kept between messages. */
     windowBytes: number;
   } {
     return {
@@ -312,11 +320,20 @@ export interface ClientPerMessageDeflateOptions {
  * ```
  */
 export class ClientPerMessageDeflateFactory implements ClientExtensionFactory {
+  /** `permessage-deflate`. */
   readonly name = PERMESSAGE_DEFLATE;
+  /** `server_no_context_takeover`: ask or require the server to reset its context per message. */
   readonly serverNoContextTakeover: boolean;
+  /** `client_no_context_takeover`: the client resets its context per message. */
   readonly clientNoContextTakeover: boolean;
+  /** `server_max_window_bits`: the server's window (8 to 15), or `null` for the default. */
   readonly serverMaxWindowBits: number | null;
+  /**
+   * `client_max_window_bits`: the client's window (8 to 15), `true` to
+   * offer the parameter without a value, or `null` not to offer it.
+   */
   readonly clientMaxWindowBits: number | true | null;
+  /** zlib settings of the compressor. */
   readonly compressSettings: CompressSettings;
 
   /** @throws RangeError for a value out of range; Error if {@link isPermessageDeflateSupported} is false. */
@@ -448,12 +465,19 @@ export interface ServerPerMessageDeflateOptions {
  * ```
  */
 export class ServerPerMessageDeflateFactory implements ServerExtensionFactory {
+  /** `permessage-deflate`. */
   readonly name = PERMESSAGE_DEFLATE;
+  /** `server_no_context_takeover`: ask or require the server to reset its context per message. */
   readonly serverNoContextTakeover: boolean;
+  /** `client_no_context_takeover`: the client resets its context per message. */
   readonly clientNoContextTakeover: boolean;
+  /** `server_max_window_bits`: the server's window (8 to 15), or `null` for the default. */
   readonly serverMaxWindowBits: number | null;
+  /** `client_max_window_bits`: the client's window (8 to 15), or `null` for the client's choice. */
   readonly clientMaxWindowBits: number | null;
+  /** Refuse clients that don't offer `client_max_window_bits`. */
   readonly requireClientMaxWindowBits: boolean;
+  /** zlib settings of the compressor. */
   readonly compressSettings: CompressSettings;
 
   /** @throws RangeError for a value out of range or `requireClientMaxWindowBits` without `clientMaxWindowBits`. */

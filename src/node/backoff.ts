@@ -79,8 +79,8 @@ function readNumber(env: NodeJS.ProcessEnv, name: string): number | undefined {
  * that clients dropped together by a server don't all come back at once;
  * the following ones back off so a server that stays down isn't hammered.
  *
- * Options not given come from {@link backoffFromEnv}, then
- * {@link BACKOFF_DEFAULTS}.
+ * Options not given come from the environment (`WEBSOCKETS_BACKOFF_*`,
+ * see docs/reconnection.md), then from the defaults.
  *
  * @throws RangeError when a parameter is negative or not finite, or `factor` is below 1.
  */

@@ -13,7 +13,7 @@ import {
   connect as tlsConnect,
 } from "node:tls";
 import { ClientProtocol } from "../client.ts";
-import { InvalidHandshake } from "../errors.ts";
+import { InvalidHandshake, InvalidMessage, InvalidStatus } from "../errors.ts";
 import type { ClientExtensionFactory } from "../extensions/base.ts";
 import { enableClientPermessageDeflate } from "../extensions/permessage-deflate.ts";
 import type { HeadersInit } from "../headers.ts";
@@ -249,7 +249,8 @@ async function openConnection(
       try {
         await connection.handshake();
       } catch (error) {
-        throw controller.signal.aborted ? controller.signal.reason : error;
+        if (controller.signal.aborted) throw controller.signal.reason;
+        throw explainHandshakeFailure(error, uri);
       } finally {
         controller.signal.removeEventListener("abort", onAbort);
       }
@@ -301,5 +302,47 @@ async function openSocket(
         : netConnect({ host: uri.host, port: uri.port, noDelay: true });
     event = "connect";
   }
-  return waitForConnect(socket, event, signal);
+  try {
+    return await waitForConnect(socket, event, signal);
+  } catch (error) {
+    throw explainHandshakeFailure(error, uri);
+  }
+}
+
+/**
+ * Common mistakes behind a failed handshake, told in words that name the
+ * fix; any other error unchanged. `ws://` to a TLS port: Node's TLS
+ * servers close without a byte. `wss://` to a plain port: the server's
+ * HTTP answer reads as a bad TLS record. A 2xx: an HTTP server answered
+ * the upgrade request as a plain request, as Node's does when nothing
+ * listens to its `upgrade` event.
+ */
+function explainHandshakeFailure(error: unknown, uri: WebSocketURI): unknown {
+  const where = `${uri.host}:${uri.port}`;
+  if (error instanceof InvalidStatus && error.response.status < 300) {
+    error.message +=
+      ": the server answered as plain HTTP; nothing handles WebSocket upgrades at " +
+      `${uri.resourceName} (attach a WebSocket server to the HTTP server's 'upgrade' event, ` +
+      "e.g. serve(handler, { server }))";
+    return error;
+  }
+  if (
+    !uri.secure &&
+    error instanceof InvalidMessage &&
+    error.message === "connection closed while reading HTTP status line"
+  ) {
+    return new InvalidMessage(
+      `${error.message}: ${where} closed the connection without answering; ` +
+        "if it serves TLS, connect with wss://",
+      { cause: error },
+    );
+  }
+  if (uri.secure && (error as { code?: unknown } | null)?.code === "ERR_SSL_WRONG_VERSION_NUMBER") {
+    return new InvalidHandshake(
+      `TLS handshake with ${where} failed: the server doesn't speak TLS there ` +
+        "(wrong version number); connect with ws://, or serve TLS",
+      { cause: error },
+    );
+  }
+  return error;
 }

@@ -89,6 +89,32 @@ const DEBUG = 1;
 const INFO = 2;
 const IS_CLOSED = 4;
 const CLOSE_DONE = 8;
+// Frames go to an EventSink (`websockets-ts/ws`), found in `sinks`.
+const EVENT_SINK = 16;
+
+/**
+ * Internal: where an event-driven API (`websockets-ts/ws`) gets the frames
+ * a connection receives, as they are parsed. @internal
+ */
+export interface EventSink {
+  /** A TEXT, BINARY or CONT frame, decoded by extensions. */
+  data(frame: Frame): void;
+  /** The payload of a ping (answered already). */
+  ping(payload: Buffer): void;
+  /** The payload of a pong. */
+  pong(payload: Buffer): void;
+  /** The transport closed; `error` tells how (its `cause`: why it failed, if it did). */
+  closed(error: ConnectionClosed): void;
+}
+
+/** Internal: installs an {@link EventSink}. @internal */
+export const kEventSink: unique symbol = Symbol("websockets-ts.eventSink");
+/** Internal: sends one frame as given (see `Connection[kSendFrame]`). @internal */
+export const kSendFrame: unique symbol = Symbol("websockets-ts.sendFrame");
+
+// The sinks of the few connections that have one: a field would cost every
+// connection 8 bytes (docs/decisions.md, "Memory layout").
+const sinks = new WeakMap<Connection, EventSink>();
 
 /** What the server and client protocols record of the opening handshake. */
 interface HandshakeRecord {
@@ -710,6 +736,47 @@ export class Connection<P extends Protocol = Protocol> {
     };
   }
 
+  // --- Hooks of the event-driven API (websockets-ts/ws) ----------------------
+
+  /**
+   * Routes received frames to `sink` from now on instead of the message
+   * queue, and returns the data frames queued before, in order, for the
+   * caller to deliver first, before `sink.closed()` if the transport closed
+   * already. @internal
+   */
+  [kEventSink](sink: EventSink): Frame[] {
+    sinks.set(this, sink);
+    this.#flags |= EVENT_SINK;
+    // Closed already (the peer left before the sink was installed): the
+    // sink hears it after the caller delivered the frames returned.
+    if ((this.#flags & CLOSE_DONE) !== 0) queueMicrotask(() => sink.closed(this.closeError()));
+    return this.messages.takeAll();
+  }
+
+  /**
+   * Sends one frame as given: a ping awaiting no pong, a pong, or a data
+   * frame of a message the caller fragments itself (`OP_TEXT`/`OP_BINARY`
+   * first, then `OP_CONT`). No flow control: the writer's buffered bytes
+   * tell. @internal
+   */
+  [kSendFrame](
+    opcode: typeof OP_TEXT | typeof OP_BINARY | typeof OP_CONT | typeof OP_PING | typeof OP_PONG,
+    payload: Buffer,
+    fin: boolean,
+  ): void {
+    const protocol = this.protocol;
+    if (opcode === OP_PING) protocol.sendPing(payload);
+    else if (opcode === OP_PONG) protocol.sendPong(payload);
+    else {
+      if (opcode === OP_TEXT) protocol.sendText(payload, fin);
+      else if (opcode === OP_BINARY) protocol.sendBinary(payload, fin);
+      else protocol.sendContinuation(payload, fin);
+      if (fin) this.#messagesOut += 1;
+      this.#bytesOut += payload.length;
+    }
+    this.sendData();
+  }
+
   // --- The pump --------------------------------------------------------------
   // Methods are TypeScript-private, not #private: a class with #private
   // methods gives each instance a brand, 8 bytes (docs/decisions.md).
@@ -746,14 +813,17 @@ export class Connection<P extends Protocol = Protocol> {
       case OP_CONT:
         this.#bytesIn += frame.data.length;
         if (frame.fin) this.#messagesIn += 1;
-        this.messages.put(frame);
+        if ((this.#flags & EVENT_SINK) !== 0) sinks.get(this)!.data(frame);
+        else this.messages.put(frame);
         break;
       case OP_PING:
         publishPing(this, frame.data);
+        if ((this.#flags & EVENT_SINK) !== 0) sinks.get(this)!.ping(frame.data);
         break;
       case OP_PONG:
         publishPong(this, frame.data);
         this.keepalive?.pongReceived(this, frame.data);
+        if ((this.#flags & EVENT_SINK) !== 0) sinks.get(this)!.pong(frame.data);
         break;
       // Close frames are handled by the protocol; the transport closes next.
     }
@@ -787,6 +857,7 @@ export class Connection<P extends Protocol = Protocol> {
     }
     tearDown(this);
     this.transportClosed();
+    if ((this.#flags & EVENT_SINK) !== 0) sinks.get(this)!.closed(this.closeError());
     this.#flags |= CLOSE_DONE;
     this.closing?.finish();
   }

@@ -28,12 +28,7 @@
  * @module
  */
 
-import {
-  type Channel,
-  channel,
-  type TracingChannel,
-  tracingChannel,
-} from "node:diagnostics_channel";
+import { type Channel, channel, tracingChannel } from "node:diagnostics_channel";
 import { redactURL } from "../redact.ts";
 
 /**
@@ -49,11 +44,13 @@ export interface DiagnosticsConnection {
 
 /** Message of `websockets:open`: the opening handshake succeeded. */
 export interface OpenMessage {
+  /** The connection: at run time the `ServerConnection` or `ClientConnection`. */
   connection: DiagnosticsConnection;
 }
 
 /** Message of `websockets:close`: the connection is CLOSED. */
 export interface CloseMessage {
+  /** The connection: at run time the `ServerConnection` or `ClientConnection`. */
   connection: DiagnosticsConnection;
   /** The close code: the peer's, or 1006 when no close frame was received. */
   code: number;
@@ -63,12 +60,15 @@ export interface CloseMessage {
 
 /** Message of `websockets:socket_error`: the transport reported an error. */
 export interface SocketErrorMessage {
+  /** The connection: at run time the `ServerConnection` or `ClientConnection`. */
   connection: DiagnosticsConnection;
+  /** The transport's error, e.g. `ECONNRESET`. */
   error: Error;
 }
 
 /** Message of `websockets:ping`: a ping frame was received (and answered). */
 export interface PingMessage {
+  /** The connection: at run time the `ServerConnection` or `ClientConnection`. */
   connection: DiagnosticsConnection;
   /** The ping's payload (application data, 0 to 125 bytes). */
   payload: Buffer;
@@ -76,6 +76,7 @@ export interface PingMessage {
 
 /** Message of `websockets:pong`: a pong frame was received. */
 export interface PongMessage {
+  /** The connection: at run time the `ServerConnection` or `ClientConnection`. */
   connection: DiagnosticsConnection;
   /** The pong's payload; for a keepalive pong, the payload of our ping. */
   payload: Buffer;
@@ -83,6 +84,7 @@ export interface PongMessage {
 
 /** Message of `websockets:slow_subscriber`: a publish skipped or closed a subscriber. */
 export interface SlowSubscriberMessage {
+  /** The connection: at run time the `ServerConnection`. */
   connection: DiagnosticsConnection;
   /** The topic published to. */
   topic: string;
@@ -99,6 +101,7 @@ export interface SlowSubscriberMessage {
  * `error` on failure.
  */
 export interface HandshakeContext {
+  /** Which end of the connection this process is. */
   side: "server" | "client";
   /**
    * Client side: the URI connected to, e.g. `ws://example.com/chat`, its
@@ -129,10 +132,36 @@ export const slowSubscriberChannel: Channel = channel("websockets:slow_subscribe
  * `websockets:handshake`: subchannels `tracing:websockets:handshake:start`,
  * `:end`, `:asyncStart`, `:asyncEnd` and `:error`.
  */
-export const handshakeChannel: TracingChannel<unknown, HandshakeContext> = tracingChannel<
-  unknown,
-  HandshakeContext
->("websockets:handshake");
+export const handshakeChannel: HandshakeChannels = tracingChannel<unknown, HandshakeContext>(
+  "websockets:handshake",
+);
+
+/**
+ * The five subchannels of the handshake's tracing channel. Declared here
+ * rather than as `TracingChannel<...>`: `@types/node` swapped that type's
+ * parameters between majors (store first up to 24, context first since), so
+ * any arguments written in our declarations break a consumer on the other
+ * side with `skipLibCheck: false`.
+ */
+export interface HandshakeChannels {
+  readonly start: Channel;
+  readonly end: Channel;
+  readonly asyncStart: Channel;
+  readonly asyncEnd: Channel;
+  readonly error: Channel;
+  /** Subscribes to the five subchannels at once. */
+  subscribe(handlers: HandshakeSubscribers): void;
+  /** Undoes {@link HandshakeChannels.subscribe}. */
+  unsubscribe(handlers: HandshakeSubscribers): void;
+  /** Runs `fn` traced, publishing `context` on the subchannels. */
+  tracePromise<T>(fn: () => Promise<T>, context: HandshakeContext): Promise<T>;
+}
+
+/** Handlers for {@link HandshakeChannels.subscribe}, each given the {@link HandshakeContext}. */
+export type HandshakeSubscribers = Record<
+  "start" | "end" | "asyncStart" | "asyncEnd" | "error",
+  (context: HandshakeContext) => void
+>;
 
 /** Publishes on `websockets:open` if anyone listens. */
 export function publishOpen(connection: DiagnosticsConnection): void {

@@ -488,6 +488,17 @@ export class MessageQueue implements AsyncIterator<Data> {
     }
   }
 
+  /**
+   * Removes and returns every queued frame, for a connection whose frames
+   * go elsewhere from now on (see `Connection[kEventSink]`); reading
+   * resumes if the queue had paused it.
+   */
+  takeAll(): Frame[] {
+    const frames: Frame[] = [];
+    for (let frame = this.#shift(); frame !== undefined; frame = this.#shift()) frames.push(frame);
+    return frames;
+  }
+
   #peek(): Frame | undefined {
     return this.#frames[this.#head];
   }

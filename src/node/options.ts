@@ -14,7 +14,17 @@ export type Sendable = string | ArrayBufferView | ArrayBuffer;
 export type SendData = Sendable | Iterable<Sendable> | AsyncIterable<Sendable>;
 
 /** A TCP address: `{ host, port }`; or a Unix socket: `{ path }`. */
-export type Address = { host: string; port: number } | { path: string };
+export type Address =
+  | {
+      /** The IP address, e.g. `127.0.0.1` or `::1`. */
+      host: string;
+      /** The TCP port. */
+      port: number;
+    }
+  | {
+      /** The Unix socket's path. */
+      path: string;
+    };
 
 /** Fields added to a connection's log records. */
 export type LogFields = Record<string, unknown>;

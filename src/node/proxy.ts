@@ -116,6 +116,7 @@ export interface ProxyTarget {
   secure: boolean;
   /** Host name or IP address (IPv6 without brackets). */
   host: string;
+  /** TCP port. */
   port: number;
 }
 
@@ -138,10 +139,13 @@ function readEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
  * `wss://` uses `wss_proxy`, then `https_proxy`, then `all_proxy`; `ws://`
  * uses `ws_proxy`, then `http_proxy`, then `all_proxy`: the scheme-specific
  * variable first, then the one of the equivalent HTTP scheme, as curl does.
- * Lower case variables win over upper case ones. `no_proxy` (see
- * {@link bypassesProxy}) lists hosts reached directly. In a CGI process
- * (`REQUEST_METHOD` set), `HTTP_PROXY` is ignored: there it can come from a
- * client's `Proxy:` header (httpoxy); `http_proxy` still counts.
+ * Lower case variables win over upper case ones. `no_proxy` lists hosts
+ * reached directly: `*`, domains (with their subdomains), IP addresses and
+ * CIDR ranges (matched against IP literals only), each but `*` and ranges
+ * optionally with `:port` (see docs/proxies.md).
+ * In a CGI process (`REQUEST_METHOD` set), `HTTP_PROXY` is ignored: there
+ * it can come from a client's `Proxy:` header (httpoxy); `http_proxy` still
+ * counts.
  */
 export function getProxy(target: ProxyTarget, env: NodeJS.ProcessEnv = process.env): string | null {
   const names = target.secure

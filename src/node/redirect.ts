@@ -159,7 +159,8 @@ export function followRedirect(
 }
 
 /**
- * Returns the headers without those in {@link CREDENTIAL_HEADERS}, as
+ * Returns the headers without those that carry credentials (`Authorization`,
+ * `Cookie`, `Proxy-Authorization`...), as
  * `[name, value]` pairs in their original order.
  */
 export function withoutCredentials(headers: HeadersInit): [string, string][] {
@@ -236,7 +237,8 @@ export interface RedirectOptions extends RedirectCarry {
    * (rejects with `SecurityError`), `true` to follow it with what `hop`
    * shows, or what to send on this hop instead: on a cross-origin hop,
    * `hop` has no custom headers, subprotocols, credentials or
-   * {@link ORIGIN_TLS_OPTIONS} unless you return them. What you return
+   * TLS options tied to the origin (`servername`, client `cert` and `key`...)
+   * unless you return them. What you return
    * also applies to later hops. A throw rejects `connect()` with it.
    * Default: none.
    */
@@ -254,7 +256,8 @@ export interface RedirectOptions extends RedirectCarry {
  * redirect the server answers with (an `InvalidStatus` whose response
  * {@link isRedirect}), as {@link followRedirect} and `checkRedirect` allow.
  * A cross-origin hop goes without `additionalHeaders`, `subprotocols` and
- * the {@link ORIGIN_TLS_OPTIONS} unless `checkRedirect` returns them. Time
+ * the TLS options tied to the origin (`servername`, client `cert` and
+ * `key`...) unless `checkRedirect` returns them. Time
  * limits are the caller's: `openTimeout` covers the whole chain.
  */
 export async function followRedirects<C>(

@@ -16,7 +16,9 @@
  * packages are optional peer dependencies, and their types aren't imported.
  */
 export interface RedisClientLike {
+  /** Creates the second connection, used for subscribing. */
   duplicate(...args: never[]): unknown;
+  /** Publishes a message on a channel. */
   publish(...args: never[]): unknown;
 }
 

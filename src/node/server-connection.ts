@@ -12,7 +12,7 @@ import { CLOSE_INTERNAL_ERROR } from "../frames.ts";
 import type { Request, Response } from "../http11.ts";
 import { isLevelEnabled, type LoggerLike, logMessages } from "../logging.ts";
 import { CONNECTING } from "../protocol.ts";
-import type { ServerProtocol } from "../server.ts";
+import type { ServerProtocol, ServerProtocolConfig } from "../server.ts";
 import { Connection } from "./connection.ts";
 import type { ConnectionSettings } from "./options.ts";
 import { noop } from "./promises.ts";
@@ -112,6 +112,14 @@ export class ServerConnection extends Connection<ServerProtocol> {
    */
   respond(status: number, text: string): Response {
     return this.protocol.reject(status, text);
+  }
+
+  /**
+   * Gives this connection the protocol options of the route its request
+   * matched, before the handshake response. @internal
+   */
+  useProtocolConfig(config: ServerProtocolConfig): void {
+    this.protocol.useConfig(config);
   }
 
   /** @internal */

@@ -11,7 +11,7 @@ import type { Server as HttpsServer } from "node:https";
 import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { createServer as createTlsServer, type TlsOptions } from "node:tls";
-import { ConnectionClosed } from "../errors.ts";
+import { ConnectionClosed, InvalidState } from "../errors.ts";
 import type { ServerExtensionFactory } from "../extensions/base.ts";
 import { enableServerPermessageDeflate } from "../extensions/permessage-deflate.ts";
 import { CLOSE_GOING_AWAY, CLOSE_INTERNAL_ERROR } from "../frames.ts";
@@ -249,26 +249,7 @@ export class Server {
     this.#topics = new Topics(options, this.#logger);
     this.#openTimeout =
       options.openTimeout === undefined ? DEFAULT_OPEN_TIMEOUT : options.openTimeout;
-    const extensions =
-      options.compression === undefined || options.compression === "deflate"
-        ? enableServerPermessageDeflate(options.extensions)
-        : [...(options.extensions ?? [])];
-    if (
-      options.compression !== undefined &&
-      options.compression !== null &&
-      options.compression !== "deflate"
-    ) {
-      throw new TypeError(`unsupported compression: ${String(options.compression)}`);
-    }
-    this.#protocolConfig = new ServerProtocolConfig({
-      // undefined, not null: the config hints at an unset `origins`.
-      origins: options.origins,
-      extensions,
-      subprotocols: options.subprotocols ?? null,
-      maxSize: options.maxSize,
-      // The config resolves the default (and the environment) once, here.
-      serverHeader: options.serverHeader,
-    });
+    this.#protocolConfig = serverProtocolConfig(options);
     this.#closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
@@ -282,6 +263,27 @@ export class Server {
   get address(): Address | null {
     if (this.#httpServer !== null) return toAddress(this.#httpServer.address());
     return this.#address;
+  }
+
+  /**
+   * The TCP port the server listens on (the one picked when `port` was 0):
+   * `server.address.port` without narrowing, for the common case.
+   *
+   * ```ts
+   * const server = await serve(handler, { host: "127.0.0.1", port: 0 });
+   * const ws = await connect(`ws://127.0.0.1:${server.port}/`);
+   * ```
+   *
+   * @throws {InvalidState} when there is no port: on a Unix socket, with
+   *   `noServer`, or with an attached `http.Server` that isn't listening
+   *   (read {@link Server.address} there).
+   */
+  get port(): number {
+    const address = this.address;
+    if (address !== null && "port" in address) return address.port;
+    throw new InvalidState(
+      `server.port: the server has no TCP port (address: ${address === null ? "none" : `Unix socket ${address.path}`}); read server.address instead`,
+    );
   }
 
   /**
@@ -582,6 +584,45 @@ export class Server {
 }
 
 /**
+ * What every connection's protocol shares, from the options of `serve()`
+ * (or of a route). @internal
+ *
+ * @throws TypeError for an unsupported `compression`.
+ */
+export function serverProtocolConfig(options: ServeOptions): ServerProtocolConfig {
+  const extensions =
+    options.compression === undefined || options.compression === "deflate"
+      ? enableServerPermessageDeflate(options.extensions)
+      : [...(options.extensions ?? [])];
+  if (
+    options.compression !== undefined &&
+    options.compression !== null &&
+    options.compression !== "deflate"
+  ) {
+    throw new TypeError(`unsupported compression: ${String(options.compression)}`);
+  }
+  return new ServerProtocolConfig({
+    // undefined, not null: the config hints at an unset `origins`.
+    origins: options.origins,
+    extensions,
+    subprotocols: options.subprotocols ?? null,
+    maxSize: options.maxSize,
+    // The config resolves the default (and the environment) once, here.
+    serverHeader: options.serverHeader,
+  });
+}
+
+/**
+ * Chooses the handler of each connection from its request, before the
+ * upgrade: what `route()` returns. `serve()` gives it the options, and
+ * runs the handler and options it returns.
+ */
+export interface RequestRouter {
+  /** Called by `serve()`: the handler and options to run in place of the router and `options`. */
+  mount(options: ServeOptions): { handler: Handler; options: ServeOptions };
+}
+
+/**
  * Starts a WebSocket server and resolves once it listens.
  *
  * ```ts
@@ -590,12 +631,20 @@ export class Server {
  * }, { host: "127.0.0.1", port: 8765 });
  * ```
  *
- * The handler runs once per connection, after the handshake. When it
+ * The handler runs once per connection, after the handshake. Pass
+ * `route({ ... })` instead of a handler to pick one by the request path. When it
  * returns, the connection is closed with 1000; when it throws, the error is
  * logged (`connection handler failed`) and the connection is closed with 1011.
  */
-export async function serve(handler: Handler, options: ServeOptions = {}): Promise<Server> {
-  const server = new Server(handler, options);
+export async function serve(
+  handler: Handler | RequestRouter,
+  options: ServeOptions = {},
+): Promise<Server> {
+  // A router (see `route()`) matches each request before the upgrade.
+  if (typeof handler === "object" && handler !== null && typeof handler.mount === "function") {
+    ({ handler, options } = handler.mount(options));
+  }
+  const server = new Server(handler as Handler, options);
   await server.start();
   return server;
 }

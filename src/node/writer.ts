@@ -27,7 +27,9 @@ const FLUSH_SCHEDULED = 1;
 export const PAUSED_BY_QUEUE = 2;
 /** Reading paused: the write buffer is over its limit. */
 export const PAUSED_BY_WRITES = 4;
-const PAUSED = PAUSED_BY_QUEUE | PAUSED_BY_WRITES;
+/** Reading paused: the application asked (`pause()` of `websockets-ts/ws`). */
+export const PAUSED_BY_USER = 8;
+const PAUSED = PAUSED_BY_QUEUE | PAUSED_BY_WRITES | PAUSED_BY_USER;
 
 /**
  * What only a connection whose sends wait needs: senders waiting for the
@@ -224,7 +226,7 @@ export class Writer {
     this.resumeReading(PAUSED_BY_WRITES);
   }
 
-  /** Stops reading from the transport for `reason` ({@link PAUSED_BY_QUEUE} or {@link PAUSED_BY_WRITES}). */
+  /** Stops reading from the transport for `reason` ({@link PAUSED_BY_QUEUE}, {@link PAUSED_BY_WRITES} or {@link PAUSED_BY_USER}). */
   pauseReading(reason: number): void {
     const flags = this.#flags;
     if ((flags & reason) !== 0) return;
@@ -232,7 +234,7 @@ export class Writer {
     if ((flags & PAUSED) === 0) this.transport.pause();
   }
 
-  /** Reads again, unless paused for the other reason too. */
+  /** Reads again, unless paused for another reason too. */
   resumeReading(reason: number): void {
     const flags = this.#flags;
     if ((flags & reason) === 0) return;

@@ -16,6 +16,7 @@ import { CLOSED, connect, InvalidStatus } from "../../src/index.ts";
 import { VERSION } from "../../src/version.ts";
 import {
   CHROMIUM,
+  CHROMIUM_FLAGS,
   PYTHON,
   requireChromium,
   requireNpmPackage,
@@ -434,17 +435,7 @@ export async function startChromium(
       executablePath: CHROMIUM,
       headless: true,
       timeout: 30_000,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-      ],
+      args: [...CHROMIUM_FLAGS],
     });
   } catch (error) {
     await cleanUp();

@@ -17,6 +17,18 @@ export const REDIS_SERVER = process.env.PEERS_REDIS_SERVER ?? "/usr/bin/redis-se
 export const REDIS_CLI = process.env.PEERS_REDIS_CLI ?? "/usr/bin/redis-cli";
 /** Debian's chromium. */
 export const CHROMIUM = process.env.PEERS_CHROMIUM ?? "/usr/bin/chromium";
+/** Flags every Chromium of the tests runs with: headless, nothing fetched, no QUIC. */
+export const CHROMIUM_FLAGS: readonly string[] = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--disable-dev-shm-usage",
+];
 
 const HINT = "(or run `sudo .ci/install-peers`, which installs every Debian peer)";
 
@@ -61,4 +73,15 @@ export function requireNpmPackage(name: string): string {
   } catch {
     throw new Error(`peer missing: the npm package ${name} is not installed; run \`npm ci\``);
   }
+}
+
+/** Throws with an install hint unless tmux runs. */
+export function requireTmux(): string {
+  const run = spawnSync("tmux", ["-V"], { encoding: "utf8" });
+  if (run.error || run.status !== 0) {
+    throw new Error(
+      `peer missing: tmux doesn't run; install it with \`apt-get install tmux\` ${HINT}`,
+    );
+  }
+  return run.stdout.trim();
 }

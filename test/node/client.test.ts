@@ -5,12 +5,14 @@
 
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import { createServer as createHttpServer } from "node:http";
 import { connect as netConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import {
   ConnectionClosedError,
+  InvalidHandshake,
   InvalidHeaderValue,
   InvalidMessage,
   InvalidStatus,
@@ -241,6 +243,53 @@ describe("connect failures", () => {
     });
     await assert.rejects(connect(fake.url, { logger: false }), InvalidMessage);
     await fake.close();
+  });
+
+  it("says nothing handles upgrades when an HTTP server answers 200", async () => {
+    // An http.Server without an 'upgrade' listener answers the request as plain HTTP.
+    const http = createHttpServer((_req, res) => res.end("hello"));
+    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+    const { port } = http.address() as { port: number };
+    await assert.rejects(connect(`ws://127.0.0.1:${port}/chat?room=1`, { logger: false }), {
+      name: "InvalidStatus",
+      message:
+        "server rejected WebSocket connection: HTTP 200: the server answered as plain HTTP; " +
+        "nothing handles WebSocket upgrades at /chat?room=1 (attach a WebSocket server to the " +
+        "HTTP server's 'upgrade' event, e.g. serve(handler, { server }))",
+    });
+    http.closeAllConnections();
+    await new Promise<void>((resolve) => http.close(() => resolve()));
+  });
+
+  it("says to use wss:// when a ws:// handshake reaches a TLS port", async () => {
+    const server = await serve(async () => {}, {
+      host: "127.0.0.1",
+      port: 0,
+      tls: { key, cert },
+      logger: false,
+    });
+    await assert.rejects(connect(`ws://127.0.0.1:${server.port}/`, { logger: false }), {
+      name: "InvalidMessage",
+      message: `connection closed while reading HTTP status line: 127.0.0.1:${server.port} closed the connection without answering; if it serves TLS, connect with wss://`,
+    });
+    await server.close();
+  });
+
+  it("says to use ws:// when a wss:// handshake reaches a port without TLS", async () => {
+    const server = await serve(async () => {}, { host: "127.0.0.1", port: 0, logger: false });
+    await assert.rejects(
+      connect(`wss://localhost:${server.port}/`, { logger: false, tls: { ca: cert } }),
+      (error: unknown) => {
+        assert.ok(error instanceof InvalidHandshake, String(error));
+        assert.equal(
+          error.message,
+          `TLS handshake with localhost:${server.port} failed: the server doesn't speak TLS there (wrong version number); connect with ws://, or serve TLS`,
+        );
+        assert.equal((error.cause as { code?: string }).code, "ERR_SSL_WRONG_VERSION_NUMBER");
+        return true;
+      },
+    );
+    await server.close();
   });
 
   it("times out after openTimeout when the server never answers", async () => {

@@ -19,7 +19,7 @@ import {
   ProtocolError,
 } from "../../src/errors.ts";
 import type { LoggerLike } from "../../src/logging.ts";
-import { Connection, DEFAULT_MAX_QUEUE } from "../../src/node/connection.ts";
+import { Connection, DEFAULT_MAX_QUEUE, kEventSink } from "../../src/node/connection.ts";
 import { IDLE_RELEASE_DELAY, setIdleReleaseDelay } from "../../src/node/idle-release.ts";
 import { protocolLogger } from "../../src/node/logger-proxy.ts";
 import type { ConnectionInit } from "../../src/node/options.ts";
@@ -497,6 +497,34 @@ for (const side of ["server", "client"] as const) {
       });
 
       it("close(null) sends a close frame without a code: the peer sees 1005", async () => {
+        const { ws, peer } = await pair(side);
+        await ws.close(null);
+        await peer.closed;
+        assert.equal(peer.closeCode, 1005);
+        assert.equal(ws.closeCode, 1005);
+      });
+
+      it("an event sink gets the frames queued before it, then the close, even when late", async () => {
+        const { ws, peer } = await pair(side);
+        await peer.send("queued");
+        await peer.close(4000, "bye");
+        await ws.closed;
+        const heard: string[] = [];
+        const frames = ws[kEventSink]({
+          data: (frame) => heard.push(`data ${frame.data}`),
+          ping: () => heard.push("ping"),
+          pong: () => heard.push("pong"),
+          closed: (error) => heard.push(`closed ${error.rcvd?.code}`),
+        });
+        assert.deepEqual(
+          frames.map((frame) => String(frame.data)),
+          ["queued"],
+        );
+        await new Promise((resolve) => setImmediate(resolve));
+        assert.deepEqual(heard, ["closed 4000"]);
+      });
+
+      it("close(null) writes an empty close frame", async () => {
         const { ws, raw } = await rawPair(side);
         const closing = ws.close(null);
         const sent = await raw.reader.nextData();

@@ -218,6 +218,7 @@ after(() => {
 /** How each message of the catalogue that carries a value is recognized. */
 const VALUED: Record<string, RegExp> = {
   broadcastFailed: /^skipped broadcast: failed to write message: \S/,
+  subprotocolIgnored: /^client offered subprotocols \S.* and the server selected none: /,
   serverListening: /^server listening on \S/,
   connectionRejected: /^connection rejected \(\d{3} .+\)$/,
   httpResponseSent: /^HTTP response sent \(\d{3} .+\)$/,
@@ -468,6 +469,40 @@ for (const [kind, createSink] of Object.entries(SINKS)) {
         "pickSubprotocol",
       );
       only(records, "connection rejected (500 Internal Server Error)", "info");
+    });
+
+    test("WARN client offered subprotocols ... and the server selected none, naming the fix", async () => {
+      const s = makeSink();
+      const { server, url } = await startServer(s, echo);
+      const ws = await connect(url, { logger: false, subprotocols: ["chat", "superchat"] });
+      assert.equal(ws.subprotocol, null);
+      await ws.close();
+      await server.close();
+      const warning = only(
+        s.records(),
+        logMessages.subprotocolIgnored(["chat", "superchat"]),
+        "warn",
+      );
+      assert.match(warning.msg, /^client offered subprotocols chat, superchat and the server/);
+      assert.match(warning.msg, /serve\(\{ subprotocols \}\)/);
+      assert.equal(typeof warning.fields.connectionId, "string");
+    });
+
+    test("WARN a proxy dropped Upgrade: a request with a key but no upgrade headers gets 426", async () => {
+      const s = makeSink();
+      const { server, port } = await startServer(s, echo);
+      const { received } = await exchange(
+        port,
+        `GET / HTTP/1.1\r\nHost: ${HOST}\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n` +
+          "Sec-WebSocket-Version: 13\r\n\r\n",
+      );
+      const response = received.toString("latin1");
+      assert.match(response, /^HTTP\/1\.1 426 /);
+      assert.match(response, /a proxy between you and the server probably dropped/);
+      await server.close();
+      const records = s.records();
+      only(records, logMessages.upgradeStripped, "warn");
+      only(records, "connection rejected (426 Upgrade Required)", "info");
     });
 
     test("INFO HTTP response sent (200 OK) for a processRequest answer", async () => {

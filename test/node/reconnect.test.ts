@@ -309,7 +309,7 @@ describe("connect() as an iterator", () => {
         ],
         [
           "info",
-          "connect failed; reconnecting in 0.0 seconds: InvalidMessage: connection closed while reading HTTP status line",
+          `connect failed; reconnecting in 0.0 seconds: InvalidMessage: connection closed while reading HTTP status line: 127.0.0.1:${port} closed the connection without answering; if it serves TLS, connect with wss://`,
         ],
         [
           "info",

@@ -54,8 +54,7 @@ async function start(
   options: ServeOptions = {},
 ): Promise<{ server: Server; url: string; port: number }> {
   const server = await serve(handler, { host: "127.0.0.1", port: 0, logger: false, ...options });
-  const address = server.address as { host: string; port: number };
-  return { server, url: `ws://127.0.0.1:${address.port}`, port: address.port };
+  return { server, url: `ws://127.0.0.1:${server.port}`, port: server.port };
 }
 
 /** Connects expecting the handshake to fail; returns the error. */
@@ -76,6 +75,7 @@ describe("serve", () => {
     const { server, url, port } = await start(echo, { logger: capture.logger });
     assert.deepEqual(server.address, { host: "127.0.0.1", port });
     assert.ok(port > 0);
+    assert.equal(server.port, port, "server.port is address.port without narrowing");
     const ws = await connect(url, { logger: false });
     await ws.send("hello");
     assert.equal(await ws.recv(), "hello");
@@ -103,6 +103,10 @@ describe("serve", () => {
     const capture = createCaptureLogger();
     const server = await serve(echo, { path, logger: capture.logger });
     assert.deepEqual(server.address, { path });
+    assert.throws(() => server.port, {
+      name: "InvalidState",
+      message: `server.port: the server has no TCP port (address: Unix socket ${path}); read server.address instead`,
+    });
     assert.ok(capture.messages("info").includes(`server listening on ${path}`));
     const ws = await connect("ws://localhost/chat", { path, logger: false });
     await ws.send("over unix");
@@ -129,6 +133,7 @@ describe("serve", () => {
     const { port } = http.address() as { port: number };
     const server = await serve(echo, { server: http, httpPath: "/ws", logger: false });
     assert.deepEqual(server.address, { host: "127.0.0.1", port });
+    assert.equal(server.port, port);
 
     const body = await new Promise<string>((resolve, reject) => {
       httpRequest({ host: "127.0.0.1", port, path: "/hello" }, (res: IncomingMessage) => {
@@ -163,6 +168,7 @@ describe("serve", () => {
   it("takes upgrades from the application's own listener with noServer", async () => {
     const server = await serve(echo, { noServer: true, logger: false });
     assert.equal(server.address, null);
+    assert.throws(() => server.port, /no TCP port \(address: none\)/);
     const http = createHttpServer();
     http.on("upgrade", (req, socket, head) => server.handleUpgrade(req, socket, head));
     await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));

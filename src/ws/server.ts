@@ -1,0 +1,475 @@
+/**
+ * `WebSocketServer` of `websockets-ts/ws`: `ws` 8's server API over the
+ * core's `Server`. The core runs the handshake (in its `noServer` mode);
+ * this class adds what `ws` users rely on around it: the HTTP server it
+ * creates for `port`, `shouldHandle`, the checks that raise
+ * `wsClientError`, `verifyClient`, `handleProtocols`, the `headers` event,
+ * `clients`, and `ws`'s way of closing.
+ *
+ * @module
+ */
+
+import { EventEmitter } from "node:events";
+import {
+  createServer,
+  type Server as HttpServer,
+  type IncomingMessage,
+  STATUS_CODES,
+} from "node:http";
+import type { Server as HttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
+import { decodedBase64Length, parseSubprotocol } from "../headers.ts";
+import type { Response } from "../http11.ts";
+import type { LoggerLike } from "../logging.ts";
+import {
+  type MaybeResponse,
+  type ServeOptions,
+  Server,
+  type ServerConnection,
+} from "../node/server.ts";
+import { WS_DEFAULT_MAX_PAYLOAD } from "./client.ts";
+import { extensionNames, kAttach, WebSocket } from "./websocket.ts";
+
+/** What `verifyClient` gets. */
+export interface VerifyClientInfo {
+  /** The `Origin` header, if any. */
+  origin: string | undefined;
+  /** Whether the connection is TLS. */
+  secure: boolean;
+  /** The upgrade request. */
+  req: IncomingMessage;
+}
+
+/** The callback of an asynchronous `verifyClient`. */
+export type VerifyClientCallback = (
+  verified: boolean,
+  code?: number,
+  message?: string,
+  headers?: Record<string, string | number | readonly string[]>,
+) => void;
+
+/** Options of `new WebSocketServer(options)`, as in `ws`, plus a few of ours. */
+export interface WsServerOptions {
+  /** Port to listen on, with an HTTP server created for it (0: any free port). */
+  port?: number;
+  /** Host to listen on, with `port`. */
+  host?: string;
+  /** `listen()` backlog, with `port`. */
+  backlog?: number;
+  /** An HTTP(S) server to take upgrade requests from. */
+  server?: HttpServer | HttpsServer;
+  /** Neither listen nor attach: call `handleUpgrade()` yourself. */
+  noServer?: boolean;
+  /** Only accept upgrades to this path (query string ignored). */
+  path?: string;
+  /** Accepts or refuses a client: synchronous `(info) => boolean`, or `(info, cb)`. */
+  verifyClient?:
+    | ((info: VerifyClientInfo) => boolean)
+    | ((info: VerifyClientInfo, callback: VerifyClientCallback) => void);
+  /** Picks a subprotocol among those offered (a Set); `false` for none. Default: the first offered. */
+  handleProtocols?: (protocols: Set<string>, request: IncomingMessage) => string | false;
+  /** Negotiate permessage-deflate (with the core's parameters). Default: `false`, as in ws. */
+  perMessageDeflate?: boolean | Record<string, unknown>;
+  /** Largest message accepted, in bytes; `0`: no limit. Default: 100 MiB, as in ws. */
+  maxPayload?: number;
+  /** Keep the open connections in `clients`. Default: `true`. */
+  clientTracking?: boolean;
+  /** Time allowed for the closing handshake, in ms. Default: 10_000 (ws: 30_000). */
+  closeTimeout?: number;
+  /** Interval between keepalive pings, in ms; `null` disables keepalive. Default: 20_000. */
+  pingInterval?: number | null;
+  /** Time allowed for a keepalive pong, in ms. Default: 20_000. */
+  pingTimeout?: number | null;
+  /** Time allowed for the opening handshake, in ms; `null`: none. Default: 10_000. */
+  openTimeout?: number | null;
+  /** A pino-compatible logger. Default: none (ws logs nothing). */
+  logger?: LoggerLike | false | null;
+}
+
+/** Events of a `WebSocketServer`, with their arguments, as in `ws`. */
+export interface WebSocketServerEvents {
+  connection: [socket: WebSocket, request: IncomingMessage];
+  headers: [headers: string[], request: IncomingMessage];
+  error: [error: Error];
+  listening: [];
+  close: [];
+  wsClientError: [error: Error, socket: Duplex, request: IncomingMessage];
+  /** EventEmitter's own, named here because the map types every event. */
+  newListener: [eventName: string | symbol, listener: (...args: unknown[]) => void];
+  /** EventEmitter's own, named here because the map types every event. */
+  removeListener: [eventName: string | symbol, listener: (...args: unknown[]) => void];
+}
+
+/** An upgrade in progress, found again by its socket when the core calls back. */
+interface Upgrade {
+  readonly req: IncomingMessage;
+  readonly cb: (ws: WebSocket, req: IncomingMessage) => void;
+}
+
+const RUNNING = 0;
+const CLOSING = 1;
+const CLOSED = 2;
+
+/**
+ * A WebSocket server with `ws` 8's API: `import { WebSocketServer } from "websockets-ts/ws"`.
+ *
+ * ```ts
+ * const wss = new WebSocketServer({ port: 8080 });
+ * wss.on("connection", (ws, req) => {
+ *   ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));
+ * });
+ * ```
+ */
+export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
+  /** The open connections, unless `clientTracking` is false. */
+  readonly clients: Set<WebSocket>;
+  /** The options, with their defaults. */
+  readonly options: Readonly<WsServerOptions>;
+
+  readonly #core: Server;
+  readonly #upgrades = new WeakMap<Duplex, Upgrade>();
+  #httpServer: HttpServer | HttpsServer | null = null;
+  #removeListeners: (() => void) | null = null;
+  #state = RUNNING;
+  #emitCloseWhenEmpty = false;
+
+  /**
+   * @param callback - Called once listening, with `port`.
+   * @throws TypeError unless exactly one of `port`, `server` and `noServer` is given.
+   */
+  constructor(options: WsServerOptions, callback?: () => void) {
+    super();
+    const opts: WsServerOptions = { clientTracking: true, ...options };
+    const modes =
+      Number(opts.port != null) + Number(opts.server != null) + Number(opts.noServer === true);
+    if (modes !== 1) {
+      throw new TypeError(
+        'One and only one of the "port", "server", or "noServer" options must be specified',
+      );
+    }
+    this.options = opts;
+    // A set even without tracking keeps `clients` typed as ws users read it;
+    // ws leaves it undefined then, and so does this class.
+    this.clients = (opts.clientTracking ? new Set() : undefined) as Set<WebSocket>;
+    // Hooks make the core's handshake asynchronous (a promise or two per
+    // connection): each is set only while it has work, `processResponse`
+    // while `headers` has listeners (the core reads it per connection).
+    const coreOptions: ServeOptions = {
+      noServer: true,
+      compression: opts.perMessageDeflate ? "deflate" : null,
+      maxSize: opts.maxPayload === 0 ? null : (opts.maxPayload ?? WS_DEFAULT_MAX_PAYLOAD),
+      serverHeader: null,
+      logger: opts.logger ?? false,
+      closeTimeout: opts.closeTimeout,
+      pingInterval: opts.pingInterval,
+      pingTimeout: opts.pingTimeout,
+      openTimeout: opts.openTimeout,
+      processRequest:
+        opts.verifyClient === undefined ? null : (connection) => this.#verify(connection),
+      selectSubprotocol: (connection, offered) => this.#selectSubprotocol(connection, offered),
+    };
+    const processResponse: ServeOptions["processResponse"] = (connection, _request, response) =>
+      this.#headers(connection, response);
+    // 'newListener' comes before the listener is added, 'removeListener'
+    // after it is removed.
+    this.on("newListener", (event: string | symbol) => {
+      if (event === "headers") coreOptions.processResponse = processResponse;
+    });
+    this.on("removeListener", (event: string | symbol) => {
+      if (event === "headers" && this.listenerCount("headers") === 0) {
+        coreOptions.processResponse = null;
+      }
+    });
+    this.#core = new Server((connection) => this.#opened(connection), coreOptions);
+
+    if (opts.port != null) {
+      const server = createServer((_req, res) => {
+        const body = STATUS_CODES[426]!;
+        res.writeHead(426, { "Content-Length": body.length, "Content-Type": "text/plain" });
+        res.end(body);
+      });
+      this.#httpServer = server;
+      server.listen(opts.port, opts.host, opts.backlog, callback);
+    } else if (opts.server != null) {
+      this.#httpServer = opts.server;
+    }
+    const server = this.#httpServer;
+    if (server !== null) {
+      const onListening = (): boolean => this.emit("listening");
+      const onError = (error: Error): boolean => this.emit("error", error);
+      const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+        this.handleUpgrade(req, socket, head, (ws, request) =>
+          this.emit("connection", ws, request),
+        );
+      };
+      server.on("listening", onListening);
+      server.on("error", onError);
+      server.on("upgrade", onUpgrade);
+      this.#removeListeners = () => {
+        server.removeListener("listening", onListening);
+        server.removeListener("error", onError);
+        server.removeListener("upgrade", onUpgrade);
+      };
+    }
+  }
+
+  /**
+   * The address of the HTTP server: `AddressInfo`, a pipe name, or `null`.
+   *
+   * @throws Error in `noServer` mode.
+   */
+  address(): AddressInfo | string | null {
+    if (this.options.noServer === true) {
+      throw new Error('The server is operating in "noServer" mode');
+    }
+    return this.#httpServer === null ? null : this.#httpServer.address();
+  }
+
+  /**
+   * Stops accepting connections; open ones are not closed (as in `ws` 8).
+   * `close` is emitted once the server is closed and, without an internal
+   * HTTP server, the last tracked client is gone.
+   */
+  close(cb?: (error?: Error) => void): void {
+    if (this.#state === CLOSED) {
+      if (cb !== undefined) this.once("close", () => cb(new Error("The server is not running")));
+      process.nextTick(() => this.#emitClose());
+      return;
+    }
+    if (cb !== undefined) this.once("close", cb);
+    if (this.#state === CLOSING) return;
+    this.#state = CLOSING;
+    this.#removeListeners?.();
+    this.#removeListeners = null;
+    const server = this.#httpServer;
+    this.#httpServer = null;
+    if (this.options.port != null && server !== null) {
+      server.close(() => this.#emitClose());
+    } else if (this.clients !== undefined && this.clients.size > 0) {
+      this.#emitCloseWhenEmpty = true;
+    } else {
+      process.nextTick(() => this.#emitClose());
+    }
+  }
+
+  #emitClose(): void {
+    this.#state = CLOSED;
+    this.#core.close({ closeConnections: false }).catch(noop);
+    this.emit("close");
+  }
+
+  /** Whether this server takes `req`: its path matches the `path` option. */
+  shouldHandle(req: IncomingMessage): boolean {
+    const path = this.options.path;
+    if (path === undefined || path === "") return true;
+    const url = req.url ?? "/";
+    const query = url.indexOf("?");
+    return (query === -1 ? url : url.slice(0, query)) === path;
+  }
+
+  /**
+   * Runs the opening handshake of an upgrade request; `cb(ws, req)` once
+   * the connection is open. A bad request is answered with 400 (405 for
+   * a method other than GET), or given to `wsClientError` listeners.
+   */
+  handleUpgrade(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    cb: (ws: WebSocket, req: IncomingMessage) => void,
+  ): void {
+    socket.on("error", destroySocket);
+    const invalid = checkRequest(req);
+    if (invalid !== null) {
+      const [status, message, headers] = invalid;
+      if (this.listenerCount("wsClientError") > 0) {
+        this.emit("wsClientError", new Error(message), socket, req);
+      } else {
+        abortHandshake(socket, status, message, headers);
+      }
+      return;
+    }
+    if (!this.shouldHandle(req)) {
+      abortHandshake(socket, 400);
+      return;
+    }
+    if (!socket.readable || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    if (this.#state !== RUNNING) {
+      abortHandshake(socket, 503);
+      return;
+    }
+    if ((socket as { [kUpgraded]?: boolean })[kUpgraded] === true) {
+      throw new Error(
+        "server.handleUpgrade() was called more than once with the same socket, possibly due to a misconfiguration",
+      );
+    }
+    (socket as { [kUpgraded]?: boolean })[kUpgraded] = true;
+    this.#upgrades.set(socket, { req, cb });
+    socket.removeListener("error", destroySocket);
+    this.#core.handleUpgrade(req, socket, head);
+  }
+
+  /** The upgrade a core connection belongs to. */
+  #upgrade(connection: ServerConnection): Upgrade {
+    return this.#upgrades.get(connection.writer.transport)!;
+  }
+
+  async #verify(connection: ServerConnection): Promise<MaybeResponse> {
+    const { req } = this.#upgrade(connection);
+    const verifyClient = this.options.verifyClient!;
+    const socket = req.socket as { authorized?: boolean; encrypted?: boolean };
+    const info: VerifyClientInfo = {
+      origin: header(req, "origin"),
+      secure: Boolean(socket.authorized || socket.encrypted),
+      req,
+    };
+    let verified: Response | undefined;
+    if (verifyClient.length === 2) {
+      const [ok, code, message, headers] = await new Promise<Parameters<VerifyClientCallback>>(
+        (resolve) => {
+          (verifyClient as (info: VerifyClientInfo, cb: VerifyClientCallback) => void)(
+            info,
+            (...result) => resolve(result),
+          );
+        },
+      );
+      verified = ok ? undefined : refusal(connection, code ?? 401, message, headers);
+    } else {
+      verified = (verifyClient as (info: VerifyClientInfo) => boolean)(info)
+        ? undefined
+        : refusal(connection, 401);
+    }
+    // The server may have closed while the application verified the client.
+    return verified ?? (this.#state === RUNNING ? undefined : refusal(connection, 503));
+  }
+
+  #selectSubprotocol(connection: ServerConnection, offered: readonly string[]): string | null {
+    if (offered.length === 0) return null;
+    const handleProtocols = this.options.handleProtocols;
+    if (handleProtocols === undefined) return offered[0];
+    const selected = handleProtocols(new Set(offered), this.#upgrade(connection).req);
+    return typeof selected === "string" && selected !== "" ? selected : null;
+  }
+
+  /** `headers`: listeners may add lines to the 101 response before it's sent. */
+  #headers(connection: ServerConnection, response: Response): Response | undefined {
+    if (response.status !== 101 || this.listenerCount("headers") === 0) return undefined;
+    const lines = [`HTTP/1.1 101 ${response.reason}`];
+    for (const [name, value] of response.headers) lines.push(`${name}: ${value}`);
+    const before = lines.length;
+    this.emit("headers", lines, this.#upgrade(connection).req);
+    for (const line of lines.slice(before)) {
+      const colon = line.indexOf(":");
+      if (colon > 0)
+        response.headers.append(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
+    }
+    return undefined;
+  }
+
+  #opened(connection: ServerConnection): Promise<void> {
+    const socket = connection.writer.transport;
+    const upgrade = this.#upgrades.get(socket)!;
+    this.#upgrades.delete(socket);
+    const ws = new WebSocket(null);
+    const clients = this.clients;
+    if (clients !== undefined) {
+      clients.add(ws);
+      ws.on("close", () => {
+        clients.delete(ws);
+        if (this.#emitCloseWhenEmpty && clients.size === 0) {
+          this.#emitCloseWhenEmpty = false;
+          process.nextTick(() => this.#emitClose());
+        }
+      });
+    }
+    ws[kAttach](connection, extensionNames(connection.response), () => upgrade.cb(ws, upgrade.req));
+    // The core closes a connection when its handler returns: this one
+    // lives until the application closes it.
+    return connection.closed;
+  }
+}
+
+// Marks a socket handed to handleUpgrade(), which ws refuses twice.
+const kUpgraded = Symbol("websockets-ts.ws.upgraded");
+
+function noop(): void {}
+
+function destroySocket(this: Duplex): void {
+  this.destroy();
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** `ws`'s checks of an upgrade request: the status and message of the first that fails. */
+function checkRequest(
+  req: IncomingMessage,
+): [status: number, message: string, headers?: Record<string, string>] | null {
+  if (req.method !== "GET") return [405, "Invalid HTTP method"];
+  const upgrade = header(req, "upgrade");
+  if (upgrade === undefined || upgrade.toLowerCase() !== "websocket") {
+    return [400, "Invalid Upgrade header"];
+  }
+  const key = header(req, "sec-websocket-key");
+  if (key === undefined || decodedBase64Length(key) !== 16) {
+    return [400, "Missing or invalid Sec-WebSocket-Key header"];
+  }
+  const version = Number(header(req, "sec-websocket-version"));
+  if (version !== 13) {
+    return [
+      400,
+      "Missing or invalid Sec-WebSocket-Version header",
+      { "Sec-WebSocket-Version": "13" },
+    ];
+  }
+  const protocols = header(req, "sec-websocket-protocol");
+  if (protocols !== undefined) {
+    try {
+      const list = parseSubprotocol(protocols);
+      if (new Set(list).size !== list.length) throw new Error("duplicated subprotocol");
+    } catch {
+      return [400, "Invalid Sec-WebSocket-Protocol header"];
+    }
+  }
+  return null;
+}
+
+/** A refusal built by the core, with `ws`'s default message and extra headers. */
+function refusal(
+  connection: ServerConnection,
+  status: number,
+  message?: string,
+  headers?: Record<string, string | number | readonly string[]>,
+): Response {
+  const response = connection.respond(status, message || STATUS_CODES[status] || String(status));
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (Array.isArray(value)) for (const item of value) response.headers.append(name, String(item));
+    else response.headers.set(name, String(value));
+  }
+  return response;
+}
+
+/** Answers a request the core never sees, then closes the socket, as `ws` does. */
+function abortHandshake(
+  socket: Duplex,
+  status: number,
+  message?: string,
+  headers?: Record<string, string>,
+): void {
+  const body = message || STATUS_CODES[status] || String(status);
+  const lines = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}`,
+    "Connection: close",
+    "Content-Type: text/html",
+    `Content-Length: ${Buffer.byteLength(body)}`,
+  ];
+  for (const [name, value] of Object.entries(headers ?? {})) lines.push(`${name}: ${value}`);
+  socket.once("finish", () => socket.destroy());
+  socket.end(`${lines.join("\r\n")}\r\n\r\n${body}`);
+}
