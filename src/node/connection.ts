@@ -22,7 +22,6 @@ import type { ConnectionClosed } from "../errors.ts";
 import {
   CLOSE_INTERNAL_ERROR,
   CLOSE_INVALID_DATA,
-  EMPTY,
   Frame,
   OP_BINARY,
   OP_CONT,
@@ -45,6 +44,14 @@ import {
   transportFailed,
 } from "./closing.ts";
 import { publishOpen, publishPing, publishPong } from "./diagnostics.ts";
+import {
+  type EventSink,
+  kEventSink,
+  kSendFrame,
+  type SinkOpcode,
+  sendFrame,
+  sinks,
+} from "./event-sink.ts";
 import { watchIdle } from "./idle-release.ts";
 import { Keepalive } from "./keepalive.ts";
 import { LoggerProxy } from "./logger-proxy.ts";
@@ -59,17 +66,11 @@ import {
   type SendData,
   type SendOptions,
 } from "./options.ts";
-import { RESOLVED, rejected } from "./promises.ts";
+import { RESOLVED } from "./promises.ts";
 import { addressOf, describeAddress, disableNagle } from "./transport.ts";
-import {
-  controlPayload,
-  describeType,
-  PAUSED_BY_QUEUE,
-  sendFragments,
-  toBuffer,
-  Writer,
-} from "./writer.ts";
+import { PAUSED_BY_QUEUE, sendMessage, sendPong, Writer } from "./writer.ts";
 
+export { type EventSink, kEventSink, kSendFrame } from "./event-sink.ts";
 export type { Data } from "./messages.ts";
 export * from "./options.ts";
 export { describeType, toBuffer } from "./writer.ts";
@@ -91,30 +92,6 @@ const IS_CLOSED = 4;
 const CLOSE_DONE = 8;
 // Frames go to an EventSink (`websockets-ts/ws`), found in `sinks`.
 const EVENT_SINK = 16;
-
-/**
- * Internal: where an event-driven API (`websockets-ts/ws`) gets the frames
- * a connection receives, as they are parsed. @internal
- */
-export interface EventSink {
-  /** A TEXT, BINARY or CONT frame, decoded by extensions. */
-  data(frame: Frame): void;
-  /** The payload of a ping (answered already). */
-  ping(payload: Buffer): void;
-  /** The payload of a pong. */
-  pong(payload: Buffer): void;
-  /** The transport closed; `error` tells how (its `cause`: why it failed, if it did). */
-  closed(error: ConnectionClosed): void;
-}
-
-/** Internal: installs an {@link EventSink}. @internal */
-export const kEventSink: unique symbol = Symbol("websockets-ts.eventSink");
-/** Internal: sends one frame as given (see `Connection[kSendFrame]`). @internal */
-export const kSendFrame: unique symbol = Symbol("websockets-ts.sendFrame");
-
-// The sinks of the few connections that have one: a field would cost every
-// connection 8 bytes (docs/decisions.md, "Memory layout").
-const sinks = new WeakMap<Connection, EventSink>();
 
 /** What the server and client protocols record of the opening handshake. */
 interface HandshakeRecord {
@@ -443,42 +420,7 @@ export class Connection<P extends Protocol = Protocol> {
    *   connection is closed.
    */
   send(data: SendData, options?: SendOptions): Promise<void> {
-    if (this.writer.fragmented !== null) return this.sendLater(data, options);
-    const text = options?.text;
-    const protocol = this.protocol;
-    if (typeof data === "string") {
-      if (protocol.state !== OPEN) return this.notOpen();
-      if (text === false) protocol.sendBinary(Buffer.from(data));
-      else protocol.sendText(data);
-      this.countSent(data.length);
-      return this.afterWrite();
-    }
-    const bytes = toBuffer(data);
-    if (bytes !== null) {
-      if (protocol.state !== OPEN) return this.notOpen();
-      if (text === true) protocol.sendText(bytes);
-      else protocol.sendBinary(bytes);
-      this.countSent(bytes.length);
-      return this.afterWrite();
-    }
-    if (data !== null && typeof data === "object") {
-      if (typeof (data as AsyncIterable<Sendable>)[Symbol.asyncIterator] === "function") {
-        return sendFragments(this, (data as AsyncIterable<Sendable>)[Symbol.asyncIterator](), text);
-      }
-      if (typeof (data as Iterable<Sendable>)[Symbol.iterator] === "function") {
-        return sendFragments(this, (data as Iterable<Sendable>)[Symbol.iterator](), text);
-      }
-    }
-    return rejected(
-      new TypeError(
-        `send() expects a string, bytes, or an iterable of them; got ${describeType(data)}`,
-      ),
-    );
-  }
-
-  private async sendLater(data: SendData, options: SendOptions | undefined): Promise<void> {
-    while (this.writer.fragmented !== null) await this.writer.fragmented;
-    return this.send(data, options);
+    return sendMessage(this, data, options);
   }
 
   /**
@@ -496,15 +438,7 @@ export class Connection<P extends Protocol = Protocol> {
 
   /** Sends an unsolicited pong, e.g. as a one-way heartbeat. */
   pong(data?: Sendable): Promise<void> {
-    const payload = data === undefined ? EMPTY : controlPayload(data, "pong");
-    if (payload instanceof TypeError) return rejected(payload);
-    if (this.protocol.state !== OPEN) return this.notOpen();
-    try {
-      this.protocol.sendPong(payload);
-    } catch (error) {
-      return rejected(error);
-    }
-    return this.afterWrite();
+    return sendPong(this, data);
   }
 
   // --- Closing -------------------------------------------------------------
@@ -672,8 +606,8 @@ export class Connection<P extends Protocol = Protocol> {
   }
 
   /** Counts a message sent, for the `connection closed` line. @internal */
-  countSent(bytes: number): void {
-    this.#messagesOut += 1;
+  countSent(bytes: number, messages = 1): void {
+    this.#messagesOut += messages;
     this.#bytesOut += bytes;
   }
 
@@ -759,22 +693,8 @@ export class Connection<P extends Protocol = Protocol> {
    * first, then `OP_CONT`). No flow control: the writer's buffered bytes
    * tell. @internal
    */
-  [kSendFrame](
-    opcode: typeof OP_TEXT | typeof OP_BINARY | typeof OP_CONT | typeof OP_PING | typeof OP_PONG,
-    payload: Buffer,
-    fin: boolean,
-  ): void {
-    const protocol = this.protocol;
-    if (opcode === OP_PING) protocol.sendPing(payload);
-    else if (opcode === OP_PONG) protocol.sendPong(payload);
-    else {
-      if (opcode === OP_TEXT) protocol.sendText(payload, fin);
-      else if (opcode === OP_BINARY) protocol.sendBinary(payload, fin);
-      else protocol.sendContinuation(payload, fin);
-      if (fin) this.#messagesOut += 1;
-      this.#bytesOut += payload.length;
-    }
-    this.sendData();
+  [kSendFrame](opcode: SinkOpcode, payload: Buffer, fin: boolean): void {
+    sendFrame(this, opcode, payload, fin);
   }
 
   // --- The pump --------------------------------------------------------------
