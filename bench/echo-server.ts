@@ -5,7 +5,9 @@
  *
  * `compat` is `websockets-ts/ws` running the very echo written for `ws`.
  *
- * Environment: HOST (default 127.0.0.1), PORT (default 0 = any free port).
+ * Environment: HOST (default 127.0.0.1), PORT (default 0 = any free port),
+ * COMPRESSION=1 to offer permessage-deflate with each library's defaults
+ * (off otherwise), TLS_KEY and TLS_CERT (PEM file paths) to serve TLS.
  * Prints `listening <port>` on stdout once it accepts connections, and exits
  * on SIGTERM or SIGINT. Any other server (Bun, Deno, another library) can be
  * benchmarked by a command that follows the same contract: see bench/README.md.
@@ -18,11 +20,18 @@
  * @module
  */
 
-import { createServer, type Socket } from "node:net";
+import { readFileSync } from "node:fs";
+import { createServer, type Server, type Socket } from "node:net";
+import { createServer as createTlsServer } from "node:tls";
 
 const impl = process.argv[2] ?? "ours";
 const host = process.env.HOST ?? "127.0.0.1";
 const port = Number(process.env.PORT ?? 0);
+const compression = process.env.COMPRESSION === "1";
+const tls =
+  process.env.TLS_KEY && process.env.TLS_CERT
+    ? { key: readFileSync(process.env.TLS_KEY), cert: readFileSync(process.env.TLS_CERT) }
+    : undefined;
 
 function ready(boundPort: number): void {
   process.stdout.write(`listening ${boundPort}\n`);
@@ -34,7 +43,7 @@ async function startOurs(): Promise<() => Promise<void>> {
     async (ws) => {
       for await (const message of ws) await ws.send(message);
     },
-    { host, port, compression: null },
+    { host, port, compression: compression ? "deflate" : null, tls },
   );
   const address = server.address as { port: number };
   ready(address.port);
@@ -57,24 +66,27 @@ interface WsApiSocket {
 /** The same echo, written for ws's API, on `ws` or on `websockets-ts/ws`. */
 async function startWsApi(
   WebSocketServer: new (options: {
-    host: string;
-    port: number;
+    server: import("node:http").Server;
     perMessageDeflate: boolean;
   }) => WsApiServer,
 ): Promise<() => Promise<void>> {
-  const wss = new WebSocketServer({ host, port, perMessageDeflate: false });
+  const { createServer: createHttpServer } = await import("node:http");
+  const { createServer: createHttpsServer } = await import("node:https");
+  const http = tls === undefined ? createHttpServer() : createHttpsServer(tls);
+  const wss = new WebSocketServer({ server: http, perMessageDeflate: compression });
+  http.listen(port, host);
   wss.on("connection", (ws) => {
     ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));
   });
-  await new Promise<void>((resolve) => wss.once("listening", resolve));
-  const address = wss.address();
+  await new Promise<void>((resolve) => http.once("listening", resolve));
+  const address = http.address();
   if (address === null || typeof address === "string")
     throw new Error(`unexpected address ${address}`);
   ready(address.port);
   return () =>
     new Promise<void>((resolve) => {
       for (const client of wss.clients) client.terminate();
-      wss.close(() => resolve());
+      wss.close(() => http.close(() => resolve()));
     });
 }
 
@@ -97,7 +109,7 @@ const RAW_101 = Buffer.from(
 
 async function startRaw(): Promise<() => Promise<void>> {
   const sockets = new Set<Socket>();
-  const server = createServer({ noDelay: true }, (socket) => {
+  const onSocket = (socket: Socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", () => socket.destroy());
@@ -115,7 +127,11 @@ async function startRaw(): Promise<() => Promise<void>> {
       head = null;
       socket.write(rest.length > 0 ? Buffer.concat([RAW_101, rest]) : RAW_101);
     });
-  });
+  };
+  const server: Server =
+    tls === undefined
+      ? createServer({ noDelay: true }, onSocket)
+      : createTlsServer({ ...tls, noDelay: true }, onSocket);
   await new Promise<void>((resolve) => server.listen(port, host, resolve));
   const address = server.address();
   if (address === null || typeof address === "string") throw new Error("no TCP address");

@@ -4,12 +4,15 @@
  * round by round so drift on a shared machine hits each of them alike.
  *
  *   npm run bench -- echo [--quick] [--rounds 3] [--duration 1500]
- *     [--impl ours,compat,ws,raw] [--only 32 B] [--idle 10000] [--stat best|median]
- *     [--server name=command] [--peers] [--json]
+ *     [--impl ours,compat,ws,raw] [--only 32 B] [--idle 10000] [--stat median|best]
+ *     [--server name=command] [--peers] [--gen c|node] [--no-pin] [--json]
  *
  * Three kinds of process: this orchestrator (idle while measuring), one echo
  * server per implementation (bench/echo-server.ts, or any command following
- * its contract), and one load generator (bench/echo-load.ts). `--peers` adds
+ * its contract), and the load generator: bench/loadgen.c (one process per
+ * job, see bench/echo-loadgen.ts) for the measured rows, bench/echo-load.ts
+ * for holding idle connections. With two CPUs and `taskset`, the generator
+ * runs on CPU 0 and every server on CPU 1. `--peers` adds
  * Bun's and Deno's built-in servers (bench/peers/), when
  * scripts/install-bench-peers.mjs has installed them.
  *
@@ -17,11 +20,21 @@
  */
 
 import { type ChildProcess, fork, spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import * as localhostTls from "../test/helpers/localhost-tls.ts";
 import type { Job, JobResult } from "./echo-load.ts";
+import {
+  buildLoadgen,
+  choosePinning,
+  type LoadJob,
+  type LoadResult,
+  pinned,
+  runLoadgen,
+} from "./echo-loadgen.ts";
 import { cpuSeconds, stopServer } from "./echo-process.ts";
 import { listPeers } from "./peers/installed.ts";
 
@@ -37,10 +50,12 @@ const { values } = parseArgs({
     impl: { type: "string" },
     only: { type: "string", multiple: true },
     idle: { type: "string" },
-    stat: { type: "string", default: "best" },
+    stat: { type: "string", default: "median" },
     server: { type: "string", multiple: true },
     peers: { type: "boolean", default: false },
     json: { type: "boolean", default: false },
+    gen: { type: "string", default: "c" },
+    "no-pin": { type: "boolean", default: false },
   },
   allowPositionals: true,
 });
@@ -50,7 +65,10 @@ const rounds = Number(values.rounds ?? (quick ? 1 : 3));
 const durationMs = Number(values.duration ?? (quick ? 500 : 1500));
 const warmupMs = Number(values.warmup ?? (quick ? 200 : 300));
 const idleCount = Number(values.idle ?? (quick ? 1000 : 10_000));
-const stat = values.stat === "median" ? "median" : "best";
+const stat = values.stat === "best" ? "best" : "median";
+const pinning = choosePinning(values["no-pin"] !== true);
+// The C generator unless asked for the Node one or there is no compiler.
+const loadgen = values.gen === "node" ? null : buildLoadgen();
 
 interface ServerSpec {
   name: string;
@@ -110,12 +128,21 @@ interface RunningServer {
 }
 
 /** Starts a server process and waits for its `listening <port>` line (bounded). */
-function startServer(spec: ServerSpec): Promise<RunningServer> {
+function startServer(spec: ServerSpec, variant: Variant = "plain"): Promise<RunningServer> {
   return new Promise((resolve, reject) => {
-    const child = spawn(spec.command, spec.args, {
+    const run = spec.shell
+      ? {
+          command:
+            pinning.server === null
+              ? spec.command
+              : `exec taskset -c ${pinning.server} ${spec.command}`,
+          args: [],
+        }
+      : pinned(pinning.server, spec.command, spec.args);
+    const child = spawn(run.command, run.args, {
       cwd: root,
       shell: spec.shell,
-      env: { ...process.env, ...spec.env, HOST: "127.0.0.1", PORT: "0" },
+      env: { ...process.env, ...spec.env, ...variantEnv(variant), HOST: "127.0.0.1", PORT: "0" },
       stdio: ["ignore", "pipe", "pipe"],
     });
     const stderr: string[] = [];
@@ -144,6 +171,22 @@ function startServer(spec: ServerSpec): Promise<RunningServer> {
       reject(new Error(`${spec.name}: exited with ${code} before listening\n${stderr.join("\n")}`));
     });
   });
+}
+
+let tlsFiles: { TLS_KEY: string; TLS_CERT: string } | null = null;
+
+/** The environment that puts a server in a variant (bench/echo-server.ts documents it). */
+function variantEnv(variant: Variant): Record<string, string> {
+  if (variant === "deflate") return { COMPRESSION: "1" };
+  if (variant === "plain") return {};
+  if (tlsFiles === null) {
+    // The test certificate for localhost, written where every runtime can read it.
+    const dir = mkdtempSync(join(tmpdir(), "websockets-ts-bench-tls-"));
+    tlsFiles = { TLS_KEY: join(dir, "key.pem"), TLS_CERT: join(dir, "cert.pem") };
+    writeFileSync(tlsFiles.TLS_KEY, localhostTls.key);
+    writeFileSync(tlsFiles.TLS_CERT, localhostTls.cert);
+  }
+  return tlsFiles;
 }
 
 /** Resident set size of a process, in bytes, from /proc (Linux). */
@@ -187,36 +230,88 @@ interface Sample {
   rate: number; // messages or handshakes per second
   genCpu: number; // load generator CPU, fraction of one core
   serverCpuPerOp: number; // server CPU microseconds per message or handshake
+  p50: number | null; // round-trip time of a message, microseconds (C generator only)
+  p99: number | null;
 }
+
+/** Servers run in one of three set-ups; each row names the one it needs. */
+type Variant = "plain" | "deflate" | "tls";
 
 interface Row {
   name: string;
   size?: number;
-  job: (port: number) => Job;
+  variant: Variant;
+  job: (port: number) => LoadJob;
 }
 
 const KIB = 1024;
+// Above this share of a core the generator, not the server, may set the pace.
+const GENERATOR_BOUND = 0.8;
 const MIB = 1024 * 1024;
 
-const throughputRow = (name: string, size: number, conns: number, inflight: number): Row => ({
+const throughputRow = (
+  name: string,
+  size: number,
+  conns: number,
+  inflight: number,
+  { text = false, variant = "plain" }: { text?: boolean; variant?: Variant } = {},
+): Row => ({
   name,
   size,
-  job: (port) => ({ type: "throughput", port, size, conns, inflight, warmupMs, durationMs }),
+  variant,
+  job: (port) => ({
+    type: "throughput",
+    port,
+    size,
+    conns,
+    inflight,
+    warmupMs,
+    durationMs,
+    text,
+    deflate: variant === "deflate",
+    tls: variant === "tls",
+  }),
 });
 
 const rows: Row[] = [
   throughputRow("32 B, 1 conn, 1 in flight", 32, 1, 1),
   throughputRow("32 B, 1 conn, 64 in flight", 32, 1, 64),
   throughputRow("32 B, 100 conns, 16 in flight", 32, 100, 16),
-  throughputRow("1 KiB, 1 conn, 64 in flight", KIB, 1, 64),
-  throughputRow("1 KiB, 100 conns, 16 in flight", KIB, 100, 16),
-  throughputRow("64 KiB, 1 conn, 16 in flight", 64 * KIB, 1, 16),
+  throughputRow("1 KiB text, 100 conns, 16 in flight", KIB, 100, 16, { text: true }),
+  throughputRow("64 KiB, 10 conns, 4 in flight", 64 * KIB, 10, 4),
   throughputRow("1 MiB, 1 conn, 4 in flight", MIB, 1, 4),
   {
-    name: "handshakes/s, 8 concurrent",
-    job: (port) => ({ type: "handshakes", port, concurrency: 8, durationMs }),
+    name: "handshake + close, 32 concurrent",
+    variant: "plain",
+    job: (port) => ({ type: "handshakes", port, concurrency: 32, durationMs }),
   },
+  throughputRow("deflate 32 B text, 100 conns, 16 in flight", 32, 100, 16, {
+    text: true,
+    variant: "deflate",
+  }),
+  throughputRow("deflate 1 KiB text, 100 conns, 16 in flight", KIB, 100, 16, {
+    text: true,
+    variant: "deflate",
+  }),
+  throughputRow("deflate 64 KiB text, 10 conns, 4 in flight", 64 * KIB, 10, 4, {
+    text: true,
+    variant: "deflate",
+  }),
+  throughputRow("TLS 32 B, 100 conns, 16 in flight", 32, 100, 16, { variant: "tls" }),
+  throughputRow("TLS 64 KiB, 10 conns, 4 in flight", 64 * KIB, 10, 4, { variant: "tls" }),
 ];
+
+// Servers without permessage-deflate can't run the deflate rows.
+const NO_DEFLATE = new Set(["raw", "deno"]);
+
+/** Runs a measured job on the C generator, or on the Node one (`--gen node`, or no `cc`). */
+async function measure(gen: LoadGenerator, job: LoadJob): Promise<LoadResult> {
+  if (loadgen !== null) return runLoadgen(loadgen, pinning.generator, job);
+  const result = await gen.run(job.type === "throughput" ? { ...job } : job);
+  if (result.type === "throughput") return { ...result, p50_us: null, p99_us: null };
+  if (result.type === "handshakes") return result;
+  throw new Error(`unexpected reply ${result.type}`);
+}
 
 function pick(samples: Sample[]): Sample {
   const sorted = [...samples].sort((a, b) => a.rate - b.rate);
@@ -274,38 +369,78 @@ const selected = values.only?.length
 const withIdle = !values.only?.length || values.only.some((part) => "idle".includes(part));
 
 const gen = new LoadGenerator();
-const servers: RunningServer[] = [];
-const results = new Map<string, Map<string, Sample>>();
+const running = new Map<Variant, RunningServer[]>();
+const results = new Map<string, Map<string, Sample | null>>();
 const idle = new Map<string, { perConn: number; opened: number }>();
+
+/** The servers of a variant, started on first use and kept for its other rows. */
+async function serversFor(variant: Variant): Promise<RunningServer[]> {
+  let list = running.get(variant);
+  if (list === undefined) {
+    const wanted =
+      variant === "deflate" ? specs.filter((spec) => !NO_DEFLATE.has(spec.name)) : specs;
+    list = [];
+    running.set(variant, list);
+    for (const spec of wanted) list.push(await startServer(spec, variant));
+  }
+  return list;
+}
+
 try {
-  for (const spec of specs) servers.push(await startServer(spec));
   for (const row of selected) {
+    const servers = await serversFor(row.variant);
     const samples = new Map<string, Sample[]>(servers.map((s) => [s.spec.name, []]));
     for (let round = 0; round < rounds; round++) {
       // Alternate the order each round so no implementation always goes first.
       const order = round % 2 === 0 ? servers : [...servers].reverse();
       for (const server of order) {
         const cpu0 = cpuSeconds(server.child.pid!);
-        const result = await gen.run(row.job(server.port));
+        let result: LoadResult;
+        try {
+          result = await measure(gen, row.job(server.port));
+        } catch (error) {
+          // One server failing a row (a missing feature, a crash) leaves the others' figures.
+          console.error(`  ${row.name}: ${server.spec.name} failed: ${(error as Error).message}`);
+          continue;
+        }
         const cpu1 = cpuSeconds(server.child.pid!);
         let ops: number;
         let sample: Sample;
         if (result.type === "throughput") {
           // Server CPU is read around the whole job, so divide by every echo of the job.
           ops = result.total;
-          sample = { rate: ops / result.seconds, genCpu: result.cpu, serverCpuPerOp: 0 };
-        } else if (result.type === "handshakes") {
+          sample = {
+            rate: result.messages / result.seconds,
+            genCpu: result.cpu,
+            serverCpuPerOp: 0,
+            p50: result.p50_us,
+            p99: result.p99_us,
+          };
+        } else {
           ops = result.handshakes;
-          sample = { rate: ops / result.seconds, genCpu: result.cpu, serverCpuPerOp: 0 };
-        } else throw new Error(`unexpected reply ${result.type}`);
+          sample = {
+            rate: ops / result.seconds,
+            genCpu: result.cpu,
+            serverCpuPerOp: 0,
+            p50: null,
+            p99: null,
+          };
+        }
         sample.serverCpuPerOp = ops > 0 ? ((cpu1 - cpu0) * 1e6) / ops : 0;
         samples.get(server.spec.name)!.push(sample);
       }
     }
-    const picked = new Map([...samples].map(([name, list]) => [name, pick(list)]));
+    const picked = new Map(
+      specs.map((spec) => {
+        const list = samples.get(spec.name) ?? [];
+        return [spec.name, list.length > 0 ? pick(list) : null] as const;
+      }),
+    );
     results.set(row.name, picked);
     if (!values.json) {
-      const parts = [...picked].map(([name, s]) => `${name} ${formatRate(s.rate)}`);
+      const parts = [...picked].map(
+        ([name, s]) => `${name} ${s === null ? "–" : formatRate(s.rate)}`,
+      );
       console.error(`  ${row.name}: ${parts.join(", ")}`);
     }
   }
@@ -330,11 +465,12 @@ try {
     }
   }
 } finally {
-  await Promise.all(servers.map(stopServer));
+  await Promise.all([...running.values()].flat().map(stopServer));
   await gen.stop();
+  if (tlsFiles !== null) rmSync(dirname(tlsFiles.TLS_KEY), { recursive: true, force: true });
 }
 
-const names = servers.map((s) => s.spec.name);
+const names = specs.map((s) => s.name);
 const peers = names.filter((name) => name !== "ours");
 const hasOurs = names.includes("ours");
 
@@ -361,28 +497,61 @@ if (values.json) {
   if (hasCompat) header.push("compat/ours");
   header.push(...names.map((n) => `${n} MB/s`), ...names.map((n) => `${n} µs cpu/op`), "gen cpu");
   const body: string[][] = [];
+  const dash = "–";
+  // A ratio of two samples, or a dash where either server could not run the row.
+  const ratio = (a: number | null | undefined, b: number | null | undefined) =>
+    a != null && b != null && b > 0 ? `${(a / b).toFixed(2)}x` : dash;
   for (const row of selected) {
     const m = results.get(row.name)!;
-    const cells = [row.name, ...names.map((n) => formatRate(m.get(n)!.rate))];
-    if (hasOurs) {
-      for (const peer of peers) {
-        cells.push(`${(m.get("ours")!.rate / m.get(peer)!.rate).toFixed(2)}x`);
-      }
+    const cells = [row.name, ...names.map((n) => (m.get(n) ? formatRate(m.get(n)!.rate) : dash))];
+    if (hasOurs)
+      for (const peer of peers) cells.push(ratio(m.get("ours")?.rate, m.get(peer)?.rate));
+    if (hasCompat) {
+      const compat = m.get("compat")?.rate;
+      const ours = m.get("ours")?.rate;
+      cells.push(
+        compat != null && ours != null && ours > 0
+          ? `${((100 * compat) / ours).toFixed(0)}%`
+          : dash,
+      );
     }
-    if (hasCompat)
-      cells.push(`${((100 * m.get("compat")!.rate) / m.get("ours")!.rate).toFixed(0)}%`);
     for (const n of names) {
-      cells.push(row.size ? ((m.get(n)!.rate * row.size) / MIB).toFixed(1) : "");
+      const sample = m.get(n);
+      cells.push(row.size && sample ? ((sample.rate * row.size) / MIB).toFixed(1) : "");
     }
-    for (const n of names) cells.push(m.get(n)!.serverCpuPerOp.toFixed(1));
-    cells.push(`${Math.round(Math.max(...names.map((n) => m.get(n)!.genCpu)) * 100)}%`);
+    for (const n of names) cells.push(m.get(n)?.serverCpuPerOp.toFixed(1) ?? dash);
+    // A generator near a full core may have set the pace itself: flag the row.
+    const genCpu = Math.max(0, ...names.map((n) => m.get(n)?.genCpu ?? 0));
+    cells.push(`${Math.round(genCpu * 100)}%${genCpu >= GENERATOR_BOUND ? " !" : ""}`);
     body.push(cells);
   }
+  const generator =
+    loadgen === null ? "Node generator (bench/echo-load.ts)" : "C generator (bench/loadgen.c)";
+  const cpus =
+    pinning.server === null
+      ? "not pinned"
+      : `generator on CPU ${pinning.generator}, servers on CPU ${pinning.server}`;
   console.log(
-    `\necho bench: ${rounds} round(s) of ${durationMs} ms per implementation, ${stat} kept; ` +
-      `binary messages, no compression, loopback; ${runtimes.join(", ")}\n`,
+    `\necho bench: ${rounds} paired round(s) of ${durationMs} ms per implementation, ${stat} kept; ` +
+      `${generator}, ${cpus}; loopback; ${runtimes.join(", ")}\n`,
   );
   console.log(table(header, body));
+  const latency = selected.filter((row) => row.name.includes("1 in flight"));
+  if (latency.length > 0) {
+    const lh = ["round-trip time, µs", ...names.flatMap((n) => [`${n} p50`, `${n} p99`])];
+    if (hasOurs) for (const peer of peers) lh.push(`ours/${peer} p50`);
+    const lb = latency.map((row) => {
+      const m = results.get(row.name)!;
+      const cells = [
+        row.name,
+        ...names.flatMap((n) => [String(m.get(n)?.p50 ?? dash), String(m.get(n)?.p99 ?? dash)]),
+      ];
+      if (hasOurs)
+        for (const peer of peers) cells.push(ratio(m.get("ours")?.p50, m.get(peer)?.p50));
+      return cells;
+    });
+    if (lb.length > 0) console.log(`\n${table(lh, lb)}`);
+  }
   if (idle.size > 0) {
     const idleNames = [...idle.keys()];
     const idleHeader = ["idle connections", ...idleNames.map((n) => `${n} B/conn`)];
@@ -405,9 +574,12 @@ if (values.json) {
     "\nMB/s counts payload echoed back; µs cpu/op is server CPU per message (or handshake) over",
   );
   console.log(
-    "the whole job (opening and closing included); gen cpu is the load generator's busiest share of a core.",
+    "the whole job (opening and closing included); gen cpu is the load generator's busiest share of a core;",
   );
-  for (const server of servers) {
+  console.log(
+    `a row marked ! had a generator at ${GENERATOR_BOUND * 100}% of a core or more: it may measure the generator.`,
+  );
+  for (const server of [...running.values()].flat()) {
     if (server.stderr.length > 0) {
       console.log(`\n${server.spec.name} wrote ${server.stderr.length}+ lines to stderr, first:`);
       console.log(`  ${server.stderr[0]}`);

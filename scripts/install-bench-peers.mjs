@@ -45,7 +45,9 @@ const PEERS = [
     args: [
       "run",
       "--allow-net=127.0.0.1",
-      "--allow-env=HOST,PORT",
+      "--allow-env=HOST,PORT,TLS_KEY,TLS_CERT",
+      // The TLS rows' key and certificate, written by bench/echo.ts to a temporary directory.
+      "--allow-read",
       "--no-config",
       "--no-lock",
       "bench/peers/deno-echo.ts",

@@ -598,6 +598,8 @@ export const logMessages = {
     `server listening on ${formatAddress(address)}`,
   serverClosing: "server closing",
   serverClosed: "server closed",
+  serverCloseTimeout: (connections: number, handlers: number): string =>
+    `server close timed out: terminating ${connections} connections, ${handlers} handlers still running`,
   connectionOpen: "connection open",
   /** The backplane is connected again and resubscribed to every live topic. */
   backplaneBack: (name: string, topics: number, lost: number): string =>

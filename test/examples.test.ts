@@ -289,6 +289,70 @@ test("attach-to-http-server serves HTTP routes and WebSocket on /ws on one port"
 
 checkLeaksAfterAll();
 
+/** Runs a self-contained example to its end; returns its output. */
+async function runToEnd(name: string): Promise<string> {
+  const example = spawnExample(name);
+  const timer = setTimeout(() => example.child.kill("SIGKILL"), 60_000);
+  const code = await example.exited;
+  clearTimeout(timer);
+  assert.equal(code, 0, example.output());
+  return example.output();
+}
+
+test("token-auth answers 401 without a valid token and greets alice with one", async () => {
+  const server = await startServer("token-auth.ts");
+  const error = await connect(`ws://127.0.0.1:${server.port}/?token=wrong`).catch((e) => e);
+  assert.ok(error instanceof InvalidStatus);
+  assert.equal(error.response.status, 401);
+  const ws = await connect(`ws://127.0.0.1:${server.port}/?token=s3cret-token`);
+  assert.equal(await ws.recv(), "hello alice");
+  await ws.send("hi");
+  assert.equal(await ws.recv(), "alice: hi");
+  await ws.close();
+  assert.equal(await server.stop(), 0);
+});
+
+test("graceful-shutdown closes connections with 1001 on SIGTERM and exits", async () => {
+  const server = await startServer("graceful-shutdown.ts");
+  const ws = await connect(`ws://127.0.0.1:${server.port}/`);
+  await ws.send("still here");
+  assert.equal(await ws.recv(), "still here");
+  assert.equal(await server.stop("SIGTERM"), 0);
+  await ws.closed;
+  assert.equal(ws.closeCode, 1001);
+  assert.match(server.output(), /SIGTERM received: closing, 5 s at most/);
+  assert.match(server.output(), /^closed$/m);
+});
+
+test("stream-file uploads and downloads 16 MiB with matching checksums", async () => {
+  const output = await runToEnd("stream-file.ts");
+  assert.match(output, /^upload: 16777216 bytes, checksum ok$/m);
+  assert.match(output, /^download: 16777216 bytes, checksum ok$/m);
+});
+
+test("heartbeat-backpressure: sends wait for a slow reader, pings answered, broadcast", async () => {
+  const output = await runToEnd("heartbeat-backpressure.ts");
+  assert.match(output, /^sent 200 messages; bufferedAmount stayed under \d+ bytes$/m);
+  assert.match(output, /^ping answered in [\d.]+ ms/m);
+  assert.match(output, /^broadcast: tick$/m);
+});
+
+test("chat-http-server serves HTTP and broadcasts chat messages on one port", async () => {
+  const server = await startServer("chat-http-server.ts");
+  const page = await httpGet(`http://127.0.0.1:${server.port}/`);
+  assert.equal(page.status, 200);
+  const ada = await connect(`ws://127.0.0.1:${server.port}/chat?name=ada`);
+  assert.equal(await ada.recv(), "ada joined");
+  const bob = await connect(`ws://127.0.0.1:${server.port}/chat?name=bob`);
+  assert.equal(await ada.recv(), "bob joined");
+  assert.equal(await bob.recv(), "bob joined");
+  await bob.send("hello");
+  assert.equal(await ada.recv(), "bob: hello");
+  assert.equal(await bob.recv(), "bob: hello");
+  await Promise.all([ada.close(), bob.close()]);
+  assert.equal(await server.stop(), 0);
+});
+
 test("ws-compat, a program written for ws, broadcasts and closes with 1001 on SIGTERM", async () => {
   const server = await startServer("ws-compat.ts");
   const url = `ws://127.0.0.1:${server.port}/`;

@@ -640,6 +640,8 @@ describe("catalogue helpers", () => {
       frameSent: "> <frame>",
       frameReceived: "< <frame>",
       failing: "! failing connection with code <code>",
+      serverCloseTimeout:
+        "server close timed out: terminating <n> connections, <m> handlers still running",
       slowSubscriber:
         "slow subscriber <skipped | closed>: write buffer over <limit> bytes on publish to <topic>",
       publishFailed:

@@ -31,6 +31,7 @@ declare const Bun: {
   serve(options: {
     hostname: string;
     port: number;
+    tls?: { key: string; cert: string };
     fetch(request: Request, server: BunServer): Response | undefined;
     websocket: {
       perMessageDeflate: boolean;
@@ -39,17 +40,24 @@ declare const Bun: {
   }): BunServer;
 };
 
+// TLS_KEY and TLS_CERT (PEM file paths) serve TLS; COMPRESSION=1 turns on permessage-deflate.
+const { TLS_KEY, TLS_CERT } = process.env;
+const { readFileSync } = await import("node:fs");
 const server = Bun.serve({
   hostname: process.env.HOST ?? "127.0.0.1",
   port: Number(process.env.PORT ?? 0),
+  tls:
+    TLS_KEY && TLS_CERT
+      ? { key: readFileSync(TLS_KEY, "utf8"), cert: readFileSync(TLS_CERT, "utf8") }
+      : undefined,
   fetch(request, server) {
     // Returning nothing after a successful upgrade lets Bun send the 101.
     if (server.upgrade(request)) return undefined;
     return new Response("expected a WebSocket upgrade", { status: 426 });
   },
   websocket: {
-    // Bun's default already, spelled out: the bench compares without compression.
-    perMessageDeflate: false,
+    // Off (Bun's default) unless the bench asks for its compression rows.
+    perMessageDeflate: process.env.COMPRESSION === "1",
     // A string arrives for a text message and a Buffer for a binary one, and
     // send() picks the opcode from the type, so the echo keeps the type.
     message(ws, message) {

@@ -29,17 +29,32 @@ interface DenoSocket {
 
 declare const Deno: {
   env: { get(name: string): string | undefined };
+  readTextFileSync(path: string): string;
   serve(
-    options: { hostname: string; port: number; onListen(address: { port: number }): void },
+    options: {
+      hostname: string;
+      port: number;
+      cert?: string;
+      key?: string;
+      onListen(address: { port: number }): void;
+    },
     handler: (request: Request) => Response,
   ): unknown;
   upgradeWebSocket(request: Request): { socket: DenoSocket; response: Response };
 };
 
+// TLS_KEY and TLS_CERT (PEM file paths) serve TLS. Deno has no permessage-deflate.
+const tlsKey = Deno.env.get("TLS_KEY");
+const tlsCert = Deno.env.get("TLS_CERT");
+const tls =
+  tlsKey && tlsCert
+    ? { key: Deno.readTextFileSync(tlsKey), cert: Deno.readTextFileSync(tlsCert) }
+    : {};
 Deno.serve(
   {
     hostname: Deno.env.get("HOST") ?? "127.0.0.1",
     port: Number(Deno.env.get("PORT") ?? 0),
+    ...tls,
     onListen({ port }) {
       console.log(`listening ${port}`);
     },

@@ -14,8 +14,10 @@
  * - Logs at INFO: the server's start and stop, and each connection opened
  *   and closed (with its close codes and duration, and its path).
  *
- * Rooms are kept in this process (`broadcast()` to each room's members):
- * one process serves every room.
+ * Each room is a topic (`ws.subscribe()`, `server.publish()`): to spread
+ * rooms over several processes or machines, give `serve()` a backplane
+ * (see docs/topics.md and examples/chat-redis.ts); the history here stays
+ * per process.
  *
  * In your project, import from "websockets-ts" instead of "../../src/index.ts".
  */
@@ -24,7 +26,6 @@ import { createServer } from "node:http";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
-  broadcast,
   createLogger,
   type Request,
   route,
@@ -50,12 +51,23 @@ type Event =
   | { type: "join" | "leave"; name: string; members: number; at: number };
 type ChatMessage = Extract<Event, { type: "message" }>;
 
+/** The topic of a room. */
+const topicOf = (room: string) => `room:${room}`;
+
 class Room {
-  readonly members = new Set<ServerConnection>();
+  readonly topic: string;
   readonly history: ChatMessage[] = [];
 
-  publish(event: Event): void {
-    broadcast(this.members, JSON.stringify(event));
+  constructor(name: string) {
+    this.topic = topicOf(name);
+  }
+
+  get members(): number {
+    return wsServer.subscribers(this.topic);
+  }
+
+  publish(event: Event, except?: ServerConnection): void {
+    wsServer.publish(this.topic, JSON.stringify(event), { except });
   }
 
   remember(message: ChatMessage): void {
@@ -69,12 +81,12 @@ const rooms = new Map<string, Room>();
 function roomNamed(name: string): Room {
   let room = rooms.get(name);
   if (room === undefined) {
-    room = new Room();
+    room = new Room(name);
     rooms.set(name, room);
     if (rooms.size > MAX_ROOMS) {
       // Maps iterate in insertion order: the first empty room is the oldest.
       for (const [key, candidate] of rooms) {
-        if (candidate.members.size === 0 && candidate !== room) {
+        if (candidate.members === 0 && candidate !== room) {
           rooms.delete(key);
           break;
         }
@@ -114,13 +126,13 @@ async function chat(ws: ServerConnection, roomName: string): Promise<void> {
       type: "welcome",
       room: roomName,
       name,
-      members: room.members.size + 1,
+      members: room.members + 1,
       history: room.history,
     } satisfies Event),
   );
+  await ws.subscribe(room.topic);
   // Announced to the others: the newcomer's welcome said it all.
-  room.publish({ type: "join", name, members: room.members.size + 1, at: Date.now() });
-  room.members.add(ws);
+  room.publish({ type: "join", name, members: room.members, at: Date.now() }, ws);
   try {
     for await (const data of ws) {
       if (typeof data !== "string") continue;
@@ -138,8 +150,8 @@ async function chat(ws: ServerConnection, roomName: string): Promise<void> {
       room.publish(message);
     }
   } finally {
-    room.members.delete(ws);
-    room.publish({ type: "leave", name, members: room.members.size, at: Date.now() });
+    ws.unsubscribe(room.topic);
+    room.publish({ type: "leave", name, members: room.members, at: Date.now() });
   }
 }
 

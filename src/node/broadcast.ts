@@ -19,6 +19,15 @@ export interface BroadcastOptions {
    * connection that could take it. Default: false.
    */
   raiseExceptions?: boolean;
+  /**
+   * Skip connections with more than this many bytes waiting to be written
+   * (`connection.bufferedAmount`): a slow client misses messages instead of
+   * buffering them without limit; it gets the next ones once its buffer
+   * drains below the limit. The counterpart of `server.publish`'s
+   * `slowSubscriberLimit` with `slowSubscriber: "skip"`. Skipping isn't a
+   * failure: nothing is logged or raised. Default: `null` (no limit).
+   */
+  slowConnectionLimit?: number | null;
 }
 
 /**
@@ -53,10 +62,15 @@ export function broadcast(
   options: BroadcastOptions = {},
 ): void {
   const raiseExceptions = options.raiseExceptions === true;
+  const slowLimit = options.slowConnectionLimit ?? null;
+  if (slowLimit !== null && !(slowLimit >= 0)) {
+    throw new RangeError(`slowConnectionLimit must be a number >= 0; got ${String(slowLimit)}`);
+  }
   const outgoing = OutgoingMessage.from(message, "broadcast()");
   const errors: Error[] = [];
   for (const connection of connections) {
     if (connection.state !== OPEN) continue;
+    if (slowLimit !== null && connection.writer.buffered > slowLimit) continue;
     if (connection.writer.fragmented !== null) {
       if (raiseExceptions) {
         errors.push(

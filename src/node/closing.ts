@@ -121,7 +121,7 @@ export function closedFields(
 export function closingStarted(connection: Connection): void {
   // The peer's close frame must be read even if the application stopped
   // reading messages.
-  connection.messages.drain();
+  connection.queue.drain();
   connection.sendData();
   connection.writer.flush();
   if (connection.protocol.closeExpected()) startCloseTimer(connection);
@@ -207,7 +207,7 @@ export function tearDown(connection: Connection): void {
 
   const protocol = connection.protocol;
   const closeError = (): ConnectionClosed => connection.closeError();
-  connection.messages.close(closeError, protocol.closedNormally);
+  connection.queue.close(closeError, protocol.closedNormally);
   connection.keepalive?.stop(connection, closeError);
   writer.release();
 

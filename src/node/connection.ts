@@ -77,6 +77,14 @@ export { describeType, toBuffer } from "./writer.ts";
 export type { State };
 export { CLOSED, CLOSING, CONNECTING, OPEN };
 
+/** A copy of exactly the message's bytes: a received Buffer may be a view of a larger, pooled one. */
+function exactArrayBuffer(data: Data): Data | ArrayBuffer {
+  if (typeof data === "string") return data;
+  const copy = new ArrayBuffer(data.length);
+  new Uint8Array(copy).set(data);
+  return copy;
+}
+
 // The connection a transport belongs to: the transport's listeners are
 // shared functions rather than closures per connection.
 const kConnection = Symbol("websockets-ts.connection");
@@ -131,7 +139,7 @@ export class Connection<P extends Protocol = Protocol> {
   #flags = 0;
 
   /** The queue of messages received. @internal */
-  readonly messages: MessageQueue;
+  readonly queue: MessageQueue;
   // Looked up on first use (a net.Socket keeps a copy of each address it
   // was asked for, ~150 bytes per connection), and at the latest before the
   // transport is ended or destroyed: it forgets them then. `undefined`: not yet.
@@ -186,7 +194,7 @@ export class Connection<P extends Protocol = Protocol> {
       this.logger.debug(logMessages.state("CONNECTING"));
     }
 
-    this.messages = new MessageQueue(
+    this.queue = new MessageQueue(
       maxQueue,
       maxQueue === null ? null : Math.floor(maxQueue / 4),
       this,
@@ -351,6 +359,16 @@ export class Connection<P extends Protocol = Protocol> {
     return this.protocol.closeReason;
   }
 
+  /**
+   * Bytes queued to be written and not yet written: those produced this
+   * turn plus the transport's write buffer (`ws`'s `bufferedAmount`). A
+   * peer that reads slower than we send makes it grow; `send()` waits while
+   * it exceeds `writeLimit`, `broadcast()` doesn't.
+   */
+  get bufferedAmount(): number {
+    return this.writer.buffered;
+  }
+
   /** Resolves once the transport is closed. Never rejects. */
   get closed(): Promise<void> {
     const done = (this.#flags & CLOSE_DONE) !== 0;
@@ -370,10 +388,32 @@ export class Connection<P extends Protocol = Protocol> {
    *   it aborts (no message is lost).
    */
   recv(options: RecvOptions & { decode: true }): Promise<string>;
+  recv(options: RecvOptions & { decode: false; binaryType: "arraybuffer" }): Promise<ArrayBuffer>;
   recv(options: RecvOptions & { decode: false }): Promise<Buffer>;
+  recv(options: RecvOptions & { binaryType: "arraybuffer" }): Promise<string | ArrayBuffer>;
   recv(options?: RecvOptions): Promise<Data>;
-  recv(options?: RecvOptions): Promise<Data> {
-    return this.messages.get(options?.decode, options?.signal);
+  recv(options?: RecvOptions): Promise<Data | ArrayBuffer> {
+    const received = this.queue.get(options?.decode, options?.signal);
+    return options?.binaryType === "arraybuffer" ? received.then(exactArrayBuffer) : received;
+  }
+
+  /**
+   * Iterates over incoming messages like `for await (const m of ws)`, with
+   * {@link recv}'s `decode`: `ws.messages({ decode: true })` yields strings.
+   * Ends when the connection closes normally; throws `ConnectionClosedError`
+   * otherwise.
+   */
+  messages(options: { decode: true }): AsyncIterableIterator<string>;
+  messages(options: { decode: false }): AsyncIterableIterator<Buffer>;
+  messages(options?: { decode?: boolean }): AsyncIterableIterator<Data>;
+  async *messages(options?: { decode?: boolean }): AsyncIterableIterator<Data> {
+    const decode = options?.decode;
+    const messages = this.queue;
+    while (true) {
+      const result = await messages.nextDecoded(decode);
+      if (result.done === true) return;
+      yield result.value;
+    }
   }
 
   /**
@@ -384,9 +424,40 @@ export class Connection<P extends Protocol = Protocol> {
    * ```ts
    * for await (const fragment of ws.recvStreaming()) file.write(fragment);
    * ```
+   *
+   * `maxSize`: the limit for this message instead of the connection's
+   * `maxSize` (which is meant for messages held whole), in bytes; `null`:
+   * none. It applies from the first `next()` to the end of the message, to
+   * the bytes read meanwhile: call it before the peer sends the message
+   * (frames read earlier were checked against `maxSize`). A larger message
+   * closes the connection with 1009.
    */
-  recvStreaming(options?: { decode?: boolean }): AsyncIterableIterator<Data> {
-    return this.messages.stream(options?.decode);
+  recvStreaming(options?: {
+    decode?: boolean;
+    maxSize?: number | null;
+  }): AsyncIterableIterator<Data> {
+    const stream = this.queue.stream(options?.decode);
+    const maxSize = options?.maxSize;
+    if (maxSize === undefined) return stream;
+    if (maxSize !== null && !(Number.isSafeInteger(maxSize) && maxSize > 0)) {
+      throw new RangeError(`maxSize must be a positive integer or null; got ${String(maxSize)}`);
+    }
+    return this.streamWithLimit(stream, maxSize);
+  }
+
+  /** Raises the protocol's message limit while one message is streamed. */
+  private async *streamWithLimit(
+    stream: AsyncIterableIterator<Data>,
+    maxSize: number | null,
+  ): AsyncIterableIterator<Data> {
+    const protocol = this.protocol;
+    const previous = protocol.maxSize;
+    protocol.maxSize = maxSize;
+    try {
+      yield* stream;
+    } finally {
+      protocol.maxSize = previous;
+    }
   }
 
   /**
@@ -398,7 +469,7 @@ export class Connection<P extends Protocol = Protocol> {
     // The queue is its own iterator: a loop over an idle connection costs
     // no object of its own. Leaving a loop doesn't close the connection,
     // and a new loop goes on with the next message.
-    return this.messages;
+    return this.queue;
   }
 
   // --- Sending -------------------------------------------------------------
@@ -468,6 +539,18 @@ export class Connection<P extends Protocol = Protocol> {
     } else {
       startCloseTimer(this);
     }
+    return this.closed;
+  }
+
+  /**
+   * Destroys the transport at once, without a closing handshake (`ws`'s
+   * `terminate()`): for a peer that stopped answering, or a deadline. The
+   * close code is 1006; `closed` resolves once the transport is closed;
+   * pending `recv()` and `send()` reject with `ConnectionClosedError`.
+   * Idempotent.
+   */
+  terminate(): Promise<void> {
+    this.abortTransport();
     return this.closed;
   }
 
@@ -684,7 +767,7 @@ export class Connection<P extends Protocol = Protocol> {
     // Closed already (the peer left before the sink was installed): the
     // sink hears it after the caller delivered the frames returned.
     if ((this.#flags & CLOSE_DONE) !== 0) queueMicrotask(() => sink.closed(this.closeError()));
-    return this.messages.takeAll();
+    return this.queue.takeAll();
   }
 
   /**
@@ -734,7 +817,7 @@ export class Connection<P extends Protocol = Protocol> {
         this.#bytesIn += frame.data.length;
         if (frame.fin) this.#messagesIn += 1;
         if ((this.#flags & EVENT_SINK) !== 0) sinks.get(this)!.data(frame);
-        else this.messages.put(frame);
+        else this.queue.put(frame);
         break;
       case OP_PING:
         publishPing(this, frame.data);

@@ -270,6 +270,11 @@ export class MessageQueue implements AsyncIterator<Data> {
     return this.#get(undefined, undefined, true) as Promise<IteratorResult<Data>>;
   }
 
+  /** {@link MessageQueue.next} with `decode` as in {@link MessageQueue.get}. */
+  nextDecoded(decode: boolean | undefined): Promise<IteratorResult<Data>> {
+    return this.#get(decode, undefined, true) as Promise<IteratorResult<Data>>;
+  }
+
   /**
    * Ends one loop over the messages (`break` in `for await`); the queue and
    * the connection go on: a later loop or `recv()` reads the next message.

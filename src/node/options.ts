@@ -87,6 +87,13 @@ export interface RecvOptions {
   decode?: boolean;
   /** Cancels the wait. A message arriving later stays queued for the next `recv()`. */
   signal?: AbortSignal;
+  /**
+   * `"arraybuffer"`: a binary message comes as an `ArrayBuffer` holding
+   * exactly its bytes. Default (`"nodebuffer"`): a `Buffer`, which may be a
+   * view of a larger pooled buffer: its `.buffer` isn't the message (use
+   * `buf.byteOffset` and `buf.length`, or this option).
+   */
+  binaryType?: "nodebuffer" | "arraybuffer";
 }
 
 /** Options of {@link Connection.send}. */

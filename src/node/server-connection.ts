@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { InvalidHandshake } from "../errors.ts";
 import { CLOSE_INTERNAL_ERROR } from "../frames.ts";
@@ -25,26 +26,33 @@ import type { Topics } from "./topics.ts";
  *
  * @internal
  */
-export interface ServerHooks {
-  readonly server: Server;
+export interface ServerHooks<Data = unknown> {
+  readonly server: Server<Data>;
   /** Whether the server still accepts connections (else a 101 becomes a 503). */
   isServing(): boolean;
   /** The handshake is over; `opened`: the connection is OPEN and its handler may run. */
-  handshakeDone(connection: ServerConnection, opened: boolean): void;
+  handshakeDone(connection: ServerConnection<Data>, opened: boolean): void;
   /** The handler returned (`threw`: false) or threw `error`. */
-  handlerSettled(connection: ServerConnection, error: unknown, threw: boolean): Promise<void>;
+  handlerSettled(connection: ServerConnection<Data>, error: unknown, threw: boolean): Promise<void>;
   /** The connection closed: the server forgets it (and it leaves its topics). */
-  closed(connection: ServerConnection): void;
+  closed(connection: ServerConnection<Data>): void;
   /** The server's topics, for `subscribe()` and friends. */
   topics(): Topics;
 }
 
+// Per-connection `data`, for the connections that have any: a field would
+// cost every idle connection 8 bytes (docs/decisions.md, "Memory layout").
+const connectionData = new WeakMap<object, unknown>();
+
 const FAILED_HANDSHAKE_BODY =
   "Failed to open a WebSocket connection.\nSee server log for more information.\n";
 
-/** A WebSocket connection accepted by a {@link Server}. */
-export class ServerConnection extends Connection<ServerProtocol> {
-  readonly #hooks: ServerHooks;
+/**
+ * A WebSocket connection accepted by a {@link Server}. `Data` is the type
+ * of {@link ServerConnection.data}, set by `serve<Data>()`.
+ */
+export class ServerConnection<Data = unknown> extends Connection<ServerProtocol> {
+  readonly #hooks: ServerHooks<Data>;
   /** The user name authenticated by `basicAuth()`, else `null`. */
   username: string | null = null;
 
@@ -52,23 +60,49 @@ export class ServerConnection extends Connection<ServerProtocol> {
   // before the handshake starts): the resolve function of the promise
   // `handshake()` awaits when a hook may be async, or `#finishNow`, which
   // completes the handshake at once.
-  #requestReceived: ((this: ServerConnection, request: Request | null) => void) | null = null;
+  #requestReceived: ((this: ServerConnection<Data>, request: Request | null) => void) | null = null;
 
   /** @internal */
   constructor(
     protocol: ServerProtocol,
     socket: Duplex,
     logger: LoggerLike,
-    hooks: ServerHooks,
+    hooks: ServerHooks<Data>,
     settings: ConnectionSettings,
   ) {
     super(protocol, socket, logger, settings);
     this.#hooks = hooks;
   }
 
-  /** The server that accepted this connection. */
-  get server(): Server {
+  /**
+   * The server that accepted this connection: a handler reaches the other
+   * connections through `ws.server.connections`, e.g. to broadcast.
+   */
+  get server(): Server<Data> {
     return this.#hooks.server;
+  }
+
+  /**
+   * What the application attached to this connection, typically in
+   * `processRequest` (the authenticated user...) or passed to
+   * `handleUpgrade()`, for the handler to read; typed by `serve<Data>()`.
+   * `undefined` until set.
+   */
+  get data(): Data {
+    return connectionData.get(this) as Data;
+  }
+
+  set data(value: Data) {
+    connectionData.set(this, value);
+  }
+
+  /**
+   * The opening handshake's request. Never `null` where the application
+   * sees the connection: in the hooks (`processRequest`...) and the handler,
+   * the request has been received.
+   */
+  override get request(): Request {
+    return this.protocol.request as Request;
   }
 
   /**
@@ -212,7 +246,7 @@ export class ServerConnection extends Connection<ServerProtocol> {
    * Runs the opening handshake; resolves to whether the connection is OPEN.
    * @internal
    */
-  async handshake(options: ServeOptions): Promise<boolean> {
+  async handshake(options: ServeOptions<Data>, incoming?: IncomingMessage): Promise<boolean> {
     const request = await new Promise<Request | null>((resolve) => {
       this.#requestReceived = resolve;
     });
@@ -225,7 +259,7 @@ export class ServerConnection extends Connection<ServerProtocol> {
     let fromProcessRequest = false;
     if (options.processRequest != null) {
       try {
-        response = (await options.processRequest(this, request)) ?? null;
+        response = (await options.processRequest(this, request, incoming)) ?? null;
         fromProcessRequest = response !== null;
       } catch (error) {
         protocol.handshakeExc = error instanceof Error ? error : new Error(String(error));

@@ -41,7 +41,7 @@ export type MaybeResponse = Response | null | undefined | void;
 export const DEFAULT_OPEN_TIMEOUT = 10_000;
 
 /** Options of {@link serve}, with their defaults. */
-export interface ServeOptions extends ConnectionOptions {
+export interface ServeOptions<Data = unknown> extends ConnectionOptions {
   /**
    * Host to listen on; default: all interfaces (`::` or `0.0.0.0`, as
    * `net.Server.listen` does).
@@ -97,16 +97,25 @@ export interface ServeOptions extends ConnectionOptions {
    * A throw answers 500 and logs `opening handshake failed`.
    */
   selectSubprotocol?:
-    | ((connection: ServerConnection, subprotocols: readonly string[]) => string | null)
+    | ((connection: ServerConnection<Data>, subprotocols: readonly string[]) => string | null)
     | null;
   /**
    * Runs when the request arrives, before the handshake. Return a response
    * (e.g. `connection.respond(401, "...")`) to answer it instead of
    * upgrading; return nothing to proceed. May be async. A throw answers 500
-   * and logs `processRequest failed`.
+   * and logs `processRequest failed`. Set `connection.data` here to hand the
+   * handler what you learnt (the authenticated user...).
+   *
+   * `incoming`: node:http's request, when the server is attached to an
+   * `http.Server` (`server` option) or the request came through
+   * `handleUpgrade()`; `undefined` when the server listens itself.
    */
   processRequest?:
-    | ((connection: ServerConnection, request: Request) => MaybeResponse | Promise<MaybeResponse>)
+    | ((
+        connection: ServerConnection<Data>,
+        request: Request,
+        incoming?: IncomingMessage,
+      ) => MaybeResponse | Promise<MaybeResponse>)
     | null;
   /**
    * Runs before the response is sent: modify it, or return another one.
@@ -114,7 +123,7 @@ export interface ServeOptions extends ConnectionOptions {
    */
   processResponse?:
     | ((
-        connection: ServerConnection,
+        connection: ServerConnection<Data>,
         request: Request,
         response: Response,
       ) => MaybeResponse | Promise<MaybeResponse>)
@@ -134,7 +143,7 @@ export interface ServeOptions extends ConnectionOptions {
    * are added to the connection's logger (e.g. the client IP from
    * `X-Forwarded-For`).
    */
-  logContext?: ((connection: ServerConnection) => LogFields | null | undefined) | null;
+  logContext?: ((connection: ServerConnection<Data>) => LogFields | null | undefined) | null;
   /**
    * Carries topics to other processes: `clusterBackplane()` (workers of
    * `node:cluster`), `redisBackplane()` from `websockets-ts/redis`, or your
@@ -157,7 +166,7 @@ export interface ServeOptions extends ConnectionOptions {
 }
 
 /** The handler `serve()` runs for each connection. */
-export type Handler = (connection: ServerConnection) => Promise<void> | void;
+export type Handler<Data = unknown> = (connection: ServerConnection<Data>) => Promise<void> | void;
 
 export { ServerConnection };
 
@@ -173,6 +182,14 @@ export interface CloseServerOptions {
   code?: number;
   /** Close reason. Default: `""`. */
   reason?: string;
+  /**
+   * Deadline in ms for the whole shutdown: once it passes, connections
+   * still open are terminated (no closing handshake, code 1006) and
+   * `close()` resolves when their transports are closed, without waiting
+   * for handlers that are still running (WARN `server close timed out`).
+   * Default: `null`, wait for every handler, however long.
+   */
+  timeout?: number | null;
 }
 
 /**
@@ -184,9 +201,9 @@ export interface CloseServerOptions {
  * await server.close();
  * ```
  */
-export class Server {
-  readonly #handler: Handler;
-  readonly #options: ServeOptions;
+export class Server<Data = unknown> {
+  readonly #handler: Handler<Data>;
+  readonly #options: ServeOptions<Data>;
   readonly #logger: LoggerLike;
   readonly #openTimeout: number | null;
   // What every connection's protocol shares, prepared once.
@@ -202,13 +219,13 @@ export class Server {
 
   // Only open connections are tracked: one in its handshake is counted in
   // #running, and gets a 503 if the server closes meanwhile.
-  readonly #open = new Set<ServerConnection>();
+  readonly #open = new Set<ServerConnection<Data>>();
   // Connection handlers running, and what resolves when none is left.
   #running = 0;
   #idle: (() => void) | null = null;
 
   // What its connections may ask of the server.
-  readonly #hooks: ServerHooks = {
+  readonly #hooks: ServerHooks<Data> = {
     server: this,
     isServing: () => this.#serving,
     handshakeDone: (connection, opened) => this.#afterHandshake(connection, opened),
@@ -238,7 +255,7 @@ export class Server {
   };
 
   /** @internal Use {@link serve}. */
-  constructor(handler: Handler, options: ServeOptions) {
+  constructor(handler: Handler<Data>, options: ServeOptions<Data>) {
     if (typeof handler !== "function") {
       throw new TypeError(`serve() expects a handler function; got ${typeof handler}`);
     }
@@ -249,7 +266,7 @@ export class Server {
     this.#topics = new Topics(options, this.#logger);
     this.#openTimeout =
       options.openTimeout === undefined ? DEFAULT_OPEN_TIMEOUT : options.openTimeout;
-    this.#protocolConfig = serverProtocolConfig(options);
+    this.#protocolConfig = serverProtocolConfig(options as ServeOptions);
     this.#closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
@@ -290,7 +307,7 @@ export class Server {
    * Connections that completed the opening handshake and aren't closed yet.
    * A live set: copy it before awaiting in a loop over it.
    */
-  get connections(): ReadonlySet<ServerConnection> {
+  get connections(): ReadonlySet<ServerConnection<Data>> {
     return this.#open;
   }
 
@@ -343,8 +360,12 @@ export class Server {
    * ```ts
    * httpServer.on("upgrade", (req, socket, head) => wsServer.handleUpgrade(req, socket, head));
    * ```
+   *
+   * `data`: the connection's initial {@link ServerConnection.data}, e.g. the
+   * session your app authenticated from `req` before handing it over.
+   * `processRequest` gets `req` too.
    */
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, data?: Data): void {
     if (!this.#serving) {
       refuse(socket, "503 Service Unavailable");
       return;
@@ -369,7 +390,8 @@ export class Server {
     const s = socket as Partial<Socket>;
     // node:http may have set an idle timeout for HTTP; WebSocket has keepalive.
     s.setTimeout?.(0);
-    const connection = this.#accept(socket);
+    const connection = this.#accept(socket, req);
+    if (data !== undefined) connection.data = data;
     connection.feed(head.length > 0 ? Buffer.concat([bytes, head]) : bytes);
     if (socket.isPaused()) socket.resume();
   }
@@ -378,9 +400,16 @@ export class Server {
    * Closes the server: stops accepting connections; unless
    * `closeConnections` is false, closes open connections with 1001 and
    * answers handshakes in progress with 503; waits for every handler to
-   * return. Idempotent. Logs `server closing` and `server closed`.
+   * return, or until `timeout` (then terminates what is left). Idempotent.
+   * Logs `server closing` and `server closed`.
    */
   close(options: CloseServerOptions = {}): Promise<void> {
+    const timeout = options.timeout;
+    if (timeout != null && !(timeout >= 0 && timeout < 2 ** 31)) {
+      return Promise.reject(
+        new RangeError(`timeout must be a number of ms >= 0 or null; got ${String(timeout)}`),
+      );
+    }
     this.#closing ??= this.#close(options);
     return this.#closing;
   }
@@ -458,17 +487,17 @@ export class Server {
     }
   }
 
-  #accept(socket: Duplex): ServerConnection {
+  #accept(socket: Duplex, incoming?: IncomingMessage): ServerConnection<Data> {
     const options = this.#options;
     const select = options.selectSubprotocol;
-    let connection: ServerConnection | null = null;
+    let connection: ServerConnection<Data> | null = null;
     const protocol = new ServerProtocol({
       config: this.#protocolConfig,
       logger: protocolLogger(this.#logger),
       selectSubprotocol:
         select == null ? undefined : (_protocol, subprotocols) => select(connection!, subprotocols),
     });
-    connection = new ServerConnection(
+    connection = new ServerConnection<Data>(
       protocol,
       socket,
       this.#logger,
@@ -479,18 +508,18 @@ export class Server {
     const synchronous =
       options.processRequest == null && options.processResponse == null && !handshakeTraced();
     connection.startHandshake(this.#openTimeout, synchronous);
-    if (!synchronous) this.#run(connection);
+    if (!synchronous) this.#run(connection, incoming);
     return connection;
   }
 
   /** The handshake when a hook may be asynchronous, or traced. */
-  async #run(connection: ServerConnection): Promise<void> {
+  async #run(connection: ServerConnection<Data>, incoming?: IncomingMessage): Promise<void> {
     let opened = false;
     try {
       if (handshakeTraced()) {
         try {
           await traceHandshake("server", describeAddress(connection.remoteAddress), async () => {
-            opened = await connection.handshake(this.#options);
+            opened = await connection.handshake(this.#options, incoming);
             if (!opened) throw connection.handshakeFailure();
             return connection;
           });
@@ -498,7 +527,7 @@ export class Server {
           // Logged where it happened; the transport is closing.
         }
       } else {
-        opened = await connection.handshake(this.#options);
+        opened = await connection.handshake(this.#options, incoming);
       }
     } catch (error) {
       // A bug: don't leak the connection.
@@ -509,7 +538,7 @@ export class Server {
     this.#afterHandshake(connection, opened);
   }
 
-  #afterHandshake(connection: ServerConnection, opened: boolean): void {
+  #afterHandshake(connection: ServerConnection<Data>, opened: boolean): void {
     connection.endHandshake();
     if (!opened) {
       this.#finish(connection);
@@ -526,7 +555,11 @@ export class Server {
     connection.followHandler(Promise.resolve(result));
   }
 
-  async #afterHandler(connection: ServerConnection, error: unknown, threw: boolean): Promise<void> {
+  async #afterHandler(
+    connection: ServerConnection<Data>,
+    error: unknown,
+    threw: boolean,
+  ): Promise<void> {
     try {
       // The connection closed under the handler (e.g. a send() after the
       // peer's close): not a failure of the handler; `connection closed`
@@ -545,23 +578,14 @@ export class Server {
     await this.#finish(connection);
   }
 
-  async #finish(connection: ServerConnection): Promise<void> {
+  async #finish(connection: ServerConnection<Data>): Promise<void> {
     await connection.closed;
     this.#running--;
     if (this.#running === 0 && this.#idle !== null) this.#idle();
   }
 
-  async #close(options: CloseServerOptions): Promise<void> {
-    const { closeConnections = true, code = CLOSE_GOING_AWAY, reason = "" } = options;
-    this.#logger.info(logMessages.serverClosing);
-    this.#serving = false;
-    let listenerClosed: Promise<void> = Promise.resolve();
-    const netServer = this.#netServer;
-    if (netServer !== null) {
-      listenerClosed = new Promise((resolve) => netServer.close(() => resolve()));
-    }
-    if (this.#httpServer !== null) this.#httpServer.off("upgrade", this.#onUpgrade);
-
+  /** Closes open connections unless asked not to, then waits for every handler. */
+  async #settle(closeConnections: boolean, code: number, reason: string): Promise<false> {
     if (closeConnections) {
       // Connections in their handshake get a 503 when it completes (see
       // handshake()); open ones are closed.
@@ -575,6 +599,37 @@ export class Server {
       await new Promise<void>((resolve) => {
         this.#idle = resolve;
       });
+    }
+    return false;
+  }
+
+  async #close(options: CloseServerOptions): Promise<void> {
+    const { closeConnections = true, code = CLOSE_GOING_AWAY, reason = "" } = options;
+    const timeout = options.timeout ?? null;
+    this.#logger.info(logMessages.serverClosing);
+    this.#serving = false;
+    let listenerClosed: Promise<void> = Promise.resolve();
+    const netServer = this.#netServer;
+    if (netServer !== null) {
+      listenerClosed = new Promise((resolve) => netServer.close(() => resolve()));
+    }
+    if (this.#httpServer !== null) this.#httpServer.off("upgrade", this.#onUpgrade);
+
+    const settled = this.#settle(closeConnections, code, reason);
+    if (timeout === null) {
+      await settled;
+    } else {
+      let timer: NodeJS.Timeout | undefined;
+      const expired = new Promise<true>((resolve) => {
+        timer = setTimeout(resolve, timeout, true);
+      });
+      const timedOut = await Promise.race([settled, expired]);
+      clearTimeout(timer);
+      if (timedOut === true) {
+        const open = [...this.#open];
+        this.#logger.warn(logMessages.serverCloseTimeout(open.length, this.#running));
+        await Promise.all(open.map((connection) => connection.terminate()));
+      }
     }
     await listenerClosed;
     await this.#topics.close();
@@ -636,15 +691,19 @@ export interface RequestRouter {
  * returns, the connection is closed with 1000; when it throws, the error is
  * logged (`connection handler failed`) and the connection is closed with 1011.
  */
-export async function serve(
-  handler: Handler | RequestRouter,
-  options: ServeOptions = {},
-): Promise<Server> {
+export async function serve<Data = unknown>(
+  handler: Handler<Data> | RequestRouter,
+  options: ServeOptions<Data> = {},
+): Promise<Server<Data>> {
   // A router (see `route()`) matches each request before the upgrade.
   if (typeof handler === "object" && handler !== null && typeof handler.mount === "function") {
-    ({ handler, options } = handler.mount(options));
+    const mounted = handler.mount(options as ServeOptions) as unknown as {
+      handler: Handler<Data>;
+      options: ServeOptions<Data>;
+    };
+    ({ handler, options } = mounted);
   }
-  const server = new Server(handler as Handler, options);
+  const server = new Server<Data>(handler as Handler<Data>, options);
   await server.start();
   return server;
 }

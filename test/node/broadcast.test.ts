@@ -177,3 +177,33 @@ describe("broadcast", () => {
     });
   });
 });
+
+describe("broadcast slowConnectionLimit", () => {
+  it("skips connections with more bytes waiting than the limit", async () => {
+    const { server, clients, teardown } = await setup(2, { compression: null });
+    const [slow, fast] = [...server.connections];
+    const portOf = (ws: Connection) => (ws.remoteAddress as { port: number }).port;
+    const clientOf = (connection: Connection) =>
+      clients.find((ws) => (ws.localAddress as { port: number }).port === portOf(connection))!;
+    // Queued until the end of this turn: `slow` has 10_004 bytes waiting.
+    const sent = slow.send(Buffer.alloc(10_000));
+    assert.ok(slow.bufferedAmount > 1000);
+    assert.equal(fast.bufferedAmount, 0);
+    broadcast(server.connections, "ticker", { slowConnectionLimit: 1000 });
+    await sent;
+    assert.equal(await clientOf(fast).recv(), "ticker");
+    assert.deepEqual(await clientOf(slow).recv(), Buffer.alloc(10_000));
+    // Once drained, the slow connection gets the next broadcast: not the skipped one.
+    broadcast(server.connections, "next", { slowConnectionLimit: 1000 });
+    assert.equal(await clientOf(slow).recv(), "next");
+    assert.equal(await clientOf(fast).recv(), "next");
+    await teardown();
+  });
+
+  it("rejects a negative limit", () => {
+    assert.throws(() => broadcast([], "x", { slowConnectionLimit: -1 }), {
+      name: "RangeError",
+      message: /-1/,
+    });
+  });
+});

@@ -1016,3 +1016,98 @@ describe("Connection options", () => {
     clientEnd.destroy();
   });
 });
+
+describe("Connection: what ws users reach for", () => {
+  it("bufferedAmount counts bytes queued and not yet written", async () => {
+    const { ws, peer } = await pair("server");
+    assert.equal(ws.bufferedAmount, 0);
+    const sent = ws.send(Buffer.alloc(1000));
+    // Framed (2 + 2 header bytes) and queued for the end of this turn.
+    assert.equal(ws.bufferedAmount, 1004);
+    await sent;
+    assert.deepEqual(await peer.recv(), Buffer.alloc(1000));
+    assert.equal(ws.bufferedAmount, 0);
+    await closeBoth(ws, peer);
+  });
+
+  it("terminate() destroys the transport without a closing handshake: 1006", async () => {
+    const { ws, raw } = await rawPair("server");
+    let peerClosed = false;
+    raw.socket.on("close", () => {
+      peerClosed = true;
+    });
+    await ws.terminate();
+    assert.equal(ws.state, CLOSED);
+    assert.equal(ws.closeCode, 1006);
+    // No close frame was written before the reset.
+    assert.equal(await raw.reader.nextData(), null);
+    await assert.rejects(ws.send("late"), { name: "ConnectionClosedError" });
+    await assert.rejects(ws.recv(), { name: "ConnectionClosedError" });
+    // Idempotent.
+    await ws.terminate();
+    await new Promise((resolve) => raw.socket.once("close", resolve).resume());
+    assert.ok(peerClosed || raw.socket.destroyed);
+  });
+
+  it("messages({ decode: true }) iterates over strings, binary decoded", async () => {
+    const { ws, peer } = await pair("server");
+    await peer.send("one");
+    await peer.send(Buffer.from("two"));
+    await peer.close();
+    const received: string[] = [];
+    for await (const message of ws.messages({ decode: true })) received.push(message);
+    assert.deepEqual(received, ["one", "two"]);
+    await ws.closed;
+  });
+
+  it('recv({ binaryType: "arraybuffer" }) returns exactly the message\'s bytes', async () => {
+    const { ws, peer } = await pair("server");
+    // Two messages read in one chunk: each Buffer is a view of the chunk.
+    await Promise.all([peer.send(Buffer.from([1, 2, 3])), peer.send(Buffer.from([4, 5]))]);
+    const first = await ws.recv({ binaryType: "arraybuffer" });
+    assert.ok(first instanceof ArrayBuffer);
+    assert.deepEqual([...new Uint8Array(first)], [1, 2, 3]);
+    const second = await ws.recv({ decode: false, binaryType: "arraybuffer" });
+    assert.deepEqual([...new Uint8Array(second)], [4, 5]);
+    await peer.send("text stays a string");
+    assert.equal(await ws.recv({ binaryType: "arraybuffer" }), "text stays a string");
+    await closeBoth(ws, peer);
+  });
+});
+
+describe("recvStreaming({ maxSize })", () => {
+  it("streams a message larger than maxSize, then maxSize applies again", async () => {
+    const { ws, peer } = await pair("server", { maxSize: 1000 });
+    const fragments = ws.recvStreaming({ maxSize: 10_000 });
+    const first = fragments.next();
+    const chunks = Array.from({ length: 5 }, (_, i) => Buffer.alloc(1000, i));
+    await peer.send(chunks);
+    const received: Buffer[] = [(await first).value as Buffer];
+    for await (const fragment of fragments) received.push(fragment as Buffer);
+    assert.deepEqual(Buffer.concat(received), Buffer.concat(chunks));
+    // Back to 1000 bytes for messages held whole.
+    await peer.send(Buffer.alloc(2000)).catch(() => {});
+    await assert.rejects(ws.recv(), { name: "ConnectionClosedError" });
+    assert.equal(ws.protocol.closeSent?.code, 1009);
+    await peer.closed;
+  });
+
+  it("without its own limit, maxSize applies to streaming too", async () => {
+    const { ws, peer } = await pair("server", { maxSize: 1000 });
+    const fragments = ws.recvStreaming();
+    const first = fragments.next();
+    await peer.send(Array.from({ length: 5 }, () => Buffer.alloc(1000))).catch(() => {});
+    assert.equal(((await first).value as Buffer).length, 1000);
+    await assert.rejects(async () => {
+      for await (const _ of fragments);
+    });
+    assert.equal(ws.protocol.closeSent?.code, 1009);
+    await peer.closed;
+  });
+
+  it("rejects an invalid maxSize, naming it", async () => {
+    const { ws, peer } = await pair("server");
+    assert.throws(() => ws.recvStreaming({ maxSize: -5 }), { name: "RangeError", message: /-5/ });
+    await closeBoth(ws, peer);
+  });
+});

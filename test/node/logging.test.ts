@@ -227,6 +227,8 @@ const VALUED: Record<string, RegExp> = {
   frameSent: /^> [A-Z]+ .*\[.*\]$/,
   frameReceived: /^< [A-Z]+ .*\[.*\]$/,
   failing: /^! failing connection with code \d+$/,
+  serverCloseTimeout:
+    /^server close timed out: terminating \d+ connections, \d+ handlers still running$/,
   slowSubscriber:
     /^slow subscriber (skipped|closed): write buffer over \d+ bytes on publish to ".+"$/,
   publishFailed: /^skipped publish to ".+": failed to write message: \S/,
@@ -787,6 +789,25 @@ for (const [kind, createSink] of Object.entries(SINKS)) {
         warning.fields.remoteAddress,
         `${HOST}:${(ws.localAddress as { port: number }).port}`,
       );
+    });
+
+    test("WARN server close timed out, without connection fields", async () => {
+      const s = makeSink();
+      let release!: () => void;
+      const stuck = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const { server, url } = await startServer(s, () => stuck);
+      const ws = await connect(url, { logger: false });
+      await server.close({ timeout: 20 });
+      release();
+      await ws.closed;
+      const warning = only(
+        s.records(),
+        "server close timed out: terminating 0 connections, 1 handlers still running",
+        "warn",
+      );
+      assertNoConnectionFields(warning, "websockets.server");
     });
 
     test("WARN origins isn't set, once, when browsers send credentials", async () => {

@@ -722,3 +722,137 @@ describe("raw peers", () => {
     assert.equal(headers.get("x-test"), "1");
   });
 });
+
+describe("context from the handshake to the handler", () => {
+  it("processRequest sets typed data, gets node:http's request when attached", async () => {
+    const http = createHttpServer();
+    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+    const { port } = http.address() as { port: number };
+    const seen: (string | undefined)[] = [];
+    const server = await serve<{ user: string }>(
+      async (ws) => {
+        // Typed: no cast, no null check.
+        await ws.send(`${ws.data.user} via ${ws.request.path}`);
+        await ws.closed;
+      },
+      {
+        server: http,
+        logger: false,
+        processRequest: (connection, request, incoming) => {
+          seen.push(`${incoming?.method} ${incoming?.headers["x-app"]}`);
+          const token = new URL(request.path, "ws://host").searchParams.get("token");
+          if (token !== "s3cret") return connection.respond(401, "Unauthorized\n");
+          connection.data = { user: "alice" };
+        },
+      },
+    );
+    const ws = await connect(`ws://127.0.0.1:${port}/chat?token=s3cret`, {
+      logger: false,
+      additionalHeaders: { "X-App": "day-one" },
+    });
+    assert.equal(await ws.recv(), "alice via /chat?token=s3cret");
+    await ws.close();
+    const error = await rejected(`ws://127.0.0.1:${port}/chat?token=wrong`, {
+      additionalHeaders: { "X-App": "day-one" },
+    });
+    assert.equal(error.response.status, 401);
+    assert.deepEqual(seen, ["GET day-one", "GET day-one"]);
+    await server.close();
+    await new Promise<void>((resolve) => http.close(() => resolve()));
+  });
+
+  it("handleUpgrade passes data and the request to the connection", async () => {
+    let incomingUrl: string | undefined;
+    const server = await serve<{ session: string }>(
+      async (ws) => {
+        await ws.send(ws.data.session);
+      },
+      {
+        noServer: true,
+        logger: false,
+        processRequest: (_connection, _request, incoming) => {
+          incomingUrl = incoming?.url;
+        },
+      },
+    );
+    const http = createHttpServer();
+    http.on("upgrade", (req, socket, head) =>
+      server.handleUpgrade(req, socket, head, { session: `session of ${req.url}` }),
+    );
+    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+    const { port } = http.address() as { port: number };
+    const ws = await connect(`ws://127.0.0.1:${port}/x`, { logger: false });
+    assert.equal(await ws.recv(), "session of /x");
+    assert.equal(incomingUrl, "/x");
+    await ws.closed;
+    await server.close();
+    await new Promise<void>((resolve) => http.close(() => resolve()));
+  });
+
+  it("data is undefined until set, and per connection", async () => {
+    let count = 0;
+    const { server, url } = await start(async (ws) => {
+      assert.equal(ws.data, undefined);
+      ws.data = ++count;
+      await ws.send(String(ws.data));
+    });
+    const [a, b] = await Promise.all([
+      connect(url, { logger: false }),
+      connect(url, { logger: false }),
+    ]);
+    assert.deepEqual([await a.recv(), await b.recv()].sort(), ["1", "2"]);
+    await Promise.all([a.closed, b.closed]);
+    await server.close();
+  });
+});
+
+describe("server.close({ timeout })", () => {
+  it("terminates connections whose handlers don't return by the deadline", async () => {
+    const capture = createCaptureLogger();
+    let release!: () => void;
+    const stuck = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const { server, url } = await start(
+      async () => {
+        // A handler that ignores the connection closing.
+        await stuck;
+      },
+      { logger: capture.logger },
+    );
+    const { port } = server.address as { port: number };
+    // A peer that never answers the close frame: only terminate() ends it.
+    const raw = await rawConnect(port);
+    let peerClosed = false;
+    raw.socket.on("close", () => {
+      peerClosed = true;
+    });
+    await server.close({ timeout: 50 });
+    assert.equal(server.connections.size, 0);
+    assert.ok(
+      capture.records.some((r) =>
+        /server close timed out: terminating 1 connections, 1 handlers/.test(r.msg),
+      ),
+    );
+    release();
+    await new Promise((resolve) => setImmediate(resolve));
+    raw.socket.destroy();
+    assert.ok(peerClosed || raw.socket.destroyed);
+  });
+
+  it("waits for handlers that return before the deadline, and closes with 1001", async () => {
+    const { server, url } = await start(async (ws) => {
+      await ws.closed;
+    });
+    const ws = await connect(url, { logger: false });
+    await server.close({ timeout: 10_000 });
+    await ws.closed;
+    assert.equal(ws.closeCode, 1001);
+  });
+
+  it("rejects an invalid timeout", async () => {
+    const { server } = await start();
+    await assert.rejects(server.close({ timeout: -1 }), { name: "RangeError", message: /-1/ });
+    await server.close();
+  });
+});

@@ -1,0 +1,189 @@
+/**
+ * One client of bench/client.ts, in its own process, driving the C echo
+ * server (bench/echoserver.c):
+ *
+ *   node --import tsx bench/client-run.ts ours|ws URL SIZE CONNS INFLIGHT WARMUP_MS DURATION_MS
+ *   bun bench/client-run.ts web ...     (Bun's or Deno's built-in WebSocket)
+ *
+ * Each connection keeps INFLIGHT binary messages of SIZE bytes outstanding,
+ * sending one more per echo, and times every round trip. Prints one JSON
+ * line: messages echoed and seconds in the measured window, the client's CPU
+ * share of a core meanwhile, and p50/p99 round-trip times in microseconds.
+ * The run is bounded by its deadline; a connection that fails ends it.
+ *
+ * @module
+ */
+
+import process from "node:process";
+
+const [impl, url, ...numbers] = process.argv.slice(2);
+const parsed = numbers.map(Number);
+const [size, conns, inflight, warmupMs, durationMs] = parsed;
+if (!url || parsed.length !== 5 || parsed.some((n) => !Number.isInteger(n) || n < 0)) {
+  console.error("usage: client-run.ts ours|ws|web URL SIZE CONNS INFLIGHT WARMUP_MS DURATION_MS");
+  process.exit(2);
+}
+
+const payload = new Uint8Array(size).fill(0x61);
+let received = 0;
+let measuring = false;
+const samples: number[] = [];
+const SAMPLE_CAP = 1 << 20;
+
+/** Round-trip bookkeeping of one connection: send times, oldest first. */
+class Clock {
+  #sent: number[] = [];
+  #head = 0;
+  sent(): void {
+    this.#sent.push(performance.now());
+  }
+  echoed(): void {
+    received++;
+    const t = this.#sent[this.#head++];
+    if (this.#head > 4096) {
+      this.#sent = this.#sent.slice(this.#head);
+      this.#head = 0;
+    }
+    if (measuring && samples.length < SAMPLE_CAP) samples.push((performance.now() - t) * 1000);
+  }
+}
+
+let running = true;
+const closers: (() => Promise<void>)[] = [];
+
+async function startOurs(): Promise<void> {
+  const { connect } = await import("../src/index.ts");
+  const opened = await Promise.all(
+    Array.from({ length: conns }, () => connect(url, { compression: null })),
+  );
+  for (const ws of opened) {
+    const clock = new Clock();
+    closers.push(() => ws.close());
+    void (async () => {
+      for (let i = 0; i < inflight; i++) {
+        clock.sent();
+        await ws.send(payload);
+      }
+      try {
+        for await (const _ of ws) {
+          clock.echoed();
+          if (!running) continue;
+          clock.sent();
+          await ws.send(payload);
+        }
+      } catch {
+        // The connection ending early shows as a lower count.
+      }
+    })();
+  }
+}
+
+async function startWs(): Promise<void> {
+  const { WebSocket } = await import("ws");
+  const opened = await Promise.all(
+    Array.from(
+      { length: conns },
+      () =>
+        new Promise<InstanceType<typeof WebSocket>>((resolve, reject) => {
+          const ws = new WebSocket(url, { perMessageDeflate: false });
+          ws.once("open", () => resolve(ws));
+          ws.once("error", reject);
+        }),
+    ),
+  );
+  for (const ws of opened) {
+    const clock = new Clock();
+    closers.push(
+      () =>
+        new Promise<void>((resolve) => {
+          ws.once("close", () => resolve());
+          ws.close();
+        }),
+    );
+    ws.on("message", () => {
+      clock.echoed();
+      if (!running) return;
+      clock.sent();
+      ws.send(payload);
+    });
+    for (let i = 0; i < inflight; i++) {
+      clock.sent();
+      ws.send(payload);
+    }
+  }
+}
+
+/** The WHATWG WebSocket of the runtime (Bun, Deno, Node >= 22). */
+async function startWeb(): Promise<void> {
+  const opened = await Promise.all(
+    Array.from(
+      { length: conns },
+      () =>
+        new Promise<WebSocket>((resolve, reject) => {
+          const ws = new WebSocket(url);
+          ws.binaryType = "arraybuffer";
+          ws.onopen = () => resolve(ws);
+          ws.onerror = () => reject(new Error(`could not connect to ${url}`));
+        }),
+    ),
+  );
+  for (const ws of opened) {
+    const clock = new Clock();
+    closers.push(
+      () =>
+        new Promise<void>((resolve) => {
+          ws.onclose = () => resolve();
+          ws.close();
+        }),
+    );
+    ws.onmessage = () => {
+      clock.echoed();
+      if (!running) return;
+      clock.sent();
+      ws.send(payload);
+    };
+    for (let i = 0; i < inflight; i++) {
+      clock.sent();
+      ws.send(payload);
+    }
+  }
+}
+
+const starters: Record<string, () => Promise<void>> = {
+  ours: startOurs,
+  ws: startWs,
+  web: startWeb,
+};
+const start = starters[impl];
+if (start === undefined) {
+  console.error(`client-run: unknown client ${JSON.stringify(impl)} (ours, ws, web)`);
+  process.exit(2);
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const cpu = () => {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1e6;
+};
+
+await start();
+await sleep(warmupMs);
+measuring = true;
+const count0 = received;
+const cpu0 = cpu();
+const t0 = performance.now();
+await sleep(durationMs);
+const messages = received - count0;
+const seconds = (performance.now() - t0) / 1000;
+const cpuShare = (cpu() - cpu0) / seconds;
+measuring = false;
+running = false;
+samples.sort((a, b) => a - b);
+const pct = (q: number) =>
+  samples.length === 0 ? null : Math.round(samples[Math.floor((samples.length - 1) * q)]);
+process.stdout.write(
+  `${JSON.stringify({ messages, seconds, cpu: cpuShare, p50_us: pct(0.5), p99_us: pct(0.99) })}\n`,
+);
+// Closing is bounded: whatever has not closed in 5 s is left to the exit.
+await Promise.race([Promise.all(closers.map((close) => close().catch(() => {}))), sleep(5000)]);
+process.exit(0);
