@@ -55,7 +55,15 @@ import {
 import { watchIdle } from "./idle-release.ts";
 import { Keepalive } from "./keepalive.ts";
 import { LoggerProxy } from "./logger-proxy.ts";
-import { type Data, kInvalidUtf8, kPause, kResume, MessageQueue } from "./messages.ts";
+import {
+  type Data,
+  exactArrayBuffer,
+  kInvalidUtf8,
+  kPause,
+  kResume,
+  MessageQueue,
+  streamWithLimit,
+} from "./messages.ts";
 import {
   type Address,
   type ConnectionInit,
@@ -67,7 +75,7 @@ import {
   type SendOptions,
 } from "./options.ts";
 import { RESOLVED } from "./promises.ts";
-import { addressOf, describeAddress, disableNagle } from "./transport.ts";
+import { addressOf, describeAddress, disableNagle, listen } from "./transport.ts";
 import { PAUSED_BY_QUEUE, sendMessage, sendPong, Writer } from "./writer.ts";
 
 export { type EventSink, kEventSink, kSendFrame } from "./event-sink.ts";
@@ -76,22 +84,6 @@ export * from "./options.ts";
 export { describeType, toBuffer } from "./writer.ts";
 export type { State };
 export { CLOSED, CLOSING, CONNECTING, OPEN };
-
-/** A copy of exactly the message's bytes: a received Buffer may be a view of a larger, pooled one. */
-function exactArrayBuffer(data: Data): Data | ArrayBuffer {
-  if (typeof data === "string") return data;
-  const copy = new ArrayBuffer(data.length);
-  new Uint8Array(copy).set(data);
-  return copy;
-}
-
-// The connection a transport belongs to: the transport's listeners are
-// shared functions rather than closures per connection.
-const kConnection = Symbol("websockets-ts.connection");
-
-interface TaggedTransport extends Duplex {
-  [kConnection]: Connection;
-}
 
 // Bits of Connection's #flags.
 const DEBUG = 1;
@@ -201,36 +193,8 @@ export class Connection<P extends Protocol = Protocol> {
     );
 
     disableNagle(transport);
-    (transport as TaggedTransport)[kConnection] = this;
-    // Our 'end' listener must run before net.Socket's own, which makes
-    // writes fail once the peer half-closed: pending bytes go out first.
-    transport.prependListener("end", Connection.#transportEnd);
-    transport.on("data", Connection.#transportData);
-    transport.on("error", Connection.#transportError);
-    transport.on("close", Connection.#transportClose);
+    listen(transport, this);
     if (transport.destroyed) queueMicrotask(() => this.onClose());
-  }
-
-  // The transport's listeners, shared: `this` is the transport (not the
-  // class), tagged with its connection. Static so they reach private methods.
-  static #transportData(this: Duplex, chunk: Buffer): void {
-    // biome-ignore lint/complexity/noThisInStatic: `this` is the transport.
-    (this as TaggedTransport)[kConnection].dataReceived(chunk);
-  }
-
-  static #transportEnd(this: Duplex): void {
-    // biome-ignore lint/complexity/noThisInStatic: `this` is the transport.
-    (this as TaggedTransport)[kConnection].onEnd();
-  }
-
-  static #transportError(this: Duplex, error: Error): void {
-    // biome-ignore lint/complexity/noThisInStatic: `this` is the transport.
-    (this as TaggedTransport)[kConnection].onError(error);
-  }
-
-  static #transportClose(this: Duplex): void {
-    // biome-ignore lint/complexity/noThisInStatic: `this` is the transport.
-    (this as TaggedTransport)[kConnection].onClose();
   }
 
   // --- Hooks of the message queue --------------------------------------------
@@ -438,26 +402,7 @@ export class Connection<P extends Protocol = Protocol> {
   }): AsyncIterableIterator<Data> {
     const stream = this.queue.stream(options?.decode);
     const maxSize = options?.maxSize;
-    if (maxSize === undefined) return stream;
-    if (maxSize !== null && !(Number.isSafeInteger(maxSize) && maxSize > 0)) {
-      throw new RangeError(`maxSize must be a positive integer or null; got ${String(maxSize)}`);
-    }
-    return this.streamWithLimit(stream, maxSize);
-  }
-
-  /** Raises the protocol's message limit while one message is streamed. */
-  private async *streamWithLimit(
-    stream: AsyncIterableIterator<Data>,
-    maxSize: number | null,
-  ): AsyncIterableIterator<Data> {
-    const protocol = this.protocol;
-    const previous = protocol.maxSize;
-    protocol.maxSize = maxSize;
-    try {
-      yield* stream;
-    } finally {
-      protocol.maxSize = previous;
-    }
+    return maxSize === undefined ? stream : streamWithLimit(this.protocol, stream, maxSize);
   }
 
   /**
@@ -784,8 +729,8 @@ export class Connection<P extends Protocol = Protocol> {
   // Methods are TypeScript-private, not #private: a class with #private
   // methods gives each instance a brand, 8 bytes (docs/decisions.md).
 
-  /** The one way in: bytes read from the transport. */
-  private dataReceived(chunk: Buffer): void {
+  /** The one way in: bytes read from the transport. @internal */
+  dataReceived(chunk: Buffer): void {
     this.protocol.receiveData(chunk);
     this.process();
   }
@@ -832,8 +777,8 @@ export class Connection<P extends Protocol = Protocol> {
     }
   }
 
-  /** The peer half-closed: our answer is written now, before net.Socket ends the transport. */
-  private onEnd(): void {
+  /** The peer half-closed: our answer is written now, before net.Socket ends the transport. @internal */
+  onEnd(): void {
     this.keepAddresses();
     const writer = this.writer;
     writer.flush();
@@ -842,12 +787,13 @@ export class Connection<P extends Protocol = Protocol> {
     writer.flush();
   }
 
-  private onError(error: Error): void {
+  /** @internal */
+  onError(error: Error): void {
     transportFailed(this, error);
   }
 
-  /** The transport closed: every collaborator stops, then `closed` resolves. */
-  private onClose(): void {
+  /** The transport closed: every collaborator stops, then `closed` resolves. @internal */
+  onClose(): void {
     if (this.isClosed) return;
     this.#flags |= IS_CLOSED;
     const protocol = this.protocol;
