@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * `websockets-ts/web`: the browser's `WebSocket` and `WebSocketStream`,
  * on our client.

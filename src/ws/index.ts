@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * `websockets-ts/ws`: `ws` 8's API on websockets-ts. Moving from `ws` is
  * one import line:
