@@ -5,7 +5,7 @@ import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import pino from "pino";
-import { Frame, OP_CLOSE, OP_TEXT, type Opcode } from "../src/frames.ts";
+import { Frame, OP_CLOSE, OP_TEXT } from "../src/frames.ts";
 import { Headers } from "../src/headers.ts";
 import {
   type ConnectionClosedFields,
@@ -46,28 +46,6 @@ async function runChild(
     env: childEnv,
     timeout: 60_000,
   });
-}
-
-function frame(opcode: Opcode, data: Buffer | string | number[], fin = true): Frame {
-  const bytes = typeof data === "string" ? Buffer.from(data) : Buffer.from(data);
-  return new Frame(opcode, bytes, fin);
-}
-
-function closeFrame(code: number, reason = ""): Frame {
-  const data = Buffer.alloc(2 + Buffer.byteLength(reason));
-  data.writeUInt16BE(code, 0);
-  data.write(reason, 2);
-  return new Frame(OP_CLOSE, data);
-}
-
-/** The payload part of a rendering: between the opcode and the metadata. */
-function _payloadOf(rendered: string): string {
-  return rendered.slice(rendered.indexOf(" ") + 1, rendered.lastIndexOf(" ["));
-}
-
-/** Length in code points, as the elision counts. */
-function _width(text: string): number {
-  return [...text].length;
 }
 
 /** Collects what a logger writes, one string per record. */
@@ -619,8 +597,14 @@ describe("catalogue helpers", () => {
     );
     assert.equal(logMessages.state("CLOSING"), "= connection is CLOSING");
     assert.equal(logMessages.failing(1002), "! failing connection with code 1002");
-    assert.equal(logMessages.frameSent(frame(OP_TEXT, "hi")), "> TEXT 'hi' [2 bytes]");
-    assert.equal(logMessages.frameReceived(closeFrame(1000)), "< CLOSE 1000 (OK) [2 bytes]");
+    assert.equal(
+      logMessages.frameSent(new Frame(OP_TEXT, Buffer.from("hi"))),
+      "> TEXT 'hi' [2 bytes]",
+    );
+    assert.equal(
+      logMessages.frameReceived(new Frame(OP_CLOSE, Buffer.from([0x03, 0xe8]))),
+      "< CLOSE 1000 (OK) [2 bytes]",
+    );
   });
 
   test("docs/logging.md lists every message of the catalogue", () => {
