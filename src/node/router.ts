@@ -111,9 +111,26 @@ export const DEFAULT_MAX_PATH_LENGTH = 4096;
  * reason for the response body.
  */
 export type RouteMatch =
-  | { status: 200; pattern: string; params: Readonly<Record<string, string | number>> }
-  | { status: 308; location: string }
-  | { status: 400 | 404 | 414; reason: string };
+  | {
+      /** A route matches. */
+      status: 200;
+      /** The pattern of the route, as given to `route()`. */
+      pattern: string;
+      /** The parameters the path gives the route, converted. */
+      params: Readonly<Record<string, string | number>>;
+    }
+  | {
+      /** The path matches a route only with a trailing slash. */
+      status: 308;
+      /** The path with a trailing slash, and the query, for the `Location` header. */
+      location: string;
+    }
+  | {
+      /** 400: the target is malformed; 404: no route; 414: the target is too long. */
+      status: 400 | 404 | 414;
+      /** Why, naming the bad value: the body of the response. */
+      reason: string;
+    };
 
 type Segment =
   | { kind: "literal"; value: string }
@@ -253,7 +270,12 @@ export class Router implements RequestRouter {
    * first, then the match (answering 308, 400, 404 or 414 itself), then
    * the route's `processRequest`. Called by `serve()`; you don't need to.
    */
-  mount(options: ServeOptions): { handler: Handler; options: ServeOptions } {
+  mount(options: ServeOptions): {
+    /** Runs the handler of the route matched for the connection, with its parameters. */
+    handler: Handler;
+    /** `options`, with a `processRequest` that runs theirs, then matches the path, then runs the route's. */
+    options: ServeOptions;
+  } {
     const configs = new Map<CompiledRoute, ServerProtocolConfig>();
     for (const route of this.#routes) {
       if (route.protocolOptions !== null) {

@@ -92,6 +92,7 @@ export class ServerConnection<Data = unknown> extends Connection<ServerProtocol>
     return connectionData.get(this) as Data;
   }
 
+  /** Attaches a value to this connection, replacing the previous one. */
   set data(value: Data) {
     connectionData.set(this, value);
   }

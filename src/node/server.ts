@@ -674,7 +674,12 @@ export function serverProtocolConfig(options: ServeOptions): ServerProtocolConfi
  */
 export interface RequestRouter {
   /** Called by `serve()`: the handler and options to run in place of the router and `options`. */
-  mount(options: ServeOptions): { handler: Handler; options: ServeOptions };
+  mount(options: ServeOptions): {
+    /** The handler `serve()` runs for each connection, in place of the router. */
+    handler: Handler;
+    /** The options `serve()` uses in place of `options`. */
+    options: ServeOptions;
+  };
 }
 
 /**

@@ -7,8 +7,11 @@
 
 /** Dictionary of the {@link CloseEvent} constructor. */
 export interface CloseEventInit {
+  /** Whether the event bubbles (DOM `EventInit`). Default: `false`. */
   bubbles?: boolean;
+  /** Whether `preventDefault()` cancels the event (DOM `EventInit`). Default: `false`. */
   cancelable?: boolean;
+  /** Whether the event crosses shadow DOM boundaries (DOM `EventInit`). Default: `false`. */
   composed?: boolean;
   /** Whether the connection closed cleanly. Default: `false`. */
   wasClean?: boolean;

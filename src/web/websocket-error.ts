@@ -66,7 +66,8 @@ export class WebSocketError extends DOMException {
   #reason: string;
 
   /**
-   * @throws InvalidAccessError or SyntaxError DOMException, as {@link validateClose}.
+   * @throws InvalidAccessError DOMException for a close code other than 1000
+   *   or 3000-4999; SyntaxError DOMException for a reason over 123 bytes of UTF-8.
    */
   constructor(message = "", init: WebSocketCloseInfo = {}) {
     const { code, reason } = validateClose(init.closeCode, init.reason, "WebSocketError");

@@ -55,9 +55,13 @@ export class WebSocket extends EventTarget {
   static readonly CLOSING = CLOSING;
   /** The connection is closed or couldn't be opened. */
   static readonly CLOSED = CLOSED;
+  /** {@link WebSocket.CONNECTING}, on instances too. */
   declare readonly CONNECTING: 0;
+  /** {@link WebSocket.OPEN}, on instances too. */
   declare readonly OPEN: 1;
+  /** {@link WebSocket.CLOSING}, on instances too. */
   declare readonly CLOSING: 2;
+  /** {@link WebSocket.CLOSED}, on instances too. */
   declare readonly CLOSED: 3;
 
   readonly #url: URL;
@@ -136,6 +140,7 @@ export class WebSocket extends EventTarget {
     return this.#binaryType;
   }
 
+  /** Other values are ignored, as for any WebIDL enumeration attribute. */
   set binaryType(value: BinaryType) {
     // WebIDL enumeration attribute: other strings are ignored.
     const type = toUSVString(value);
@@ -147,6 +152,7 @@ export class WebSocket extends EventTarget {
     return this.#handlers.get("open");
   }
 
+  /** `null` or a non-object removes the `open` handler; a new function keeps its listener's place. */
   set onopen(value: EventHandler) {
     this.#handlers.set("open", value);
   }
@@ -156,6 +162,7 @@ export class WebSocket extends EventTarget {
     return this.#handlers.get("message");
   }
 
+  /** `null` or a non-object removes the `message` handler; a new function keeps its listener's place. */
   set onmessage(value: EventHandler<MessageEvent>) {
     this.#handlers.set("message", value);
   }
@@ -165,6 +172,7 @@ export class WebSocket extends EventTarget {
     return this.#handlers.get("error");
   }
 
+  /** `null` or a non-object removes the `error` handler; a new function keeps its listener's place. */
   set onerror(value: EventHandler) {
     this.#handlers.set("error", value);
   }
@@ -174,6 +182,7 @@ export class WebSocket extends EventTarget {
     return this.#handlers.get("close");
   }
 
+  /** `null` or a non-object removes the `close` handler; a new function keeps its listener's place. */
   set onclose(value: EventHandler<CloseEvent>) {
     this.#handlers.set("close", value);
   }

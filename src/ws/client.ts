@@ -87,6 +87,7 @@ export interface WsClientOptions
  * such listeners read and the methods they call.
  */
 export interface UpgradeRequest {
+  /** Always `"GET"`, the method of an opening handshake. */
   readonly method: "GET";
   /** Path and query string. */
   readonly path: string;

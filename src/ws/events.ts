@@ -96,7 +96,10 @@ export class ErrorEvent extends Event {
 /** A listener: a function, or an object with `handleEvent`. */
 export type EventListenerLike<E extends Event = Event> =
   | ((event: E) => void)
-  | { handleEvent(event: E): void };
+  | {
+      /** Called with each event, `this` being the object. */
+      handleEvent(event: E): void;
+    };
 
 /** Options of `addEventListener`. */
 export interface AddEventListenerOptions {

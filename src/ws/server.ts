@@ -89,11 +89,17 @@ export interface WsServerOptions {
 
 /** Events of a `WebSocketServer`, with their arguments, as in `ws`. */
 export interface WebSocketServerEvents {
+  /** A handshake completed: the open `WebSocket` and the HTTP upgrade request. */
   connection: [socket: WebSocket, request: IncomingMessage];
+  /** Before the 101 response is sent: its status line and headers, to which listeners may push lines. */
   headers: [headers: string[], request: IncomingMessage];
+  /** The HTTP server this server listens with emitted an error. */
   error: [error: Error];
+  /** The HTTP server this server listens with is listening. */
   listening: [];
+  /** The server closed. */
   close: [];
+  /** An invalid upgrade request: a listener answers on `socket` itself, instead of the automatic 400 or 405. */
   wsClientError: [error: Error, socket: Duplex, request: IncomingMessage];
   /** EventEmitter's own, named here because the map types every event. */
   newListener: [eventName: string | symbol, listener: (...args: unknown[]) => void];

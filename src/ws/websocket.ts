@@ -88,14 +88,23 @@ export const kAbortOpen: unique symbol = Symbol("websockets-ts.ws.abortOpen");
 
 /** Events a `WebSocket` emits, with their arguments, as in `ws`. */
 export interface WebSocketEvents {
+  /** The opening handshake completed: messages can be sent. */
   open: [];
+  /** A message, as `binaryType` says for binary ones (text is a `Buffer`); `isBinary` tells which. */
   message: [data: RawData, isBinary: boolean];
+  /** A ping from the peer, with its payload; the pong is sent automatically. */
   ping: [data: Buffer];
+  /** A pong from the peer, with its payload. */
   pong: [data: Buffer];
+  /** The connection closed: the close code (1005 without one, 1006 without a close frame) and reason. */
   close: [code: number, reason: Buffer];
+  /** The connection failed; `close` follows. */
   error: [error: Error];
+  /** Client only: the server's 101 response headers, before `open`. */
   upgrade: [response: IncomingMessage];
+  /** Client only: the server answered the handshake with another status; a listener replaces the `error`. */
   "unexpected-response": [request: UpgradeRequest, response: IncomingMessage];
+  /** Client only, with `followRedirects`: the handshake is retried at `url`. */
   redirect: [url: string, request: UpgradeRequest];
 }
 
@@ -187,6 +196,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   get binaryType(): BinaryType {
     return this.#binaryType;
   }
+  /** Applies from the next message. */
   set binaryType(type: BinaryType) {
     if (
       type === "nodebuffer" ||
@@ -465,6 +475,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   get onopen(): ((event: Event) => void) | null {
     return getAttribute(this, "open") as ((event: Event) => void) | null;
   }
+  /** Replaces the previous `open` attribute listener; `null` removes it. */
   set onopen(listener: ((event: Event) => void) | null) {
     setAttribute(this, "open", listener);
   }
@@ -473,6 +484,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   get onmessage(): ((event: MessageEvent) => void) | null {
     return getAttribute(this, "message") as ((event: MessageEvent) => void) | null;
   }
+  /** Replaces the previous `message` attribute listener; `null` removes it. */
   set onmessage(listener: ((event: MessageEvent) => void) | null) {
     setAttribute(this, "message", listener);
   }
@@ -481,6 +493,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   get onclose(): ((event: CloseEvent) => void) | null {
     return getAttribute(this, "close") as ((event: CloseEvent) => void) | null;
   }
+  /** Replaces the previous `close` attribute listener; `null` removes it. */
   set onclose(listener: ((event: CloseEvent) => void) | null) {
     setAttribute(this, "close", listener);
   }
@@ -489,6 +502,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   get onerror(): ((event: ErrorEvent) => void) | null {
     return getAttribute(this, "error") as ((event: ErrorEvent) => void) | null;
   }
+  /** Replaces the previous `error` attribute listener; `null` removes it. */
   set onerror(listener: ((event: ErrorEvent) => void) | null) {
     setAttribute(this, "error", listener);
   }
