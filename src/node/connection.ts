@@ -78,7 +78,6 @@ import { RESOLVED } from "./promises.ts";
 import { addressOf, describeAddress, disableNagle, listen } from "./transport.ts";
 import { PAUSED_BY_QUEUE, sendMessage, sendPong, Writer } from "./writer.ts";
 
-export { type EventSink, kEventSink, kSendFrame } from "./event-sink.ts";
 export type { Data } from "./messages.ts";
 export * from "./options.ts";
 export { describeType, toBuffer } from "./writer.ts";
