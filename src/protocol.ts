@@ -58,18 +58,7 @@ import {
 } from "./protocol-types.ts";
 import { isValidUtf8, Utf8Validator } from "./utf8.ts";
 
-export {
-  CLOSED,
-  CLOSING,
-  CONNECTING,
-  DEFAULT_MAX_SIZE,
-  type Event,
-  OPEN,
-  type ProtocolOptions,
-  type Side,
-  STATE_NAMES,
-  type State,
-} from "./protocol-types.ts";
+export * from "./protocol-types.ts";
 
 const OK_CLOSE_CODES: ReadonlySet<number> = new Set([
   CLOSE_NORMAL,
