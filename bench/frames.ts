@@ -31,7 +31,8 @@ import { createRequire } from "node:module";
 import { parseArgs } from "node:util";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { FrameParser, OP_BINARY, serializeFrame, writeFrame } from "../src/frames.ts";
+import { FrameParser } from "../src/frame-parser.ts";
+import { OP_BINARY, serializeFrame, writeFrame } from "../src/frames.ts";
 import { Protocol } from "../src/protocol.ts";
 
 // ws's package exports don't expose lib/receiver.js and lib/sender.js; its

@@ -20,6 +20,7 @@ import {
   ProtocolError,
 } from "./errors.ts";
 import type { Extension } from "./extensions/base.ts";
+import { FrameParser, type FrameParserOptions } from "./frame-parser.ts";
 import {
   CLOSE_ABNORMAL_CLOSURE,
   CLOSE_GOING_AWAY,
@@ -31,8 +32,6 @@ import {
   Close,
   EMPTY,
   Frame,
-  FrameParser,
-  type FrameParserOptions,
   OP_BINARY,
   OP_CLOSE,
   OP_CONT,
@@ -44,54 +43,22 @@ import {
   truncateCloseReason,
   writeFrame,
 } from "./frames.ts";
-import type { Request, Response } from "./http11.ts";
 import { isLevelEnabled, type LoggerLike, logMessages } from "./logging.ts";
+import {
+  CLOSED,
+  CLOSING,
+  CONNECTING,
+  DEFAULT_MAX_SIZE,
+  type Event,
+  OPEN,
+  type ProtocolOptions,
+  type Side,
+  STATE_NAMES,
+  type State,
+} from "./protocol-types.ts";
 import { isValidUtf8, Utf8Validator } from "./utf8.ts";
 
-/** The opening handshake is in progress (RFC 6455 §4). */
-export const CONNECTING = 0;
-/** The connection is open: data frames flow (RFC 6455 §4.1). */
-export const OPEN = 1;
-/** A close frame was sent (RFC 6455 §7.1.3). */
-export const CLOSING = 2;
-/** The transport is closed (RFC 6455 §7.1.4). */
-export const CLOSED = 3;
-
-/** A connection's state. */
-export type State = typeof CONNECTING | typeof OPEN | typeof CLOSING | typeof CLOSED;
-
-/** Names of states, for logs and error messages. */
-export const STATE_NAMES: Readonly<Record<State, "CONNECTING" | "OPEN" | "CLOSING" | "CLOSED">> = {
-  [CONNECTING]: "CONNECTING",
-  [OPEN]: "OPEN",
-  [CLOSING]: "CLOSING",
-  [CLOSED]: "CLOSED",
-};
-
-/** Which end of the connection a protocol implements. */
-export type Side = "client" | "server";
-
-/** What {@link Protocol.eventsReceived} returns: frames, and the handshake's request or response. */
-export type Event = Frame | Request | Response;
-
-/** Options of {@link Protocol}. */
-export interface ProtocolOptions {
-  /** Initial state. Default: `OPEN` (`ClientProtocol` and `ServerProtocol` pass `CONNECTING`). */
-  state?: State;
-  /**
-   * Largest incoming message, in bytes, summed over its fragments; `null`
-   * for no limit. Default: 1 MiB (1_048_576).
-   */
-  maxSize?: number | null;
-  /**
-   * Logger for this connection. Whether it logs at debug level is checked
-   * once, here. Default: `null`, no logs.
-   */
-  logger?: LoggerLike | null;
-}
-
-/** Default of {@link ProtocolOptions.maxSize}. */
-export const DEFAULT_MAX_SIZE = 1_048_576;
+export * from "./protocol-types.ts";
 
 const OK_CLOSE_CODES: ReadonlySet<number> = new Set([
   CLOSE_NORMAL,

@@ -13,6 +13,7 @@ export {
 } from "./client.ts";
 export * from "./errors.ts";
 export * from "./extensions/index.ts";
+export * from "./frame-parser.ts";
 export * from "./frames.ts";
 export { MAX_ECHOED_ERROR, MAX_EXTENSION_OFFERS } from "./handshake-limits.ts";
 export {

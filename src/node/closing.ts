@@ -5,15 +5,21 @@
  *
  * The state lives in a {@link Closing} created on first need: when closing
  * starts, when someone awaits `closed`, or when the transport fails. An
- * open connection that nobody asked about has none.
+ * open connection that nobody asked about has none. The functions below take
+ * the connection rather than keeping a reference to it: closing starting,
+ * the close timer, tearing the transport down (half-close, abort), and
+ * stopping every collaborator once it closed.
  *
  * @module
  */
 
-import type { ConnectionClosed, ConnectionClosedOK } from "../errors.ts";
-import type { ConnectionClosedFields } from "../logging.ts";
-import type { Protocol } from "../protocol.ts";
-import { RESOLVED } from "./promises.ts";
+import { type ConnectionClosed, type ConnectionClosedOK, InvalidState } from "../errors.ts";
+import { type ConnectionClosedFields, logMessages } from "../logging.ts";
+import { CONNECTING, type Protocol } from "../protocol.ts";
+import type { Connection } from "./connection.ts";
+import { publishClose, publishSocketError } from "./diagnostics.ts";
+import { unwatchIdle } from "./idle-release.ts";
+import { noop, RESOLVED, rejected } from "./promises.ts";
 
 /** What a connection counts for its `connection closed` line. @internal */
 export interface ConnectionStats {
@@ -105,4 +111,116 @@ export function closedFields(
     bytesIn: stats.bytesIn,
     bytesOut: stats.bytesOut,
   };
+}
+
+/**
+ * Closing started (`close()` or a failure): writes the close frame now, keeps
+ * reading so the peer's close frame arrives, and arms the close timer once
+ * the transport should close. @internal
+ */
+export function closingStarted(connection: Connection): void {
+  // The peer's close frame must be read even if the application stopped
+  // reading messages.
+  connection.queue.drain();
+  connection.sendData();
+  connection.writer.flush();
+  if (connection.protocol.closeExpected()) startCloseTimer(connection);
+}
+
+/**
+ * Arms the close timer: past `closeTimeout`, the transport is destroyed.
+ * Does nothing if it's armed, the transport closed, or there's no timeout. @internal
+ */
+export function startCloseTimer(connection: Connection): void {
+  const closeTimeout = connection.settings.closeTimeout;
+  if (connection.isClosed || closeTimeout === null) return;
+  const closing = connection.closingState();
+  if (closing.timer !== null) return;
+  closing.timer = setTimeout(closeTimedOut, closeTimeout, connection);
+}
+
+function closeTimedOut(connection: Connection): void {
+  connection.closing!.timer = null;
+  if (connection.debug) connection.logger.debug(logMessages.closeTimeout);
+  abortTransport(connection);
+}
+
+/** What `send()` and friends return when the connection isn't OPEN. @internal */
+export function notOpen(connection: Connection): Promise<never> {
+  if (connection.protocol.state === CONNECTING) {
+    return rejected(new InvalidState("cannot send before the opening handshake completes"));
+  }
+  if (connection.isClosed) return rejected(connection.closeError());
+  // CLOSING: wait for the transport to close, then report how it closed.
+  startCloseTimer(connection);
+  const promise = connection.closed.then(() => {
+    throw connection.closeError();
+  });
+  promise.catch(noop);
+  return promise;
+}
+
+/** Half-closes the transport, once what was written before is out. @internal */
+export function halfClose(connection: Connection): void {
+  const transport = connection.writer.transport;
+  if (transport.destroyed || transport.writableEnded) return;
+  connection.keepAddresses();
+  if (connection.debug) connection.logger.debug(logMessages.halfClosing);
+  transport.end();
+}
+
+/** Destroys the transport at once. @internal */
+export function abortTransport(connection: Connection): void {
+  const transport = connection.writer.transport;
+  if (transport.destroyed) return;
+  connection.keepAddresses();
+  if (connection.debug) connection.logger.debug(logMessages.closingTcp);
+  transport.destroy();
+}
+
+/** The transport failed (ECONNRESET...): the error becomes the close error's cause. @internal */
+export function transportFailed(connection: Connection, error: Error): void {
+  connection.closingState().transportError ??= error;
+  if (connection.debug) {
+    const syscall = (error as NodeJS.ErrnoException).syscall;
+    const message =
+      syscall === "write" || (error as NodeJS.ErrnoException).code === "EPIPE"
+        ? logMessages.sendFailed
+        : logMessages.receiveFailed;
+    connection.logger.debug({ err: error }, message);
+  }
+  publishSocketError(connection, error);
+  // Node destroys the stream after an error: 'close' follows.
+}
+
+/**
+ * The transport closed: stops the close timer, the writer, the idle sweep,
+ * the message queue and keepalive, then logs `connection closed`. @internal
+ */
+export function tearDown(connection: Connection): void {
+  connection.closing?.stopTimer();
+  const writer = connection.writer;
+  writer.discard();
+  // Free extension resources (zlib streams) now rather than at GC.
+  unwatchIdle(connection);
+  connection.releaseIdle();
+
+  const protocol = connection.protocol;
+  const closeError = (): ConnectionClosed => connection.closeError();
+  connection.queue.close(closeError, protocol.closedNormally);
+  connection.keepalive?.stop(connection, closeError);
+  writer.release();
+
+  if (connection.wasOpen) {
+    const code = protocol.closeCode ?? 1006;
+    const reason = protocol.closeReason ?? "";
+    // Checked once per connection: no record is built when INFO is off.
+    if (connection.info) {
+      const fields = closedFields(protocol, code, reason, connection.stats());
+      connection.logger.info(fields, logMessages.connectionClosed);
+    }
+    publishClose(connection, code, reason);
+  } else if (connection.debug) {
+    connection.logger.debug(logMessages.connectionClosed);
+  }
 }

@@ -18,11 +18,10 @@
  */
 
 import type { Duplex } from "node:stream";
-import { type ConnectionClosed, InvalidState } from "../errors.ts";
+import type { ConnectionClosed } from "../errors.ts";
 import {
   CLOSE_INTERNAL_ERROR,
   CLOSE_INVALID_DATA,
-  EMPTY,
   Frame,
   OP_BINARY,
   OP_CONT,
@@ -33,18 +32,38 @@ import {
 import type { Request, Response } from "../http11.ts";
 import { isLevelEnabled, type LoggerLike, logMessages, silentLogger } from "../logging.ts";
 import { CLOSED, CLOSING, CONNECTING, OPEN, type Protocol, type State } from "../protocol.ts";
-import { Closing, closedFields } from "./closing.ts";
 import {
-  publishClose,
-  publishOpen,
-  publishPing,
-  publishPong,
-  publishSocketError,
-} from "./diagnostics.ts";
-import { unwatchIdle, watchIdle } from "./idle-release.ts";
+  abortTransport,
+  Closing,
+  type ConnectionStats,
+  closingStarted,
+  halfClose,
+  notOpen,
+  startCloseTimer,
+  tearDown,
+  transportFailed,
+} from "./closing.ts";
+import { publishOpen, publishPing, publishPong } from "./diagnostics.ts";
+import {
+  type EventSink,
+  kEventSink,
+  kSendFrame,
+  type SinkOpcode,
+  sendFrame,
+  sinks,
+} from "./event-sink.ts";
+import { watchIdle } from "./idle-release.ts";
 import { Keepalive } from "./keepalive.ts";
 import { LoggerProxy } from "./logger-proxy.ts";
-import { type Data, kInvalidUtf8, kPause, kResume, MessageQueue } from "./messages.ts";
+import {
+  type Data,
+  exactArrayBuffer,
+  kInvalidUtf8,
+  kPause,
+  kResume,
+  MessageQueue,
+  streamWithLimit,
+} from "./messages.ts";
 import {
   type Address,
   type ConnectionInit,
@@ -55,38 +74,15 @@ import {
   type SendData,
   type SendOptions,
 } from "./options.ts";
-import { noop, RESOLVED, rejected } from "./promises.ts";
-import { addressOf, describeAddress, disableNagle } from "./transport.ts";
-import {
-  controlPayload,
-  describeType,
-  PAUSED_BY_QUEUE,
-  sendFragments,
-  toBuffer,
-  Writer,
-} from "./writer.ts";
+import { RESOLVED } from "./promises.ts";
+import { addressOf, describeAddress, disableNagle, listen } from "./transport.ts";
+import { PAUSED_BY_QUEUE, sendMessage, sendPong, Writer } from "./writer.ts";
 
 export type { Data } from "./messages.ts";
 export * from "./options.ts";
 export { describeType, toBuffer } from "./writer.ts";
 export type { State };
 export { CLOSED, CLOSING, CONNECTING, OPEN };
-
-/** A copy of exactly the message's bytes: a received Buffer may be a view of a larger, pooled one. */
-function exactArrayBuffer(data: Data): Data | ArrayBuffer {
-  if (typeof data === "string") return data;
-  const copy = new ArrayBuffer(data.length);
-  new Uint8Array(copy).set(data);
-  return copy;
-}
-
-// The connection a transport belongs to: the transport's listeners are
-// shared functions rather than closures per connection.
-const kConnection = Symbol("websockets-ts.connection");
-
-interface TaggedTransport extends Duplex {
-  [kConnection]: Connection;
-}
 
 // Bits of Connection's #flags.
 const DEBUG = 1;
@@ -95,30 +91,6 @@ const IS_CLOSED = 4;
 const CLOSE_DONE = 8;
 // Frames go to an EventSink (`websockets-ts/ws`), found in `sinks`.
 const EVENT_SINK = 16;
-
-/**
- * Internal: where an event-driven API (`websockets-ts/ws`) gets the frames
- * a connection receives, as they are parsed. @internal
- */
-export interface EventSink {
-  /** A TEXT, BINARY or CONT frame, decoded by extensions. */
-  data(frame: Frame): void;
-  /** The payload of a ping (answered already). */
-  ping(payload: Buffer): void;
-  /** The payload of a pong. */
-  pong(payload: Buffer): void;
-  /** The transport closed; `error` tells how (its `cause`: why it failed, if it did). */
-  closed(error: ConnectionClosed): void;
-}
-
-/** Internal: installs an {@link EventSink}. @internal */
-export const kEventSink: unique symbol = Symbol("websockets-ts.eventSink");
-/** Internal: sends one frame as given (see `Connection[kSendFrame]`). @internal */
-export const kSendFrame: unique symbol = Symbol("websockets-ts.sendFrame");
-
-// The sinks of the few connections that have one: a field would cost every
-// connection 8 bytes (docs/decisions.md, "Memory layout").
-const sinks = new WeakMap<Connection, EventSink>();
 
 /** What the server and client protocols record of the opening handshake. */
 interface HandshakeRecord {
@@ -157,7 +129,8 @@ export class Connection<P extends Protocol = Protocol> {
   // Four booleans in one small integer (see docs/decisions.md, "Memory").
   #flags = 0;
 
-  readonly #messages: MessageQueue;
+  /** The queue of messages received. @internal */
+  readonly queue: MessageQueue;
   // Looked up on first use (a net.Socket keeps a copy of each address it
   // was asked for, ~150 bytes per connection), and at the latest before the
   // transport is ended or destroyed: it forgets them then. `undefined`: not yet.
@@ -166,8 +139,8 @@ export class Connection<P extends Protocol = Protocol> {
 
   /** Keepalive and pings, created on first need. @internal */
   keepalive: Keepalive | null = null;
-  // Closing state, created on first need.
-  #closing: Closing | null = null;
+  /** Closing state, created on first need. @internal */
+  closing: Closing | null = null;
 
   // When `connection open` was logged, in whole ms (0: never); then the
   // statistics of the `connection closed` line.
@@ -212,43 +185,15 @@ export class Connection<P extends Protocol = Protocol> {
       this.logger.debug(logMessages.state("CONNECTING"));
     }
 
-    this.#messages = new MessageQueue(
+    this.queue = new MessageQueue(
       maxQueue,
       maxQueue === null ? null : Math.floor(maxQueue / 4),
       this,
     );
 
     disableNagle(transport);
-    (transport as TaggedTransport)[kConnection] = this;
-    // Our 'end' listener must run before net.Socket's own, which makes
-    // writes fail once the peer half-closed: pending bytes go out first.
-    transport.prependListener("end", Connection.#transportEnd);
-    transport.on("data", Connection.#transportData);
-    transport.on("error", Connection.#transportError);
-    transport.on("close", Connection.#transportClose);
+    listen(transport, this);
     if (transport.destroyed) queueMicrotask(() => this.onClose());
-  }
-
-  // The transport's listeners, shared: `this` is the transport (not the
-  // class), tagged with its connection. Static so they reach private methods.
-  static #transportData(this: Duplex, chunk: Buffer): void {
-    // biome-ignore lint/complexity/noThisInStatic: `this` is the transport.
-    (this as TaggedTransport)[kConnection].dataReceived(chunk);
-  }
-
-  static #transportEnd(this: Duplex): void {
-    // biome-ignore lint/complexity/noThisInStatic: `this` is the transport.
-    (this as TaggedTransport)[kConnection].onEnd();
-  }
-
-  static #transportError(this: Duplex, error: Error): void {
-    // biome-ignore lint/complexity/noThisInStatic: `this` is the transport.
-    (this as TaggedTransport)[kConnection].onError(error);
-  }
-
-  static #transportClose(this: Duplex): void {
-    // biome-ignore lint/complexity/noThisInStatic: `this` is the transport.
-    (this as TaggedTransport)[kConnection].onClose();
   }
 
   // --- Hooks of the message queue --------------------------------------------
@@ -347,8 +292,8 @@ export class Connection<P extends Protocol = Protocol> {
     return address;
   }
 
-  /** Reads the addresses while the socket still knows them: before it's ended or destroyed. */
-  private keepAddresses(): void {
+  /** Reads the addresses while the socket still knows them: before it's ended or destroyed. @internal */
+  keepAddresses(): void {
     if (this.#remoteAddress === undefined) this.readAddress("remote");
     if (this.#localAddress === undefined) this.readAddress("local");
   }
@@ -390,7 +335,7 @@ export class Connection<P extends Protocol = Protocol> {
   /** Resolves once the transport is closed. Never rejects. */
   get closed(): Promise<void> {
     const done = (this.#flags & CLOSE_DONE) !== 0;
-    if (this.#closing === null && done) return RESOLVED;
+    if (this.closing === null && done) return RESOLVED;
     return this.closingState().closed(done);
   }
 
@@ -411,7 +356,7 @@ export class Connection<P extends Protocol = Protocol> {
   recv(options: RecvOptions & { binaryType: "arraybuffer" }): Promise<string | ArrayBuffer>;
   recv(options?: RecvOptions): Promise<Data>;
   recv(options?: RecvOptions): Promise<Data | ArrayBuffer> {
-    const received = this.#messages.get(options?.decode, options?.signal);
+    const received = this.queue.get(options?.decode, options?.signal);
     return options?.binaryType === "arraybuffer" ? received.then(exactArrayBuffer) : received;
   }
 
@@ -426,7 +371,7 @@ export class Connection<P extends Protocol = Protocol> {
   messages(options?: { decode?: boolean }): AsyncIterableIterator<Data>;
   async *messages(options?: { decode?: boolean }): AsyncIterableIterator<Data> {
     const decode = options?.decode;
-    const messages = this.#messages;
+    const messages = this.queue;
     while (true) {
       const result = await messages.nextDecoded(decode);
       if (result.done === true) return;
@@ -454,28 +399,9 @@ export class Connection<P extends Protocol = Protocol> {
     decode?: boolean;
     maxSize?: number | null;
   }): AsyncIterableIterator<Data> {
-    const stream = this.#messages.stream(options?.decode);
+    const stream = this.queue.stream(options?.decode);
     const maxSize = options?.maxSize;
-    if (maxSize === undefined) return stream;
-    if (maxSize !== null && !(Number.isSafeInteger(maxSize) && maxSize > 0)) {
-      throw new RangeError(`maxSize must be a positive integer or null; got ${String(maxSize)}`);
-    }
-    return this.streamWithLimit(stream, maxSize);
-  }
-
-  /** Raises the protocol's message limit while one message is streamed. */
-  private async *streamWithLimit(
-    stream: AsyncIterableIterator<Data>,
-    maxSize: number | null,
-  ): AsyncIterableIterator<Data> {
-    const protocol = this.protocol;
-    const previous = protocol.maxSize;
-    protocol.maxSize = maxSize;
-    try {
-      yield* stream;
-    } finally {
-      protocol.maxSize = previous;
-    }
+    return maxSize === undefined ? stream : streamWithLimit(this.protocol, stream, maxSize);
   }
 
   /**
@@ -487,7 +413,7 @@ export class Connection<P extends Protocol = Protocol> {
     // The queue is its own iterator: a loop over an idle connection costs
     // no object of its own. Leaving a loop doesn't close the connection,
     // and a new loop goes on with the next message.
-    return this.#messages;
+    return this.queue;
   }
 
   // --- Sending -------------------------------------------------------------
@@ -509,42 +435,7 @@ export class Connection<P extends Protocol = Protocol> {
    *   connection is closed.
    */
   send(data: SendData, options?: SendOptions): Promise<void> {
-    if (this.writer.fragmented !== null) return this.sendLater(data, options);
-    const text = options?.text;
-    const protocol = this.protocol;
-    if (typeof data === "string") {
-      if (protocol.state !== OPEN) return this.notOpen();
-      if (text === false) protocol.sendBinary(Buffer.from(data));
-      else protocol.sendText(data);
-      this.countSent(data.length);
-      return this.afterWrite();
-    }
-    const bytes = toBuffer(data);
-    if (bytes !== null) {
-      if (protocol.state !== OPEN) return this.notOpen();
-      if (text === true) protocol.sendText(bytes);
-      else protocol.sendBinary(bytes);
-      this.countSent(bytes.length);
-      return this.afterWrite();
-    }
-    if (data !== null && typeof data === "object") {
-      if (typeof (data as AsyncIterable<Sendable>)[Symbol.asyncIterator] === "function") {
-        return sendFragments(this, (data as AsyncIterable<Sendable>)[Symbol.asyncIterator](), text);
-      }
-      if (typeof (data as Iterable<Sendable>)[Symbol.iterator] === "function") {
-        return sendFragments(this, (data as Iterable<Sendable>)[Symbol.iterator](), text);
-      }
-    }
-    return rejected(
-      new TypeError(
-        `send() expects a string, bytes, or an iterable of them; got ${describeType(data)}`,
-      ),
-    );
-  }
-
-  private async sendLater(data: SendData, options: SendOptions | undefined): Promise<void> {
-    while (this.writer.fragmented !== null) await this.writer.fragmented;
-    return this.send(data, options);
+    return sendMessage(this, data, options);
   }
 
   /**
@@ -562,15 +453,7 @@ export class Connection<P extends Protocol = Protocol> {
 
   /** Sends an unsolicited pong, e.g. as a one-way heartbeat. */
   pong(data?: Sendable): Promise<void> {
-    const payload = data === undefined ? EMPTY : controlPayload(data, "pong");
-    if (payload instanceof TypeError) return rejected(payload);
-    if (this.protocol.state !== OPEN) return this.notOpen();
-    try {
-      this.protocol.sendPong(payload);
-    } catch (error) {
-      return rejected(error);
-    }
-    return this.afterWrite();
+    return sendPong(this, data);
   }
 
   // --- Closing -------------------------------------------------------------
@@ -592,13 +475,13 @@ export class Connection<P extends Protocol = Protocol> {
         this.failWith(CLOSE_INTERNAL_ERROR, "close during fragmented message");
       } else {
         protocol.sendClose(code ?? undefined, reason);
-        this.afterClosingStarted();
+        closingStarted(this);
       }
     } else if (protocol.state === CONNECTING) {
       // No WebSocket connection yet: nothing to negotiate.
-      this.abortTransport();
+      abortTransport(this);
     } else {
-      this.startCloseTimer();
+      startCloseTimer(this);
     }
     return this.closed;
   }
@@ -686,25 +569,21 @@ export class Connection<P extends Protocol = Protocol> {
 
   /** Starts the close timer if the protocol expects the transport to close. @internal */
   protected checkCloseExpected(): void {
-    if (this.protocol.closeExpected()) this.startCloseTimer();
+    if (this.protocol.closeExpected()) startCloseTimer(this);
   }
 
   /** Destroys the transport at once. @internal */
   protected abortTransport(): void {
-    const transport = this.writer.transport;
-    if (transport.destroyed) return;
-    this.keepAddresses();
-    if (this.debug) this.logger.debug(logMessages.closingTcp);
-    transport.destroy();
+    abortTransport(this);
   }
 
   /** The error a failed transport reported, if any. @internal */
   protected get transportError(): Error | null {
-    return this.#closing === null ? null : this.#closing.transportError;
+    return this.closing === null ? null : this.closing.transportError;
   }
 
   /** Whether `connection open` was logged. @internal */
-  protected get wasOpen(): boolean {
+  get wasOpen(): boolean {
     return this.#openedAt !== 0;
   }
 
@@ -728,6 +607,11 @@ export class Connection<P extends Protocol = Protocol> {
     return (this.#flags & DEBUG) !== 0;
   }
 
+  /** Whether INFO logging is on. @internal */
+  get info(): boolean {
+    return (this.#flags & INFO) !== 0;
+  }
+
   /** Whether the transport closed. @internal */
   get isClosed(): boolean {
     return (this.#flags & IS_CLOSED) !== 0;
@@ -749,8 +633,8 @@ export class Connection<P extends Protocol = Protocol> {
   }
 
   /** Counts a message sent, for the `connection closed` line. @internal */
-  countSent(bytes: number): void {
-    this.#messagesOut += 1;
+  countSent(bytes: number, messages = 1): void {
+    this.#messagesOut += messages;
     this.#bytesOut += bytes;
   }
 
@@ -766,7 +650,7 @@ export class Connection<P extends Protocol = Protocol> {
       const chunk = chunks[i];
       if (chunk.length === 0) {
         writer.flush();
-        this.halfClose();
+        halfClose(this);
       } else {
         writer.queue(chunk);
       }
@@ -782,24 +666,35 @@ export class Connection<P extends Protocol = Protocol> {
 
   /** What send() and friends return when the connection isn't OPEN. @internal */
   notOpen(): Promise<never> {
-    const state = this.protocol.state;
-    if (state === CONNECTING) {
-      return rejected(new InvalidState("cannot send before the opening handshake completes"));
-    }
-    if (this.isClosed) return rejected(this.closeError());
-    // CLOSING: wait for the transport to close, then report how it closed.
-    this.startCloseTimer();
-    const promise = this.closed.then(() => {
-      throw this.closeError();
-    });
-    promise.catch(noop);
-    return promise;
+    return notOpen(this);
   }
 
   /** Fails the connection (RFC 6455 §7.1.7) with `code` and starts closing. @internal */
   failWith(code: number, reason: string): void {
     this.protocol.fail(code, reason);
-    this.afterClosingStarted();
+    closingStarted(this);
+  }
+
+  /** The error for using the closed connection. @internal */
+  closeError(): ConnectionClosed {
+    return this.closingState().error(this.protocol);
+  }
+
+  /** The closing state, created if needed. @internal */
+  closingState(): Closing {
+    this.closing ??= new Closing();
+    return this.closing;
+  }
+
+  /** What the `connection closed` line counts. @internal */
+  stats(): ConnectionStats {
+    return {
+      openedAt: this.#openedAt,
+      messagesIn: this.#messagesIn,
+      messagesOut: this.#messagesOut,
+      bytesIn: this.#bytesIn,
+      bytesOut: this.#bytesOut,
+    };
   }
 
   // --- Hooks of the event-driven API (websockets-ts/ws) ----------------------
@@ -816,7 +711,7 @@ export class Connection<P extends Protocol = Protocol> {
     // Closed already (the peer left before the sink was installed): the
     // sink hears it after the caller delivered the frames returned.
     if ((this.#flags & CLOSE_DONE) !== 0) queueMicrotask(() => sink.closed(this.closeError()));
-    return this.#messages.takeAll();
+    return this.queue.takeAll();
   }
 
   /**
@@ -825,30 +720,16 @@ export class Connection<P extends Protocol = Protocol> {
    * first, then `OP_CONT`). No flow control: the writer's buffered bytes
    * tell. @internal
    */
-  [kSendFrame](
-    opcode: typeof OP_TEXT | typeof OP_BINARY | typeof OP_CONT | typeof OP_PING | typeof OP_PONG,
-    payload: Buffer,
-    fin: boolean,
-  ): void {
-    const protocol = this.protocol;
-    if (opcode === OP_PING) protocol.sendPing(payload);
-    else if (opcode === OP_PONG) protocol.sendPong(payload);
-    else {
-      if (opcode === OP_TEXT) protocol.sendText(payload, fin);
-      else if (opcode === OP_BINARY) protocol.sendBinary(payload, fin);
-      else protocol.sendContinuation(payload, fin);
-      if (fin) this.#messagesOut += 1;
-      this.#bytesOut += payload.length;
-    }
-    this.sendData();
+  [kSendFrame](opcode: SinkOpcode, payload: Buffer, fin: boolean): void {
+    sendFrame(this, opcode, payload, fin);
   }
 
   // --- The pump --------------------------------------------------------------
   // Methods are TypeScript-private, not #private: a class with #private
   // methods gives each instance a brand, 8 bytes (docs/decisions.md).
 
-  /** The one way in: bytes read from the transport. */
-  private dataReceived(chunk: Buffer): void {
+  /** The one way in: bytes read from the transport. @internal */
+  dataReceived(chunk: Buffer): void {
     this.protocol.receiveData(chunk);
     this.process();
   }
@@ -864,7 +745,7 @@ export class Connection<P extends Protocol = Protocol> {
     const events = protocol.eventsReceived();
     this.sendData();
     this.writer.limitReading(this.settings);
-    if (protocol.closeExpected()) this.startCloseTimer();
+    if (protocol.closeExpected()) startCloseTimer(this);
     for (let i = 0; i < events.length; i++) {
       const event = events[i];
       if (event instanceof Frame) this.processFrame(event);
@@ -880,7 +761,7 @@ export class Connection<P extends Protocol = Protocol> {
         this.#bytesIn += frame.data.length;
         if (frame.fin) this.#messagesIn += 1;
         if ((this.#flags & EVENT_SINK) !== 0) sinks.get(this)!.data(frame);
-        else this.#messages.put(frame);
+        else this.queue.put(frame);
         break;
       case OP_PING:
         publishPing(this, frame.data);
@@ -895,8 +776,8 @@ export class Connection<P extends Protocol = Protocol> {
     }
   }
 
-  /** The peer half-closed: our answer is written now, before net.Socket ends the transport. */
-  private onEnd(): void {
+  /** The peer half-closed: our answer is written now, before net.Socket ends the transport. @internal */
+  onEnd(): void {
     this.keepAddresses();
     const writer = this.writer;
     writer.flush();
@@ -905,23 +786,13 @@ export class Connection<P extends Protocol = Protocol> {
     writer.flush();
   }
 
-  private onError(error: Error): void {
-    const closing = this.closingState();
-    closing.transportError ??= error;
-    if (this.debug) {
-      const syscall = (error as NodeJS.ErrnoException).syscall;
-      const message =
-        syscall === "write" || (error as NodeJS.ErrnoException).code === "EPIPE"
-          ? logMessages.sendFailed
-          : logMessages.receiveFailed;
-      this.logger.debug({ err: error }, message);
-    }
-    publishSocketError(this, error);
-    // Node destroys the stream after an error: 'close' follows.
+  /** @internal */
+  onError(error: Error): void {
+    transportFailed(this, error);
   }
 
-  /** The transport closed: every collaborator stops, then `closed` resolves. */
-  private onClose(): void {
+  /** The transport closed: every collaborator stops, then `closed` resolves. @internal */
+  onClose(): void {
     if (this.isClosed) return;
     this.#flags |= IS_CLOSED;
     const protocol = this.protocol;
@@ -932,81 +803,11 @@ export class Connection<P extends Protocol = Protocol> {
     for (const event of events) {
       if (!(event instanceof Frame)) this.handshakeEvent(event);
     }
-    this.#closing?.stopTimer();
-    this.writer.discard();
-    // Free extension resources (zlib streams) now rather than at GC.
-    unwatchIdle(this);
-    this.releaseIdle();
-
-    const closeError = (): ConnectionClosed => this.closeError();
-    this.#messages.close(closeError, protocol.closedNormally);
-    this.keepalive?.stop(this, closeError);
-    this.writer.release();
-
-    if (this.#openedAt !== 0) {
-      const code = protocol.closeCode ?? 1006;
-      const reason = protocol.closeReason ?? "";
-      // Checked once per connection: no record is built when INFO is off.
-      if ((this.#flags & INFO) !== 0) {
-        const stats = {
-          openedAt: this.#openedAt,
-          messagesIn: this.#messagesIn,
-          messagesOut: this.#messagesOut,
-          bytesIn: this.#bytesIn,
-          bytesOut: this.#bytesOut,
-        };
-        this.logger.info(closedFields(protocol, code, reason, stats), logMessages.connectionClosed);
-      }
-      publishClose(this, code, reason);
-    } else if (this.debug) {
-      this.logger.debug(logMessages.connectionClosed);
-    }
+    tearDown(this);
     this.transportClosed();
     if ((this.#flags & EVENT_SINK) !== 0) sinks.get(this)!.closed(this.closeError());
     this.#flags |= CLOSE_DONE;
-    this.#closing?.finish();
-  }
-
-  private halfClose(): void {
-    const transport = this.writer.transport;
-    if (transport.destroyed || transport.writableEnded) return;
-    this.keepAddresses();
-    if (this.debug) this.logger.debug(logMessages.halfClosing);
-    transport.end();
-  }
-
-  // --- Closing ---------------------------------------------------------------
-
-  private afterClosingStarted(): void {
-    // The peer's close frame must be read even if the application stopped
-    // reading messages.
-    this.#messages.drain();
-    this.sendData();
-    this.writer.flush();
-    if (this.protocol.closeExpected()) this.startCloseTimer();
-  }
-
-  private startCloseTimer(): void {
-    const closeTimeout = this.settings.closeTimeout;
-    if (this.isClosed || closeTimeout === null) return;
-    const closing = this.closingState();
-    if (closing.timer !== null) return;
-    closing.timer = setTimeout(() => this.onCloseTimeout(), closeTimeout);
-  }
-
-  private onCloseTimeout(): void {
-    this.#closing!.timer = null;
-    if (this.debug) this.logger.debug(logMessages.closeTimeout);
-    this.abortTransport();
-  }
-
-  private closeError(): ConnectionClosed {
-    return this.closingState().error(this.protocol);
-  }
-
-  private closingState(): Closing {
-    this.#closing ??= new Closing();
-    return this.#closing;
+    this.closing?.finish();
   }
 
   private keepaliveState(): Keepalive {

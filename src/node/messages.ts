@@ -12,6 +12,7 @@
 import { isUtf8 } from "node:buffer";
 import { ConcurrencyError } from "../errors.ts";
 import { Frame, OP_BINARY, OP_CONT, OP_TEXT } from "../frames.ts";
+import type { Protocol } from "../protocol.ts";
 import { Fragments } from "./fragments.ts";
 import { rejected } from "./promises.ts";
 
@@ -631,4 +632,47 @@ function capture(resolve: Resolve, reject: (error: unknown) => void): void {
 // Shared by every queue until close() gives it the real error builder.
 function makeNoError(): unknown {
   return null;
+}
+
+/**
+ * A copy of exactly the message's bytes: a received Buffer may be a view of
+ * a larger, pooled one. @internal
+ */
+export function exactArrayBuffer(data: Data): Data | ArrayBuffer {
+  if (typeof data === "string") return data;
+  const copy = new ArrayBuffer(data.length);
+  new Uint8Array(copy).set(data);
+  return copy;
+}
+
+/**
+ * Streams one message with `maxSize` as the protocol's message limit
+ * instead of its own, from the first `next()` to the end of the message.
+ *
+ * @throws RangeError unless `maxSize` is a positive integer or `null`.
+ * @internal
+ */
+export function streamWithLimit(
+  protocol: Protocol,
+  stream: AsyncIterableIterator<Data>,
+  maxSize: number | null,
+): AsyncIterableIterator<Data> {
+  if (maxSize !== null && !(Number.isSafeInteger(maxSize) && maxSize > 0)) {
+    throw new RangeError(`maxSize must be a positive integer or null; got ${String(maxSize)}`);
+  }
+  return withLimit(protocol, stream, maxSize);
+}
+
+async function* withLimit(
+  protocol: Protocol,
+  stream: AsyncIterableIterator<Data>,
+  maxSize: number | null,
+): AsyncIterableIterator<Data> {
+  const previous = protocol.maxSize;
+  protocol.maxSize = maxSize;
+  try {
+    yield* stream;
+  } finally {
+    protocol.maxSize = previous;
+  }
 }

@@ -41,3 +41,47 @@ export function describeAddress(address: Address | null): string {
   if ("path" in address) return address.path;
   return formatAddress({ address: address.host, port: address.port });
 }
+
+/** What a transport's listeners call on the connection it belongs to. @internal */
+export interface TransportUser {
+  dataReceived(chunk: Buffer): void;
+  onEnd(): void;
+  onError(error: Error): void;
+  onClose(): void;
+}
+
+// The connection a transport belongs to: the transport's listeners are
+// shared functions rather than closures per connection.
+const kUser = Symbol("websockets-ts.connection");
+
+interface TaggedTransport extends Duplex {
+  [kUser]: TransportUser;
+}
+
+/** Listens to `transport` for `user`, with listeners shared by every transport. @internal */
+export function listen(transport: Duplex, user: TransportUser): void {
+  (transport as TaggedTransport)[kUser] = user;
+  // Our 'end' listener must run before net.Socket's own, which makes
+  // writes fail once the peer half-closed: pending bytes go out first.
+  transport.prependListener("end", transportEnd);
+  transport.on("data", transportData);
+  transport.on("error", transportError);
+  transport.on("close", transportClose);
+}
+
+// `this` is the transport, tagged with its connection.
+function transportData(this: Duplex, chunk: Buffer): void {
+  (this as TaggedTransport)[kUser].dataReceived(chunk);
+}
+
+function transportEnd(this: Duplex): void {
+  (this as TaggedTransport)[kUser].onEnd();
+}
+
+function transportError(this: Duplex, error: Error): void {
+  (this as TaggedTransport)[kUser].onError(error);
+}
+
+function transportClose(this: Duplex): void {
+  (this as TaggedTransport)[kUser].onClose();
+}

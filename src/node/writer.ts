@@ -14,8 +14,8 @@
 import type { Duplex } from "node:stream";
 import { CLOSE_INTERNAL_ERROR, EMPTY } from "../frames.ts";
 import { OPEN, type Protocol } from "../protocol.ts";
-import type { ConnectionSettings, Sendable } from "./options.ts";
-import { noop, RESOLVED } from "./promises.ts";
+import type { ConnectionSettings, Sendable, SendData, SendOptions } from "./options.ts";
+import { noop, RESOLVED, rejected } from "./promises.ts";
 
 // Below this total, the buffers of one flush are concatenated into one
 // write; above, they go out as one writev (cork/uncork) without copying.
@@ -245,7 +245,7 @@ export class Writer {
 
 // --- Sending data --------------------------------------------------------------
 
-/** What {@link sendFragments} needs of its connection. @internal */
+/** What the functions sending data need of their connection. @internal */
 export interface FragmentSender {
   readonly protocol: Protocol;
   readonly writer: Writer;
@@ -253,6 +253,75 @@ export interface FragmentSender {
   notOpen(): Promise<never>;
   failWith(code: number, reason: string): void;
   countSent(bytes: number): void;
+}
+
+/**
+ * Sends one message (`Connection.send`): a string or bytes at once, an
+ * iterable as a fragmented message. While a fragmented message is being
+ * sent, waits for it to finish. @internal
+ */
+export function sendMessage(
+  connection: FragmentSender,
+  data: SendData,
+  options: SendOptions | undefined,
+): Promise<void> {
+  if (connection.writer.fragmented !== null) return sendLater(connection, data, options);
+  const text = options?.text;
+  const protocol = connection.protocol;
+  if (typeof data === "string") {
+    if (protocol.state !== OPEN) return connection.notOpen();
+    if (text === false) protocol.sendBinary(Buffer.from(data));
+    else protocol.sendText(data);
+    connection.countSent(data.length);
+    return connection.afterWrite();
+  }
+  const bytes = toBuffer(data);
+  if (bytes !== null) {
+    if (protocol.state !== OPEN) return connection.notOpen();
+    if (text === true) protocol.sendText(bytes);
+    else protocol.sendBinary(bytes);
+    connection.countSent(bytes.length);
+    return connection.afterWrite();
+  }
+  if (data !== null && typeof data === "object") {
+    if (typeof (data as AsyncIterable<Sendable>)[Symbol.asyncIterator] === "function") {
+      return sendFragments(
+        connection,
+        (data as AsyncIterable<Sendable>)[Symbol.asyncIterator](),
+        text,
+      );
+    }
+    if (typeof (data as Iterable<Sendable>)[Symbol.iterator] === "function") {
+      return sendFragments(connection, (data as Iterable<Sendable>)[Symbol.iterator](), text);
+    }
+  }
+  return rejected(
+    new TypeError(
+      `send() expects a string, bytes, or an iterable of them; got ${describeType(data)}`,
+    ),
+  );
+}
+
+async function sendLater(
+  connection: FragmentSender,
+  data: SendData,
+  options: SendOptions | undefined,
+): Promise<void> {
+  while (connection.writer.fragmented !== null) await connection.writer.fragmented;
+  return sendMessage(connection, data, options);
+}
+
+/** Sends an unsolicited pong (`Connection.pong`). @internal */
+export function sendPong(connection: FragmentSender, data: Sendable | undefined): Promise<void> {
+  const payload = data === undefined ? EMPTY : controlPayload(data, "pong");
+  if (payload instanceof TypeError) return rejected(payload);
+  if (connection.protocol.state !== OPEN) return connection.notOpen();
+  try {
+    connection.protocol.sendPong(payload);
+  } catch (error) {
+    return rejected(error);
+  }
+  return connection.afterWrite();
 }
 
 /**

@@ -17,13 +17,8 @@ import type { ConnectionClosed } from "../errors.ts";
 import { type Frame, OP_BINARY, OP_CONT, OP_PING, OP_PONG, OP_TEXT } from "../frames.ts";
 import { parseExtension } from "../headers.ts";
 import type { Response } from "../http11.ts";
-import {
-  type Connection,
-  type EventSink,
-  kEventSink,
-  kSendFrame,
-  toBuffer,
-} from "../node/connection.ts";
+import { type Connection, toBuffer } from "../node/connection.ts";
+import { type EventSink, kEventSink, kSendFrame } from "../node/event-sink.ts";
 import { PAUSED_BY_USER } from "../node/writer.ts";
 import type { UpgradeRequest, WsClientOptions } from "./client.ts";
 import { isSendableCloseCode, toWsError } from "./errors.ts";

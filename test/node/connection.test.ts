@@ -19,7 +19,8 @@ import {
   ProtocolError,
 } from "../../src/errors.ts";
 import type { LoggerLike } from "../../src/logging.ts";
-import { Connection, DEFAULT_MAX_QUEUE, kEventSink } from "../../src/node/connection.ts";
+import { Connection, DEFAULT_MAX_QUEUE } from "../../src/node/connection.ts";
+import { kEventSink } from "../../src/node/event-sink.ts";
 import { IDLE_RELEASE_DELAY, setIdleReleaseDelay } from "../../src/node/idle-release.ts";
 import { protocolLogger } from "../../src/node/logger-proxy.ts";
 import type { ConnectionInit } from "../../src/node/options.ts";

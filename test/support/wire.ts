@@ -2,6 +2,9 @@
 // hand, independently of src/frames.ts, so tests don't check the serializer
 // against itself.
 
+import { strict as assert } from "node:assert";
+import { ProtocolError } from "../../src/errors.ts";
+
 /** A fixed mask key, so that client frames are byte-exact in tests. */
 export const KEY = Buffer.from([0x37, 0xfa, 0x21, 0x3d]);
 
@@ -184,4 +187,18 @@ export function randomChunks(data: Buffer, seed: number, max = 64): Buffer[] {
     pos += size;
   }
   return chunks;
+}
+
+/** Asserts that `error` is a `ProtocolError` failing with `closeCode` and a message matching `pattern`. */
+export function assertProtocolError(error: unknown, closeCode: number, pattern: RegExp): void {
+  assert.ok(error instanceof ProtocolError, `expected a ProtocolError, got ${error}`);
+  assert.equal(error.closeCode, closeCode);
+  assert.match(error.message, pattern);
+}
+
+/** `length` bytes of a fixed, non-repeating-looking pattern. */
+export function payload(length: number): Buffer {
+  const data = Buffer.alloc(length);
+  for (let i = 0; i < length; i++) data[i] = (i * 31 + 7) & 0xff;
+  return data;
 }

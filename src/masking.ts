@@ -1,0 +1,105 @@
+/**
+ * Masking (RFC 6455 §5.3): XOR with the 4-byte key, fast on large
+ * payloads, and the pool of random mask keys.
+ *
+ * @module
+ */
+
+import { randomFillSync } from "node:crypto";
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** Below this many bytes a plain byte loop beats creating a typed-array view. */
+const WORD_MASK_THRESHOLD = 48;
+
+/**
+ * XORs `length` bytes of `buf` from `start` with the 4-byte mask key at
+ * `key[keyOffset..]`, in place. `phase` is the index in the payload of the
+ * first byte (the key repeats every 4 bytes, RFC 6455 §5.3).
+ *
+ * Works on 32-bit words over the aligned part of the range.
+ */
+export function applyMask(
+  buf: Uint8Array,
+  start: number,
+  length: number,
+  key: Uint8Array,
+  keyOffset: number,
+  phase = 0,
+): void {
+  let i = 0;
+  if (length >= WORD_MASK_THRESHOLD) {
+    const address = buf.byteOffset + start;
+    // Bytes before the first 4-byte boundary.
+    const head = (4 - (address & 3)) & 3;
+    for (; i < head; i++) buf[start + i] ^= key[keyOffset + ((phase + i) & 3)];
+    const words = (length - i) >>> 2;
+    const k = (phase + i) & 3;
+    const b0 = key[keyOffset + k];
+    const b1 = key[keyOffset + ((k + 1) & 3)];
+    const b2 = key[keyOffset + ((k + 2) & 3)];
+    const b3 = key[keyOffset + ((k + 3) & 3)];
+    const word = LITTLE_ENDIAN
+      ? b0 | (b1 << 8) | (b2 << 16) | (b3 << 24)
+      : (b0 << 24) | (b1 << 16) | (b2 << 8) | b3;
+    const view = new Int32Array(buf.buffer, address + i, words);
+    // Unrolled by eight: about twice the speed of one word per iteration
+    // on large payloads (V8 doesn't unroll this loop by itself).
+    const unrolled = words & ~7;
+    let w = 0;
+    for (; w < unrolled; w += 8) {
+      view[w] ^= word;
+      view[w + 1] ^= word;
+      view[w + 2] ^= word;
+      view[w + 3] ^= word;
+      view[w + 4] ^= word;
+      view[w + 5] ^= word;
+      view[w + 6] ^= word;
+      view[w + 7] ^= word;
+    }
+    for (; w < words; w++) view[w] ^= word;
+    i += words << 2;
+  }
+  for (; i < length; i++) buf[start + i] ^= key[keyOffset + ((phase + i) & 3)];
+}
+
+/**
+ * Copies `length` bytes from `src[srcStart..]` to `dst[dstStart..]`, masking
+ * them with the key on the way (`phase` as in {@link applyMask}).
+ */
+export function copyMasked(
+  src: Buffer,
+  srcStart: number,
+  dst: Buffer,
+  dstStart: number,
+  length: number,
+  key: Uint8Array,
+  keyOffset: number,
+  phase: number,
+): void {
+  if (length < WORD_MASK_THRESHOLD) {
+    for (let i = 0; i < length; i++) {
+      dst[dstStart + i] = src[srcStart + i] ^ key[keyOffset + ((phase + i) & 3)];
+    }
+  } else {
+    // memcpy, then words in place: faster than a byte loop over two buffers.
+    src.copy(dst, dstStart, srcStart, srcStart + length);
+    applyMask(dst, dstStart, length, key, keyOffset, phase);
+  }
+}
+
+// Mask keys come from a pool refilled with 4 KiB of CSPRNG output at a time
+// (RFC 6455 §5.3: keys must be unpredictable), not one syscall per frame.
+const MASK_POOL_SIZE = 4096;
+export const maskPool = Buffer.allocUnsafe(MASK_POOL_SIZE);
+let maskPoolOffset = MASK_POOL_SIZE;
+
+export function nextMaskOffset(): number {
+  if (maskPoolOffset === MASK_POOL_SIZE) {
+    randomFillSync(maskPool);
+    maskPoolOffset = 0;
+  }
+  const offset = maskPoolOffset;
+  maskPoolOffset += 4;
+  return offset;
+}

@@ -1,0 +1,69 @@
+/**
+ * The seam with event-driven APIs (`websockets-ts/ws`): an {@link EventSink}
+ * gets the frames a connection receives as they are parsed, instead of its
+ * message queue, and {@link sendFrame} sends frames one at a time.
+ *
+ * @module
+ */
+
+import type { ConnectionClosed } from "../errors.ts";
+import { type Frame, OP_BINARY, type OP_CONT, OP_PING, OP_PONG, OP_TEXT } from "../frames.ts";
+import type { Connection } from "./connection.ts";
+
+/**
+ * Internal: where an event-driven API (`websockets-ts/ws`) gets the frames
+ * a connection receives, as they are parsed. @internal
+ */
+export interface EventSink {
+  /** A TEXT, BINARY or CONT frame, decoded by extensions. */
+  data(frame: Frame): void;
+  /** The payload of a ping (answered already). */
+  ping(payload: Buffer): void;
+  /** The payload of a pong. */
+  pong(payload: Buffer): void;
+  /** The transport closed; `error` tells how (its `cause`: why it failed, if it did). */
+  closed(error: ConnectionClosed): void;
+}
+
+/** Internal: installs an {@link EventSink}. @internal */
+export const kEventSink: unique symbol = Symbol("websockets-ts.eventSink");
+/** Internal: sends one frame as given (see `Connection[kSendFrame]`). @internal */
+export const kSendFrame: unique symbol = Symbol("websockets-ts.sendFrame");
+
+/**
+ * The sinks of the few connections that have one: a field would cost every
+ * connection 8 bytes (docs/decisions.md, "Memory layout"). @internal
+ */
+export const sinks = new WeakMap<Connection, EventSink>();
+
+/** The opcodes {@link sendFrame} sends. @internal */
+export type SinkOpcode =
+  | typeof OP_TEXT
+  | typeof OP_BINARY
+  | typeof OP_CONT
+  | typeof OP_PING
+  | typeof OP_PONG;
+
+/**
+ * Sends one frame as given: a ping awaiting no pong, a pong, or a data
+ * frame of a message the caller fragments itself (`OP_TEXT`/`OP_BINARY`
+ * first, then `OP_CONT`). No flow control: the writer's buffered bytes
+ * tell. @internal
+ */
+export function sendFrame(
+  connection: Connection,
+  opcode: SinkOpcode,
+  payload: Buffer,
+  fin: boolean,
+): void {
+  const protocol = connection.protocol;
+  if (opcode === OP_PING) protocol.sendPing(payload);
+  else if (opcode === OP_PONG) protocol.sendPong(payload);
+  else {
+    if (opcode === OP_TEXT) protocol.sendText(payload, fin);
+    else if (opcode === OP_BINARY) protocol.sendBinary(payload, fin);
+    else protocol.sendContinuation(payload, fin);
+    connection.countSent(payload.length, fin ? 1 : 0);
+  }
+  connection.sendData();
+}

@@ -1,0 +1,55 @@
+/**
+ * The vocabulary of the sans-I/O protocol: its states (RFC 6455 §4, §7),
+ * sides, events and options. `protocol.ts` re-exports all of it.
+ *
+ * @module
+ */
+
+import type { Frame } from "./frames.ts";
+import type { Request, Response } from "./http11.ts";
+import type { LoggerLike } from "./logging.ts";
+
+/** The opening handshake is in progress (RFC 6455 §4). */
+export const CONNECTING = 0;
+/** The connection is open: data frames flow (RFC 6455 §4.1). */
+export const OPEN = 1;
+/** A close frame was sent (RFC 6455 §7.1.3). */
+export const CLOSING = 2;
+/** The transport is closed (RFC 6455 §7.1.4). */
+export const CLOSED = 3;
+
+/** A connection's state. */
+export type State = typeof CONNECTING | typeof OPEN | typeof CLOSING | typeof CLOSED;
+
+/** Names of states, for logs and error messages. */
+export const STATE_NAMES: Readonly<Record<State, "CONNECTING" | "OPEN" | "CLOSING" | "CLOSED">> = {
+  [CONNECTING]: "CONNECTING",
+  [OPEN]: "OPEN",
+  [CLOSING]: "CLOSING",
+  [CLOSED]: "CLOSED",
+};
+
+/** Which end of the connection a protocol implements. */
+export type Side = "client" | "server";
+
+/** What `Protocol.eventsReceived` returns: frames, and the handshake's request or response. */
+export type Event = Frame | Request | Response;
+
+/** Options of `Protocol`. */
+export interface ProtocolOptions {
+  /** Initial state. Default: `OPEN` (`ClientProtocol` and `ServerProtocol` pass `CONNECTING`). */
+  state?: State;
+  /**
+   * Largest incoming message, in bytes, summed over its fragments; `null`
+   * for no limit. Default: 1 MiB (1_048_576).
+   */
+  maxSize?: number | null;
+  /**
+   * Logger for this connection. Whether it logs at debug level is checked
+   * once, here. Default: `null`, no logs.
+   */
+  logger?: LoggerLike | null;
+}
+
+/** Default of {@link ProtocolOptions.maxSize}. */
+export const DEFAULT_MAX_SIZE = 1_048_576;

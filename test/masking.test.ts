@@ -1,0 +1,26 @@
+import { strict as assert } from "node:assert";
+import { describe, it } from "node:test";
+import { applyMask } from "../src/masking.ts";
+import { KEY } from "./support/wire.ts";
+
+describe("applyMask", () => {
+  it("matches a byte-by-byte XOR for every alignment, length and phase", () => {
+    const backing = Buffer.alloc(300);
+    for (let offset = 0; offset < 4; offset++) {
+      // Past the word threshold (48), lengths whose words are a multiple of
+      // the loop's unrolling (8) and every remainder after it.
+      for (const length of [
+        0, 1, 3, 4, 5, 47, 48, 49, 63, 64, 65, 80, 96, 97, 99, 100, 104, 128, 131, 200, 255,
+      ]) {
+        for (let phase = 0; phase < 4; phase++) {
+          const region = backing.subarray(offset, offset + length);
+          for (let i = 0; i < length; i++) region[i] = (i * 7 + offset) & 0xff;
+          const expected = Buffer.from(region);
+          for (let i = 0; i < length; i++) expected[i] ^= KEY[(phase + i) & 3];
+          applyMask(region, 0, length, KEY, 0, phase);
+          assert.deepEqual(region, expected, `offset ${offset} length ${length} phase ${phase}`);
+        }
+      }
+    }
+  });
+});
