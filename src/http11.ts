@@ -34,12 +34,12 @@ export interface Request {
   headers: Headers;
   /**
    * The method; absent means `GET`, the only method of a WebSocket handshake
-   * (a proxy client sends `CONNECT`). Set by {@link RequestParser}.
+   * (a proxy client sends `CONNECT`). Set by the request parser.
    */
   method?: string;
   /**
    * The HTTP version as on the request line, e.g. `HTTP/1.1`; absent means
-   * `HTTP/1.1`. {@link RequestParser} only accepts `HTTP/1.1`; an I/O layer
+   * `HTTP/1.1`. The request parser only accepts `HTTP/1.1`; an I/O layer
    * building a `Request` from another HTTP stack sets what it received, so
    * that `ServerProtocol.accept` can reject anything else.
    */
