@@ -26,6 +26,7 @@ import { CLOSED, CONNECTING, type Event, OPEN } from "../src/protocol.ts";
 import { ServerProtocol } from "../src/server.ts";
 import { parseURI } from "../src/uri.ts";
 import { VERSION } from "../src/version.ts";
+import { withEnv } from "./support/env.ts";
 import { fromServer } from "./support/wire.ts";
 
 const UA = `websockets-ts/${VERSION} Node/${process.versions.node}`;
@@ -90,20 +91,6 @@ function assertFailed(
   client.eventsReceived();
   client.receiveData(fromServer(OP_TEXT, "ignored"));
   assert.deepEqual(client.eventsReceived(), []);
-}
-
-/** Sets environment variables for the duration of `fn`. */
-function withEnv(vars: Record<string, string>, fn: () => void): void {
-  const saved = Object.fromEntries(Object.keys(vars).map((name) => [name, process.env[name]]));
-  Object.assign(process.env, vars);
-  try {
-    fn();
-  } finally {
-    for (const [name, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
-  }
 }
 
 // A test extension: reverses the payload of data frames and flags them with RSV1.

@@ -4,6 +4,7 @@ import { InvalidMessage, InvalidState, SecurityError } from "../src/errors.ts";
 import { DEFAULT_HTTP_LIMITS, httpLimitsFromEnv } from "../src/http-limits.ts";
 import type { Request } from "../src/http11.ts";
 import { type Parsed, RequestParser, ResponseParser } from "../src/http11-parser.ts";
+import { withEnv } from "./support/env.ts";
 import { feedBytes, parseRequest, parseResponse, REQUEST, RESPONSE_101 } from "./support/http.ts";
 
 function throwsMessage(
@@ -15,20 +16,6 @@ function throwsMessage(
     fn,
     (error: unknown) => error instanceof type && message.test((error as Error).message),
   );
-}
-
-/** Sets environment variables for the duration of `fn`. */
-function withEnv(vars: Record<string, string>, fn: () => void): void {
-  const saved = Object.fromEntries(Object.keys(vars).map((name) => [name, process.env[name]]));
-  Object.assign(process.env, vars);
-  try {
-    fn();
-  } finally {
-    for (const [name, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
-  }
 }
 
 describe("RequestParser", () => {

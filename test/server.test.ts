@@ -25,6 +25,7 @@ import type { Request, Response } from "../src/http11.ts";
 import { CLOSED, CONNECTING, OPEN } from "../src/protocol.ts";
 import { defaultServerHeader, ServerProtocol, ServerProtocolConfig } from "../src/server.ts";
 import { VERSION } from "../src/version.ts";
+import { withEnv } from "./support/env.ts";
 import { fromClient } from "./support/wire.ts";
 
 const KEY = "dGhlIHNhbXBsZSBub25jZQ==";
@@ -105,20 +106,6 @@ function debugLogger() {
     isLevelEnabled: (level: string) => level !== "trace",
   };
   return { logger, lines };
-}
-
-/** Sets environment variables for the duration of `fn`. */
-function withEnv(vars: Record<string, string>, fn: () => void): void {
-  const saved = Object.fromEntries(Object.keys(vars).map((name) => [name, process.env[name]]));
-  Object.assign(process.env, vars);
-  try {
-    fn();
-  } finally {
-    for (const [name, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
-  }
 }
 
 class TestExtension implements Extension {
