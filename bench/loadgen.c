@@ -10,12 +10,20 @@
  *
  *   loadgen throughput PORT SIZE CONNS INFLIGHT WARMUP_MS DURATION_MS [text] [deflate] [tls]
  *   loadgen handshakes PORT CONCURRENCY DURATION_MS [tls]
+ *   loadgen subscribe PORT SUBSCRIBERS ROUNDS BURST [SERVER_PID]
  *
  * `text` sends text messages (binary otherwise). `deflate` offers
  * permessage-deflate with client_no_context_takeover, so one compressed
  * frame, built once, is valid every time (RFC 7692 §7.1.1.1); the server
  * compresses its echoes as it negotiated. `tls` speaks TLS (OpenSSL, no
  * certificate check: the servers are ours, on loopback).
+ *
+ * `subscribe` holds the subscribers of bench/topics.ts: SUBSCRIBERS
+ * connections to `/`, then one to `/control` that asks `count` until the
+ * server has them all subscribed, then, for 10 warm-up rounds and ROUNDS
+ * measured ones, sends `pub 1` and times until every subscriber has one more
+ * message; then `pub BURST` and the time until every subscriber has them all.
+ * With SERVER_PID, it also reads the server's CPU time around both.
  *
  * Prints one JSON object on stdout. Connects only to 127.0.0.1. Every loop
  * is bounded by a deadline; failures are counted, and too many end the job.
@@ -25,6 +33,7 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -42,6 +51,7 @@
 #include <zlib.h>
 
 #define MAX_CONNS 4096
+#define MAX_SUBSCRIBERS 16384
 #define HEAD_MAX 16384
 #define CLOSE_WAIT_NS (5LL * 1000000000LL)
 #define OPEN_WAIT_NS (10LL * 1000000000LL)
@@ -74,6 +84,9 @@ struct conn {
   int close_sent;
   int want_out;
   int64_t started;
+  /* subscribe: the control connection (its data payloads are kept in ctrl), and messages received. */
+  int control;
+  uint64_t messages;
 };
 
 static int epfd;
@@ -92,6 +105,10 @@ static uint64_t failures;
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
 static int use_deflate;
 static SSL_CTX *tls_ctx;
+/* subscribe: every subscriber is waited for until it has `sub_target` messages. */
+static uint64_t sub_target;
+static int sub_remaining;
+static int control_replied;
 
 static int64_t now_ns(void) {
   struct timespec ts;
@@ -323,10 +340,10 @@ static void upgrade_request(struct conn *c) {
   key[24] = 0;
   key[21] = 'A'; /* 16 bytes encode to 22 characters whose last carries 4 zero bits */
   int n = snprintf(req, sizeof req,
-                   "GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+                   "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
                    "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
                    "Sec-WebSocket-Version: 13\r\n%s\r\n",
-                   port, key,
+                   c->control ? "/control" : "/", port, key,
                    use_deflate ? "Sec-WebSocket-Extensions: permessage-deflate; "
                                  "client_no_context_takeover\r\n"
                                : "");
@@ -337,6 +354,11 @@ static void upgrade_request(struct conn *c) {
 /* A complete data message arrived: count it, time it, send the next one. */
 static void on_message(struct conn *c) {
   received++;
+  if (c->control) {
+    control_replied = 1;
+    return;
+  }
+  if (++c->messages == sub_target) sub_remaining--;
   if (c->ring_count > 0) {
     int64_t rtt = now_ns() - c->sent_at[c->ring_head];
     c->ring_head = (c->ring_head + 1) % inflight;
@@ -401,7 +423,7 @@ static void parse_frames(struct conn *c, const uint8_t *p, size_t n) {
       c->skip = len;
     }
     size_t take = c->skip < n ? (size_t)c->skip : n;
-    if (c->opcode >= 0x8 && c->ctrl_len + take <= sizeof c->ctrl) {
+    if ((c->opcode >= 0x8 || c->control) && c->ctrl_len + take <= sizeof c->ctrl) {
       memcpy(c->ctrl + c->ctrl_len, p, take);
       c->ctrl_len += take;
     }
@@ -657,6 +679,171 @@ static int run_handshakes(int concurrency, int duration_ms) {
   return 0;
 }
 
+/* --- subscribe: the subscribers of bench/topics.ts ------------------------------------------ */
+
+#define SUB_OPENING_MAX 128
+#define SUB_OPEN_WAIT_NS (60LL * 1000000000LL)
+#define SUB_ROUND_WAIT_NS (30LL * 1000000000LL)
+#define SUB_WARMUP 10
+
+/* Services events until `done()` holds or the deadline passes; -1 if a connection failed. */
+static int sub_wait(int (*done)(void), int64_t deadline) {
+  struct epoll_event events[256];
+  while (!done()) {
+    if (now_ns() > deadline) return -1;
+    int k = epoll_wait(epfd, events, 256, 100);
+    for (int i = 0; i < k; i++) {
+      struct conn *c = events[i].data.ptr;
+      if (c->phase == DONE) continue;
+      if (service(c, events[i].events, NULL) != 0) return -1;
+    }
+  }
+  return 0;
+}
+
+static int all_delivered(void) {
+  return sub_remaining == 0;
+}
+
+static int control_answered(void) {
+  return control_replied;
+}
+
+/* Sends a text command on the control connection, as a masked frame. */
+static void control_send(struct conn *c, const char *command) {
+  uint8_t buf[64];
+  control_replied = 0;
+  queue_out(c, buf, build_frame(buf, 0x1, (const uint8_t *)command, strlen(command)));
+  if (flush_out(c) < 0) die("write");
+}
+
+/* Waits until every subscriber has `sub_target` messages; returns the nanoseconds since `t0`. */
+static int64_t sub_round(struct conn *control, const char *command) {
+  sub_remaining = nconns - 1;
+  int64_t t0 = now_ns();
+  control_send(control, command);
+  if (sub_wait(all_delivered, t0 + SUB_ROUND_WAIT_NS) < 0) {
+    fprintf(stderr, "loadgen: %d subscribers short of %llu messages\n", sub_remaining,
+            (unsigned long long)sub_target);
+    exit(1);
+  }
+  return now_ns() - t0;
+}
+
+/*
+ * CPU time of process `pid` (every thread) in nanoseconds, from /proc/PID/task/TID/schedstat;
+ * 0 without a pid. The server's CPU per message delivered doesn't depend on how busy the
+ * machine is, unlike its latency.
+ */
+static int64_t process_cpu_ns(int pid) {
+  if (pid <= 0) return 0;
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/task", pid);
+  DIR *dir = opendir(path);
+  if (dir == NULL) return 0;
+  int64_t total = 0;
+  struct dirent *entry;
+  while ((entry = readdir(dir)) != NULL) {
+    if (entry->d_name[0] == '.') continue;
+    char file[300];
+    snprintf(file, sizeof file, "/proc/%d/task/%s/schedstat", pid, entry->d_name);
+    FILE *f = fopen(file, "r");
+    if (f == NULL) continue;
+    long long ns = 0;
+    if (fscanf(f, "%lld", &ns) == 1) total += ns;
+    fclose(f);
+  }
+  closedir(dir);
+  return total;
+}
+
+static int run_subscribe(int subscribers, int rounds, int burst, int server_pid) {
+  nconns = subscribers + 1;
+  conns = calloc((size_t)nconns, sizeof *conns);
+  samples = malloc(sizeof *samples * (size_t)(rounds > 0 ? rounds : 1));
+  if (conns == NULL || samples == NULL) die("malloc");
+  /* A few connections at a time: a burst of 10,000 SYNs overflows the server's accept backlog. */
+  int64_t deadline = now_ns() + SUB_OPEN_WAIT_NS;
+  int next = 0, opened = 0;
+  struct epoll_event events[256];
+  while (opened < nconns) {
+    while (next < nconns && next - opened < SUB_OPENING_MAX) {
+      /* The last one drives the run; it connects once every subscriber is open. */
+      if (next == subscribers && opened < subscribers) break;
+      if (open_conn(&conns[next]) < 0) die("connect");
+      conns[next].control = next == subscribers;
+      next++;
+    }
+    if (now_ns() > deadline) {
+      fprintf(stderr, "loadgen: only %d of %d connections opened in time\n", opened, nconns);
+      return 1;
+    }
+    int k = epoll_wait(epfd, events, 256, 100);
+    for (int i = 0; i < k; i++) {
+      struct conn *c = events[i].data.ptr;
+      enum phase before = c->phase;
+      if (service(c, events[i].events, NULL) < 0) {
+        fprintf(stderr, "loadgen: a connection failed while opening\n");
+        return 1;
+      }
+      if (before != OPEN && c->phase == OPEN) opened++;
+    }
+  }
+  struct conn *control = &conns[subscribers];
+  /* Subscribing may take the server a moment (a backplane): ask until it counts them all. */
+  char want[16];
+  snprintf(want, sizeof want, "%d", subscribers);
+  for (int attempt = 0;; attempt++) {
+    control_send(control, "count");
+    if (sub_wait(control_answered, now_ns() + SUB_ROUND_WAIT_NS) < 0) die("count");
+    if (control->ctrl_len == strlen(want) && memcmp(control->ctrl, want, control->ctrl_len) == 0)
+      break;
+    if (attempt == 200) {
+      fprintf(stderr, "loadgen: the server counts %.*s subscribers, not %s\n",
+              (int)control->ctrl_len, control->ctrl, want);
+      return 1;
+    }
+    epoll_wait(epfd, events, 1, 50);
+  }
+  for (int round = 0; round < SUB_WARMUP; round++) {
+    sub_target++;
+    sub_round(control, "pub 1");
+  }
+  double cpu0 = cpu_seconds();
+  int64_t server0 = process_cpu_ns(server_pid);
+  int64_t busy = 0;
+  for (int round = 0; round < rounds; round++) {
+    sub_target++;
+    int64_t ns = sub_round(control, "pub 1");
+    samples[nsamples++] = (uint32_t)(ns / 1000);
+    busy += ns;
+  }
+  double round_cpu = cpu_seconds() - cpu0;
+  int64_t round_server = process_cpu_ns(server_pid) - server0;
+  char command[32];
+  snprintf(command, sizeof command, "pub %d", burst);
+  sub_target += (uint64_t)burst;
+  cpu0 = cpu_seconds();
+  server0 = process_cpu_ns(server_pid);
+  int64_t burst_ns = sub_round(control, command);
+  double burst_cpu = cpu_seconds() - cpu0;
+  int64_t burst_server = process_cpu_ns(server_pid) - server0;
+  for (int i = 0; i < nconns; i++) close_conn(&conns[i]);
+  /* *_cpu: this process's CPU share while waiting (near 1 would mean it is the bottleneck);
+     server_*_ns: the server's CPU time per message delivered to one subscriber. */
+  printf("{\"type\":\"subscribe\",\"subscribers\":%d,\"rounds\":%d,\"burst\":%d,"
+         "\"burst_seconds\":%.6f,\"per_second\":%.0f,\"round_cpu\":%.4f,\"burst_cpu\":%.4f,"
+         "\"server_round_ns\":%.1f,\"server_burst_ns\":%.1f",
+         subscribers, rounds, burst, burst_ns / 1e9,
+         burst_ns > 0 ? (double)subscribers * burst / (burst_ns / 1e9) : 0,
+         busy > 0 ? round_cpu / (busy / 1e9) : 0, burst_ns > 0 ? burst_cpu / (burst_ns / 1e9) : 0,
+         rounds > 0 ? (double)round_server / ((double)rounds * subscribers) : 0,
+         (double)burst_server / ((double)burst * subscribers));
+  print_percentiles();
+  printf("}\n");
+  return 0;
+}
+
 static int arg(char **argv, int i) {
   char *end;
   long v = strtol(argv[i], &end, 10);
@@ -701,9 +888,19 @@ int main(int argc, char **argv) {
     }
     return run_handshakes(concurrency, arg(argv, 4));
   }
+  if (argc >= 6 && strcmp(argv[1], "subscribe") == 0) {
+    port = arg(argv, 2);
+    int subscribers = arg(argv, 3);
+    if (subscribers < 1 || subscribers > MAX_SUBSCRIBERS) {
+      fprintf(stderr, "loadgen: subscribers must be 1..%d\n", MAX_SUBSCRIBERS);
+      return 2;
+    }
+    return run_subscribe(subscribers, arg(argv, 4), arg(argv, 5), argc >= 7 ? arg(argv, 6) : 0);
+  }
   fprintf(stderr,
           "usage: loadgen throughput PORT SIZE CONNS INFLIGHT WARMUP_MS DURATION_MS [text] "
           "[deflate] [tls]\n"
-          "       loadgen handshakes PORT CONCURRENCY DURATION_MS [tls]\n");
+          "       loadgen handshakes PORT CONCURRENCY DURATION_MS [tls]\n"
+          "       loadgen subscribe PORT SUBSCRIBERS ROUNDS BURST [SERVER_PID]\n");
   return 2;
 }
