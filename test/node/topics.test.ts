@@ -202,6 +202,38 @@ describe("topics", () => {
     await teardown();
   });
 
+  it("gives every subscriber the same order of several publishers' messages", async () => {
+    // Each client publishes what it sends: two publishers, one process.
+    const { join, teardown } = await setup({}, async (ws, server) => {
+      for await (const message of ws) server.publish("room", message, { except: ws });
+    });
+    const listeners = [await join("room"), await join("room")];
+    const publishers = [await join("room"), await join("room")];
+    const count = 200;
+    await Promise.all(
+      publishers.map(async (ws, p) => {
+        for (let i = 0; i < count; i++) await ws.send(`${p}:${i}`);
+      }),
+    );
+    const orders = await Promise.all(
+      listeners.map(async (ws) => {
+        const got: string[] = [];
+        for (let i = 0; i < 2 * count; i++) got.push((await ws.recv()) as string);
+        return got;
+      }),
+    );
+    assert.deepEqual(orders[0], orders[1]);
+    // Each publisher's messages in its order.
+    for (const p of [0, 1]) {
+      const mine = orders[0].filter((m) => m.startsWith(`${p}:`));
+      assert.deepEqual(
+        mine,
+        Array.from({ length: count }, (_, i) => `${p}:${i}`),
+      );
+    }
+    await teardown();
+  });
+
   it("interleaves published messages with the connection's sends in call order", async () => {
     const { join, teardown } = await setup({}, async (ws, server) => {
       await ws.recv();
@@ -525,6 +557,50 @@ describe("backplane interface", () => {
       "unsubscribe room",
       "close",
     ]);
+  });
+
+  it("subscribe() resolves once live and never rejects; publish() never throws for the backplane", async () => {
+    const logger = createCaptureLogger("warn");
+    const events: string[] = [];
+    let failing = false;
+    const plane: Backplane = {
+      name: "flaky",
+      start: async () => {},
+      // Live only after a while; a failure once the test says so.
+      subscribe: async (topic) => {
+        if (failing) throw new Error(`no route to ${topic}`);
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        events.push(`live ${topic}`);
+      },
+      unsubscribe: () => {
+        throw new Error("unsubscribe bug");
+      },
+      publish: () => {
+        throw new Error("publish bug");
+      },
+      close: async () => {},
+    };
+    const { server, join, teardown } = await setup({ backplane: plane, logger: logger.logger });
+    const ws = await join("a"); // "subscribed" is sent after subscribe() resolved
+    events.push("client told");
+    assert.deepEqual(events, ["live a", "client told"]);
+    failing = true;
+    const other = await join("b"); // resolves though the backplane failed
+    server.publish("a", "local still");
+    server.publish("b", "here too");
+    assert.equal(await ws.recv(), "local still");
+    assert.equal(await other.recv(), "here too");
+    const otherSide = serverSide(server, 1);
+    await other.close();
+    await otherSide.closed;
+    assert.equal(server.subscribers("b"), 0);
+    assert.deepEqual(logger.messages("warn"), [
+      "flaky backplane: subscribe failed: Error: no route to b",
+      "flaky backplane: publish failed: Error: publish bug",
+      "flaky backplane: publish failed: Error: publish bug",
+      "flaky backplane: unsubscribe failed: Error: unsubscribe bug",
+    ]);
+    await teardown();
   });
 
   it("serve() rejects with the backplane's error when it can't start", async () => {
