@@ -515,6 +515,26 @@ static int service(struct conn *c, uint32_t events, void (*opened)(struct conn *
   return 0;
 }
 
+/* One round of events while connections open, counting those that did; -1 on a failure or late. */
+static int opening_step(int *open_count, int64_t deadline, void (*opened)(struct conn *)) {
+  if (now_ns() > deadline) {
+    fprintf(stderr, "loadgen: only %d of %d connections opened in time\n", *open_count, nconns);
+    return -1;
+  }
+  struct epoll_event events[256];
+  int k = epoll_wait(epfd, events, 256, 100);
+  for (int i = 0; i < k; i++) {
+    struct conn *c = events[i].data.ptr;
+    enum phase before = c->phase;
+    if (service(c, events[i].events, opened) < 0) {
+      fprintf(stderr, "loadgen: a connection failed while opening\n");
+      return -1;
+    }
+    if (before != OPEN && c->phase == OPEN) (*open_count)++;
+  }
+  return 0;
+}
+
 static void opened_throughput(struct conn *c) {
   (void)c;
 }
@@ -562,20 +582,7 @@ static int run_throughput(int size, int count, int warmup_ms, int duration_ms, i
   int64_t deadline = now_ns() + OPEN_WAIT_NS;
   int open_count = 0;
   while (open_count < nconns) {
-    if (now_ns() > deadline) {
-      fprintf(stderr, "loadgen: only %d of %d connections opened in time\n", open_count, nconns);
-      return 1;
-    }
-    int k = epoll_wait(epfd, events, 256, 100);
-    for (int i = 0; i < k; i++) {
-      struct conn *c = events[i].data.ptr;
-      enum phase before = c->phase;
-      if (service(c, events[i].events, opened_throughput) < 0) {
-        fprintf(stderr, "loadgen: a connection failed while opening\n");
-        return 1;
-      }
-      if (before != OPEN && c->phase == OPEN) open_count++;
-    }
+    if (opening_step(&open_count, deadline, opened_throughput) < 0) return 1;
   }
   for (int i = 0; i < nconns; i++) {
     send_messages(&conns[i], inflight);
@@ -781,20 +788,7 @@ static int run_subscribe(int subscribers, int rounds, int burst, int server_pid)
       conns[next].control = next == subscribers;
       next++;
     }
-    if (now_ns() > deadline) {
-      fprintf(stderr, "loadgen: only %d of %d connections opened in time\n", opened, nconns);
-      return 1;
-    }
-    int k = epoll_wait(epfd, events, 256, 100);
-    for (int i = 0; i < k; i++) {
-      struct conn *c = events[i].data.ptr;
-      enum phase before = c->phase;
-      if (service(c, events[i].events, NULL) < 0) {
-        fprintf(stderr, "loadgen: a connection failed while opening\n");
-        return 1;
-      }
-      if (before != OPEN && c->phase == OPEN) opened++;
-    }
+    if (opening_step(&opened, deadline, NULL) < 0) return 1;
   }
   struct conn *control = &conns[subscribers];
   /* Subscribing may take the server a moment (a backplane): ask until it counts them all. */
@@ -872,6 +866,16 @@ static int arg(char **argv, int i) {
   return (int)v;
 }
 
+/* A count from 1 to `max`, or exit naming it. */
+static int count_arg(char **argv, int i, int max, const char *name) {
+  int v = arg(argv, i);
+  if (v < 1 || v > max) {
+    fprintf(stderr, "loadgen: %s must be 1..%d\n", name, max);
+    exit(2);
+  }
+  return v;
+}
+
 int main(int argc, char **argv) {
   epfd = epoll_create1(0);
   if (epfd < 0) die("epoll_create1");
@@ -899,20 +903,11 @@ int main(int argc, char **argv) {
   }
   if (argc >= 5 && strcmp(argv[1], "handshakes") == 0) {
     port = arg(argv, 2);
-    int concurrency = arg(argv, 3);
-    if (concurrency < 1 || concurrency > MAX_CONNS) {
-      fprintf(stderr, "loadgen: concurrency must be 1..%d\n", MAX_CONNS);
-      return 2;
-    }
-    return run_handshakes(concurrency, arg(argv, 4));
+    return run_handshakes(count_arg(argv, 3, MAX_CONNS, "concurrency"), arg(argv, 4));
   }
   if (argc >= 6 && strcmp(argv[1], "subscribe") == 0) {
     port = arg(argv, 2);
-    int subscribers = arg(argv, 3);
-    if (subscribers < 1 || subscribers > MAX_SUBSCRIBERS) {
-      fprintf(stderr, "loadgen: subscribers must be 1..%d\n", MAX_SUBSCRIBERS);
-      return 2;
-    }
+    int subscribers = count_arg(argv, 3, MAX_SUBSCRIBERS, "subscribers");
     return run_subscribe(subscribers, arg(argv, 4), arg(argv, 5), argc >= 7 ? arg(argv, 6) : 0);
   }
   fprintf(stderr,
