@@ -147,7 +147,7 @@ export function runLoadgen(bin: string, cpu: string | null, job: LoadJob): Promi
   return runJson<LoadResult>(pinned(cpu, bin, argv(job)), limitMs);
 }
 
-/** Runs `loadgen subscribe` in a fresh process, bounded: every round may take 30 s at most. */
+/** Runs `loadgen subscribe` in a fresh process, bounded as each of its rounds is (30 s, plus 200 µs per message delivered). */
 export function runSubscribers(
   bin: string,
   cpu: string | null,
@@ -155,7 +155,9 @@ export function runSubscribers(
 ): Promise<SubscribeResult> {
   const { port, subscribers, rounds, burst, serverPid } = job;
   const args = ["subscribe", port, subscribers, rounds, burst, serverPid ?? 0].map(String);
-  return runJson<SubscribeResult>(pinned(cpu, bin, args), 120_000 + (rounds + 11) * 30_000);
+  const roundMs = (messages: number) => 30_000 + (messages * subscribers) / 5;
+  const limitMs = 120_000 + (rounds + 10) * roundMs(1) + 6 * roundMs(burst);
+  return runJson<SubscribeResult>(pinned(cpu, bin, args), limitMs);
 }
 
 function runJson<T>(

@@ -246,6 +246,8 @@ function percentile(sorted: number[], p: number): number {
 
 interface Result {
   server: string;
+  /** Who held the subscribers: the C generator or Node sockets in this process. */
+  held: "C" | "Node";
   subscribers: number;
   p50: number;
   p99: number;
@@ -317,6 +319,7 @@ async function measure(
   for (const s of subscribers) s.socket.destroy();
   return {
     server: name,
+    held: "Node",
     subscribers: count,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
@@ -355,6 +358,7 @@ async function measureWithLoadgen(
         });
         trials.get(spec.name)!.push({
           server: spec.name,
+          held: "C",
           subscribers: count,
           p50: (result.p50_us ?? Number.NaN) / 1000,
           p99: (result.p99_us ?? Number.NaN) / 1000,
@@ -362,16 +366,21 @@ async function measureWithLoadgen(
           cpuRound: result.server_round_ns / 1000,
           cpuBurst: result.server_burst_ns / 1000,
         });
+      } catch (error) {
+        // One failed trial (a server too slow for the round's time limit) leaves the others.
+        console.error(`topics: ${spec.name}, ${count} subscribers: ${(error as Error).message}`);
       } finally {
         await stop(running);
       }
     }
   }
-  return specs.map((spec) => {
+  return specs.flatMap((spec) => {
     const all = trials.get(spec.name)!;
+    if (all.length === 0) return [];
     const of = (pick: (r: Result) => number) => median(all.map(pick));
-    return {
+    const result: Result = {
       server: spec.name,
+      held: "C",
       subscribers: count,
       p50: of((r) => r.p50),
       p99: of((r) => r.p99),
@@ -379,6 +388,7 @@ async function measureWithLoadgen(
       cpuRound: of((r) => r.cpuRound!),
       cpuBurst: of((r) => r.cpuBurst!),
     };
+    return [result];
   });
 }
 
@@ -422,8 +432,10 @@ for (const count of counts) {
   if (loadgen !== null) {
     results.push(...(await measureWithLoadgen(loadgen, pinning.generator, specs, count)));
   }
-  // Without cc, every server on the Node subscribers; Socket.IO always.
-  for (const spec of loadgen === null ? [...specs, socketIo] : [socketIo]) {
+  // Without cc, every server on the Node subscribers. Socket.IO always,
+  // and ours with it: the reference of the Socket.IO and Redis rows.
+  const nodeHeld = loadgen === null ? [...specs, socketIo] : [{ ...specs[0], cpu: null }, socketIo];
+  for (const spec of nodeHeld) {
     const running = await start(spec);
     try {
       results.push(await measure(spec.name, [running.port], count, spec.dialect));
@@ -473,12 +485,13 @@ if (values.json) {
   const generator =
     loadgen === null
       ? "Node subscribers"
-      : `C subscribers (bench/loadgen.c)${pinning.generator === null ? "" : ` on CPU ${pinning.generator}, servers on CPU ${pinning.server}`}, median of ${values.trials} alternating trials; Socket.IO and Redis rows: Node subscribers`;
+      : `C subscribers (bench/loadgen.c)${pinning.generator === null ? "" : ` on CPU ${pinning.generator}, servers on CPU ${pinning.server}`}, median of ${values.trials} alternating trials; Socket.IO and Redis rows, and ours as their reference: Node subscribers`;
   console.log(`topics: 32-byte messages, ${rounds} rounds, burst ${burst}; ${runtimes.join(", ")}`);
   console.log(generator);
   console.log("(shared 2-core machine: compare ratios within this run, not absolute figures)\n");
   const header = [
     "server",
+    "held by",
     "subscribers",
     "p50 ms",
     "p99 ms",
@@ -490,11 +503,14 @@ if (values.json) {
   ];
   const cpu = (v: number | null) => (v === null ? "" : v.toFixed(2));
   const rows = results.map((r) => {
-    const ours = results.find((o) => o.server === "ours" && o.subscribers === r.subscribers);
+    const ours = results.find(
+      (o) => o.server === "ours" && o.held === r.held && o.subscribers === r.subscribers,
+    );
     const ratio = (a: number | null | undefined, b: number | null | undefined) =>
       a == null || b == null ? "" : `${(a / b).toFixed(2)}x`;
     return [
       r.server,
+      r.held,
       String(r.subscribers),
       r.p50.toFixed(2),
       r.p99.toFixed(2),
