@@ -329,6 +329,9 @@ async function measure(
   };
 }
 
+// The C generator's largest CPU share while it waited, over the run: near 1, it was the bottleneck.
+let generatorShare = 0;
+
 const median = (values: number[]): number =>
   [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
@@ -356,6 +359,7 @@ async function measureWithLoadgen(
           burst,
           serverPid: running.child.pid,
         });
+        generatorShare = Math.max(generatorShare, result.round_cpu, result.burst_cpu);
         trials.get(spec.name)!.push({
           server: spec.name,
           held: "C",
@@ -488,6 +492,11 @@ if (values.json) {
       : `C subscribers (bench/loadgen.c)${pinning.generator === null ? "" : ` on CPU ${pinning.generator}, servers on CPU ${pinning.server}`}, median of ${values.trials} alternating trials; Socket.IO and Redis rows, and ours as their reference: Node subscribers`;
   console.log(`topics: 32-byte messages, ${rounds} rounds, burst ${burst}; ${runtimes.join(", ")}`);
   console.log(generator);
+  if (loadgen !== null) {
+    console.log(
+      `C generator's CPU share while waiting: at most ${(100 * generatorShare).toFixed(0)}%`,
+    );
+  }
   console.log("(shared 2-core machine: compare ratios within this run, not absolute figures)\n");
   const header = [
     "server",
