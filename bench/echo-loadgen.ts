@@ -54,6 +54,8 @@ export interface SubscribeJob {
   burst: number;
   /** The server's pid, to read its CPU time. */
   serverPid?: number;
+  /** Offer permessage-deflate: asking for server_no_context_takeover (`shared`) or not (`own`). */
+  deflate?: "shared" | "own";
 }
 
 export interface SubscribeResult {
@@ -153,8 +155,9 @@ export function runSubscribers(
   cpu: string | null,
   job: SubscribeJob,
 ): Promise<SubscribeResult> {
-  const { port, subscribers, rounds, burst, serverPid } = job;
+  const { port, subscribers, rounds, burst, serverPid, deflate } = job;
   const args = ["subscribe", port, subscribers, rounds, burst, serverPid ?? 0].map(String);
+  if (deflate !== undefined) args.push(`deflate-${deflate}`);
   const roundMs = (messages: number) => 30_000 + (messages * subscribers) / 5;
   const limitMs = 120_000 + (rounds + 10) * roundMs(1) + 6 * roundMs(burst);
   return runJson<SubscribeResult>(pinned(cpu, bin, args), limitMs);

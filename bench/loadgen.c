@@ -10,7 +10,7 @@
  *
  *   loadgen throughput PORT SIZE CONNS INFLIGHT WARMUP_MS DURATION_MS [text] [deflate] [tls]
  *   loadgen handshakes PORT CONCURRENCY DURATION_MS [tls]
- *   loadgen subscribe PORT SUBSCRIBERS ROUNDS BURST [SERVER_PID]
+ *   loadgen subscribe PORT SUBSCRIBERS ROUNDS BURST [SERVER_PID] [deflate-shared|deflate-own]
  *
  * `text` sends text messages (binary otherwise). `deflate` offers
  * permessage-deflate with client_no_context_takeover, so one compressed
@@ -24,7 +24,11 @@
  * measured ones, sends `pub 1` and times until every subscriber has one more
  * message; then, after a warm-up one, 5 times `pub BURST` and the time until
  * every subscriber has them all (the median).
- * With SERVER_PID, it also reads the server's CPU time around both.
+ * With SERVER_PID, it also reads the server's CPU time around both. The
+ * subscribers offer permessage-deflate with `deflate-shared` (asking for
+ * server_no_context_takeover, so the server can compress once for all) or
+ * `deflate-own` (context takeover: the server compresses per subscriber);
+ * messages are counted, not decompressed.
  *
  * Prints one JSON object on stdout. Connects only to 127.0.0.1. Every loop
  * is bounded by a deadline; failures are counted, and too many end the job.
@@ -105,6 +109,8 @@ static uint64_t nsamples;
 static uint64_t failures;
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
 static int use_deflate;
+/* The Sec-WebSocket-Extensions line offered, if any (`deflate`, `deflate-shared`, `deflate-own`). */
+static const char *offer = "";
 static SSL_CTX *tls_ctx;
 /* subscribe: every subscriber is waited for until it has `sub_target` messages. */
 static uint64_t sub_target;
@@ -344,10 +350,7 @@ static void upgrade_request(struct conn *c) {
                    "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
                    "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
                    "Sec-WebSocket-Version: 13\r\n%s\r\n",
-                   c->control ? "/control" : "/", port, key,
-                   use_deflate ? "Sec-WebSocket-Extensions: permessage-deflate; "
-                                 "client_no_context_takeover\r\n"
-                               : "");
+                   c->control ? "/control" : "/", port, key, c->control ? "" : offer);
   queue_out(c, (const uint8_t *)req, (size_t)n);
   c->phase = UPGRADING;
 }
@@ -448,7 +451,7 @@ static int on_head(struct conn *c, const uint8_t *p, size_t n) {
   for (size_t i = scan_from; i + 3 < c->head_len; i++) {
     if (memcmp(c->head + i, "\r\n\r\n", 4) == 0) {
       if (c->head_len < 12 || memcmp(c->head, "HTTP/1.1 101", 12) != 0) return -1;
-      if (use_deflate && memmem(c->head, i, "permessage-deflate", 18) == NULL) {
+      if (*offer != 0 && !c->control && memmem(c->head, i, "permessage-deflate", 18) == NULL) {
         fprintf(stderr, "loadgen: the server did not accept permessage-deflate\n");
         return -1;
       }
@@ -888,7 +891,14 @@ int main(int argc, char **argv) {
   int text = 0;
   for (int i = 2; i < argc; i++) {
     if (strcmp(argv[i], "text") == 0) text = 1;
-    else if (strcmp(argv[i], "deflate") == 0) use_deflate = 1;
+    else if (strcmp(argv[i], "deflate") == 0) {
+      use_deflate = 1;
+      offer = "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover\r\n";
+    } else if (strcmp(argv[i], "deflate-shared") == 0) {
+      offer = "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n";
+    } else if (strcmp(argv[i], "deflate-own") == 0) {
+      offer = "Sec-WebSocket-Extensions: permessage-deflate\r\n";
+    }
     else if (strcmp(argv[i], "tls") == 0) {
       tls_ctx = SSL_CTX_new(TLS_client_method());
       if (tls_ctx == NULL) die("SSL_CTX_new");
@@ -913,12 +923,14 @@ int main(int argc, char **argv) {
   if (argc >= 6 && strcmp(argv[1], "subscribe") == 0) {
     port = arg(argv, 2);
     int subscribers = count_arg(argv, 3, MAX_SUBSCRIBERS, "subscribers");
-    return run_subscribe(subscribers, arg(argv, 4), arg(argv, 5), argc >= 7 ? arg(argv, 6) : 0);
+    int pid = argc >= 7 && argv[6][0] >= '0' && argv[6][0] <= '9' ? arg(argv, 6) : 0;
+    return run_subscribe(subscribers, arg(argv, 4), arg(argv, 5), pid);
   }
   fprintf(stderr,
           "usage: loadgen throughput PORT SIZE CONNS INFLIGHT WARMUP_MS DURATION_MS [text] "
           "[deflate] [tls]\n"
           "       loadgen handshakes PORT CONCURRENCY DURATION_MS [tls]\n"
-          "       loadgen subscribe PORT SUBSCRIBERS ROUNDS BURST [SERVER_PID]\n");
+          "       loadgen subscribe PORT SUBSCRIBERS ROUNDS BURST [SERVER_PID] "
+          "[deflate-shared|deflate-own]\n");
   return 2;
 }

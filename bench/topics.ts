@@ -4,7 +4,7 @@
  *
  *   npm run bench -- topics [--subscribers 1000,10000] [--rounds 100]
  *                           [--burst 20] [--trials 3] [--peers] [--redis]
- *                           [--no-pin] [--json]
+ *                           [--deflate] [--no-pin] [--json]
  *
  * One process: our `server.publish()` against `ws` (a loop over clients,
  * as ws users write it) and, with `--peers`, Bun's `server.publish()`
@@ -14,6 +14,9 @@
  * bottleneck; `--trials` runs alternate between the servers and the
  * median is kept. The generator also reads the server's CPU time: CPU per
  * message delivered depends much less on a busy machine than latency.
+ * `--deflate` adds ours with permessage-deflate publishing 512 bytes of
+ * JSON to subscribers that ask for server_no_context_takeover (compressed
+ * once for all) and to subscribers that don't (compressed per subscriber).
  * Socket.IO (a room, bench/topics-socketio.ts) speaks its own protocol on
  * top: its subscribers are Node sockets in this process, as are those of
  * the Redis rows. With `--redis`: our server, and Socket.IO with
@@ -52,6 +55,7 @@ const { values } = parseArgs({
     peers: { type: "boolean", default: false },
     redis: { type: "boolean", default: false },
     trials: { type: "string", default: "3" },
+    deflate: { type: "boolean", default: false },
     "no-pin": { type: "boolean", default: false },
     json: { type: "boolean", default: false },
   },
@@ -113,6 +117,8 @@ interface ServerSpec {
   env?: Record<string, string>;
   /** A CPU to pin the server to (`taskset`), or none. */
   cpu?: string | null;
+  /** What the C generator's subscribers offer: permessage-deflate asking for server_no_context_takeover, or not. */
+  deflate?: "shared" | "own";
 }
 
 interface Running {
@@ -358,6 +364,7 @@ async function measureWithLoadgen(
           rounds,
           burst,
           serverPid: running.child.pid,
+          deflate: spec.deflate,
         });
         generatorShare = Math.max(generatorShare, result.round_cpu, result.burst_cpu);
         trials.get(spec.name)!.push({
@@ -406,6 +413,18 @@ const specs: ServerSpec[] = [
   { name: "ours", ...tsx("bench/topics-server.ts", "ours"), cpu: pinning.server },
   { name: "ws", ...tsx("bench/topics-server.ts", "ws"), cpu: pinning.server },
 ];
+if (values.deflate) {
+  // 512 bytes of JSON compressed once for every subscriber, or per subscriber.
+  for (const deflate of ["shared", "own"] as const) {
+    specs.push({
+      name: `ours deflate ${deflate}`,
+      ...tsx("bench/topics-server.ts", "ours"),
+      env: { COMPRESSION: "deflate" },
+      cpu: pinning.server,
+      deflate,
+    });
+  }
+}
 const socketIo: ServerSpec = {
   name: "socket.io",
   ...tsx("bench/topics-socketio.ts"),
