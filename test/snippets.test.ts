@@ -3,7 +3,7 @@
 // pages; test/snippets-server.test.ts runs the server-side pages. Also: the
 // README's links work on the npm page.
 import { strict as assert } from "node:assert";
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { ROOT } from "../scripts/package-exports.ts";
@@ -29,6 +29,19 @@ test("the README's links are absolute, so they work on the npm page", () => {
     .map((m) => m[1])
     .filter((url) => !/^(https?:|mailto:|#)/.test(url));
   assert.deepEqual(relativeLinks, []);
+});
+
+test("docs/ links to files and pages that exist", () => {
+  const broken: string[] = [];
+  for (const page of readdirSync(join(ROOT, "docs")).filter((name) => name.endsWith(".md"))) {
+    const text = readFileSync(join(ROOT, "docs", page), "utf8");
+    for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^(https?:|mailto:|#)/.test(target)) continue;
+      const path = target.replace(/#.*$/, "");
+      if (!existsSync(join(ROOT, "docs", path))) broken.push(`docs/${page}: ${target}`);
+    }
+  }
+  assert.deepEqual(broken, []);
 });
 
 checkLeaksAfterAll();

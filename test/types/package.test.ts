@@ -137,6 +137,25 @@ describe("declarations", () => {
   });
 });
 
+describe("package.json", () => {
+  test("says where the code, the docs and the issues are, in absolute URLs", () => {
+    const pkg = packageJson() as {
+      repository?: { url?: string };
+      homepage?: string;
+      bugs?: { url?: string };
+    };
+    assert.match(pkg.repository?.url ?? "", /^git\+https:\/\//);
+    assert.match(pkg.homepage ?? "", /^https:\/\//);
+    assert.match(pkg.bugs?.url ?? "", /^https:\/\//);
+  });
+
+  test("builds dist/ before packing and on install from git", () => {
+    const scripts = packageJson().scripts as Record<string, string>;
+    assert.equal(scripts.prepack, "npm run build");
+    assert.equal(scripts.prepare, "npm run build");
+  });
+});
+
 describe("loading", () => {
   /** Runs a script in the consumer folder; resolves to its parsed JSON output. */
   async function evaluate(file: string, source: string): Promise<Record<string, string[]>> {
