@@ -14,7 +14,8 @@
 import { strict as assert } from "node:assert";
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { createServer as createHttpServer, type IncomingMessage } from "node:http";
+import { connect as connectTcp, createServer, type Socket } from "node:net";
 import { join, relative } from "node:path";
 import { after, describe, test } from "node:test";
 import { entryPoints, ROOT } from "../../scripts/package-exports.ts";
@@ -72,8 +73,13 @@ interface Run {
 function start(name: string, code: string): Run {
   const file = join(project, `${name}.mts`);
   writeFileSync(file, code);
+  // Without the proxy variables of our environment: the snippet decides.
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !/^(https?|all|no)_proxy$/i.test(name)),
+  );
   const child = spawn(process.execPath, ["--import", "tsx", file], {
     cwd: project,
+    env,
     stdio: ["ignore", "pipe", "pipe"],
   });
   children.add(child);
@@ -157,6 +163,51 @@ async function startPeer(kind: string): Promise<Server> {
   return serve(makeHandler(), { host: "127.0.0.1", port: 0, logger: false, subprotocols });
 }
 
+/** What docs/proxies.md's proxy.internal:3128 becomes. */
+interface LocalProxy {
+  port: number;
+  /** CONNECT requests tunnelled. */
+  tunnels: number;
+  close(): Promise<void>;
+}
+
+/**
+ * An HTTP proxy for user `alice`, password `s3cret`, as the docs write it;
+ * it tunnels to 127.0.0.1 only.
+ */
+async function startProxy(): Promise<LocalProxy> {
+  const expected = `Basic ${Buffer.from("alice:s3cret").toString("base64")}`;
+  const sockets = new Set<Socket>();
+  const proxy: LocalProxy = { port: 0, tunnels: 0, close: async () => {} };
+  const server = createHttpServer();
+  server.on("connect", (request: IncomingMessage, client: Socket, head: Buffer) => {
+    sockets.add(client);
+    const target = /^127\.0\.0\.1:(\d+)$/.exec(request.url ?? "");
+    if (request.headers["proxy-authorization"] !== expected || target === null) {
+      client.end("HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n");
+      return;
+    }
+    const upstream = connectTcp(Number(target[1]), "127.0.0.1", () => {
+      proxy.tunnels++;
+      client.write("HTTP/1.1 200 Connection established\r\n\r\n");
+      upstream.write(head);
+      upstream.pipe(client).on("error", () => upstream.destroy());
+      client.pipe(upstream).on("error", () => client.destroy());
+    });
+    sockets.add(upstream);
+    upstream.on("error", () => client.destroy());
+    client.on("error", () => upstream.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  proxy.port = (server.address() as { port: number }).port;
+  proxy.close = () =>
+    new Promise<void>((resolve) => {
+      for (const socket of sockets) socket.destroy();
+      server.close(() => resolve());
+    });
+  return proxy;
+}
+
 /** Opens (and closes) a WebSocket connection to `url`, retrying while nothing listens yet. */
 async function reach(url: string, run: Run): Promise<void> {
   const deadline = Date.now() + RUN_MS;
@@ -177,7 +228,7 @@ async function reach(url: string, run: Run): Promise<void> {
 }
 
 async function runSnippet(snippet: Snippet, index: number): Promise<void> {
-  const { peer: peerKind, serves, prints, until } = snippet.settings;
+  const { peer: peerKind, serves, prints, until, proxy: proxyAddress } = snippet.settings;
   let code = snippet.code;
   let servesUrl = serves;
   // Never the network, never a fixed port: an address is mapped, or the
@@ -186,11 +237,14 @@ async function runSnippet(snippet: Snippet, index: number): Promise<void> {
     assert.doesNotMatch(code, /wss?:\/\/example\.com|:8765|\.internal\b/, "needs peer=KIND");
   }
   const peer = peerKind === undefined ? null : await startPeer(peerKind);
+  const proxy = proxyAddress === undefined ? null : await startProxy();
   try {
     if (peer !== null) {
       const local = `ws://127.0.0.1:${peer.port}`;
       code = code.replaceAll(/wss:\/\/example\.com|ws:\/\/127\.0\.0\.1:8765/g, local);
     }
+    if (proxy !== null) code = code.replaceAll(proxyAddress!, `127.0.0.1:${proxy.port}`);
+    assert.doesNotMatch(code, /\.internal\b/, "needs proxy=HOST:PORT");
     if (serves === undefined) assert.doesNotMatch(code, /\b(8765|8080)\b/, "needs serves=URL");
     if (serves !== undefined) {
       const port = String(await freePort());
@@ -216,7 +270,9 @@ async function runSnippet(snippet: Snippet, index: number): Promise<void> {
       assert.equal(exitCode, 0, where());
     }
     if (prints !== undefined) assert.ok(run.output().includes(prints), `no ${prints}: ${where()}`);
+    if (proxy !== null) assert.ok(proxy.tunnels > 0, `the proxy tunnelled nothing: ${where()}`);
   } finally {
+    await proxy?.close();
     await peer?.close();
   }
 }

@@ -15,6 +15,8 @@
  * - `<!-- snippet: serves=/path -->`: the snippet is a server that runs until
  *   stopped; its port (8765 or 8080) becomes a free one, the test opens a
  *   WebSocket connection to `/path` on it, then sends SIGTERM.
+ * - `proxy=HOST:PORT`: the snippet names an HTTP proxy; the test runs one
+ *   (user `alice`, password `s3cret`) and the address becomes its own.
  * - `prints="TEXT"`: what it prints contains TEXT.
  * - `until="TEXT"`: it runs until stopped (a reconnection loop): the test
  *   stops it once it printed TEXT.
