@@ -64,7 +64,8 @@ type Resolve = (
 const ITERATE = 256;
 const DECODE_SET = 512;
 const DECODE_TEXT = 1024;
-// A `for await` loop over the messages was left, and nothing read since.
+// And one more: a `for await` loop over the messages was left, and nothing
+// read since (src/node/mistakes.ts).
 const LOOP_LEFT = 2048;
 
 /**
@@ -104,8 +105,9 @@ export class MessageQueue implements AsyncIterator<Data> {
   #frames: (Frame | undefined)[] = NO_FRAMES;
   #head = 0;
 
-  // Eleven bits in one small integer (the queue's state, then the mode of
-  // the pending read): a field each would cost 8 bytes per connection.
+  // Twelve bits in one small integer (the queue's state, the mode of the
+  // pending read, whether a loop was left): a field each would cost 8 bytes
+  // per connection.
   // See docs/decisions.md, "Memory layout".
   #flags = 0;
 
