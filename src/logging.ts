@@ -588,6 +588,23 @@ export const logMessages = {
     `${name} backplane: ${action} failed: ${firstLine(error)}`,
   backplaneMalformed: (name: string, channel: string, problem: string): string =>
     `${name} backplane: dropped malformed message on ${JSON.stringify(channel)}: ${problem}`,
+  /**
+   * Sends not awaited pile up behind a full write buffer (see
+   * src/node/mistakes.ts); once per connection.
+   */
+  sendsPiling: (waiting: number, buffered: number, writeLimit: number): string =>
+    `${waiting} send() calls wait for the write buffer to drain (${buffered} bytes buffered, ` +
+    `writeLimit ${writeLimit}): sends that aren't awaited buffer without bound; ` +
+    "await ws.send() to go at the peer's pace, or use broadcast() to send without waiting",
+  /** A send failed because the connection closed, and nothing awaited its promise; once per connection. */
+  sendLost: (error: unknown): string =>
+    `a send failed and nothing awaited it, so the message is lost: ${firstLine(error)}; ` +
+    "await ws.send(), or .catch() its promise, to know",
+  /** Reading paused after a `for await` loop over the messages was left. */
+  unreadAfterLoop: (unread: number): string =>
+    `reading paused: ${unread} messages wait unread since a for await loop over this connection was left; ` +
+    "keepalive pongs aren't read either, so keepalive will close the connection with 1011; " +
+    "keep reading, or close the connection (await ws.close()) when you're done with it",
   /** Messages from another node never arrived (at-most-once delivery). */
   backplaneGap: (name: string, topic: string, node: string, missing: number): string =>
     `${name} backplane: ${missing} message(s) from node ${node} on ${JSON.stringify(topic)} were lost`,
@@ -611,6 +628,10 @@ export const logMessages = {
     `HTTP response sent (${statusText(status, reason)})`,
   /** INFO after OPEN, with {@link ConnectionClosedFields}; DEBUG if the connection never opened. */
   connectionClosed: "connection closed",
+  /** Client side: `break` (or return, throw) in `for await (const ws of connect(url))`. */
+  reconnectLoopLeft:
+    "left for await (const ws of connect(...)): the current connection is closed with 1000 " +
+    "and no reconnection follows; to keep a connection after a loop, use await connect(url)",
   /** Client side, before waiting `delayMs` to reconnect. */
   reconnecting: (delayMs: number, error: unknown): string =>
     `connect failed; reconnecting in ${(delayMs / 1000).toFixed(1)} seconds: ${firstLine(error)}`,

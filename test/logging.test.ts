@@ -639,6 +639,17 @@ describe("catalogue helpers", () => {
       backplaneBack:
         "<backplane> backplane is back; resubscribed to <n> topic(s); <m> message(s) published meanwhile were lost",
       published: "> publish to <topic>: <n> local subscriber(s)",
+      sendsPiling:
+        "<n> send() calls wait for the write buffer to drain (<bytes> bytes buffered, writeLimit <limit>): " +
+        "sends that aren't awaited buffer without bound; " +
+        "await ws.send() to go at the peer's pace, or use broadcast() to send without waiting",
+      sendLost:
+        "a send failed and nothing awaited it, so the message is lost: <first line of the error>; " +
+        "await ws.send(), or .catch() its promise, to know",
+      unreadAfterLoop:
+        "reading paused: <n> messages wait unread since a for await loop over this connection was left; " +
+        "keepalive pongs aren't read either, so keepalive will close the connection with 1011; " +
+        "keep reading, or close the connection (await ws.close()) when you're done with it",
     };
     for (const [key, message] of Object.entries(logMessages)) {
       const text = typeof message === "string" ? message : documented[key];

@@ -19,7 +19,8 @@ import { CONNECTING, type Protocol } from "../protocol.ts";
 import type { Connection } from "./connection.ts";
 import { publishClose, publishSocketError } from "./diagnostics.ts";
 import { unwatchIdle } from "./idle-release.ts";
-import { noop, RESOLVED, rejected } from "./promises.ts";
+import { watchedRejection } from "./mistakes.ts";
+import { RESOLVED, rejected } from "./promises.ts";
 
 /** What a connection counts for its `connection closed` line. @internal */
 export interface ConnectionStats {
@@ -45,6 +46,8 @@ export class Closing {
   #error: ConnectionClosed | null = null;
   /** Why the transport closed, if it failed (ECONNRESET...): the cause of the error. */
   transportError: Error | null = null;
+  /** Whether a failed send nothing awaited was logged (mistakes.ts): once per connection. */
+  lostSendLogged = false;
 
   /** Resolves once the transport is closed; `done`: it is already. */
   closed(done: boolean): Promise<void> {
@@ -150,14 +153,13 @@ export function notOpen(connection: Connection): Promise<never> {
   if (connection.protocol.state === CONNECTING) {
     return rejected(new InvalidState("cannot send before the opening handshake completes"));
   }
-  if (connection.isClosed) return rejected(connection.closeError());
+  if (connection.isClosed) return watchedRejection(connection, connection.closeError());
   // CLOSING: wait for the transport to close, then report how it closed.
   startCloseTimer(connection);
-  const promise = connection.closed.then(() => {
+  const later = connection.closed.then(() => {
     throw connection.closeError();
   });
-  promise.catch(noop);
-  return promise;
+  return watchedRejection(connection, null, later);
 }
 
 /** Half-closes the transport, once what was written before is out. @internal */

@@ -57,6 +57,7 @@ import { Keepalive } from "./keepalive.ts";
 import { LoggerProxy } from "./logger-proxy.ts";
 import {
   type Data,
+  decodedMessages,
   exactArrayBuffer,
   kInvalidUtf8,
   kPause,
@@ -64,6 +65,7 @@ import {
   MessageQueue,
   streamWithLimit,
 } from "./messages.ts";
+import { warnUnreadAfterLoop, watchDrained } from "./mistakes.ts";
 import {
   type Address,
   type ConnectionInit,
@@ -198,6 +200,7 @@ export class Connection<P extends Protocol = Protocol> {
   /** @internal */
   [kPause](): void {
     this.writer.pauseReading(PAUSED_BY_QUEUE);
+    warnUnreadAfterLoop(this);
   }
 
   /** @internal */
@@ -354,14 +357,8 @@ export class Connection<P extends Protocol = Protocol> {
   messages(options: { decode: true }): AsyncIterableIterator<string>;
   messages(options: { decode: false }): AsyncIterableIterator<Buffer>;
   messages(options?: { decode?: boolean }): AsyncIterableIterator<Data>;
-  async *messages(options?: { decode?: boolean }): AsyncIterableIterator<Data> {
-    const decode = options?.decode;
-    const messages = this.queue;
-    while (true) {
-      const result = await messages.nextDecoded(decode);
-      if (result.done === true) return;
-      yield result.value;
-    }
+  messages(options?: { decode?: boolean }): AsyncIterableIterator<Data> {
+    return decodedMessages(this.queue, options?.decode);
   }
 
   /**
@@ -646,7 +643,7 @@ export class Connection<P extends Protocol = Protocol> {
   /** A send's flow control: resolves once the write buffer is below `writeLimit`. @internal */
   afterWrite(): Promise<void> {
     this.sendData();
-    return this.writer.drained(this.settings);
+    return watchDrained(this, this.writer.drained(this.settings));
   }
 
   /** What send() and friends return when the connection isn't OPEN. @internal */

@@ -18,6 +18,7 @@ import { CLOSE_INTERNAL_ERROR } from "../frames.ts";
 import { logMessages } from "../logging.ts";
 import { OPEN } from "../protocol.ts";
 import type { Connection } from "./connection.ts";
+import { warnUnreadAfterLoop } from "./mistakes.ts";
 import type { Sendable } from "./options.ts";
 import { noop, rejected } from "./promises.ts";
 import { controlPayload } from "./writer.ts";
@@ -188,6 +189,8 @@ export class Keepalive {
     this.#slot = null;
     if (connection.protocol.state !== OPEN) return;
     if (connection.debug) connection.logger.debug(logMessages.keepaliveTimeout);
+    // The pong may be among messages nobody reads since a loop was left.
+    if (connection.queue.paused) warnUnreadAfterLoop(connection);
     connection.failWith(CLOSE_INTERNAL_ERROR, "keepalive ping timeout");
   }
 

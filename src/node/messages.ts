@@ -64,6 +64,9 @@ type Resolve = (
 const ITERATE = 256;
 const DECODE_SET = 512;
 const DECODE_TEXT = 1024;
+// And one more: a `for await` loop over the messages was left, and nothing
+// read since (src/node/mistakes.ts).
+const LOOP_LEFT = 2048;
 
 /**
  * What only some pending reads need: the fragments of a message consumed so
@@ -102,8 +105,9 @@ export class MessageQueue implements AsyncIterator<Data> {
   #frames: (Frame | undefined)[] = NO_FRAMES;
   #head = 0;
 
-  // Eleven bits in one small integer (the queue's state, then the mode of
-  // the pending read): a field each would cost 8 bytes per connection.
+  // Twelve bits in one small integer (the queue's state, the mode of the
+  // pending read, whether a loop was left): a field each would cost 8 bytes
+  // per connection.
   // See docs/decisions.md, "Memory layout".
   #flags = 0;
 
@@ -281,7 +285,15 @@ export class MessageQueue implements AsyncIterator<Data> {
    * the connection go on: a later loop or `recv()` reads the next message.
    */
   return(): Promise<IteratorResult<Data>> {
+    this.#flags |= LOOP_LEFT;
     return Promise.resolve({ done: true, value: undefined });
+  }
+
+  /** Whether a loop was left (see {@link return}) and nothing read since; forgets it. */
+  takeLoopLeft(): boolean {
+    const left = (this.#flags & LOOP_LEFT) !== 0;
+    this.#flags &= ~LOOP_LEFT;
+    return left;
   }
 
   #get(
@@ -298,6 +310,7 @@ export class MessageQueue implements AsyncIterator<Data> {
         ),
       );
     }
+    if ((this.#flags & LOOP_LEFT) !== 0) this.#flags &= ~LOOP_LEFT;
     if (signal?.aborted) return rejected(signal.reason);
 
     // Fast path: a whole message is queued.
@@ -674,5 +687,17 @@ async function* withLimit(
     yield* stream;
   } finally {
     protocol.maxSize = previous;
+  }
+}
+
+/** `Connection.messages()`: the queue's messages, decoded as `decode` says. */
+export async function* decodedMessages(
+  queue: MessageQueue,
+  decode: boolean | undefined,
+): AsyncIterableIterator<Data> {
+  while (true) {
+    const result = await queue.nextDecoded(decode);
+    if (result.done === true) return;
+    yield result.value;
   }
 }

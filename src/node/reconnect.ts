@@ -231,10 +231,18 @@ export class Connecting<C extends Closable> implements Promise<C>, AsyncIterable
       delays = null;
       const onAbort = () => void connection.close();
       signal?.addEventListener("abort", onAbort, { once: true });
+      let resumed = false;
       try {
         yield connection;
+        resumed = true;
       } finally {
         signal?.removeEventListener("abort", onAbort);
+        // Left by break, return or a throw in the body, rather than by the
+        // next iteration: said, as a loop doesn't look like it closes.
+        if (!resumed && !signal?.aborted) {
+          const logger = this.#logger();
+          if (isLevelEnabled(logger, "info")) logger.info(logMessages.reconnectLoopLeft);
+        }
         await connection.close();
       }
     }

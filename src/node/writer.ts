@@ -44,6 +44,8 @@ class Backpressure {
   lowWater = 0;
   readonly onWritten: () => void;
   fragmented: Promise<void> | null = null;
+  /** Whether sends piling up were reported (mistakes.ts): once per connection. */
+  pilingReported = false;
 
   constructor(writer: Writer) {
     this.onWritten = () => writer.written(this.lowWater);
@@ -202,6 +204,19 @@ export class Writer {
     return new Promise<void>((resolve) => {
       backpressure.waiters.push(resolve);
     });
+  }
+
+  /**
+   * How many sends wait for the buffer to drain, the first time it reaches
+   * `threshold` on this connection; else 0.
+   */
+  pilingUp(threshold: number): number {
+    const backpressure = this.#backpressure;
+    if (backpressure === null || backpressure.pilingReported) return 0;
+    const waiting = backpressure.waiters.length;
+    if (waiting < threshold) return 0;
+    backpressure.pilingReported = true;
+    return waiting;
   }
 
   /**

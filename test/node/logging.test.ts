@@ -123,11 +123,13 @@ async function echo(ws: Connection): Promise<void> {
   for await (const message of ws) await ws.send(message);
 }
 
-/** Polls `records` until one has message `msg` (bounded: 5 s). */
-async function waitForRecord(sink: Sink, msg: string): Promise<Rec> {
+/** Polls `records` until one has message `msg`, or one matching it (bounded: 5 s). */
+async function waitForRecord(sink: Sink, msg: string | RegExp): Promise<Rec> {
   const deadline = Date.now() + 5000;
   for (;;) {
-    const record = sink.records().find((r) => r.msg === msg);
+    const record = sink
+      .records()
+      .find((r) => (typeof msg === "string" ? r.msg === msg : msg.test(r.msg)));
     if (record !== undefined) return record;
     if (Date.now() > deadline) throw new Error(`no ${JSON.stringify(msg)} record within 5 s`);
     await new Promise((resolve) => setTimeout(resolve, 5));
@@ -240,6 +242,10 @@ const VALUED: Record<string, RegExp> = {
   backplaneBack:
     /^\S.* backplane is back; resubscribed to \d+ topic\(s\); \d+ message\(s\) published meanwhile were lost$/,
   published: /^> publish to ".+": \d+ local subscriber\(s\)$/,
+  sendsPiling:
+    /^\d+ send\(\) calls wait for the write buffer to drain \(\d+ bytes buffered, writeLimit \d+\): /,
+  sendLost: /^a send failed and nothing awaited it, so the message is lost: \S/,
+  unreadAfterLoop: /^reading paused: \d+ messages wait unread since a for await loop /,
 };
 
 for (const [kind, createSink] of Object.entries(SINKS)) {
@@ -1142,6 +1148,70 @@ for (const [kind, createSink] of Object.entries(SINKS)) {
         typeof records.find((r) => r.msg.startsWith("slow subscriber"))?.fields.connectionId,
         "string",
       );
+    });
+
+    test("WARN for the usual mistakes (test/node/mistakes.test.ts), INFO for leaving the reconnection loop", async () => {
+      const s = makeSink();
+      const c = makeSink();
+      const warned = (pattern: RegExp): Promise<Rec> => waitForRecord(s, pattern);
+      // Messages unread after break: reading pauses at the third.
+      const a = await startServer(
+        s,
+        async (ws) => {
+          for await (const _ of ws) break;
+          await ws.send("ready");
+          await ws.closed;
+        },
+        { maxQueue: 2, pingInterval: null },
+      );
+      const a1 = await connect(a.url, { logger: c.logger });
+      await a1.send("first");
+      assert.equal(await a1.recv(), "ready");
+      for (let i = 0; i < 5; i++) await a1.send(`unread ${i}`);
+      const unread = await warned(/^reading paused: /);
+      assert.equal(unread.msg, logMessages.unreadAfterLoop(3));
+      await a1.terminate();
+      // A send after the client left, not awaited.
+      const b = await startServer(s, async (ws) => {
+        await ws.closed;
+        void ws.send("too late");
+      });
+      const b1 = await connect(b.url, { logger: c.logger });
+      await b1.close();
+      const lost = await warned(/^a send failed and nothing awaited it/);
+      assert.match(lost.msg, /: ConnectionClosedOK: /);
+      // Sends not awaited, to a client that can't read them all.
+      const d = await startServer(
+        s,
+        async (ws) => {
+          const chunk = Buffer.alloc(65_536);
+          for (
+            let i = 0;
+            i < 400 && !s.records().some((r) => VALUED.sendsPiling.test(r.msg));
+            i++
+          ) {
+            ws.send(chunk).catch(() => {});
+          }
+          await ws.terminate();
+        },
+        // Uncompressed: zeros would deflate to nothing.
+        { writeLimit: 1024, compression: null },
+      );
+      const d1 = await connect(d.url, { logger: c.logger });
+      await d1.closed;
+      const piling = await warned(VALUED.sendsPiling);
+      assert.match(piling.msg, /^100 send\(\) calls wait/);
+      for (const record of [unread, lost, piling]) {
+        assert.equal(record.level, "warn");
+        assert.equal(typeof record.fields.connectionId, "string");
+      }
+      // Leaving the reconnection loop.
+      for await (const ws of connect(a.url, { logger: c.logger })) {
+        assert.equal(ws.state, 1);
+        break;
+      }
+      only(c.records(), logMessages.reconnectLoopLeft, "info");
+      await Promise.all([a.server.close(), b.server.close(), d.server.close()]);
     });
 
     test("the tests above saw every message of the catalogue", () => {

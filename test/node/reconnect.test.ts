@@ -18,6 +18,7 @@ import {
 } from "../../src/errors.ts";
 import { Headers } from "../../src/headers.ts";
 import type { Response } from "../../src/http11.ts";
+import { logMessages } from "../../src/logging.ts";
 import { connect } from "../../src/node/client.ts";
 import { processException } from "../../src/node/reconnect.ts";
 import { type ServerConnection, serve } from "../../src/node/server.ts";
@@ -410,11 +411,12 @@ describe("connect() as an iterator", () => {
     assert.equal(server.played.length, 1);
   });
 
-  it("closes a connection the body left open before reconnecting", async () => {
+  it("closes a connection the body left open before reconnecting; says so at INFO when the loop is left", async () => {
     const server = scripted(["stay", "stay"]);
     await server.startAndWait();
+    const capture = createCaptureLogger("info");
     const connections: { state: number }[] = [];
-    for await (const ws of connect(`ws://127.0.0.1:${server.port}/`, { logger: false })) {
+    for await (const ws of connect(`ws://127.0.0.1:${server.port}/`, { logger: capture.logger })) {
       connections.push(ws);
       if (connections.length === 2) break;
     }
@@ -424,6 +426,14 @@ describe("connect() as an iterator", () => {
     );
     // The client's close frame reached the server each time.
     assert.equal(server.received.length, 2);
+    // Once: reconnecting after the first connection isn't leaving the loop.
+    const left = capture.records.filter((r) => r.msg === logMessages.reconnectLoopLeft);
+    assert.equal(left.length, 1);
+    assert.equal(left[0].level, "info");
+    assert.match(
+      left[0].msg,
+      /^left for await \(const ws of connect\(\.\.\.\)\): the current connection is closed with 1000/,
+    );
   });
 
   it("throws what processException returns, and retries what it accepts", async () => {
@@ -532,9 +542,10 @@ describe("connect() with an AbortSignal", () => {
     const reason = new Error("enough");
     let iterations = 0;
     let closeCode: number | null = null;
+    const capture = createCaptureLogger("info");
     await assert.rejects(async () => {
       for await (const ws of connect(`ws://127.0.0.1:${server.port}/`, {
-        logger: false,
+        logger: capture.logger,
         signal: controller.signal,
       })) {
         iterations++;
@@ -546,6 +557,8 @@ describe("connect() with an AbortSignal", () => {
     assert.equal(iterations, 1);
     assert.equal(closeCode, 1000);
     assert.equal(server.played.length, 1);
+    // Stopped on purpose: not reported as leaving the loop.
+    assert.ok(!capture.messages().includes(logMessages.reconnectLoopLeft));
   });
 
   it("rejects at once when the signal is already aborted", async () => {

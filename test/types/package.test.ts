@@ -22,13 +22,13 @@ import { promisify } from "node:util";
 import ts from "typescript";
 import { type EntryPoint, entryPoints, packageJson, ROOT } from "../../scripts/package-exports.ts";
 import { build, compile } from "../helpers/consumer.ts";
-import { snippets } from "../helpers/snippets.ts";
+import { allSnippets } from "../helpers/snippets.ts";
 
 const run = promisify(execFile);
 const FIXTURES = join(ROOT, "test", "types", "fixtures");
 const entries: EntryPoint[] = entryPoints();
-// The README's snippets, each a module of the consumer, as pasted.
-const readme = snippets("README.md").map((snippet, i) => ({ ...snippet, file: `readme-${i}.ts` }));
+// The README's and docs/' snippets, each a module of the consumer, as pasted.
+const pasted = allSnippets().map((snippet, i) => ({ ...snippet, file: `snippet-${i}.ts` }));
 
 // The consumer lives under the repository's .tmp/ (git-ignored) so that
 // @types/node and any optional peer an entry's declarations name resolve
@@ -44,7 +44,7 @@ before(() => {
   writeFileSync(join(consumer, "package.json"), '{ "type": "module", "private": true }\n');
   cpSync(join(FIXTURES, "consumer.ts"), join(consumer, "consumer.ts"));
   cpSync(join(FIXTURES, "require-consumer.cts"), join(consumer, "require-consumer.cts"));
-  for (const snippet of readme) writeFileSync(join(consumer, snippet.file), snippet.code);
+  for (const snippet of pasted) writeFileSync(join(consumer, snippet.file), snippet.code);
   // One import of every entry point, so each one's declarations are checked.
   writeFileSync(
     join(consumer, "entries.ts"),
@@ -75,8 +75,8 @@ describe("declarations", () => {
         moduleResolution: ts.ModuleResolutionKind.NodeNext,
       },
       // A CommonJS consumer's require(), typed since TypeScript 5.8, and
-      // the README's snippets.
-      extra: ["require-consumer.cts", ...readme.map((snippet) => snippet.file)],
+      // the README's and docs' snippets.
+      extra: ["require-consumer.cts", ...pasted.map((snippet) => snippet.file)],
     },
     {
       name: "bundler",
@@ -84,7 +84,7 @@ describe("declarations", () => {
     },
   ];
   for (const c of cases) {
-    test(`compile strict with skipLibCheck: false under moduleResolution ${c.name}${c.extra ? ", with a CommonJS require() and the README's snippets" : ""}`, () => {
+    test(`compile strict with skipLibCheck: false under moduleResolution ${c.name}${c.extra ? ", with a CommonJS require() and every README and docs snippet" : ""}`, () => {
       const files = ["entries.ts", "consumer.ts", ...(c.extra ?? [])];
       assert.deepEqual(compile(consumer, c.options, files), []);
     });
@@ -134,6 +134,25 @@ describe("declarations", () => {
     } finally {
       rmSync(bare, { recursive: true, force: true });
     }
+  });
+});
+
+describe("package.json", () => {
+  test("says where the code, the docs and the issues are, in absolute URLs", () => {
+    const pkg = packageJson() as {
+      repository?: { url?: string };
+      homepage?: string;
+      bugs?: { url?: string };
+    };
+    assert.match(pkg.repository?.url ?? "", /^git\+https:\/\//);
+    assert.match(pkg.homepage ?? "", /^https:\/\//);
+    assert.match(pkg.bugs?.url ?? "", /^https:\/\//);
+  });
+
+  test("builds dist/ before packing and on install from git", () => {
+    const scripts = packageJson().scripts as Record<string, string>;
+    assert.equal(scripts.prepack, "npm run build");
+    assert.equal(scripts.prepare, "npm run build");
   });
 });
 
