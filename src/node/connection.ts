@@ -168,6 +168,8 @@ export class Connection<P extends Protocol = Protocol> {
     init: ConnectionInit | ConnectionSettings = {},
   ) {
     this.protocol = protocol;
+    // Tiny fragments cost their bytes, not an object each (fragment-run.ts).
+    protocol.mergeFragments = true;
     const settings =
       init instanceof ConnectionSettings ? init : new ConnectionSettings(init, logger);
     this.settings = settings;

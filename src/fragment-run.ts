@@ -1,0 +1,101 @@
+/**
+ * Small fragments of one message that arrive in the same batch of events,
+ * merged into one frame as they are received.
+ *
+ * A peer may send a message as a million empty or 1-byte fragments, all
+ * within `maxSize`. The parser makes a `Frame` (and a view or a copy of its
+ * payload) for each, and the protocol keeps every event of a read until the
+ * I/O layer collects them: tens of thousands of small objects alive at once
+ * per 64 KiB read, which V8 answers by growing its young generation to the
+ * maximum, tens of MiB of RSS the process keeps. Merged as they arrive, the
+ * fragments of a read leave one frame and their bytes; the frames the parser
+ * made die at once.
+ *
+ * RFC 6455 §5.4 lets an intermediary change the fragmentation of a message
+ * when no extension gives fragments a meaning, and the receiver's extensions
+ * decoded each frame before it gets here: its boundaries mean nothing any
+ * more. Large fragments are left as they are: their objects are small next
+ * to their bytes, and merging them would only copy.
+ *
+ * @module
+ */
+
+import { EMPTY, type Frame, OP_CONT } from "./frames.ts";
+
+/** Payloads at most this large are merged with their neighbours. */
+export const MERGE_AT_MOST = 1024;
+
+/** Largest payload a merged frame is given. */
+export const RUN_CAPACITY = 16 * 1024;
+
+/** First capacity of the buffer a run copies payloads into. */
+const FIRST_CAPACITY = 256;
+
+/**
+ * Whether `next`, received right after `last` with no event in between, may
+ * be merged into it: both small, `last` a data frame its message continues.
+ */
+export function canMerge(last: Frame, next: Frame): boolean {
+  return (
+    next.opcode === OP_CONT &&
+    !last.fin &&
+    last.opcode <= 0x2 &&
+    last.data.length <= MERGE_AT_MOST &&
+    next.data.length <= MERGE_AT_MOST
+  );
+}
+
+/**
+ * A frame that fragments after it are being merged into. The frame is
+ * updated by {@link FragmentRun.finish}, once no more can be merged.
+ */
+export class FragmentRun {
+  /** The frame the run started with, which becomes the merged frame. */
+  readonly frame: Frame;
+  // The payloads so far, in bytes[0..length]; EMPTY until one has bytes.
+  #bytes: Buffer = EMPTY;
+  #length = 0;
+  #fin = false;
+
+  /** Starts a run: `next` merged into `first` (check {@link canMerge} first). */
+  constructor(first: Frame, next: Frame) {
+    this.frame = first;
+    this.#append(first.data);
+    this.#append(next.data);
+    this.#fin = next.fin;
+  }
+
+  /**
+   * Merges `next`, the next fragment of the message, if it is small and the
+   * run has room; returns whether it did.
+   */
+  add(next: Frame): boolean {
+    const size = next.data.length;
+    if (this.#fin || size > MERGE_AT_MOST || this.#length + size > RUN_CAPACITY) return false;
+    this.#append(next.data);
+    this.#fin = next.fin;
+    return true;
+  }
+
+  /** Gives the frame its merged payload and `fin`. Call once, when the run ends. */
+  finish(): void {
+    const frame = this.frame;
+    frame.data = this.#length === 0 ? EMPTY : this.#bytes.subarray(0, this.#length);
+    frame.fin = this.#fin;
+  }
+
+  #append(data: Buffer): void {
+    const size = data.length;
+    if (size === 0) return;
+    const needed = this.#length + size;
+    if (needed > this.#bytes.length) {
+      let capacity = Math.max(FIRST_CAPACITY, this.#bytes.length * 2);
+      while (capacity < needed) capacity *= 2;
+      const bytes = Buffer.allocUnsafe(capacity);
+      this.#bytes.copy(bytes, 0, 0, this.#length);
+      this.#bytes = bytes;
+    }
+    data.copy(this.#bytes, this.#length);
+    this.#length = needed;
+  }
+}
