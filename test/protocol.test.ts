@@ -320,6 +320,116 @@ describe("Protocol fragmentation", () => {
   });
 });
 
+describe("Protocol mergeFragments", () => {
+  /** Events as `opcode:payload:fin` (payload in latin1, fin as + or -). */
+  function shown(p: Protocol): string[] {
+    return frameEvents(p).map(
+      (f) => `${f.opcode}:${f.data.toString("latin1")}:${f.fin ? "+" : "-"}`,
+    );
+  }
+
+  sides("is off by default: one event per frame", (side) => {
+    const p = new Protocol(side);
+    assert.equal(p.mergeFragments, false);
+    p.receiveData(
+      Buffer.concat([
+        fromPeer(side, OP_TEXT, "a", { fin: false }),
+        fromPeer(side, OP_CONT, "b", { fin: false }),
+        fromPeer(side, OP_CONT, "c"),
+      ]),
+    );
+    assert.deepEqual(shown(p), ["1:a:-", "0:b:-", "0:c:+"]);
+  });
+
+  sides("merges the small fragments of a message received before events are collected", (side) => {
+    const p = new Protocol(side, { mergeFragments: true });
+    assert.equal(p.mergeFragments, true);
+    p.receiveData(
+      Buffer.concat([
+        fromPeer(side, OP_TEXT, "a", { fin: false }),
+        fromPeer(side, OP_CONT, "", { fin: false }),
+        fromPeer(side, OP_CONT, "é", { fin: false }),
+      ]),
+    );
+    p.receiveData(Buffer.concat([fromPeer(side, OP_CONT, "c"), fromPeer(side, OP_BINARY, "d")]));
+    assert.deepEqual(shown(p), ["1:aÃ©c:+", "2:d:+"]);
+  });
+
+  sides("merges neither across a control frame nor across collections", (side) => {
+    const p = new Protocol(side, { mergeFragments: true });
+    p.receiveData(
+      Buffer.concat([
+        fromPeer(side, OP_BINARY, "a", { fin: false }),
+        fromPeer(side, OP_PING, "1"),
+        fromPeer(side, OP_CONT, "b", { fin: false }),
+        fromPeer(side, OP_CONT, "c", { fin: false }),
+      ]),
+    );
+    assert.deepEqual(shown(p), ["2:a:-", "9:1:+", "0:bc:-"]);
+    p.receiveData(fromPeer(side, OP_CONT, "d", { fin: false }));
+    p.receiveData(fromPeer(side, OP_CONT, "e"));
+    assert.deepEqual(shown(p), ["0:de:+"]);
+  });
+
+  it("leaves fragments over 1 KiB as they are, and merges up to 16 KiB", () => {
+    const p = new Protocol("client", { mergeFragments: true });
+    const big = Buffer.alloc(1025, 0x62);
+    const kib = Buffer.alloc(1024, 0x6b);
+    const frames = [
+      fromServer(OP_BINARY, big, { fin: false }),
+      fromServer(OP_CONT, "x", { fin: false }),
+    ];
+    for (let i = 0; i < 40; i++) frames.push(fromServer(OP_CONT, kib, { fin: false }));
+    frames.push(fromServer(OP_CONT, "y"));
+    p.receiveData(Buffer.concat(frames));
+    const events = frameEvents(p);
+    assert.deepEqual(
+      events.map((f) => [f.opcode, f.data.length, f.fin]),
+      [
+        [OP_BINARY, 1025, false],
+        // "x" and 15 KiB: one more KiB would pass 16 KiB.
+        [OP_CONT, 15_361, false],
+        [OP_CONT, 16_384, false],
+        [OP_CONT, 9_217, true],
+      ],
+    );
+    const message = Buffer.concat(events.map((f) => f.data));
+    assert.ok(
+      message.equals(
+        Buffer.concat([big, Buffer.from("x"), ...Array(40).fill(kib), Buffer.from("y")]),
+      ),
+    );
+  });
+
+  it("applies maxSize to the message as before", () => {
+    const p = new Protocol("server", { maxSize: 10, mergeFragments: true });
+    p.receiveData(
+      Buffer.concat([
+        fromPeer("server", OP_BINARY, "123456", { fin: false }),
+        fromPeer("server", OP_CONT, "1234", { fin: false }),
+        fromPeer("server", OP_CONT, "1"),
+      ]),
+    );
+    assertFailed(p, 1009, "message with 11 bytes exceeds limit of 10 bytes", PayloadTooBig);
+    assert.deepEqual(shown(p), ["2:1234561234:-"]);
+  });
+
+  it("ends the run when turned off", () => {
+    const p = new Protocol("client", { mergeFragments: true });
+    p.receiveData(
+      Buffer.concat([
+        fromServer(OP_BINARY, "a", { fin: false }),
+        fromServer(OP_CONT, "b", { fin: false }),
+      ]),
+    );
+    p.mergeFragments = false;
+    p.receiveData(
+      Buffer.concat([fromServer(OP_CONT, "c", { fin: false }), fromServer(OP_CONT, "d")]),
+    );
+    assert.deepEqual(shown(p), ["2:ab:-", "0:c:-", "0:d:+"]);
+  });
+});
+
 describe("Protocol UTF-8", () => {
   const invalid = Buffer.from([
     0xce, 0xba, 0xe1, 0xbd, 0xb9, 0xcf, 0x83, 0xce, 0xbc, 0xce, 0xb5, 0xed, 0xa0, 0x80, 0x65,
