@@ -165,8 +165,7 @@ export class Connection<P extends Protocol = Protocol> {
     init: ConnectionInit | ConnectionSettings = {},
   ) {
     this.protocol = protocol;
-    // Tiny fragments cost their bytes, not an object each (fragment-run.ts).
-    protocol.mergeFragments = true;
+    protocol.mergeFragments = true; // tiny fragments cost bytes, not objects: fragment-run.ts
     const settings =
       init instanceof ConnectionSettings ? init : new ConnectionSettings(init, logger);
     this.settings = settings;
