@@ -15,12 +15,20 @@
  * when no extension gives fragments a meaning, and the receiver's extensions
  * decoded each frame before it gets here: its boundaries mean nothing any
  * more. Large fragments are left as they are: their objects are small next
- * to their bytes, and merging them would only copy.
+ * to their bytes, and merging them would only copy. So are the first
+ * {@link KEEP_FRAGMENTS} small ones of a batch: a few frames cost nothing.
  *
  * @module
  */
 
 import { EMPTY, type Frame, OP_CONT } from "./frames.ts";
+
+/**
+ * Small fragments a batch of events keeps as they are before merging starts:
+ * ordinary traffic keeps its frames (`recvStreaming()` yields them, `ws`'s
+ * `binaryType: "fragments"` lists them), a flood is merged.
+ */
+export const KEEP_FRAGMENTS = 16;
 
 /** Payloads at most this large are merged with their neighbours. */
 export const MERGE_AT_MOST = 1024;

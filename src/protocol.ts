@@ -20,7 +20,7 @@ import {
   ProtocolError,
 } from "./errors.ts";
 import type { Extension } from "./extensions/base.ts";
-import { canMerge, FragmentRun } from "./fragment-run.ts";
+import { canMerge, FragmentRun, KEEP_FRAGMENTS } from "./fragment-run.ts";
 import { FrameParser, type FrameParserOptions } from "./frame-parser.ts";
 import {
   CLOSE_ABNORMAL_CLOSURE,
@@ -113,6 +113,8 @@ class RareState {
   utf8Validator: Utf8Validator | null = null;
   /** Small fragments being merged into the last event, or null (see fragment-run.ts). */
   run: FragmentRun | null = null;
+  /** Small fragments that could have been merged since the events were last collected. */
+  smallFragments = 0;
 }
 
 /**
@@ -194,7 +196,7 @@ export class Protocol {
 
   /** Turns merging on or off; it applies from the next frame received. */
   set mergeFragments(merge: boolean) {
-    if (!merge) this.#endRun();
+    if (!merge) this.#endBatch();
     this.#flags = merge ? this.#flags | MERGE_FRAGMENTS : this.#flags & ~MERGE_FRAGMENTS;
   }
 
@@ -495,7 +497,7 @@ export class Protocol {
   eventsReceived(): Event[] {
     const events = this.#events;
     if (events === null) return [];
-    this.#endRun();
+    this.#endBatch();
     this.#events = null;
     return events;
   }
@@ -748,6 +750,7 @@ export class Protocol {
     if (run !== null) return run.add(frame);
     const last = events[events.length - 1];
     if (!(last instanceof Frame) || !canMerge(last, frame)) return false;
+    if (rare.smallFragments++ < KEEP_FRAGMENTS) return false;
     rare.run = new FragmentRun(last, frame);
     return true;
   }
@@ -758,6 +761,12 @@ export class Protocol {
     if (rare === null || rare.run === null) return;
     rare.run.finish();
     rare.run = null;
+  }
+
+  /** The events are collected: the next batch keeps its first small fragments again. */
+  #endBatch(): void {
+    this.#endRun();
+    if (this.#rare !== null) this.#rare.smallFragments = 0;
   }
 
   #receiveClose(frame: Frame): void {
