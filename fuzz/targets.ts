@@ -396,6 +396,33 @@ function compressedFrames(random: Random, masked: boolean): Buffer {
   return Buffer.concat(out);
 }
 
+/**
+ * One message as many tiny fragments (17 to 80 of 0 to 3 bytes), text cut
+ * anywhere, sometimes compressed, sometimes with a ping among them: what
+ * `mergeFragments` acts on once a batch has had 16 small fragments.
+ */
+function tinyFragments(random: Random, masked: boolean): Buffer {
+  const isText = random.chance(0.6);
+  const compress = random.chance(0.25);
+  let payload = isText ? text(random, 60) : random.bytes(random.length(200));
+  if (compress) payload = compressed(random, payload, 9);
+  const mask = (): Buffer | null => (masked ? random.bytes(4) : null);
+  const out: Buffer[] = [];
+  const parts = random.range(17, 80);
+  let at = 0;
+  for (let p = 0; p < parts; p++) {
+    const fin = p === parts - 1;
+    const size = fin ? payload.length - at : Math.min(payload.length - at, random.int(4));
+    const opcode = p > 0 ? OP_CONT : isText ? OP_TEXT : OP_BINARY;
+    const rsv = p === 0 && compress ? 0x40 : 0;
+    out.push(frame({ opcode, payload: payload.subarray(at, at + size), fin, rsv, mask: mask() }));
+    at += size;
+    if (random.chance(0.03))
+      out.push(frame({ opcode: 0x9, payload: random.bytes(3), mask: mask() }));
+  }
+  return Buffer.concat(out);
+}
+
 /** What a protocol made of a stream: its verdict, and a digest of the events it delivered. */
 interface Driven {
   verdict: string;
@@ -488,6 +515,7 @@ const protocolServer: Target = {
   run(random) {
     const merge = random.chance(0.5);
     let frames: Buffer = Buffer.concat([
+      random.chance(0.5) ? tinyFragments(random, true) : Buffer.alloc(0),
       frameStream(random, "client"),
       compressedFrames(random, true),
     ]);
@@ -538,6 +566,7 @@ const protocolClient: Target = {
     };
     const protocol = make(merge);
     let frames: Buffer = Buffer.concat([
+      random.chance(0.5) ? tinyFragments(random, false) : Buffer.alloc(0),
       frameStream(random, "server"),
       compressedFrames(random, false),
     ]);
