@@ -21,7 +21,8 @@
  * @module
  */
 
-import { EMPTY, type Frame, OP_CONT } from "./frames.ts";
+import { EMPTY, Frame, OP_CONT } from "./frames.ts";
+import type { Event } from "./protocol-types.ts";
 
 /**
  * Small fragments a batch of events keeps as they are before merging starts:
@@ -105,5 +106,43 @@ export class FragmentRun {
     }
     data.copy(this.#bytes, this.#length);
     this.#length = needed;
+  }
+}
+
+/**
+ * Merges small fragments into the last event of a protocol's batch of
+ * events: what `Protocol` keeps while `mergeFragments` is on.
+ */
+export class FragmentMerger {
+  // The run being merged into, always the batch's last event; or null.
+  #run: FragmentRun | null = null;
+  // Small fragments that could have been merged in this batch.
+  #small = 0;
+
+  /**
+   * Merges `frame`, a continuation about to be pushed to `events`, into the
+   * last of them if it may; returns whether it did.
+   */
+  merge(events: readonly Event[], frame: Frame): boolean {
+    const run = this.#run;
+    if (run !== null) return run.add(frame);
+    const last = events[events.length - 1];
+    if (!(last instanceof Frame) || !canMerge(last, frame)) return false;
+    if (this.#small++ < KEEP_FRAGMENTS) return false;
+    this.#run = new FragmentRun(last, frame);
+    return true;
+  }
+
+  /** Another event is pushed: the run, if any, ends and its frame gets its payload. */
+  endRun(): void {
+    if (this.#run === null) return;
+    this.#run.finish();
+    this.#run = null;
+  }
+
+  /** The events are collected: the next batch keeps its first small fragments again. */
+  endBatch(): void {
+    this.endRun();
+    this.#small = 0;
   }
 }

@@ -20,7 +20,7 @@ import {
   ProtocolError,
 } from "./errors.ts";
 import type { Extension } from "./extensions/base.ts";
-import { canMerge, FragmentRun, KEEP_FRAGMENTS } from "./fragment-run.ts";
+import { FragmentMerger } from "./fragment-run.ts";
 import { FrameParser, type FrameParserOptions } from "./frame-parser.ts";
 import {
   CLOSE_ABNORMAL_CLOSURE,
@@ -111,10 +111,8 @@ class RareState {
   /** Size so far of the fragmented message being received, or null. */
   curSize: number | null = null;
   utf8Validator: Utf8Validator | null = null;
-  /** Small fragments being merged into the last event, or null (see fragment-run.ts). */
-  run: FragmentRun | null = null;
-  /** Small fragments that could have been merged since the events were last collected. */
-  smallFragments = 0;
+  /** Merges small fragments while mergeFragments is on (see fragment-run.ts). */
+  merger: FragmentMerger | null = null;
 }
 
 /**
@@ -196,7 +194,7 @@ export class Protocol {
 
   /** Turns merging on or off; it applies from the next frame received. */
   set mergeFragments(merge: boolean) {
-    if (!merge) this.#endBatch();
+    if (!merge) this.#rare?.merger?.endBatch();
     this.#flags = merge ? this.#flags | MERGE_FRAGMENTS : this.#flags & ~MERGE_FRAGMENTS;
   }
 
@@ -497,7 +495,7 @@ export class Protocol {
   eventsReceived(): Event[] {
     const events = this.#events;
     if (events === null) return [];
-    this.#endBatch();
+    this.#rare?.merger?.endBatch();
     this.#events = null;
     return events;
   }
@@ -553,7 +551,7 @@ export class Protocol {
 
   /** Queues an event for {@link Protocol.eventsReceived}. */
   protected pushEvent(event: Event): void {
-    this.#endRun();
+    this.#rare?.merger?.endRun();
     const events = this.#events;
     if (events === null) this.#events = [event];
     else events.push(event);
@@ -731,42 +729,14 @@ export class Protocol {
       this.#events = [frame];
       return;
     }
-    if (opcode === OP_CONT && (this.#flags & MERGE_FRAGMENTS) !== 0 && this.#merge(events, frame)) {
-      return;
+    if (opcode === OP_CONT && (this.#flags & MERGE_FRAGMENTS) !== 0) {
+      // A continuation means a fragmented message, which made the rare state.
+      const rare = this.#rare!;
+      rare.merger ??= new FragmentMerger();
+      if (rare.merger.merge(events, frame)) return;
     }
-    this.#endRun();
+    this.#rare?.merger?.endRun();
     events.push(frame);
-  }
-
-  /**
-   * Merges a small continuation into the last event when that is a small
-   * fragment of the same message: a flood of tiny fragments then costs its
-   * bytes, not an object per fragment kept until the events are collected.
-   */
-  #merge(events: Event[], frame: Frame): boolean {
-    // A continuation means a fragmented message, which made the rare state.
-    const rare = this.#rare!;
-    const run = rare.run;
-    if (run !== null) return run.add(frame);
-    const last = events[events.length - 1];
-    if (!(last instanceof Frame) || !canMerge(last, frame)) return false;
-    if (rare.smallFragments++ < KEEP_FRAGMENTS) return false;
-    rare.run = new FragmentRun(last, frame);
-    return true;
-  }
-
-  /** Ends the run of merged fragments, if any: its frame gets its payload. */
-  #endRun(): void {
-    const rare = this.#rare;
-    if (rare === null || rare.run === null) return;
-    rare.run.finish();
-    rare.run = null;
-  }
-
-  /** The events are collected: the next batch keeps its first small fragments again. */
-  #endBatch(): void {
-    this.#endRun();
-    if (this.#rare !== null) this.#rare.smallFragments = 0;
   }
 
   #receiveClose(frame: Frame): void {

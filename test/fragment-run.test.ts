@@ -1,7 +1,16 @@
 import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
-import { canMerge, FragmentRun, MERGE_AT_MOST, RUN_CAPACITY } from "../src/fragment-run.ts";
+import {
+  canMerge,
+  FragmentMerger,
+  FragmentRun,
+  KEEP_FRAGMENTS,
+  MERGE_AT_MOST,
+  RUN_CAPACITY,
+} from "../src/fragment-run.ts";
 import { Frame, OP_BINARY, OP_CONT, OP_PING, OP_TEXT } from "../src/frames.ts";
+import { Headers } from "../src/headers.ts";
+import type { Request } from "../src/http11.ts";
 
 const bytes = (size: number, fill = 0x61): Buffer => Buffer.alloc(size, fill);
 
@@ -79,5 +88,44 @@ describe("FragmentRun", () => {
     assert.equal(first.data.length, RUN_CAPACITY);
     assert.equal(first.data[MERGE_AT_MOST], 0x62);
     assert.equal(first.data[RUN_CAPACITY - 1], 0x63);
+  });
+});
+
+describe("FragmentMerger", () => {
+  /** Pushes `count` 1-byte continuations through the merger, as Protocol does. */
+  function push(merger: FragmentMerger, events: Frame[], count: number, fin = false): void {
+    for (let i = 0; i < count; i++) {
+      const frame = new Frame(OP_CONT, Buffer.from("b"), fin && i === count - 1);
+      if (merger.merge(events, frame)) continue;
+      merger.endRun();
+      events.push(frame);
+    }
+  }
+
+  it("keeps the first small fragments of a batch, then merges into the last event", () => {
+    const merger = new FragmentMerger();
+    const events = [new Frame(OP_BINARY, Buffer.from("a"), false)];
+    push(merger, events, KEEP_FRAGMENTS + 10, true);
+    merger.endBatch();
+    assert.equal(events.length, 1 + KEEP_FRAGMENTS);
+    assert.equal(events[KEEP_FRAGMENTS].data.toString(), "b".repeat(11));
+    assert.equal(events[KEEP_FRAGMENTS].fin, true);
+    assert.equal(
+      events.slice(0, KEEP_FRAGMENTS).every((f) => !f.fin),
+      true,
+    );
+  });
+
+  it("starts over after endBatch, and never merges into something other than a frame", () => {
+    const merger = new FragmentMerger();
+    let events = [new Frame(OP_BINARY, Buffer.from("a"), false)];
+    push(merger, events, KEEP_FRAGMENTS + 1);
+    merger.endBatch();
+    events = [new Frame(OP_CONT, Buffer.from("c"), false)];
+    push(merger, events, 2);
+    assert.equal(events.length, 3);
+    // A handshake event is never merged into.
+    const request: Request = { path: "/", headers: new Headers() };
+    assert.equal(merger.merge([request], new Frame(OP_CONT, Buffer.from("d"))), false);
   });
 });
