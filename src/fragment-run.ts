@@ -98,10 +98,12 @@ export class FragmentRun {
     if (size === 0) return;
     const needed = this.#length + size;
     if (needed > this.#bytes.length) {
+      // Room for a few more of the same at once: a run rarely stops at two.
       let capacity = Math.max(FIRST_CAPACITY, this.#bytes.length * 2);
-      while (capacity < needed) capacity *= 2;
+      while (capacity < 4 * needed && capacity < RUN_CAPACITY) capacity *= 2;
       const bytes = Buffer.allocUnsafe(capacity);
-      bytes.set(this.#bytes.subarray(0, this.#length));
+      // The whole old buffer: cheaper than making a view of its used part.
+      bytes.set(this.#bytes);
       this.#bytes = bytes;
     }
     // set(), not copy(): for a few bytes, a call into C++ costs more than the copy.
