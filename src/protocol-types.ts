@@ -50,7 +50,7 @@ export interface ProtocolOptions {
    */
   logger?: LoggerLike | null;
   /**
-   * Whether small fragments of a message (1 KiB or less each) received
+   * Whether small fragments of a message (128 bytes or less each) received
    * before `eventsReceived()` is called are merged into one frame, up to
    * 16 KiB, once 16 of them came as they are, as RFC 6455 §5.4 lets an
    * intermediary do. A peer sending a message as a million tiny fragments

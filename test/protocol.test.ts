@@ -403,32 +403,29 @@ describe("Protocol mergeFragments", () => {
     assert.deepEqual(shown(p), ["0:e:-", "0:f:+"]);
   });
 
-  it("leaves fragments over 1 KiB as they are, and merges up to 16 KiB", () => {
+  it("leaves fragments over 128 bytes as they are, and merges up to 16 KiB", () => {
     const p = new Protocol("client", { mergeFragments: true });
-    const big = Buffer.alloc(1025, 0x62);
-    const kib = Buffer.alloc(1024, 0x6b);
+    const big = Buffer.alloc(129, 0x62);
+    const piece = Buffer.alloc(128, 0x6b);
     const frames = [kept("client"), fromServer(OP_CONT, big, { fin: false })];
     frames.push(fromServer(OP_CONT, "x", { fin: false }));
-    for (let i = 0; i < 40; i++) frames.push(fromServer(OP_CONT, kib, { fin: false }));
+    for (let i = 0; i < 300; i++) frames.push(fromServer(OP_CONT, piece, { fin: false }));
     frames.push(fromServer(OP_CONT, "y"));
     p.receiveData(Buffer.concat(frames));
     const events = frameEvents(p).slice(17);
     assert.deepEqual(
       events.map((f) => [f.opcode, f.data.length, f.fin]),
       [
-        [OP_CONT, 1025, false],
-        // "x" and 15 KiB: one more KiB would pass 16 KiB.
-        [OP_CONT, 15_361, false],
+        [OP_CONT, 129, false],
+        // "x" and 127 pieces: one more would pass 16 KiB.
+        [OP_CONT, 16_257, false],
         [OP_CONT, 16_384, false],
-        [OP_CONT, 9_217, true],
+        [OP_CONT, 5_761, true],
       ],
     );
     const message = Buffer.concat(events.map((f) => f.data));
-    assert.ok(
-      message.equals(
-        Buffer.concat([big, Buffer.from("x"), ...Array(40).fill(kib), Buffer.from("y")]),
-      ),
-    );
+    const expected = [big, Buffer.from("x"), ...Array(300).fill(piece), Buffer.from("y")];
+    assert.ok(message.equals(Buffer.concat(expected)));
   });
 
   it("applies maxSize to the message as before", () => {
