@@ -1,7 +1,7 @@
 /**
  * Floods: how much one attacking peer makes a server or a client grow, ours
  * and `ws`'s, in the same run, each victim in a fresh process with default
- * options (bench/floods-peer.ts).
+ * options (test/helpers/flood-victim.ts).
  *
  *   npm run bench -- floods [--quick] [--only TEXT] [--impl ours,ws] [--json]
  *
@@ -23,11 +23,9 @@
  * @module
  */
 
-import { type ChildProcess, fork } from "node:child_process";
 import type { Socket } from "node:net";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { type Memory, startVictim, type Victim } from "../test/helpers/flood-victim.ts";
 import {
   fakeServer,
   frame,
@@ -45,10 +43,7 @@ import {
   upgradeRequest,
   withTimeout,
 } from "../test/helpers/net.ts";
-import { stopServer } from "./echo-process.ts";
-import type { Memory } from "./floods-peer.ts";
 
-const here = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
   options: {
     quick: { type: "boolean", default: false },
@@ -63,44 +58,6 @@ const PINGS = quick ? 10_000 : 100_000;
 const RESETS = quick ? 200 : 2_000;
 const impls = values.impl.split(",").filter((name) => name !== "");
 const MiB = 1024 * 1024;
-
-/** A victim process. */
-interface Victim {
-  child: ChildProcess;
-  port: number;
-  memory(): Promise<Memory>;
-}
-
-async function startVictim(impl: string, role: "server" | "client", url = ""): Promise<Victim> {
-  const args = role === "server" ? [impl, role] : [impl, role, url];
-  const child = fork(join(here, "floods-peer.ts"), args, {
-    execArgv: ["--expose-gc", "--import", "tsx"],
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
-  const pending: Array<(memory: Memory) => void> = [];
-  let ready: (port: number) => void = () => {};
-  const started = new Promise<number>((resolve) => {
-    ready = resolve;
-  });
-  child.on("message", (message: { ready?: number; memory?: Memory }) => {
-    if (message.ready !== undefined) ready(message.ready);
-    if (message.memory !== undefined) pending.shift()?.(message.memory);
-  });
-  const port = await withTimeout(started, 30_000, `${impl} ${role} did not start`);
-  return {
-    child,
-    port,
-    memory: () =>
-      withTimeout(
-        new Promise<Memory>((resolve) => {
-          pending.push(resolve);
-          child.send("memory");
-        }),
-        30_000,
-        "no memory figures",
-      ),
-  };
-}
 
 /** What one attack did to one victim. */
 interface Row {
@@ -133,7 +90,7 @@ async function measure(
       const wire = { socket: peer.socket, reader: peer.reader, masked: true };
       return await growth(victim, () => attack(wire, victim));
     } finally {
-      await stopServer(victim);
+      await victim.stop();
     }
   }
   let accepted: (wire: Wire) => void = () => {};
@@ -149,7 +106,7 @@ async function measure(
     const wire = await withTimeout(connected, 30_000, "the client did not connect");
     return await growth(victim, () => attack(wire, victim));
   } finally {
-    await stopServer(victim);
+    await victim.stop();
     await fake.close();
   }
 }
@@ -316,7 +273,7 @@ async function resets(impl: string): Promise<{ rss: number; heap: number; outcom
       outcome: `${RESETS} connections reset`,
     };
   } finally {
-    await stopServer(victim);
+    await victim.stop();
   }
 }
 

@@ -396,21 +396,62 @@ function compressedFrames(random: Random, masked: boolean): Buffer {
   return Buffer.concat(out);
 }
 
+/**
+ * One message as many tiny fragments (17 to 80 of 0 to 3 bytes), text cut
+ * anywhere, sometimes compressed, sometimes with a ping among them: what
+ * `mergeFragments` acts on once a batch has had 16 small fragments.
+ */
+function tinyFragments(random: Random, masked: boolean): Buffer {
+  const isText = random.chance(0.6);
+  const compress = random.chance(0.25);
+  let payload = isText ? text(random, 60) : random.bytes(random.length(200));
+  if (compress) payload = compressed(random, payload, 9);
+  const mask = (): Buffer | null => (masked ? random.bytes(4) : null);
+  const out: Buffer[] = [];
+  const parts = random.range(17, 80);
+  let at = 0;
+  for (let p = 0; p < parts; p++) {
+    const fin = p === parts - 1;
+    const size = fin ? payload.length - at : Math.min(payload.length - at, random.int(4));
+    const opcode = p > 0 ? OP_CONT : isText ? OP_TEXT : OP_BINARY;
+    const rsv = p === 0 && compress ? 0x40 : 0;
+    out.push(frame({ opcode, payload: payload.subarray(at, at + size), fin, rsv, mask: mask() }));
+    at += size;
+    if (random.chance(0.03))
+      out.push(frame({ opcode: 0x9, payload: random.bytes(3), mask: mask() }));
+  }
+  return Buffer.concat(out);
+}
+
+/** What a protocol made of a stream: its verdict, and a digest of the events it delivered. */
+interface Driven {
+  verdict: string;
+  /** Every event, in order, where data frames count by message, not by fragment. */
+  transcript: string;
+}
+
 /** Feeds the chunks to a protocol, handling its events; then EOF. Checks what must always hold. */
 function drive(
   protocol: Protocol,
   input: readonly Buffer[],
   onEvent: (event: Event) => void,
-): string {
+): Driven {
   const maxSize = protocol.maxSize ?? Number.POSITIVE_INFINITY;
   let size = 0;
+  // Fragment boundaries don't count: mergeFragments may move them.
+  const transcript = createHash("sha1");
   const events = (): void => {
     for (const event of protocol.eventsReceived()) {
       if (event instanceof Frame) {
+        if (event.opcode !== OP_CONT) transcript.update(`|${event.opcode}:`);
+        transcript.update(event.data);
         if (event.opcode > 0x2) continue;
         size += event.data.length;
         check(size <= maxSize, `a message of ${size} bytes passed maxSize ${maxSize}`);
-        if (event.fin) size = 0;
+        if (event.fin) {
+          transcript.update("|fin");
+          size = 0;
+        }
       } else {
         onEvent(event);
       }
@@ -434,11 +475,35 @@ function drive(
   ) {
     throw exc;
   }
-  if (protocol.handshakeExc !== null) return `handshake ${protocol.handshakeExc.constructor.name}`;
-  if (protocol.parserExc !== null && protocol.closeSent !== null && !open) {
-    return String(protocol.closeSent.code);
-  }
-  return open ? "open at EOF" : `closed ${protocol.closeSent?.code ?? "-"}`;
+  let verdict: string;
+  if (protocol.handshakeExc !== null)
+    verdict = `handshake ${protocol.handshakeExc.constructor.name}`;
+  else if (protocol.parserExc !== null && protocol.closeSent !== null && !open) {
+    verdict = String(protocol.closeSent.code);
+  } else verdict = open ? "open at EOF" : `closed ${protocol.closeSent?.code ?? "-"}`;
+  return { verdict, transcript: transcript.digest("hex") };
+}
+
+/**
+ * Drives `protocol`; then, if it merges fragments, a twin that doesn't on
+ * the same chunks, which must deliver the same messages and reach the same
+ * verdict.
+ */
+function driveBoth(
+  protocol: Protocol,
+  twin: () => Protocol,
+  input: readonly Buffer[],
+  onEvent: (protocol: Protocol, event: Event) => void,
+): string {
+  const driven = drive(protocol, input, (event) => onEvent(protocol, event));
+  if (!protocol.mergeFragments) return driven.verdict;
+  const other = twin();
+  const unmerged = drive(other, input, (event) => onEvent(other, event));
+  check(
+    driven.verdict === unmerged.verdict && driven.transcript === unmerged.transcript,
+    `merging fragments changed the outcome: ${driven.verdict} vs ${unmerged.verdict} without`,
+  );
+  return driven.verdict;
 }
 
 const serverExtensions = enableServerPermessageDeflate();
@@ -448,8 +513,9 @@ const protocolServer: Target = {
   name: "protocol-server",
   description: "ServerProtocol: handshake then frames, random and mutated streams",
   run(random) {
-    const protocol = new ServerProtocol({ extensions: serverExtensions, maxSize: 65_536 });
+    const merge = random.chance(0.5);
     let frames: Buffer = Buffer.concat([
+      random.chance(0.5) ? tinyFragments(random, true) : Buffer.alloc(0),
       frameStream(random, "client"),
       compressedFrames(random, true),
     ]);
@@ -458,10 +524,19 @@ const protocolServer: Target = {
     let data: Buffer = Buffer.concat([handshakeRequest(random), frames]);
     if (random.chance(0.1)) data = mutate(random, data, 256 * 1024);
     if (random.chance(0.05)) data = random.bytes(random.length(4096));
+    const make = (mergeFragments: boolean): Protocol =>
+      new ServerProtocol({ extensions: serverExtensions, maxSize: 65_536, mergeFragments });
+    const protocol = make(merge);
     return {
-      verdict: drive(protocol, chunks(random, data), (event) => {
-        if ("method" in event) protocol.sendResponse(protocol.accept(event));
-      }),
+      verdict: driveBoth(
+        protocol,
+        () => make(false),
+        chunks(random, data),
+        (protocol, event) => {
+          const server = protocol as ServerProtocol;
+          if ("method" in event) server.sendResponse(server.accept(event));
+        },
+      ),
     };
   },
 };
@@ -474,13 +549,24 @@ const protocolClient: Target = {
   name: "protocol-client",
   description: "ClientProtocol: response then frames, random and mutated streams",
   run(random) {
-    const protocol = new ClientProtocol("ws://example.test/chat", {
-      extensions: clientExtensions,
-      maxSize: 65_536,
-    });
-    protocol.sendRequest(protocol.connect());
-    protocol.dataToSend();
+    const merge = random.chance(0.5);
+    let key: string | null = null;
+    const make = (mergeFragments: boolean): ClientProtocol => {
+      const protocol = new ClientProtocol("ws://example.test/chat", {
+        extensions: clientExtensions,
+        maxSize: 65_536,
+        mergeFragments,
+      });
+      // The twin sends the same key, so that the same response accepts it.
+      if (key === null) key = protocol.key;
+      else (protocol as { key: string }).key = key;
+      protocol.sendRequest(protocol.connect());
+      protocol.dataToSend();
+      return protocol;
+    };
+    const protocol = make(merge);
     let frames: Buffer = Buffer.concat([
+      random.chance(0.5) ? tinyFragments(random, false) : Buffer.alloc(0),
       frameStream(random, "server"),
       compressedFrames(random, false),
     ]);
@@ -492,7 +578,14 @@ const protocolClient: Target = {
     ]);
     if (random.chance(0.1)) data = mutate(random, data, 256 * 1024);
     if (random.chance(0.05)) data = random.bytes(random.length(4096));
-    return { verdict: drive(protocol, chunks(random, data), () => {}) };
+    return {
+      verdict: driveBoth(
+        protocol,
+        () => make(false),
+        chunks(random, data),
+        () => {},
+      ),
+    };
   },
 };
 

@@ -49,6 +49,18 @@ export interface ProtocolOptions {
    * once, here. Default: `null`, no logs.
    */
   logger?: LoggerLike | null;
+  /**
+   * Whether small fragments of a message (128 bytes or less each) received
+   * before `eventsReceived()` is called are merged into one frame, up to
+   * 16 KiB, once 16 of them came as they are, as RFC 6455 §5.4 lets an
+   * intermediary do. A peer sending a message as a million tiny fragments
+   * then costs memory in proportion to its bytes, not to its frames, while
+   * the events wait to be collected. The payload, the message type and
+   * `fin` of the last fragment are kept; only fragment boundaries change,
+   * and never across a control frame. Default: `false`, one event per frame
+   * received; the Node I/O layer turns it on.
+   */
+  mergeFragments?: boolean;
 }
 
 /** Default of {@link ProtocolOptions.maxSize}. */

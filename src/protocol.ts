@@ -20,6 +20,7 @@ import {
   ProtocolError,
 } from "./errors.ts";
 import type { Extension } from "./extensions/base.ts";
+import { FragmentMerger } from "./fragment-run.ts";
 import { FrameParser, type FrameParserOptions } from "./frame-parser.ts";
 import {
   CLOSE_ABNORMAL_CLOSURE,
@@ -92,6 +93,8 @@ const TEXT_MESSAGE = 1 << 7;
 const VALIDATED_PARTIALLY = 1 << 8;
 /** Sending: the next data frame must be a continuation. */
 const EXPECT_CONTINUATION = 1 << 9;
+/** Whether small fragments received in one batch are merged (options.mergeFragments). */
+const MERGE_FRAGMENTS = 1 << 10;
 
 /**
  * A connection's state that most connections need late or never: the
@@ -108,6 +111,8 @@ class RareState {
   /** Size so far of the fragmented message being received, or null. */
   curSize: number | null = null;
   utf8Validator: Utf8Validator | null = null;
+  /** Merges small fragments while mergeFragments is on (see fragment-run.ts). */
+  merger: FragmentMerger | null = null;
 }
 
 /**
@@ -167,6 +172,7 @@ export class Protocol {
     this.logger = options.logger ?? null;
     let flags: number = options.state ?? defaultState;
     if (side === "client") flags |= CLIENT;
+    if (options.mergeFragments === true) flags |= MERGE_FRAGMENTS;
     // Checked once: logging costs nothing per frame when debug is off.
     if (isLevelEnabled(this.logger, "debug")) flags |= DEBUG;
     this.#flags = flags;
@@ -179,6 +185,17 @@ export class Protocol {
   /** Which end of the connection this is. */
   get side(): Side {
     return (this.#flags & CLIENT) !== 0 ? "client" : "server";
+  }
+
+  /** Whether small fragments received in one batch are merged (see {@link ProtocolOptions.mergeFragments}). */
+  get mergeFragments(): boolean {
+    return (this.#flags & MERGE_FRAGMENTS) !== 0;
+  }
+
+  /** Turns merging on or off; it applies from the next frame received. */
+  set mergeFragments(merge: boolean) {
+    if (!merge) this.#rare?.merger?.endBatch();
+    this.#flags = merge ? this.#flags | MERGE_FRAGMENTS : this.#flags & ~MERGE_FRAGMENTS;
   }
 
   /** Unique identifier of the connection (a UUID), for logs. */
@@ -478,6 +495,7 @@ export class Protocol {
   eventsReceived(): Event[] {
     const events = this.#events;
     if (events === null) return [];
+    this.#rare?.merger?.endBatch();
     this.#events = null;
     return events;
   }
@@ -533,6 +551,7 @@ export class Protocol {
 
   /** Queues an event for {@link Protocol.eventsReceived}. */
   protected pushEvent(event: Event): void {
+    this.#rare?.merger?.endRun();
     const events = this.#events;
     if (events === null) this.#events = [event];
     else events.push(event);
@@ -706,8 +725,18 @@ export class Protocol {
     // A literal when it's the first: most reads bring one frame, and an
     // array grown by push reserves room for 17.
     const events = this.#events;
-    if (events === null) this.#events = [frame];
-    else events.push(frame);
+    if (events === null) {
+      this.#events = [frame];
+      return;
+    }
+    if (opcode === OP_CONT && (this.#flags & MERGE_FRAGMENTS) !== 0) {
+      // A continuation means a fragmented message, which made the rare state.
+      const rare = this.#rare!;
+      rare.merger ??= new FragmentMerger();
+      if (rare.merger.merge(events, frame)) return;
+    }
+    this.#rare?.merger?.endRun();
+    events.push(frame);
   }
 
   #receiveClose(frame: Frame): void {

@@ -320,6 +320,144 @@ describe("Protocol fragmentation", () => {
   });
 });
 
+describe("Protocol mergeFragments", () => {
+  /** Events as `opcode:payload:fin` (payload in latin1, fin as + or -). */
+  function shown(p: Protocol): string[] {
+    return frameEvents(p).map(
+      (f) => `${f.opcode}:${f.data.toString("latin1")}:${f.fin ? "+" : "-"}`,
+    );
+  }
+
+  /** The start of a message, then the 16 small fragments a batch keeps (empty ones). */
+  function kept(side: Side, opcode: number = OP_BINARY, payload = "a"): Buffer {
+    const frames = [fromPeer(side, opcode, payload, { fin: false })];
+    for (let i = 0; i < 16; i++) frames.push(fromPeer(side, OP_CONT, "", { fin: false }));
+    return Buffer.concat(frames);
+  }
+
+  /**
+   * The events of a batch that started with kept(start): the start, 15 kept
+   * fragments, then the rest (the 16th kept fragment is the one merged into).
+   */
+  function afterKept(p: Protocol, start: string): string[] {
+    const events = shown(p);
+    assert.equal(events[0], start);
+    assert.deepEqual(events.slice(1, 16), Array(15).fill("0::-"));
+    return events.slice(16);
+  }
+
+  sides("is off by default: one event per frame", (side) => {
+    const p = new Protocol(side);
+    assert.equal(p.mergeFragments, false);
+    p.receiveData(
+      Buffer.concat([
+        kept(side),
+        fromPeer(side, OP_CONT, "b", { fin: false }),
+        fromPeer(side, OP_CONT, "c"),
+      ]),
+    );
+    assert.equal(frameEvents(p).length, 19);
+  });
+
+  sides("keeps the first 16 small fragments of a batch, then merges the next ones", (side) => {
+    const p = new Protocol(side, { mergeFragments: true });
+    assert.equal(p.mergeFragments, true);
+    p.receiveData(
+      Buffer.concat([
+        kept(side, OP_TEXT, "a"),
+        fromPeer(side, OP_CONT, "", { fin: false }),
+        fromPeer(side, OP_CONT, "é", { fin: false }),
+      ]),
+    );
+    p.receiveData(Buffer.concat([fromPeer(side, OP_CONT, "c"), fromPeer(side, OP_BINARY, "d")]));
+    assert.deepEqual(afterKept(p, "1:a:-"), ["0:Ã©c:+", "2:d:+"]);
+  });
+
+  sides("keeps a few fragments as they are", (side) => {
+    const p = new Protocol(side, { mergeFragments: true });
+    p.receiveData(
+      Buffer.concat([
+        fromPeer(side, OP_TEXT, "a", { fin: false }),
+        fromPeer(side, OP_CONT, "b", { fin: false }),
+        fromPeer(side, OP_CONT, "c"),
+      ]),
+    );
+    assert.deepEqual(shown(p), ["1:a:-", "0:b:-", "0:c:+"]);
+  });
+
+  sides("merges neither across a control frame nor across collections", (side) => {
+    const p = new Protocol(side, { mergeFragments: true });
+    p.receiveData(
+      Buffer.concat([
+        kept(side),
+        fromPeer(side, OP_CONT, "b", { fin: false }),
+        fromPeer(side, OP_PING, "1"),
+        fromPeer(side, OP_CONT, "c", { fin: false }),
+        fromPeer(side, OP_CONT, "d", { fin: false }),
+      ]),
+    );
+    assert.deepEqual(afterKept(p, "2:a:-"), ["0:b:-", "9:1:+", "0:cd:-"]);
+    // A new batch keeps its first small fragments again.
+    p.receiveData(fromPeer(side, OP_CONT, "e", { fin: false }));
+    p.receiveData(fromPeer(side, OP_CONT, "f"));
+    assert.deepEqual(shown(p), ["0:e:-", "0:f:+"]);
+  });
+
+  it("leaves fragments over 128 bytes as they are, and merges up to 16 KiB", () => {
+    const p = new Protocol("client", { mergeFragments: true });
+    const big = Buffer.alloc(129, 0x62);
+    const piece = Buffer.alloc(128, 0x6b);
+    const frames = [kept("client"), fromServer(OP_CONT, big, { fin: false })];
+    frames.push(fromServer(OP_CONT, "x", { fin: false }));
+    for (let i = 0; i < 300; i++) frames.push(fromServer(OP_CONT, piece, { fin: false }));
+    frames.push(fromServer(OP_CONT, "y"));
+    p.receiveData(Buffer.concat(frames));
+    const events = frameEvents(p).slice(17);
+    assert.deepEqual(
+      events.map((f) => [f.opcode, f.data.length, f.fin]),
+      [
+        [OP_CONT, 129, false],
+        // "x" and 127 pieces: one more would pass 16 KiB.
+        [OP_CONT, 16_257, false],
+        [OP_CONT, 16_384, false],
+        [OP_CONT, 5_761, true],
+      ],
+    );
+    const message = Buffer.concat(events.map((f) => f.data));
+    const expected = [big, Buffer.from("x"), ...Array(300).fill(piece), Buffer.from("y")];
+    assert.ok(message.equals(Buffer.concat(expected)));
+  });
+
+  it("applies maxSize to the message as before", () => {
+    const p = new Protocol("server", { maxSize: 10, mergeFragments: true });
+    p.receiveData(
+      Buffer.concat([
+        kept("server", OP_BINARY, "123456"),
+        fromPeer("server", OP_CONT, "1234", { fin: false }),
+        fromPeer("server", OP_CONT, "1"),
+      ]),
+    );
+    assertFailed(p, 1009, "message with 11 bytes exceeds limit of 10 bytes", PayloadTooBig);
+    assert.deepEqual(afterKept(p, "2:123456:-"), ["0:1234:-"]);
+  });
+
+  it("ends the run when turned off", () => {
+    const p = new Protocol("client", { mergeFragments: true });
+    p.receiveData(
+      Buffer.concat([
+        kept("client"),
+        fromServer(OP_CONT, "a", { fin: false }),
+        fromServer(OP_CONT, "b", { fin: false }),
+      ]),
+    );
+    p.mergeFragments = false;
+    p.receiveData(
+      Buffer.concat([fromServer(OP_CONT, "c", { fin: false }), fromServer(OP_CONT, "d")]),
+    );
+    assert.deepEqual(afterKept(p, "2:a:-"), ["0:ab:-", "0:c:-", "0:d:+"]);
+  });
+});
+
 describe("Protocol UTF-8", () => {
   const invalid = Buffer.from([
     0xce, 0xba, 0xe1, 0xbd, 0xb9, 0xcf, 0x83, 0xce, 0xbc, 0xce, 0xb5, 0xed, 0xa0, 0x80, 0x65,

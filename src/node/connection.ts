@@ -167,6 +167,7 @@ export class Connection<P extends Protocol = Protocol> {
     init: ConnectionInit | ConnectionSettings = {},
   ) {
     this.protocol = protocol;
+    protocol.mergeFragments = true; // tiny fragments cost bytes, not objects: fragment-run.ts
     const settings =
       init instanceof ConnectionSettings ? init : new ConnectionSettings(init, logger);
     this.settings = settings;
