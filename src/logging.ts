@@ -507,7 +507,8 @@ export function formatAddress(address: AddressLike): string {
  * receiving (server).
  */
 export function formatRequestLines(request: Request, prefix: ">" | "<"): string[] {
-  const lines = [`${prefix} GET ${request.path} HTTP/1.1`];
+  const method = request.method ?? "GET";
+  const lines = [`${prefix} ${method} ${request.path} ${request.version ?? "HTTP/1.1"}`];
   for (const [name, value] of request.headers) {
     lines.push(`${prefix} ${name}: ${redactHeaderValue(name, value)}`);
   }
@@ -637,6 +638,8 @@ export const logMessages = {
   headerFieldsTooLarge: "! header fields too large",
   sendFailed: "! error while sending data",
   receiveFailed: "! error while receiving data",
+  /** Client side, `http2: "auto"`: the server can't carry this WebSocket over HTTP/2. */
+  http2Fallback: (why: string): string => `! falling back to HTTP/1.1: ${why}`,
   openTimeout: "- timed out during opening handshake",
   closeTimeout: "- timed out waiting for TCP close",
   published: (topic: string, subscribers: number): string =>
