@@ -185,7 +185,8 @@ export class ClientProtocol extends Protocol {
     if (this.#userAgent !== null && !headers.has("User-Agent")) {
       headers.append("User-Agent", this.#userAgent);
     }
-    return { path: uri.resourceName, headers };
+    // Method and version explicit: `ws.request.version` tells HTTP/1.1 from HTTP/2.
+    return { path: uri.resourceName, headers, method: "GET", version: "HTTP/1.1" };
   }
 
   /**
