@@ -227,7 +227,7 @@ export class ClientProtocol extends Protocol {
    * status) and the I/O layer should reset the stream.
    */
   receiveHttp2Response(response: Response): void {
-    if (this.#debug) this.#debugLines(formatResponseLines(response, "<"));
+    if (this.#debug) this.#debugLines(formatResponseLines(response, "<", "HTTP/2"));
     this.response = response;
     let extensions: Extension[];
     let subprotocol: string | null;

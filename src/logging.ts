@@ -507,8 +507,9 @@ export function formatAddress(address: AddressLike): string {
  * receiving (server).
  */
 export function formatRequestLines(request: Request, prefix: ">" | "<"): string[] {
-  const method = request.method ?? "GET";
-  const lines = [`${prefix} ${method} ${request.path} ${request.version ?? "HTTP/1.1"}`];
+  const lines = [
+    `${prefix} ${request.method ?? "GET"} ${request.path} ${request.version ?? "HTTP/1.1"}`,
+  ];
   for (const [name, value] of request.headers) {
     lines.push(`${prefix} ${name}: ${redactHeaderValue(name, value)}`);
   }
@@ -518,10 +519,15 @@ export function formatRequestLines(request: Request, prefix: ">" | "<"): string[
 /**
  * The debug lines of a handshake response: `< HTTP/1.1 101 Switching
  * Protocols`, one line per header (credentials redacted), then `< [body] (N bytes)` when there is
- * a body. `prefix` is `>` when sending (server), `<` when receiving (client).
+ * a body. `prefix` is `>` when sending (server), `<` when receiving (client);
+ * `version` is `HTTP/2` for an HTTP/2 response's header block.
  */
-export function formatResponseLines(response: Response, prefix: ">" | "<"): string[] {
-  const statusLine = `${prefix} HTTP/1.1 ${response.status} ${response.reason}`.trimEnd();
+export function formatResponseLines(
+  response: Response,
+  prefix: ">" | "<",
+  version = "HTTP/1.1",
+): string[] {
+  const statusLine = `${prefix} ${version} ${response.status} ${response.reason}`.trimEnd();
   const lines = [statusLine];
   for (const [name, value] of response.headers) {
     lines.push(`${prefix} ${name}: ${redactHeaderValue(name, value)}`);

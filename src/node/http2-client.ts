@@ -11,10 +11,8 @@ import {
   constants,
   type IncomingHttpHeaders,
   type IncomingHttpStatusHeader,
-  type OutgoingHttpHeaders,
 } from "node:http2";
 import { InvalidHandshake, InvalidStatus, SecurityError } from "../errors.ts";
-import { Headers } from "../headers.ts";
 import { type Request, type Response, resolveHttpLimits } from "../http11.ts";
 import type { WebSocketURI } from "../uri.ts";
 import {
@@ -23,6 +21,7 @@ import {
   type SocketOpener,
   sessionPool,
 } from "./http2-client-pool.ts";
+import { requestToHttp2, responseFromHttp2, WEBSOCKET_PROTOCOL } from "./http2-common.ts";
 
 export { Http2Unavailable };
 
@@ -82,7 +81,9 @@ export async function exchangeHttp2(
   const lease = await sessionPool.acquire(key, uri, openSocket, signal);
   let stream: ClientHttp2Stream;
   try {
-    stream = lease.session.request(http2Headers(uri, request), { endStream: false });
+    // RFC 8441 §4: CONNECT with :protocol, :scheme, :path and :authority.
+    const fields = requestToHttp2(request, uri.secure ? "https" : "http", WEBSOCKET_PROTOCOL);
+    stream = lease.session.request(fields, { endStream: false });
   } catch (error) {
     lease.release();
     throw error;
@@ -97,25 +98,6 @@ export async function exchangeHttp2(
     if (!stream.destroyed) stream.close(constants.NGHTTP2_CANCEL);
     throw error;
   }
-}
-
-/** RFC 8441 §4 and RFC 9113 §8.3.1: the pseudo-headers, then the request's headers, lowercased. */
-function http2Headers(uri: WebSocketURI, request: Request): OutgoingHttpHeaders {
-  const headers: OutgoingHttpHeaders = {
-    ":method": "CONNECT",
-    ":protocol": "websocket",
-    ":scheme": uri.secure ? "https" : "http",
-    ":path": request.path,
-  };
-  for (const [name, value] of request.headers) {
-    const lower = name.toLowerCase();
-    // RFC 9113 §8.3.1: `:authority` replaces `Host`.
-    const field = lower === "host" ? ":authority" : lower;
-    const previous = headers[field];
-    if (previous === undefined) headers[field] = value;
-    else headers[field] = [...(Array.isArray(previous) ? previous : [String(previous)]), value];
-  }
-  return headers;
 }
 
 /** The response to the extended CONNECT, with its body unless it's a 2xx. */
@@ -139,7 +121,13 @@ function awaitResponse(
     };
     const onResponse = (fields: IncomingHttpHeaders & IncomingHttpStatusHeader): void => {
       cleanup();
-      const response = toResponse(fields);
+      let response: Response;
+      try {
+        response = responseFromHttp2(fields);
+      } catch (error) {
+        reject(error);
+        return;
+      }
       const status = response.status;
       if (status >= 200 && status <= 299) {
         resolve(response);
@@ -195,17 +183,6 @@ function awaitResponse(
     if (signal.aborted) onAbort();
     else signal.addEventListener("abort", onAbort, { once: true });
   });
-}
-
-/** The response's fields as our `Response`: no pseudo-header, no reason phrase (HTTP/2 has none). */
-function toResponse(fields: IncomingHttpHeaders & IncomingHttpStatusHeader): Response {
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(fields)) {
-    if (name.startsWith(":") || value === undefined) continue;
-    if (Array.isArray(value)) for (const item of value) headers.append(name, item);
-    else headers.append(name, String(value));
-  }
-  return { status: Number(fields[":status"]), reason: "", headers, body: Buffer.alloc(0) };
 }
 
 /** Reads a refusal's body, as over HTTP/1.1 and with the same limit, for `InvalidStatus`. */

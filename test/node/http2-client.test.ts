@@ -382,8 +382,10 @@ describe('fallback to HTTP/1.1 (http2: "auto") and http2: true', () => {
       async (ws) => {
         for await (const message of ws) await ws.send(message);
       },
-      { server: h2.server as never, logger: null },
+      { noServer: true, logger: null },
     );
+    // HTTP/1.1 upgrades only: the h2 side stays as this test scripts it.
+    h2.server.on("upgrade", (req, socket, head) => ws.handleUpgrade(req, socket, head));
     servers.unshift({ close: () => ws.close() });
     return h2;
   }

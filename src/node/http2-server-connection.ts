@@ -1,0 +1,48 @@
+/**
+ * `Http2ServerConnection`: a {@link ServerConnection} whose transport is an
+ * HTTP/2 stream (RFC 8441). The pump, the protocol and the API are the
+ * ones of every connection; only the response head differs: it leaves as
+ * the stream's header block rather than as bytes.
+ *
+ * @module
+ */
+
+import type { ServerHttp2Stream } from "node:http2";
+import type { Response } from "../http11.ts";
+import { logMessages } from "../logging.ts";
+import { responseToHttp2 } from "./http2-common.ts";
+import { ServerConnection } from "./server-connection.ts";
+import { destroyTransport } from "./transport.ts";
+
+// RFC 9113 §7: NO_ERROR.
+const HTTP2_NO_ERROR = 0x0;
+
+/**
+ * A WebSocket connection accepted on an HTTP/2 stream: `request.version`
+ * is `"HTTP/2"`, `request.method` `CONNECT`, and `response.status` 200.
+ * Otherwise a {@link ServerConnection} like any other.
+ */
+export class Http2ServerConnection<Data = unknown> extends ServerConnection<Data> {
+  /** @internal */
+  protected override sendResponseHead(response: Response): void {
+    const stream = this.writer.transport as ServerHttp2Stream;
+    if (stream.destroyed || stream.headersSent) return;
+    try {
+      stream.respond(responseToHttp2(response), { endStream: false });
+    } catch (error) {
+      // A header node:http2 refuses (processResponse may add any): the
+      // stream can't carry this answer.
+      this.logger.error({ err: error }, logMessages.internalError);
+      destroyTransport(stream);
+      return;
+    }
+    if (!this.protocol.isAcceptance(response)) {
+      // RFC 9113 §8.1: once a complete response is sent, the server may ask
+      // the client to stop sending the rest of its request with NO_ERROR:
+      // a refused CONNECT ends at once instead of after closeTimeout.
+      stream.once("finish", () => {
+        if (!stream.closed) stream.close(HTTP2_NO_ERROR);
+      });
+    }
+  }
+}
