@@ -603,3 +603,61 @@ describe("the process lifetime", () => {
     assert.equal(code, 0);
   });
 });
+
+describe("against our own server (serve({ http2: true }))", () => {
+  async function echoServer(secure: boolean) {
+    const server = await serve(
+      async (ws) => {
+        await ws.send(`version ${ws.request?.version}`);
+        for await (const message of ws) await ws.send(message);
+      },
+      {
+        host: "127.0.0.1",
+        port: 0,
+        http2: true,
+        tls: secure ? { key, cert } : undefined,
+        logger: null,
+      },
+    );
+    servers.unshift(server);
+    return server;
+  }
+
+  for (const secure of [true, false]) {
+    const name = secure ? "wss:// over h2" : "ws:// over h2c";
+    it(`${name}: many WebSockets on one session, compressed both ways`, async () => {
+      const server = await echoServer(secure);
+      const url = `${secure ? "wss://localhost" : "ws://127.0.0.1"}:${portOf(server)}/`;
+      const options = { tls, http2: secure ? ("auto" as const) : true, logger: null };
+      const all = await Promise.all(Array.from({ length: 5 }, () => connect(url, options)));
+      assert.equal(sessionPool.size, 1);
+      for (const [i, ws] of all.entries()) {
+        assert.equal(await ws.recv(), "version HTTP/2");
+        assert.equal(ws.request?.version, "HTTP/2");
+        assert.match(
+          ws.response?.headers.get("Sec-WebSocket-Extensions") ?? "",
+          /permessage-deflate/,
+        );
+        const big = `message ${i} `.repeat(2000);
+        await ws.send(big);
+        assert.equal(await ws.recv(), big);
+      }
+      await Promise.all(all.map((ws) => ws.close()));
+      for (const ws of all) assert.equal(ws.closeCode, 1000);
+      await until(() => sessionPool.size === 0, 5000, "pool empty");
+    });
+  }
+
+  it("a WebSocket closed by server.close() gets 1001", async () => {
+    const server = await echoServer(true);
+    const ws = await connect(`wss://localhost:${portOf(server)}/`, {
+      tls,
+      http2: "auto",
+      logger: null,
+    });
+    assert.equal(await ws.recv(), "version HTTP/2");
+    await server.close();
+    await assert.rejects(ws.recv(), { name: "ConnectionClosedOK" });
+    assert.equal(ws.closeCode, 1001);
+  });
+});
