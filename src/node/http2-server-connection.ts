@@ -10,6 +10,7 @@
 import type { ServerHttp2Stream } from "node:http2";
 import type { Response } from "../http11.ts";
 import { logMessages } from "../logging.ts";
+import { CONNECTING } from "../protocol.ts";
 import { responseToHttp2 } from "./http2-common.ts";
 import { ServerConnection } from "./server-connection.ts";
 import { destroyTransport } from "./transport.ts";
@@ -23,6 +24,19 @@ const HTTP2_NO_ERROR = 0x0;
  * Otherwise a {@link ServerConnection} like any other.
  */
 export class Http2ServerConnection<Data = unknown> extends ServerConnection<Data> {
+  // The client ended its side with its request (a GET's END_STREAM): on
+  // HTTP/2 that completes the request, and the response is still due.
+  #endedWithRequest = false;
+
+  /** @internal */
+  override onEnd(): void {
+    if (this.state === CONNECTING && this.protocol.request !== null) {
+      this.#endedWithRequest = true;
+      return;
+    }
+    super.onEnd();
+  }
+
   /** @internal */
   protected override sendResponseHead(response: Response): void {
     const stream = this.writer.transport as ServerHttp2Stream;
@@ -36,7 +50,11 @@ export class Http2ServerConnection<Data = unknown> extends ServerConnection<Data
       destroyTransport(stream);
       return;
     }
-    if (!this.protocol.isAcceptance(response)) {
+    if (this.protocol.isAcceptance(response)) {
+      // A WebSocket whose client already ended its side: the EOF comes
+      // once it is open.
+      if (this.#endedWithRequest) queueMicrotask(() => super.onEnd());
+    } else {
       // RFC 9113 §8.1: once a complete response is sent, the server may ask
       // the client to stop sending the rest of its request with NO_ERROR:
       // a refused CONNECT ends at once instead of after closeTimeout.
