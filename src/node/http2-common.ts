@@ -43,9 +43,6 @@ const CONNECTION_SPECIFIC = new Set([
   "transfer-encoding",
   "upgrade",
   "te",
-  // RFC 8441 §5: HTTP/1.1's key and its digest have no role on HTTP/2.
-  "sec-websocket-key",
-  "sec-websocket-accept",
 ]);
 
 /** Whether a header field must not be sent on HTTP/2 (RFC 9113 §8.2.2, RFC 8441 §5). */
