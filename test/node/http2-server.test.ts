@@ -196,6 +196,19 @@ describe("serve({ http2: true, tls })", () => {
     await server.close();
   });
 
+  it("closes the stream with NO_ERROR after the closing handshake even if the client never ends its side", async () => {
+    // closeTimeout is 10 s: the stream closes long before it.
+    const server = await serve(echo, h2Options());
+    const session = await h2Session(server.port);
+    const { stream } = await h2Request(session, wsConnectHeaders(server.port));
+    const frames = streamFrames(stream);
+    stream.write(closeFrame(1000));
+    assert.equal((await frames.next())?.opcode, OP_CLOSE);
+    assert.equal(await streamClosed(stream), NO_ERROR);
+    await closeSession(session);
+    await server.close();
+  });
+
   it("lets processResponse see and change the 200", async () => {
     const server = await serve(
       echo,
