@@ -29,6 +29,7 @@ import {
   Headers,
   parseSubprotocol,
 } from "./headers.ts";
+import { accepted200, HTTP2_VERSION, isHttp2 } from "./http2-handshake.ts";
 import {
   type HttpLimits,
   type Parsed,
@@ -130,35 +131,6 @@ function items101(
   if (subprotocol !== null) items.push("Sec-WebSocket-Protocol", subprotocol);
   if (serverHeader !== null) items.push("Server", serverHeader);
   return items;
-}
-
-const HTTP2 = "HTTP/2";
-
-/** Whether a request came over HTTP/2 (see {@link ServerProtocol.receiveRequest}). */
-function isHttp2(request: Request): boolean {
-  return request.version === HTTP2;
-}
-
-/**
- * The 200 that accepts an HTTP/2 extended CONNECT (RFC 8441 §5): the
- * negotiated extensions and subprotocol, without Upgrade or Accept.
- */
-function accepted200(
-  date: string,
-  extensionsHeader: string | null,
-  subprotocol: string | null,
-  serverHeader: string | null,
-): Response {
-  const items = ["Date", date];
-  if (extensionsHeader !== null) items.push("Sec-WebSocket-Extensions", extensionsHeader);
-  if (subprotocol !== null) items.push("Sec-WebSocket-Protocol", subprotocol);
-  if (serverHeader !== null) items.push("Server", serverHeader);
-  return {
-    status: 200,
-    reason: reasonPhrase(200),
-    headers: Headers.fromValidated(items),
-    body: EMPTY,
-  };
 }
 
 const BROWSER_HINT =
@@ -655,7 +627,7 @@ export class ServerProtocol extends Protocol {
     // HTTP/2: the I/O layer sends the head as a header block.
     const http2 = this.request !== null && isHttp2(this.request);
     if (handshake.debug) {
-      this.#debugLines(formatResponseLines(response, ">", http2 ? HTTP2 : undefined));
+      this.#debugLines(formatResponseLines(response, ">", http2 ? HTTP2_VERSION : undefined));
     }
     if (!http2) this.sendBytes(serializeResponse(response));
     if (this.#isAccepted(response, handshake)) {
@@ -682,12 +654,14 @@ export class ServerProtocol extends Protocol {
 
   /**
    * Whether sending `response` opens the connection: a 101 on HTTP/1.1, a
-   * 2xx to an HTTP/2 extended CONNECT (RFC 8441 §5).
+   * 2xx to an HTTP/2 extended CONNECT (RFC 8441 §5); a 2xx to an HTTP/2
+   * `GET` is a page.
    */
   isAcceptance(response: Response): boolean {
     const request = this.request;
-    if (request !== null && isHttp2(request))
-      return response.status >= 200 && response.status < 300;
+    if (request !== null && isHttp2(request)) {
+      return request.method === "CONNECT" && response.status >= 200 && response.status < 300;
+    }
     return response.status === 101;
   }
 
@@ -803,7 +777,7 @@ export class ServerProtocol extends Protocol {
     // HTTP/2: the I/O layer sends the head as a header block.
     const http2 = this.request !== null && isHttp2(this.request);
     if (handshake.debug) {
-      this.#debugLines(formatResponseLines(response, ">", http2 ? HTTP2 : undefined));
+      this.#debugLines(formatResponseLines(response, ">", http2 ? HTTP2_VERSION : undefined));
     }
     if (!http2) this.sendBytes(serializeResponse(response));
     this.response = response;

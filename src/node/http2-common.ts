@@ -11,10 +11,10 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http2";
 import { InvalidHeader, InvalidHeaderValue, InvalidMessage } from "../errors.ts";
 import { EMPTY } from "../frames.ts";
 import { Headers } from "../headers.ts";
+import { HTTP2_VERSION } from "../http2-handshake.ts";
 import { type Request, type Response, reasonPhrase } from "../http11.ts";
 
-/** `ws.request.version` of a WebSocket opened over HTTP/2. */
-export const HTTP2_VERSION = "HTTP/2";
+export { HTTP2_VERSION } from "../http2-handshake.ts";
 
 /** RFC 8441 §4: the `:protocol` of a WebSocket's extended CONNECT. */
 export const WEBSOCKET_PROTOCOL = "websocket";
@@ -43,9 +43,6 @@ const CONNECTION_SPECIFIC = new Set([
   "transfer-encoding",
   "upgrade",
   "te",
-  // RFC 8441 §5: HTTP/1.1's key and its digest have no role on HTTP/2.
-  "sec-websocket-key",
-  "sec-websocket-accept",
 ]);
 
 /** Whether a header field must not be sent on HTTP/2 (RFC 9113 §8.2.2, RFC 8441 §5). */
@@ -63,8 +60,8 @@ export function isConnectionSpecific(name: string): boolean {
  * @param rawHeaders - The same fields as flat name/value pairs, in the
  *   order received (the `stream` event's fourth argument); preferred when
  *   given, as it keeps repeated fields apart.
- * @throws InvalidHeader when `:path` or `:authority` is missing (`:path`
- *   is mandatory for extended CONNECT and every method but CONNECT),
+ * @throws InvalidHeader when `:path` is missing (mandatory for extended
+ *   CONNECT and every method but CONNECT) or `:authority` and `host` both are,
  *   InvalidHeaderValue when a field can't be represented (a value with a
  *   control character), InvalidMessage when `:method` is missing.
  */
@@ -76,7 +73,8 @@ export function requestFromHttp2(
   if (method === undefined) throw new InvalidMessage("HTTP/2 request without :method");
   const path = single(headers, PSEUDO_PATH);
   if (path === undefined) throw new InvalidHeader(PSEUDO_PATH);
-  const authority = single(headers, PSEUDO_AUTHORITY);
+  // RFC 9113 §8.3.1: without `:authority`, `host` says it.
+  const authority = single(headers, PSEUDO_AUTHORITY) ?? single(headers, "host");
   if (authority === undefined) throw new InvalidHeader(PSEUDO_AUTHORITY);
   const fields = new Headers();
   try {

@@ -331,7 +331,7 @@ export class FuzzSession {
   /** The TCP connection is gone. */
   readonly finished: Promise<void>;
 
-  // A TCP socket, or an HTTP/2 stream (RFC 8441) playing its part.
+  // A TCP socket, or an HTTP/2 stream (RFC 8441): END_STREAM plays FIN.
   #socket: Duplex;
   #tcpClosed = false;
   #peerEnded = false;

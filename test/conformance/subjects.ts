@@ -27,8 +27,11 @@ export interface Subject {
   name: string;
   /** Whether it speaks WebSockets over HTTP/2 (RFC 8441). */
   http2?: boolean;
-  /** Starts an echo server on 127.0.0.1 with this permessage-deflate setting. */
-  startServer(deflate: SubjectDeflate): Promise<EchoServer>;
+  /**
+   * Starts an echo server on 127.0.0.1 with this permessage-deflate setting;
+   * `http2`: one that also serves HTTP/2 with prior knowledge (RFC 8441).
+   */
+  startServer(deflate: SubjectDeflate, options?: { http2?: boolean }): Promise<EchoServer>;
   /**
    * Connects to `url`, echoes every message until the connection closes,
    * then resolves with whether it ever opened. Never rejects. With
@@ -102,7 +105,7 @@ export const wsSubject: Subject = {
 export const oursSubject: Subject = {
   name: "websockets-ts",
   http2: true,
-  async startServer(deflate) {
+  async startServer(deflate, options = {}) {
     const extensions =
       typeof deflate === "object"
         ? {
@@ -114,7 +117,14 @@ export const oursSubject: Subject = {
       async (ws) => {
         for await (const message of ws) await ws.send(message);
       },
-      { host: "127.0.0.1", port: 0, maxSize: MAX_SIZE, logger: false, ...extensions },
+      {
+        host: "127.0.0.1",
+        port: 0,
+        maxSize: MAX_SIZE,
+        logger: false,
+        http2: options.http2 === true,
+        ...extensions,
+      },
     );
     const address = server.address;
     if (address === null || !("port" in address)) throw new Error("unexpected address");

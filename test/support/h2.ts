@@ -4,7 +4,6 @@
  * test can send what a correct client never would.
  */
 
-import type { Socket } from "node:net";
 import {
   type ClientHttp2Session,
   type ClientHttp2Stream,
@@ -13,6 +12,7 @@ import {
   type OutgoingHttpHeaders,
   type SecureClientSessionOptions,
 } from "node:http2";
+import type { Socket } from "node:net";
 import { cert } from "../helpers/localhost-tls.ts";
 import { type FrameReader, readFrames, withTimeout } from "../helpers/net.ts";
 
@@ -107,6 +107,8 @@ export function streamFrames(stream: ClientHttp2Stream): FrameReader {
 
 /** Resolves with the stream's RST_STREAM code once it closed. */
 export async function streamClosed(stream: ClientHttp2Stream): Promise<number | undefined> {
+  // A stream closes once its incoming side is read to the end.
+  if (stream.readableFlowing === null) stream.resume();
   if (!stream.closed) {
     await withTimeout(
       new Promise<void>((resolve) => stream.once("close", () => resolve())),
