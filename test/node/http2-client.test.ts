@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import {
   constants,
   createServer as createH2cServer,
@@ -23,6 +24,8 @@ import {
   type Server as NetServer,
   type Socket,
 } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { createServer as createTlsServer, type Server as TlsServer } from "node:tls";
 import { deflateRawSync } from "node:zlib";
@@ -39,6 +42,7 @@ import {
   readFrames,
 } from "../helpers/net.ts";
 import { checkLeaksAfterAll } from "../helpers/no-leaks.ts";
+import { runExample } from "../helpers/run-example.ts";
 
 type H2Server = Http2Server | Http2SecureServer;
 
@@ -659,5 +663,39 @@ describe("against our own server (serve({ http2: true }))", () => {
     await server.close();
     await assert.rejects(ws.recv(), { name: "ConnectionClosedOK" });
     assert.equal(ws.closeCode, 1001);
+  });
+});
+
+describe("examples/http2-client.ts", () => {
+  it("opens its WebSockets over one HTTP/2 session and exits once they're closed", async () => {
+    const sessions: string[] = [];
+    const server = await serve(
+      async (ws) => {
+        sessions.push(
+          String(ws.remoteAddress && "port" in ws.remoteAddress && ws.remoteAddress.port),
+        );
+        for await (const message of ws) await ws.send(message);
+      },
+      { host: "127.0.0.1", port: 0, http2: true, tls: { key, cert }, logger: null },
+    );
+    servers.unshift(server);
+    const dir = mkdtempSync(join(tmpdir(), "http2-client-example-"));
+    try {
+      writeFileSync(join(dir, "cert.pem"), cert);
+      const { code, output } = await runExample(
+        "http2-client.ts",
+        [`wss://localhost:${portOf(server)}/echo`, "3"],
+        { TLS_CA: join(dir, "cert.pem") },
+      );
+      assert.equal(code, 0, output);
+      for (const i of [0, 1, 2]) {
+        assert.match(output, new RegExp(`^WebSocket ${i} over HTTP/2: echo received$`, "m"));
+      }
+      assert.match(output, /^all closed$/m);
+      // One client port: the three WebSockets came on one connection.
+      assert.equal(new Set(sessions).size, 1, sessions.join(", "));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
