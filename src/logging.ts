@@ -644,6 +644,8 @@ export const logMessages = {
   headerFieldsTooLarge: "! header fields too large",
   sendFailed: "! error while sending data",
   receiveFailed: "! error while receiving data",
+  /** Client side, `http2: "auto"`: the server can't carry this WebSocket over HTTP/2. */
+  http2Fallback: (why: string): string => `! falling back to HTTP/1.1: ${why}`,
   openTimeout: "- timed out during opening handshake",
   closeTimeout: "- timed out waiting for TCP close",
   published: (topic: string, subscribers: number): string =>

@@ -41,7 +41,9 @@ export function destroyTransport(transport: Duplex): void {
 
 /** The transport's remote or local address, or `null` when it doesn't tell. */
 export function addressOf(transport: Duplex, which: "remote" | "local"): Address | null {
-  const s = transport as Partial<Socket>;
+  // An HTTP/2 stream's addresses are its session's socket's.
+  const s = ((transport as { session?: { socket?: Socket } }).session?.socket ??
+    transport) as Partial<Socket>;
   const host = which === "remote" ? s.remoteAddress : s.localAddress;
   const port = which === "remote" ? s.remotePort : s.localPort;
   if (typeof host === "string" && host !== "" && typeof port === "number") return { host, port };

@@ -1,0 +1,257 @@
+/**
+ * The client's side of RFC 8441: a WebSocket opened as an extended CONNECT
+ * stream of a pooled HTTP/2 session, and when to fall back to HTTP/1.1.
+ *
+ * @module
+ */
+
+import {
+  type ClientHttp2Session,
+  type ClientHttp2Stream,
+  constants,
+  type IncomingHttpHeaders,
+  type IncomingHttpStatusHeader,
+} from "node:http2";
+import { InvalidHandshake, InvalidStatus, SecurityError } from "../errors.ts";
+import { type Request, type Response, resolveHttpLimits } from "../http11.ts";
+import type { WebSocketURI } from "../uri.ts";
+import {
+  Http2Unavailable,
+  type Lease,
+  type SocketOpener,
+  sessionPool,
+} from "./http2-client-pool.ts";
+import { requestToHttp2, responseFromHttp2, WEBSOCKET_PROTOCOL } from "./http2-common.ts";
+
+export { Http2Unavailable };
+
+/** `http2` option of `connect()`. */
+export type Http2Mode = boolean | "auto";
+
+/**
+ * Whether a connection to `uri` tries HTTP/2: `true` always (`ws://` with
+ * prior knowledge, h2c), `"auto"` for `wss://` only (ALPN tells) and not
+ * over a socket given to `connect()`, `false` never.
+ *
+ * @throws TypeError for another value, or `true` with a given socket.
+ */
+export function triesHttp2(
+  uri: WebSocketURI,
+  mode: Http2Mode | null | undefined,
+  givenSocket = false,
+): boolean {
+  if (mode === undefined || mode === null || mode === false) return false;
+  if (mode === true) {
+    if (givenSocket) {
+      throw new TypeError(
+        "http2: true can't be used with sock: a session pools connections it opens",
+      );
+    }
+    return true;
+  }
+  // A socket given to connect() is one connection, not one to pool.
+  if (mode === "auto") return uri.secure && !givenSocket;
+  throw new TypeError(`http2 must be true, false or "auto", got ${JSON.stringify(mode)}`);
+}
+
+/** An extended CONNECT that got a response, with the lease of its session. @internal */
+export interface Http2Exchange {
+  readonly stream: ClientHttp2Stream;
+  readonly response: Response;
+}
+
+/**
+ * Sends `request` (from `ClientProtocol.connectHttp2()`) as an extended
+ * CONNECT on a session to `uri` from the pool, opening one with
+ * `openSocket` if none has room, and waits for the response (its body too,
+ * unless it's a 2xx). The stream, handed on paused, returns its session's
+ * lease when it closes.
+ *
+ * @throws Http2Unavailable when HTTP/2 can't carry WebSockets there and
+ *   HTTP/1.1 may (ALPN, SETTINGS, 405, 501, REFUSED_STREAM); other errors
+ *   as they come (the signal's reason when it aborts).
+ */
+export async function exchangeHttp2(
+  uri: WebSocketURI,
+  key: string,
+  request: Request,
+  openSocket: SocketOpener,
+  signal: AbortSignal,
+): Promise<Http2Exchange> {
+  const lease = await sessionPool.acquire(key, uri, openSocket, signal);
+  let stream: ClientHttp2Stream;
+  try {
+    // RFC 8441 §4: CONNECT with :protocol, :scheme, :path and :authority.
+    const fields = requestToHttp2(request, uri.secure ? "https" : "http", WEBSOCKET_PROTOCOL);
+    stream = lease.session.request(fields, { endStream: false });
+  } catch (error) {
+    lease.release();
+    throw error;
+  }
+  stream.once("close", lease.release);
+  // Errors are reported by the exchange, then by the connection's own listener.
+  stream.on("error", noop);
+  try {
+    const response = await awaitResponse(stream, uri, lease, signal);
+    return { stream, response };
+  } catch (error) {
+    if (!stream.destroyed) stream.close(constants.NGHTTP2_CANCEL);
+    throw error;
+  }
+}
+
+/** The response to the extended CONNECT, with its body unless it's a 2xx. */
+function awaitResponse(
+  stream: ClientHttp2Stream,
+  uri: WebSocketURI,
+  lease: Lease,
+  signal: AbortSignal,
+): Promise<Response> {
+  const where = `${uri.host}:${uri.port}`;
+  return new Promise<Response>((resolve, reject) => {
+    const cleanup = (): void => {
+      stream.off("response", onResponse);
+      stream.off("close", onClose);
+      stream.off("error", onError);
+      signal.removeEventListener("abort", onAbort);
+    };
+    const fail = (error: unknown): void => {
+      cleanup();
+      reject(error);
+    };
+    const onResponse = (fields: IncomingHttpHeaders & IncomingHttpStatusHeader): void => {
+      cleanup();
+      let response: Response;
+      try {
+        response = responseFromHttp2(fields);
+      } catch (error) {
+        reject(error);
+        return;
+      }
+      const status = response.status;
+      if (status >= 200 && status <= 299) {
+        resolve(response);
+        return;
+      }
+      // RFC 8441 §4 leaves it to the server to refuse; 405 and 501 say it
+      // doesn't do WebSockets over HTTP/2, not that it refuses this one.
+      if (status === 405 || status === 501) {
+        lease.retire();
+        reject(
+          new Http2Unavailable(
+            "refused",
+            `${where} refused the extended CONNECT for ${uri.resourceName} with HTTP ${status}: ` +
+              "it doesn't serve WebSockets over HTTP/2",
+          ),
+        );
+        return;
+      }
+      readBody(stream, response, signal).then(resolve, reject);
+    };
+    const onClose = (): void => {
+      // RFC 9113 §8.7: REFUSED_STREAM guarantees the request wasn't processed.
+      if (stream.rstCode === constants.NGHTTP2_REFUSED_STREAM) {
+        lease.retire();
+        fail(
+          new Http2Unavailable(
+            "refused-stream",
+            `${where} refused the HTTP/2 stream of the extended CONNECT (REFUSED_STREAM)`,
+          ),
+        );
+        return;
+      }
+      fail(
+        new InvalidHandshake(
+          `${where} reset the HTTP/2 stream of the extended CONNECT ` +
+            `(${errorCodeName(stream.rstCode)}) before answering`,
+        ),
+      );
+    };
+    const onError = (error: Error): void => {
+      // 'close' follows with the code; an error without one is reported now.
+      if (stream.rstCode === constants.NGHTTP2_REFUSED_STREAM) return;
+      fail(
+        new InvalidHandshake(`HTTP/2 extended CONNECT to ${where} failed: ${error.message}`, {
+          cause: error,
+        }),
+      );
+    };
+    const onAbort = (): void => fail(signal.reason);
+    stream.once("response", onResponse);
+    stream.once("close", onClose);
+    stream.on("error", onError);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** Reads a refusal's body, as over HTTP/1.1 and with the same limit, for `InvalidStatus`. */
+function readBody(
+  stream: ClientHttp2Stream,
+  response: Response,
+  signal: AbortSignal,
+): Promise<Response> {
+  const limit = resolveHttpLimits(undefined).maxBodySize;
+  return new Promise<Response>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = (): void => {
+      stream.off("data", onData);
+      stream.off("end", onEnd);
+      stream.off("close", onEnd);
+      signal.removeEventListener("abort", onAbort);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) {
+        cleanup();
+        reject(
+          new SecurityError(`HTTP/2 response body exceeds limit of ${limit} bytes`, {
+            cause: new InvalidStatus(response),
+          }),
+        );
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve({ ...response, body: Buffer.concat(chunks, size) });
+    };
+    const onAbort = (): void => {
+      cleanup();
+      reject(signal.reason);
+    };
+    stream.on("data", onData);
+    stream.once("end", onEnd);
+    stream.once("close", onEnd);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+// RFC 9113 §7 error codes, by value, for messages.
+const ERROR_CODE_NAMES: readonly string[] = [
+  "NO_ERROR",
+  "PROTOCOL_ERROR",
+  "INTERNAL_ERROR",
+  "FLOW_CONTROL_ERROR",
+  "SETTINGS_TIMEOUT",
+  "STREAM_CLOSED",
+  "FRAME_SIZE_ERROR",
+  "REFUSED_STREAM",
+  "CANCEL",
+  "COMPRESSION_ERROR",
+  "CONNECT_ERROR",
+  "ENHANCE_YOUR_CALM",
+  "INADEQUATE_SECURITY",
+  "HTTP_1_1_REQUIRED",
+];
+
+function errorCodeName(code: number): string {
+  return ERROR_CODE_NAMES[code] ?? `error code ${code}`;
+}
+
+function noop(): void {}
+
+export type { ClientHttp2Session };
