@@ -337,6 +337,31 @@ describe("bad input on HTTP/2", () => {
     await server.close();
   });
 
+  it("resets a :protocol on a session opened before serve() attached (not advertised there)", async () => {
+    const app: Http2Server = createH2cServer();
+    await new Promise<void>((resolve) => app.listen(0, "127.0.0.1", resolve));
+    const port = (app.address() as AddressInfo).port;
+    const early = await RawH2.open(port);
+    assert.equal(early.settings().get(0x8), undefined, "no SETTINGS_ENABLE_CONNECT_PROTOCOL yet");
+    const server = await serve(echo, { server: app, logger: false });
+    early.request(1, [
+      [":method", "CONNECT"],
+      [":protocol", "websocket"],
+      [":scheme", "http"],
+      [":authority", "localhost"],
+      [":path", "/"],
+      ["sec-websocket-version", "13"],
+    ]);
+    // RFC 8441 §3: a :protocol the server didn't enable is malformed.
+    assert.deepEqual(await early.outcome(1), { rst: PROTOCOL_ERROR });
+    const late = await RawH2.open(port);
+    assert.equal(late.settings().get(0x8), 1, "sessions opened after attaching are told");
+    early.close();
+    late.close();
+    await server.close();
+    await new Promise<void>((resolve) => app.close(() => resolve()));
+  });
+
   it("turns a stream reset by the client into 1006, and the session goes on", async () => {
     const closed: (number | null)[] = [];
     let failure: unknown = null;
