@@ -210,7 +210,12 @@ export class SessionPool {
       throw error;
     }
     entry.session = session;
-    if (entry.users === 0) session.unref();
+    // Everyone who waited gave up as it became ready: nobody will close it.
+    if (entry.users === 0) {
+      this.#remove(entry);
+      session.unref();
+      session.close();
+    }
     return session;
   }
 }

@@ -78,15 +78,23 @@ export async function exchangeHttp2(
   openSocket: SocketOpener,
   signal: AbortSignal,
 ): Promise<Http2Exchange> {
-  const lease = await sessionPool.acquire(key, uri, openSocket, signal);
+  // RFC 8441 §4: CONNECT with :protocol, :scheme, :path and :authority.
+  const fields = requestToHttp2(request, uri.secure ? "https" : "http", WEBSOCKET_PROTOCOL);
+  let lease: Lease;
   let stream: ClientHttp2Stream;
-  try {
-    // RFC 8441 §4: CONNECT with :protocol, :scheme, :path and :authority.
-    const fields = requestToHttp2(request, uri.secure ? "https" : "http", WEBSOCKET_PROTOCOL);
-    stream = lease.session.request(fields, { endStream: false });
-  } catch (error) {
-    lease.release();
-    throw error;
+  for (let attempt = 1; ; attempt++) {
+    lease = await sessionPool.acquire(key, uri, openSocket, signal);
+    try {
+      stream = lease.session.request(fields, { endStream: false });
+      break;
+    } catch (error) {
+      lease.retire();
+      lease.release();
+      // A GOAWAY or a close between the pool's check and this request:
+      // another session may take it, once.
+      if (attempt < 2 && SESSION_GONE.has((error as { code?: string }).code ?? "")) continue;
+      throw error;
+    }
   }
   stream.once("close", lease.release);
   // Errors are reported by the exchange, then by the connection's own listener.
@@ -251,6 +259,12 @@ const ERROR_CODE_NAMES: readonly string[] = [
 function errorCodeName(code: number): string {
   return ERROR_CODE_NAMES[code] ?? `error code ${code}`;
 }
+
+// node:http2's errors for a request on a session that can't take streams any more.
+const SESSION_GONE: ReadonlySet<string> = new Set([
+  "ERR_HTTP2_GOAWAY_SESSION",
+  "ERR_HTTP2_INVALID_SESSION",
+]);
 
 function noop(): void {}
 

@@ -220,6 +220,32 @@ describe("connect({ http2 }) over TLS (ALPN h2)", () => {
     await Promise.all([a.close(), b.close()]);
   });
 
+  it("opens a new session after the server's GOAWAY; the WebSockets already open go on", async () => {
+    const h2 = await started(scripted({}));
+    const url = `wss://localhost:${h2.port}/`;
+    const first = await connect(url, { tls, http2: "auto", logger: null });
+    h2.sessions[0].goaway(constants.NGHTTP2_NO_ERROR);
+    await until(() => sessionPool.size === 0, 5000, "session out of the pool");
+    const second = await connect(url, { tls, http2: "auto", logger: null });
+    assert.equal(h2.sessions.length, 2);
+    await first.send("still here");
+    assert.equal(await first.recv(), "still here");
+    await second.send("new session");
+    assert.equal(await second.recv(), "new session");
+    await Promise.all([first.close(), second.close()]);
+  });
+
+  it("opens another session when the peer's SETTINGS_MAX_CONCURRENT_STREAMS is reached", async () => {
+    const h2 = await started(scripted({}));
+    (h2.server as Http2SecureServer).updateSettings({ maxConcurrentStreams: 1 });
+    const url = `wss://localhost:${h2.port}/`;
+    const a = await connect(url, { tls, http2: "auto", logger: null });
+    const b = await connect(url, { tls, http2: "auto", logger: null });
+    assert.equal(h2.sessions.length, 2);
+    assert.equal(sessionPool.size, 2);
+    await Promise.all([a.close(), b.close()]);
+  });
+
   it("gets permessage-deflate messages over the stream", async () => {
     const h2 = await started(
       scripted({}, (stream) => {
