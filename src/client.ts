@@ -228,23 +228,20 @@ export class ClientProtocol extends Protocol {
    */
   receiveHttp2Response(response: Response): void {
     if (this.#debug) this.#debugLines(formatResponseLines(response, "<", "HTTP/2"));
-    this.response = response;
-    let extensions: Extension[];
-    let subprotocol: string | null;
-    try {
-      // RFC 9113 §8.5: a successful CONNECT is any 2xx; RFC 8441 servers send 200.
-      if (response.status < 200 || response.status > 299) throw new InvalidStatus(response);
-      extensions = this.#processExtensions(response.headers);
-      subprotocol = this.#processSubprotocol(response.headers);
-    } catch (error) {
-      this.pushEvent(response);
-      this.#fail(error);
-      return;
-    }
-    this.extensions = extensions;
-    this.subprotocol = subprotocol;
-    this.pushEvent(response);
-    this.openWith(EMPTY);
+    this.#complete(response, this.processHttp2Response, EMPTY);
+  }
+
+  /**
+   * Checks the response to an extended CONNECT (RFC 8441 §5) and
+   * negotiates extensions and subprotocol, as
+   * {@link ClientProtocol.processResponse} does over HTTP/1.1.
+   *
+   * @throws InvalidStatus unless the status is 2xx; NegotiationError.
+   */
+  processHttp2Response(response: Response): [extensions: Extension[], subprotocol: string | null] {
+    // RFC 9113 §8.5: a successful CONNECT is any 2xx; RFC 8441 servers send 200.
+    if (response.status < 200 || response.status > 299) throw new InvalidStatus(response);
+    return [this.#processExtensions(response.headers), this.#processSubprotocol(response.headers)];
   }
 
   /**
@@ -366,11 +363,21 @@ export class ClientProtocol extends Protocol {
 
   #receiveResponse({ message: response, rest }: Parsed<Response>): void {
     if (this.#debug) this.#debugLines(formatResponseLines(response, "<"));
+    this.#complete(response, this.processResponse, rest);
+  }
+
+  // The response is an event either way; `check` says whether it opens the
+  // connection, then `rest` is parsed as frames.
+  #complete(
+    response: Response,
+    check: (this: ClientProtocol, response: Response) => [Extension[], string | null],
+    rest: Buffer,
+  ): void {
     this.response = response;
     let extensions: Extension[];
     let subprotocol: string | null;
     try {
-      [extensions, subprotocol] = this.processResponse(response);
+      [extensions, subprotocol] = check.call(this, response);
     } catch (error) {
       this.pushEvent(response);
       this.#fail(error);

@@ -538,19 +538,29 @@ describe("h2c: ws:// with http2: true (prior knowledge)", () => {
 });
 
 describe("openTimeout while awaiting the peer's SETTINGS", () => {
-  it("times out on an h2c peer that never sends SETTINGS", async () => {
-    const silent: NetServer = createNetServer((socket) => socket.on("error", () => {}));
+  /** Listens with `server`, which reads (to see the client leave) and never answers. */
+  async function silent(
+    server: NetServer | TlsServer,
+    event: "connection" | "secureConnection",
+  ): Promise<{ port: number; sockets: Socket[] }> {
     const sockets: Socket[] = [];
-    silent.on("connection", (socket) => sockets.push(socket));
-    silent.listen(0, "127.0.0.1");
-    await once(silent, "listening");
+    server.on(event, (socket: Socket) => {
+      sockets.push(socket);
+      socket.on("error", () => {}).resume();
+    });
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
     servers.unshift({
       close: () => {
         for (const socket of sockets) socket.destroy();
-        return new Promise<void>((resolve) => silent.close(() => resolve()));
+        return new Promise<void>((resolve) => server.close(() => resolve()));
       },
     });
-    const { port } = silent.address() as { port: number };
+    return { port: (server.address() as { port: number }).port, sockets };
+  }
+
+  it("times out on an h2c peer that never sends SETTINGS", async () => {
+    const { port } = await silent(createNetServer(), "connection");
     await assert.rejects(
       connect(`ws://127.0.0.1:${port}/`, { http2: true, openTimeout: 200, logger: null }),
       { name: "TimeoutError", message: /timed out during opening handshake after 200 ms/ },
@@ -559,21 +569,10 @@ describe("openTimeout while awaiting the peer's SETTINGS", () => {
   });
 
   it("times out on a TLS peer that picks h2 and stays silent", async () => {
-    // Reads (so that it sees the client leave) and never answers.
-    const silent: TlsServer = createTlsServer({ key, cert, ALPNProtocols: ["h2"] }, (socket) =>
-      socket.on("error", () => {}).resume(),
+    const { port, sockets } = await silent(
+      createTlsServer({ key, cert, ALPNProtocols: ["h2"] }),
+      "secureConnection",
     );
-    const sockets: Socket[] = [];
-    silent.on("secureConnection", (socket) => sockets.push(socket));
-    silent.listen(0, "127.0.0.1");
-    await once(silent, "listening");
-    servers.unshift({
-      close: () => {
-        for (const socket of sockets) socket.destroy();
-        return new Promise<void>((resolve) => silent.close(() => resolve()));
-      },
-    });
-    const { port } = silent.address() as { port: number };
     await assert.rejects(
       connect(`wss://localhost:${port}/`, { tls, http2: "auto", openTimeout: 300, logger: null }),
       { name: "TimeoutError" },
