@@ -131,6 +131,22 @@ async function started(server: Promise<Scripted>): Promise<Scripted> {
   return s;
 }
 
+/**
+ * Listens on a free port of 127.0.0.1; `after` destroys `sockets` (those
+ * the server accepted or opened) and closes it.
+ */
+async function listenTracked(server: NetServer | TlsServer, sockets: Socket[]): Promise<number> {
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  servers.unshift({
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  });
+  return (server.address() as { port: number }).port;
+}
+
 function portOf(server: { address: unknown }): number {
   return (server.address as { port: number }).port;
 }
@@ -370,15 +386,7 @@ describe("through an HTTP proxy", () => {
       };
       client.on("data", onData);
     });
-    proxy.listen(0, "127.0.0.1");
-    await once(proxy, "listening");
-    servers.unshift({
-      close: () => {
-        for (const socket of sockets) socket.destroy();
-        return new Promise<void>((resolve) => proxy.close(() => resolve()));
-      },
-    });
-    return { port: (proxy.address() as { port: number }).port, tunnels };
+    return { port: await listenTracked(proxy, sockets), tunnels };
   }
 
   it("carries a pooled HTTP/2 session through the tunnel", async () => {
@@ -548,15 +556,7 @@ describe("openTimeout while awaiting the peer's SETTINGS", () => {
       sockets.push(socket);
       socket.on("error", () => {}).resume();
     });
-    server.listen(0, "127.0.0.1");
-    await once(server, "listening");
-    servers.unshift({
-      close: () => {
-        for (const socket of sockets) socket.destroy();
-        return new Promise<void>((resolve) => server.close(() => resolve()));
-      },
-    });
-    return { port: (server.address() as { port: number }).port, sockets };
+    return { port: await listenTracked(server, sockets), sockets };
   }
 
   it("times out on an h2c peer that never sends SETTINGS", async () => {
