@@ -31,6 +31,7 @@ import { createServer as createTlsServer, type Server as TlsServer } from "node:
 import { deflateRawSync } from "node:zlib";
 import { connect, serve } from "../../src/index.ts";
 import { sessionPool } from "../../src/node/http2-client-pool.ts";
+import { createCaptureLogger } from "../helpers/capture-logger.ts";
 import { cert, key } from "../helpers/localhost-tls.ts";
 import {
   closeFrame,
@@ -439,7 +440,18 @@ describe('fallback to HTTP/1.1 (http2: "auto") and http2: true', () => {
   it("falls back when the SETTINGS lack ENABLE_CONNECT_PROTOCOL", async () => {
     const h2 = await dual({ enableConnectProtocol: false });
     const url = `wss://localhost:${h2.port}/`;
-    assert.equal(await roundTrip(url, "auto"), "HTTP/1.1");
+    const capture = createCaptureLogger("debug");
+    const ws = await connect(url, { tls, http2: "auto", logger: capture.logger });
+    assert.equal(ws.request?.version, "HTTP/1.1");
+    await ws.close();
+    assert.ok(
+      capture
+        .messages("debug")
+        .some((m) =>
+          /^! falling back to HTTP\/1\.1: .* lack SETTINGS_ENABLE_CONNECT_PROTOCOL/.test(m),
+        ),
+      capture.messages("debug").join("\n"),
+    );
     assert.equal(h2.requests.length, 0, "no CONNECT sent to a server that can't take it");
     await assert.rejects(connect(url, { tls, http2: true, logger: null }), {
       name: "InvalidHandshake",
