@@ -639,6 +639,7 @@ describe("catalogue helpers", () => {
       backplaneBack:
         "<backplane> backplane is back; resubscribed to <n> topic(s); <m> message(s) published meanwhile were lost",
       published: "> publish to <topic>: <n> local subscriber(s)",
+      http2Fallback: "! falling back to HTTP/1.1: <why>",
     };
     for (const [key, message] of Object.entries(logMessages)) {
       const text = typeof message === "string" ? message : documented[key];

@@ -24,7 +24,7 @@ export type FallbackReason =
  * Thrown inside the client when HTTP/2 can't carry the WebSocket and
  * HTTP/1.1 may: `http2: "auto"` falls back, `http2: true` reports
  * {@link Http2Unavailable.message}. `socket` is a TLS connection that
- * ALPN gave to HTTP/1.1, usable as is. @internal
+ * ALPN gave to HTTP/1.1, usable as is.
  */
 export class Http2Unavailable extends InvalidHandshake {
   readonly reason: FallbackReason;
@@ -40,7 +40,7 @@ export class Http2Unavailable extends InvalidHandshake {
 /** Opens the transport a session runs over: TCP, TLS (ALPN offered), proxy tunnel, Unix socket. */
 export type SocketOpener = (signal: AbortSignal) => Promise<Duplex>;
 
-/** A use of a pooled session by one WebSocket, from its CONNECT to its stream's close. @internal */
+/** A use of a pooled session by one WebSocket, from its CONNECT to its stream's close. */
 export interface Lease {
   readonly session: ClientHttp2Session;
   /** Ends this use; the session closes when no use is left. Idempotent. */

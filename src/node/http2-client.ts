@@ -54,7 +54,7 @@ export function triesHttp2(
   throw new TypeError(`http2 must be true, false or "auto", got ${JSON.stringify(mode)}`);
 }
 
-/** An extended CONNECT that got a response, with the lease of its session. @internal */
+/** An extended CONNECT that got a response, with the lease of its session. */
 export interface Http2Exchange {
   readonly stream: ClientHttp2Stream;
   readonly response: Response;
