@@ -300,6 +300,27 @@ describe("connect({ http2 }) over TLS (ALPN h2)", () => {
     );
   });
 
+  it("resets the stream with CANCEL when the 200 selects a subprotocol it didn't offer", async () => {
+    let reset: Promise<number> | null = null;
+    const h2 = await started(
+      scripted({}, (stream) => {
+        reset = new Promise((resolve) => stream.once("close", () => resolve(stream.rstCode)));
+        stream.respond({ ":status": 200, "sec-websocket-protocol": "superchat" });
+      }),
+    );
+    await assert.rejects(
+      connect(`wss://localhost:${h2.port}/`, {
+        tls,
+        http2: "auto",
+        subprotocols: ["chat"],
+        logger: null,
+      }),
+      { name: "NegotiationError", message: /unsupported subprotocol: superchat/ },
+    );
+    assert.equal(await reset, constants.NGHTTP2_CANCEL);
+    await until(() => sessionPool.size === 0, 5000, "session closed");
+  });
+
   it("follows a redirect answered on HTTP/2", async () => {
     const h2 = await started(
       scripted({}, (stream, headers) => {
