@@ -19,6 +19,7 @@ import { closeFrame, frame, OP_CLOSE, OP_TEXT, parseClose, withTimeout } from ".
 import { checkLeaksAfterAll } from "../helpers/no-leaks.ts";
 import {
   closeSession,
+  h2Get,
   h2Request,
   h2Session,
   readBody,
@@ -147,16 +148,7 @@ describe("serve({ http2: true, tls })", () => {
       }),
     );
     const session = await h2Session(server.port);
-    const page = await h2Request(
-      session,
-      {
-        ":method": "GET",
-        ":path": "/",
-        ":scheme": "https",
-        ":authority": `localhost:${server.port}`,
-      },
-      true,
-    );
+    const page = await h2Get(session, server.port);
     assert.equal(page.status, 200);
     assert.equal(page.headers["content-type"], "text/html; charset=utf-8");
     assert.equal(page.headers.connection, undefined, "no connection-specific header on HTTP/2");
@@ -176,11 +168,7 @@ describe("serve({ http2: true, tls })", () => {
     ws.stream.close(NO_ERROR);
 
     // Without a response from processRequest, a GET gets a 400 that says why.
-    const other = await h2Request(
-      session,
-      { ":method": "GET", ":path": "/other", ":scheme": "https", ":authority": "localhost" },
-      true,
-    );
+    const other = await h2Get(session, server.port, "/other");
     assert.equal(other.status, 400);
     assert.match(
       await readBody(other.stream),
@@ -259,35 +247,33 @@ describe("bad input on HTTP/2", () => {
     await server.close();
   });
 
-  it("answers an unknown :protocol with 501, naming it", async () => {
+  it("answers an unknown :protocol with 501 and a missing or wrong sec-websocket-version with 400", async () => {
     const server = await serve(echo, h2Options());
     const session = await h2Session(server.port);
-    const answer = await h2Request(
-      session,
-      wsConnectHeaders(server.port, "/", { ":protocol": "webtransport" }),
-    );
-    assert.equal(answer.status, 501);
-    assert.match(await readBody(answer.stream), /"webtransport"/);
-    await closeSession(session);
-    await server.close();
-  });
-
-  it("answers a missing or wrong sec-websocket-version with 400 and sec-websocket-version: 13", async () => {
-    const server = await serve(echo, h2Options());
-    const session = await h2Session(server.port);
-    const wrong = await h2Request(
-      session,
-      wsConnectHeaders(server.port, "/", { "sec-websocket-version": "8" }),
-    );
-    assert.equal(wrong.status, 400);
-    assert.equal(wrong.headers["sec-websocket-version"], "13");
-    assert.match(await readBody(wrong.stream), /Sec-WebSocket-Version header: 8/);
-    const headers = wsConnectHeaders(server.port);
-    delete headers["sec-websocket-version"];
-    const missing = await h2Request(session, headers);
-    assert.equal(missing.status, 400);
-    assert.equal(missing.headers["sec-websocket-version"], "13");
-    await readBody(missing.stream);
+    const noVersion = wsConnectHeaders(server.port);
+    delete noVersion["sec-websocket-version"];
+    const cases = [
+      {
+        headers: wsConnectHeaders(server.port, "/", { ":protocol": "webtransport" }),
+        status: 501,
+        body: /Unsupported :protocol: "webtransport"/,
+        version: undefined,
+      },
+      {
+        headers: wsConnectHeaders(server.port, "/", { "sec-websocket-version": "8" }),
+        status: 400,
+        body: /invalid Sec-WebSocket-Version header: 8/,
+        // RFC 6455 §4.4: the versions the server supports.
+        version: "13",
+      },
+      { headers: noVersion, status: 400, body: /missing Sec-WebSocket-Version/, version: "13" },
+    ];
+    for (const expected of cases) {
+      const answer = await h2Request(session, expected.headers);
+      assert.equal(answer.status, expected.status);
+      assert.equal(answer.headers["sec-websocket-version"], expected.version);
+      assert.match(await readBody(answer.stream), expected.body);
+    }
     await closeSession(session);
     await server.close();
   });
@@ -577,11 +563,7 @@ describe("h2c", () => {
     const server = await serve(echo, { server: app, logger: false });
     const session = await h2Session(port, false);
     assert.equal(session.remoteSettings.enableConnectProtocol, true);
-    const page = await h2Request(
-      session,
-      { ":method": "GET", ":path": "/", ":scheme": "http", ":authority": "x" },
-      true,
-    );
+    const page = await h2Get(session, port, "/", "http");
     assert.equal(await readBody(page.stream), "from the app");
     const { stream, status } = await h2Request(
       session,
@@ -617,11 +599,7 @@ describe("attach to http2.createSecureServer()", () => {
       { server: app, logger: false },
     );
     const session = await h2Session(port);
-    const page = await h2Request(
-      session,
-      { ":method": "GET", ":path": "/", ":scheme": "https", ":authority": "localhost" },
-      true,
-    );
+    const page = await h2Get(session, port);
     assert.equal(await readBody(page.stream), "page over 2.0");
     const { stream, status } = await h2Request(session, wsConnectHeaders(port));
     assert.equal(status, 200);
