@@ -445,6 +445,11 @@ export class Server<Data = unknown> {
 
   async #listen(): Promise<void> {
     const options = this.#options;
+    if (options.http2 === true && (options.noServer === true || options.server !== undefined)) {
+      throw new TypeError(
+        "http2: true applies to the port serve() listens on; to attach, pass a node:http2 server as server",
+      );
+    }
     if (options.noServer === true) return;
     if (options.server !== undefined) {
       this.#httpServer = options.server;

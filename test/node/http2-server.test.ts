@@ -39,6 +39,16 @@ function h2Options(options: ServeOptions = {}): ServeOptions {
   return { host: "127.0.0.1", port: 0, tls: { key, cert }, http2: true, logger: false, ...options };
 }
 
+// An extended CONNECT for a WebSocket over h2c, field by field (RFC 8441 §4).
+const RAW_WS_CONNECT: readonly (readonly [string, string])[] = [
+  [":method", "CONNECT"],
+  [":protocol", "websocket"],
+  [":scheme", "http"],
+  [":authority", "localhost"],
+  [":path", "/"],
+  ["sec-websocket-version", "13"],
+];
+
 // RFC 9113 §7.
 const NO_ERROR = 0x0;
 const PROTOCOL_ERROR = 0x1;
@@ -231,6 +241,22 @@ describe("serve({ http2: true, tls })", () => {
   });
 });
 
+describe("http2 option", () => {
+  it("rejects http2: true where serve() doesn't listen, naming the way to attach", async () => {
+    const message =
+      "http2: true applies to the port serve() listens on; to attach, pass a node:http2 server as server";
+    await assert.rejects(serve(echo, { noServer: true, http2: true, logger: false }), {
+      name: "TypeError",
+      message,
+    });
+    const app: Http2Server = createH2cServer();
+    await assert.rejects(serve(echo, { server: app, http2: true, logger: false }), {
+      name: "TypeError",
+      message,
+    });
+  });
+});
+
 describe("bad input on HTTP/2", () => {
   it("answers a CONNECT without :protocol with 405: we are not a proxy", async () => {
     const capture = createCaptureLogger();
@@ -288,14 +314,7 @@ describe("bad input on HTTP/2", () => {
       { host: "127.0.0.1", port: 0, http2: true, logger: false },
     );
     const peer = await RawH2.open(server.port);
-    const base: [string, string][] = [
-      [":method", "CONNECT"],
-      [":protocol", "websocket"],
-      [":scheme", "http"],
-      [":authority", "localhost"],
-      [":path", "/"],
-      ["sec-websocket-version", "13"],
-    ];
+    const base = RAW_WS_CONNECT;
     // RFC 8441 §4: an extended CONNECT carries :scheme, :path and :authority.
     peer.request(
       1,
@@ -330,14 +349,7 @@ describe("bad input on HTTP/2", () => {
     const early = await RawH2.open(port);
     assert.equal(early.settings().get(0x8), undefined, "no SETTINGS_ENABLE_CONNECT_PROTOCOL yet");
     const server = await serve(echo, { server: app, logger: false });
-    early.request(1, [
-      [":method", "CONNECT"],
-      [":protocol", "websocket"],
-      [":scheme", "http"],
-      [":authority", "localhost"],
-      [":path", "/"],
-      ["sec-websocket-version", "13"],
-    ]);
+    early.request(1, RAW_WS_CONNECT);
     // RFC 8441 §3: a :protocol the server didn't enable is malformed.
     assert.deepEqual(await early.outcome(1), { rst: PROTOCOL_ERROR });
     const late = await RawH2.open(port);
