@@ -87,6 +87,9 @@ describe("serve({ http2: true, tls })", () => {
     assert.equal(ws.request.headers.get("origin"), "https://localhost");
     for (const [name] of ws.request.headers) assert.ok(!name.startsWith(":"), name);
     assert.equal(ws.response?.status, 200);
+    // The address of the session's socket.
+    assert.equal(ws.remoteAddress !== null && "host" in ws.remoteAddress, true);
+    assert.equal((ws.remoteAddress as { host: string }).host, "127.0.0.1");
 
     // The client's closing handshake: our close frame, then END_STREAM.
     stream.write(closeFrame(1000, "bye"));
