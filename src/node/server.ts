@@ -521,6 +521,7 @@ export class Server<Data = unknown> {
         isServing: () => this.#serving,
         acceptStream: (stream, request) => this.#acceptStream(stream, request),
         serverHeader: () => this.#protocolConfig.serverHeader,
+        httpPath: this.#options.httpPath,
       },
       server,
     );
@@ -782,7 +783,8 @@ function refuse(socket: Duplex, status: string): void {
   socket.end(`HTTP/1.1 ${status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
 }
 
-function pathname(url: string | undefined): string {
+/** The path of a request target, without its query string. @internal */
+export function pathname(url: string | undefined): string {
   if (url === undefined) return "/";
   const query = url.indexOf("?");
   return query === -1 ? url : url.slice(0, query);

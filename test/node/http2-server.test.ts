@@ -15,7 +15,15 @@ import { connect } from "../../src/node/client.ts";
 import { type ServeOptions, type ServerConnection, serve } from "../../src/node/server.ts";
 import { createCaptureLogger } from "../helpers/capture-logger.ts";
 import { cert, key } from "../helpers/localhost-tls.ts";
-import { closeFrame, frame, OP_CLOSE, OP_TEXT, parseClose, withTimeout } from "../helpers/net.ts";
+import {
+  closeFrame,
+  frame,
+  OP_CLOSE,
+  OP_PING,
+  OP_TEXT,
+  parseClose,
+  withTimeout,
+} from "../helpers/net.ts";
 import { checkLeaksAfterAll } from "../helpers/no-leaks.ts";
 import {
   closeSession,
@@ -595,6 +603,52 @@ describe("h2c", () => {
     assert.ok(app.listening, "close() detaches without closing the app's server");
     await closeSession(session);
     await new Promise<void>((resolve) => app.close(() => resolve()));
+  });
+});
+
+describe("attach with httpPath", () => {
+  it("takes only the WebSocket streams for httpPath; the app answers the others", async () => {
+    const app: Http2Server = createH2cServer();
+    app.on("stream", (stream, headers) => {
+      const path = String(headers[":path"]).split("?")[0];
+      if (headers[":protocol"] === "websocket" && path === "/ws") return;
+      stream.respond({ ":status": 404 });
+      stream.end("not here");
+    });
+    await new Promise<void>((resolve) => app.listen(0, "127.0.0.1", resolve));
+    const port = (app.address() as AddressInfo).port;
+    const server = await serve(echo, { server: app, httpPath: "/ws", logger: false });
+    const session = await h2Session(port, false);
+    const other = await h2Request(
+      session,
+      wsConnectHeaders(port, "/elsewhere", { ":scheme": "http" }),
+    );
+    assert.equal(other.status, 404);
+    assert.equal(await readBody(other.stream), "not here");
+    const ours = await h2Request(session, wsConnectHeaders(port, "/ws?x=1", { ":scheme": "http" }));
+    assert.equal(ours.status, 200);
+    ours.stream.end(closeFrame(1000));
+    await streamClosed(ours.stream);
+    await closeSession(session);
+    await server.close();
+    await new Promise<void>((resolve) => app.close(() => resolve()));
+  });
+});
+
+describe("keepalive over HTTP/2", () => {
+  it("pings on the stream and closes with 1011 when no pong comes", async () => {
+    const server = await serve(echo, h2Options({ pingInterval: 50, pingTimeout: 50 }));
+    const session = await h2Session(server.port);
+    const { stream } = await h2Request(session, wsConnectHeaders(server.port));
+    const frames = streamFrames(stream);
+    assert.equal((await frames.next())?.opcode, OP_PING);
+    const close = await frames.next();
+    assert.equal(close?.opcode, OP_CLOSE);
+    assert.equal(parseClose(close!.payload).code, 1011);
+    stream.end(closeFrame(1011));
+    await streamClosed(stream);
+    await closeSession(session);
+    await server.close();
   });
 });
 
