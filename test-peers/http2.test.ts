@@ -4,7 +4,6 @@
 // with `allowH2`, whose Sec-WebSocket-Accept bug we document and work around.
 
 import { strict as assert } from "node:assert";
-import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { acceptKey } from "../src/headers.ts";
 import { type ServeOptions, type ServerConnection, serve } from "../src/node/server.ts";
 import { cert, key } from "../test/helpers/localhost-tls.ts";
+import { runProgram } from "../test/helpers/run-example.ts";
 import {
   CHROMIUM,
   CHROMIUM_FLAGS,
@@ -100,19 +100,12 @@ describe("python3-h2 client", () => {
     requirePythonModule("h2", "python3-h2");
     const { server, versions } = await echoServer();
     try {
-      const child = spawn(PYTHON, [join(PEERS_DIR, "h2_client.py"), String(server.port), caFile], {
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      let output = "";
-      child.stdout.setEncoding("utf8").on("data", (text: string) => {
-        output += text;
-      });
-      child.stderr.setEncoding("utf8").on("data", (text: string) => {
-        output += text;
-      });
-      const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
-      const [code] = (await once(child, "exit")) as [number | null];
-      clearTimeout(timer);
+      const { code, output } = await runProgram(
+        PYTHON,
+        [join(PEERS_DIR, "h2_client.py"), String(server.port), caFile],
+        {},
+        20_000,
+      );
       assert.equal(code, 0, output);
       assert.deepEqual(JSON.parse(output), {
         alpn: "h2",

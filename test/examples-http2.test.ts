@@ -12,6 +12,7 @@ import { frame, OP_TEXT } from "./helpers/net.ts";
 import { checkLeaksAfterAll } from "./helpers/no-leaks.ts";
 import {
   closeSession,
+  h2Get,
   h2Request,
   h2Session,
   readBody,
@@ -33,16 +34,7 @@ test("http2-server serves its page and its WebSocket on one HTTP/2 session, and 
     TLS_CERT: join(dir, "cert.pem"),
   });
   const session = await h2Session(server.port);
-  const page = await h2Request(
-    session,
-    {
-      ":method": "GET",
-      ":path": "/",
-      ":scheme": "https",
-      ":authority": `localhost:${server.port}`,
-    },
-    true,
-  );
+  const page = await h2Get(session, server.port);
   assert.equal(page.status, 200);
   assert.equal(page.headers["content-type"], "text/html; charset=utf-8");
   assert.match(await readBody(page.stream), /new WebSocket\(`wss:\/\/\$\{location.host\}\/echo`\)/);

@@ -33,12 +33,14 @@ import { type Request, reasonPhrase } from "../http11.ts";
 import { isLevelEnabled, type LoggerLike, logMessages } from "../logging.ts";
 import {
   PSEUDO_METHOD,
+  PSEUDO_PATH,
   PSEUDO_PROTOCOL,
   requestFromHttp2,
   responseToHttp2,
   WEBSOCKET_PROTOCOL,
 } from "./http2-common.ts";
 import { noop } from "./promises.ts";
+import { pathname } from "./server.ts";
 
 /** An `http2.createServer()` or `http2.createSecureServer()` server. */
 export type AnyHttp2Server = Http2Server | Http2SecureServer;
@@ -52,6 +54,8 @@ export interface Http2Host {
   acceptStream(stream: ServerHttp2Stream, request: Request): void;
   /** The `Server` header of answers, or `null`. */
   serverHeader(): string | null;
+  /** Attached: only WebSockets for this path (query string ignored) are ours. */
+  readonly httpPath?: string;
 }
 
 /** The SETTINGS our sessions send: RFC 8441 §3, extended CONNECT enabled. */
@@ -174,10 +178,20 @@ export class Http2Side {
   // answers 405 itself when nobody listens: WebSockets are ours, other
   // CONNECTs get that same answer unless the application listens too.
   #connect(request: Http2ServerRequest, response: Http2ServerResponse): void {
-    if (request.headers[PSEUDO_PROTOCOL] === WEBSOCKET_PROTOCOL) return;
+    const headers = request.headers;
+    if (this.#ours(headers[PSEUDO_METHOD], headers[PSEUDO_PROTOCOL], headers[PSEUDO_PATH])) return;
     if (this.#server.listenerCount("connect") > 1) return;
     response.statusCode = 405;
     response.end();
+  }
+
+  /** Attached: whether a stream is a WebSocket for us (`httpPath` as on HTTP/1.1). */
+  #ours(method: unknown, protocol: unknown, path: unknown): boolean {
+    if (method !== "CONNECT" || protocol !== WEBSOCKET_PROTOCOL) return false;
+    const httpPath = this.#host.httpPath;
+    return (
+      httpPath === undefined || pathname(typeof path === "string" ? path : undefined) === httpPath
+    );
   }
 
   #session(session: ServerHttp2Session): void {
@@ -202,7 +216,7 @@ export class Http2Side {
     // Attached: only WebSockets are ours; the application answers the rest.
     const method = headers[PSEUDO_METHOD];
     const protocol = headers[PSEUDO_PROTOCOL];
-    if (!this.#owned && (method !== "CONNECT" || protocol !== WEBSOCKET_PROTOCOL)) return;
+    if (!this.#owned && !this.#ours(method, protocol, headers[PSEUDO_PATH])) return;
     if (method === "CONNECT" && protocol !== WEBSOCKET_PROTOCOL) {
       this.#refuseConnect(stream, protocol);
       return;

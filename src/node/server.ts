@@ -445,6 +445,11 @@ export class Server<Data = unknown> {
 
   async #listen(): Promise<void> {
     const options = this.#options;
+    if (options.http2 === true && (options.noServer === true || options.server !== undefined)) {
+      throw new TypeError(
+        "http2: true applies to the port serve() listens on; to attach, pass a node:http2 server as server",
+      );
+    }
     if (options.noServer === true) return;
     if (options.server !== undefined) {
       this.#httpServer = options.server;
@@ -516,6 +521,7 @@ export class Server<Data = unknown> {
         isServing: () => this.#serving,
         acceptStream: (stream, request) => this.#acceptStream(stream, request),
         serverHeader: () => this.#protocolConfig.serverHeader,
+        httpPath: this.#options.httpPath,
       },
       server,
     );
@@ -777,7 +783,8 @@ function refuse(socket: Duplex, status: string): void {
   socket.end(`HTTP/1.1 ${status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
 }
 
-function pathname(url: string | undefined): string {
+/** The path of a request target, without its query string. @internal */
+export function pathname(url: string | undefined): string {
   if (url === undefined) return "/";
   const query = url.indexOf("?");
   return query === -1 ? url : url.slice(0, query);

@@ -15,10 +15,19 @@ import { connect } from "../../src/node/client.ts";
 import { type ServeOptions, type ServerConnection, serve } from "../../src/node/server.ts";
 import { createCaptureLogger } from "../helpers/capture-logger.ts";
 import { cert, key } from "../helpers/localhost-tls.ts";
-import { closeFrame, frame, OP_CLOSE, OP_TEXT, parseClose, withTimeout } from "../helpers/net.ts";
+import {
+  closeFrame,
+  frame,
+  OP_CLOSE,
+  OP_PING,
+  OP_TEXT,
+  parseClose,
+  withTimeout,
+} from "../helpers/net.ts";
 import { checkLeaksAfterAll } from "../helpers/no-leaks.ts";
 import {
   closeSession,
+  h2Get,
   h2Request,
   h2Session,
   readBody,
@@ -37,6 +46,16 @@ const echo = async (ws: ServerConnection): Promise<void> => {
 function h2Options(options: ServeOptions = {}): ServeOptions {
   return { host: "127.0.0.1", port: 0, tls: { key, cert }, http2: true, logger: false, ...options };
 }
+
+// An extended CONNECT for a WebSocket over h2c, field by field (RFC 8441 §4).
+const RAW_WS_CONNECT: readonly (readonly [string, string])[] = [
+  [":method", "CONNECT"],
+  [":protocol", "websocket"],
+  [":scheme", "http"],
+  [":authority", "localhost"],
+  [":path", "/"],
+  ["sec-websocket-version", "13"],
+];
 
 // RFC 9113 §7.
 const NO_ERROR = 0x0;
@@ -76,6 +95,9 @@ describe("serve({ http2: true, tls })", () => {
     assert.equal(ws.request.headers.get("origin"), "https://localhost");
     for (const [name] of ws.request.headers) assert.ok(!name.startsWith(":"), name);
     assert.equal(ws.response?.status, 200);
+    // The address of the session's socket.
+    assert.equal(ws.remoteAddress !== null && "host" in ws.remoteAddress, true);
+    assert.equal((ws.remoteAddress as { host: string }).host, "127.0.0.1");
 
     // The client's closing handshake: our close frame, then END_STREAM.
     stream.write(closeFrame(1000, "bye"));
@@ -147,16 +169,7 @@ describe("serve({ http2: true, tls })", () => {
       }),
     );
     const session = await h2Session(server.port);
-    const page = await h2Request(
-      session,
-      {
-        ":method": "GET",
-        ":path": "/",
-        ":scheme": "https",
-        ":authority": `localhost:${server.port}`,
-      },
-      true,
-    );
+    const page = await h2Get(session, server.port);
     assert.equal(page.status, 200);
     assert.equal(page.headers["content-type"], "text/html; charset=utf-8");
     assert.equal(page.headers.connection, undefined, "no connection-specific header on HTTP/2");
@@ -176,11 +189,7 @@ describe("serve({ http2: true, tls })", () => {
     ws.stream.close(NO_ERROR);
 
     // Without a response from processRequest, a GET gets a 400 that says why.
-    const other = await h2Request(
-      session,
-      { ":method": "GET", ":path": "/other", ":scheme": "https", ":authority": "localhost" },
-      true,
-    );
+    const other = await h2Get(session, server.port, "/other");
     assert.equal(other.status, 400);
     assert.match(
       await readBody(other.stream),
@@ -243,6 +252,22 @@ describe("serve({ http2: true, tls })", () => {
   });
 });
 
+describe("http2 option", () => {
+  it("rejects http2: true where serve() doesn't listen, naming the way to attach", async () => {
+    const message =
+      "http2: true applies to the port serve() listens on; to attach, pass a node:http2 server as server";
+    await assert.rejects(serve(echo, { noServer: true, http2: true, logger: false }), {
+      name: "TypeError",
+      message,
+    });
+    const app: Http2Server = createH2cServer();
+    await assert.rejects(serve(echo, { server: app, http2: true, logger: false }), {
+      name: "TypeError",
+      message,
+    });
+  });
+});
+
 describe("bad input on HTTP/2", () => {
   it("answers a CONNECT without :protocol with 405: we are not a proxy", async () => {
     const capture = createCaptureLogger();
@@ -259,35 +284,33 @@ describe("bad input on HTTP/2", () => {
     await server.close();
   });
 
-  it("answers an unknown :protocol with 501, naming it", async () => {
+  it("answers an unknown :protocol with 501 and a missing or wrong sec-websocket-version with 400", async () => {
     const server = await serve(echo, h2Options());
     const session = await h2Session(server.port);
-    const answer = await h2Request(
-      session,
-      wsConnectHeaders(server.port, "/", { ":protocol": "webtransport" }),
-    );
-    assert.equal(answer.status, 501);
-    assert.match(await readBody(answer.stream), /"webtransport"/);
-    await closeSession(session);
-    await server.close();
-  });
-
-  it("answers a missing or wrong sec-websocket-version with 400 and sec-websocket-version: 13", async () => {
-    const server = await serve(echo, h2Options());
-    const session = await h2Session(server.port);
-    const wrong = await h2Request(
-      session,
-      wsConnectHeaders(server.port, "/", { "sec-websocket-version": "8" }),
-    );
-    assert.equal(wrong.status, 400);
-    assert.equal(wrong.headers["sec-websocket-version"], "13");
-    assert.match(await readBody(wrong.stream), /Sec-WebSocket-Version header: 8/);
-    const headers = wsConnectHeaders(server.port);
-    delete headers["sec-websocket-version"];
-    const missing = await h2Request(session, headers);
-    assert.equal(missing.status, 400);
-    assert.equal(missing.headers["sec-websocket-version"], "13");
-    await readBody(missing.stream);
+    const noVersion = wsConnectHeaders(server.port);
+    delete noVersion["sec-websocket-version"];
+    const cases = [
+      {
+        headers: wsConnectHeaders(server.port, "/", { ":protocol": "webtransport" }),
+        status: 501,
+        body: /Unsupported :protocol: "webtransport"/,
+        version: undefined,
+      },
+      {
+        headers: wsConnectHeaders(server.port, "/", { "sec-websocket-version": "8" }),
+        status: 400,
+        body: /invalid Sec-WebSocket-Version header: 8/,
+        // RFC 6455 §4.4: the versions the server supports.
+        version: "13",
+      },
+      { headers: noVersion, status: 400, body: /missing Sec-WebSocket-Version/, version: "13" },
+    ];
+    for (const expected of cases) {
+      const answer = await h2Request(session, expected.headers);
+      assert.equal(answer.status, expected.status);
+      assert.equal(answer.headers["sec-websocket-version"], expected.version);
+      assert.match(await readBody(answer.stream), expected.body);
+    }
     await closeSession(session);
     await server.close();
   });
@@ -302,14 +325,7 @@ describe("bad input on HTTP/2", () => {
       { host: "127.0.0.1", port: 0, http2: true, logger: false },
     );
     const peer = await RawH2.open(server.port);
-    const base: [string, string][] = [
-      [":method", "CONNECT"],
-      [":protocol", "websocket"],
-      [":scheme", "http"],
-      [":authority", "localhost"],
-      [":path", "/"],
-      ["sec-websocket-version", "13"],
-    ];
+    const base = RAW_WS_CONNECT;
     // RFC 8441 §4: an extended CONNECT carries :scheme, :path and :authority.
     peer.request(
       1,
@@ -344,14 +360,7 @@ describe("bad input on HTTP/2", () => {
     const early = await RawH2.open(port);
     assert.equal(early.settings().get(0x8), undefined, "no SETTINGS_ENABLE_CONNECT_PROTOCOL yet");
     const server = await serve(echo, { server: app, logger: false });
-    early.request(1, [
-      [":method", "CONNECT"],
-      [":protocol", "websocket"],
-      [":scheme", "http"],
-      [":authority", "localhost"],
-      [":path", "/"],
-      ["sec-websocket-version", "13"],
-    ]);
+    early.request(1, RAW_WS_CONNECT);
     // RFC 8441 §3: a :protocol the server didn't enable is malformed.
     assert.deepEqual(await early.outcome(1), { rst: PROTOCOL_ERROR });
     const late = await RawH2.open(port);
@@ -577,11 +586,7 @@ describe("h2c", () => {
     const server = await serve(echo, { server: app, logger: false });
     const session = await h2Session(port, false);
     assert.equal(session.remoteSettings.enableConnectProtocol, true);
-    const page = await h2Request(
-      session,
-      { ":method": "GET", ":path": "/", ":scheme": "http", ":authority": "x" },
-      true,
-    );
+    const page = await h2Get(session, port, "/", "http");
     assert.equal(await readBody(page.stream), "from the app");
     const { stream, status } = await h2Request(
       session,
@@ -601,6 +606,52 @@ describe("h2c", () => {
   });
 });
 
+describe("attach with httpPath", () => {
+  it("takes only the WebSocket streams for httpPath; the app answers the others", async () => {
+    const app: Http2Server = createH2cServer();
+    app.on("stream", (stream, headers) => {
+      const path = String(headers[":path"]).split("?")[0];
+      if (headers[":protocol"] === "websocket" && path === "/ws") return;
+      stream.respond({ ":status": 404 });
+      stream.end("not here");
+    });
+    await new Promise<void>((resolve) => app.listen(0, "127.0.0.1", resolve));
+    const port = (app.address() as AddressInfo).port;
+    const server = await serve(echo, { server: app, httpPath: "/ws", logger: false });
+    const session = await h2Session(port, false);
+    const other = await h2Request(
+      session,
+      wsConnectHeaders(port, "/elsewhere", { ":scheme": "http" }),
+    );
+    assert.equal(other.status, 404);
+    assert.equal(await readBody(other.stream), "not here");
+    const ours = await h2Request(session, wsConnectHeaders(port, "/ws?x=1", { ":scheme": "http" }));
+    assert.equal(ours.status, 200);
+    ours.stream.end(closeFrame(1000));
+    await streamClosed(ours.stream);
+    await closeSession(session);
+    await server.close();
+    await new Promise<void>((resolve) => app.close(() => resolve()));
+  });
+});
+
+describe("keepalive over HTTP/2", () => {
+  it("pings on the stream and closes with 1011 when no pong comes", async () => {
+    const server = await serve(echo, h2Options({ pingInterval: 50, pingTimeout: 50 }));
+    const session = await h2Session(server.port);
+    const { stream } = await h2Request(session, wsConnectHeaders(server.port));
+    const frames = streamFrames(stream);
+    assert.equal((await frames.next())?.opcode, OP_PING);
+    const close = await frames.next();
+    assert.equal(close?.opcode, OP_CLOSE);
+    assert.equal(parseClose(close!.payload).code, 1011);
+    stream.end(closeFrame(1011));
+    await streamClosed(stream);
+    await closeSession(session);
+    await server.close();
+  });
+});
+
 describe("attach to http2.createSecureServer()", () => {
   it("with the compatibility API and allowHTTP1: pages, h2 WebSockets and HTTP/1.1 upgrades", async () => {
     const app = createSecureServer({ key, cert, allowHTTP1: true }, (req, res) => {
@@ -617,11 +668,7 @@ describe("attach to http2.createSecureServer()", () => {
       { server: app, logger: false },
     );
     const session = await h2Session(port);
-    const page = await h2Request(
-      session,
-      { ":method": "GET", ":path": "/", ":scheme": "https", ":authority": "localhost" },
-      true,
-    );
+    const page = await h2Get(session, port);
     assert.equal(await readBody(page.stream), "page over 2.0");
     const { stream, status } = await h2Request(session, wsConnectHeaders(port));
     assert.equal(status, 200);

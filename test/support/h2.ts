@@ -65,6 +65,21 @@ export function wsConnectHeaders(
   };
 }
 
+/** A GET for `path` (a page), with END_STREAM: waits for the response's header block. */
+export function h2Get(
+  session: ClientHttp2Session,
+  port: number,
+  path = "/",
+  scheme: "https" | "http" = "https",
+): Promise<H2Answer> {
+  const authority = `localhost:${port}`;
+  return h2Request(
+    session,
+    { ":method": "GET", ":path": path, ":scheme": scheme, ":authority": authority },
+    true,
+  );
+}
+
 /** Sends a request and waits for the response's header block. */
 export async function h2Request(
   session: ClientHttp2Session,
