@@ -88,11 +88,12 @@ export async function exchangeHttp2(
       stream = lease.session.request(fields, { endStream: false });
       break;
     } catch (error) {
-      lease.retire();
-      lease.release();
       // A GOAWAY or a close between the pool's check and this request:
-      // another session may take it, once.
-      if (attempt < 2 && SESSION_GONE.has((error as { code?: string }).code ?? "")) continue;
+      // another session may take it, once. Other errors are the request's.
+      const gone = SESSION_GONE.has((error as { code?: string }).code ?? "");
+      if (gone) lease.retire();
+      lease.release();
+      if (gone && attempt < 2) continue;
       throw error;
     }
   }
