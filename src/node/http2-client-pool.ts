@@ -226,56 +226,69 @@ function firstSettings(
   uri: WebSocketURI,
   signal: AbortSignal,
 ): Promise<Settings> {
-  return new Promise((resolve, reject) => {
-    const cleanup = (): void => {
-      session.off("remoteSettings", onSettings);
-      session.off("error", onError);
-      session.off("close", onClose);
-      signal.removeEventListener("abort", onAbort);
-    };
-    const onSettings = (settings: Settings): void => {
-      cleanup();
-      resolve(settings);
-    };
-    const onError = (error: Error): void => {
-      cleanup();
+  return settled<Settings>(signal, (resolve, reject) => {
+    const onError = (error: Error): void =>
       reject(
         new InvalidHandshake(
           `HTTP/2 session with ${uri.host}:${uri.port} failed before its SETTINGS: ${error.message}`,
           { cause: error },
         ),
       );
-    };
     const onClose = (): void =>
       onError(new Error("the connection closed without an HTTP/2 SETTINGS frame"));
-    const onAbort = (): void => {
-      cleanup();
-      reject(signal.reason);
-    };
-    session.once("remoteSettings", onSettings);
+    session.once("remoteSettings", resolve);
     session.once("error", onError);
     session.once("close", onClose);
-    if (signal.aborted) onAbort();
-    else signal.addEventListener("abort", onAbort, { once: true });
+    return () => {
+      session.off("remoteSettings", resolve);
+      session.off("error", onError);
+      session.off("close", onClose);
+    };
   });
 }
 
 /** `promise`, or the signal's reason if it aborts first. */
 function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  return settled<T>(signal, (resolve, reject) => {
+    promise.then(resolve, reject);
+    return noop;
+  });
+}
+
+/**
+ * A promise settled by the callbacks `listen` hands to its listeners, or
+ * rejected with the signal's reason when it aborts first. `listen`
+ * returns what removes its listeners: called once, when settled.
+ */
+export function settled<T>(
+  signal: AbortSignal,
+  listen: (resolve: (value: T) => void, reject: (error: unknown) => void) => () => void,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    if (signal.aborted) onAbort();
-    else signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
+    let done = false;
+    let unlisten: (() => void) | null = null;
+    const finish = (): boolean => {
+      if (done) return false;
+      done = true;
+      unlisten?.();
+      signal.removeEventListener("abort", onAbort);
+      return true;
+    };
+    const onAbort = (): void => {
+      if (finish()) reject(signal.reason);
+    };
+    const remove = listen(
       (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
+        if (finish()) resolve(value);
       },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
+      (error) => {
+        if (finish()) reject(error);
       },
     );
+    if (done) remove();
+    else unlisten = remove;
+    if (signal.aborted) onAbort();
+    else if (!done) signal.addEventListener("abort", onAbort, { once: true });
   });
 }
 

@@ -20,6 +20,7 @@ import {
   type Lease,
   type SocketOpener,
   sessionPool,
+  settled,
 } from "./http2-client-pool.ts";
 import { requestToHttp2, responseFromHttp2, WEBSOCKET_PROTOCOL } from "./http2-common.ts";
 
@@ -101,96 +102,77 @@ export async function exchangeHttp2(
   // Errors are reported by the exchange, then by the connection's own listener.
   stream.on("error", noop);
   try {
-    const response = await awaitResponse(stream, uri, lease, signal);
+    let response = await responseHead(stream, uri, signal);
+    const status = response.status;
+    // RFC 8441 §4 leaves it to the server to refuse; 405 and 501 say it
+    // doesn't do WebSockets over HTTP/2, not that it refuses this one.
+    if (status === 405 || status === 501) {
+      lease.retire();
+      throw new Http2Unavailable(
+        "refused",
+        `${uri.host}:${uri.port} refused the extended CONNECT for ${uri.resourceName} ` +
+          `with HTTP ${status}: it doesn't serve WebSockets over HTTP/2`,
+      );
+    }
+    if (status < 200 || status > 299) response = await readBody(stream, response, signal);
     return { stream, response };
   } catch (error) {
+    // RFC 9113 §8.7: REFUSED_STREAM guarantees the request wasn't processed.
+    if (error instanceof Http2Unavailable && error.reason === "refused-stream") lease.retire();
     if (!stream.destroyed) stream.close(constants.NGHTTP2_CANCEL);
     throw error;
   }
 }
 
-/** The response to the extended CONNECT, with its body unless it's a 2xx. */
-function awaitResponse(
+/** The head of the response to the extended CONNECT. */
+function responseHead(
   stream: ClientHttp2Stream,
   uri: WebSocketURI,
-  lease: Lease,
   signal: AbortSignal,
 ): Promise<Response> {
   const where = `${uri.host}:${uri.port}`;
-  return new Promise<Response>((resolve, reject) => {
-    const cleanup = (): void => {
-      stream.off("response", onResponse);
-      stream.off("close", onClose);
-      stream.off("error", onError);
-      signal.removeEventListener("abort", onAbort);
-    };
-    const fail = (error: unknown): void => {
-      cleanup();
-      reject(error);
-    };
+  return settled<Response>(signal, (resolve, reject) => {
     const onResponse = (fields: IncomingHttpHeaders & IncomingHttpStatusHeader): void => {
-      cleanup();
-      let response: Response;
       try {
-        response = responseFromHttp2(fields);
+        resolve(responseFromHttp2(fields));
       } catch (error) {
         reject(error);
-        return;
       }
-      const status = response.status;
-      if (status >= 200 && status <= 299) {
-        resolve(response);
-        return;
-      }
-      // RFC 8441 §4 leaves it to the server to refuse; 405 and 501 say it
-      // doesn't do WebSockets over HTTP/2, not that it refuses this one.
-      if (status === 405 || status === 501) {
-        lease.retire();
-        reject(
-          new Http2Unavailable(
-            "refused",
-            `${where} refused the extended CONNECT for ${uri.resourceName} with HTTP ${status}: ` +
-              "it doesn't serve WebSockets over HTTP/2",
-          ),
-        );
-        return;
-      }
-      readBody(stream, response, signal).then(resolve, reject);
     };
     const onClose = (): void => {
-      // RFC 9113 §8.7: REFUSED_STREAM guarantees the request wasn't processed.
       if (stream.rstCode === constants.NGHTTP2_REFUSED_STREAM) {
-        lease.retire();
-        fail(
+        reject(
           new Http2Unavailable(
             "refused-stream",
             `${where} refused the HTTP/2 stream of the extended CONNECT (REFUSED_STREAM)`,
           ),
         );
-        return;
+      } else {
+        reject(
+          new InvalidHandshake(
+            `${where} reset the HTTP/2 stream of the extended CONNECT ` +
+              `(${errorCodeName(stream.rstCode)}) before answering`,
+          ),
+        );
       }
-      fail(
-        new InvalidHandshake(
-          `${where} reset the HTTP/2 stream of the extended CONNECT ` +
-            `(${errorCodeName(stream.rstCode)}) before answering`,
-        ),
-      );
     };
     const onError = (error: Error): void => {
       // 'close' follows with the code; an error without one is reported now.
       if (stream.rstCode === constants.NGHTTP2_REFUSED_STREAM) return;
-      fail(
+      reject(
         new InvalidHandshake(`HTTP/2 extended CONNECT to ${where} failed: ${error.message}`, {
           cause: error,
         }),
       );
     };
-    const onAbort = (): void => fail(signal.reason);
     stream.once("response", onResponse);
     stream.once("close", onClose);
     stream.on("error", onError);
-    if (signal.aborted) onAbort();
-    else signal.addEventListener("abort", onAbort, { once: true });
+    return () => {
+      stream.off("response", onResponse);
+      stream.off("close", onClose);
+      stream.off("error", onError);
+    };
   });
 }
 
@@ -201,19 +183,12 @@ function readBody(
   signal: AbortSignal,
 ): Promise<Response> {
   const limit = resolveHttpLimits(undefined).maxBodySize;
-  return new Promise<Response>((resolve, reject) => {
+  return settled<Response>(signal, (resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    const cleanup = (): void => {
-      stream.off("data", onData);
-      stream.off("end", onEnd);
-      stream.off("close", onEnd);
-      signal.removeEventListener("abort", onAbort);
-    };
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
       if (size > limit) {
-        cleanup();
         reject(
           new SecurityError(`HTTP/2 response body exceeds limit of ${limit} bytes`, {
             cause: new InvalidStatus(response),
@@ -223,19 +198,15 @@ function readBody(
       }
       chunks.push(chunk);
     };
-    const onEnd = (): void => {
-      cleanup();
-      resolve({ ...response, body: Buffer.concat(chunks, size) });
-    };
-    const onAbort = (): void => {
-      cleanup();
-      reject(signal.reason);
-    };
+    const onEnd = (): void => resolve({ ...response, body: Buffer.concat(chunks, size) });
     stream.on("data", onData);
     stream.once("end", onEnd);
     stream.once("close", onEnd);
-    if (signal.aborted) onAbort();
-    else signal.addEventListener("abort", onAbort, { once: true });
+    return () => {
+      stream.off("data", onData);
+      stream.off("end", onEnd);
+      stream.off("close", onEnd);
+    };
   });
 }
 
