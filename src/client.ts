@@ -13,6 +13,7 @@ import {
   NegotiationError,
 } from "./errors.ts";
 import type { ClientExtensionFactory, Extension } from "./extensions/base.ts";
+import { EMPTY } from "./frames.ts";
 import {
   acceptKey,
   buildAuthorizationBasic,
@@ -184,7 +185,63 @@ export class ClientProtocol extends Protocol {
     if (this.#userAgent !== null && !headers.has("User-Agent")) {
       headers.append("User-Agent", this.#userAgent);
     }
-    return { path: uri.resourceName, headers };
+    // Method and version explicit: `ws.request.version` tells HTTP/1.1 from HTTP/2.
+    return { path: uri.resourceName, headers, method: "GET", version: "HTTP/1.1" };
+  }
+
+  /**
+   * Builds the extended CONNECT request of RFC 8441 §4, for a WebSocket
+   * over an HTTP/2 stream: {@link ClientProtocol.connect}'s request with
+   * method `CONNECT` and version `HTTP/2`, without `Upgrade` and
+   * `Connection` (RFC 9113 §8.2.2 forbids connection-specific headers) nor
+   * `Sec-WebSocket-Key` (RFC 8441 §5: the stream is the proof). `Host`
+   * stays: the I/O layer sends it as `:authority`.
+   */
+  connectHttp2(): Request {
+    const request = this.connect();
+    const headers = request.headers;
+    for (const name of HTTP2_DROPPED_HEADERS) headers.delete(name);
+    return { path: request.path, headers, method: "CONNECT", version: "HTTP/2" };
+  }
+
+  /**
+   * Records the request the I/O layer sent as an HTTP/2 extended CONNECT
+   * (no bytes to write: the HTTP/2 session frames it); logs it at debug level.
+   *
+   * @throws InvalidState unless the connection is CONNECTING.
+   */
+  sendHttp2Request(request: Request): void {
+    if (this.state !== CONNECTING) {
+      throw new InvalidState("cannot send a handshake request: connection isn't connecting");
+    }
+    if (this.#debug) this.#debugLines(formatRequestLines(request, ">"));
+    this.request = request;
+  }
+
+  /**
+   * Completes the handshake with the response to an extended CONNECT
+   * (RFC 8441 §5: a 2xx accepts it, and there's no `Sec-WebSocket-Accept`
+   * to check), negotiating extensions and subprotocol as over HTTP/1.1.
+   * The response is an event, as over HTTP/1.1; on success the protocol
+   * is OPEN, else `handshakeExc` says why (`InvalidStatus` for another
+   * status) and the I/O layer should reset the stream.
+   */
+  receiveHttp2Response(response: Response): void {
+    if (this.#debug) this.#debugLines(formatResponseLines(response, "<", "HTTP/2"));
+    this.#complete(response, this.processHttp2Response, EMPTY);
+  }
+
+  /**
+   * Checks the response to an extended CONNECT (RFC 8441 §5) and
+   * negotiates extensions and subprotocol, as
+   * {@link ClientProtocol.processResponse} does over HTTP/1.1.
+   *
+   * @throws InvalidStatus unless the status is 2xx; NegotiationError.
+   */
+  processHttp2Response(response: Response): [extensions: Extension[], subprotocol: string | null] {
+    // RFC 9113 §8.5: a successful CONNECT is any 2xx; RFC 8441 servers send 200.
+    if (response.status < 200 || response.status > 299) throw new InvalidStatus(response);
+    return [this.#processExtensions(response.headers), this.#processSubprotocol(response.headers)];
   }
 
   /**
@@ -306,11 +363,21 @@ export class ClientProtocol extends Protocol {
 
   #receiveResponse({ message: response, rest }: Parsed<Response>): void {
     if (this.#debug) this.#debugLines(formatResponseLines(response, "<"));
+    this.#complete(response, this.processResponse, rest);
+  }
+
+  // The response is an event either way; `check` says whether it opens the
+  // connection, then `rest` is parsed as frames.
+  #complete(
+    response: Response,
+    check: (this: ClientProtocol, response: Response) => [Extension[], string | null],
+    rest: Buffer,
+  ): void {
     this.response = response;
     let extensions: Extension[];
     let subprotocol: string | null;
     try {
-      [extensions, subprotocol] = this.processResponse(response);
+      [extensions, subprotocol] = check.call(this, response);
     } catch (error) {
       this.pushEvent(response);
       this.#fail(error);
@@ -329,6 +396,9 @@ export class ClientProtocol extends Protocol {
     this.discardInput();
   }
 }
+
+// Headers of the HTTP/1.1 upgrade that an extended CONNECT doesn't send.
+const HTTP2_DROPPED_HEADERS = ["Upgrade", "Connection", "Sec-WebSocket-Key"] as const;
 
 function toError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));

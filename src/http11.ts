@@ -34,14 +34,16 @@ export interface Request {
   headers: Headers;
   /**
    * The method; absent means `GET`, the only method of a WebSocket handshake
-   * (a proxy client sends `CONNECT`). Set by the request parser.
+   * over HTTP/1.1 (a proxy client sends `CONNECT`; a WebSocket over HTTP/2
+   * is an extended `CONNECT`, RFC 8441). Set by the request parser.
    */
   method?: string;
   /**
    * The HTTP version as on the request line, e.g. `HTTP/1.1`; absent means
    * `HTTP/1.1`. The request parser only accepts `HTTP/1.1`; an I/O layer
    * building a `Request` from another HTTP stack sets what it received, so
-   * that `ServerProtocol.accept` can reject anything else.
+   * that `ServerProtocol.accept` can reject anything else. `HTTP/2` for a
+   * request from an HTTP/2 stream (see `ServerProtocol.receiveRequest`).
    */
   version?: string;
 }

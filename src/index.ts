@@ -51,6 +51,7 @@ export type {
   SlowSubscriberMessage,
   SocketErrorMessage,
 } from "./node/diagnostics.ts";
+export type { Http2Mode } from "./node/http2-client.ts";
 export { getProxy, type ProxyOptions, type ProxyTarget } from "./node/proxy.ts";
 export { processException, type ReconnectOptions } from "./node/reconnect.ts";
 export {

@@ -507,7 +507,9 @@ export function formatAddress(address: AddressLike): string {
  * receiving (server).
  */
 export function formatRequestLines(request: Request, prefix: ">" | "<"): string[] {
-  const lines = [`${prefix} GET ${request.path} HTTP/1.1`];
+  const lines = [
+    `${prefix} ${request.method ?? "GET"} ${request.path} ${request.version ?? "HTTP/1.1"}`,
+  ];
   for (const [name, value] of request.headers) {
     lines.push(`${prefix} ${name}: ${redactHeaderValue(name, value)}`);
   }
@@ -517,10 +519,15 @@ export function formatRequestLines(request: Request, prefix: ">" | "<"): string[
 /**
  * The debug lines of a handshake response: `< HTTP/1.1 101 Switching
  * Protocols`, one line per header (credentials redacted), then `< [body] (N bytes)` when there is
- * a body. `prefix` is `>` when sending (server), `<` when receiving (client).
+ * a body. `prefix` is `>` when sending (server), `<` when receiving (client);
+ * `version` is `HTTP/2` for an HTTP/2 response's header block.
  */
-export function formatResponseLines(response: Response, prefix: ">" | "<"): string[] {
-  const statusLine = `${prefix} HTTP/1.1 ${response.status} ${response.reason}`.trimEnd();
+export function formatResponseLines(
+  response: Response,
+  prefix: ">" | "<",
+  version = "HTTP/1.1",
+): string[] {
+  const statusLine = `${prefix} ${version} ${response.status} ${response.reason}`.trimEnd();
   const lines = [statusLine];
   for (const [name, value] of response.headers) {
     lines.push(`${prefix} ${name}: ${redactHeaderValue(name, value)}`);
@@ -658,6 +665,8 @@ export const logMessages = {
   headerFieldsTooLarge: "! header fields too large",
   sendFailed: "! error while sending data",
   receiveFailed: "! error while receiving data",
+  /** Client side, `http2: "auto"`: the server can't carry this WebSocket over HTTP/2. */
+  http2Fallback: (why: string): string => `! falling back to HTTP/1.1: ${why}`,
   openTimeout: "- timed out during opening handshake",
   closeTimeout: "- timed out waiting for TCP close",
   published: (topic: string, subscribers: number): string =>

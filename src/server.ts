@@ -29,6 +29,7 @@ import {
   Headers,
   parseSubprotocol,
 } from "./headers.ts";
+import { accepted200, HTTP2_VERSION, isHttp2 } from "./http2-handshake.ts";
 import {
   type HttpLimits,
   type Parsed,
@@ -334,22 +335,34 @@ export class ServerProtocol extends Protocol {
     let negotiated: [header: string, extensions: Extension[]] | null;
     let subprotocol: string | null;
     try {
-      // RFC 6455 §4.2.1: what the server checks in the client's handshake.
-      const method = request.method ?? "GET";
-      if (method !== "GET") throw new InvalidMessage(`unsupported HTTP method: ${method}`);
-      const version = request.version ?? "HTTP/1.1";
-      if (version !== "HTTP/1.1") {
-        throw new InvalidMessage(`unsupported HTTP version: ${version}`);
-      }
       const headers = request.headers;
+      if (isHttp2(request)) {
+        // RFC 8441 §5: an extended CONNECT, without Upgrade or key; the I/O
+        // layer checked `:protocol`.
+        if (request.method !== "CONNECT") {
+          throw new InvalidMessage(
+            `HTTP/2 ${request.method} is not a WebSocket request (RFC 8441: extended CONNECT)`,
+          );
+        }
+        accept = "";
+      } else {
+        // RFC 6455 §4.2.1: what the server checks in the client's handshake.
+        const method = request.method ?? "GET";
+        if (method !== "GET") throw new InvalidMessage(`unsupported HTTP method: ${method}`);
+        const version = request.version ?? "HTTP/1.1";
+        if (version !== "HTTP/1.1") {
+          throw new InvalidMessage(`unsupported HTTP version: ${version}`);
+        }
 
-      checkUpgradeHeaders(headers);
+        checkUpgradeHeaders(headers);
 
-      const key = headers.getOne("Sec-WebSocket-Key");
-      if (key === undefined) throw new InvalidHeader("Sec-WebSocket-Key");
-      // RFC 6455 §4.1: "a randomly selected 16-byte value that has been base64-encoded".
-      if (decodedBase64Length(key) !== 16) {
-        throw new InvalidHeaderValue("Sec-WebSocket-Key", key);
+        const key = headers.getOne("Sec-WebSocket-Key");
+        if (key === undefined) throw new InvalidHeader("Sec-WebSocket-Key");
+        // RFC 6455 §4.1: "a randomly selected 16-byte value that has been base64-encoded".
+        if (decodedBase64Length(key) !== 16) {
+          throw new InvalidHeaderValue("Sec-WebSocket-Key", key);
+        }
+        accept = acceptKey(key);
       }
 
       const version13 = headers.getOne("Sec-WebSocket-Version");
@@ -373,16 +386,21 @@ export class ServerProtocol extends Protocol {
         config.originHintPending = false;
         this.logger?.warn(logMessages.originsUnset);
       }
-      accept = acceptKey(key);
       negotiated = this.#processExtensions(headers);
       subprotocol = this.#processSubprotocol(headers);
     } catch (error) {
       if (!(error instanceof InvalidHandshake)) throw error;
-      return this.#rejectHandshake(error, request.headers);
+      return this.#rejectHandshake(error, request);
     }
 
     const date = httpDate();
     const extensionsHeader = negotiated === null ? null : negotiated[0];
+    if (accept === "") {
+      if (negotiated !== null) this.extensions = negotiated[1];
+      this.subprotocol = subprotocol;
+      this.origin = origin ?? null;
+      return accepted200(date, extensionsHeader, subprotocol, config.serverHeader);
+    }
     const items = items101(date, accept, extensionsHeader, subprotocol, config.serverHeader);
     const handshake = this.#handshake;
     // Rebuilding the 101 later takes the key from `this.request`: only a
@@ -404,7 +422,8 @@ export class ServerProtocol extends Protocol {
     };
   }
 
-  #rejectHandshake(error: InvalidHandshake, headers: Headers): Response {
+  #rejectHandshake(error: InvalidHandshake, request: Request): Response {
+    const headers = request.headers;
     this.handshakeExc = error;
     const text = failureText(error);
     if (error instanceof InvalidOrigin) {
@@ -425,12 +444,17 @@ export class ServerProtocol extends Protocol {
     }
     if (this.#debug) this.logger!.debug({ err: error }, logMessages.invalidHandshake);
     if (error instanceof InvalidHeader && error.header === "Sec-WebSocket-Version") {
-      // RFC 6455 §4.4: answer with the versions supported.
-      const response = this.reject(426, text);
+      // RFC 6455 §4.4: answer with the versions supported; on HTTP/2, 400
+      // (426 asks for an Upgrade, which HTTP/2 doesn't have).
+      const response = this.reject(isHttp2(request) ? 400 : 426, text);
       response.headers.append("Sec-WebSocket-Version", "13");
       return response;
     }
-    return this.reject(400, text);
+    // HTTP/2 has no 426 for a browser that opens the URL: a 400 that says why.
+    return this.reject(
+      400,
+      isHttp2(request) && request.method === "GET" ? text + BROWSER_HINT : text,
+    );
   }
 
   // RFC 6455 §9.1: the server accepts some of the extensions offered, in the
@@ -600,8 +624,12 @@ export class ServerProtocol extends Protocol {
         cause: this.handshakeExc,
       });
     }
-    if (handshake.debug) this.#debugLines(formatResponseLines(response, ">"));
-    this.sendBytes(serializeResponse(response));
+    // HTTP/2: the I/O layer sends the head as a header block.
+    const http2 = this.request !== null && isHttp2(this.request);
+    if (handshake.debug) {
+      this.#debugLines(formatResponseLines(response, ">", http2 ? HTTP2_VERSION : undefined));
+    }
+    if (!http2) this.sendBytes(serializeResponse(response));
     if (this.#isAccepted(response, handshake)) {
       this.#response = null;
       this.#responseDate = handshake.date;
@@ -611,16 +639,55 @@ export class ServerProtocol extends Protocol {
       this.response = response;
     }
     this.#handshake = null;
-    if (response.status === 101) {
+    if (this.isAcceptance(response)) {
       const pending = handshake.pending;
       const rest =
         pending === null ? EMPTY : pending.length === 1 ? pending[0] : Buffer.concat(pending);
       this.openWith(rest);
     } else {
       this.handshakeExc ??= new InvalidStatus(response);
+      if (http2 && response.body.length > 0) this.sendBytes(response.body);
       this.sendEof();
       this.discardInput();
     }
+  }
+
+  /**
+   * Whether sending `response` opens the connection: a 101 on HTTP/1.1, a
+   * 2xx to an HTTP/2 extended CONNECT (RFC 8441 §5); a 2xx to an HTTP/2
+   * `GET` is a page.
+   */
+  isAcceptance(response: Response): boolean {
+    const request = this.request;
+    if (request !== null && isHttp2(request)) {
+      return request.method === "CONNECT" && response.status >= 200 && response.status < 300;
+    }
+    return response.status === 101;
+  }
+
+  /**
+   * Takes a request that another HTTP stack parsed, in place of the bytes
+   * {@link Protocol.receiveData} would parse: an HTTP/2 stream's extended
+   * CONNECT (RFC 8441), with `version` `"HTTP/2"`. Then the response head
+   * travels as a header block that the I/O layer sends, and
+   * {@link ServerProtocol.sendResponse} queues only a rejection's body
+   * before EOF (the end of the stream); a 2xx opens the connection.
+   *
+   * @throws TypeError unless `request.version` is `"HTTP/2"`;
+   *   InvalidState unless the connection awaits its request.
+   */
+  receiveRequest(request: Request): void {
+    if (!isHttp2(request)) {
+      throw new TypeError(`receiveRequest() takes HTTP/2 requests; got ${String(request.version)}`);
+    }
+    const handshake = this.#handshake;
+    if (this.state !== CONNECTING || handshake === null || handshake.parser === null) {
+      throw new InvalidState("cannot receive a request: the handshake request was received");
+    }
+    handshake.parser = null;
+    if (handshake.debug) this.#debugLines(formatRequestLines(request, "<"));
+    this.request = request;
+    this.pushEvent(request);
   }
 
   #debugLines(lines: string[]): void {
@@ -707,8 +774,12 @@ export class ServerProtocol extends Protocol {
       this.logger!.debug({ err: exc }, logMessages.invalidHandshake);
     }
     const response = this.reject(status, failureText(exc));
-    if (handshake.debug) this.#debugLines(formatResponseLines(response, ">"));
-    this.sendBytes(serializeResponse(response));
+    // HTTP/2: the I/O layer sends the head as a header block.
+    const http2 = this.request !== null && isHttp2(this.request);
+    if (handshake.debug) {
+      this.#debugLines(formatResponseLines(response, ">", http2 ? HTTP2_VERSION : undefined));
+    }
+    if (!http2) this.sendBytes(serializeResponse(response));
     this.response = response;
     this.sendEof();
     this.discardInput();

@@ -775,3 +775,87 @@ describe("ClientProtocol and ServerProtocol together", () => {
     );
   });
 });
+
+describe("ClientProtocol over HTTP/2 (RFC 8441)", () => {
+  /** A response to an extended CONNECT with the given status and headers. */
+  function h2Response(status: number, headers: [string, string][] = []): Response {
+    return { status, reason: "", headers: new Headers(headers), body: Buffer.alloc(0) };
+  }
+
+  test("connectHttp2 builds an extended CONNECT without Upgrade, Connection and key", () => {
+    const client = new ClientProtocol("wss://example.com/chat?x=1", {
+      subprotocols: ["chat"],
+      additionalHeaders: { "X-Token": "t" },
+    });
+    const request = client.connectHttp2();
+    assert.equal(request.method, "CONNECT");
+    assert.equal(request.version, "HTTP/2");
+    assert.equal(request.path, "/chat?x=1");
+    assert.equal(request.headers.get("Host"), "example.com");
+    assert.equal(request.headers.get("Sec-WebSocket-Version"), "13");
+    assert.equal(request.headers.get("Sec-WebSocket-Protocol"), "chat");
+    assert.equal(request.headers.get("X-Token"), "t");
+    for (const name of ["Upgrade", "Connection", "Sec-WebSocket-Key"]) {
+      assert.equal(request.headers.get(name), undefined, name);
+    }
+  });
+
+  test("connect says GET and HTTP/1.1, so that request.version tells the transports apart", () => {
+    const request = new ClientProtocol("ws://example.com/").connect();
+    assert.equal(request.method, "GET");
+    assert.equal(request.version, "HTTP/1.1");
+  });
+
+  test("a 200 opens the connection without Sec-WebSocket-Accept, and writes no bytes", () => {
+    const { logger, lines } = debugLogger();
+    const client = new ClientProtocol("wss://example.com/", { subprotocols: ["chat"], logger });
+    client.sendHttp2Request(client.connectHttp2());
+    assert.deepEqual(client.dataToSend(), []);
+    client.receiveHttp2Response(h2Response(200, [["Sec-WebSocket-Protocol", "chat"]]));
+    assert.equal(client.handshakeExc, null);
+    assert.equal(client.state, OPEN);
+    assert.equal(client.subprotocol, "chat");
+    const [event] = client.eventsReceived();
+    assert.ok(isResponse(event) && event.status === 200);
+    assert.equal(client.request?.version, "HTTP/2");
+    assert.ok(lines.includes("> CONNECT / HTTP/2"), lines.join("\n"));
+    client.receiveData(fromServer(OP_TEXT, "over a stream"));
+    const [frame] = client.eventsReceived();
+    assert.ok(frame instanceof Frame && frame.data.toString() === "over a stream");
+  });
+
+  test("negotiates extensions as over HTTP/1.1", () => {
+    const factory = new ReverseClientFactory();
+    const client = new ClientProtocol("wss://example.com/", { extensions: [factory] });
+    client.sendHttp2Request(client.connectHttp2());
+    client.receiveHttp2Response(h2Response(200, [["Sec-WebSocket-Extensions", "x-reverse"]]));
+    assert.equal(client.state, OPEN);
+    assert.equal(client.extensions.length, 1);
+  });
+
+  test("another status fails with InvalidStatus carrying the response", () => {
+    const client = new ClientProtocol("wss://example.com/");
+    client.sendHttp2Request(client.connectHttp2());
+    client.receiveHttp2Response(h2Response(404));
+    assertFailed(client, InvalidStatus, /HTTP 404/);
+    assert.equal(client.response?.status, 404);
+  });
+
+  test("an extension or subprotocol not offered fails with NegotiationError", () => {
+    const ext = new ClientProtocol("wss://example.com/");
+    ext.sendHttp2Request(ext.connectHttp2());
+    ext.receiveHttp2Response(h2Response(200, [["Sec-WebSocket-Extensions", "x-reverse"]]));
+    assertFailed(ext, NegotiationError, /no extensions offered; server accepted: x-reverse/);
+    const sub = new ClientProtocol("wss://example.com/", { subprotocols: ["a"] });
+    sub.sendHttp2Request(sub.connectHttp2());
+    sub.receiveHttp2Response(h2Response(200, [["Sec-WebSocket-Protocol", "b"]]));
+    assertFailed(sub, NegotiationError, /unsupported subprotocol: b/);
+  });
+
+  test("sendHttp2Request once the handshake is over is an InvalidState", () => {
+    const client = new ClientProtocol("wss://example.com/");
+    client.sendHttp2Request(client.connectHttp2());
+    client.receiveHttp2Response(h2Response(200));
+    assert.throws(() => client.sendHttp2Request(client.connectHttp2()), InvalidState);
+  });
+});

@@ -650,6 +650,7 @@ describe("catalogue helpers", () => {
         "reading paused: <n> messages wait unread since a for await loop over this connection was left; " +
         "keepalive pongs aren't read either, so keepalive will close the connection with 1011; " +
         "keep reading, or close the connection (await ws.close()) when you're done with it",
+      http2Fallback: "! falling back to HTTP/1.1: <why>",
     };
     for (const [key, message] of Object.entries(logMessages)) {
       const text = typeof message === "string" ? message : documented[key];

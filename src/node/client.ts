@@ -17,11 +17,13 @@ import { InvalidHandshake, InvalidMessage, InvalidStatus } from "../errors.ts";
 import type { ClientExtensionFactory } from "../extensions/base.ts";
 import { enableClientPermessageDeflate } from "../extensions/permessage-deflate.ts";
 import type { HeadersInit } from "../headers.ts";
-import type { Response } from "../http11.ts";
-import { type LoggerLike, resolveLogger } from "../logging.ts";
+import type { Request, Response } from "../http11.ts";
+import { type LoggerLike, logMessages, resolveLogger } from "../logging.ts";
 import { parseURI, type WebSocketURI } from "../uri.ts";
 import { Connection, type ConnectionOptions, type LogFields } from "./connection.ts";
 import { traceHandshake } from "./diagnostics.ts";
+import { exchangeHttp2, type Http2Mode, Http2Unavailable, triesHttp2 } from "./http2-client.ts";
+import { poolKey } from "./http2-client-pool.ts";
 import { protocolLogger } from "./logger-proxy.ts";
 // Issue 6 (client resilience): proxies, redirects, reconnection.
 import { openTunnel, type ProxyOptions, proxyFor } from "./proxy.ts";
@@ -75,6 +77,15 @@ export interface ConnectOptions
    * whether the connection goes over TCP, `path`, `sock` or a proxy.
    */
   tls?: TlsConnectionOptions;
+  /**
+   * WebSockets over HTTP/2 (RFC 8441): `"auto"` tries it for `wss://`
+   * (ALPN `h2`), sharing one session per origin and TLS options, and falls
+   * back to HTTP/1.1 when the server can't (see docs/http2.md, "Fallback
+   * rules"); `true` requires it, `ws://` included (h2c with prior
+   * knowledge), and rejects when the server can't; `false` never tries it.
+   * Default: `false`.
+   */
+  http2?: Http2Mode | null;
   /** Connect to this Unix socket instead of the URI's host and port (the URI still sets `Host` and the path). */
   path?: string;
   /**
@@ -135,6 +146,25 @@ export class ClientConnection extends Connection<ClientProtocol> {
     const protocol = this.protocol;
     protocol.sendRequest(protocol.connect());
     this.sendData();
+    return this.#handshakeDone();
+  }
+
+  /**
+   * Completes the handshake over HTTP/2 with the extended CONNECT sent and
+   * the response it got (RFC 8441 §5); resolves or rejects as
+   * {@link ClientConnection.handshake} does.
+   * @internal
+   */
+  handshakeHttp2(request: Request, response: Response): Promise<void> {
+    const protocol = this.protocol;
+    protocol.sendHttp2Request(request);
+    protocol.receiveHttp2Response(response);
+    this.processEvents();
+    return this.#handshakeDone();
+  }
+
+  async #handshakeDone(): Promise<void> {
+    const protocol = this.protocol;
     const response = await this.#responsePromise;
     if (response !== null && protocol.handshakeExc === null) return;
     const error =
@@ -230,16 +260,36 @@ async function openConnection(
     // openTimeout and signal cover every redirect.
     return await followRedirects(uri, options, async (uri, carry) => {
       controller.signal.throwIfAborted();
-      const socket = await openSocket(uri, { ...options, tls: carry.tls }, controller.signal);
-      const protocol = new ClientProtocol(uri, {
-        origin: options.origin,
-        extensions,
-        subprotocols: carry.subprotocols,
-        additionalHeaders: carry.additionalHeaders,
-        userAgentHeader: options.userAgentHeader,
-        maxSize: options.maxSize,
-        logger: protocolLogger(logger),
-      });
+      const hop: ConnectOptions = { ...options, tls: carry.tls };
+      const newProtocol = (): ClientProtocol =>
+        new ClientProtocol(uri, {
+          origin: options.origin,
+          extensions,
+          subprotocols: carry.subprotocols,
+          additionalHeaders: carry.additionalHeaders,
+          userAgentHeader: options.userAgentHeader,
+          maxSize: options.maxSize,
+          logger: protocolLogger(logger),
+        });
+      let socket: Duplex | null = null;
+      if (triesHttp2(uri, options.http2, options.sock !== undefined)) {
+        try {
+          return await openHttp2Connection(uri, hop, newProtocol(), logger, controller.signal);
+        } catch (error) {
+          if (!(error instanceof Http2Unavailable)) throw error;
+          if (options.http2 !== "auto") {
+            error.socket?.destroy();
+            throw new InvalidHandshake(`HTTP/2 required (http2: true) but ${error.message}`, {
+              cause: error,
+            });
+          }
+          logger.debug({ reason: error.reason }, logMessages.http2Fallback(error.message));
+          // A TLS connection ALPN gave to HTTP/1.1 serves as is.
+          socket = error.socket;
+        }
+      }
+      socket ??= await openSocket(uri, hop, controller.signal);
+      const protocol = newProtocol();
       const connection = new ClientConnection(protocol, socket, logger, options);
       // A tunnel through a proxy comes back paused; reading starts now that
       // the connection listens.
@@ -260,6 +310,42 @@ async function openConnection(
     if (timer !== null) clearTimeout(timer);
     signal?.removeEventListener("abort", onSignal);
   }
+}
+
+/**
+ * Opens the connection as an extended CONNECT stream of a pooled HTTP/2
+ * session (RFC 8441).
+ *
+ * @throws Http2Unavailable when HTTP/2 can't carry it and HTTP/1.1 may;
+ *   with `http2: true`, its message says why the server can't.
+ */
+async function openHttp2Connection(
+  uri: WebSocketURI,
+  options: ConnectOptions,
+  protocol: ClientProtocol,
+  logger: LoggerLike,
+  signal: AbortSignal,
+): Promise<ClientConnection> {
+  const request = protocol.connectHttp2();
+  // ALPN offers h2 first (RFC 7301); the server picks.
+  const socketOptions: ConnectOptions = {
+    ...options,
+    tls: { ...options.tls, ALPNProtocols: ["h2", "http/1.1"] },
+  };
+  const { stream, response } = await exchangeHttp2(
+    uri,
+    poolKey(uri, options),
+    request,
+    (setupSignal) => openSocket(uri, socketOptions, setupSignal),
+    signal,
+  );
+  const connection = new ClientConnection(protocol, stream, logger, options);
+  try {
+    await connection.handshakeHttp2(request, response);
+  } catch (error) {
+    throw explainHandshakeFailure(error, uri);
+  }
+  return connection;
 }
 
 /** Opens the transport: TCP, TLS, Unix socket, or TLS over `sock`. */

@@ -21,6 +21,7 @@ import { publishClose, publishSocketError } from "./diagnostics.ts";
 import { unwatchIdle } from "./idle-release.ts";
 import { watchedRejection } from "./mistakes.ts";
 import { RESOLVED, rejected } from "./promises.ts";
+import { destroyTransport } from "./transport.ts";
 
 /** What a connection counts for its `connection closed` line. @internal */
 export interface ConnectionStats {
@@ -177,7 +178,7 @@ export function abortTransport(connection: Connection): void {
   if (transport.destroyed) return;
   connection.keepAddresses();
   if (connection.debug) connection.logger.debug(logMessages.closingTcp);
-  transport.destroy();
+  destroyTransport(transport);
 }
 
 /** The transport failed (ECONNRESET...): the error becomes the close error's cause. @internal */

@@ -234,6 +234,20 @@ export class ServerConnection<Data = unknown> extends Connection<ServerProtocol>
     this.receive(data);
   }
 
+  /** Hands the protocol an HTTP/2 stream's request (RFC 8441). @internal */
+  feedRequest(request: Request): void {
+    this.protocol.receiveRequest(request);
+    this.processEvents();
+  }
+
+  /**
+   * Sends the response head where the protocol doesn't write it in its
+   * bytes: an HTTP/2 stream's header block. Nothing on HTTP/1.1. @internal
+   */
+  protected sendResponseHead(_response: Response): void {
+    // HTTP/1.1: the head is in the protocol's bytes.
+  }
+
   /** Why the handshake failed. @internal */
   handshakeFailure(): Error {
     return (
@@ -314,11 +328,12 @@ export class ServerConnection<Data = unknown> extends Connection<ServerProtocol>
     const protocol = this.protocol;
     // Checked after the last await, so a server that started closing
     // meanwhile can't gain a connection.
-    if (response.status === 101 && !this.#hooks.isServing()) {
+    if (protocol.isAcceptance(response) && !this.#hooks.isServing()) {
       response = protocol.reject(503, "Server is shutting down.\n");
     }
+    this.sendResponseHead(response);
     protocol.sendResponse(response);
-    if (response.status === 101) {
+    if (protocol.isAcceptance(response)) {
       // Open even if frames that came with the request (a close...) were
       // parsed already: they're processed after `connection open`.
       this.opened();

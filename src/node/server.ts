@@ -7,6 +7,7 @@
  */
 
 import type { Server as HttpServer, IncomingMessage } from "node:http";
+import type { ServerHttp2Stream } from "node:http2";
 import type { Server as HttpsServer } from "node:https";
 import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
@@ -23,6 +24,8 @@ import { ServerProtocol, ServerProtocolConfig } from "../server.ts";
 import type { Backplane } from "./backplane.ts";
 import type { Address, ConnectionOptions, LogFields } from "./connection.ts";
 import { handshakeChannel, traceHandshake } from "./diagnostics.ts";
+import { type AnyHttp2Server, Http2Side, isHttp2Server } from "./http2-server.ts";
+import { Http2ServerConnection } from "./http2-server-connection.ts";
 import { protocolLogger } from "./logger-proxy.ts";
 import { ConnectionSettings } from "./options.ts";
 import { noop } from "./promises.ts";
@@ -54,11 +57,19 @@ export interface ServeOptions<Data = unknown> extends ConnectionOptions {
   /** Serve TLS (`wss://`) with these options (`key`, `cert`, `ca`...). */
   tls?: TlsOptions;
   /**
+   * Also serve WebSockets over HTTP/2 (RFC 8441) on this port: to clients
+   * that pick `h2` by ALPN (with `tls`) or open with the HTTP/2 preface
+   * (h2c, without). See docs/http2.md. Default: false.
+   */
+  http2?: boolean;
+  /**
    * Attach to this existing `http.Server` or `https.Server` instead of
    * listening: WebSocket upgrade requests go to the handler, other requests
    * to the HTTP app. `server.close()` then detaches without closing it.
+   * A node:http2 server works too (docs/http2.md): its extended CONNECTs
+   * with `:protocol` websocket come here.
    */
-  server?: HttpServer | HttpsServer;
+  server?: HttpServer | HttpsServer | AnyHttp2Server;
   /**
    * With `server`: only handle upgrade requests for this path (query string
    * ignored), e.g. `"/ws"`; others are left to other `upgrade` listeners,
@@ -214,7 +225,9 @@ export class Server<Data = unknown> {
   readonly #topics: Topics;
 
   #netServer: NetServer | null = null;
-  #httpServer: HttpServer | HttpsServer | null = null;
+  #httpServer: HttpServer | HttpsServer | AnyHttp2Server | null = null;
+  // HTTP/2 sessions and streams, with `http2` or an attached node:http2 server.
+  #http2: Http2Side | null = null;
   #address: Address | null = null;
 
   // Only open connections are tracked: one in its handshake is counted in
@@ -432,21 +445,33 @@ export class Server<Data = unknown> {
 
   async #listen(): Promise<void> {
     const options = this.#options;
+    if (options.http2 === true && (options.noServer === true || options.server !== undefined)) {
+      throw new TypeError(
+        "http2: true applies to the port serve() listens on; to attach, pass a node:http2 server as server",
+      );
+    }
     if (options.noServer === true) return;
     if (options.server !== undefined) {
       this.#httpServer = options.server;
       options.server.on("upgrade", this.#onUpgrade);
+      if (isHttp2Server(options.server)) this.#http2 = this.#http2Side(options.server);
       return;
     }
     if (options.port === undefined && options.path === undefined) {
       throw new TypeError("serve() needs a port, a Unix socket path, a server, or noServer: true");
     }
-    const onSocket = (socket: Socket): void => {
+    let onSocket = (socket: Socket): void => {
       this.#accept(socket);
     };
     let netServer: NetServer;
+    const http2 = options.http2 === true ? this.#http2Side() : null;
+    this.#http2 = http2;
     if (options.tls !== undefined) {
       const tlsOptions: TlsOptions = { ...options.tls };
+      if (http2 !== null) {
+        tlsOptions.ALPNProtocols = ["h2", "http/1.1"];
+        onSocket = http2.router(onSocket, false);
+      }
       if (this.#openTimeout !== null && tlsOptions.handshakeTimeout === undefined) {
         tlsOptions.handshakeTimeout = this.#openTimeout;
       }
@@ -457,6 +482,7 @@ export class Server<Data = unknown> {
         }
       });
     } else {
+      if (http2 !== null) onSocket = http2.router(onSocket, this.#openTimeout);
       netServer = createNetServer({ noDelay: true }, onSocket);
     }
     this.#netServer = netServer;
@@ -487,7 +513,30 @@ export class Server<Data = unknown> {
     }
   }
 
-  #accept(socket: Duplex, incoming?: IncomingMessage): ServerConnection<Data> {
+  /** The HTTP/2 side: attached to `server`, or on our own node:http2 server. */
+  #http2Side(server?: AnyHttp2Server): Http2Side {
+    return new Http2Side(
+      {
+        logger: this.#logger,
+        isServing: () => this.#serving,
+        acceptStream: (stream, request) => this.#acceptStream(stream, request),
+        serverHeader: () => this.#protocolConfig.serverHeader,
+        httpPath: this.#options.httpPath,
+      },
+      server,
+    );
+  }
+
+  /** An HTTP/2 stream with a well-formed request: its handshake runs as on HTTP/1.1. */
+  #acceptStream(stream: ServerHttp2Stream, request: Request): void {
+    this.#accept(stream, undefined, Http2ServerConnection).feedRequest(request);
+  }
+
+  #accept(
+    socket: Duplex,
+    incoming?: IncomingMessage,
+    Kind: typeof ServerConnection = ServerConnection,
+  ): ServerConnection<Data> {
     const options = this.#options;
     const select = options.selectSubprotocol;
     let connection: ServerConnection<Data> | null = null;
@@ -497,7 +546,7 @@ export class Server<Data = unknown> {
       selectSubprotocol:
         select == null ? undefined : (_protocol, subprotocols) => select(connection!, subprotocols),
     });
-    connection = new ServerConnection<Data>(
+    connection = new Kind<Data>(
       protocol,
       socket,
       this.#logger,
@@ -614,6 +663,7 @@ export class Server<Data = unknown> {
       listenerClosed = new Promise((resolve) => netServer.close(() => resolve()));
     }
     if (this.#httpServer !== null) this.#httpServer.off("upgrade", this.#onUpgrade);
+    this.#http2?.close();
 
     const settled = this.#settle(closeConnections, code, reason);
     if (timeout === null) {
@@ -733,7 +783,8 @@ function refuse(socket: Duplex, status: string): void {
   socket.end(`HTTP/1.1 ${status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
 }
 
-function pathname(url: string | undefined): string {
+/** The path of a request target, without its query string. @internal */
+export function pathname(url: string | undefined): string {
   if (url === undefined) return "/";
   const query = url.indexOf("?");
   return query === -1 ? url : url.slice(0, query);

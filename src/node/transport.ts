@@ -7,6 +7,7 @@
  * @module
  */
 
+import type { Http2Stream } from "node:http2";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { formatAddress } from "../logging.ts";
@@ -20,9 +21,29 @@ export function disableNagle(transport: Duplex): void {
   (transport as Partial<Socket>).setNoDelay?.(true);
 }
 
+// RFC 9113 §7: CANCEL, "the stream is no longer needed".
+const HTTP2_CANCEL = 0x8;
+
+/**
+ * Drops the transport at once, without a goodbye: a socket is destroyed
+ * (a reset once nothing is written); an HTTP/2 stream is reset with
+ * RST_STREAM CANCEL, which leaves its session and the other streams alone
+ * (a plain `destroy()` would send NO_ERROR, as if all went well).
+ */
+export function destroyTransport(transport: Duplex): void {
+  const stream = transport as Partial<Http2Stream>;
+  if ("rstCode" in transport && typeof stream.close === "function") {
+    stream.close(HTTP2_CANCEL);
+    return;
+  }
+  transport.destroy();
+}
+
 /** The transport's remote or local address, or `null` when it doesn't tell. */
 export function addressOf(transport: Duplex, which: "remote" | "local"): Address | null {
-  const s = transport as Partial<Socket>;
+  // An HTTP/2 stream's addresses are its session's socket's.
+  const s = ((transport as { session?: { socket?: Socket } }).session?.socket ??
+    transport) as Partial<Socket>;
   const host = which === "remote" ? s.remoteAddress : s.localAddress;
   const port = which === "remote" ? s.remotePort : s.localPort;
   if (typeof host === "string" && host !== "" && typeof port === "number") return { host, port };

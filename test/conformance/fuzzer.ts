@@ -11,6 +11,7 @@
 import { isUtf8 } from "node:buffer";
 import { randomBytes } from "node:crypto";
 import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import { setImmediate as nextTurn, setTimeout as sleep } from "node:timers/promises";
 import * as zlib from "node:zlib";
 
@@ -330,7 +331,8 @@ export class FuzzSession {
   /** The TCP connection is gone. */
   readonly finished: Promise<void>;
 
-  #socket: Socket;
+  // A TCP socket, or an HTTP/2 stream (RFC 8441): END_STREAM plays FIN.
+  #socket: Duplex;
   #tcpClosed = false;
   #peerEnded = false;
   #writes: Promise<void> = Promise.resolve();
@@ -348,7 +350,7 @@ export class FuzzSession {
   #tcpCloseWait: number;
 
   constructor(
-    socket: Socket,
+    socket: Duplex,
     role: Role,
     deflate: NegotiatedDeflate | null,
     leftover: Buffer,
@@ -372,7 +374,7 @@ export class FuzzSession {
         deflate[`${theirs}NoContextTakeover`],
       );
     }
-    socket.setNoDelay(true);
+    (socket as Partial<Socket>).setNoDelay?.(true);
     this.finished = new Promise((resolve) => {
       socket.once("close", () => {
         this.#tcpClosed = true;

@@ -106,7 +106,7 @@ export function answersOffer(offer: DeflateParams, response: DeflateParams): boo
 }
 
 /** Checks the server's extension answer; returns what was agreed or throws with the reason. */
-function agreed(
+export function agreed(
   deflate: ServerRoleDeflate | undefined,
   header: string | undefined,
 ): NegotiatedDeflate | null {
@@ -198,10 +198,11 @@ export async function runClientCase(
   c: ConformanceCase,
   host: string,
   port: number,
+  open: typeof openSession = openSession,
 ): Promise<CaseResult> {
   let session: FuzzSession;
   try {
-    session = await openSession(host, port, `/case/${c.id}`, c.serverRole);
+    session = await open(host, port, `/case/${c.id}`, c.serverRole);
   } catch (error) {
     if (
       error instanceof HandshakeRefused &&

@@ -1,5 +1,6 @@
 // The server role: the fuzzing client plays every case against an echo
-// server built with serve(), over TCP on 127.0.0.1, and prints the report.
+// server built with serve(), over TCP on 127.0.0.1, then over HTTP/2
+// streams (RFC 8441), and prints the reports.
 // Any failed case fails the test; non-strict results are listed in
 // docs/conformance.md.
 
@@ -8,15 +9,15 @@ import { test } from "node:test";
 import { checkLeaksAfterAll } from "../helpers/no-leaks.ts";
 import type { SubjectDeflate } from "./cases/case.ts";
 import { casesFor } from "./cases/index.ts";
-import { runClientCase } from "./fuzzing-client.ts";
+import { type openSession, runClientCase } from "./fuzzing-client.ts";
+import { openH2Session } from "./fuzzing-client-h2.ts";
 import { selectedSubject } from "./subjects.ts";
-import { type CaseResult, report } from "./verdict.ts";
+import { type CaseResult, report, type Verdict } from "./verdict.ts";
 
 const subject = selectedSubject();
 
-test(`${subject.name} as a server passes every conformance case`, {
-  timeout: 300_000,
-}, async () => {
+/** Plays every selected case against echo servers; `open` opens each case's connection. */
+async function playAll(http2: boolean, open?: typeof openSession): Promise<CaseResult[]> {
   const cases = casesFor("client");
   const filter = process.env.CONFORMANCE_CASES;
   const selected = filter
@@ -28,7 +29,7 @@ test(`${subject.name} as a server passes every conformance case`, {
     const key = JSON.stringify(deflate);
     let server = servers.get(key);
     if (!server) {
-      server = await subject.startServer(deflate);
+      server = await subject.startServer(deflate, { http2 });
       servers.set(key, server);
     }
     return server;
@@ -38,20 +39,56 @@ test(`${subject.name} as a server passes every conformance case`, {
     for (const c of selected) {
       const server = await serverFor(c.serverRole?.server ?? "default");
       const started = performance.now();
-      results.push(await runClientCase(c, "127.0.0.1", server.port));
+      results.push(await runClientCase(c, "127.0.0.1", server.port, open));
       if (process.env.CONFORMANCE_TIMES) console.log(c.id, Math.round(performance.now() - started));
     }
   } finally {
     for (const server of servers.values()) await server.close();
   }
-  console.log(report(`Conformance, ${subject.name} as a server (fuzzing client)`, results));
+  return results;
+}
+
+function assertNoFailure(results: CaseResult[]): void {
   assert.ok(results.length > 0);
   const failed = results.filter((r) => r.verdict === "fail");
   assert.deepEqual(
     failed.map((r) => `${r.id}: ${r.reason}`),
     [],
   );
+}
+
+const RANK: Record<Verdict, number> = { fail: 0, informational: 1, "non-strict": 2, pass: 3 };
+
+// The HTTP/1.1 verdicts, which the HTTP/2 run must match or better, case by case.
+let http11Verdicts: Map<string, Verdict> | null = null;
+
+test(`${subject.name} as a server passes every conformance case`, {
+  timeout: 300_000,
+}, async () => {
+  const results = await playAll(false);
+  console.log(report(`Conformance, ${subject.name} as a server (fuzzing client)`, results));
+  http11Verdicts = new Map(results.map((r) => [r.id, r.verdict]));
+  assertNoFailure(results);
 });
+
+// RFC 8441: the same cases over HTTP/2 streams (h2c), for the subjects that serve it.
+if (subject.http2 === true) {
+  test(`${subject.name} as a server over HTTP/2 gives no case a worse verdict than over HTTP/1.1`, {
+    timeout: 300_000,
+  }, async () => {
+    const results = await playAll(true, openH2Session);
+    console.log(report(`Conformance, ${subject.name} as a server over HTTP/2`, results));
+    assertNoFailure(results);
+    assert.ok(http11Verdicts !== null, "the HTTP/1.1 run comes first");
+    // A "failed before echoing" case (non-strict) may pass over HTTP/2,
+    // whose DATA frames arrive one by one where TCP coalesces the writes
+    // (docs/http2.md); no verdict may be worse than over HTTP/1.1.
+    const worse = results
+      .filter((r) => RANK[r.verdict] < RANK[http11Verdicts!.get(r.id) ?? "fail"])
+      .map((r) => `${r.id}: ${r.verdict} over HTTP/2, ${http11Verdicts!.get(r.id)} over HTTP/1.1`);
+    assert.deepEqual(worse, []);
+  });
+}
 
 // Registered last, so it runs after the hooks above: every socket, server and
 // timer this file opened must be gone by then.

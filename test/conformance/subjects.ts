@@ -25,13 +25,20 @@ export interface EchoServer {
 
 export interface Subject {
   name: string;
-  /** Starts an echo server on 127.0.0.1 with this permessage-deflate setting. */
-  startServer(deflate: SubjectDeflate): Promise<EchoServer>;
+  /** Whether it speaks WebSockets over HTTP/2 (RFC 8441). */
+  http2?: boolean;
+  /**
+   * Starts an echo server on 127.0.0.1 with this permessage-deflate setting;
+   * `http2`: one that also serves HTTP/2 with prior knowledge (RFC 8441).
+   */
+  startServer(deflate: SubjectDeflate, options?: { http2?: boolean }): Promise<EchoServer>;
   /**
    * Connects to `url`, echoes every message until the connection closes,
-   * then resolves with whether it ever opened. Never rejects.
+   * then resolves with whether it ever opened. Never rejects. With
+   * `http2`, connects over HTTP/2 (RFC 8441; h2c for `ws://`); a subject
+   * without HTTP/2 throws.
    */
-  runClient(url: string, deflate: SubjectDeflate): Promise<{ opened: boolean }>;
+  runClient(url: string, deflate: SubjectDeflate, http2?: boolean): Promise<{ opened: boolean }>;
 }
 
 type WsDeflate = boolean | Record<string, number | boolean>;
@@ -76,7 +83,8 @@ export const wsSubject: Subject = {
         }),
     };
   },
-  runClient(url, deflate) {
+  runClient(url, deflate, http2) {
+    if (http2 === true) throw new Error("ws has no WebSocket over HTTP/2 client");
     return new Promise((resolve) => {
       let opened = false;
       const ws = new WebSocket(url, {
@@ -96,7 +104,8 @@ export const wsSubject: Subject = {
 /** websockets-ts, configured the way a user would: `compression` or an explicit factory. */
 export const oursSubject: Subject = {
   name: "websockets-ts",
-  async startServer(deflate) {
+  http2: true,
+  async startServer(deflate, options = {}) {
     const extensions =
       typeof deflate === "object"
         ? {
@@ -108,13 +117,20 @@ export const oursSubject: Subject = {
       async (ws) => {
         for await (const message of ws) await ws.send(message);
       },
-      { host: "127.0.0.1", port: 0, maxSize: MAX_SIZE, logger: false, ...extensions },
+      {
+        host: "127.0.0.1",
+        port: 0,
+        maxSize: MAX_SIZE,
+        logger: false,
+        http2: options.http2 === true,
+        ...extensions,
+      },
     );
     const address = server.address;
     if (address === null || !("port" in address)) throw new Error("unexpected address");
     return { port: address.port, close: () => server.close() };
   },
-  async runClient(url, deflate) {
+  async runClient(url, deflate, http2) {
     const extensions =
       typeof deflate === "object"
         ? {
@@ -128,6 +144,7 @@ export const oursSubject: Subject = {
         maxSize: MAX_SIZE,
         logger: false,
         openTimeout: 5000,
+        http2: http2 === true,
         ...extensions,
       });
     } catch {

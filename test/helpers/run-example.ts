@@ -23,7 +23,26 @@ export async function runExample(
   env: Record<string, string> = {},
   timeoutMs = 30_000,
 ): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", join(EXAMPLES, name), ...args], {
+  return runProgram(
+    process.execPath,
+    ["--import", "tsx", join(EXAMPLES, name), ...args],
+    env,
+    timeoutMs,
+  );
+}
+
+/**
+ * Runs `command` with `args` and `env` added to this process's environment;
+ * killed after `timeoutMs`. Resolves with its exit code and its stdout and
+ * stderr, interleaved.
+ */
+export async function runProgram(
+  command: string,
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 30_000,
+): Promise<{ code: number | null; output: string }> {
+  const child = spawn(command, args, {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -246,6 +246,7 @@ const VALUED: Record<string, RegExp> = {
     /^\d+ send\(\) calls wait for the write buffer to drain \(\d+ bytes buffered, writeLimit \d+\): /,
   sendLost: /^a send failed and nothing awaited it, so the message is lost: \S/,
   unreadAfterLoop: /^reading paused: \d+ messages wait unread since a for await loop /,
+  http2Fallback: /^! falling back to HTTP\/1\.1: \S/,
 };
 
 for (const [kind, createSink] of Object.entries(SINKS)) {
@@ -1001,6 +1002,33 @@ for (const [kind, createSink] of Object.entries(SINKS)) {
         assert.equal(record.level, "info");
         assertNoConnectionFields(record, "websockets.client");
       }
+    });
+
+    test("DEBUG ! falling back to HTTP/1.1: <why> when a wss:// server's ALPN doesn't pick h2", async () => {
+      const s = makeSink();
+      const c = makeSink();
+      const server = await serve(async () => {}, {
+        host: HOST,
+        port: 0,
+        tls: { key, cert },
+        logger: s.logger,
+      });
+      const { port } = server.address as { port: number };
+      const ws = await connect(`wss://localhost:${port}/`, {
+        http2: "auto",
+        tls: { ca: cert },
+        logger: c.logger,
+      });
+      await ws.closed;
+      await server.close();
+      const fallback = c.records().filter((r) => r.msg.startsWith("! falling back to HTTP/1.1: "));
+      assert.equal(fallback.length, 1);
+      assert.equal(fallback[0].level, "debug");
+      assert.match(
+        fallback[0].msg,
+        new RegExp(`localhost:${port} doesn't speak HTTP/2: TLS ALPN chose`),
+      );
+      assert.equal(fallback[0].fields.reason, "alpn");
     });
 
     test("logContext adds fields once the handshake completes: the X-Forwarded-For recipe, both sides", async () => {
