@@ -75,7 +75,7 @@ import {
   type SendOptions,
 } from "./options.ts";
 import { RESOLVED } from "./promises.ts";
-import { addressOf, describeAddress, disableNagle, listen } from "./transport.ts";
+import { AddressCache, describeAddress, disableNagle, listen } from "./transport.ts";
 import { PAUSED_BY_QUEUE, sendMessage, sendPong, Writer } from "./writer.ts";
 
 export type { Data } from "./messages.ts";
@@ -131,11 +131,8 @@ export class Connection<P extends Protocol = Protocol> {
 
   /** The queue of messages received. @internal */
   readonly queue: MessageQueue;
-  // Looked up on first use (a net.Socket keeps a copy of each address it
-  // was asked for, ~150 bytes per connection), and at the latest before the
-  // transport is ended or destroyed: it forgets them then. `undefined`: not yet.
-  #remoteAddress: Address | null | undefined = undefined;
-  #localAddress: Address | null | undefined = undefined;
+  // The transport's addresses, created on first read (see transport.ts).
+  #addresses: AddressCache | null = null;
 
   /** Keepalive and pings, created on first need. @internal */
   keepalive: Keepalive | null = null;
@@ -268,34 +265,22 @@ export class Connection<P extends Protocol = Protocol> {
    * open to be sure to have it.
    */
   get remoteAddress(): Address | null {
-    const address = this.#remoteAddress;
-    return address === undefined ? this.readAddress("remote") : address;
+    return this.addresses().get(this.writer.transport, "remote");
   }
 
-  /**
-   * Local address, or `null` when the transport doesn't tell. Known after
-   * the connection closes, with the same exception as {@link remoteAddress}.
-   */
+  /** Local address, or `null` when the transport doesn't tell; kept like {@link remoteAddress}. */
   get localAddress(): Address | null {
-    const address = this.#localAddress;
-    return address === undefined ? this.readAddress("local") : address;
-  }
-
-  private readAddress(which: "remote" | "local"): Address | null {
-    const transport = this.writer.transport;
-    const address = addressOf(transport, which);
-    // A socket that isn't connected yet may tell later; a destroyed one never.
-    if (address !== null || transport.destroyed) {
-      if (which === "remote") this.#remoteAddress = address;
-      else this.#localAddress = address;
-    }
-    return address;
+    return this.addresses().get(this.writer.transport, "local");
   }
 
   /** Reads the addresses while the socket still knows them: before it's ended or destroyed. @internal */
   keepAddresses(): void {
-    if (this.#remoteAddress === undefined) this.readAddress("remote");
-    if (this.#localAddress === undefined) this.readAddress("local");
+    this.addresses().keep(this.writer.transport);
+  }
+
+  private addresses(): AddressCache {
+    this.#addresses ??= new AddressCache();
+    return this.#addresses;
   }
 
   /** The subprotocol negotiated by the handshake, or `null`. */

@@ -35,6 +35,39 @@ export function addressOf(transport: Duplex, which: "remote" | "local"): Address
   return null;
 }
 
+/**
+ * A connection's addresses, read from its transport on first use and kept:
+ * a net.Socket forgets them once it is ended or destroyed, so the
+ * connection also reads them just before (`keep`). Caching them here rather
+ * than asking the socket each time matters too: a net.Socket keeps a copy
+ * of each address it was asked for (~150 bytes). Created on first read, so
+ * an idle connection nobody asked about pays nothing. @internal
+ */
+export class AddressCache {
+  // `undefined`: not known yet.
+  #remote: Address | null | undefined = undefined;
+  #local: Address | null | undefined = undefined;
+
+  /** The transport's remote or local address, or `null` when it doesn't tell. */
+  get(transport: Duplex, which: "remote" | "local"): Address | null {
+    const known = which === "remote" ? this.#remote : this.#local;
+    if (known !== undefined) return known;
+    const address = addressOf(transport, which);
+    // A socket that isn't connected yet may tell later; a destroyed one never.
+    if (address !== null || transport.destroyed) {
+      if (which === "remote") this.#remote = address;
+      else this.#local = address;
+    }
+    return address;
+  }
+
+  /** Reads both addresses while the transport still knows them. */
+  keep(transport: Duplex): void {
+    this.get(transport, "remote");
+    this.get(transport, "local");
+  }
+}
+
 /** `127.0.0.1:8765`, `[::1]:8765`, a Unix socket's path, or `unknown` for `null`. */
 export function describeAddress(address: Address | null): string {
   if (address === null) return "unknown";

@@ -5,7 +5,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { describe, it } from "node:test";
-import { addressOf, describeAddress, disableNagle } from "../../src/node/transport.ts";
+import {
+  AddressCache,
+  addressOf,
+  describeAddress,
+  disableNagle,
+} from "../../src/node/transport.ts";
 import { checkLeaksAfterAll } from "../helpers/no-leaks.ts";
 
 checkLeaksAfterAll();
@@ -66,6 +71,39 @@ describe("addressOf", () => {
     // Not a socket: nothing to disable, and no error.
     disableNagle(stream);
     stream.destroy();
+  });
+});
+
+describe("AddressCache", () => {
+  it("keeps both addresses read before the socket was destroyed", async () => {
+    const { client, accepted, close } = await connected(
+      (server, ready) => server.listen(0, "127.0.0.1", ready),
+      (server) => tcpConnect((server.address() as { port: number }).port, "127.0.0.1"),
+    );
+    const serverPort = (accepted.address() as { port: number }).port;
+    const clientPort = (client.address() as { port: number }).port;
+    const cache = new AddressCache();
+    cache.keep(accepted);
+    await close();
+    // Why keep() exists: a socket never asked doesn't know once destroyed.
+    assert.equal(addressOf(client, "remote"), null);
+    assert.deepEqual(cache.get(accepted, "remote"), { host: "127.0.0.1", port: clientPort });
+    assert.deepEqual(cache.get(accepted, "local"), { host: "127.0.0.1", port: serverPort });
+  });
+
+  it("asks again while a transport doesn't tell, and remembers null once it's destroyed", () => {
+    const stream = new PassThrough();
+    const cache = new AddressCache();
+    assert.equal(cache.get(stream, "remote"), null);
+    // Not cached: a socket still connecting may tell later.
+    (stream as unknown as { remoteAddress: string; remotePort: number }).remoteAddress = "::1";
+    (stream as unknown as { remoteAddress: string; remotePort: number }).remotePort = 9;
+    assert.deepEqual(cache.get(stream, "remote"), { host: "::1", port: 9 });
+    stream.destroy();
+    assert.equal(cache.get(stream, "local"), null);
+    (stream as unknown as { localAddress: string; localPort: number }).localAddress = "::1";
+    (stream as unknown as { localAddress: string; localPort: number }).localPort = 9;
+    assert.equal(cache.get(stream, "local"), null, "null is kept once destroyed");
   });
 });
 
