@@ -75,9 +75,23 @@ export function copyMasked(
   phase: number,
 ): void {
   if (length < WORD_MASK_THRESHOLD) {
-    for (let i = 0; i < length; i++) {
-      dst[dstStart + i] = src[srcStart + i] ^ key[keyOffset + ((phase + i) & 3)];
+    // The key's bytes in locals, four bytes a turn: the small messages of
+    // a chat or a game come through here, one per frame.
+    const k0 = key[keyOffset + (phase & 3)];
+    const k1 = key[keyOffset + ((phase + 1) & 3)];
+    const k2 = key[keyOffset + ((phase + 2) & 3)];
+    const k3 = key[keyOffset + ((phase + 3) & 3)];
+    const quads = length & ~3;
+    let i = 0;
+    for (; i < quads; i += 4) {
+      dst[dstStart + i] = src[srcStart + i] ^ k0;
+      dst[dstStart + i + 1] = src[srcStart + i + 1] ^ k1;
+      dst[dstStart + i + 2] = src[srcStart + i + 2] ^ k2;
+      dst[dstStart + i + 3] = src[srcStart + i + 3] ^ k3;
     }
+    if (i < length) dst[dstStart + i] = src[srcStart + i] ^ k0;
+    if (i + 1 < length) dst[dstStart + i + 1] = src[srcStart + i + 1] ^ k1;
+    if (i + 2 < length) dst[dstStart + i + 2] = src[srcStart + i + 2] ^ k2;
     return;
   }
   const srcAddress = src.byteOffset + srcStart;

@@ -34,7 +34,7 @@ describe("copyMasked", () => {
     // alignments the copy then mask in place; both past the threshold (48).
     for (let srcOffset = 0; srcOffset < 4; srcOffset++) {
       for (let dstOffset = 0; dstOffset < 4; dstOffset++) {
-        for (const length of [0, 1, 5, 47, 48, 49, 64, 67, 97, 131, 200, 255]) {
+        for (const length of [0, 1, 2, 3, 5, 6, 7, 32, 47, 48, 49, 64, 67, 97, 131, 200, 255]) {
           for (let phase = 0; phase < 4; phase++) {
             to.fill(0xee);
             copyMasked(from, srcOffset, to, dstOffset, length, KEY, 0, phase);
