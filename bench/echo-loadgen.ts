@@ -46,6 +46,32 @@ export type LoadResult =
     }
   | { type: "handshakes"; handshakes: number; failures: number; seconds: number; cpu: number };
 
+/** `loadgen subscribe`: the subscribers of bench/topics.ts. */
+export interface SubscribeJob {
+  port: number;
+  subscribers: number;
+  rounds: number;
+  burst: number;
+  /** The server's pid, to read its CPU time. */
+  serverPid?: number;
+  /** Offer permessage-deflate: asking for server_no_context_takeover (`shared`) or not (`own`). */
+  deflate?: "shared" | "own";
+}
+
+export interface SubscribeResult {
+  subscribers: number;
+  /** Subscribers x burst / the time until every one had the whole burst. */
+  per_second: number;
+  /** The generator's CPU share while it waited for the rounds, then the burst (near 1: it is the bottleneck). */
+  round_cpu: number;
+  burst_cpu: number;
+  /** The server's CPU time per message delivered to one subscriber, one at a time and in the burst. */
+  server_round_ns: number;
+  server_burst_ns: number;
+  p50_us: number | null;
+  p99_us: number | null;
+}
+
 /** Which CPUs the generator and the servers run on, when they can be kept apart. */
 export interface Pinning {
   generator: string | null;
@@ -119,8 +145,28 @@ function argv(job: LoadJob): string[] {
 
 /** Runs one job in a fresh generator process, bounded by its duration plus a margin. */
 export function runLoadgen(bin: string, cpu: string | null, job: LoadJob): Promise<LoadResult> {
-  const { command, args } = pinned(cpu, bin, argv(job));
   const limitMs = ("warmupMs" in job ? job.warmupMs : 0) + job.durationMs + 30_000;
+  return runJson<LoadResult>(pinned(cpu, bin, argv(job)), limitMs);
+}
+
+/** Runs `loadgen subscribe` in a fresh process, bounded as each of its rounds is (30 s, plus 200 µs per message delivered). */
+export function runSubscribers(
+  bin: string,
+  cpu: string | null,
+  job: SubscribeJob,
+): Promise<SubscribeResult> {
+  const { port, subscribers, rounds, burst, serverPid, deflate } = job;
+  const args = ["subscribe", port, subscribers, rounds, burst, serverPid ?? 0].map(String);
+  if (deflate !== undefined) args.push(`deflate-${deflate}`);
+  const roundMs = (messages: number) => 30_000 + (messages * subscribers) / 5;
+  const limitMs = 120_000 + (rounds + 10) * roundMs(1) + 6 * roundMs(burst);
+  return runJson<SubscribeResult>(pinned(cpu, bin, args), limitMs);
+}
+
+function runJson<T>(
+  { command, args }: { command: string; args: string[] },
+  limitMs: number,
+): Promise<T> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
@@ -143,7 +189,7 @@ export function runLoadgen(bin: string, cpu: string | null, job: LoadJob): Promi
         return;
       }
       try {
-        resolve(JSON.parse(out) as LoadResult);
+        resolve(JSON.parse(out) as T);
       } catch {
         reject(new Error(`loadgen printed no JSON: ${JSON.stringify(out.slice(0, 200))}`));
       }

@@ -10,12 +10,25 @@
  *
  *   loadgen throughput PORT SIZE CONNS INFLIGHT WARMUP_MS DURATION_MS [text] [deflate] [tls]
  *   loadgen handshakes PORT CONCURRENCY DURATION_MS [tls]
+ *   loadgen subscribe PORT SUBSCRIBERS ROUNDS BURST [SERVER_PID] [deflate-shared|deflate-own]
  *
  * `text` sends text messages (binary otherwise). `deflate` offers
  * permessage-deflate with client_no_context_takeover, so one compressed
  * frame, built once, is valid every time (RFC 7692 §7.1.1.1); the server
  * compresses its echoes as it negotiated. `tls` speaks TLS (OpenSSL, no
  * certificate check: the servers are ours, on loopback).
+ *
+ * `subscribe` holds the subscribers of bench/topics.ts: SUBSCRIBERS
+ * connections to `/`, then one to `/control` that asks `count` until the
+ * server has them all subscribed, then, for 10 warm-up rounds and ROUNDS
+ * measured ones, sends `pub 1` and times until every subscriber has one more
+ * message; then, after a warm-up one, 5 times `pub BURST` and the time until
+ * every subscriber has them all (the median).
+ * With SERVER_PID, it also reads the server's CPU time around both. The
+ * subscribers offer permessage-deflate with `deflate-shared` (asking for
+ * server_no_context_takeover, so the server can compress once for all) or
+ * `deflate-own` (context takeover: the server compresses per subscriber);
+ * messages are counted, not decompressed.
  *
  * Prints one JSON object on stdout. Connects only to 127.0.0.1. Every loop
  * is bounded by a deadline; failures are counted, and too many end the job.
@@ -25,6 +38,7 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -42,6 +56,7 @@
 #include <zlib.h>
 
 #define MAX_CONNS 4096
+#define MAX_SUBSCRIBERS 16384
 #define HEAD_MAX 16384
 #define CLOSE_WAIT_NS (5LL * 1000000000LL)
 #define OPEN_WAIT_NS (10LL * 1000000000LL)
@@ -74,6 +89,9 @@ struct conn {
   int close_sent;
   int want_out;
   int64_t started;
+  /* subscribe: the control connection (its data payloads are kept in ctrl), and messages received. */
+  int control;
+  uint64_t messages;
 };
 
 static int epfd;
@@ -91,7 +109,13 @@ static uint64_t nsamples;
 static uint64_t failures;
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
 static int use_deflate;
+/* The Sec-WebSocket-Extensions line offered, if any (`deflate`, `deflate-shared`, `deflate-own`). */
+static const char *offer = "";
 static SSL_CTX *tls_ctx;
+/* subscribe: every subscriber is waited for until it has `sub_target` messages. */
+static uint64_t sub_target;
+static int sub_remaining;
+static int control_replied;
 
 static int64_t now_ns(void) {
   struct timespec ts;
@@ -323,13 +347,10 @@ static void upgrade_request(struct conn *c) {
   key[24] = 0;
   key[21] = 'A'; /* 16 bytes encode to 22 characters whose last carries 4 zero bits */
   int n = snprintf(req, sizeof req,
-                   "GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+                   "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
                    "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
                    "Sec-WebSocket-Version: 13\r\n%s\r\n",
-                   port, key,
-                   use_deflate ? "Sec-WebSocket-Extensions: permessage-deflate; "
-                                 "client_no_context_takeover\r\n"
-                               : "");
+                   c->control ? "/control" : "/", port, key, c->control ? "" : offer);
   queue_out(c, (const uint8_t *)req, (size_t)n);
   c->phase = UPGRADING;
 }
@@ -337,6 +358,11 @@ static void upgrade_request(struct conn *c) {
 /* A complete data message arrived: count it, time it, send the next one. */
 static void on_message(struct conn *c) {
   received++;
+  if (c->control) {
+    control_replied = 1;
+    return;
+  }
+  if (++c->messages == sub_target) sub_remaining--;
   if (c->ring_count > 0) {
     int64_t rtt = now_ns() - c->sent_at[c->ring_head];
     c->ring_head = (c->ring_head + 1) % inflight;
@@ -401,7 +427,7 @@ static void parse_frames(struct conn *c, const uint8_t *p, size_t n) {
       c->skip = len;
     }
     size_t take = c->skip < n ? (size_t)c->skip : n;
-    if (c->opcode >= 0x8 && c->ctrl_len + take <= sizeof c->ctrl) {
+    if ((c->opcode >= 0x8 || c->control) && c->ctrl_len + take <= sizeof c->ctrl) {
       memcpy(c->ctrl + c->ctrl_len, p, take);
       c->ctrl_len += take;
     }
@@ -425,7 +451,7 @@ static int on_head(struct conn *c, const uint8_t *p, size_t n) {
   for (size_t i = scan_from; i + 3 < c->head_len; i++) {
     if (memcmp(c->head + i, "\r\n\r\n", 4) == 0) {
       if (c->head_len < 12 || memcmp(c->head, "HTTP/1.1 101", 12) != 0) return -1;
-      if (use_deflate && memmem(c->head, i, "permessage-deflate", 18) == NULL) {
+      if (*offer != 0 && !c->control && memmem(c->head, i, "permessage-deflate", 18) == NULL) {
         fprintf(stderr, "loadgen: the server did not accept permessage-deflate\n");
         return -1;
       }
@@ -492,6 +518,26 @@ static int service(struct conn *c, uint32_t events, void (*opened)(struct conn *
   return 0;
 }
 
+/* One round of events while connections open, counting those that did; -1 on a failure or late. */
+static int opening_step(int *open_count, int64_t deadline, void (*opened)(struct conn *)) {
+  if (now_ns() > deadline) {
+    fprintf(stderr, "loadgen: only %d of %d connections opened in time\n", *open_count, nconns);
+    return -1;
+  }
+  struct epoll_event events[256];
+  int k = epoll_wait(epfd, events, 256, 100);
+  for (int i = 0; i < k; i++) {
+    struct conn *c = events[i].data.ptr;
+    enum phase before = c->phase;
+    if (service(c, events[i].events, opened) < 0) {
+      fprintf(stderr, "loadgen: a connection failed while opening\n");
+      return -1;
+    }
+    if (before != OPEN && c->phase == OPEN) (*open_count)++;
+  }
+  return 0;
+}
+
 static void opened_throughput(struct conn *c) {
   (void)c;
 }
@@ -539,20 +585,7 @@ static int run_throughput(int size, int count, int warmup_ms, int duration_ms, i
   int64_t deadline = now_ns() + OPEN_WAIT_NS;
   int open_count = 0;
   while (open_count < nconns) {
-    if (now_ns() > deadline) {
-      fprintf(stderr, "loadgen: only %d of %d connections opened in time\n", open_count, nconns);
-      return 1;
-    }
-    int k = epoll_wait(epfd, events, 256, 100);
-    for (int i = 0; i < k; i++) {
-      struct conn *c = events[i].data.ptr;
-      enum phase before = c->phase;
-      if (service(c, events[i].events, opened_throughput) < 0) {
-        fprintf(stderr, "loadgen: a connection failed while opening\n");
-        return 1;
-      }
-      if (before != OPEN && c->phase == OPEN) open_count++;
-    }
+    if (opening_step(&open_count, deadline, opened_throughput) < 0) return 1;
   }
   for (int i = 0; i < nconns; i++) {
     send_messages(&conns[i], inflight);
@@ -657,6 +690,180 @@ static int run_handshakes(int concurrency, int duration_ms) {
   return 0;
 }
 
+/* --- subscribe: the subscribers of bench/topics.ts ------------------------------------------ */
+
+#define SUB_OPENING_MAX 128
+#define SUB_OPEN_WAIT_NS (60LL * 1000000000LL)
+#define SUB_ROUND_WAIT_NS (30LL * 1000000000LL)
+#define SUB_WARMUP 10
+#define SUB_BURSTS 5
+
+static int cmp_ns(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Services events until `done()` holds or the deadline passes; -1 if a connection failed. */
+static int sub_wait(int (*done)(void), int64_t deadline) {
+  struct epoll_event events[256];
+  while (!done()) {
+    if (now_ns() > deadline) return -1;
+    int k = epoll_wait(epfd, events, 256, 100);
+    for (int i = 0; i < k; i++) {
+      struct conn *c = events[i].data.ptr;
+      if (c->phase == DONE) continue;
+      if (service(c, events[i].events, NULL) != 0) return -1;
+    }
+  }
+  return 0;
+}
+
+static int all_delivered(void) {
+  return sub_remaining == 0;
+}
+
+static int control_answered(void) {
+  return control_replied;
+}
+
+/* Sends a text command on the control connection, as a masked frame. */
+static void control_send(struct conn *c, const char *command) {
+  uint8_t buf[64];
+  control_replied = 0;
+  queue_out(c, buf, build_frame(buf, 0x1, (const uint8_t *)command, strlen(command)));
+  if (flush_out(c) < 0) die("write");
+}
+
+/*
+ * Sends `command` (publishing `messages`) and waits until every subscriber has `sub_target`
+ * messages; returns the nanoseconds it took. A slow server (ws's loop, 10,000 subscribers, a busy
+ * machine) gets 200 µs per message delivered on top of the 30 s.
+ */
+static int64_t sub_round(struct conn *control, const char *command, int messages) {
+  sub_remaining = nconns - 1;
+  int64_t t0 = now_ns();
+  control_send(control, command);
+  int64_t allowance = (int64_t)messages * sub_remaining * 200000LL;
+  if (sub_wait(all_delivered, t0 + SUB_ROUND_WAIT_NS + allowance) < 0) {
+    fprintf(stderr, "loadgen: %d subscribers short of %llu messages\n", sub_remaining,
+            (unsigned long long)sub_target);
+    exit(1);
+  }
+  return now_ns() - t0;
+}
+
+/*
+ * CPU time of process `pid` (every thread) in nanoseconds, from /proc/PID/task/TID/schedstat;
+ * 0 without a pid. The server's CPU per message delivered doesn't depend on how busy the
+ * machine is, unlike its latency.
+ */
+static int64_t process_cpu_ns(int pid) {
+  if (pid <= 0) return 0;
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/task", pid);
+  DIR *dir = opendir(path);
+  if (dir == NULL) return 0;
+  int64_t total = 0;
+  struct dirent *entry;
+  while ((entry = readdir(dir)) != NULL) {
+    if (entry->d_name[0] == '.') continue;
+    char file[300];
+    snprintf(file, sizeof file, "/proc/%d/task/%s/schedstat", pid, entry->d_name);
+    FILE *f = fopen(file, "r");
+    if (f == NULL) continue;
+    long long ns = 0;
+    if (fscanf(f, "%lld", &ns) == 1) total += ns;
+    fclose(f);
+  }
+  closedir(dir);
+  return total;
+}
+
+static int run_subscribe(int subscribers, int rounds, int burst, int server_pid) {
+  nconns = subscribers + 1;
+  conns = calloc((size_t)nconns, sizeof *conns);
+  samples = malloc(sizeof *samples * (size_t)(rounds > 0 ? rounds : 1));
+  if (conns == NULL || samples == NULL) die("malloc");
+  /* A few connections at a time: a burst of 10,000 SYNs overflows the server's accept backlog. */
+  int64_t deadline = now_ns() + SUB_OPEN_WAIT_NS;
+  int next = 0, opened = 0;
+  struct epoll_event events[256];
+  while (opened < nconns) {
+    while (next < nconns && next - opened < SUB_OPENING_MAX) {
+      /* The last one drives the run; it connects once every subscriber is open. */
+      if (next == subscribers && opened < subscribers) break;
+      if (open_conn(&conns[next]) < 0) die("connect");
+      conns[next].control = next == subscribers;
+      next++;
+    }
+    if (opening_step(&opened, deadline, NULL) < 0) return 1;
+  }
+  struct conn *control = &conns[subscribers];
+  /* Subscribing may take the server a moment (a backplane): ask until it counts them all. */
+  char want[16];
+  snprintf(want, sizeof want, "%d", subscribers);
+  for (int attempt = 0;; attempt++) {
+    control_send(control, "count");
+    if (sub_wait(control_answered, now_ns() + SUB_ROUND_WAIT_NS) < 0) die("count");
+    if (control->ctrl_len == strlen(want) && memcmp(control->ctrl, want, control->ctrl_len) == 0)
+      break;
+    if (attempt == 200) {
+      fprintf(stderr, "loadgen: the server counts %.*s subscribers, not %s\n",
+              (int)control->ctrl_len, control->ctrl, want);
+      return 1;
+    }
+    epoll_wait(epfd, events, 1, 50);
+  }
+  char command[32];
+  snprintf(command, sizeof command, "pub %d", burst);
+  /* Warm-up, bursts included: a server's first burst pays for its JIT compiling that path. */
+  for (int round = 0; round < SUB_WARMUP; round++) {
+    sub_target++;
+    sub_round(control, "pub 1", 1);
+  }
+  sub_target += (uint64_t)burst;
+  sub_round(control, command, burst);
+  double cpu0 = cpu_seconds();
+  int64_t server0 = process_cpu_ns(server_pid);
+  int64_t busy = 0;
+  for (int round = 0; round < rounds; round++) {
+    sub_target++;
+    int64_t ns = sub_round(control, "pub 1", 1);
+    samples[nsamples++] = (uint32_t)(ns / 1000);
+    busy += ns;
+  }
+  double round_cpu = cpu_seconds() - cpu0;
+  int64_t round_server = process_cpu_ns(server_pid) - server0;
+  /* The median burst; CPU over all of them. */
+  int64_t bursts[SUB_BURSTS];
+  cpu0 = cpu_seconds();
+  server0 = process_cpu_ns(server_pid);
+  int64_t burst_total = 0;
+  for (int i = 0; i < SUB_BURSTS; i++) {
+    sub_target += (uint64_t)burst;
+    bursts[i] = sub_round(control, command, burst);
+    burst_total += bursts[i];
+  }
+  double burst_cpu = cpu_seconds() - cpu0;
+  int64_t burst_server = (process_cpu_ns(server_pid) - server0) / SUB_BURSTS;
+  qsort(bursts, SUB_BURSTS, sizeof *bursts, cmp_ns);
+  int64_t burst_ns = bursts[SUB_BURSTS / 2];
+  for (int i = 0; i < nconns; i++) close_conn(&conns[i]);
+  /* *_cpu: this process's CPU share while waiting (near 1 would mean it is the bottleneck);
+     server_*_ns: the server's CPU time per message delivered to one subscriber. */
+  printf("{\"type\":\"subscribe\",\"subscribers\":%d,\"rounds\":%d,\"burst\":%d,"
+         "\"burst_seconds\":%.6f,\"per_second\":%.0f,\"round_cpu\":%.4f,\"burst_cpu\":%.4f,"
+         "\"server_round_ns\":%.1f,\"server_burst_ns\":%.1f",
+         subscribers, rounds, burst, burst_ns / 1e9,
+         burst_ns > 0 ? (double)subscribers * burst / (burst_ns / 1e9) : 0,
+         busy > 0 ? round_cpu / (busy / 1e9) : 0, burst_total > 0 ? burst_cpu / (burst_total / 1e9) : 0,
+         rounds > 0 ? (double)round_server / ((double)rounds * subscribers) : 0,
+         (double)burst_server / ((double)burst * subscribers));
+  print_percentiles();
+  printf("}\n");
+  return 0;
+}
+
 static int arg(char **argv, int i) {
   char *end;
   long v = strtol(argv[i], &end, 10);
@@ -667,6 +874,16 @@ static int arg(char **argv, int i) {
   return (int)v;
 }
 
+/* A count from 1 to `max`, or exit naming it. */
+static int count_arg(char **argv, int i, int max, const char *name) {
+  int v = arg(argv, i);
+  if (v < 1 || v > max) {
+    fprintf(stderr, "loadgen: %s must be 1..%d\n", name, max);
+    exit(2);
+  }
+  return v;
+}
+
 int main(int argc, char **argv) {
   epfd = epoll_create1(0);
   if (epfd < 0) die("epoll_create1");
@@ -674,7 +891,14 @@ int main(int argc, char **argv) {
   int text = 0;
   for (int i = 2; i < argc; i++) {
     if (strcmp(argv[i], "text") == 0) text = 1;
-    else if (strcmp(argv[i], "deflate") == 0) use_deflate = 1;
+    else if (strcmp(argv[i], "deflate") == 0) {
+      use_deflate = 1;
+      offer = "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover\r\n";
+    } else if (strcmp(argv[i], "deflate-shared") == 0) {
+      offer = "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n";
+    } else if (strcmp(argv[i], "deflate-own") == 0) {
+      offer = "Sec-WebSocket-Extensions: permessage-deflate\r\n";
+    }
     else if (strcmp(argv[i], "tls") == 0) {
       tls_ctx = SSL_CTX_new(TLS_client_method());
       if (tls_ctx == NULL) die("SSL_CTX_new");
@@ -694,16 +918,19 @@ int main(int argc, char **argv) {
   }
   if (argc >= 5 && strcmp(argv[1], "handshakes") == 0) {
     port = arg(argv, 2);
-    int concurrency = arg(argv, 3);
-    if (concurrency < 1 || concurrency > MAX_CONNS) {
-      fprintf(stderr, "loadgen: concurrency must be 1..%d\n", MAX_CONNS);
-      return 2;
-    }
-    return run_handshakes(concurrency, arg(argv, 4));
+    return run_handshakes(count_arg(argv, 3, MAX_CONNS, "concurrency"), arg(argv, 4));
+  }
+  if (argc >= 6 && strcmp(argv[1], "subscribe") == 0) {
+    port = arg(argv, 2);
+    int subscribers = count_arg(argv, 3, MAX_SUBSCRIBERS, "subscribers");
+    int pid = argc >= 7 && argv[6][0] >= '0' && argv[6][0] <= '9' ? arg(argv, 6) : 0;
+    return run_subscribe(subscribers, arg(argv, 4), arg(argv, 5), pid);
   }
   fprintf(stderr,
           "usage: loadgen throughput PORT SIZE CONNS INFLIGHT WARMUP_MS DURATION_MS [text] "
           "[deflate] [tls]\n"
-          "       loadgen handshakes PORT CONCURRENCY DURATION_MS [tls]\n");
+          "       loadgen handshakes PORT CONCURRENCY DURATION_MS [tls]\n"
+          "       loadgen subscribe PORT SUBSCRIBERS ROUNDS BURST [SERVER_PID] "
+          "[deflate-shared|deflate-own]\n");
   return 2;
 }

@@ -10,6 +10,9 @@
  * `pub <n>` publishes n messages of 32 bytes to `t` at once.
  *
  * `ours` publishes with `server.publish()` (framed once); with
+ * COMPRESSION=deflate it negotiates permessage-deflate and publishes 512
+ * bytes of JSON (compressed once for subscribers that ask for
+ * server_no_context_takeover, per subscriber for the others); with
  * BACKPLANE=redis and REDIS_SOCKET it uses the Redis backplane, so several
  * of them on one Redis make one multi-process server. `ws` sends to each
  * client in a loop, as `ws` users write it.
@@ -20,7 +23,19 @@
 const impl = process.argv[2] ?? "ours";
 const host = process.env.HOST ?? "127.0.0.1";
 const port = Number(process.env.PORT ?? 0);
-const PAYLOAD = "x".repeat(32);
+// With COMPRESSION=deflate (ours only): permessage-deflate on, and 512
+// bytes of chat-like JSON to compress instead of 32 bytes.
+const deflate = process.env.COMPRESSION === "deflate";
+const PAYLOAD = deflate
+  ? JSON.stringify({
+      room: "lobby",
+      messages: Array.from({ length: 6 }, (_, i) => ({
+        user: `u${i}`,
+        text: `hello number ${i} from the bench`,
+        at: 1_700_000_000 + i,
+      })),
+    }).padEnd(512, " ")
+  : "x".repeat(32);
 
 function ready(boundPort: number): void {
   process.stdout.write(`listening ${boundPort}\n`);
@@ -48,7 +63,14 @@ async function startOurs(): Promise<void> {
         else for (let i = 0; i < Number(n); i++) server.publish("t", PAYLOAD);
       }
     },
-    { host, port, compression: null, pingInterval: null, backplane, logger: false },
+    {
+      host,
+      port,
+      compression: deflate ? "deflate" : null,
+      pingInterval: null,
+      backplane,
+      logger: false,
+    },
   );
   ready((server.address as { port: number }).port);
 }

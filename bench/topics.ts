@@ -3,12 +3,23 @@
  * message, and how many messages per second reach subscribers.
  *
  *   npm run bench -- topics [--subscribers 1000,10000] [--rounds 100]
- *                           [--burst 20] [--peers] [--redis] [--json]
+ *                           [--burst 20] [--trials 3] [--peers] [--redis]
+ *                           [--deflate] [--no-pin] [--json]
  *
  * One process: our `server.publish()` against `ws` (a loop over clients,
- * as ws users write it), Socket.IO (a room, bench/topics-socketio.ts) and,
- * with `--peers`, Bun's `server.publish()` (scripts/install-bench-peers.mjs
- * installs Bun). With `--redis`: our server, and Socket.IO with
+ * as ws users write it) and, with `--peers`, Bun's `server.publish()`
+ * (scripts/install-bench-peers.mjs installs Bun). Their subscribers are
+ * held by the C load generator (bench/loadgen.c `subscribe`), pinned to
+ * the other CPU than the server, so the receiving side is never the
+ * bottleneck; `--trials` runs alternate between the servers and the
+ * median is kept. The generator also reads the server's CPU time: CPU per
+ * message delivered depends much less on a busy machine than latency.
+ * `--deflate` adds ours with permessage-deflate publishing 512 bytes of
+ * JSON to subscribers that ask for server_no_context_takeover (compressed
+ * once for all) and to subscribers that don't (compressed per subscriber).
+ * Socket.IO (a room, bench/topics-socketio.ts) speaks its own protocol on
+ * top: its subscribers are Node sockets in this process, as are those of
+ * the Redis rows. With `--redis`: our server, and Socket.IO with
  * `@socket.io/redis-adapter`, as 1, 2 and 3 processes on one redis-server
  * (started here on a Unix socket), subscribers spread evenly, the
  * publisher on process 1.
@@ -33,6 +44,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { type ClientConnection, connect } from "../src/index.ts";
 import { RedisServer } from "../test-peers/helpers/redis-server.ts";
+import { buildLoadgen, choosePinning, pinned, runSubscribers } from "./echo-loadgen.ts";
 import { listPeers } from "./peers/installed.ts";
 
 const { values } = parseArgs({
@@ -42,6 +54,9 @@ const { values } = parseArgs({
     burst: { type: "string", default: "20" },
     peers: { type: "boolean", default: false },
     redis: { type: "boolean", default: false },
+    trials: { type: "string", default: "3" },
+    deflate: { type: "boolean", default: false },
+    "no-pin": { type: "boolean", default: false },
     json: { type: "boolean", default: false },
   },
 });
@@ -100,6 +115,10 @@ interface ServerSpec {
   command: string;
   args: string[];
   env?: Record<string, string>;
+  /** A CPU to pin the server to (`taskset`), or none. */
+  cpu?: string | null;
+  /** What the C generator's subscribers offer: permessage-deflate asking for server_no_context_takeover, or not. */
+  deflate?: "shared" | "own";
 }
 
 interface Running {
@@ -114,7 +133,8 @@ process.on("exit", () => {
 
 function start(spec: ServerSpec): Promise<Running> {
   return new Promise((resolve, reject) => {
-    const child = spawn(spec.command, spec.args, {
+    const { command, args } = pinned(spec.cpu ?? null, spec.command, spec.args);
+    const child = spawn(command, args, {
       cwd: root,
       env: { ...process.env, ...spec.env, HOST: "127.0.0.1", PORT: "0" },
       stdio: ["ignore", "pipe", "inherit"],
@@ -232,10 +252,15 @@ function percentile(sorted: number[], p: number): number {
 
 interface Result {
   server: string;
+  /** Who held the subscribers: the C generator or Node sockets in this process. */
+  held: "C" | "Node";
   subscribers: number;
   p50: number;
   p99: number;
   perSecond: number;
+  /** Server CPU per message delivered to one subscriber, µs: one at a time, in a burst (C generator only). */
+  cpuRound: number | null;
+  cpuBurst: number | null;
 }
 
 /** Subscribes `count` sockets spread over `ports`, then measures rounds and a burst. */
@@ -300,22 +325,111 @@ async function measure(
   for (const s of subscribers) s.socket.destroy();
   return {
     server: name,
+    held: "Node",
     subscribers: count,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     perSecond: (count * burst) / seconds,
+    cpuRound: null,
+    cpuBurst: null,
   };
+}
+
+// The C generator's largest CPU share while it waited, over the run: near 1, it was the bottleneck.
+let generatorShare = 0;
+
+const median = (values: number[]): number =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+/**
+ * Runs `specs` on the C generator, `trials` times each, alternating (the
+ * order reversed every other trial, so no server always runs first), and
+ * keeps the median of each figure.
+ */
+async function measureWithLoadgen(
+  bin: string,
+  generatorCpu: string | null,
+  specs: ServerSpec[],
+  count: number,
+): Promise<Result[]> {
+  const trials = new Map<string, Result[]>(specs.map((spec) => [spec.name, []]));
+  for (let trial = 0; trial < Number(values.trials); trial++) {
+    const order = trial % 2 === 0 ? specs : [...specs].reverse();
+    for (const spec of order) {
+      const running = await start(spec);
+      try {
+        const result = await runSubscribers(bin, generatorCpu, {
+          port: running.port,
+          subscribers: count,
+          rounds,
+          burst,
+          serverPid: running.child.pid,
+          deflate: spec.deflate,
+        });
+        generatorShare = Math.max(generatorShare, result.round_cpu, result.burst_cpu);
+        trials.get(spec.name)!.push({
+          server: spec.name,
+          held: "C",
+          subscribers: count,
+          p50: (result.p50_us ?? Number.NaN) / 1000,
+          p99: (result.p99_us ?? Number.NaN) / 1000,
+          perSecond: result.per_second,
+          cpuRound: result.server_round_ns / 1000,
+          cpuBurst: result.server_burst_ns / 1000,
+        });
+      } catch (error) {
+        // One failed trial (a server too slow for the round's time limit) leaves the others.
+        console.error(`topics: ${spec.name}, ${count} subscribers: ${(error as Error).message}`);
+      } finally {
+        await stop(running);
+      }
+    }
+  }
+  return specs.flatMap((spec) => {
+    const all = trials.get(spec.name)!;
+    if (all.length === 0) return [];
+    const of = (pick: (r: Result) => number) => median(all.map(pick));
+    const result: Result = {
+      server: spec.name,
+      held: "C",
+      subscribers: count,
+      p50: of((r) => r.p50),
+      p99: of((r) => r.p99),
+      perSecond: of((r) => r.perSecond),
+      cpuRound: of((r) => r.cpuRound!),
+      cpuBurst: of((r) => r.cpuBurst!),
+    };
+    return [result];
+  });
 }
 
 const tsx = (file: string, ...args: string[]) => ({
   command: process.execPath,
   args: ["--import", "tsx", file, ...args],
 });
+const loadgen = buildLoadgen();
+const pinning = choosePinning(loadgen !== null && values["no-pin"] !== true);
 const specs: ServerSpec[] = [
-  { name: "ours", ...tsx("bench/topics-server.ts", "ours") },
-  { name: "ws", ...tsx("bench/topics-server.ts", "ws") },
-  { name: "socket.io", ...tsx("bench/topics-socketio.ts"), dialect: SOCKET_IO },
+  { name: "ours", ...tsx("bench/topics-server.ts", "ours"), cpu: pinning.server },
+  { name: "ws", ...tsx("bench/topics-server.ts", "ws"), cpu: pinning.server },
 ];
+if (values.deflate) {
+  // 512 bytes of JSON compressed once for every subscriber, or per subscriber.
+  for (const deflate of ["shared", "own"] as const) {
+    specs.push({
+      name: `ours deflate ${deflate}`,
+      ...tsx("bench/topics-server.ts", "ours"),
+      env: { COMPRESSION: "deflate" },
+      cpu: pinning.server,
+      deflate,
+    });
+  }
+}
+const socketIo: ServerSpec = {
+  name: "socket.io",
+  ...tsx("bench/topics-socketio.ts"),
+  dialect: SOCKET_IO,
+};
 const runtimes = [`node ${process.version}`];
 if (values.peers) {
   const peers = listPeers(root);
@@ -326,6 +440,7 @@ if (values.peers) {
       command: bun.bin,
       args: ["bench/peers/bun-topics.ts"],
       env: bun.env,
+      cpu: pinning.server,
     });
     runtimes.push(bun.runtime);
   } else {
@@ -337,7 +452,13 @@ if (values.peers) {
 
 const results: Result[] = [];
 for (const count of counts) {
-  for (const spec of specs) {
+  if (loadgen !== null) {
+    results.push(...(await measureWithLoadgen(loadgen, pinning.generator, specs, count)));
+  }
+  // Without cc, every server on the Node subscribers. Socket.IO always,
+  // and ours with it: the reference of the Socket.IO and Redis rows.
+  const nodeHeld = loadgen === null ? [...specs, socketIo] : [{ ...specs[0], cpu: null }, socketIo];
+  for (const spec of nodeHeld) {
     const running = await start(spec);
     try {
       results.push(await measure(spec.name, [running.port], count, spec.dialect));
@@ -384,18 +505,48 @@ if (values.redis) {
 if (values.json) {
   console.log(JSON.stringify({ runtimes, rounds, burst, results }, null, 2));
 } else {
+  const generator =
+    loadgen === null
+      ? "Node subscribers"
+      : `C subscribers (bench/loadgen.c)${pinning.generator === null ? "" : ` on CPU ${pinning.generator}, servers on CPU ${pinning.server}`}, median of ${values.trials} alternating trials; Socket.IO and Redis rows, and ours as their reference: Node subscribers`;
   console.log(`topics: 32-byte messages, ${rounds} rounds, burst ${burst}; ${runtimes.join(", ")}`);
+  console.log(generator);
+  if (loadgen !== null) {
+    console.log(
+      `C generator's CPU share while waiting: at most ${(100 * generatorShare).toFixed(0)}%`,
+    );
+  }
   console.log("(shared 2-core machine: compare ratios within this run, not absolute figures)\n");
-  const header = ["server", "subscribers", "p50 ms", "p99 ms", "msgs/s delivered", "p50 vs ours"];
+  const header = [
+    "server",
+    "held by",
+    "subscribers",
+    "p50 ms",
+    "p99 ms",
+    "msgs/s delivered",
+    "cpu µs/msg 1",
+    `cpu µs/msg ${burst}`,
+    "p50 vs ours",
+    "cpu 1 vs ours",
+  ];
+  const cpu = (v: number | null) => (v === null ? "" : v.toFixed(2));
   const rows = results.map((r) => {
-    const ours = results.find((o) => o.server === "ours" && o.subscribers === r.subscribers);
+    const ours = results.find(
+      (o) => o.server === "ours" && o.held === r.held && o.subscribers === r.subscribers,
+    );
+    const ratio = (a: number | null | undefined, b: number | null | undefined) =>
+      a == null || b == null ? "" : `${(a / b).toFixed(2)}x`;
     return [
       r.server,
+      r.held,
       String(r.subscribers),
       r.p50.toFixed(2),
       r.p99.toFixed(2),
       Math.round(r.perSecond).toLocaleString("en-US"),
-      ours === undefined ? "" : `${(r.p50 / ours.p50).toFixed(2)}x`,
+      cpu(r.cpuRound),
+      cpu(r.cpuBurst),
+      ratio(r.p50, ours?.p50),
+      ratio(r.cpuRound, ours?.cpuRound),
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));

@@ -3,6 +3,7 @@ import {
   DuplicateParameter,
   InvalidParameterName,
   InvalidParameterValue,
+  InvalidState,
   NegotiationError,
   ProtocolError,
 } from "../errors.ts";
@@ -60,6 +61,15 @@ export class PerMessageDeflate implements Extension {
   readonly remoteMaxWindowBits: number;
   /** Our LZ77 window, as a power of two (8 to 15): what we compress with. */
   readonly localMaxWindowBits: number;
+  /**
+   * Equal for two connections whose compressed messages are interchangeable,
+   * so one compression serves both (`server.publish()`, `broadcast()`): set
+   * only without context takeover on our side (each message then compresses
+   * alone, RFC 7692 §7.1.1.1), from the window and the zlib settings;
+   * `null` otherwise.
+   */
+  readonly sharingKey: string | null;
+  readonly #settings: CompressSettings;
   readonly #compressor: Compressor;
   readonly #decompressor: Decompressor;
   // A compressed message is being received: its continuation frames are compressed.
@@ -75,6 +85,10 @@ export class PerMessageDeflate implements Extension {
     this.localNoContextTakeover = config.localNoContextTakeover;
     this.remoteMaxWindowBits = config.remoteMaxWindowBits;
     this.localMaxWindowBits = config.localMaxWindowBits;
+    this.#settings = settings;
+    this.sharingKey = config.localNoContextTakeover
+      ? `${config.localMaxWindowBits}:${settings.level ?? ""}:${settings.memLevel ?? ""}:${settings.strategy ?? ""}`
+      : null;
     this.#compressor = new Compressor(
       config.localMaxWindowBits,
       config.localNoContextTakeover,
@@ -131,6 +145,21 @@ export class PerMessageDeflate implements Extension {
     this.#encodingMessage = !frame.fin;
     const data = this.#compressor.compress(frame.data, frame.fin);
     return new Frame(opcode, data, frame.fin, rsv1, frame.rsv2, frame.rsv3);
+  }
+
+  /**
+   * Compresses a whole message as {@link encode} would, with a stream of its
+   * own: this connection's compressor and state are left alone. Valid for
+   * every connection with the same {@link sharingKey}.
+   *
+   * @throws InvalidState when {@link sharingKey} is null: with context
+   *   takeover a message's bytes depend on the messages before it.
+   */
+  compressMessage(data: Buffer): Buffer {
+    if (this.sharingKey === null) {
+      throw new InvalidState("compressMessage() needs no context takeover on the sending side");
+    }
+    return new Compressor(this.localMaxWindowBits, true, this.#settings).compress(data, true);
   }
 
   /**

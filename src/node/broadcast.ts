@@ -5,6 +5,8 @@
  */
 
 import { ConcurrencyError } from "../errors.ts";
+import type { Extension } from "../extensions/base.ts";
+import { PerMessageDeflate } from "../extensions/permessage-deflate.ts";
 import { Frame, OP_BINARY, OP_TEXT, writeFrame } from "../frames.ts";
 import { logMessages } from "../logging.ts";
 import { OPEN } from "../protocol.ts";
@@ -35,8 +37,10 @@ export interface BroadcastOptions {
  * without waiting for flow control: a string as text, bytes as binary.
  *
  * The frame is serialized once and the same bytes are written to every
- * server-side connection without extensions. Connections with
- * permessage-deflate (or another extension) and client-side connections
+ * server-side connection without extensions; it is compressed once for
+ * the server-side connections that negotiated permessage-deflate with
+ * `server_no_context_takeover` and the same window. Connections with
+ * context takeover (or another extension) and client-side connections
  * (which mask each frame with a fresh key) get the message framed for them.
  *
  * Connections that aren't OPEN are skipped silently (their closing
@@ -96,15 +100,25 @@ export function broadcast(
   if (errors.length > 0) throw new AggregateError(errors, "skipped broadcast");
 }
 
+// RFC 7692 §6: RSV1 marks a compressed message, in the first byte of its frame.
+const RSV1 = 0x40;
+
 /**
  * One message for many connections (`broadcast()`, topics): serialized on
  * first need, then the same bytes for every server-side connection
- * without extensions; framed per connection for the others. @internal
+ * without extensions, and compressed once for every server-side
+ * connection whose permessage-deflate has the same
+ * {@link PerMessageDeflate.sharingKey} (no context takeover on our side,
+ * same window and zlib settings); framed per connection for the others
+ * (clients mask each frame; context takeover makes each compressor's
+ * output its own; other extensions may hold state). @internal
  */
 export class OutgoingMessage {
   readonly opcode: typeof OP_TEXT | typeof OP_BINARY;
   readonly payload: Buffer;
   #frame: Buffer[] | null = null;
+  // Compressed frames per sharing key; a publish usually sees one key.
+  #compressed: Map<string, Buffer[]> | null = null;
 
   constructor(payload: Buffer, binary: boolean) {
     this.opcode = binary ? OP_BINARY : OP_TEXT;
@@ -142,24 +156,41 @@ export class OutgoingMessage {
     }
     const { opcode, payload } = this;
     const protocol = connection.protocol;
-    // Frames serialized once fit connections that don't mask (servers)
-    // and have no extension.
-    if (protocol.side === "server" && protocol.extensions.length === 0) {
-      if (this.#frame === null) {
-        this.#frame = [];
-        writeFrame(this.#frame, opcode, payload, true, false);
-      }
-      // The protocol's state doesn't change for a whole data frame: it
-      // needn't see it.
+    const shared = protocol.side === "server" ? this.#sharedFrame(protocol.extensions) : null;
+    if (shared !== null) {
+      // The protocol's state doesn't change for a whole data frame, nor
+      // permessage-deflate's without context takeover: they needn't see
+      // it. Logged uncompressed, as the protocol logs frames it sends.
       if (connection.debug) {
         connection.logger.debug(logMessages.frameSent(new Frame(opcode, payload, true)));
       }
-      connection.writer.writeShared(this.#frame);
+      connection.writer.writeShared(shared);
     } else {
       if (opcode === OP_TEXT) protocol.sendText(payload);
       else protocol.sendBinary(payload);
       connection.sendData();
     }
     connection.countSent(payload.length);
+  }
+
+  /** The frame serialized once that fits a server-side connection with `extensions`, or null. */
+  #sharedFrame(extensions: readonly Extension[]): Buffer[] | null {
+    if (extensions.length === 0) {
+      if (this.#frame === null) {
+        this.#frame = [];
+        writeFrame(this.#frame, this.opcode, this.payload, true, false);
+      }
+      return this.#frame;
+    }
+    const deflate = extensions.length === 1 ? extensions[0] : null;
+    if (!(deflate instanceof PerMessageDeflate) || deflate.sharingKey === null) return null;
+    this.#compressed ??= new Map();
+    let frame = this.#compressed.get(deflate.sharingKey);
+    if (frame === undefined) {
+      frame = [];
+      writeFrame(frame, this.opcode, deflate.compressMessage(this.payload), true, false, RSV1);
+      this.#compressed.set(deflate.sharingKey, frame);
+    }
+    return frame;
   }
 }

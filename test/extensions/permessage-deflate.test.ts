@@ -1404,6 +1404,35 @@ describe("PerMessageDeflate", () => {
     assert.throws(() => pair({ remoteMaxWindowBits: 7 }), /remoteMaxWindowBits .* got 7/);
   });
 
+  test("compresses a message for sharing only without context takeover, as encode() would", () => {
+    const message = chatText(3000, 7);
+    const [shared, receiver] = pair({ localNoContextTakeover: true, localMaxWindowBits: 11 });
+    const [alike] = pair({ localNoContextTakeover: true, localMaxWindowBits: 11 });
+    const [otherWindow] = pair({ localNoContextTakeover: true, localMaxWindowBits: 10 });
+    const [otherLevel] = pair({
+      localNoContextTakeover: true,
+      localMaxWindowBits: 11,
+      compressSettings: { level: 1 },
+    });
+    const [takeover] = pair({ localMaxWindowBits: 11 });
+    assert.equal(shared.sharingKey, alike.sharingKey);
+    assert.notEqual(shared.sharingKey, otherWindow.sharingKey);
+    assert.notEqual(shared.sharingKey, otherLevel.sharingKey);
+    assert.equal(takeover.sharingKey, null);
+    assert.throws(() => takeover.compressMessage(message), /no context takeover/);
+    // The same bytes every time, from either connection, as encode() sends.
+    const once = shared.compressMessage(message);
+    assert.deepEqual(alike.compressMessage(message), once);
+    assert.deepEqual(shared.encode(new Frame(OP_TEXT, message)).data, once);
+    assert.ok(once.length < message.length / 2);
+    // compressMessage() left the connection's own stream alone: the receiver
+    // decodes what it sends next.
+    const decoded = receiver.decode(new Frame(OP_TEXT, once, true, true), null);
+    assert.deepEqual(decoded.data, message);
+    const next = shared.encode(new Frame(OP_TEXT, message));
+    assert.deepEqual(receiver.decode(next, null).data, message);
+  });
+
   test("describes itself for logs", () => {
     const [sender] = pair({ localNoContextTakeover: true, localMaxWindowBits: 12 });
     assert.equal(

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ConcurrencyError } from "../../src/errors.ts";
+import { ClientPerMessageDeflateFactory } from "../../src/extensions/permessage-deflate.ts";
 import { broadcast } from "../../src/node/broadcast.ts";
 import { type ClientConnection, connect } from "../../src/node/client.ts";
 import type { Connection } from "../../src/node/connection.ts";
@@ -68,6 +69,36 @@ describe("broadcast", () => {
       assert.equal(await ws.recv(), message);
     }
     await teardown();
+  });
+
+  it("compresses the message once for clients that asked for server_no_context_takeover", async () => {
+    const server = await serve(
+      async (ws) => {
+        await ws.closed;
+      },
+      { host: "127.0.0.1", port: 0, logger: false },
+    );
+    const { port } = server.address as { port: number };
+    const clients = await Promise.all(
+      Array.from({ length: 3 }, () =>
+        connect(`ws://127.0.0.1:${port}`, {
+          logger: false,
+          compression: null,
+          extensions: [new ClientPerMessageDeflateFactory({ serverNoContextTakeover: true })],
+        }),
+      ),
+    );
+    const framed = recordSharedFrames(server.connections);
+    const message = "compressible ".repeat(100);
+    broadcast(server.connections, message);
+    assert.equal(framed.length, 3);
+    assert.ok(framed.every((bytes) => bytes === framed[0]));
+    // RSV1, and far fewer bytes than the message.
+    assert.equal(framed[0][0][0] & 0x40, 0x40);
+    assert.ok(Buffer.concat(framed[0]).length < message.length / 4);
+    for (const ws of clients) assert.equal(await ws.recv(), message);
+    await Promise.all(clients.map((ws) => ws.close()));
+    await server.close();
   });
 
   it("works from client connections, which mask each frame", async () => {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import { describe, it } from "node:test";
+import { inflateRawSync, constants as zlibConstants } from "node:zlib";
 import { ConnectionClosedError } from "../../src/errors.ts";
 import type { Backplane, BackplaneHost } from "../../src/node/backplane.ts";
 import { type ClientConnection, connect } from "../../src/node/client.ts";
@@ -13,6 +14,7 @@ import {
 } from "../../src/node/server.ts";
 import { checkTopic } from "../../src/node/topics.ts";
 import { createCaptureLogger } from "../helpers/capture-logger.ts";
+import { frame, OP_BINARY, OP_TEXT, rawConnect } from "../helpers/net.ts";
 import { checkLeaksAfterAll } from "../helpers/no-leaks.ts";
 import { recordSharedFrames } from "../helpers/shared-frames.ts";
 
@@ -112,6 +114,81 @@ describe("topics", () => {
     await teardown();
   });
 
+  it("compresses once for subscribers without context takeover, per connection for the others", async () => {
+    const { server, join, teardown } = await setup({ compression: "deflate" });
+    const { port } = server.address as { port: number };
+    // Raw peers see the bytes on the wire: two alike, one with a smaller
+    // window, one that didn't negotiate compression.
+    const rawJoin = async (extensions: string | null) => {
+      const headers: Record<string, string> =
+        extensions === null ? {} : { "Sec-WebSocket-Extensions": extensions };
+      const peer = await rawConnect(port, { headers });
+      peer.send(frame(OP_TEXT, "t"));
+      assert.ok((await peer.recvData()) !== null); // "subscribed"
+      return peer;
+    };
+    const noTakeover = "permessage-deflate; server_no_context_takeover";
+    const alike = [await rawJoin(noTakeover), await rawJoin(noTakeover)];
+    const smallWindow = await rawJoin(`${noTakeover}; server_max_window_bits=9`);
+    const plain = await rawJoin(null);
+    const takeover = await join("t"); // our client: context takeover
+    for (const peer of [...alike, smallWindow]) {
+      assert.match(
+        peer.response.headers["sec-websocket-extensions"] ?? "",
+        /server_no_context_takeover/,
+      );
+    }
+    const shared = new Map<ServerConnection, (readonly Buffer[])[]>();
+    for (const connection of server.connections) {
+      const writer = connection.writer;
+      const original = writer.writeShared.bind(writer);
+      shared.set(connection, []);
+      writer.writeShared = (bytes) => {
+        shared.get(connection)!.push(bytes);
+        original(bytes);
+      };
+    }
+    const messages = ["compressible ".repeat(100), "a second message, alike ".repeat(20), "x"];
+    for (const message of messages) server.publish("t", message);
+    server.publish("t", Buffer.from("binary ".repeat(30)));
+    const [a, b, small, none, own] = [...shared.values()];
+    // One array of bytes per message for both alike, another for the other window.
+    assert.equal(a.length, 4);
+    assert.ok(a.every((bytes, i) => bytes === b[i]));
+    assert.ok(small.every((bytes, i) => bytes !== a[i]));
+    assert.equal(none.length, 4);
+    assert.equal(own.length, 0); // its compressor's state is its own: framed for it
+    const inflate = (payload: Buffer) =>
+      inflateRawSync(Buffer.concat([payload, Buffer.from([0, 0, 0xff, 0xff])]), {
+        finishFlush: zlibConstants.Z_SYNC_FLUSH,
+      });
+    const expected = [...messages.map((m) => Buffer.from(m)), Buffer.from("binary ".repeat(30))];
+    const received = await Promise.all(
+      [...alike, smallWindow, plain].map(async (peer) => {
+        const frames = [];
+        for (let i = 0; i < expected.length; i++) frames.push((await peer.recvData())!);
+        return frames;
+      }),
+    );
+    for (const [i, frames] of received.entries()) {
+      const compressed = i < 3;
+      for (const [j, f] of frames.entries()) {
+        assert.equal(f.opcode, j < 3 ? OP_TEXT : OP_BINARY);
+        assert.equal(f.rsv1, compressed);
+        assert.deepEqual(compressed ? inflate(f.payload) : f.payload, expected[j]);
+      }
+    }
+    // The same bytes on the wire for both alike subscribers.
+    for (const [j, f] of received[0].entries()) {
+      assert.deepEqual(f.payload, received[1][j].payload);
+      assert.ok(f.payload.length < expected[j].length || j === 2);
+    }
+    for (const message of messages) assert.equal(await takeover.recv(), message);
+    assert.deepEqual(await takeover.recv(), expected[3]);
+    for (const peer of [...alike, smallWindow, plain]) peer.socket.destroy();
+    await teardown();
+  });
+
   it("keeps publish order for every subscriber", async () => {
     const { server, join, teardown } = await setup();
     const clients = await Promise.all(Array.from({ length: 20 }, () => join("seq")));
@@ -122,6 +199,38 @@ describe("topics", () => {
         for (let i = 0; i < count; i++) assert.equal(await ws.recv(), `${i}`);
       }),
     );
+    await teardown();
+  });
+
+  it("gives every subscriber the same order of several publishers' messages", async () => {
+    // Each client publishes what it sends: two publishers, one process.
+    const { join, teardown } = await setup({}, async (ws, server) => {
+      for await (const message of ws) server.publish("room", message, { except: ws });
+    });
+    const listeners = [await join("room"), await join("room")];
+    const publishers = [await join("room"), await join("room")];
+    const count = 200;
+    await Promise.all(
+      publishers.map(async (ws, p) => {
+        for (let i = 0; i < count; i++) await ws.send(`${p}:${i}`);
+      }),
+    );
+    const orders = await Promise.all(
+      listeners.map(async (ws) => {
+        const got: string[] = [];
+        for (let i = 0; i < 2 * count; i++) got.push((await ws.recv()) as string);
+        return got;
+      }),
+    );
+    assert.deepEqual(orders[0], orders[1]);
+    // Each publisher's messages in its order.
+    for (const p of [0, 1]) {
+      const mine = orders[0].filter((m) => m.startsWith(`${p}:`));
+      assert.deepEqual(
+        mine,
+        Array.from({ length: count }, (_, i) => `${p}:${i}`),
+      );
+    }
     await teardown();
   });
 
@@ -448,6 +557,50 @@ describe("backplane interface", () => {
       "unsubscribe room",
       "close",
     ]);
+  });
+
+  it("subscribe() resolves once live and never rejects; publish() never throws for the backplane", async () => {
+    const logger = createCaptureLogger("warn");
+    const events: string[] = [];
+    let failing = false;
+    const plane: Backplane = {
+      name: "flaky",
+      start: async () => {},
+      // Live only after a while; a failure once the test says so.
+      subscribe: async (topic) => {
+        if (failing) throw new Error(`no route to ${topic}`);
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        events.push(`live ${topic}`);
+      },
+      unsubscribe: () => {
+        throw new Error("unsubscribe bug");
+      },
+      publish: () => {
+        throw new Error("publish bug");
+      },
+      close: async () => {},
+    };
+    const { server, join, teardown } = await setup({ backplane: plane, logger: logger.logger });
+    const ws = await join("a"); // "subscribed" is sent after subscribe() resolved
+    events.push("client told");
+    assert.deepEqual(events, ["live a", "client told"]);
+    failing = true;
+    const other = await join("b"); // resolves though the backplane failed
+    server.publish("a", "local still");
+    server.publish("b", "here too");
+    assert.equal(await ws.recv(), "local still");
+    assert.equal(await other.recv(), "here too");
+    const otherSide = serverSide(server, 1);
+    await other.close();
+    await otherSide.closed;
+    assert.equal(server.subscribers("b"), 0);
+    assert.deepEqual(logger.messages("warn"), [
+      "flaky backplane: subscribe failed: Error: no route to b",
+      "flaky backplane: publish failed: Error: publish bug",
+      "flaky backplane: publish failed: Error: publish bug",
+      "flaky backplane: unsubscribe failed: Error: unsubscribe bug",
+    ]);
+    await teardown();
   });
 
   it("serve() rejects with the backplane's error when it can't start", async () => {

@@ -141,6 +141,38 @@ describe("Writer", () => {
     close();
   });
 
+  it("flushes the writers of one turn's shared frames together, each once, at the end of the turn", async () => {
+    const pairs = [await pair(), await pair(), await pair()];
+    const writes = pairs.map(({ local }) => countWrites(local));
+    const writers = pairs.map(({ local }) => new Writer(local));
+    const ticks = { count: 0 };
+    const nextTick = process.nextTick;
+    process.nextTick = ((...args: Parameters<typeof nextTick>) => {
+      ticks.count += 1;
+      return nextTick(...args);
+    }) as typeof nextTick;
+    try {
+      for (let message = 0; message < 3; message++) {
+        for (const writer of writers) writer.writeShared([Buffer.from([0x82, 0x01, message])]);
+      }
+    } finally {
+      process.nextTick = nextTick;
+    }
+    assert.equal(ticks.count, 1);
+    assert.ok(writes.every((count) => count() === 0));
+    for (const { remote } of pairs) {
+      assert.deepEqual(
+        [...(await readBytes(remote, 9))],
+        [0x82, 0x01, 0, 0x82, 0x01, 1, 0x82, 0x01, 2],
+      );
+    }
+    assert.ok(writes.every((count) => count() === 1));
+    // Done: the next turn's frames are flushed again.
+    writers[0].writeShared([Buffer.from([0x82, 0x01, 3])]);
+    assert.deepEqual([...(await readBytes(pairs[0].remote, 3))], [0x82, 0x01, 3]);
+    for (const { close } of pairs) close();
+  });
+
   it("drops what is queued once the transport is gone", async () => {
     const { local, close } = await pair();
     const writer = new Writer(local);
