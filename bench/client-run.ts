@@ -51,12 +51,14 @@ class Clock {
 let running = true;
 const closers: (() => Promise<void>)[] = [];
 
+/** Opens CONNS connections at once. */
+function openAll<T>(open: () => Promise<T>): Promise<T[]> {
+  return Promise.all(Array.from({ length: conns }, open));
+}
+
 async function startOurs(): Promise<void> {
   const { connect } = await import("../src/index.ts");
-  const opened = await Promise.all(
-    Array.from({ length: conns }, () => connect(url, { compression: null })),
-  );
-  for (const ws of opened) {
+  for (const ws of await openAll(() => connect(url, { compression: null }))) {
     const clock = new Clock();
     closers.push(() => ws.close());
     void (async () => {
@@ -78,75 +80,78 @@ async function startOurs(): Promise<void> {
   }
 }
 
-async function startWs(): Promise<void> {
-  const { WebSocket } = await import("ws");
-  const opened = await Promise.all(
-    Array.from(
-      { length: conns },
-      () =>
-        new Promise<InstanceType<typeof WebSocket>>((resolve, reject) => {
-          const ws = new WebSocket(url, { perMessageDeflate: false });
-          ws.once("open", () => resolve(ws));
-          ws.once("error", reject);
-        }),
-    ),
-  );
-  for (const ws of opened) {
+/** A connection of an event-driven client (`ws`'s, or a runtime's WHATWG `WebSocket`). */
+interface EventClient {
+  send(data: Uint8Array): void;
+  onMessage(listener: () => void): void;
+  close(): Promise<void>;
+}
+
+/** Keeps INFLIGHT messages outstanding on each connection, one more per echo. */
+function drive(clients: EventClient[]): void {
+  for (const client of clients) {
     const clock = new Clock();
-    closers.push(
-      () =>
-        new Promise<void>((resolve) => {
-          ws.once("close", () => resolve());
-          ws.close();
-        }),
-    );
-    ws.on("message", () => {
+    closers.push(() => client.close());
+    client.onMessage(() => {
       clock.echoed();
       if (!running) return;
       clock.sent();
-      ws.send(payload);
+      client.send(payload);
     });
     for (let i = 0; i < inflight; i++) {
       clock.sent();
-      ws.send(payload);
+      client.send(payload);
     }
   }
 }
 
+async function startWs(): Promise<void> {
+  const { WebSocket } = await import("ws");
+  const opened = await openAll(
+    () =>
+      new Promise<InstanceType<typeof WebSocket>>((resolve, reject) => {
+        const ws = new WebSocket(url, { perMessageDeflate: false });
+        ws.once("open", () => resolve(ws));
+        ws.once("error", reject);
+      }),
+  );
+  drive(
+    opened.map((ws) => ({
+      send: (data) => ws.send(data),
+      onMessage: (listener) => ws.on("message", listener),
+      close: () =>
+        new Promise<void>((resolve) => {
+          ws.once("close", () => resolve());
+          ws.close();
+        }),
+    })),
+  );
+}
+
 /** The WHATWG WebSocket of the runtime (Bun, Deno, Node >= 22). */
 async function startWeb(): Promise<void> {
-  const opened = await Promise.all(
-    Array.from(
-      { length: conns },
-      () =>
-        new Promise<WebSocket>((resolve, reject) => {
-          const ws = new WebSocket(url);
-          ws.binaryType = "arraybuffer";
-          ws.onopen = () => resolve(ws);
-          ws.onerror = () => reject(new Error(`could not connect to ${url}`));
-        }),
-    ),
+  const opened = await openAll(
+    () =>
+      new Promise<WebSocket>((resolve, reject) => {
+        const ws = new WebSocket(url);
+        ws.binaryType = "arraybuffer";
+        ws.onopen = () => resolve(ws);
+        ws.onerror = () => reject(new Error(`could not connect to ${url}`));
+      }),
   );
-  for (const ws of opened) {
-    const clock = new Clock();
-    closers.push(
-      () =>
+  drive(
+    opened.map((ws) => ({
+      send: (data) => ws.send(data),
+      onMessage: (listener) => {
+        ws.onmessage = listener;
+      },
+      close: () =>
         new Promise<void>((resolve) => {
           ws.onclose = () => resolve();
           ws.close();
         }),
-    );
-    ws.onmessage = () => {
-      clock.echoed();
-      if (!running) return;
-      clock.sent();
-      ws.send(payload);
-    };
-    for (let i = 0; i < inflight; i++) {
-      clock.sent();
-      ws.send(payload);
-    }
-  }
+    })),
+  );
 }
 
 const starters: Record<string, () => Promise<void>> = {

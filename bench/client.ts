@@ -14,31 +14,19 @@
  * @module
  */
 
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
-import { buildC, choosePinning, pinned } from "./echo-loadgen.ts";
+import { buildC, pinned } from "./echo-loadgen.ts";
+import { parseRunOptions } from "./echo-options.ts";
 import { stopServer } from "./echo-process.ts";
+import { listPeers } from "./peers/installed.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
 
-const { values } = parseArgs({
-  options: {
-    quick: { type: "boolean", default: false },
-    rounds: { type: "string" },
-    duration: { type: "string" },
-    warmup: { type: "string" },
-    peers: { type: "boolean", default: false },
-    "no-pin": { type: "boolean", default: false },
-  },
-});
-const quick = values.quick === true;
-const rounds = Number(values.rounds ?? (quick ? 1 : 3));
-const durationMs = Number(values.duration ?? (quick ? 500 : 1500));
-const warmupMs = Number(values.warmup ?? (quick ? 200 : 300));
-const pinning = choosePinning(values["no-pin"] !== true);
+const { run } = parseRunOptions({});
+const { rounds, durationMs, warmupMs, pinning } = run;
 
 interface Client {
   name: string;
@@ -56,29 +44,15 @@ const clients: Client[] = [
   { name: "ws", command: process.execPath, args: ["--import", "tsx", "bench/client-run.ts", "ws"] },
 ];
 const runtimes = [`node ${process.version}`];
-if (values.peers) {
-  const listing = spawnSync(
-    process.execPath,
-    [join(root, "scripts", "install-bench-peers.mjs"), "--check", "--json"],
-    { encoding: "utf8", timeout: 60_000 },
-  );
-  const peers = (
-    JSON.parse(listing.stdout || '{"peers":[]}') as {
-      peers: {
-        name: string;
-        installed: boolean;
-        runtime: string | null;
-        bin: string;
-        env: Record<string, string>;
-      }[];
-    }
-  ).peers;
-  for (const peer of peers) {
+if (run.peers) {
+  // The install script pins the versions and knows the commands.
+  for (const peer of listPeers(root)) {
     if (!peer.installed) {
       console.error(`client: ${peer.name} is not installed (node scripts/install-bench-peers.mjs)`);
       continue;
     }
     runtimes.push(peer.runtime ?? peer.name);
+    // Deno's client needs more than its echo server: reading its own CPU time.
     const args =
       peer.name === "deno"
         ? ["run", "--allow-net=127.0.0.1", "--allow-env", "--allow-sys", "--no-config", "--no-lock"]

@@ -25,25 +25,21 @@ import {
   OP_PONG,
   upgradeRequest,
 } from "./echo-frames.ts";
+import type { LoadJob, LoadResult } from "./echo-loadgen.ts";
 
+/**
+ * A job: the measured ones of the C generator (bench/echo-loadgen.ts, same
+ * shapes, so either generator runs a row; this one sends binary only), plus
+ * holding and releasing idle connections.
+ */
 export type Job =
-  | {
-      type: "throughput";
-      port: number;
-      size: number;
-      conns: number;
-      inflight: number;
-      warmupMs: number;
-      durationMs: number;
-    }
-  | { type: "handshakes"; port: number; concurrency: number; durationMs: number }
+  | LoadJob
   | { type: "hold"; port: number; count: number; concurrency: number }
   | { type: "release" }
   | { type: "exit" };
 
 export type JobResult =
-  | { type: "throughput"; messages: number; total: number; seconds: number; cpu: number }
-  | { type: "handshakes"; handshakes: number; failures: number; seconds: number; cpu: number }
+  | LoadResult
   | { type: "hold"; opened: number; failures: number }
   | { type: "release"; closed: number }
   | { type: "error"; message: string };
@@ -204,6 +200,9 @@ async function throughput(job: Extract<Job, { type: "throughput" }>): Promise<Jo
     total: received,
     seconds,
     cpu: (cpu1 - cpu0) / seconds,
+    // This generator doesn't time round trips.
+    p50_us: null,
+    p99_us: null,
   };
 }
 

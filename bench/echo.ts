@@ -24,49 +24,29 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import * as localhostTls from "../test/helpers/localhost-tls.ts";
 import type { Job, JobResult } from "./echo-load.ts";
-import {
-  buildLoadgen,
-  choosePinning,
-  type LoadJob,
-  type LoadResult,
-  pinned,
-  runLoadgen,
-} from "./echo-loadgen.ts";
+import { buildLoadgen, type LoadJob, type LoadResult, pinned, runLoadgen } from "./echo-loadgen.ts";
+import { parseRunOptions } from "./echo-options.ts";
 import { cpuSeconds, stopServer } from "./echo-process.ts";
 import { listPeers } from "./peers/installed.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
 
-const { values } = parseArgs({
-  options: {
-    quick: { type: "boolean", default: false },
-    rounds: { type: "string" },
-    duration: { type: "string" },
-    warmup: { type: "string" },
-    impl: { type: "string" },
-    only: { type: "string", multiple: true },
-    idle: { type: "string" },
-    stat: { type: "string", default: "median" },
-    server: { type: "string", multiple: true },
-    peers: { type: "boolean", default: false },
-    json: { type: "boolean", default: false },
-    gen: { type: "string", default: "c" },
-    "no-pin": { type: "boolean", default: false },
-  },
-  allowPositionals: true,
+const { run: shared, values } = parseRunOptions({
+  impl: { type: "string" },
+  only: { type: "string", multiple: true },
+  idle: { type: "string" },
+  stat: { type: "string", default: "median" },
+  server: { type: "string", multiple: true },
+  json: { type: "boolean", default: false },
+  gen: { type: "string", default: "c" },
 });
 
-const quick = values.quick === true;
-const rounds = Number(values.rounds ?? (quick ? 1 : 3));
-const durationMs = Number(values.duration ?? (quick ? 500 : 1500));
-const warmupMs = Number(values.warmup ?? (quick ? 200 : 300));
+const { quick, rounds, durationMs, warmupMs, pinning } = shared;
 const idleCount = Number(values.idle ?? (quick ? 1000 : 10_000));
 const stat = values.stat === "best" ? "best" : "median";
-const pinning = choosePinning(values["no-pin"] !== true);
 // The C generator unless asked for the Node one or there is no compiler.
 const loadgen = values.gen === "node" ? null : buildLoadgen();
 
@@ -99,7 +79,7 @@ for (const entry of values.server ?? []) {
 
 // Runtimes next to Node in the header, so a table says what it compared.
 const runtimes = [`node ${process.version}`];
-if (values.peers) {
+if (shared.peers) {
   // The install script pins the versions and knows the commands.
   for (const peer of listPeers(root)) {
     if (peer.installed && peer.runtime !== null) {
@@ -307,9 +287,8 @@ const NO_DEFLATE = new Set(["raw", "deno"]);
 /** Runs a measured job on the C generator, or on the Node one (`--gen node`, or no `cc`). */
 async function measure(gen: LoadGenerator, job: LoadJob): Promise<LoadResult> {
   if (loadgen !== null) return runLoadgen(loadgen, pinning.generator, job);
-  const result = await gen.run(job.type === "throughput" ? { ...job } : job);
-  if (result.type === "throughput") return { ...result, p50_us: null, p99_us: null };
-  if (result.type === "handshakes") return result;
+  const result = await gen.run(job);
+  if (result.type === "throughput" || result.type === "handshakes") return result;
   throw new Error(`unexpected reply ${result.type}`);
 }
 
@@ -448,7 +427,9 @@ try {
     // Each measurement is a fresh server process, and its RSS varies by a
     // few percent either way from one to the next: the median of `rounds`,
     // in alternating order, rather than one.
-    const idleSpecs = specs.filter((spec) => spec.name !== "raw");
+    // `raw` too: its idle connection is a bare Node socket with its
+    // listeners, the floor every Node server stands on.
+    const idleSpecs = specs;
     const perConn = new Map<string, number[]>();
     const opened = new Map<string, number>();
     for (let round = 0; round < rounds; round++) {

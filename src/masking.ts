@@ -34,14 +34,7 @@ export function applyMask(
     const head = (4 - (address & 3)) & 3;
     for (; i < head; i++) buf[start + i] ^= key[keyOffset + ((phase + i) & 3)];
     const words = (length - i) >>> 2;
-    const k = (phase + i) & 3;
-    const b0 = key[keyOffset + k];
-    const b1 = key[keyOffset + ((k + 1) & 3)];
-    const b2 = key[keyOffset + ((k + 2) & 3)];
-    const b3 = key[keyOffset + ((k + 3) & 3)];
-    const word = LITTLE_ENDIAN
-      ? b0 | (b1 << 8) | (b2 << 16) | (b3 << 24)
-      : (b0 << 24) | (b1 << 16) | (b2 << 8) | b3;
+    const word = keyWord(key, keyOffset, (phase + i) & 3);
     const view = new Int32Array(buf.buffer, address + i, words);
     // Unrolled by eight: about twice the speed of one word per iteration
     // on large payloads (V8 doesn't unroll this loop by itself).
@@ -66,6 +59,10 @@ export function applyMask(
 /**
  * Copies `length` bytes from `src[srcStart..]` to `dst[dstStart..]`, masking
  * them with the key on the way (`phase` as in {@link applyMask}).
+ *
+ * One pass on 32-bit words when source and destination share their
+ * alignment (the usual case: payloads start at word boundaries of both);
+ * otherwise a copy, then the words masked in place.
  */
 export function copyMasked(
   src: Buffer,
@@ -78,14 +75,72 @@ export function copyMasked(
   phase: number,
 ): void {
   if (length < WORD_MASK_THRESHOLD) {
-    for (let i = 0; i < length; i++) {
-      dst[dstStart + i] = src[srcStart + i] ^ key[keyOffset + ((phase + i) & 3)];
+    // The key's bytes in locals, four bytes a turn: the small messages of
+    // a chat or a game come through here, one per frame.
+    const k0 = key[keyOffset + (phase & 3)];
+    const k1 = key[keyOffset + ((phase + 1) & 3)];
+    const k2 = key[keyOffset + ((phase + 2) & 3)];
+    const k3 = key[keyOffset + ((phase + 3) & 3)];
+    const quads = length & ~3;
+    let i = 0;
+    for (; i < quads; i += 4) {
+      dst[dstStart + i] = src[srcStart + i] ^ k0;
+      dst[dstStart + i + 1] = src[srcStart + i + 1] ^ k1;
+      dst[dstStart + i + 2] = src[srcStart + i + 2] ^ k2;
+      dst[dstStart + i + 3] = src[srcStart + i + 3] ^ k3;
     }
-  } else {
+    if (i < length) dst[dstStart + i] = src[srcStart + i] ^ k0;
+    if (i + 1 < length) dst[dstStart + i + 1] = src[srcStart + i + 1] ^ k1;
+    if (i + 2 < length) dst[dstStart + i + 2] = src[srcStart + i + 2] ^ k2;
+    return;
+  }
+  const srcAddress = src.byteOffset + srcStart;
+  const dstAddress = dst.byteOffset + dstStart;
+  if (((srcAddress ^ dstAddress) & 3) !== 0) {
     // memcpy, then words in place: faster than a byte loop over two buffers.
     src.copy(dst, dstStart, srcStart, srcStart + length);
     applyMask(dst, dstStart, length, key, keyOffset, phase);
+    return;
   }
+  // Reading each word, masking it and writing it once costs about what
+  // masking in place does, and saves the copy before it (bench/frames.ts,
+  // parse 64 KiB masked; docs/decisions.md).
+  let i = (4 - (dstAddress & 3)) & 3;
+  for (let b = 0; b < i; b++) {
+    dst[dstStart + b] = src[srcStart + b] ^ key[keyOffset + ((phase + b) & 3)];
+  }
+  const words = (length - i) >>> 2;
+  const word = keyWord(key, keyOffset, (phase + i) & 3);
+  const from = new Int32Array(src.buffer, srcAddress + i, words);
+  const to = new Int32Array(dst.buffer, dstAddress + i, words);
+  const unrolled = words & ~7;
+  let w = 0;
+  for (; w < unrolled; w += 8) {
+    to[w] = from[w] ^ word;
+    to[w + 1] = from[w + 1] ^ word;
+    to[w + 2] = from[w + 2] ^ word;
+    to[w + 3] = from[w + 3] ^ word;
+    to[w + 4] = from[w + 4] ^ word;
+    to[w + 5] = from[w + 5] ^ word;
+    to[w + 6] = from[w + 6] ^ word;
+    to[w + 7] = from[w + 7] ^ word;
+  }
+  for (; w < words; w++) to[w] = from[w] ^ word;
+  i += words << 2;
+  for (; i < length; i++) {
+    dst[dstStart + i] = src[srcStart + i] ^ key[keyOffset + ((phase + i) & 3)];
+  }
+}
+
+/** The key as one 32-bit word in memory order, starting at key byte `k`. */
+function keyWord(key: Uint8Array, keyOffset: number, k: number): number {
+  const b0 = key[keyOffset + k];
+  const b1 = key[keyOffset + ((k + 1) & 3)];
+  const b2 = key[keyOffset + ((k + 2) & 3)];
+  const b3 = key[keyOffset + ((k + 3) & 3)];
+  return LITTLE_ENDIAN
+    ? b0 | (b1 << 8) | (b2 << 16) | (b3 << 24)
+    : (b0 << 24) | (b1 << 16) | (b2 << 8) | b3;
 }
 
 // Mask keys come from a pool refilled with 4 KiB of CSPRNG output at a time

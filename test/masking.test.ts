@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
-import { applyMask } from "../src/masking.ts";
+import { applyMask, copyMasked } from "../src/masking.ts";
 import { KEY } from "./support/wire.ts";
 
 describe("applyMask", () => {
@@ -19,6 +19,35 @@ describe("applyMask", () => {
           for (let i = 0; i < length; i++) expected[i] ^= KEY[(phase + i) & 3];
           applyMask(region, 0, length, KEY, 0, phase);
           assert.deepEqual(region, expected, `offset ${offset} length ${length} phase ${phase}`);
+        }
+      }
+    }
+  });
+});
+
+describe("copyMasked", () => {
+  it("matches a byte-by-byte XOR for every pair of alignments, length and phase", () => {
+    const from = Buffer.alloc(300);
+    const to = Buffer.alloc(300);
+    for (let i = 0; i < from.length; i++) from[i] = (i * 13 + 5) & 0xff;
+    // Same alignment on both sides takes the one-pass word loop, different
+    // alignments the copy then mask in place; both past the threshold (48).
+    for (let srcOffset = 0; srcOffset < 4; srcOffset++) {
+      for (let dstOffset = 0; dstOffset < 4; dstOffset++) {
+        for (const length of [0, 1, 2, 3, 5, 6, 7, 32, 47, 48, 49, 64, 67, 97, 131, 200, 255]) {
+          for (let phase = 0; phase < 4; phase++) {
+            to.fill(0xee);
+            copyMasked(from, srcOffset, to, dstOffset, length, KEY, 0, phase);
+            const expected = Buffer.alloc(300, 0xee);
+            for (let i = 0; i < length; i++) {
+              expected[dstOffset + i] = from[srcOffset + i] ^ KEY[(phase + i) & 3];
+            }
+            assert.deepEqual(
+              to,
+              expected,
+              `src ${srcOffset} dst ${dstOffset} length ${length} phase ${phase}`,
+            );
+          }
         }
       }
     }

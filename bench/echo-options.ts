@@ -1,0 +1,66 @@
+/**
+ * The command-line options the echo and client benchmarks share (rounds,
+ * timing, peers, pinning), parsed in one place so both read the same flags
+ * the same way; each adds its own.
+ *
+ * @module
+ */
+
+import { type ParseArgsConfig, parseArgs } from "node:util";
+import { choosePinning, type Pinning } from "./echo-loadgen.ts";
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+const SHARED = {
+  quick: { type: "boolean", default: false },
+  rounds: { type: "string" },
+  duration: { type: "string" },
+  warmup: { type: "string" },
+  peers: { type: "boolean", default: false },
+  "no-pin": { type: "boolean", default: false },
+} as const satisfies Options;
+
+/** The parsed values of the shared options and of `E`. */
+type Values<E extends Options> = ReturnType<
+  typeof parseArgs<{ options: typeof SHARED & E; allowPositionals: true }>
+>["values"];
+
+/** What every paired-round benchmark reads from its command line. */
+export interface RunOptions {
+  quick: boolean;
+  /** Rounds per row: 3, or 1 with `--quick`. */
+  rounds: number;
+  /** Measured time per round, ms: 1,500, or 500 with `--quick`. */
+  durationMs: number;
+  /** Unmeasured time before each measurement, ms: 300, or 200 with `--quick`. */
+  warmupMs: number;
+  /** Whether Bun and Deno join the run (`--peers`). */
+  peers: boolean;
+  /** Which CPUs the load and the measured processes run on (`--no-pin` turns it off). */
+  pinning: Pinning;
+}
+
+/**
+ * Parses the shared options plus the benchmark's own `extra` ones; returns
+ * both, the shared ones with their defaults applied.
+ */
+export function parseRunOptions<const E extends Options>(
+  extra: E,
+): { run: RunOptions; values: Values<E> } {
+  const { values } = parseArgs({ options: { ...SHARED, ...extra }, allowPositionals: true });
+  const shared = values as { [K in keyof typeof SHARED]?: string | boolean };
+  const quick = shared.quick === true;
+  const number = (value: unknown, fallback: number) =>
+    value === undefined ? fallback : Number(value);
+  return {
+    run: {
+      quick,
+      rounds: number(shared.rounds, quick ? 1 : 3),
+      durationMs: number(shared.duration, quick ? 500 : 1500),
+      warmupMs: number(shared.warmup, quick ? 200 : 300),
+      peers: shared.peers === true,
+      pinning: choosePinning(shared["no-pin"] !== true),
+    },
+    values: values as Values<E>,
+  };
+}
