@@ -337,10 +337,12 @@ test("heartbeat-backpressure: sends wait for a slow reader, pings answered, broa
   assert.match(output, /^broadcast: tick$/m);
 });
 
-test("chat-http-server serves HTTP and broadcasts chat messages on one port", async () => {
-  const server = await startServer("chat-http-server.ts");
+test("chat-express: Express's routes and the chat's WebSockets on one port, broadcast to all", async () => {
+  const server = await startServer("chat-express.ts");
   const page = await httpGet(`http://127.0.0.1:${server.port}/`);
   assert.equal(page.status, 200);
+  assert.match(page.type, /^text\/plain/);
+  assert.match(page.body, /connect a WebSocket to \/chat/);
   const ada = await connect(`ws://127.0.0.1:${server.port}/chat?name=ada`);
   assert.equal(await ada.recv(), "ada joined");
   const bob = await connect(`ws://127.0.0.1:${server.port}/chat?name=bob`);
@@ -349,6 +351,13 @@ test("chat-http-server serves HTTP and broadcasts chat messages on one port", as
   await bob.send("hello");
   assert.equal(await ada.recv(), "bob: hello");
   assert.equal(await bob.recv(), "bob: hello");
+  // A route Express registered after serve() attached still answers.
+  const stats = await httpGet(`http://127.0.0.1:${server.port}/stats`);
+  assert.deepEqual(JSON.parse(stats.body), { connections: 2 });
+  // An upgrade to another path isn't the chat's: 404, no WebSocket.
+  const other = await connect(`ws://127.0.0.1:${server.port}/elsewhere`).catch((e) => e);
+  assert.ok(other instanceof InvalidStatus, String(other));
+  assert.equal(other.response.status, 404);
   await Promise.all([ada.close(), bob.close()]);
   assert.equal(await server.stop(), 0);
 });
