@@ -33,7 +33,7 @@ const server = await serve(
   },
 );
 
-const { port } = server.address as { port: number };
+const { port } = server;
 const ws = await connect(`ws://127.0.0.1:${port}`);
 let received = 0;
 for (;;) {

@@ -48,7 +48,7 @@ const server = await serve(
   { host: "127.0.0.1", port: 0, maxSize: 1024 * 1024 },
 );
 
-const { port } = server.address as { port: number };
+const { port } = server;
 const ws = await connect(`ws://127.0.0.1:${port}`, { maxSize: 1024 * 1024 });
 await sendFile(ws);
 console.log(await ws.recv());
