@@ -29,6 +29,12 @@ test("the README's links are absolute, so they work on the npm page", () => {
     .map((m) => m[1])
     .filter((url) => !/^(https?:|mailto:|#)/.test(url));
   assert.deepEqual(relativeLinks, []);
+  // An image must be the file itself: a github.com/.../blob/ page isn't one.
+  const images = [...text.matchAll(/!\[[^\]]*\]\(([^)\s]+)\)/g)].map((m) => m[1]);
+  assert.deepEqual(
+    images.filter((url) => !url.startsWith("https://raw.githubusercontent.com/")),
+    [],
+  );
 });
 
 test("docs/ links to files and pages that exist", () => {
