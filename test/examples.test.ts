@@ -400,11 +400,22 @@ test("stream-file uploads and downloads 16 MiB with matching checksums", async (
   assert.match(output, /^download: 16777216 bytes, checksum ok$/m);
 });
 
-test("heartbeat-backpressure: sends wait for a slow reader, pings answered, broadcast", async () => {
+test("heartbeat-backpressure: sends wait for a slow reader, keepalive pings, broadcast skips a stalled client", async () => {
   const output = await runToEnd("heartbeat-backpressure.ts");
-  assert.match(output, /^sent 200 messages; bufferedAmount stayed under \d+ bytes$/m);
-  assert.match(output, /^ping answered in [\d.]+ ms/m);
-  assert.match(output, /^broadcast: tick$/m);
+  // send() waited: never much more than writeLimit (256 KiB) queued.
+  const sent = /^sent 200 messages; bufferedAmount stayed under (\d+) bytes$/m.exec(output);
+  assert.ok(sent !== null, output);
+  assert.ok(Number(sent[1]) <= 256 * 1024 + 64 * 1024 + 100, output);
+  assert.match(output, /^keepalive: last ping answered in [\d.]+ ms$/m);
+  assert.match(output, /^ping answered in [\d.]+ ms$/m);
+  // The reader kept up; the stalled client missed messages, and what waits
+  // for it stays under the limit plus one message.
+  const missed = /^broadcast: the reader got 40 of 40; the stalled client missed (\d+)$/m.exec(
+    output,
+  );
+  assert.ok(missed !== null && Number(missed[1]) > 0, output);
+  const waiting = /^waiting for the stalled client: (\d+) bytes/m.exec(output);
+  assert.ok(waiting !== null && Number(waiting[1]) <= 1024 * 1024 + 512 * 1024 + 100, output);
 });
 
 test("chat-express: Express's routes and the chat's WebSockets on one port, broadcast to all", async () => {
