@@ -22,7 +22,7 @@ import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import ts from "typescript";
 import { type EntryPoint, entryPoints, packageJson, ROOT } from "../../scripts/package-exports.ts";
-import { build, compile } from "../helpers/consumer.ts";
+import { build, compile, typesNodeReleases } from "../helpers/consumer.ts";
 import { allSnippets } from "../helpers/snippets.ts";
 
 const run = promisify(execFile);
@@ -137,30 +137,6 @@ describe("declarations", () => {
     }
   });
 });
-
-/**
- * The @types/node releases the declarations are checked against: the
- * `@types/node` devDependency (the oldest major we support) and one
- * `types-nodeNN` npm alias per newer major, each pinned exactly. A new
- * major of @types/node gets an alias (`npm install -D -E
- * types-nodeNN@npm:@types/node@X.Y.Z`) and is checked from then on.
- */
-function typesNodeReleases(): { name: string; version: string; major: number }[] {
-  const dev = packageJson().devDependencies as Record<string, string>;
-  const out: { name: string; version: string; major: number }[] = [];
-  for (const [name, spec] of Object.entries(dev)) {
-    const version =
-      name === "@types/node"
-        ? spec
-        : name.startsWith("types-node")
-          ? /^npm:@types\/node@(.+)$/.exec(spec)?.[1]
-          : undefined;
-    if (version === undefined) continue;
-    assert.match(version, /^\d+\.\d+\.\d+$/, `${name}: pin an exact version, not ${spec}`);
-    out.push({ name, version, major: Number(version.split(".")[0]) });
-  }
-  return out.sort((a, b) => a.major - b.major);
-}
 
 describe("declarations against every @types/node major", () => {
   const releases = typesNodeReleases();
