@@ -168,6 +168,7 @@ export class Connection<P extends Protocol = Protocol> {
   ) {
     this.protocol = protocol;
     protocol.mergeFragments = true; // tiny fragments cost bytes, not objects: fragment-run.ts
+    protocol.boundDecoding = true; // what one read inflates to waits for room: parseHeld()
     const settings =
       init instanceof ConnectionSettings ? init : new ConnectionSettings(init, logger);
     this.settings = settings;
@@ -206,7 +207,10 @@ export class Connection<P extends Protocol = Protocol> {
 
   /** @internal */
   [kResume](): void {
-    this.writer.resumeReading(PAUSED_BY_QUEUE);
+    // Bytes held by the decoding budget come before new reads. Not from
+    // inside the queue's read that called this hook: in a microtask.
+    if (this.protocol.parsingPaused) queueMicrotask(() => this.parseHeld(true));
+    else this.writer.resumeReading(PAUSED_BY_QUEUE);
   }
 
   /** @internal */
@@ -715,6 +719,24 @@ export class Connection<P extends Protocol = Protocol> {
   dataReceived(chunk: Buffer): void {
     this.protocol.receiveData(chunk);
     this.process();
+    if (this.protocol.parsingPaused) this.parseHeld(false);
+  }
+
+  /**
+   * Parses what the protocol's decoding budget held back, a batch at a
+   * time, while the message queue has room; when it fills, the queue has
+   * paused reading and the rest waits for it to drain ([kResume]). Then
+   * reading resumes if `resume`. Keeps what a peer's compressed messages
+   * inflate to within maxQueue messages plus one batch (docs/security.md).
+   */
+  private parseHeld(resume: boolean): void {
+    const protocol = this.protocol;
+    const queue = this.queue;
+    while (protocol.parsingPaused && !queue.paused && !this.isClosed) {
+      protocol.resumeParsing();
+      this.process();
+    }
+    if (resume && !queue.paused) this.writer.resumeReading(PAUSED_BY_QUEUE);
   }
 
   /**
