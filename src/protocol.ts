@@ -57,6 +57,7 @@ import {
   STATE_NAMES,
   type State,
 } from "./protocol-types.ts";
+import { RareState } from "./protocol-rare.ts";
 import { isValidUtf8, Utf8Validator } from "./utf8.ts";
 
 export * from "./protocol-types.ts";
@@ -99,29 +100,6 @@ const MERGE_FRAGMENTS = 1 << 10;
 const PARSING_PAUSED = 1 << 11;
 /** Parsing pauses once extensions decoded a batch's worth of payload (boundDecoding). */
 const BOUND_DECODING = 1 << 12;
-
-/**
- * A connection's state that most connections need late or never: the
- * closing handshake, errors, the id, a fragmented message in progress. One
- * object created on first need rather than eight fields on each connection.
- */
-class RareState {
-  id: string | null = null;
-  closeRcvd: Close | null = null;
-  closeSent: Close | null = null;
-  closeRcvdThenSent: boolean | null = null;
-  handshakeExc: Error | null = null;
-  parserExc: Error | null = null;
-  /** Size so far of the fragmented message being received, or null. */
-  curSize: number | null = null;
-  utf8Validator: Utf8Validator | null = null;
-  /** Merges small fragments while mergeFragments is on (see fragment-run.ts). */
-  merger: FragmentMerger | null = null;
-  /** Bytes received while parsing is paused, in order, or null. */
-  held: Buffer[] | null = null;
-  /** Payload bytes extensions decoded in this batch (see boundDecoding). */
-  decoded = 0;
-}
 
 /**
  * The sans-I/O WebSocket connection, shared by both sides.
@@ -701,10 +679,7 @@ export class Protocol {
   }
 
   #hold(data: Buffer): void {
-    if (data.length === 0) return;
-    const rare = this.#rareState();
-    if (rare.held === null) rare.held = [data];
-    else rare.held.push(data);
+    if (data.length !== 0) this.#rareState().hold(data);
   }
 
   #parserFailed(error: unknown): void {
