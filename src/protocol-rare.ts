@@ -39,4 +39,3 @@ export class RareState {
     else this.held.push(data);
   }
 }
-

@@ -45,6 +45,7 @@ import {
   writeFrame,
 } from "./frames.ts";
 import { isLevelEnabled, type LoggerLike, logMessages } from "./logging.ts";
+import { RareState } from "./protocol-rare.ts";
 import {
   CLOSED,
   CLOSING,
@@ -57,7 +58,6 @@ import {
   STATE_NAMES,
   type State,
 } from "./protocol-types.ts";
-import { RareState } from "./protocol-rare.ts";
 import { isValidUtf8, Utf8Validator } from "./utf8.ts";
 
 export * from "./protocol-types.ts";
