@@ -207,8 +207,7 @@ export class Connection<P extends Protocol = Protocol> {
 
   /** @internal */
   [kResume](): void {
-    // Bytes held by the decoding budget come before new reads. Not from
-    // inside the queue's read that called this hook: in a microtask.
+    // Held bytes come before new reads; parsed outside the read that drained the queue.
     if (this.protocol.parsingPaused) queueMicrotask(() => this.parseHeld(true));
     else this.writer.resumeReading(PAUSED_BY_QUEUE);
   }
@@ -723,11 +722,8 @@ export class Connection<P extends Protocol = Protocol> {
   }
 
   /**
-   * Parses what the protocol's decoding budget held back, a batch at a
-   * time, while the message queue has room; when it fills, the queue has
-   * paused reading and the rest waits for it to drain ([kResume]). Then
-   * reading resumes if `resume`. Keeps what a peer's compressed messages
-   * inflate to within maxQueue messages plus one batch (docs/security.md).
+   * Parses what the decoding budget held (docs/decisions.md, "Compression")
+   * while the queue has room, else when it drains ([kResume]).
    */
   private parseHeld(resume: boolean): void {
     const protocol = this.protocol;
