@@ -3,7 +3,6 @@
  * handshake, errors, the id, a fragmented message in progress, bytes held
  * while parsing is paused.
  *
- * @internal
  * @module
  */
 
