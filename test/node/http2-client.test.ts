@@ -17,6 +17,7 @@ import {
   type Http2Session,
   type IncomingHttpHeaders,
   type ServerHttp2Stream,
+  type Settings,
 } from "node:http2";
 import {
   createConnection,
@@ -88,10 +89,19 @@ const accept: StreamHandler = (stream) => {
 };
 
 async function scripted(
-  options: { tls?: boolean; enableConnectProtocol?: boolean; allowHTTP1?: boolean },
+  options: {
+    tls?: boolean;
+    enableConnectProtocol?: boolean;
+    allowHTTP1?: boolean;
+    /** More SETTINGS, e.g. `initialWindowSize`. */
+    settings?: Settings;
+  },
   onStream: StreamHandler = accept,
 ): Promise<Scripted> {
-  const settings = { enableConnectProtocol: options.enableConnectProtocol ?? true };
+  const settings = {
+    ...options.settings,
+    enableConnectProtocol: options.enableConnectProtocol ?? true,
+  };
   const server: H2Server =
     options.tls === false
       ? createH2cServer({ settings })
@@ -431,6 +441,151 @@ describe("through an HTTP proxy", () => {
   });
 });
 
+/**
+ * How a server's stream ended: its RST_STREAM code, and whether its
+ * incoming side ended (END_STREAM from the client when the code is NO_ERROR).
+ */
+function streamOutcome(stream: ServerHttp2Stream): Promise<{ clientEnded: boolean; rst: number }> {
+  let clientEnded = false;
+  stream.once("end", () => {
+    clientEnded = true;
+  });
+  return new Promise((resolve) => {
+    stream.once("close", () => resolve({ clientEnded, rst: stream.rstCode }));
+  });
+}
+
+describe("closing and bad input over HTTP/2, client role", () => {
+  it("ends its side of the stream after a closing handshake it started (END_STREAM both ways)", async () => {
+    let outcome: Promise<{ clientEnded: boolean; rst: number }> | null = null;
+    const h2 = await started(
+      scripted({}, (stream, headers) => {
+        outcome = streamOutcome(stream);
+        accept(stream, headers);
+      }),
+    );
+    const ws = await connect(`wss://localhost:${h2.port}/`, { tls, http2: "auto", logger: null });
+    await ws.close(1000, "done");
+    assert.equal(ws.closeCode, 1000);
+    assert.deepEqual(await outcome, { clientEnded: true, rst: constants.NGHTTP2_NO_ERROR });
+  });
+
+  it("discards DATA after the server's close frame, answers it and ends the stream", async () => {
+    let outcome: Promise<{ clientEnded: boolean; rst: number }> | null = null;
+    let reply: Promise<number | null> | null = null;
+    const h2 = await started(
+      scripted({}, (stream) => {
+        outcome = streamOutcome(stream);
+        stream.respond({ ":status": 200 });
+        const reader = readFrames(stream as unknown as Socket);
+        stream.write(frame(OP_TEXT, "before", { mask: false }));
+        stream.write(closeFrame(1000, "bye", { mask: false }));
+        stream.write(frame(OP_TEXT, "after the close frame", { mask: false }));
+        reply = reader.next().then((received) => {
+          // The client's close frame, then our END_STREAM, with one more DATA frame.
+          stream.end(frame(OP_TEXT, "with END_STREAM", { mask: false }));
+          return received === null ? null : parseClose(received.payload).code;
+        });
+      }),
+    );
+    const ws = await connect(`wss://localhost:${h2.port}/`, { tls, http2: "auto", logger: null });
+    assert.equal(await ws.recv(), "before");
+    await assert.rejects(ws.recv(), { name: "ConnectionClosedOK" });
+    await ws.closed;
+    assert.equal(ws.closeCode, 1000);
+    assert.equal(ws.closeReason, "bye");
+    assert.equal(await reply, 1000, "the client answered the close frame");
+    assert.deepEqual(await outcome, { clientEnded: true, rst: constants.NGHTTP2_NO_ERROR });
+    await until(() => sessionPool.size === 0, 5000, "session closed");
+  });
+
+  it("resets the stream with CANCEL on terminate(); the session and its other WebSockets go on", async () => {
+    const outcomes: Promise<{ clientEnded: boolean; rst: number }>[] = [];
+    const h2 = await started(
+      scripted({}, (stream, headers) => {
+        outcomes.push(streamOutcome(stream));
+        accept(stream, headers);
+      }),
+    );
+    const url = `wss://localhost:${h2.port}/`;
+    const a = await connect(url, { tls, http2: "auto", logger: null });
+    const b = await connect(url, { tls, http2: "auto", logger: null });
+    await a.terminate();
+    assert.equal(a.closeCode, 1006);
+    assert.equal((await outcomes[0]).rst, constants.NGHTTP2_CANCEL);
+    await b.send("still on the session");
+    assert.equal(await b.recv(), "still on the session");
+    assert.equal(h2.sessions.length, 1);
+    assert.equal(h2.sessions[0].destroyed, false);
+    await b.close();
+    assert.equal(b.closeCode, 1000);
+  });
+
+  it("waits on a server that never grants window: send() blocks at writeLimit, close() times out to RST_STREAM CANCEL", async () => {
+    let outcome: Promise<{ clientEnded: boolean; rst: number }> | null = null;
+    const h2 = await started(
+      // A window of 0 for the client's DATA on every stream (RFC 9113 §6.9.2).
+      scripted({ settings: { initialWindowSize: 0 } }, (stream) => {
+        outcome = streamOutcome(stream);
+        stream.respond({ ":status": 200 });
+      }),
+    );
+    const ws = await connect(`wss://localhost:${h2.port}/`, {
+      tls,
+      http2: "auto",
+      writeLimit: 16 * 1024,
+      closeTimeout: 300,
+      compression: null,
+      logger: null,
+    });
+    const chunk = Buffer.alloc(64 * 1024, 0x61);
+    let resolved = 0;
+    const sends = Array.from({ length: 8 }, () => ws.send(chunk).then(() => void resolved++));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.ok(resolved < 8, `sends past writeLimit waited for the window (${resolved} done)`);
+    const buffered = ws.bufferedAmount;
+    assert.ok(buffered >= 64 * 1024 && buffered <= 8 * 64 * 1024 + 1024, `buffered ${buffered}`);
+    await ws.close();
+    assert.equal(ws.closeCode, 1006);
+    await Promise.allSettled(sends);
+    assert.equal((await outcome)?.rst, constants.NGHTTP2_CANCEL);
+    await until(() => sessionPool.size === 0, 5000, "session closed");
+  });
+
+  it("stops granting window while maxQueue messages wait unread", async () => {
+    let serverStream: ServerHttp2Stream | null = null;
+    const payload = Buffer.alloc(16 * 1024, 0x62);
+    const total = 256;
+    const h2 = await started(
+      scripted({}, (stream) => {
+        serverStream = stream;
+        stream.respond({ ":status": 200 });
+        // 4 MiB, far beyond the client's 64 KiB stream window.
+        for (let i = 0; i < total; i++) stream.write(frame(OP_BINARY, payload, { mask: false }));
+        stream.write(closeFrame(1000, "", { mask: false }));
+        stream.resume();
+      }),
+    );
+    const ws = await connect(`wss://localhost:${h2.port}/`, {
+      tls,
+      http2: "auto",
+      maxQueue: 2,
+      compression: null,
+      logger: null,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const held = (serverStream as ServerHttp2Stream | null)?.writableLength ?? 0;
+    assert.ok(held > 2 * 1024 * 1024, `the server still holds ${held} bytes`);
+    let received = 0;
+    for await (const message of ws) {
+      assert.equal((message as Buffer).length, payload.length);
+      received++;
+    }
+    assert.equal(received, total);
+    assert.equal(ws.closeCode, 1000);
+  });
+});
+
 describe('fallback to HTTP/1.1 (http2: "auto") and http2: true', () => {
   /** An h2 server that also serves WebSockets over HTTP/1.1 (ALPN http/1.1 or Upgrade). */
   async function dual(
@@ -520,6 +675,19 @@ describe('fallback to HTTP/1.1 (http2: "auto") and http2: true', () => {
       message:
         /HTTP\/2 required \(http2: true\) but localhost:\d+ doesn't speak HTTP\/2: TLS ALPN chose (no protocol|"http\/1\.1")/,
     });
+  });
+
+  it("never offers h2 with http2: false (the default)", async () => {
+    const h2 = await dual({});
+    const url = `wss://localhost:${h2.port}/`;
+    for (const http2 of [false, undefined]) {
+      const ws = await connect(url, { tls, http2, logger: null });
+      assert.equal(ws.request?.version, "HTTP/1.1");
+      await ws.send("h1");
+      assert.equal(await ws.recv(), "h1");
+      await ws.close();
+    }
+    assert.equal(h2.sessions.length, 0, "no HTTP/2 session was opened");
   });
 
   it("rejects http2: true over a socket given to connect()", async () => {
