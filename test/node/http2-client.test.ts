@@ -445,7 +445,12 @@ describe("through an HTTP proxy", () => {
  * How a server's stream ended: its RST_STREAM code, and whether its
  * incoming side ended (END_STREAM from the client when the code is NO_ERROR).
  */
-function streamOutcome(stream: ServerHttp2Stream): Promise<{ clientEnded: boolean; rst: number }> {
+interface StreamOutcome {
+  clientEnded: boolean;
+  rst: number;
+}
+
+function streamOutcome(stream: ServerHttp2Stream): Promise<StreamOutcome> {
   let clientEnded = false;
   stream.once("end", () => {
     clientEnded = true;
@@ -457,25 +462,25 @@ function streamOutcome(stream: ServerHttp2Stream): Promise<{ clientEnded: boolea
 
 describe("closing and bad input over HTTP/2, client role", () => {
   it("ends its side of the stream after a closing handshake it started (END_STREAM both ways)", async () => {
-    let outcome: Promise<{ clientEnded: boolean; rst: number }> | null = null;
+    const outcomes: Promise<StreamOutcome>[] = [];
     const h2 = await started(
       scripted({}, (stream, headers) => {
-        outcome = streamOutcome(stream);
+        outcomes.push(streamOutcome(stream));
         accept(stream, headers);
       }),
     );
     const ws = await connect(`wss://localhost:${h2.port}/`, { tls, http2: "auto", logger: null });
     await ws.close(1000, "done");
     assert.equal(ws.closeCode, 1000);
-    assert.deepEqual(await outcome, { clientEnded: true, rst: constants.NGHTTP2_NO_ERROR });
+    assert.deepEqual(await outcomes[0], { clientEnded: true, rst: constants.NGHTTP2_NO_ERROR });
   });
 
   it("discards DATA after the server's close frame, answers it and ends the stream", async () => {
-    let outcome: Promise<{ clientEnded: boolean; rst: number }> | null = null;
+    const outcomes: Promise<StreamOutcome>[] = [];
     let reply: Promise<number | null> | null = null;
     const h2 = await started(
       scripted({}, (stream) => {
-        outcome = streamOutcome(stream);
+        outcomes.push(streamOutcome(stream));
         stream.respond({ ":status": 200 });
         const reader = readFrames(stream as unknown as Socket);
         stream.write(frame(OP_TEXT, "before", { mask: false }));
@@ -495,12 +500,12 @@ describe("closing and bad input over HTTP/2, client role", () => {
     assert.equal(ws.closeCode, 1000);
     assert.equal(ws.closeReason, "bye");
     assert.equal(await reply, 1000, "the client answered the close frame");
-    assert.deepEqual(await outcome, { clientEnded: true, rst: constants.NGHTTP2_NO_ERROR });
+    assert.deepEqual(await outcomes[0], { clientEnded: true, rst: constants.NGHTTP2_NO_ERROR });
     await until(() => sessionPool.size === 0, 5000, "session closed");
   });
 
   it("resets the stream with CANCEL on terminate(); the session and its other WebSockets go on", async () => {
-    const outcomes: Promise<{ clientEnded: boolean; rst: number }>[] = [];
+    const outcomes: Promise<StreamOutcome>[] = [];
     const h2 = await started(
       scripted({}, (stream, headers) => {
         outcomes.push(streamOutcome(stream));
@@ -522,11 +527,11 @@ describe("closing and bad input over HTTP/2, client role", () => {
   });
 
   it("waits on a server that never grants window: send() blocks at writeLimit, close() times out to RST_STREAM CANCEL", async () => {
-    let outcome: Promise<{ clientEnded: boolean; rst: number }> | null = null;
+    const outcomes: Promise<StreamOutcome>[] = [];
     const h2 = await started(
       // A window of 0 for the client's DATA on every stream (RFC 9113 §6.9.2).
       scripted({ settings: { initialWindowSize: 0 } }, (stream) => {
-        outcome = streamOutcome(stream);
+        outcomes.push(streamOutcome(stream));
         stream.respond({ ":status": 200 });
       }),
     );
@@ -548,7 +553,7 @@ describe("closing and bad input over HTTP/2, client role", () => {
     await ws.close();
     assert.equal(ws.closeCode, 1006);
     await Promise.allSettled(sends);
-    assert.equal((await outcome)?.rst, constants.NGHTTP2_CANCEL);
+    assert.equal((await outcomes[0]).rst, constants.NGHTTP2_CANCEL);
     await until(() => sessionPool.size === 0, 5000, "session closed");
   });
 
