@@ -39,6 +39,7 @@ import {
   frame,
   OP_BINARY,
   OP_CLOSE,
+  OP_PING,
   OP_TEXT,
   parseClose,
   readFrames,
@@ -382,6 +383,54 @@ describe("connect({ http2 }) over TLS (ALPN h2)", () => {
     }
     assert.deepEqual(codes, [1006]);
     assert.equal(attempts, 2);
+  });
+});
+
+describe("the same connection API as over HTTP/1.1", () => {
+  it("logs the CONNECT and the 200 with their HTTP/2 start lines", async () => {
+    const h2 = await started(scripted({}));
+    const capture = createCaptureLogger("debug");
+    const ws = await connect(`wss://localhost:${h2.port}/logged`, {
+      tls,
+      http2: "auto",
+      logger: capture.logger,
+    });
+    await ws.close();
+    const debug = capture.messages("debug");
+    assert.ok(debug.includes("> CONNECT /logged HTTP/2"), debug.join("\n"));
+    assert.ok(debug.includes("< HTTP/2 200 OK"), debug.join("\n"));
+  });
+
+  it("pings on the stream and fails with 1011 when no pong comes (keepalive)", async () => {
+    const seen: number[] = [];
+    let closeFrameSeen: Promise<{ code: number; reason: string } | null> | null = null;
+    const h2 = await started(
+      scripted({}, (stream) => {
+        stream.respond({ ":status": 200 });
+        // Reads pings and never answers them.
+        const reader = readFrames(stream as unknown as Socket);
+        closeFrameSeen = (async () => {
+          for (let i = 0; i < 20; i++) {
+            const received = await reader.next(5000).catch(() => null);
+            if (received === null) return null;
+            seen.push(received.opcode);
+            if (received.opcode === OP_CLOSE) return parseClose(received.payload);
+          }
+          return null;
+        })();
+      }),
+    );
+    const ws = await connect(`wss://localhost:${h2.port}/`, {
+      tls,
+      http2: "auto",
+      pingInterval: 50,
+      pingTimeout: 50,
+      logger: null,
+    });
+    await assert.rejects(ws.recv(), { name: "ConnectionClosedError" });
+    assert.deepEqual(await closeFrameSeen, { code: 1011, reason: "keepalive ping timeout" });
+    assert.equal(seen[0], OP_PING);
+    await until(() => sessionPool.size === 0, 5000, "session closed");
   });
 });
 
