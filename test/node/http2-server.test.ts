@@ -7,7 +7,9 @@
 
 import assert from "node:assert/strict";
 import { once } from "node:events";
+import type { IncomingMessage } from "node:http";
 import { createServer as createH2cServer, createSecureServer, type Http2Server } from "node:http2";
+import { get as httpsGet } from "node:https";
 import type { AddressInfo } from "node:net";
 import { describe, it } from "node:test";
 import { ConnectionClosedError } from "../../src/errors.ts";
@@ -149,6 +151,33 @@ describe("serve({ http2: true, tls })", () => {
     assert.equal(await ws.recv(), "one port");
     await ws.close();
     assert.equal(version, "HTTP/1.1");
+    await server.close();
+  });
+
+  it("runs processRequest for HTTP/1.1 requests without Upgrade on the same port; 426 without an answer", async () => {
+    const requests: string[] = [];
+    const server = await serve(
+      echo,
+      h2Options({
+        processRequest: (connection, request) => {
+          requests.push(`${request.version} ${request.method} ${request.path}`);
+          if (request.path === "/") return connection.respond(200, "page over HTTP/1.1\n");
+        },
+      }),
+    );
+    const get = async (path: string): Promise<{ status: number; body: string }> => {
+      const [response] = (await once(
+        httpsGet({ host: "127.0.0.1", servername: "localhost", port: server.port, path, ca: cert }),
+        "response",
+      )) as [IncomingMessage];
+      const chunks: Buffer[] = [];
+      for await (const chunk of response) chunks.push(chunk as Buffer);
+      return { status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString() };
+    };
+    assert.deepEqual(await get("/"), { status: 200, body: "page over HTTP/1.1\n" });
+    const other = await get("/other");
+    assert.equal(other.status, 426);
+    assert.deepEqual(requests, ["HTTP/1.1 GET /", "HTTP/1.1 GET /other"]);
     await server.close();
   });
 
