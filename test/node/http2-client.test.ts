@@ -509,15 +509,24 @@ function streamOutcome(stream: ServerHttp2Stream): Promise<StreamOutcome> {
   });
 }
 
+/** A scripted server that records how each of its streams ended. */
+async function recordingOutcomes(
+  options: Parameters<typeof scripted>[0],
+  onStream: StreamHandler = accept,
+): Promise<{ h2: Scripted; outcomes: Promise<StreamOutcome>[] }> {
+  const outcomes: Promise<StreamOutcome>[] = [];
+  const h2 = await started(
+    scripted(options, (stream, headers) => {
+      outcomes.push(streamOutcome(stream));
+      onStream(stream, headers);
+    }),
+  );
+  return { h2, outcomes };
+}
+
 describe("closing and bad input over HTTP/2, client role", () => {
   it("ends its side of the stream after a closing handshake it started (END_STREAM both ways)", async () => {
-    const outcomes: Promise<StreamOutcome>[] = [];
-    const h2 = await started(
-      scripted({}, (stream, headers) => {
-        outcomes.push(streamOutcome(stream));
-        accept(stream, headers);
-      }),
-    );
+    const { h2, outcomes } = await recordingOutcomes({});
     const ws = await connect(`wss://localhost:${h2.port}/`, { tls, http2: "auto", logger: null });
     await ws.close(1000, "done");
     assert.equal(ws.closeCode, 1000);
@@ -525,23 +534,19 @@ describe("closing and bad input over HTTP/2, client role", () => {
   });
 
   it("discards DATA after the server's close frame, answers it and ends the stream", async () => {
-    const outcomes: Promise<StreamOutcome>[] = [];
     let reply: Promise<number | null> | null = null;
-    const h2 = await started(
-      scripted({}, (stream) => {
-        outcomes.push(streamOutcome(stream));
-        stream.respond({ ":status": 200 });
-        const reader = readFrames(stream as unknown as Socket);
-        stream.write(frame(OP_TEXT, "before", { mask: false }));
-        stream.write(closeFrame(1000, "bye", { mask: false }));
-        stream.write(frame(OP_TEXT, "after the close frame", { mask: false }));
-        reply = reader.next().then((received) => {
-          // The client's close frame, then our END_STREAM, with one more DATA frame.
-          stream.end(frame(OP_TEXT, "with END_STREAM", { mask: false }));
-          return received === null ? null : parseClose(received.payload).code;
-        });
-      }),
-    );
+    const { h2, outcomes } = await recordingOutcomes({}, (stream) => {
+      stream.respond({ ":status": 200 });
+      const reader = readFrames(stream as unknown as Socket);
+      stream.write(frame(OP_TEXT, "before", { mask: false }));
+      stream.write(closeFrame(1000, "bye", { mask: false }));
+      stream.write(frame(OP_TEXT, "after the close frame", { mask: false }));
+      reply = reader.next().then((received) => {
+        // The client's close frame, then our END_STREAM, with one more DATA frame.
+        stream.end(frame(OP_TEXT, "with END_STREAM", { mask: false }));
+        return received === null ? null : parseClose(received.payload).code;
+      });
+    });
     const ws = await connect(`wss://localhost:${h2.port}/`, { tls, http2: "auto", logger: null });
     assert.equal(await ws.recv(), "before");
     await assert.rejects(ws.recv(), { name: "ConnectionClosedOK" });
@@ -554,13 +559,7 @@ describe("closing and bad input over HTTP/2, client role", () => {
   });
 
   it("resets the stream with CANCEL on terminate(); the session and its other WebSockets go on", async () => {
-    const outcomes: Promise<StreamOutcome>[] = [];
-    const h2 = await started(
-      scripted({}, (stream, headers) => {
-        outcomes.push(streamOutcome(stream));
-        accept(stream, headers);
-      }),
-    );
+    const { h2, outcomes } = await recordingOutcomes({});
     const url = `wss://localhost:${h2.port}/`;
     const a = await connect(url, { tls, http2: "auto", logger: null });
     const b = await connect(url, { tls, http2: "auto", logger: null });
@@ -576,13 +575,10 @@ describe("closing and bad input over HTTP/2, client role", () => {
   });
 
   it("waits on a server that never grants window: send() blocks at writeLimit, close() times out to RST_STREAM CANCEL", async () => {
-    const outcomes: Promise<StreamOutcome>[] = [];
-    const h2 = await started(
-      // A window of 0 for the client's DATA on every stream (RFC 9113 §6.9.2).
-      scripted({ settings: { initialWindowSize: 0 } }, (stream) => {
-        outcomes.push(streamOutcome(stream));
-        stream.respond({ ":status": 200 });
-      }),
+    // A window of 0 for the client's DATA on every stream (RFC 9113 §6.9.2).
+    const { h2, outcomes } = await recordingOutcomes(
+      { settings: { initialWindowSize: 0 } },
+      (stream) => stream.respond({ ":status": 200 }),
     );
     const ws = await connect(`wss://localhost:${h2.port}/`, {
       tls,

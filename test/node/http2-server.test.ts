@@ -14,7 +14,12 @@ import type { AddressInfo } from "node:net";
 import { describe, it } from "node:test";
 import { ConnectionClosedError } from "../../src/errors.ts";
 import { connect } from "../../src/node/client.ts";
-import { type ServeOptions, type ServerConnection, serve } from "../../src/node/server.ts";
+import {
+  type ServeOptions,
+  type Server,
+  type ServerConnection,
+  serve,
+} from "../../src/node/server.ts";
 import { createCaptureLogger } from "../helpers/capture-logger.ts";
 import { cert, key } from "../helpers/localhost-tls.ts";
 import {
@@ -63,6 +68,26 @@ const RAW_WS_CONNECT: readonly (readonly [string, string])[] = [
 const NO_ERROR = 0x0;
 const PROTOCOL_ERROR = 0x1;
 const CANCEL = 0x8;
+
+/**
+ * Our h2 + HTTP/1.1 echo server whose processRequest records each request
+ * (`version method path`) and answers with what `answer` returns.
+ */
+async function recordingServer(
+  answer: NonNullable<ServeOptions["processRequest"]>,
+): Promise<{ server: Server; requests: string[] }> {
+  const requests: string[] = [];
+  const server = await serve(
+    echo,
+    h2Options({
+      processRequest: (connection, request) => {
+        requests.push(`${request.version} ${request.method} ${request.path}`);
+        return answer(connection, request);
+      },
+    }),
+  );
+  return { server, requests };
+}
 
 describe("serve({ http2: true, tls })", () => {
   it("advertises extended CONNECT and echoes over an HTTP/2 stream", async () => {
@@ -155,16 +180,9 @@ describe("serve({ http2: true, tls })", () => {
   });
 
   it("runs processRequest for HTTP/1.1 requests without Upgrade on the same port; 426 without an answer", async () => {
-    const requests: string[] = [];
-    const server = await serve(
-      echo,
-      h2Options({
-        processRequest: (connection, request) => {
-          requests.push(`${request.version} ${request.method} ${request.path}`);
-          if (request.path === "/") return connection.respond(200, "page over HTTP/1.1\n");
-        },
-      }),
-    );
+    const { server, requests } = await recordingServer((connection, request) => {
+      if (request.path === "/") return connection.respond(200, "page over HTTP/1.1\n");
+    });
     const get = async (path: string): Promise<{ status: number; body: string }> => {
       const [response] = (await once(
         httpsGet({ host: "127.0.0.1", servername: "localhost", port: server.port, path, ca: cert }),
@@ -182,21 +200,14 @@ describe("serve({ http2: true, tls })", () => {
   });
 
   it("runs processRequest for every stream: one session serves a page and its WebSocket", async () => {
-    const requests: string[] = [];
-    const server = await serve(
-      echo,
-      h2Options({
-        processRequest: (connection, request) => {
-          requests.push(`${request.version} ${request.method} ${request.path}`);
-          if (request.method === "GET" && request.path === "/") {
-            const page = connection.respond(200, "<script>new WebSocket('/ws')</script>");
-            page.headers.set("Content-Type", "text/html; charset=utf-8");
-            return page;
-          }
-          if (request.path === "/private") return connection.respond(401, "who are you?\n");
-        },
-      }),
-    );
+    const { server, requests } = await recordingServer((connection, request) => {
+      if (request.method === "GET" && request.path === "/") {
+        const page = connection.respond(200, "<script>new WebSocket('/ws')</script>");
+        page.headers.set("Content-Type", "text/html; charset=utf-8");
+        return page;
+      }
+      if (request.path === "/private") return connection.respond(401, "who are you?\n");
+    });
     const session = await h2Session(server.port);
     const page = await h2Get(session, server.port);
     assert.equal(page.status, 200);
