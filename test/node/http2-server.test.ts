@@ -10,7 +10,7 @@ import { once } from "node:events";
 import type { IncomingMessage } from "node:http";
 import { createServer as createH2cServer, createSecureServer, type Http2Server } from "node:http2";
 import { get as httpsGet } from "node:https";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, createConnection } from "node:net";
 import { describe, it } from "node:test";
 import { ConnectionClosedError } from "../../src/errors.ts";
 import { connect } from "../../src/node/client.ts";
@@ -580,6 +580,49 @@ describe("closing over HTTP/2", () => {
     stream.end(closeFrame(1000));
     await streamClosed(stream);
     session.destroy();
+    await server.close();
+  });
+});
+
+describe("openTimeout over HTTP/2", () => {
+  it("bounds each stream's handshake: a stream whose processRequest doesn't answer in time is reset (CANCEL)", async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const server = await serve(
+      echo,
+      h2Options({
+        openTimeout: 100,
+        processRequest: async (_connection, request) => {
+          if (request.path === "/slow") await held;
+        },
+      }),
+    );
+    const session = await h2Session(server.port);
+    const slow = session.request(wsConnectHeaders(server.port, "/slow"), { endStream: false });
+    assert.equal(await streamClosed(slow), CANCEL);
+    // Only that stream: the session serves the next one.
+    const { stream, status } = await h2Request(session, wsConnectHeaders(server.port, "/fast"));
+    assert.equal(status, 200);
+    stream.end(closeFrame(1000));
+    await streamClosed(stream);
+    release();
+    await closeSession(session);
+    await server.close();
+  });
+
+  it("drops a cleartext connection that sends nothing within openTimeout", async () => {
+    const server = await serve(echo, {
+      host: "127.0.0.1",
+      port: 0,
+      http2: true,
+      openTimeout: 100,
+      logger: false,
+    });
+    const socket = createConnection({ host: "127.0.0.1", port: server.port });
+    socket.on("error", () => {});
+    await withTimeout(once(socket, "close"), 5_000, "the silent connection wasn't dropped");
     await server.close();
   });
 });
