@@ -819,6 +819,23 @@ describe("openTimeout while awaiting the peer's SETTINGS", () => {
     assert.equal(sessionPool.size, 0);
   });
 
+  it("times out on a server that never answers the CONNECT, resets the stream and closes the session", async () => {
+    // SETTINGS come (node:http2 sends them), the response never does.
+    const { h2, outcomes } = await recordingOutcomes({}, () => {});
+    await assert.rejects(
+      connect(`wss://localhost:${h2.port}/`, {
+        tls,
+        http2: "auto",
+        openTimeout: 300,
+        logger: null,
+      }),
+      { name: "TimeoutError" },
+    );
+    assert.equal((await outcomes[0]).rst, constants.NGHTTP2_CANCEL);
+    await until(() => h2.sessions[0].closed || h2.sessions[0].destroyed, 5000, "session closed");
+    assert.equal(sessionPool.size, 0);
+  });
+
   it("times out on a TLS peer that picks h2 and stays silent", async () => {
     const { port, sockets } = await silent(
       createTlsServer({ key, cert, ALPNProtocols: ["h2"] }),
