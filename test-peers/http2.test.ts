@@ -99,6 +99,9 @@ describe("Chromium over HTTP/2", () => {
       );
       const echo = await page.evaluate(() => (globalThis as { echo?: string }).echo);
       assert.equal(echo, "hello from Chromium");
+      // The closing handshake completed over the stream.
+      const closeCode = await page.evaluate(() => (globalThis as { closeCode?: number }).closeCode);
+      assert.equal(closeCode, 1000);
       // Server side: the WebSocket rode the h2 session, the one of the page
       // (the same client port: the same TCP connection).
       assert.deepEqual(versions, ["HTTP/2"]);
