@@ -68,6 +68,7 @@ const RAW_WS_CONNECT: readonly (readonly [string, string])[] = [
 const NO_ERROR = 0x0;
 const PROTOCOL_ERROR = 0x1;
 const CANCEL = 0x8;
+const ENHANCE_YOUR_CALM = 0xb;
 
 /**
  * Our h2 + HTTP/1.1 echo server whose processRequest records each request
@@ -389,6 +390,39 @@ describe("bad input on HTTP/2", () => {
     const accepted = await peer.until((f) => f.streamId === 9);
     assert.equal(accepted.type, FRAME_HEADERS);
     assert.equal(handlers, 1);
+    peer.close();
+    await server.close();
+  });
+
+  it("resets a header list over 128 fields or 64 KiB (ENHANCE_YOUR_CALM) before any hook; the session goes on", async () => {
+    let hooks = 0;
+    const server = await serve(echo, {
+      host: "127.0.0.1",
+      port: 0,
+      http2: true,
+      logger: false,
+      processRequest: () => {
+        hooks++;
+      },
+    });
+    const peer = await RawH2.open(server.port);
+    // RFC 9113 §10.5.1: SETTINGS_MAX_HEADER_LIST_SIZE, advertised and applied.
+    assert.equal(peer.settings().get(0x6), 64 * 1024);
+    const many = Array.from({ length: 200 }, (_, i) => [`x-field-${i}`, "v"] as const);
+    peer.request(1, [...RAW_WS_CONNECT, ...many]);
+    assert.deepEqual(await peer.outcome(1), { rst: ENHANCE_YOUR_CALM });
+    // 100 fields of 1,000 bytes: few enough, too large together.
+    const large = Array.from(
+      { length: 100 },
+      (_, i) => [`x-large-${i}`, "a".repeat(1000)] as const,
+    );
+    peer.request(3, [...RAW_WS_CONNECT, ...large]);
+    assert.deepEqual(await peer.outcome(3), { rst: ENHANCE_YOUR_CALM });
+    assert.equal(hooks, 0);
+    peer.request(5, RAW_WS_CONNECT);
+    const accepted = await peer.until((f) => f.streamId === 5);
+    assert.equal(accepted.type, FRAME_HEADERS);
+    assert.equal(hooks, 1);
     peer.close();
     await server.close();
   });
