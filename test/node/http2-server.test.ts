@@ -64,6 +64,13 @@ const RAW_WS_CONNECT: readonly (readonly [string, string])[] = [
   ["sec-websocket-version", "13"],
 ];
 
+/** Asserts that a raw session still serves: an extended CONNECT on `streamId` gets its HEADERS. */
+async function assertStillServes(peer: RawH2, streamId: number): Promise<void> {
+  peer.request(streamId, RAW_WS_CONNECT);
+  const answer = await peer.until((f) => f.streamId === streamId);
+  assert.equal(answer.type, FRAME_HEADERS);
+}
+
 // RFC 9113 §7.
 const NO_ERROR = 0x0;
 const PROTOCOL_ERROR = 0x1;
@@ -386,9 +393,7 @@ describe("bad input on HTTP/2", () => {
     );
     assert.deepEqual(await peer.outcome(7), { rst: PROTOCOL_ERROR });
     // A stream error, not a connection error: the next request is served.
-    peer.request(9, base);
-    const accepted = await peer.until((f) => f.streamId === 9);
-    assert.equal(accepted.type, FRAME_HEADERS);
+    await assertStillServes(peer, 9);
     assert.equal(handlers, 1);
     peer.close();
     await server.close();
@@ -419,9 +424,7 @@ describe("bad input on HTTP/2", () => {
     peer.request(3, [...RAW_WS_CONNECT, ...large]);
     assert.deepEqual(await peer.outcome(3), { rst: ENHANCE_YOUR_CALM });
     assert.equal(hooks, 0);
-    peer.request(5, RAW_WS_CONNECT);
-    const accepted = await peer.until((f) => f.streamId === 5);
-    assert.equal(accepted.type, FRAME_HEADERS);
+    await assertStillServes(peer, 5);
     assert.equal(hooks, 1);
     peer.close();
     await server.close();
@@ -719,6 +722,22 @@ describe("h2c", () => {
     await closing;
     assert.ok(app.listening, "close() detaches without closing the app's server");
     await closeSession(session);
+    await new Promise<void>((resolve) => app.close(() => resolve()));
+  });
+});
+
+describe("attach keeps the application's SETTINGS", () => {
+  it("adds extended CONNECT to them: a maxConcurrentStreams bound stays", async () => {
+    const app: Http2Server = createH2cServer({ settings: { maxConcurrentStreams: 2 } });
+    await new Promise<void>((resolve) => app.listen(0, "127.0.0.1", resolve));
+    const port = (app.address() as AddressInfo).port;
+    const server = await serve(echo, { server: app, logger: false });
+    const peer = await RawH2.open(port);
+    // RFC 9113 §6.5.2: SETTINGS_MAX_CONCURRENT_STREAMS; RFC 8441 §3.
+    assert.equal(peer.settings().get(0x3), 2);
+    assert.equal(peer.settings().get(0x8), 1);
+    peer.close();
+    await server.close();
     await new Promise<void>((resolve) => app.close(() => resolve()));
   });
 });
