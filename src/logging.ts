@@ -667,6 +667,9 @@ export const logMessages = {
   receiveFailed: "! error while receiving data",
   /** Client side, `http2: "auto"`: the server can't carry this WebSocket over HTTP/2. */
   http2Fallback: (why: string): string => `! falling back to HTTP/1.1: ${why}`,
+  /** Client side: the tunnel about to open; `proxy` has its password redacted. */
+  proxyTunnel: (proxy: string, target: string): string =>
+    `= connecting through proxy ${proxy} to ${target}`,
   openTimeout: "- timed out during opening handshake",
   closeTimeout: "- timed out waiting for TCP close",
   published: (topic: string, subscribers: number): string =>

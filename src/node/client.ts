@@ -288,7 +288,7 @@ async function openConnection(
           socket = error.socket;
         }
       }
-      socket ??= await openSocket(uri, hop, controller.signal);
+      socket ??= await openSocket(uri, hop, controller.signal, logger);
       const protocol = newProtocol();
       const connection = new ClientConnection(protocol, socket, logger, options);
       // A tunnel through a proxy comes back paused; reading starts now that
@@ -336,7 +336,7 @@ async function openHttp2Connection(
     uri,
     poolKey(uri, options),
     request,
-    (setupSignal) => openSocket(uri, socketOptions, setupSignal),
+    (setupSignal) => openSocket(uri, socketOptions, setupSignal, logger),
     signal,
   );
   const connection = new ClientConnection(protocol, stream, logger, options);
@@ -348,17 +348,18 @@ async function openHttp2Connection(
   return connection;
 }
 
-/** Opens the transport: TCP, TLS, Unix socket, or TLS over `sock`. */
+/** Opens the transport: TCP, TLS, Unix socket, TLS over `sock`, or a proxy's tunnel (its DEBUG lines to `logger`). */
 async function openSocket(
   uri: WebSocketURI,
   options: ConnectOptions,
   signal: AbortSignal,
+  logger: LoggerLike,
 ): Promise<Duplex> {
   const sock = options.sock;
   if (sock !== undefined && (!uri.secure || sock instanceof TLSSocket)) return sock;
   if (sock === undefined && options.path === undefined) {
     const proxy = proxyFor(uri, options.proxy);
-    if (proxy !== null) return openTunnel(proxy, uri, options, signal);
+    if (proxy !== null) return openTunnel(proxy, uri, options, signal, logger);
   }
   let socket: Socket;
   let event: "connect" | "secureConnect";

@@ -638,3 +638,55 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, message: string)
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
+
+/** A CONNECT proxy listening on 127.0.0.1. */
+export interface ConnectProxy {
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * An HTTP CONNECT proxy on 127.0.0.1 that tunnels to the requested
+ * `host:port`; with `authorization`, a request without exactly that
+ * `Proxy-Authorization` value gets a 407.
+ */
+export async function connectProxy(authorization: string | null = null): Promise<ConnectProxy> {
+  const sockets = new Set<Socket>();
+  const track = (socket: Socket): void => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  };
+  const proxy = createServer((client) => {
+    track(client);
+    let head = "";
+    const onData = (chunk: Buffer): void => {
+      head += chunk.toString("latin1");
+      const end = head.indexOf("\r\n\r\n");
+      if (end === -1) return;
+      client.off("data", onData);
+      if (authorization !== null && !head.includes(`Proxy-Authorization: ${authorization}\r\n`)) {
+        client.end("HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n");
+        return;
+      }
+      const [host, targetPort] = head.split(" ")[1].split(":");
+      const upstream = connect({ host, port: Number(targetPort) }, () => {
+        client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+        const rest = Buffer.from(head.slice(end + 4), "latin1");
+        if (rest.length > 0) upstream.write(rest);
+        client.pipe(upstream).pipe(client);
+      });
+      track(upstream);
+      upstream.on("error", () => client.destroy());
+      client.on("error", () => upstream.destroy());
+    };
+    client.on("data", onData);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (proxy.address() as { port: number }).port,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => proxy.close(resolve));
+    },
+  };
+}
