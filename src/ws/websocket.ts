@@ -13,7 +13,6 @@
 
 import { EventEmitter } from "node:events";
 import type { IncomingMessage } from "node:http";
-import type { ConnectionClosed } from "../errors.ts";
 import { type Frame, OP_BINARY, OP_CONT, OP_PING, OP_PONG, OP_TEXT } from "../frames.ts";
 import { parseExtension } from "../headers.ts";
 import type { Response } from "../http11.ts";
@@ -567,7 +566,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       data: (frame) => this.#onFrame(frame),
       ping: (payload) => this.#control("ping", payload),
       pong: (payload) => this.#control("pong", payload),
-      closed: (error) => this.#transportClosed(error),
+      closed: () => this.#transportClosed(),
     };
     const early = connection[kEventSink](sink);
     if (opened === undefined) this.emit("open");
@@ -575,9 +574,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     for (const frame of early) this.#onFrame(frame);
   }
 
-  #transportClosed(closed: ConnectionClosed): void {
+  #transportClosed(): void {
     const connection = this.#connection!;
-    const wsError = toWsError(closed.cause);
+    const protocol = connection.protocol;
+    // Why the core failed the connection, if the peer broke a rule.
+    const wsError = toWsError(protocol.parserExc);
     let code = connection.closeCode ?? 1006;
     if (wsError !== null) {
       this.#emitError(wsError);
@@ -585,7 +586,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       // peer's close frame, and reports 1006.
       code = 1006;
     }
-    this.#wasClean = closed.rcvd !== null && closed.sent !== null;
+    this.#wasClean = protocol.closeRcvd !== null && protocol.closeSent !== null;
     this.#readyState = 3;
     this.#held = null;
     this.#parts = null;
