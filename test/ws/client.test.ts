@@ -1,11 +1,15 @@
 // The client side of websockets-ts/ws where it goes beyond what the
 // differential suite compares with ws: its options (headers, origin,
-// handshakeTimeout, createConnection, Unix sockets) and URL forms.
+// handshakeTimeout, createConnection, agent, Unix sockets) and URL forms.
 import { deepStrictEqual, equal, throws } from "node:assert/strict";
 import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer as createHttpServer, type IncomingMessage } from "node:http";
-import { type AddressInfo, createServer, connect as netConnect } from "node:net";
+import {
+  createServer as createHttpServer,
+  Agent as HttpAgent,
+  type IncomingMessage,
+} from "node:http";
+import { type AddressInfo, createServer, connect as netConnect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -118,5 +122,68 @@ test("a subprotocol can be given as a string, options as the second argument", a
   );
   one.terminate();
   two.terminate();
+  await server.close();
+});
+
+/** An HTTP CONNECT proxy on 127.0.0.1 that records the CONNECT lines it tunnels. */
+async function connectProxy(): Promise<{ port: number; seen: string[]; close(): Promise<void> }> {
+  const seen: string[] = [];
+  const sockets = new Set<Socket>();
+  const track = (socket: Socket): void => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => socket.destroy());
+  };
+  const proxy = createServer((client) => {
+    track(client);
+    let head = Buffer.alloc(0);
+    const onData = (chunk: Buffer): void => {
+      head = Buffer.concat([head, chunk]);
+      const end = head.indexOf("\r\n\r\n");
+      if (end === -1) return;
+      client.removeListener("data", onData);
+      const line = head.subarray(0, head.indexOf("\r\n")).toString("latin1");
+      seen.push(line);
+      const [host, port] = line.split(" ")[1].split(":");
+      const upstream = netConnect({ host, port: Number(port) }, () => {
+        client.write("HTTP/1.1 200 Connection established\r\n\r\n");
+        upstream.write(head.subarray(end + 4));
+        client.pipe(upstream).pipe(client);
+      });
+      track(upstream);
+      upstream.on("close", () => client.destroy());
+      client.on("close", () => upstream.destroy());
+    };
+    client.on("data", onData);
+  });
+  proxy.listen(0, "127.0.0.1");
+  await once(proxy, "listening");
+  return {
+    port: (proxy.address() as AddressInfo).port,
+    seen,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        proxy.close(() => resolve());
+      }),
+  };
+}
+
+test("a proxy agent's proxy is used: agent: new HttpsProxyAgent(url) goes through the proxy", async () => {
+  const server = await wsServer();
+  const proxy = await connectProxy();
+  // What https-proxy-agent and http-proxy-agent expose: the proxy as a URL.
+  const agent = { proxy: new URL(`http://127.0.0.1:${proxy.port}`) };
+  const ws = new WebSocket(`ws://127.0.0.1:${server.port}/`, { agent });
+  await once(ws, "open");
+  deepStrictEqual(proxy.seen, [`CONNECT 127.0.0.1:${server.port} HTTP/1.1`]);
+  // Any other agent is not used: the connection is direct.
+  const direct = new WebSocket(`ws://127.0.0.1:${server.port}/`, { agent: new HttpAgent() });
+  await once(direct, "open");
+  equal(proxy.seen.length, 1);
+  ws.terminate();
+  direct.terminate();
+  await Promise.all([once(ws, "close"), once(direct, "close")]);
+  await proxy.close();
   await server.close();
 });
