@@ -58,8 +58,14 @@ export type WsSendData =
   | Blob
   | readonly unknown[]
   | number
-  | { valueOf(): ArrayBuffer | SharedArrayBuffer | Uint8Array | readonly number[] | string }
-  | { [Symbol.toPrimitive](hint: string): string }
+  | {
+      /** Bytes or a string, which `Buffer.from()` reads from the object. */
+      valueOf(): ArrayBuffer | SharedArrayBuffer | Uint8Array | readonly number[] | string;
+    }
+  | {
+      /** A string, which `Buffer.from()` reads from the object. */
+      [Symbol.toPrimitive](hint: string): string;
+    }
   | null
   | undefined;
 
