@@ -4,12 +4,11 @@
 // as redacted, saying the header was there, in both roles and through a
 // proxy; and no URL password may reach a log record either.
 import { strict as assert } from "node:assert";
-import { once } from "node:events";
-import * as net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { connect, type Server, type ServerConnection, serve } from "../../src/index.ts";
 import { REDACTED_VALUE } from "../../src/redact.ts";
 import { type CapturedRecord, createCaptureLogger } from "../helpers/capture-logger.ts";
+import { connectProxy } from "../helpers/connect-proxy.ts";
 import { checkLeaksAfterAll } from "../helpers/no-leaks.ts";
 
 checkLeaksAfterAll();
@@ -87,45 +86,7 @@ describe("DEBUG handshake lines", () => {
 });
 
 // A CONNECT proxy on 127.0.0.1 that wants bob's credentials.
-async function authProxy(): Promise<{ port: number; close: () => Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const proxy = net.createServer((client) => {
-    sockets.add(client);
-    client.on("close", () => sockets.delete(client));
-    let head = "";
-    const onData = (chunk: Buffer): void => {
-      head += chunk.toString("latin1");
-      const end = head.indexOf("\r\n\r\n");
-      if (end === -1) return;
-      client.off("data", onData);
-      if (!head.includes(`Proxy-Authorization: Basic ${PROXY_BASIC}\r\n`)) {
-        client.end("HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n");
-        return;
-      }
-      const [host, targetPort] = head.split(" ")[1].split(":");
-      const upstream = net.connect({ host, port: Number(targetPort) }, () => {
-        client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
-        const rest = Buffer.from(head.slice(end + 4), "latin1");
-        if (rest.length > 0) upstream.write(rest);
-        client.pipe(upstream).pipe(client);
-      });
-      sockets.add(upstream);
-      upstream.on("close", () => sockets.delete(upstream));
-      upstream.on("error", () => client.destroy());
-      client.on("error", () => upstream.destroy());
-    };
-    client.on("data", onData);
-  });
-  proxy.listen(0, "127.0.0.1");
-  await once(proxy, "listening");
-  return {
-    port: (proxy.address() as net.AddressInfo).port,
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => proxy.close(resolve));
-    },
-  };
-}
+const authProxy = () => connectProxy({ credentials: PROXY_BASIC });
 
 describe("through a proxy with user:password@", () => {
   let server: Server;

@@ -9,12 +9,13 @@ import {
   Agent as HttpAgent,
   type IncomingMessage,
 } from "node:http";
-import { type AddressInfo, createServer, connect as netConnect, type Socket } from "node:net";
+import { type AddressInfo, createServer, connect as netConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { WebSocketServer as WsServer } from "ws";
 import { WebSocket } from "../../src/ws/index.ts";
+import { connectProxy } from "../helpers/connect-proxy.ts";
 import { checkLeaksAfterAll } from "../helpers/no-leaks.ts";
 
 checkLeaksAfterAll();
@@ -124,50 +125,6 @@ test("a subprotocol can be given as a string, options as the second argument", a
   two.terminate();
   await server.close();
 });
-
-/** An HTTP CONNECT proxy on 127.0.0.1 that records the CONNECT lines it tunnels. */
-async function connectProxy(): Promise<{ port: number; seen: string[]; close(): Promise<void> }> {
-  const seen: string[] = [];
-  const sockets = new Set<Socket>();
-  const track = (socket: Socket): void => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-    socket.on("error", () => socket.destroy());
-  };
-  const proxy = createServer((client) => {
-    track(client);
-    let head = Buffer.alloc(0);
-    const onData = (chunk: Buffer): void => {
-      head = Buffer.concat([head, chunk]);
-      const end = head.indexOf("\r\n\r\n");
-      if (end === -1) return;
-      client.removeListener("data", onData);
-      const line = head.subarray(0, head.indexOf("\r\n")).toString("latin1");
-      seen.push(line);
-      const [host, port] = line.split(" ")[1].split(":");
-      const upstream = netConnect({ host, port: Number(port) }, () => {
-        client.write("HTTP/1.1 200 Connection established\r\n\r\n");
-        upstream.write(head.subarray(end + 4));
-        client.pipe(upstream).pipe(client);
-      });
-      track(upstream);
-      upstream.on("close", () => client.destroy());
-      client.on("close", () => upstream.destroy());
-    };
-    client.on("data", onData);
-  });
-  proxy.listen(0, "127.0.0.1");
-  await once(proxy, "listening");
-  return {
-    port: (proxy.address() as AddressInfo).port,
-    seen,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        proxy.close(() => resolve());
-      }),
-  };
-}
 
 test("a proxy agent's proxy is used: agent: new HttpsProxyAgent(url) goes through the proxy", async () => {
   const server = await wsServer();
