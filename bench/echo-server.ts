@@ -1,9 +1,10 @@
 /**
  * The echo servers the bench compares, one per process:
  *
- *   node --import tsx bench/echo-server.ts ours|compat|ws|raw
+ *   node --import tsx bench/echo-server.ts ours|ours-http|compat|ws|raw
  *
- * `compat` is `websockets-ts/ws` running the very echo written for `ws`.
+ * `compat` is `websockets-ts/ws` running the very echo written for `ws`;
+ * `ours-http` is our own API attached to an `http.Server`, as `compat` is.
  *
  * Environment: HOST (default 127.0.0.1), PORT (default 0 = any free port),
  * COMPRESSION=1 to offer permessage-deflate with each library's defaults
@@ -48,6 +49,29 @@ async function startOurs(): Promise<() => Promise<void>> {
   const address = server.address as { port: number };
   ready(address.port);
   return () => server.close();
+}
+
+// `ours-http`: our API attached to an `http.Server`, as `compat` and `ws`
+// are: node:http parses each request before our handshake. Against it,
+// `compat` shows the cost of the ws-compatible layer alone.
+async function startOursHttp(): Promise<() => Promise<void>> {
+  const { serve } = await import("../src/index.ts");
+  const { createServer: createHttpServer } = await import("node:http");
+  const { createServer: createHttpsServer } = await import("node:https");
+  const http = tls === undefined ? createHttpServer() : createHttpsServer(tls);
+  const server = await serve(
+    async (ws) => {
+      for await (const message of ws) await ws.send(message);
+    },
+    { server: http, compression: compression ? "deflate" : null },
+  );
+  http.listen(port, host);
+  await new Promise<void>((resolve) => http.once("listening", resolve));
+  ready((http.address() as { port: number }).port);
+  return async () => {
+    await server.close();
+    await new Promise<void>((resolve) => http.close(() => resolve()));
+  };
 }
 
 /** The part of `ws`'s server API the echo uses, which `websockets-ts/ws` has too. */
@@ -145,6 +169,7 @@ async function startRaw(): Promise<() => Promise<void>> {
 
 const starters: Record<string, () => Promise<() => Promise<void>>> = {
   ours: startOurs,
+  "ours-http": startOursHttp,
   ws: startWs,
   compat: startCompat,
   raw: startRaw,
@@ -153,7 +178,7 @@ const starters: Record<string, () => Promise<() => Promise<void>>> = {
 const start = starters[impl];
 if (start === undefined) {
   console.error(
-    `echo-server: unknown implementation ${JSON.stringify(impl)} (ours, compat, ws, raw)`,
+    `echo-server: unknown implementation ${JSON.stringify(impl)} (ours, ours-http, compat, ws, raw)`,
   );
   process.exit(2);
 }

@@ -36,15 +36,9 @@ import { encodeEnvelope } from "../../src/node/backplane.ts";
 import { redisBackplane } from "../../src/node/redis-backplane.ts";
 import type { RedisClientLike } from "../../src/node/redis-clients.ts";
 import { createCaptureLogger } from "../helpers/capture-logger.ts";
+import { connectProxy } from "../helpers/connect-proxy.ts";
 import { cert, key } from "../helpers/localhost-tls.ts";
-import {
-  connectProxy,
-  exchange,
-  frame,
-  OP_BINARY,
-  rawConnect,
-  tcpConnect,
-} from "../helpers/net.ts";
+import { exchange, frame, OP_BINARY, rawConnect, tcpConnect } from "../helpers/net.ts";
 import { checkLeaksAfterAll } from "../helpers/no-leaks.ts";
 import { FakeBroker, FakeNodeRedis } from "../support/fake-redis.ts";
 

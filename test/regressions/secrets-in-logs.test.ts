@@ -8,7 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { connect, type Server, type ServerConnection, serve } from "../../src/index.ts";
 import { REDACTED_PASSWORD, REDACTED_VALUE } from "../../src/redact.ts";
 import { type CapturedRecord, createCaptureLogger } from "../helpers/capture-logger.ts";
-import { type ConnectProxy, connectProxy } from "../helpers/net.ts";
+import { type ConnectProxy, connectProxy } from "../helpers/connect-proxy.ts";
 import { checkLeaksAfterAll } from "../helpers/no-leaks.ts";
 
 checkLeaksAfterAll();
@@ -106,7 +106,7 @@ describe("through a proxy with user:password@", () => {
   before(async () => {
     server = await serve(echo, { host: "127.0.0.1", port: 0, logger: false });
     port = (server.address as { port: number }).port;
-    proxy = await connectProxy(`Basic ${PROXY_BASIC}`);
+    proxy = await connectProxy({ credentials: PROXY_BASIC });
   });
   after(async () => {
     await server.close();
