@@ -52,6 +52,7 @@ export type {
   SocketErrorMessage,
 } from "./node/diagnostics.ts";
 export type { Http2Mode } from "./node/http2-client.ts";
+export type { AnyHttp2Server } from "./node/http2-server.ts";
 export { getProxy, type ProxyOptions, type ProxyTarget } from "./node/proxy.ts";
 export { processException, type ReconnectOptions } from "./node/reconnect.ts";
 export {
