@@ -35,7 +35,6 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => void server.close());
 }
 
-const address = server.address as { host: string; port: number };
-console.log(`basic-auth server listening on ws://${address.host}:${address.port}`);
+console.log(`basic-auth server listening on ws://${host}:${server.port}`);
 
 await server.serveForever();

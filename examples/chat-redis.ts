@@ -35,5 +35,4 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
   });
 }
 
-const address = server.address as { host: string; port: number };
-console.log(`chat server listening on ws://${address.host}:${address.port}`);
+console.log(`chat server listening on ws://${host}:${server.port}`);

@@ -11,7 +11,7 @@ import type { Handler } from "../src/index.ts";
 /** A handler for chat rooms; `where` names this process in the welcome line. */
 export function chatRooms(where: string): Handler {
   return async (ws) => {
-    const url = new URL(ws.request?.path ?? "/", "ws://chat");
+    const url = new URL(ws.request.path, "ws://chat");
     const room = url.pathname.slice(1) || "lobby";
     const name = url.searchParams.get("name") ?? `guest-${ws.id.slice(0, 4)}`;
     const topic = `room:${room}`;

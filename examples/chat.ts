@@ -19,7 +19,7 @@ const port = Number(process.env.PORT ?? 8766);
 
 const server = await serve(
   async (ws) => {
-    const query = new URL(ws.request?.path ?? "/", "ws://chat").searchParams;
+    const query = new URL(ws.request.path, "ws://chat").searchParams;
     const name = query.get("name") ?? `guest-${ws.id.slice(0, 4)}`;
     broadcast(ws.server.connections, `${name} joined`);
     try {
@@ -38,7 +38,6 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => void server.close());
 }
 
-const address = server.address as { host: string; port: number };
-console.log(`chat server listening on ws://${address.host}:${address.port}`);
+console.log(`chat server listening on ws://${host}:${server.port}`);
 
 await server.serveForever();

@@ -56,7 +56,7 @@ const server = await serve(
   },
   { host: "127.0.0.1", port: 0, logger: false },
 );
-const ws = await connect(`ws://127.0.0.1:${(server.address as { port: number }).port}/`, {
+const ws = await connect(`ws://127.0.0.1:${server.port}/`, {
   logger: false,
 });
 await ws.ping("are you there?");

@@ -31,9 +31,8 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
   });
 }
 
-const address = server.address as { host: string; port: number };
-const shown = address.host.includes(":") ? `[${address.host}]` : address.host;
-console.log(`echo server listening on ws://${shown}:${address.port}`);
+const shown = host.includes(":") ? `[${host}]` : host;
+console.log(`echo server listening on ws://${shown}:${server.port}`);
 
 await server.serveForever();
 console.log("echo server closed");

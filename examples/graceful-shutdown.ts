@@ -14,7 +14,7 @@ const server = await serve(
   },
   { host: process.env.HOST ?? "127.0.0.1", port: Number(process.env.PORT ?? 8765) },
 );
-const { port } = server.address as { port: number };
+const { port } = server;
 console.log(`listening on ws://127.0.0.1:${port}`);
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {

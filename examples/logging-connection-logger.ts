@@ -15,7 +15,7 @@ const server = await serve(
   },
 );
 
-const ws = await connect(`ws://127.0.0.1:${(server.address as { port: number }).port}/`);
+const ws = await connect(`ws://127.0.0.1:${server.port}/`);
 await ws.send('{"item":"book","quantity":2}');
 await ws.close();
 await server.close();

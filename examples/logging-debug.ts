@@ -13,7 +13,7 @@ const server = await serve(
   },
 );
 
-const ws = await connect(`ws://127.0.0.1:${(server.address as { port: number }).port}/`, {
+const ws = await connect(`ws://127.0.0.1:${server.port}/`, {
   logger: createLogger({ name: "websockets.client", level: "debug" }),
 });
 await ws.send("hello");

@@ -13,7 +13,7 @@ const server = await serve(
   },
 );
 
-const ws = await connect(`ws://127.0.0.1:${(server.address as { port: number }).port}/`);
+const ws = await connect(`ws://127.0.0.1:${server.port}/`);
 await ws.send("hello");
 await ws.recv();
 await ws.close();

@@ -1,9 +1,11 @@
 // examples/logging-x-forwarded-for.ts: behind a reverse proxy, remoteAddress
-// is the proxy's; logContext adds the client's, from X-Forwarded-For. Anyone
-// can send that header: only the hops your own proxies appended can be
-// trusted. Each proxy appends the address it got the request from, so the
-// client's is the right-most hop your proxies wrote, over all header lines.
-import { connect, createLogger, type Headers, serve } from "../src/index.ts";
+// is the proxy's; logContext adds the client's, from X-Forwarded-For, to
+// every record of the connection (here through pino). Anyone can send that
+// header: only the hops your own proxies appended can be trusted. Each
+// proxy appends the address it got the request from, so the client's is
+// the right-most hop your proxies wrote, over all header lines.
+import pino from "pino";
+import { connect, type Headers, serve } from "../src/index.ts";
 
 // How many reverse proxies of yours stand in front of this server.
 const TRUSTED_PROXIES = 1;
@@ -24,14 +26,14 @@ const server = await serve(
   {
     host: "127.0.0.1",
     port: 0,
-    logger: createLogger({ name: "websockets.server", level: "info" }),
+    logger: pino({ level: "info" }),
     logContext: (ws) => ({ clientIp: clientIp(ws.request.headers) }),
   },
 );
 
 // A request as the proxy forwards it: the client forged the first line,
 // the proxy appended the second.
-const ws = await connect(`ws://127.0.0.1:${(server.address as { port: number }).port}/`, {
+const ws = await connect(`ws://127.0.0.1:${server.port}/`, {
   additionalHeaders: [
     ["X-Forwarded-For", "198.51.100.66"],
     ["X-Forwarded-For", "203.0.113.7"],

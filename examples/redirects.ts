@@ -14,7 +14,7 @@ import { connect, type RedirectHop, SecurityError, serve } from "../src/index.ts
 
 const server = await serve(
   async (ws) => {
-    await ws.send(`you reached ${ws.request?.path}`);
+    await ws.send(`you reached ${ws.request.path}`);
   },
   {
     host: "127.0.0.1",
@@ -32,7 +32,7 @@ const server = await serve(
     },
   },
 );
-const { port } = server.address as { port: number };
+const { port } = server;
 
 const options = {
   followRedirects: true,

@@ -1,57 +1,78 @@
 /**
- * Uploading and downloading a large file, fragment by fragment, with a
- * SHA-256 checksum to check it arrived whole. Neither side holds the file in
- * memory: `send()` takes an async iterable (one frame per chunk, waiting
- * when the socket is busy) and `recvStreaming({ maxSize })` yields fragments
- * under a limit of its own, while `maxSize` stays small for other messages.
+ * Uploading a large file and downloading it back, fragment by fragment,
+ * with a SHA-256 checksum to check it arrived whole. Neither side holds the
+ * file in memory: `send()` takes the file's read stream (an async iterable:
+ * one frame per chunk read, waiting while the socket is busy), and
+ * `recvStreaming({ maxSize })` yields the fragments under a limit of its
+ * own, written to disk as they come, while the connection's `maxSize` stays
+ * small for the messages held whole.
+ *
+ *   npx tsx examples/stream-file.ts
  *
  * In your project, import from "websockets-ts" instead of "../src/index.ts".
  */
 import { createHash, randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { createReadStream, createWriteStream, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { type Connection, connect, serve } from "../src/index.ts";
 
-const FILE_SIZE = 16 * 1024 * 1024;
-const CHUNK = 64 * 1024;
+const MiB = 1024 * 1024;
+const FILE_SIZE = 16 * MiB;
+// The largest file accepted; other messages stay under maxSize (1 MiB).
+const MAX_FILE_SIZE = 64 * MiB;
 
-/** A stand-in for `fs.createReadStream(path)`: FILE_SIZE bytes in chunks. */
-async function* file(seed: Buffer): AsyncGenerator<Buffer> {
-  for (let sent = 0; sent < FILE_SIZE; sent += CHUNK) yield seed;
-}
-
-/** Sends the file's checksum, then the file as one fragmented message. */
-async function sendFile(ws: Connection): Promise<void> {
-  const seed = randomBytes(CHUNK);
+/** Sends the file at `path` as one fragmented message, then its SHA-256. */
+async function sendFile(ws: Connection, path: string): Promise<void> {
   const hash = createHash("sha256");
-  for (let sent = 0; sent < FILE_SIZE; sent += CHUNK) hash.update(seed);
+  async function* chunks(): AsyncGenerator<Buffer> {
+    for await (const chunk of createReadStream(path, { highWaterMark: 64 * 1024 })) {
+      hash.update(chunk);
+      yield chunk;
+    }
+  }
+  await ws.send(chunks());
   await ws.send(hash.digest("hex"));
-  await ws.send(file(seed));
 }
 
-/** Receives what {@link sendFile} sent; says whether it arrived whole. */
-async function receiveFile(ws: Connection): Promise<string> {
-  const expected = await ws.recv({ decode: true });
+/** Receives what {@link sendFile} sent into `path`; says whether it arrived whole. */
+async function receiveFile(ws: Connection, path: string): Promise<string> {
+  const file = createWriteStream(path);
   const hash = createHash("sha256");
   let size = 0;
-  // Write each fragment to disk here: `maxSize` bounds the whole file.
-  for await (const fragment of ws.recvStreaming({ maxSize: 64 * 1024 * 1024 })) {
+  for await (const fragment of ws.recvStreaming({ maxSize: MAX_FILE_SIZE })) {
     hash.update(fragment);
     size += fragment.length;
+    // The disk's back-pressure: while we wait, reading from the socket
+    // pauses, and the sender's send() waits.
+    if (!file.write(fragment)) await once(file, "drain");
   }
+  file.end();
+  await once(file, "finish");
+  const expected = await ws.recv({ decode: true });
   return `${size} bytes, checksum ${hash.digest("hex") === expected ? "ok" : "MISMATCH"}`;
 }
 
-const server = await serve(
-  async (ws) => {
-    await ws.send(`upload: ${await receiveFile(ws)}`);
-    await sendFile(ws);
-  },
-  { host: "127.0.0.1", port: 0, maxSize: 1024 * 1024 },
-);
+const dir = mkdtempSync(join(tmpdir(), "stream-file-"));
+try {
+  const server = await serve(
+    async (ws) => {
+      const stored = join(dir, `upload-${ws.id}`);
+      await ws.send(`upload: ${await receiveFile(ws, stored)}`);
+      await sendFile(ws, stored);
+    },
+    { host: "127.0.0.1", port: 0, maxSize: MiB },
+  );
 
-const { port } = server.address as { port: number };
-const ws = await connect(`ws://127.0.0.1:${port}`, { maxSize: 1024 * 1024 });
-await sendFile(ws);
-console.log(await ws.recv());
-console.log(`download: ${await receiveFile(ws)}`);
-await ws.close();
-await server.close();
+  const original = join(dir, "original");
+  writeFileSync(original, randomBytes(FILE_SIZE));
+  const ws = await connect(`ws://127.0.0.1:${server.port}`, { maxSize: MiB });
+  await sendFile(ws, original);
+  console.log(await ws.recv());
+  console.log(`download: ${await receiveFile(ws, join(dir, "downloaded"))}`);
+  await ws.close();
+  await server.close();
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

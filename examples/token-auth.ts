@@ -35,7 +35,7 @@ const server = await serve<Session>(
     },
   },
 );
-const { port } = server.address as { port: number };
+const { port } = server;
 console.log(`listening on ws://127.0.0.1:${port}`);
 process.once("SIGTERM", () => void server.close());
 await server.closed;

@@ -10,7 +10,7 @@ import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import ts from "typescript";
 import { entryPoints, packageJson, ROOT } from "../scripts/package-exports.ts";
-import { build, compile } from "../test/helpers/consumer.ts";
+import { build, compile, typesNodeReleases } from "../test/helpers/consumer.ts";
 
 const run = promisify(execFile);
 const FIRST_MAJOR = 20; // engines: Node >= 20
@@ -39,6 +39,16 @@ describe("declarations with every @types/node major", () => {
       .filter((major) => major >= FIRST_MAJOR)
       .sort((a, b) => a - b);
   }, SLOW);
+
+  test("every major on npm is pinned as a devDependency, so npm test checks it offline", () => {
+    const pinned = typesNodeReleases().map((r) => r.major);
+    const missing = majors.filter((major) => !pinned.includes(major));
+    assert.deepEqual(
+      missing,
+      [],
+      `add each: npm install -D -E types-nodeNN@npm:@types/node@<newest NN.x> (test/types/package.test.ts compiles against it)`,
+    );
+  });
 
   test(`from ${FIRST_MAJOR} to the newest on npm, strict, skipLibCheck: false`, SLOW, async () => {
     assert.ok(majors.length > 1, `@types/node majors on npm: ${majors.join(", ")}`);

@@ -1,7 +1,7 @@
 // Runs every example for real: spawned with tsx on a free port, talked to
 // over loopback, then stopped with a signal.
 import { strict as assert } from "node:assert";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { get } from "node:http";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
@@ -13,6 +13,76 @@ import { checkLeaksAfterAll } from "./helpers/no-leaks.ts";
 const examples = join(dirname(fileURLToPath(import.meta.url)), "..", "examples");
 
 /** GET over a fresh connection (no keep-alive pool to leak). */
+/** The text of every test file, to find which examples the tests run. */
+function testSources(): string {
+  const root = join(examples, "..");
+  return ["test", "test-peers"]
+    .flatMap((dir) =>
+      readdirSync(join(root, dir), { recursive: true, encoding: "utf8" })
+        .filter((name) => name.endsWith(".ts"))
+        .map((name) => readFileSync(join(root, dir, name), "utf8")),
+    )
+    .join("\n");
+}
+
+/** Whether some test runs `examples/<name>` (it names the file). */
+function runByATest(name: string, sources: string): boolean {
+  return sources.includes(`"${name}"`) || sources.includes(`examples/${name}`);
+}
+
+test("every example is listed in docs/examples.md and run by a test", () => {
+  const doc = readFileSync(join(examples, "..", "docs", "examples.md"), "utf8");
+  const sources = testSources();
+  const names = readdirSync(examples).filter((name) => name.endsWith(".ts"));
+  // A module other examples import (chat-rooms.ts) runs with them.
+  const imported = (name: string) =>
+    names.some((other) => readFileSync(join(examples, other), "utf8").includes(`"./${name}"`));
+  const programs = [...names.filter((name) => !imported(name)), "chat-app/server.ts"];
+  assert.ok(programs.length > 20, programs.join(" "));
+  const unlisted = programs.filter((name) => !doc.includes(`](../examples/${name})`));
+  const unrun = programs.filter((name) => !runByATest(name, sources));
+  assert.deepEqual({ unlisted, unrun }, { unlisted: [], unrun: [] });
+});
+
+test("the day-one tasks (issue 19) each link an example that a test runs", () => {
+  const doc = readFileSync(join(examples, "..", "docs", "examples.md"), "utf8");
+  const section = doc.slice(
+    doc.indexOf("## Day one"),
+    doc.indexOf("\n## ", doc.indexOf("## Day one") + 1),
+  );
+  const rows = section
+    .split("\n")
+    .filter((line) => /^\| [^-]/.test(line) && !line.startsWith("| task"));
+  const tasks = rows.map((row) => row.split("|")[1].trim());
+  for (const task of [
+    "echo",
+    "Express chat",
+    "token",
+    "reconnect",
+    "pino",
+    "X-Forwarded-For",
+    "shutdown",
+    "large file",
+    "heartbeat",
+    "backpressure",
+  ]) {
+    assert.ok(
+      tasks.some((t) => t.includes(task)),
+      `no day-one task about ${task}: ${tasks.join("; ")}`,
+    );
+  }
+  assert.equal(rows.length, 8, section);
+  const sources = testSources();
+  for (const row of rows) {
+    const linked = [...row.matchAll(/\]\(\.\.\/examples\/([\w./-]+\.ts)\)/g)].map((m) => m[1]);
+    assert.ok(linked.length > 0, `no example linked: ${row}`);
+    for (const name of linked) {
+      assert.ok(readFileSync(join(examples, name), "utf8").length > 0);
+      assert.ok(runByATest(name, sources), `no test runs ${name}`);
+    }
+  }
+});
+
 function httpGet(url: string): Promise<{ status: number; type: string; body: string }> {
   return new Promise((resolve, reject) => {
     const req = get(url, { agent: false }, (res) => {
@@ -330,17 +400,30 @@ test("stream-file uploads and downloads 16 MiB with matching checksums", async (
   assert.match(output, /^download: 16777216 bytes, checksum ok$/m);
 });
 
-test("heartbeat-backpressure: sends wait for a slow reader, pings answered, broadcast", async () => {
+test("heartbeat-backpressure: sends wait for a slow reader, keepalive pings, broadcast skips a stalled client", async () => {
   const output = await runToEnd("heartbeat-backpressure.ts");
-  assert.match(output, /^sent 200 messages; bufferedAmount stayed under \d+ bytes$/m);
-  assert.match(output, /^ping answered in [\d.]+ ms/m);
-  assert.match(output, /^broadcast: tick$/m);
+  // send() waited: never much more than writeLimit (256 KiB) queued.
+  const sent = /^sent 200 messages; bufferedAmount stayed under (\d+) bytes$/m.exec(output);
+  assert.ok(sent !== null, output);
+  assert.ok(Number(sent[1]) <= 256 * 1024 + 64 * 1024 + 100, output);
+  assert.match(output, /^keepalive: last ping answered in [\d.]+ ms$/m);
+  assert.match(output, /^ping answered in [\d.]+ ms$/m);
+  // The reader kept up; the stalled client missed messages, and what waits
+  // for it stays under the limit plus one message.
+  const missed = /^broadcast: the reader got 40 of 40; the stalled client missed (\d+)$/m.exec(
+    output,
+  );
+  assert.ok(missed !== null && Number(missed[1]) > 0, output);
+  const waiting = /^waiting for the stalled client: (\d+) bytes/m.exec(output);
+  assert.ok(waiting !== null && Number(waiting[1]) <= 1024 * 1024 + 512 * 1024 + 100, output);
 });
 
-test("chat-http-server serves HTTP and broadcasts chat messages on one port", async () => {
-  const server = await startServer("chat-http-server.ts");
+test("chat-express: Express's routes and the chat's WebSockets on one port, broadcast to all", async () => {
+  const server = await startServer("chat-express.ts");
   const page = await httpGet(`http://127.0.0.1:${server.port}/`);
   assert.equal(page.status, 200);
+  assert.match(page.type, /^text\/plain/);
+  assert.match(page.body, /connect a WebSocket to \/chat/);
   const ada = await connect(`ws://127.0.0.1:${server.port}/chat?name=ada`);
   assert.equal(await ada.recv(), "ada joined");
   const bob = await connect(`ws://127.0.0.1:${server.port}/chat?name=bob`);
@@ -349,6 +432,13 @@ test("chat-http-server serves HTTP and broadcasts chat messages on one port", as
   await bob.send("hello");
   assert.equal(await ada.recv(), "bob: hello");
   assert.equal(await bob.recv(), "bob: hello");
+  // A route Express registered after serve() attached still answers.
+  const stats = await httpGet(`http://127.0.0.1:${server.port}/stats`);
+  assert.deepEqual(JSON.parse(stats.body), { connections: 2 });
+  // An upgrade to another path isn't the chat's: 404, no WebSocket.
+  const other = await connect(`ws://127.0.0.1:${server.port}/elsewhere`).catch((e) => e);
+  assert.ok(other instanceof InvalidStatus, String(other));
+  assert.equal(other.response.status, 404);
   await Promise.all([ada.close(), bob.close()]);
   assert.equal(await server.stop(), 0);
 });

@@ -6,7 +6,7 @@ import { strict as assert } from "node:assert";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { ROOT } from "../scripts/package-exports.ts";
+import { packageJson, ROOT } from "../scripts/package-exports.ts";
 import { checkLeaksAfterAll } from "./helpers/no-leaks.ts";
 import { runSnippets, SERVER_PAGES } from "./helpers/snippet-runner.ts";
 import { allSnippets } from "./helpers/snippets.ts";
@@ -29,6 +29,31 @@ test("the README's links are absolute, so they work on the npm page", () => {
     .map((m) => m[1])
     .filter((url) => !/^(https?:|mailto:|#)/.test(url));
   assert.deepEqual(relativeLinks, []);
+  // An image must be the file itself: a github.com/.../blob/ page isn't one.
+  const images = [...text.matchAll(/!\[[^\]]*\]\(([^)\s]+)\)/g)].map((m) => m[1]);
+  assert.deepEqual(
+    images.filter((url) => !url.startsWith("https://raw.githubusercontent.com/")),
+    [],
+  );
+});
+
+test("the README says up front that the package is ESM-only, and what require() and top-level await need", () => {
+  const text = readFileSync(join(ROOT, "README.md"), "utf8");
+  const format = text.indexOf("### Module format");
+  assert.ok(format > 0 && format < text.indexOf("## Example"), "Module format before the examples");
+  const section = text.slice(format, text.indexOf("\n## ", format));
+  const engines = (packageJson().engines as { node: string }).node;
+  for (const needed of [
+    "ESM-only",
+    "require(esm)",
+    `\`${engines}\``,
+    '"type": "module"',
+    ".mts",
+    "`await using`",
+    "skipLibCheck: false",
+  ]) {
+    assert.ok(section.includes(needed), `the Module format section doesn't say ${needed}`);
+  }
 });
 
 test("docs/ links to files and pages that exist", () => {

@@ -104,8 +104,8 @@ function clean(text: string, limit: number): string {
     .slice(0, limit);
 }
 
-function nameOf(request: Request | null, ws: ServerConnection): string {
-  const query = new URL(request?.path ?? "/", "http://chat").searchParams;
+function nameOf(request: Request, ws: ServerConnection): string {
+  const query = new URL(request.path, "http://chat").searchParams;
   return clean(query.get("name") ?? "", MAX_NAME) || `guest-${ws.id.slice(0, 4)}`;
 }
 
@@ -209,7 +209,7 @@ const wsServer = await serve(
         return connection.respond(403, "cross-origin request refused\n");
       }
     },
-    logContext: (ws) => ({ path: ws.request?.path }),
+    logContext: (ws) => ({ path: ws.request.path }),
   },
 );
 

@@ -14,7 +14,7 @@
 import { strict as assert } from "node:assert";
 import { join, sep } from "node:path";
 import ts from "typescript";
-import { ROOT } from "../../scripts/package-exports.ts";
+import { packageJson, ROOT } from "../../scripts/package-exports.ts";
 
 // Parsed files shared by every program of this file (lib and @types/node
 // are the bulk), keyed by what makes a parse differ.
@@ -97,4 +97,28 @@ export function compile(cwd: string, options: ts.CompilerOptions, files: string[
       ...program.getSemanticDiagnostics(file),
     ]),
   ].map(format);
+}
+
+/**
+ * The @types/node releases the declarations are checked against: the
+ * `@types/node` devDependency (the oldest major we support) and one
+ * `types-nodeNN` npm alias per newer major, each pinned exactly. A new
+ * major of @types/node gets an alias (`npm install -D -E
+ * types-nodeNN@npm:@types/node@X.Y.Z`) and is checked from then on.
+ */
+export function typesNodeReleases(): { name: string; version: string; major: number }[] {
+  const dev = packageJson().devDependencies as Record<string, string>;
+  const out: { name: string; version: string; major: number }[] = [];
+  for (const [name, spec] of Object.entries(dev)) {
+    const version =
+      name === "@types/node"
+        ? spec
+        : name.startsWith("types-node")
+          ? /^npm:@types\/node@(.+)$/.exec(spec)?.[1]
+          : undefined;
+    if (version === undefined) continue;
+    assert.match(version, /^\d+\.\d+\.\d+$/, `${name}: pin an exact version, not ${spec}`);
+    out.push({ name, version, major: Number(version.split(".")[0]) });
+  }
+  return out.sort((a, b) => a.major - b.major);
 }

@@ -13,6 +13,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -21,7 +22,7 @@ import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import ts from "typescript";
 import { type EntryPoint, entryPoints, packageJson, ROOT } from "../../scripts/package-exports.ts";
-import { build, compile } from "../helpers/consumer.ts";
+import { build, compile, typesNodeReleases } from "../helpers/consumer.ts";
 import { allSnippets } from "../helpers/snippets.ts";
 
 const run = promisify(execFile);
@@ -135,6 +136,50 @@ describe("declarations", () => {
       rmSync(bare, { recursive: true, force: true });
     }
   });
+});
+
+describe("declarations against every @types/node major", () => {
+  const releases = typesNodeReleases();
+
+  test("from the oldest supported (20) on, one release per major", () => {
+    const majors = releases.map((r) => r.major);
+    assert.equal(majors[0], 20, `majors: ${majors.join(", ")}`);
+    assert.deepEqual(majors, [...new Set(majors)], "two releases of one major");
+    assert.ok(majors.length >= 4, `majors: ${majors.join(", ")}`);
+  });
+
+  for (const release of releases) {
+    test(`compile strict with skipLibCheck: false against @types/node ${release.version}`, () => {
+      // A consumer of its own whose node_modules/@types/node is that
+      // release: the declarations' reference to "node" resolves to it.
+      const dir = join(consumer, `types-node-${release.major}`);
+      mkdirSync(join(dir, "node_modules", "@types"), { recursive: true });
+      cpSync(installed, join(dir, "node_modules", "websockets-ts"), { recursive: true });
+      symlinkSync(
+        join(ROOT, "node_modules", ...release.name.split("/")),
+        join(dir, "node_modules", "@types", "node"),
+        "dir",
+      );
+      for (const file of ["package.json", "entries.ts", "consumer.ts", "require-consumer.cts"]) {
+        cpSync(join(consumer, file), join(dir, file));
+      }
+      const options = {
+        module: ts.ModuleKind.NodeNext,
+        moduleResolution: ts.ModuleResolutionKind.NodeNext,
+      };
+      const files = ["entries.ts", "consumer.ts", "require-consumer.cts"];
+      assert.deepEqual(compile(dir, options, files), []);
+      // ... against that release, not the repository's @types/node.
+      const resolved = ts.resolveTypeReferenceDirective(
+        "node",
+        join(dir, "node_modules", "websockets-ts", "dist", "index.d.ts"),
+        options,
+        // Type roots are looked for from the current folder, as compile() does.
+        { ...ts.sys, getCurrentDirectory: () => dir },
+      ).resolvedTypeReferenceDirective;
+      assert.equal(resolved?.packageId?.version, release.version);
+    });
+  }
 });
 
 describe("package.json", () => {
