@@ -29,17 +29,28 @@ const caFile = join(dir, "ca.pem");
 writeFileSync(caFile, cert);
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-/** An echo server on h2 + HTTP/1.1 that records each WebSocket's HTTP version. */
+/** The client's port of a connection: one per TCP connection, so one per HTTP/2 session. */
+function clientPort(connection: ServerConnection): number | null {
+  const address = connection.remoteAddress;
+  return address !== null && "port" in address ? address.port : null;
+}
+
+/**
+ * An echo server on h2 + HTTP/1.1 that records each WebSocket's HTTP
+ * version and client port.
+ */
 async function echoServer(options: ServeOptions = {}) {
   const versions: string[] = [];
+  const ports: (number | null)[] = [];
   const server = await serve(
     async (ws: ServerConnection) => {
       versions.push(ws.request.version ?? "");
+      ports.push(clientPort(ws));
       for await (const message of ws) await ws.send(message);
     },
     { host: "127.0.0.1", port: 0, tls: { key, cert }, http2: true, logger: false, ...options },
   );
-  return { server, versions };
+  return { server, versions, ports };
 }
 
 const PAGE = `<!doctype html><meta charset="utf-8"><title>h2</title>
@@ -56,10 +67,12 @@ describe("Chromium over HTTP/2", () => {
     requireChromium();
     requireNpmPackage("playwright-core");
     const { chromium } = await import("playwright-core");
-    const { server, versions } = await echoServer({
+    const pagePorts: (number | null)[] = [];
+    const { server, versions, ports } = await echoServer({
       // One port serves the page and its WebSocket (processRequest sees both).
       processRequest: (connection, request) => {
         if (request.method !== "GET") return;
+        pagePorts.push(clientPort(connection));
         const page = connection.respond(200, PAGE);
         page.headers.set("Content-Type", "text/html; charset=utf-8");
         return page;
@@ -86,8 +99,14 @@ describe("Chromium over HTTP/2", () => {
       );
       const echo = await page.evaluate(() => (globalThis as { echo?: string }).echo);
       assert.equal(echo, "hello from Chromium");
-      // Server side: the WebSocket rode the h2 session.
+      // The closing handshake completed over the stream.
+      const closeCode = await page.evaluate(() => (globalThis as { closeCode?: number }).closeCode);
+      assert.equal(closeCode, 1000);
+      // Server side: the WebSocket rode the h2 session, the one of the page
+      // (the same client port: the same TCP connection).
       assert.deepEqual(versions, ["HTTP/2"]);
+      assert.ok(pagePorts.length >= 1 && pagePorts[0] !== null, `page ports ${pagePorts}`);
+      assert.deepEqual(ports, [pagePorts[0]]);
     } finally {
       await browser.close();
       await server.close();

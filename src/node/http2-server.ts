@@ -62,6 +62,16 @@ export interface Http2Host {
 export const HTTP2_SETTINGS: Settings = { enableConnectProtocol: true };
 
 /**
+ * The SETTINGS of our own node:http2 server: extended CONNECT, and a bound
+ * on each request's header list (RFC 9113 §10.5.1), whose excess gets
+ * RST_STREAM ENHANCE_YOUR_CALM. node:http2 documents 64 KiB as the default
+ * of `maxHeaderListSize` but applies it only when set: otherwise a stream
+ * may carry 128 fields of nearly 64 KiB each. An attached server keeps the
+ * application's settings.
+ */
+const OWN_SETTINGS: Settings = { ...HTTP2_SETTINGS, maxHeaderListSize: 64 * 1024 };
+
+/**
  * Whether `server` is a node:http2 server, rather than an `http.Server`
  * or `https.Server`: only node:http2 servers have `updateSettings()`.
  */
@@ -92,7 +102,7 @@ export class Http2Side {
   constructor(host: Http2Host, server?: AnyHttp2Server) {
     this.#host = host;
     this.#owned = server === undefined;
-    this.#server = server ?? createHttp2Server({ settings: HTTP2_SETTINGS });
+    this.#server = server ?? createHttp2Server({ settings: OWN_SETTINGS });
     // RFC 8441 §3: sessions opened from now on advertise extended CONNECT.
     if (server !== undefined) server.updateSettings(HTTP2_SETTINGS);
     this.#server.on("stream", this.#onStream);

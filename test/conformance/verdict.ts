@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { ConformanceCase, Expectation } from "./cases/case.ts";
+import { type ConformanceCase, type Expectation, FAILED_BEFORE_ECHO } from "./cases/case.ts";
 import type { FuzzSession, Observed } from "./fuzzer.ts";
 
 export type Verdict = "pass" | "non-strict" | "informational" | "fail";
@@ -146,6 +146,43 @@ export function judge(c: ConformanceCase, e: Expectation, s: FuzzSession): CaseR
   if (failures.length > 0) return result("fail", failures.join("; "));
   if (nonStrict.length > 0) return result("non-strict", nonStrict.join("; "));
   return result("pass");
+}
+
+/**
+ * Compares one role's suite played over HTTP/1.1 and over HTTP/2 (RFC
+ * 8441): the same cases with the same verdicts. One difference is the
+ * transport's, not the peer's: a case that accepts a peer failing before
+ * or after it echoed the message sent just before the bad frame
+ * ({@link FAILED_BEFORE_ECHO}) may get either. TCP may hand a peer frames
+ * written one by one in a single read, where node:http2 hands it each DATA
+ * frame in a callback of its own, so the echo goes out first.
+ *
+ * @returns `unexplained`: the other differences, which the suite must not
+ *   have; `timing`: those explained so, to print. One line each.
+ */
+export function compareTransports(
+  overHttp1: readonly CaseResult[],
+  overHttp2: readonly CaseResult[],
+): { unexplained: string[]; timing: string[] } {
+  const unexplained: string[] = [];
+  const timing: string[] = [];
+  const http2ById = new Map(overHttp2.map((r) => [r.id, r]));
+  for (const h1 of overHttp1) {
+    const h2 = http2ById.get(h1.id);
+    http2ById.delete(h1.id);
+    if (h2 === undefined) {
+      unexplained.push(`${h1.id}: not played over HTTP/2`);
+      continue;
+    }
+    if (h2.verdict === h1.verdict) continue;
+    const line = `${h1.id}: ${h1.verdict} over HTTP/1.1, ${h2.verdict} over HTTP/2`;
+    const eitherOutcome = (a: CaseResult, b: CaseResult): boolean =>
+      a.verdict === "non-strict" && a.reason === FAILED_BEFORE_ECHO && b.verdict === "pass";
+    if (eitherOutcome(h1, h2) || eitherOutcome(h2, h1)) timing.push(line);
+    else unexplained.push(`${line} (${h2.reason || h1.reason})`);
+  }
+  for (const id of http2ById.keys()) unexplained.push(`${id}: played over HTTP/2 only`);
+  return { unexplained, timing };
 }
 
 /** A failed case without a session (connection refused, handshake failed, ...). */

@@ -17,6 +17,7 @@ import {
   type Http2Session,
   type IncomingHttpHeaders,
   type ServerHttp2Stream,
+  type Settings,
 } from "node:http2";
 import {
   createConnection,
@@ -38,6 +39,7 @@ import {
   frame,
   OP_BINARY,
   OP_CLOSE,
+  OP_PING,
   OP_TEXT,
   parseClose,
   readFrames,
@@ -88,10 +90,19 @@ const accept: StreamHandler = (stream) => {
 };
 
 async function scripted(
-  options: { tls?: boolean; enableConnectProtocol?: boolean; allowHTTP1?: boolean },
+  options: {
+    tls?: boolean;
+    enableConnectProtocol?: boolean;
+    allowHTTP1?: boolean;
+    /** More SETTINGS, e.g. `initialWindowSize`. */
+    settings?: Settings;
+  },
   onStream: StreamHandler = accept,
 ): Promise<Scripted> {
-  const settings = { enableConnectProtocol: options.enableConnectProtocol ?? true };
+  const settings = {
+    ...options.settings,
+    enableConnectProtocol: options.enableConnectProtocol ?? true,
+  };
   const server: H2Server =
     options.tls === false
       ? createH2cServer({ settings })
@@ -375,6 +386,54 @@ describe("connect({ http2 }) over TLS (ALPN h2)", () => {
   });
 });
 
+describe("the same connection API as over HTTP/1.1", () => {
+  it("logs the CONNECT and the 200 with their HTTP/2 start lines", async () => {
+    const h2 = await started(scripted({}));
+    const capture = createCaptureLogger("debug");
+    const ws = await connect(`wss://localhost:${h2.port}/logged`, {
+      tls,
+      http2: "auto",
+      logger: capture.logger,
+    });
+    await ws.close();
+    const debug = capture.messages("debug");
+    assert.ok(debug.includes("> CONNECT /logged HTTP/2"), debug.join("\n"));
+    assert.ok(debug.includes("< HTTP/2 200 OK"), debug.join("\n"));
+  });
+
+  it("pings on the stream and fails with 1011 when no pong comes (keepalive)", async () => {
+    const seen: number[] = [];
+    let closeFrameSeen: Promise<{ code: number; reason: string } | null> | null = null;
+    const h2 = await started(
+      scripted({}, (stream) => {
+        stream.respond({ ":status": 200 });
+        // Reads pings and never answers them.
+        const reader = readFrames(stream as unknown as Socket);
+        closeFrameSeen = (async () => {
+          for (let i = 0; i < 20; i++) {
+            const received = await reader.next(5000).catch(() => null);
+            if (received === null) return null;
+            seen.push(received.opcode);
+            if (received.opcode === OP_CLOSE) return parseClose(received.payload);
+          }
+          return null;
+        })();
+      }),
+    );
+    const ws = await connect(`wss://localhost:${h2.port}/`, {
+      tls,
+      http2: "auto",
+      pingInterval: 50,
+      pingTimeout: 50,
+      logger: null,
+    });
+    await assert.rejects(ws.recv(), { name: "ConnectionClosedError" });
+    assert.deepEqual(await closeFrameSeen, { code: 1011, reason: "keepalive ping timeout" });
+    assert.equal(seen[0], OP_PING);
+    await until(() => sessionPool.size === 0, 5000, "session closed");
+  });
+});
+
 describe("through an HTTP proxy", () => {
   /** A CONNECT proxy that counts the tunnels it opens. */
   async function connectProxy(): Promise<{ port: number; tunnels: string[] }> {
@@ -428,6 +487,152 @@ describe("through an HTTP proxy", () => {
     assert.equal(a.request?.version, "HTTP/2");
     assert.deepEqual(proxy.tunnels, [`localhost:${h2.port}`], "one tunnel, one session");
     await Promise.all([a.close(), b.close()]);
+  });
+});
+
+/**
+ * How a server's stream ended: its RST_STREAM code, and whether its
+ * incoming side ended (END_STREAM from the client when the code is NO_ERROR).
+ */
+interface StreamOutcome {
+  clientEnded: boolean;
+  rst: number;
+}
+
+function streamOutcome(stream: ServerHttp2Stream): Promise<StreamOutcome> {
+  let clientEnded = false;
+  stream.once("end", () => {
+    clientEnded = true;
+  });
+  return new Promise((resolve) => {
+    stream.once("close", () => resolve({ clientEnded, rst: stream.rstCode }));
+  });
+}
+
+/** A scripted server that records how each of its streams ended. */
+async function recordingOutcomes(
+  options: Parameters<typeof scripted>[0],
+  onStream: StreamHandler = accept,
+): Promise<{ h2: Scripted; outcomes: Promise<StreamOutcome>[] }> {
+  const outcomes: Promise<StreamOutcome>[] = [];
+  const h2 = await started(
+    scripted(options, (stream, headers) => {
+      outcomes.push(streamOutcome(stream));
+      onStream(stream, headers);
+    }),
+  );
+  return { h2, outcomes };
+}
+
+describe("closing and bad input over HTTP/2, client role", () => {
+  it("ends its side of the stream after a closing handshake it started (END_STREAM both ways)", async () => {
+    const { h2, outcomes } = await recordingOutcomes({});
+    const ws = await connect(`wss://localhost:${h2.port}/`, { tls, http2: "auto", logger: null });
+    await ws.close(1000, "done");
+    assert.equal(ws.closeCode, 1000);
+    assert.deepEqual(await outcomes[0], { clientEnded: true, rst: constants.NGHTTP2_NO_ERROR });
+  });
+
+  it("discards DATA after the server's close frame, answers it and ends the stream", async () => {
+    let reply: Promise<number | null> | null = null;
+    const { h2, outcomes } = await recordingOutcomes({}, (stream) => {
+      stream.respond({ ":status": 200 });
+      const reader = readFrames(stream as unknown as Socket);
+      stream.write(frame(OP_TEXT, "before", { mask: false }));
+      stream.write(closeFrame(1000, "bye", { mask: false }));
+      stream.write(frame(OP_TEXT, "after the close frame", { mask: false }));
+      reply = reader.next().then((received) => {
+        // The client's close frame, then our END_STREAM, with one more DATA frame.
+        stream.end(frame(OP_TEXT, "with END_STREAM", { mask: false }));
+        return received === null ? null : parseClose(received.payload).code;
+      });
+    });
+    const ws = await connect(`wss://localhost:${h2.port}/`, { tls, http2: "auto", logger: null });
+    assert.equal(await ws.recv(), "before");
+    await assert.rejects(ws.recv(), { name: "ConnectionClosedOK" });
+    await ws.closed;
+    assert.equal(ws.closeCode, 1000);
+    assert.equal(ws.closeReason, "bye");
+    assert.equal(await reply, 1000, "the client answered the close frame");
+    assert.deepEqual(await outcomes[0], { clientEnded: true, rst: constants.NGHTTP2_NO_ERROR });
+    await until(() => sessionPool.size === 0, 5000, "session closed");
+  });
+
+  it("resets the stream with CANCEL on terminate(); the session and its other WebSockets go on", async () => {
+    const { h2, outcomes } = await recordingOutcomes({});
+    const url = `wss://localhost:${h2.port}/`;
+    const a = await connect(url, { tls, http2: "auto", logger: null });
+    const b = await connect(url, { tls, http2: "auto", logger: null });
+    await a.terminate();
+    assert.equal(a.closeCode, 1006);
+    assert.equal((await outcomes[0]).rst, constants.NGHTTP2_CANCEL);
+    await b.send("still on the session");
+    assert.equal(await b.recv(), "still on the session");
+    assert.equal(h2.sessions.length, 1);
+    assert.equal(h2.sessions[0].destroyed, false);
+    await b.close();
+    assert.equal(b.closeCode, 1000);
+  });
+
+  it("waits on a server that never grants window: send() blocks at writeLimit, close() times out to RST_STREAM CANCEL", async () => {
+    // A window of 0 for the client's DATA on every stream (RFC 9113 §6.9.2).
+    const { h2, outcomes } = await recordingOutcomes(
+      { settings: { initialWindowSize: 0 } },
+      (stream) => stream.respond({ ":status": 200 }),
+    );
+    const ws = await connect(`wss://localhost:${h2.port}/`, {
+      tls,
+      http2: "auto",
+      writeLimit: 16 * 1024,
+      closeTimeout: 300,
+      compression: null,
+      logger: null,
+    });
+    const chunk = Buffer.alloc(64 * 1024, 0x61);
+    let resolved = 0;
+    const sends = Array.from({ length: 8 }, () => ws.send(chunk).then(() => void resolved++));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.ok(resolved < 8, `sends past writeLimit waited for the window (${resolved} done)`);
+    const buffered = ws.bufferedAmount;
+    assert.ok(buffered >= 64 * 1024 && buffered <= 8 * 64 * 1024 + 1024, `buffered ${buffered}`);
+    await ws.close();
+    assert.equal(ws.closeCode, 1006);
+    await Promise.allSettled(sends);
+    assert.equal((await outcomes[0]).rst, constants.NGHTTP2_CANCEL);
+    await until(() => sessionPool.size === 0, 5000, "session closed");
+  });
+
+  it("stops granting window while maxQueue messages wait unread", async () => {
+    let serverStream: ServerHttp2Stream | null = null;
+    const payload = Buffer.alloc(16 * 1024, 0x62);
+    const total = 256;
+    const h2 = await started(
+      scripted({}, (stream) => {
+        serverStream = stream;
+        stream.respond({ ":status": 200 });
+        // 4 MiB, far beyond the client's 64 KiB stream window.
+        for (let i = 0; i < total; i++) stream.write(frame(OP_BINARY, payload, { mask: false }));
+        stream.write(closeFrame(1000, "", { mask: false }));
+        stream.resume();
+      }),
+    );
+    const ws = await connect(`wss://localhost:${h2.port}/`, {
+      tls,
+      http2: "auto",
+      maxQueue: 2,
+      compression: null,
+      logger: null,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const held = (serverStream as ServerHttp2Stream | null)?.writableLength ?? 0;
+    assert.ok(held > 2 * 1024 * 1024, `the server still holds ${held} bytes`);
+    let received = 0;
+    for await (const message of ws) {
+      assert.equal((message as Buffer).length, payload.length);
+      received++;
+    }
+    assert.equal(received, total);
+    assert.equal(ws.closeCode, 1000);
   });
 });
 
@@ -522,6 +727,19 @@ describe('fallback to HTTP/1.1 (http2: "auto") and http2: true', () => {
     });
   });
 
+  it("never offers h2 with http2: false (the default)", async () => {
+    const h2 = await dual({});
+    const url = `wss://localhost:${h2.port}/`;
+    for (const http2 of [false, undefined]) {
+      const ws = await connect(url, { tls, http2, logger: null });
+      assert.equal(ws.request?.version, "HTTP/1.1");
+      await ws.send("h1");
+      assert.equal(await ws.recv(), "h1");
+      await ws.close();
+    }
+    assert.equal(h2.sessions.length, 0, "no HTTP/2 session was opened");
+  });
+
   it("rejects http2: true over a socket given to connect()", async () => {
     const { PassThrough } = await import("node:stream");
     await assert.rejects(
@@ -598,6 +816,23 @@ describe("openTimeout while awaiting the peer's SETTINGS", () => {
       connect(`ws://127.0.0.1:${port}/`, { http2: true, openTimeout: 200, logger: null }),
       { name: "TimeoutError", message: /timed out during opening handshake after 200 ms/ },
     );
+    assert.equal(sessionPool.size, 0);
+  });
+
+  it("times out on a server that never answers the CONNECT, resets the stream and closes the session", async () => {
+    // SETTINGS come (node:http2 sends them), the response never does.
+    const { h2, outcomes } = await recordingOutcomes({}, () => {});
+    await assert.rejects(
+      connect(`wss://localhost:${h2.port}/`, {
+        tls,
+        http2: "auto",
+        openTimeout: 300,
+        logger: null,
+      }),
+      { name: "TimeoutError" },
+    );
+    assert.equal((await outcomes[0]).rst, constants.NGHTTP2_CANCEL);
+    await until(() => h2.sessions[0].closed || h2.sessions[0].destroyed, 5000, "session closed");
     assert.equal(sessionPool.size, 0);
   });
 

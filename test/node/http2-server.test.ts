@@ -7,12 +7,19 @@
 
 import assert from "node:assert/strict";
 import { once } from "node:events";
+import type { IncomingMessage } from "node:http";
 import { createServer as createH2cServer, createSecureServer, type Http2Server } from "node:http2";
-import type { AddressInfo } from "node:net";
+import { get as httpsGet } from "node:https";
+import { type AddressInfo, createConnection } from "node:net";
 import { describe, it } from "node:test";
 import { ConnectionClosedError } from "../../src/errors.ts";
 import { connect } from "../../src/node/client.ts";
-import { type ServeOptions, type ServerConnection, serve } from "../../src/node/server.ts";
+import {
+  type ServeOptions,
+  type Server,
+  type ServerConnection,
+  serve,
+} from "../../src/node/server.ts";
 import { createCaptureLogger } from "../helpers/capture-logger.ts";
 import { cert, key } from "../helpers/localhost-tls.ts";
 import {
@@ -57,10 +64,38 @@ const RAW_WS_CONNECT: readonly (readonly [string, string])[] = [
   ["sec-websocket-version", "13"],
 ];
 
+/** Asserts that a raw session still serves: an extended CONNECT on `streamId` gets its HEADERS. */
+async function assertStillServes(peer: RawH2, streamId: number): Promise<void> {
+  peer.request(streamId, RAW_WS_CONNECT);
+  const answer = await peer.until((f) => f.streamId === streamId);
+  assert.equal(answer.type, FRAME_HEADERS);
+}
+
 // RFC 9113 §7.
 const NO_ERROR = 0x0;
 const PROTOCOL_ERROR = 0x1;
 const CANCEL = 0x8;
+const ENHANCE_YOUR_CALM = 0xb;
+
+/**
+ * Our h2 + HTTP/1.1 echo server whose processRequest records each request
+ * (`version method path`) and answers with what `answer` returns.
+ */
+async function recordingServer(
+  answer: NonNullable<ServeOptions["processRequest"]>,
+): Promise<{ server: Server; requests: string[] }> {
+  const requests: string[] = [];
+  const server = await serve(
+    echo,
+    h2Options({
+      processRequest: (connection, request) => {
+        requests.push(`${request.version} ${request.method} ${request.path}`);
+        return answer(connection, request);
+      },
+    }),
+  );
+  return { server, requests };
+}
 
 describe("serve({ http2: true, tls })", () => {
   it("advertises extended CONNECT and echoes over an HTTP/2 stream", async () => {
@@ -152,22 +187,35 @@ describe("serve({ http2: true, tls })", () => {
     await server.close();
   });
 
+  it("runs processRequest for HTTP/1.1 requests without Upgrade on the same port; 426 without an answer", async () => {
+    const { server, requests } = await recordingServer((connection, request) => {
+      if (request.path === "/") return connection.respond(200, "page over HTTP/1.1\n");
+    });
+    const get = async (path: string): Promise<{ status: number; body: string }> => {
+      const [response] = (await once(
+        httpsGet({ host: "127.0.0.1", servername: "localhost", port: server.port, path, ca: cert }),
+        "response",
+      )) as [IncomingMessage];
+      const chunks: Buffer[] = [];
+      for await (const chunk of response) chunks.push(chunk as Buffer);
+      return { status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString() };
+    };
+    assert.deepEqual(await get("/"), { status: 200, body: "page over HTTP/1.1\n" });
+    const other = await get("/other");
+    assert.equal(other.status, 426);
+    assert.deepEqual(requests, ["HTTP/1.1 GET /", "HTTP/1.1 GET /other"]);
+    await server.close();
+  });
+
   it("runs processRequest for every stream: one session serves a page and its WebSocket", async () => {
-    const requests: string[] = [];
-    const server = await serve(
-      echo,
-      h2Options({
-        processRequest: (connection, request) => {
-          requests.push(`${request.version} ${request.method} ${request.path}`);
-          if (request.method === "GET" && request.path === "/") {
-            const page = connection.respond(200, "<script>new WebSocket('/ws')</script>");
-            page.headers.set("Content-Type", "text/html; charset=utf-8");
-            return page;
-          }
-          if (request.path === "/private") return connection.respond(401, "who are you?\n");
-        },
-      }),
-    );
+    const { server, requests } = await recordingServer((connection, request) => {
+      if (request.method === "GET" && request.path === "/") {
+        const page = connection.respond(200, "<script>new WebSocket('/ws')</script>");
+        page.headers.set("Content-Type", "text/html; charset=utf-8");
+        return page;
+      }
+      if (request.path === "/private") return connection.respond(401, "who are you?\n");
+    });
     const session = await h2Session(server.port);
     const page = await h2Get(session, server.port);
     assert.equal(page.status, 200);
@@ -345,10 +393,39 @@ describe("bad input on HTTP/2", () => {
     );
     assert.deepEqual(await peer.outcome(7), { rst: PROTOCOL_ERROR });
     // A stream error, not a connection error: the next request is served.
-    peer.request(9, base);
-    const accepted = await peer.until((f) => f.streamId === 9);
-    assert.equal(accepted.type, FRAME_HEADERS);
+    await assertStillServes(peer, 9);
     assert.equal(handlers, 1);
+    peer.close();
+    await server.close();
+  });
+
+  it("resets a header list over 128 fields or 64 KiB (ENHANCE_YOUR_CALM) before any hook; the session goes on", async () => {
+    let hooks = 0;
+    const server = await serve(echo, {
+      host: "127.0.0.1",
+      port: 0,
+      http2: true,
+      logger: false,
+      processRequest: () => {
+        hooks++;
+      },
+    });
+    const peer = await RawH2.open(server.port);
+    // RFC 9113 §10.5.1: SETTINGS_MAX_HEADER_LIST_SIZE, advertised and applied.
+    assert.equal(peer.settings().get(0x6), 64 * 1024);
+    const many = Array.from({ length: 200 }, (_, i) => [`x-field-${i}`, "v"] as const);
+    peer.request(1, [...RAW_WS_CONNECT, ...many]);
+    assert.deepEqual(await peer.outcome(1), { rst: ENHANCE_YOUR_CALM });
+    // 100 fields of 1,000 bytes: few enough, too large together.
+    const large = Array.from(
+      { length: 100 },
+      (_, i) => [`x-large-${i}`, "a".repeat(1000)] as const,
+    );
+    peer.request(3, [...RAW_WS_CONNECT, ...large]);
+    assert.deepEqual(await peer.outcome(3), { rst: ENHANCE_YOUR_CALM });
+    assert.equal(hooks, 0);
+    await assertStillServes(peer, 5);
+    assert.equal(hooks, 1);
     peer.close();
     await server.close();
   });
@@ -544,6 +621,49 @@ describe("closing over HTTP/2", () => {
   });
 });
 
+describe("openTimeout over HTTP/2", () => {
+  it("bounds each stream's handshake: a stream whose processRequest doesn't answer in time is reset (CANCEL)", async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const server = await serve(
+      echo,
+      h2Options({
+        openTimeout: 100,
+        processRequest: async (_connection, request) => {
+          if (request.path === "/slow") await held;
+        },
+      }),
+    );
+    const session = await h2Session(server.port);
+    const slow = session.request(wsConnectHeaders(server.port, "/slow"), { endStream: false });
+    assert.equal(await streamClosed(slow), CANCEL);
+    // Only that stream: the session serves the next one.
+    const { stream, status } = await h2Request(session, wsConnectHeaders(server.port, "/fast"));
+    assert.equal(status, 200);
+    stream.end(closeFrame(1000));
+    await streamClosed(stream);
+    release();
+    await closeSession(session);
+    await server.close();
+  });
+
+  it("drops a cleartext connection that sends nothing within openTimeout", async () => {
+    const server = await serve(echo, {
+      host: "127.0.0.1",
+      port: 0,
+      http2: true,
+      openTimeout: 100,
+      logger: false,
+    });
+    const socket = createConnection({ host: "127.0.0.1", port: server.port });
+    socket.on("error", () => {});
+    await withTimeout(once(socket, "close"), 5_000, "the silent connection wasn't dropped");
+    await server.close();
+  });
+});
+
 describe("h2c", () => {
   it("serve({ http2: true }) without tls speaks h2c to a client with prior knowledge, HTTP/1.1 to others", async () => {
     const versions: string[] = [];
@@ -602,6 +722,22 @@ describe("h2c", () => {
     await closing;
     assert.ok(app.listening, "close() detaches without closing the app's server");
     await closeSession(session);
+    await new Promise<void>((resolve) => app.close(() => resolve()));
+  });
+});
+
+describe("attach keeps the application's SETTINGS", () => {
+  it("adds extended CONNECT to them: a maxConcurrentStreams bound stays", async () => {
+    const app: Http2Server = createH2cServer({ settings: { maxConcurrentStreams: 2 } });
+    await new Promise<void>((resolve) => app.listen(0, "127.0.0.1", resolve));
+    const port = (app.address() as AddressInfo).port;
+    const server = await serve(echo, { server: app, logger: false });
+    const peer = await RawH2.open(port);
+    // RFC 9113 §6.5.2: SETTINGS_MAX_CONCURRENT_STREAMS; RFC 8441 §3.
+    assert.equal(peer.settings().get(0x3), 2);
+    assert.equal(peer.settings().get(0x8), 1);
+    peer.close();
+    await server.close();
     await new Promise<void>((resolve) => app.close(() => resolve()));
   });
 });

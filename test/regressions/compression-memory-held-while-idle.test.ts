@@ -13,7 +13,9 @@ import { IDLE_RELEASE_DELAY, setIdleReleaseDelay } from "../../src/node/idle-rel
 import type { Protocol } from "../../src/protocol.ts";
 import { checkLeaksAfterAll } from "../helpers/no-leaks.ts";
 
-before(() => setIdleReleaseDelay(20));
+// Long enough that a loaded machine doesn't sweep between the echo and the
+// check that the streams are held; short enough to keep the test quick.
+before(() => setIdleReleaseDelay(500));
 after(() => setIdleReleaseDelay(IDLE_RELEASE_DELAY));
 checkLeaksAfterAll();
 
@@ -25,7 +27,7 @@ function deflateOf(connection: unknown): PerMessageDeflate {
 
 async function released(extension: PerMessageDeflate): Promise<void> {
   // Bounded: a few sweeps at most.
-  for (let i = 0; i < 300; i++) {
+  for (let i = 0; i < 500; i++) {
     const { compressor, decompressor } = extension.memory;
     if (!compressor && !decompressor) return;
     await sleep(10);

@@ -13,6 +13,9 @@ export const FRAME_HEADERS = 0x1;
 export const FRAME_RST_STREAM = 0x3;
 export const FRAME_SETTINGS = 0x4;
 export const FRAME_GOAWAY = 0x7;
+const FRAME_CONTINUATION = 0x9;
+// RFC 9113 §6.5.2: SETTINGS_MAX_FRAME_SIZE's initial value.
+const MAX_FRAME_SIZE = 16_384;
 const FLAG_END_STREAM = 0x1;
 const FLAG_ACK = 0x1;
 const FLAG_END_HEADERS = 0x4;
@@ -117,14 +120,25 @@ export class RawH2 {
     return settings;
   }
 
-  /** Sends a request's HEADERS on `streamId`. */
+  /**
+   * Sends a request's HEADERS on `streamId`, with CONTINUATION frames when
+   * the block exceeds one frame (RFC 9113 §6.10).
+   */
   request(
     streamId: number,
     fields: readonly (readonly [string, string])[],
     endStream = false,
   ): void {
-    const flags = FLAG_END_HEADERS | (endStream ? FLAG_END_STREAM : 0);
-    this.socket.write(rawFrame(FRAME_HEADERS, flags, streamId, hpackBlock(fields)));
+    const block = hpackBlock(fields);
+    const frames: Buffer[] = [];
+    for (let offset = 0; offset === 0 || offset < block.length; offset += MAX_FRAME_SIZE) {
+      const last = offset + MAX_FRAME_SIZE >= block.length;
+      const type = offset === 0 ? FRAME_HEADERS : FRAME_CONTINUATION;
+      const flags =
+        (last ? FLAG_END_HEADERS : 0) | (offset === 0 && endStream ? FLAG_END_STREAM : 0);
+      frames.push(rawFrame(type, flags, streamId, block.subarray(offset, offset + MAX_FRAME_SIZE)));
+    }
+    this.socket.write(Buffer.concat(frames));
   }
 
   /** Sends DATA on `streamId`. */

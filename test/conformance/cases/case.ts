@@ -124,6 +124,15 @@ export function timeout(label: string): Observed {
 }
 
 /** The fuzzer closes with 1000 after the expected events; the handshake must complete. */
+/**
+ * Why a peer that failed the connection on a bad frame without echoing the
+ * valid message sent just before it is non-strict: the case accepts both
+ * outcomes, and which one a peer gets depends on whether the two frames
+ * reach it in one read.
+ */
+export const FAILED_BEFORE_ECHO =
+  "failed the connection before echoing the valid message sent first";
+
 export const CLEAN_CLOSE: ExpectedClose = { closedByMe: true, codes: [1000], requireClean: true };
 
 /** The peer must fail the connection, with one of these codes or by dropping TCP. */

@@ -7,7 +7,15 @@
  */
 
 import type { FrameSpec, WriteMode } from "../fuzzer.ts";
-import { type ConformanceCase, type Expectation, echoes, peerFails, pong, text } from "./case.ts";
+import {
+  type ConformanceCase,
+  type Expectation,
+  echoes,
+  FAILED_BEFORE_ECHO,
+  peerFails,
+  pong,
+  text,
+} from "./case.ts";
 
 const MODES: WriteMode[] = ["one-write", "frame-wise", "octet-wise"];
 
@@ -106,7 +114,7 @@ export const fragmentationCases: ConformanceCase[] = [
       return {
         ok: [text("fragment1fragment2")],
         nonStrict: [],
-        nonStrictReason: "failed the connection before echoing the valid message sent first",
+        nonStrictReason: FAILED_BEFORE_ECHO,
         close: peerFails(1002),
       };
     },

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type ConformanceCase, peerFails, text } from "./case.ts";
+import { type ConformanceCase, FAILED_BEFORE_ECHO, peerFails, text } from "./case.ts";
 
 const HELLO = "Hello, world!";
 
@@ -33,7 +33,7 @@ function afterEcho(id: string, opcode: number, withPayload: boolean): Conformanc
       return {
         ok: [text(HELLO)],
         nonStrict: [],
-        nonStrictReason: "failed the connection before echoing the valid message sent first",
+        nonStrictReason: FAILED_BEFORE_ECHO,
         close: peerFails(1002),
       };
     },

@@ -6,7 +6,7 @@
  */
 
 import type { WriteMode } from "../fuzzer.ts";
-import { type ConformanceCase, peerFails, text } from "./case.ts";
+import { type ConformanceCase, FAILED_BEFORE_ECHO, peerFails, text } from "./case.ts";
 
 const HELLO = "Hello, world!";
 
@@ -23,7 +23,7 @@ function afterEcho(id: string, rsv: number, mode: WriteMode): ConformanceCase {
         ok: [text(HELLO)],
         // A peer may fail before it echoed the first message.
         nonStrict: [],
-        nonStrictReason: "failed the connection before echoing the valid message sent first",
+        nonStrictReason: FAILED_BEFORE_ECHO,
         close: peerFails(1002),
       };
     },
