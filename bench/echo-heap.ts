@@ -20,12 +20,9 @@
  */
 
 import { fork } from "node:child_process";
-import { readFileSync, unlinkSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import { connect as netConnect, type Socket } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { writeHeapSnapshot } from "node:v8";
+import { growthByType, type HeapByType, snapshotByType } from "../test/helpers/heap-by-type.ts";
 
 const CONCURRENCY = 50;
 // Every wait below gives up after this long.
@@ -107,7 +104,7 @@ async function runServer(impl: string, count: number): Promise<void> {
 
   // As one string: a Map of thousands of keys would be counted in the
   // second snapshot.
-  const before = JSON.stringify([...heapByType(snapshot("before"))]);
+  const before = JSON.stringify([...snapshotByType("before")]);
   await collect();
   let child: ReturnType<typeof fork> | null = null;
   // A report, not the profile: it must not be on the heap at the snapshot.
@@ -122,22 +119,17 @@ async function runServer(impl: string, count: number): Promise<void> {
     await sleep(500);
   });
   await collect();
-  const after = heapByType(snapshot("after"));
-  const beforeByType = new Map<string, [number, number]>(JSON.parse(before));
+  const after = snapshotByType("after");
+  const beforeByType: HeapByType = new Map(JSON.parse(before));
 
-  const rows: [string, number, number][] = [];
   let total = 0;
-  for (const [type, [size, n]] of after) {
-    const [size0, n0] = beforeByType.get(type) ?? [0, 0];
-    const perConnection = (size - size0) / count;
-    total += perConnection;
-    if (Math.abs(perConnection) >= 4) rows.push([type, perConnection, (n - n0) / count]);
-  }
-  rows.sort((a, b) => b[1] - a[1]);
+  for (const { bytes } of growthByType(beforeByType, after, 0)) total += bytes / count;
   console.log(`${impl}: ${count} idle connections, bytes per connection by heap object type`);
   console.log(`${"bytes".padStart(7)} ${"objects".padStart(8)}  type`);
-  for (const [type, size, n] of rows) {
-    console.log(`${size.toFixed(0).padStart(7)} ${n.toFixed(2).padStart(8)}  ${type}`);
+  for (const { type, bytes, count: n } of growthByType(beforeByType, after, 4 * count)) {
+    console.log(
+      `${(bytes / count).toFixed(0).padStart(7)} ${(n / count).toFixed(2).padStart(8)}  ${type}`,
+    );
   }
   console.log(`${total.toFixed(0).padStart(7)}           total (after full collections)`);
   console.log(allocationReport);
@@ -178,34 +170,6 @@ async function startServer(
     return { port, accepted: () => accepted, stop };
   }
   throw new TypeError(`unknown implementation ${JSON.stringify(impl)}: ours or ws`);
-}
-
-function snapshot(name: string): string {
-  return writeHeapSnapshot(join(tmpdir(), `echo-heap-${process.pid}-${name}.heapsnapshot`));
-}
-
-/** Self size and count per node type and constructor name; deletes the snapshot file. */
-function heapByType(file: string): Map<string, [number, number]> {
-  const snap = JSON.parse(readFileSync(file, "utf8")) as {
-    snapshot: { meta: { node_fields: string[]; node_types: [string[]] } };
-    nodes: number[];
-    strings: string[];
-  };
-  unlinkSync(file);
-  const fields = snap.snapshot.meta.node_fields.length;
-  const types = snap.snapshot.meta.node_types[0];
-  const out = new Map<string, [number, number]>();
-  for (let i = 0; i < snap.nodes.length; i += fields) {
-    const type = types[snap.nodes[i]];
-    // Strings are named by their content, closures by their function.
-    const name = type.includes("string") ? "" : snap.strings[snap.nodes[i + 1]].slice(0, 60);
-    const key = `${type}: ${name}`;
-    const entry = out.get(key) ?? [0, 0];
-    entry[0] += snap.nodes[i + 3];
-    entry[1] += 1;
-    out.set(key, entry);
-  }
-  return out;
 }
 
 interface SamplingNode {

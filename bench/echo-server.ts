@@ -1,13 +1,16 @@
 /**
  * The echo servers the bench compares, one per process:
  *
- *   node --import tsx bench/echo-server.ts ours|compat|ws|raw
+ *   node --import tsx bench/echo-server.ts ours|ours-http|compat|ws|raw
  *
- * `compat` is `websockets-ts/ws` running the very echo written for `ws`.
+ * `compat` is `websockets-ts/ws` running the very echo written for `ws`;
+ * `ours-http` is our own API attached to an `http.Server`, as `compat` is.
  *
  * Environment: HOST (default 127.0.0.1), PORT (default 0 = any free port),
  * COMPRESSION=1 to offer permessage-deflate with each library's defaults
- * (off otherwise), TLS_KEY and TLS_CERT (PEM file paths) to serve TLS.
+ * (off otherwise), TLS_KEY and TLS_CERT (PEM file paths) to serve TLS,
+ * PROCESS_REQUEST=1 to run a request hook that checks the path (ours:
+ * `processRequest`; `ws` and `compat`: `verifyClient`; `raw` has none).
  * Prints `listening <port>` on stdout once it accepts connections, and exits
  * on SIGTERM or SIGINT. Any other server (Bun, Deno, another library) can be
  * benchmarked by a command that follows the same contract: see bench/README.md.
@@ -23,11 +26,15 @@
 import { readFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { createServer as createTlsServer } from "node:tls";
+import { RAW_101, readHead } from "./raw-upgrade.ts";
 
 const impl = process.argv[2] ?? "ours";
 const host = process.env.HOST ?? "127.0.0.1";
 const port = Number(process.env.PORT ?? 0);
 const compression = process.env.COMPRESSION === "1";
+// A hook on every request, as applications that authenticate have: it
+// takes the handshake off its fast path (no hook, answered in one turn).
+const hooks = process.env.PROCESS_REQUEST === "1";
 const tls =
   process.env.TLS_KEY && process.env.TLS_CERT
     ? { key: readFileSync(process.env.TLS_KEY), cert: readFileSync(process.env.TLS_CERT) }
@@ -43,11 +50,43 @@ async function startOurs(): Promise<() => Promise<void>> {
     async (ws) => {
       for await (const message of ws) await ws.send(message);
     },
-    { host, port, compression: compression ? "deflate" : null, tls },
+    {
+      host,
+      port,
+      compression: compression ? "deflate" : null,
+      tls,
+      processRequest: hooks
+        ? (connection, request) =>
+            request.path === "/" ? undefined : connection.respond(404, "not found\n")
+        : null,
+    },
   );
   const address = server.address as { port: number };
   ready(address.port);
   return () => server.close();
+}
+
+// `ours-http`: our API attached to an `http.Server`, as `compat` and `ws`
+// are: node:http parses each request before our handshake. Against it,
+// `compat` shows the cost of the ws-compatible layer alone.
+async function startOursHttp(): Promise<() => Promise<void>> {
+  const { serve } = await import("../src/index.ts");
+  const { createServer: createHttpServer } = await import("node:http");
+  const { createServer: createHttpsServer } = await import("node:https");
+  const http = tls === undefined ? createHttpServer() : createHttpsServer(tls);
+  const server = await serve(
+    async (ws) => {
+      for await (const message of ws) await ws.send(message);
+    },
+    { server: http, compression: compression ? "deflate" : null },
+  );
+  http.listen(port, host);
+  await new Promise<void>((resolve) => http.once("listening", resolve));
+  ready((http.address() as { port: number }).port);
+  return async () => {
+    await server.close();
+    await new Promise<void>((resolve) => http.close(() => resolve()));
+  };
 }
 
 /** The part of `ws`'s server API the echo uses, which `websockets-ts/ws` has too. */
@@ -68,12 +107,17 @@ async function startWsApi(
   WebSocketServer: new (options: {
     server: import("node:http").Server;
     perMessageDeflate: boolean;
+    verifyClient?: (info: { req: import("node:http").IncomingMessage }) => boolean;
   }) => WsApiServer,
 ): Promise<() => Promise<void>> {
   const { createServer: createHttpServer } = await import("node:http");
   const { createServer: createHttpsServer } = await import("node:https");
   const http = tls === undefined ? createHttpServer() : createHttpsServer(tls);
-  const wss = new WebSocketServer({ server: http, perMessageDeflate: compression });
+  const wss = new WebSocketServer({
+    server: http,
+    perMessageDeflate: compression,
+    ...(hooks ? { verifyClient: (info) => info.req.url === "/" } : {}),
+  });
   http.listen(port, host);
   wss.on("connection", (ws) => {
     ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));
@@ -101,12 +145,6 @@ async function startCompat(): Promise<() => Promise<void>> {
   return startWsApi(WebSocketServer as unknown as Parameters<typeof startWsApi>[0]);
 }
 
-const HEADER_END = Buffer.from("\r\n\r\n");
-const RAW_101 = Buffer.from(
-  "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-    "Sec-WebSocket-Accept: not-checked-by-the-bench\r\n\r\n",
-);
-
 async function startRaw(): Promise<() => Promise<void>> {
   const sockets = new Set<Socket>();
   const onSocket = (socket: Socket) => {
@@ -114,18 +152,9 @@ async function startRaw(): Promise<() => Promise<void>> {
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", () => socket.destroy());
     socket.on("end", () => socket.end());
-    let head: Buffer | null = Buffer.alloc(0);
-    socket.on("data", (chunk: Buffer) => {
-      if (head === null) {
-        socket.write(chunk);
-        return;
-      }
-      head = Buffer.concat([head, chunk]);
-      const end = head.indexOf(HEADER_END);
-      if (end === -1) return;
-      const rest = head.subarray(end + 4);
-      head = null;
+    readHead(socket, (_line, rest) => {
       socket.write(rest.length > 0 ? Buffer.concat([RAW_101, rest]) : RAW_101);
+      socket.on("data", (chunk: Buffer) => socket.write(chunk));
     });
   };
   const server: Server =
@@ -145,6 +174,7 @@ async function startRaw(): Promise<() => Promise<void>> {
 
 const starters: Record<string, () => Promise<() => Promise<void>>> = {
   ours: startOurs,
+  "ours-http": startOursHttp,
   ws: startWs,
   compat: startCompat,
   raw: startRaw,
@@ -153,7 +183,7 @@ const starters: Record<string, () => Promise<() => Promise<void>>> = {
 const start = starters[impl];
 if (start === undefined) {
   console.error(
-    `echo-server: unknown implementation ${JSON.stringify(impl)} (ours, compat, ws, raw)`,
+    `echo-server: unknown implementation ${JSON.stringify(impl)} (ours, ours-http, compat, ws, raw)`,
   );
   process.exit(2);
 }

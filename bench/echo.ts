@@ -158,6 +158,7 @@ let tlsFiles: { TLS_KEY: string; TLS_CERT: string } | null = null;
 /** The environment that puts a server in a variant (bench/echo-server.ts documents it). */
 function variantEnv(variant: Variant): Record<string, string> {
   if (variant === "deflate") return { COMPRESSION: "1" };
+  if (variant === "hooks") return { PROCESS_REQUEST: "1" };
   if (variant === "plain") return {};
   if (tlsFiles === null) {
     // The test certificate for localhost, written where every runtime can read it.
@@ -214,8 +215,11 @@ interface Sample {
   p99: number | null;
 }
 
-/** Servers run in one of three set-ups; each row names the one it needs. */
-type Variant = "plain" | "deflate" | "tls";
+/**
+ * Servers run in one of four set-ups; each row names the one it needs.
+ * `hooks`: a request hook (bench/echo-server.ts's PROCESS_REQUEST).
+ */
+type Variant = "plain" | "hooks" | "deflate" | "tls";
 
 interface Row {
   name: string;
@@ -263,6 +267,13 @@ const rows: Row[] = [
   {
     name: "handshake + close, 32 concurrent",
     variant: "plain",
+    job: (port) => ({ type: "handshakes", port, concurrency: 32, durationMs }),
+  },
+  {
+    // Bun's and Deno's request handler runs for every request anyway: the
+    // same server as the row above.
+    name: "handshake + close, 32 concurrent, processRequest",
+    variant: "hooks",
     job: (port) => ({ type: "handshakes", port, concurrency: 32, durationMs }),
   },
   throughputRow("deflate 32 B text, 100 conns, 16 in flight", 32, 100, 16, {

@@ -3,7 +3,7 @@
  * and `ws`'s, in the same run, each victim in a fresh process with default
  * options (test/helpers/flood-victim.ts).
  *
- *   npm run bench -- floods [--quick] [--only TEXT] [--impl ours,ws] [--json]
+ *   npm run bench -- floods [--quick] [--only TEXT] [--impl ours,ws] [--json] [--by-type]
  *
  * Attacks (docs/security.md says which limit answers each):
  * - fragments: one binary message as 1,000,000 empty, or 1-byte,
@@ -15,6 +15,9 @@
  * - resets: 2,000 clients resetting the TCP connection at random stages
  *   (after connecting, mid-handshake, after it, mid-frame, mid-fragmented
  *   message, mid-echo of 64 KiB), in two halves; growth of the second half.
+ *   With `--by-type`, the victim's heap snapshots after forced collections,
+ *   after each half, are compared object type by object type: what the
+ *   second half left behind, if anything.
  *
  * Growth is the victim's RSS, and its heap plus Buffers after forced
  * collections, after the attack minus before. Figures, not assertions: the
@@ -26,6 +29,7 @@
 import type { Socket } from "node:net";
 import { parseArgs } from "node:util";
 import { type Memory, startVictim, type Victim } from "../test/helpers/flood-victim.ts";
+import { growthByType } from "../test/helpers/heap-by-type.ts";
 import {
   fakeServer,
   frame,
@@ -50,6 +54,7 @@ const { values } = parseArgs({
     only: { type: "string", multiple: true },
     impl: { type: "string", default: "ours,ws" },
     json: { type: "boolean", default: false },
+    "by-type": { type: "boolean", default: false },
   },
 });
 const quick = values.quick === true;
@@ -264,9 +269,13 @@ async function resets(impl: string): Promise<{ rss: number; heap: number; outcom
       await new Promise((resolve) => setTimeout(resolve, 1000));
     };
     await half(1);
+    // The snapshot before the memory reading: parsing it grows the victim's heap.
+    const typesFirst = values["by-type"] ? await victim.byType() : null;
     const first = await victim.memory();
     await half(2);
     const second = await victim.memory();
+    if (typesFirst !== null)
+      printGrowthByType(impl, growthByType(typesFirst, await victim.byType(), 1024));
     return {
       rss: second.rss - first.rss,
       heap: second.heap - first.heap,
@@ -274,6 +283,20 @@ async function resets(impl: string): Promise<{ rss: number; heap: number; outcom
     };
   } finally {
     await victim.stop();
+  }
+}
+
+/** What the second half of the resets left on the victim's heap, by object type. */
+function printGrowthByType(impl: string, rows: ReturnType<typeof growthByType>): void {
+  const total = rows.reduce((sum, row) => sum + row.bytes, 0);
+  console.error(
+    `resets, ${impl}: heap growth over the second ${RESETS / 2} connections by object type ` +
+      `(types that moved by 1 KiB or more: ${(total / 1024).toFixed(1)} KiB in all)`,
+  );
+  for (const { type, bytes, count } of [...rows.slice(0, 12), ...rows.slice(12).slice(-3)]) {
+    console.error(
+      `  ${(bytes / 1024).toFixed(1).padStart(8)} KiB ${String(count).padStart(7)} objects  ${type}`,
+    );
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * The publish/subscribe servers bench/topics.ts compares, one per process:
  *
- *   node --import tsx bench/topics-server.ts ours|ws
+ *   node --import tsx bench/topics-server.ts ours|ws|raw
  *
  * Contract (bench/peers/bun-topics.ts follows it too): HOST (default
  * 127.0.0.1) and PORT (default 0) from the environment; `listening <port>`
@@ -15,7 +15,10 @@
  * server_no_context_takeover, per subscriber for the others); with
  * BACKPLANE=redis and REDIS_SOCKET it uses the Redis backplane, so several
  * of them on one Redis make one multi-process server. `ws` sends to each
- * client in a loop, as `ws` users write it.
+ * client in a loop, as `ws` users write it. `raw` is Node's floor, not
+ * WebSocket-correct (bench/raw-upgrade.ts): a fixed 101, then the frames
+ * of a `pub <n>` built once into one buffer, and one `socket.write()` of
+ * it per subscriber, with no library code between the loop and the socket.
  *
  * @module
  */
@@ -97,8 +100,52 @@ async function startWs(): Promise<void> {
   ready(address.port);
 }
 
+/** Node's own cost of a publish: what any library on Node adds its work to. */
+async function startRaw(): Promise<void> {
+  const { createServer } = await import("node:net");
+  const { RAW_101, readHead } = await import("./raw-upgrade.ts");
+  const subscribers = new Set<import("node:net").Socket>();
+  const frame = (text: string) =>
+    Buffer.concat([Buffer.from([0x81, text.length]), Buffer.from(text)]);
+  const message = frame(PAYLOAD);
+  const server = createServer({ noDelay: true }, (socket) => {
+    socket.on("error", () => socket.destroy());
+    socket.on("close", () => subscribers.delete(socket));
+    readHead(socket, (line, rest) => {
+      socket.write(RAW_101);
+      if (!line.startsWith("GET /control ")) {
+        subscribers.add(socket);
+        return;
+      }
+      // The control connection's masked frames, each under 126 bytes.
+      let input = rest;
+      const onData = (chunk: Buffer): void => {
+        input = input.length === 0 ? chunk : Buffer.concat([input, chunk]);
+        while (input.length >= 6 && input.length >= 6 + (input[1] & 0x7f)) {
+          const length = input[1] & 0x7f;
+          const text = Buffer.from(input.subarray(6, 6 + length));
+          for (let i = 0; i < length; i++) text[i] ^= input[2 + (i % 4)];
+          input = input.subarray(6 + length);
+          const [command, n] = text.toString().split(" ");
+          if (command === "count") {
+            socket.write(frame(String(subscribers.size)));
+            continue;
+          }
+          const burst = Number(n) === 1 ? message : Buffer.concat(Array(Number(n)).fill(message));
+          for (const subscriber of subscribers) subscriber.write(burst);
+        }
+      };
+      socket.on("data", onData);
+      if (rest.length > 0) onData(Buffer.alloc(0));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(port, host, resolve));
+  ready((server.address() as { port: number }).port);
+}
+
 if (impl === "ours") await startOurs();
 else if (impl === "ws") await startWs();
-else throw new Error(`unknown server ${impl}: ours or ws`);
+else if (impl === "raw") await startRaw();
+else throw new Error(`unknown server ${impl}: ours, ws or raw`);
 process.once("SIGTERM", () => process.exit(0));
 process.once("SIGINT", () => process.exit(0));

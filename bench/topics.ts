@@ -4,7 +4,7 @@
  *
  *   npm run bench -- topics [--subscribers 1000,10000] [--rounds 100]
  *                           [--burst 20] [--trials 3] [--peers] [--redis]
- *                           [--deflate] [--no-pin] [--json]
+ *                           [--deflate] [--no-pin] [--c-only] [--json]
  *
  * One process: our `server.publish()` against `ws` (a loop over clients,
  * as ws users write it) and, with `--peers`, Bun's `server.publish()`
@@ -57,6 +57,8 @@ const { values } = parseArgs({
     trials: { type: "string", default: "3" },
     deflate: { type: "boolean", default: false },
     "no-pin": { type: "boolean", default: false },
+    // Only the servers whose subscribers the C generator holds: no Socket.IO.
+    "c-only": { type: "boolean", default: false },
     json: { type: "boolean", default: false },
   },
 });
@@ -412,6 +414,8 @@ const pinning = choosePinning(loadgen !== null && values["no-pin"] !== true);
 const specs: ServerSpec[] = [
   { name: "ours", ...tsx("bench/topics-server.ts", "ours"), cpu: pinning.server },
   { name: "ws", ...tsx("bench/topics-server.ts", "ws"), cpu: pinning.server },
+  // Node's floor: one socket.write() per subscriber and nothing else.
+  { name: "raw", ...tsx("bench/topics-server.ts", "raw"), cpu: pinning.server },
 ];
 if (values.deflate) {
   // 512 bytes of JSON compressed once for every subscriber, or per subscriber.
@@ -432,21 +436,22 @@ const socketIo: ServerSpec = {
 };
 const runtimes = [`node ${process.version}`];
 if (values.peers) {
-  const peers = listPeers(root);
-  const bun = peers.find((peer) => peer.name === "bun");
-  if (bun?.installed && bun.runtime !== null) {
+  // Each runtime's echo command, with its topics script instead of the echo one.
+  for (const peer of listPeers(root)) {
+    if (!peer.installed || peer.runtime === null) {
+      console.error(
+        `topics: ${peer.name} is not installed (node scripts/install-bench-peers.mjs installs it)`,
+      );
+      continue;
+    }
     specs.push({
-      name: "bun",
-      command: bun.bin,
-      args: ["bench/peers/bun-topics.ts"],
-      env: bun.env,
+      name: peer.name,
+      command: peer.bin,
+      args: peer.args.map((arg) => arg.replace(/-echo\.ts$/, "-topics.ts")),
+      env: peer.env,
       cpu: pinning.server,
     });
-    runtimes.push(bun.runtime);
-  } else {
-    console.error(
-      "topics: bun is not installed (node scripts/install-bench-peers.mjs installs it)",
-    );
+    runtimes.push(peer.runtime);
   }
 }
 
@@ -457,7 +462,12 @@ for (const count of counts) {
   }
   // Without cc, every server on the Node subscribers. Socket.IO always,
   // and ours with it: the reference of the Socket.IO and Redis rows.
-  const nodeHeld = loadgen === null ? [...specs, socketIo] : [{ ...specs[0], cpu: null }, socketIo];
+  const nodeHeld =
+    loadgen === null
+      ? [...specs, socketIo]
+      : values["c-only"]
+        ? []
+        : [{ ...specs[0], cpu: null }, socketIo];
   for (const spec of nodeHeld) {
     const running = await start(spec);
     try {

@@ -667,10 +667,42 @@ export const logMessages = {
   receiveFailed: "! error while receiving data",
   /** Client side, `http2: "auto"`: the server can't carry this WebSocket over HTTP/2. */
   http2Fallback: (why: string): string => `! falling back to HTTP/1.1: ${why}`,
+  /** Client side: the tunnel about to open; `proxy` has its password redacted. */
+  proxyTunnel: (proxy: string, target: string): string =>
+    `= connecting through proxy ${proxy} to ${target}`,
   openTimeout: "- timed out during opening handshake",
   closeTimeout: "- timed out waiting for TCP close",
   published: (topic: string, subscribers: number): string =>
     `> publish to ${JSON.stringify(topic)}: ${subscribers} local subscriber(s)`,
+} as const;
+
+/**
+ * What the client's handshake errors add when a failure looks like one of
+ * the usual mistakes (src/node/mistakes.ts), in words that name the fix;
+ * the client's side of the WARN lines above. Each has an entry in
+ * docs/faq.md (a test checks it).
+ */
+export const handshakeHints = {
+  /** An HTTP server answered the upgrade request as a plain request. */
+  noUpgradeHandler: (resource: string): string =>
+    `: the server answered as plain HTTP; nothing handles WebSocket upgrades at ${resource} ` +
+    "(attach a WebSocket server to the HTTP server's 'upgrade' event, e.g. serve(handler, { server })), " +
+    "or a proxy in between dropped the Upgrade header",
+  /** The server asked for an upgrade it was offered: something in between removed the offer. */
+  upgradeStripped:
+    ": the server got no Upgrade header; a proxy between this client and the server " +
+    "probably dropped Upgrade and Connection (they are hop-by-hop): configure it to forward them",
+  /** A 101 without `Upgrade: websocket`: something in between rewrote the response. */
+  responseUpgradeStripped:
+    ": a proxy between this client and the server probably dropped the response's " +
+    "Upgrade and Connection headers (they are hop-by-hop): configure it to forward WebSocket upgrades",
+  /** `ws://` to a port that speaks TLS: the server hangs up without a byte. */
+  wsToTlsPort: (where: string): string =>
+    `: ${where} closed the connection without answering; if it serves TLS, connect with wss://`,
+  /** `wss://` to a port without TLS: its HTTP answer reads as a bad TLS record. */
+  wssToPlainPort: (where: string): string =>
+    `TLS handshake with ${where} failed: the server doesn't speak TLS there ` +
+    "(wrong version number); connect with ws://, or serve TLS",
 } as const;
 
 /**

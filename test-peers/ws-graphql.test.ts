@@ -51,7 +51,7 @@ let url: string;
 before(async () => {
   wss = new WebSocketServer({ host: "127.0.0.1", port: 0, path: "/graphql" });
   // The program as written for ws: useServer(options, wss).
-  dispose = useServer({ schema }, wss as never);
+  dispose = useServer({ schema }, wss);
   await once(wss, "listening");
   url = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/graphql`;
 });

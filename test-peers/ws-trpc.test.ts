@@ -37,7 +37,7 @@ let url: string;
 before(async () => {
   wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
   // The program as written for ws: applyWSSHandler({ wss, router }).
-  handler = applyWSSHandler({ wss: wss as never, router });
+  handler = applyWSSHandler({ wss, router });
   await once(wss, "listening");
   url = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`;
 });

@@ -651,6 +651,7 @@ describe("catalogue helpers", () => {
         "keepalive pongs aren't read either, so keepalive will close the connection with 1011; " +
         "keep reading, or close the connection (await ws.close()) when you're done with it",
       http2Fallback: "! falling back to HTTP/1.1: <why>",
+      proxyTunnel: "= connecting through proxy <proxy> to <host>:<port>",
     };
     for (const [key, message] of Object.entries(logMessages)) {
       const text = typeof message === "string" ? message : documented[key];

@@ -13,7 +13,7 @@ import {
   connect as tlsConnect,
 } from "node:tls";
 import { ClientProtocol } from "../client.ts";
-import { InvalidHandshake, InvalidMessage, InvalidStatus } from "../errors.ts";
+import { InvalidHandshake } from "../errors.ts";
 import type { ClientExtensionFactory } from "../extensions/base.ts";
 import { enableClientPermessageDeflate } from "../extensions/permessage-deflate.ts";
 import type { HeadersInit } from "../headers.ts";
@@ -25,6 +25,7 @@ import { traceHandshake } from "./diagnostics.ts";
 import { exchangeHttp2, type Http2Mode, Http2Unavailable, triesHttp2 } from "./http2-client.ts";
 import { poolKey } from "./http2-client-pool.ts";
 import { protocolLogger } from "./logger-proxy.ts";
+import { explainHandshakeFailure } from "./mistakes.ts";
 // Issue 6 (client resilience): proxies, redirects, reconnection.
 import { openTunnel, type ProxyOptions, proxyFor } from "./proxy.ts";
 import { Connecting, type ReconnectOptions } from "./reconnect.ts";
@@ -288,7 +289,7 @@ async function openConnection(
           socket = error.socket;
         }
       }
-      socket ??= await openSocket(uri, hop, controller.signal);
+      socket ??= await openSocket(uri, hop, controller.signal, logger);
       const protocol = newProtocol();
       const connection = new ClientConnection(protocol, socket, logger, options);
       // A tunnel through a proxy comes back paused; reading starts now that
@@ -336,7 +337,7 @@ async function openHttp2Connection(
     uri,
     poolKey(uri, options),
     request,
-    (setupSignal) => openSocket(uri, socketOptions, setupSignal),
+    (setupSignal) => openSocket(uri, socketOptions, setupSignal, logger),
     signal,
   );
   const connection = new ClientConnection(protocol, stream, logger, options);
@@ -348,17 +349,18 @@ async function openHttp2Connection(
   return connection;
 }
 
-/** Opens the transport: TCP, TLS, Unix socket, or TLS over `sock`. */
+/** Opens the transport: TCP, TLS, Unix socket, TLS over `sock`, or a proxy's tunnel (its DEBUG lines to `logger`). */
 async function openSocket(
   uri: WebSocketURI,
   options: ConnectOptions,
   signal: AbortSignal,
+  logger: LoggerLike,
 ): Promise<Duplex> {
   const sock = options.sock;
   if (sock !== undefined && (!uri.secure || sock instanceof TLSSocket)) return sock;
   if (sock === undefined && options.path === undefined) {
     const proxy = proxyFor(uri, options.proxy);
-    if (proxy !== null) return openTunnel(proxy, uri, options, signal);
+    if (proxy !== null) return openTunnel(proxy, uri, options, signal, logger);
   }
   let socket: Socket;
   let event: "connect" | "secureConnect";
@@ -393,42 +395,4 @@ async function openSocket(
   } catch (error) {
     throw explainHandshakeFailure(error, uri);
   }
-}
-
-/**
- * Common mistakes behind a failed handshake, told in words that name the
- * fix; any other error unchanged. `ws://` to a TLS port: Node's TLS
- * servers close without a byte. `wss://` to a plain port: the server's
- * HTTP answer reads as a bad TLS record. A 2xx: an HTTP server answered
- * the upgrade request as a plain request, as Node's does when nothing
- * listens to its `upgrade` event.
- */
-function explainHandshakeFailure(error: unknown, uri: WebSocketURI): unknown {
-  const where = `${uri.host}:${uri.port}`;
-  if (error instanceof InvalidStatus && error.response.status < 300) {
-    error.message +=
-      ": the server answered as plain HTTP; nothing handles WebSocket upgrades at " +
-      `${uri.resourceName} (attach a WebSocket server to the HTTP server's 'upgrade' event, ` +
-      "e.g. serve(handler, { server }))";
-    return error;
-  }
-  if (
-    !uri.secure &&
-    error instanceof InvalidMessage &&
-    error.message === "connection closed while reading HTTP status line"
-  ) {
-    return new InvalidMessage(
-      `${error.message}: ${where} closed the connection without answering; ` +
-        "if it serves TLS, connect with wss://",
-      { cause: error },
-    );
-  }
-  if (uri.secure && (error as { code?: unknown } | null)?.code === "ERR_SSL_WRONG_VERSION_NUMBER") {
-    return new InvalidHandshake(
-      `TLS handshake with ${where} failed: the server doesn't speak TLS there ` +
-        "(wrong version number); connect with ws://, or serve TLS",
-      { cause: error },
-    );
-  }
-  return error;
 }

@@ -696,7 +696,7 @@ export class Connection<P extends Protocol = Protocol> {
     this.#flags |= EVENT_SINK;
     // Closed already (the peer left before the sink was installed): the
     // sink hears it after the caller delivered the frames returned.
-    if ((this.#flags & CLOSE_DONE) !== 0) queueMicrotask(() => sink.closed(this.closeError()));
+    if ((this.#flags & CLOSE_DONE) !== 0) queueMicrotask(() => sink.closed());
     return this.queue.takeAll();
   }
 
@@ -806,7 +806,7 @@ export class Connection<P extends Protocol = Protocol> {
     }
     tearDown(this);
     this.transportClosed();
-    if ((this.#flags & EVENT_SINK) !== 0) sinks.get(this)!.closed(this.closeError());
+    if ((this.#flags & EVENT_SINK) !== 0) sinks.get(this)!.closed();
     this.#flags |= CLOSE_DONE;
     this.closing?.finish();
   }

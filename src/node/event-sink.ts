@@ -6,7 +6,6 @@
  * @module
  */
 
-import type { ConnectionClosed } from "../errors.ts";
 import { type Frame, OP_BINARY, type OP_CONT, OP_PING, OP_PONG, OP_TEXT } from "../frames.ts";
 import type { Connection } from "./connection.ts";
 
@@ -21,8 +20,12 @@ export interface EventSink {
   ping(payload: Buffer): void;
   /** The payload of a pong. */
   pong(payload: Buffer): void;
-  /** The transport closed; `error` tells how (its `cause`: why it failed, if it did). */
-  closed(error: ConnectionClosed): void;
+  /**
+   * The transport closed: the connection's close frames and failure tell
+   * how. No `ConnectionClosed` is built for the sink: it captures a stack,
+   * a cost per connection the sink rarely needs.
+   */
+  closed(): void;
 }
 
 /** Internal: installs an {@link EventSink}. @internal */

@@ -14,10 +14,15 @@
  * Connections of `websockets-ts/ws` are left out: `ws`'s API sends without
  * waiting by design.
  *
+ * On the client, a failed handshake that looks like a usual mistake gets
+ * its error explained instead ({@link explainHandshakeFailure}).
+ *
  * @module
  */
 
-import { isLevelEnabled, logMessages } from "../logging.ts";
+import { InvalidHandshake, InvalidMessage, InvalidStatus, InvalidUpgrade } from "../errors.ts";
+import { handshakeHints, isLevelEnabled, logMessages } from "../logging.ts";
+import type { WebSocketURI } from "../uri.ts";
 import type { Connection } from "./connection.ts";
 import { sinks } from "./event-sink.ts";
 import { noop, RESOLVED } from "./promises.ts";
@@ -108,4 +113,42 @@ export function warnUnreadAfterLoop(connection: Connection): void {
   const logger = connection.logger;
   if (!isLevelEnabled(logger, "warn")) return;
   logger.warn(logMessages.unreadAfterLoop(connection.queue.length));
+}
+
+/**
+ * The usual mistakes behind a failed client handshake, told in words that
+ * name the fix (texts from {@link handshakeHints}); any other error
+ * unchanged. `ws://` to a TLS port: Node's TLS servers close without a
+ * byte. `wss://` to a plain port: the server's HTTP answer reads as a bad
+ * TLS record. A 2xx: an HTTP server answered the upgrade request as a
+ * plain request, as Node's does when nothing listens to its `upgrade`
+ * event (or a proxy dropped `Upgrade`, and the server behind it had no
+ * reason to refuse a plain request). A 426, "Upgrade Required" (ours,
+ * Python websockets', `ws`'s with `port`), or a 101 without its upgrade
+ * headers: a proxy dropped the hop-by-hop headers. @internal
+ */
+export function explainHandshakeFailure(error: unknown, uri: WebSocketURI): unknown {
+  const where = `${uri.host}:${uri.port}`;
+  if (error instanceof InvalidStatus) {
+    const status = error.response.status;
+    if (status < 300) error.message += handshakeHints.noUpgradeHandler(uri.resourceName);
+    else if (status === 426) error.message += handshakeHints.upgradeStripped;
+    return error;
+  }
+  // The server's side of RFC 6455 §4.2.2 step 5: a 101 carries both.
+  if (error instanceof InvalidUpgrade && error.value === null) {
+    error.message += handshakeHints.responseUpgradeStripped;
+    return error;
+  }
+  if (
+    !uri.secure &&
+    error instanceof InvalidMessage &&
+    error.message === "connection closed while reading HTTP status line"
+  ) {
+    return new InvalidMessage(error.message + handshakeHints.wsToTlsPort(where), { cause: error });
+  }
+  if (uri.secure && (error as { code?: unknown } | null)?.code === "ERR_SSL_WRONG_VERSION_NUMBER") {
+    return new InvalidHandshake(handshakeHints.wssToPlainPort(where), { cause: error });
+  }
+  return error;
 }

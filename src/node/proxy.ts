@@ -23,7 +23,15 @@ import {
   SocksProxyError,
 } from "../errors.ts";
 import { buildAuthorizationBasic, Headers } from "../headers.ts";
-import { ResponseParser, serializeRequest } from "../http11.ts";
+import { type Request, ResponseParser, serializeRequest } from "../http11.ts";
+import {
+  formatRequestLines,
+  formatResponseLines,
+  isLevelEnabled,
+  type LoggerLike,
+  logMessages,
+} from "../logging.ts";
+import { redactURL } from "../redact.ts";
 import { waitForConnect } from "./sockets.ts";
 
 /** Proxy schemes supported by {@link connectThroughProxy}. */
@@ -245,6 +253,12 @@ export interface ProxyConnectOptions {
   proxyTls?: tls.ConnectionOptions;
   /** `User-Agent` of the `CONNECT` request; `null` or absent sends none. */
   userAgent?: string | null;
+  /**
+   * Receives, at DEBUG, the proxy in use (its password redacted) and the
+   * lines of the `CONNECT` exchange, `Proxy-Authorization` shown as
+   * `[redacted]`. Absent or `null`: nothing is logged.
+   */
+  logger?: LoggerLike | null;
 }
 
 /**
@@ -272,6 +286,8 @@ export async function connectThroughProxy(
   const parsed = typeof proxy === "string" ? parseProxy(proxy) : proxy;
   const { signal } = options;
   signal?.throwIfAborted();
+  const debug = isLevelEnabled(options.logger, "debug") ? (options.logger ?? null) : null;
+  debug?.debug(logMessages.proxyTunnel(redactURL(parsed.url), authority(target.host, target.port)));
 
   let socket: net.Socket | null = null;
   const onAbort = () => socket?.destroy(signal?.reason);
@@ -289,7 +305,7 @@ export async function connectThroughProxy(
     switch (parsed.scheme) {
       case "http":
       case "https":
-        await httpConnect(socket, reader, parsed, target, options.userAgent ?? null);
+        await httpConnect(socket, reader, parsed, target, options.userAgent ?? null, debug);
         break;
       case "socks5":
       case "socks5h":
@@ -464,6 +480,7 @@ async function httpConnect(
   proxy: Proxy,
   target: { host: string; port: number },
   userAgent: string | null,
+  debug: LoggerLike | null,
 ): Promise<void> {
   const hostPort = authority(target.host, target.port);
   const headers = new Headers();
@@ -476,7 +493,9 @@ async function httpConnect(
       buildAuthorizationBasic(proxy.username, proxy.password ?? ""),
     );
   }
-  socket.write(serializeRequest({ method: "CONNECT", path: hostPort, headers }));
+  const request: Request = { method: "CONNECT", path: hostPort, headers };
+  if (debug !== null) for (const line of formatRequestLines(request, ">")) debug.debug(line);
+  socket.write(serializeRequest(request));
 
   // Some proxies (tinyproxy among them) answer in HTTP/1.0.
   const parser = new ResponseParser({ requestMethod: "CONNECT", allowHttp10: true });
@@ -486,6 +505,7 @@ async function httpConnect(
       const parsed = chunk === null ? parser.feedEof() : parser.feed(chunk);
       if (parsed === null) continue;
       const { message: response, rest } = parsed;
+      if (debug !== null) for (const line of formatResponseLines(response, "<")) debug.debug(line);
       if (response.status < 200 || response.status >= 300) {
         throw new InvalidProxyStatus(response);
       }
@@ -724,7 +744,8 @@ export interface TunnelOptions extends ProxyOptions {
 
 /**
  * Opens the transport of a connection to `uri` through `proxy`: the tunnel,
- * then, for `wss://`, TLS to the server over it. A `ws://` tunnel comes back
+ * then, for `wss://`, TLS to the server over it; `logger` gets the tunnel's
+ * DEBUG lines. A `ws://` tunnel comes back
  * paused (see {@link connectThroughProxy}).
  */
 export async function openTunnel(
@@ -732,6 +753,7 @@ export async function openTunnel(
   uri: ProxyTarget,
   options: TunnelOptions,
   signal: AbortSignal,
+  logger: LoggerLike | null = null,
 ): Promise<net.Socket> {
   const tunnel = await connectThroughProxy(
     proxy,
@@ -741,6 +763,7 @@ export async function openTunnel(
       proxyTls: options.proxyTls ?? undefined,
       userAgent:
         options.userAgentHeader === undefined ? defaultUserAgent() : options.userAgentHeader,
+      logger,
     },
   );
   if (!uri.secure) return tunnel;

@@ -166,12 +166,25 @@ export class Writer {
     const batch = Writer.#batch;
     Writer.#batch = [];
     let failure: { error: unknown } | null = null;
+    // Subscribers of the same publishes queued the same frames, in the
+    // same order: they're joined once and the one buffer is written to
+    // each, instead of one concatenation per subscriber.
+    let parts: Buffer[] | null = null;
+    let joined: Buffer | null = null;
     for (let i = 0; i < batch.length; i++) {
       const writer = batch[i];
       writer.#flags &= ~FLUSH_SCHEDULED;
       // A transport that throws (a bug: sockets report errors by event)
       // mustn't keep the others' bytes back; it's thrown after.
       try {
+        const pending = writer.#pending;
+        if (Array.isArray(pending) && writer.#pendingBytes <= COALESCE_LIMIT) {
+          if (parts === null || !sameBuffers(parts, pending)) {
+            parts = pending;
+            joined = Buffer.concat(pending, writer.#pendingBytes);
+          }
+          writer.#pending = joined;
+        }
         writer.flush();
       } catch (error) {
         failure ??= { error };
@@ -469,6 +482,13 @@ function closeIterator(iterator: Iterator<unknown> | AsyncIterator<unknown>): vo
   } catch {
     // The iterator's cleanup failed; the error that stopped the send matters more.
   }
+}
+
+/** Whether two lists hold the same Buffer objects in the same order. */
+function sameBuffers(a: readonly Buffer[], b: readonly Buffer[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** A Buffer view of bytes-like `data`, without copying; `null` if it isn't bytes. */

@@ -67,8 +67,10 @@ export interface WsClientOptions
   /** Creates the transport (`net.connect`-like), instead of connecting to the URL's host. */
   createConnection?: (options: { host: string; port: number; servername?: string }) => Duplex;
   /**
-   * Not used: the core opens its own connections. For a proxy, use the
-   * `proxy` option instead of a proxy agent (see docs/migrating-from-ws.md).
+   * A proxy agent (`https-proxy-agent`, `http-proxy-agent`: an agent with
+   * a `proxy` URL) is read for its proxy, used as the `proxy` option. Any
+   * other agent is not used: the core opens its own connections
+   * (`createConnection` makes the transport; see docs/migrating-from-ws.md).
    */
   agent?: unknown;
   /** Time allowed for the closing handshake, in ms. Default: 10_000 (ws: 30_000). */
@@ -278,6 +280,7 @@ function coreOptions(
   headers: [string, string][],
   signal: AbortSignal,
 ): ConnectOptions {
+  const proxy = opts.proxy ?? agentProxy(opts.agent);
   const tls: TlsConnectionOptions = {};
   for (const key of TLS_KEYS) {
     if (opts[key] !== undefined) (tls as Record<string, unknown>)[key] = opts[key];
@@ -296,11 +299,11 @@ function coreOptions(
     logger: opts.logger ?? false,
     tls,
     signal,
-    proxy: opts.proxy,
+    proxy,
   };
   if (url.protocol === "ws+unix:") {
     options.path = splitUnix(url)[0];
-  } else if (opts.proxy === undefined || opts.proxy === null) {
+  } else if (proxy === undefined || proxy === null) {
     // A transport of our own: the core then follows no redirect itself.
     const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
     const port = Number(url.port || (url.protocol === "wss:" ? 443 : 80));
@@ -311,6 +314,19 @@ function coreOptions(
   }
   return options;
 }
+
+/**
+ * The proxy of a proxy agent as `ws` users pass one (`agent: new
+ * HttpsProxyAgent(url)`): https-proxy-agent and http-proxy-agent keep it
+ * as `proxy`, a URL. `undefined` for any other agent.
+ */
+function agentProxy(agent: unknown): string | undefined {
+  const proxy = (agent as { proxy?: unknown } | null | undefined)?.proxy;
+  if (proxy instanceof URL) return proxy.href;
+  return typeof proxy === "string" && PROXY_URL.test(proxy) ? proxy : undefined;
+}
+
+const PROXY_URL = /^(https?|socks[45]a?h?):\/\//i;
 
 function headerPairs(headers: WsClientOptions["headers"]): [string, string][] {
   const pairs: [string, string][] = [];

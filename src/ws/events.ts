@@ -6,90 +6,62 @@
  * @module
  */
 
+// The event classes hold plain fields, no #private ones: TypeScript then
+// compares them by shape, so `@types/ws`'s events (and with them a `ws`
+// `WebSocket`'s on* attributes) match ours, and a `WebSocket` of ours is
+// accepted where a library is typed against `ws`.
+
 /** An event passed to `addEventListener` listeners. */
 export class Event {
-  readonly #type: string;
-  /** @internal */
-  targetObject: unknown = null;
+  /** The event's type: `open`, `message`, `close` or `error`. */
+  readonly type: string;
+  /** The `WebSocket` that dispatched the event; `null` for one built directly. */
+  readonly target: unknown = null;
 
   constructor(type: string) {
-    this.#type = type;
-  }
-
-  /** The event's type: `open`, `message`, `close` or `error`. */
-  get type(): string {
-    return this.#type;
-  }
-
-  /** The `WebSocket` that dispatched the event. */
-  get target(): unknown {
-    return this.targetObject;
+    this.type = type;
   }
 }
 
 /** A `message` event: `data` is a string for text, else per `binaryType`. */
 export class MessageEvent extends Event {
-  readonly #data: unknown;
+  /** The message. */
+  readonly data: unknown;
 
   constructor(type: string, init: { data?: unknown } = {}) {
     super(type);
-    this.#data = init.data ?? null;
-  }
-
-  /** The message. */
-  get data(): unknown {
-    return this.#data;
+    this.data = init.data ?? null;
   }
 }
 
 /** A `close` event. */
 export class CloseEvent extends Event {
-  readonly #code: number;
-  readonly #reason: string;
-  readonly #wasClean: boolean;
+  /** The close code. */
+  readonly code: number;
+  /** The close reason. */
+  readonly reason: string;
+  /** Whether both close frames were exchanged. */
+  readonly wasClean: boolean;
 
   constructor(type: string, init: { code?: number; reason?: string; wasClean?: boolean } = {}) {
     super(type);
-    this.#code = init.code ?? 0;
-    this.#reason = init.reason ?? "";
-    this.#wasClean = init.wasClean ?? false;
-  }
-
-  /** The close code. */
-  get code(): number {
-    return this.#code;
-  }
-
-  /** The close reason. */
-  get reason(): string {
-    return this.#reason;
-  }
-
-  /** Whether both close frames were exchanged. */
-  get wasClean(): boolean {
-    return this.#wasClean;
+    this.code = init.code ?? 0;
+    this.reason = init.reason ?? "";
+    this.wasClean = init.wasClean ?? false;
   }
 }
 
 /** An `error` event. */
 export class ErrorEvent extends Event {
-  readonly #error: unknown;
-  readonly #message: string;
+  /** The error. */
+  readonly error: unknown;
+  /** The error's message. */
+  readonly message: string;
 
   constructor(type: string, init: { error?: unknown; message?: string } = {}) {
     super(type);
-    this.#error = init.error ?? null;
-    this.#message = init.message ?? "";
-  }
-
-  /** The error. */
-  get error(): unknown {
-    return this.#error;
-  }
-
-  /** The error's message. */
-  get message(): string {
-    return this.#message;
+    this.error = init.error ?? null;
+    this.message = init.message ?? "";
   }
 }
 
@@ -144,7 +116,7 @@ function makeEvent(target: EventSource, type: EventType, args: unknown[]): Event
   } else {
     event = new Event(type);
   }
-  event.targetObject = target;
+  (event as { target: unknown }).target = target;
   return event;
 }
 

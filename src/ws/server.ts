@@ -14,6 +14,7 @@ import {
   createServer,
   type Server as HttpServer,
   type IncomingMessage,
+  type OutgoingHttpHeaders,
   STATUS_CODES,
 } from "node:http";
 import type { Server as HttpsServer } from "node:https";
@@ -46,7 +47,7 @@ export type VerifyClientCallback = (
   verified: boolean,
   code?: number,
   message?: string,
-  headers?: Record<string, string | number | readonly string[]>,
+  headers?: OutgoingHttpHeaders,
 ) => void;
 
 /** Options of `new WebSocketServer(options)`, as in `ws`, plus a few of ours. */
@@ -132,6 +133,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   readonly clients: Set<WebSocket>;
   /** The options, with their defaults. */
   readonly options: Readonly<WsServerOptions>;
+  /** The `path` option, or `""`: `@types/ws` declares it, though `ws` 8 never sets it. */
+  readonly path: string;
 
   readonly #core: Server;
   readonly #upgrades = new WeakMap<Duplex, Upgrade>();
@@ -155,6 +158,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       );
     }
     this.options = opts;
+    this.path = opts.path ?? "";
     // A set even without tracking keeps `clients` typed as ws users read it;
     // ws leaves it undefined then, and so does this class.
     this.clients = (opts.clientTracking ? new Set() : undefined) as Set<WebSocket>;
@@ -451,10 +455,11 @@ function refusal(
   connection: ServerConnection,
   status: number,
   message?: string,
-  headers?: Record<string, string | number | readonly string[]>,
+  headers?: OutgoingHttpHeaders,
 ): Response {
   const response = connection.respond(status, message || STATUS_CODES[status] || String(status));
   for (const [name, value] of Object.entries(headers ?? {})) {
+    if (value === undefined) continue;
     if (Array.isArray(value)) for (const item of value) response.headers.append(name, String(item));
     else response.headers.set(name, String(value));
   }

@@ -13,13 +13,12 @@
 
 import { EventEmitter } from "node:events";
 import type { IncomingMessage } from "node:http";
-import type { ConnectionClosed } from "../errors.ts";
 import { type Frame, OP_BINARY, OP_CONT, OP_PING, OP_PONG, OP_TEXT } from "../frames.ts";
 import { parseExtension } from "../headers.ts";
 import type { Response } from "../http11.ts";
 import { type Connection, toBuffer } from "../node/connection.ts";
 import { type EventSink, kEventSink, kSendFrame } from "../node/event-sink.ts";
-import { PAUSED_BY_USER } from "../node/writer.ts";
+import { describeType, PAUSED_BY_USER } from "../node/writer.ts";
 import type { UpgradeRequest, WsClientOptions } from "./client.ts";
 import { isSendableCloseCode, toWsError } from "./errors.ts";
 import {
@@ -44,16 +43,29 @@ export type BinaryType = "nodebuffer" | "arraybuffer" | "fragments" | "blob";
  */
 export type RawData = Buffer | ArrayBuffer | Buffer[];
 
-/** What `send()` accepts. */
+/**
+ * What `send()` accepts: what `ws` does (its `BufferLike`). A `Blob` is
+ * read first: later sends wait for it, so messages keep their order.
+ * Objects whose `valueOf()` or `Symbol.toPrimitive` gives bytes or a
+ * string are converted as `Buffer.from()` converts them.
+ */
 export type WsSendData =
   | string
   | Buffer
   | ArrayBuffer
   | ArrayBufferView
   | SharedArrayBuffer
-  | readonly number[]
-  | readonly Buffer[]
+  | Blob
+  | readonly unknown[]
   | number
+  | {
+      /** Bytes or a string, which `Buffer.from()` reads from the object. */
+      valueOf(): ArrayBuffer | SharedArrayBuffer | Uint8Array | readonly number[] | string;
+    }
+  | {
+      /** A string, which `Buffer.from()` reads from the object. */
+      [Symbol.toPrimitive](hint: string): string;
+    }
   | null
   | undefined;
 
@@ -160,6 +172,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   // Sends made after the connection closed count here, as in ws.
   #bufferedAfterClose = 0;
+  // Sends wait for the Blobs being read before them (send() of a Blob).
+  #blobs: Promise<void> | null = null;
   // A message sent with `fin: false` is being sent, fragment by fragment.
   #fragmenting = false;
   // Set by close()/terminate() before the transport closes.
@@ -187,9 +201,14 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   // --- Properties ----------------------------------------------------------
 
-  /** `nodebuffer` (default), `arraybuffer`, `fragments` or `blob`; other values are ignored. */
-  get binaryType(): BinaryType {
-    return this.#binaryType;
+  /**
+   * `nodebuffer` (default), `arraybuffer`, `fragments` or `blob`; other
+   * values are ignored. Read, it is typed as `@types/ws` types it (which
+   * lacks `blob`), so that a `WebSocket` of ours is a `ws` one for the
+   * libraries typed against `ws`.
+   */
+  get binaryType(): "nodebuffer" | "arraybuffer" | "fragments" {
+    return this.#binaryType as "nodebuffer";
   }
   /** Applies from the next message. */
   set binaryType(type: BinaryType) {
@@ -265,7 +284,45 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       cb = options;
       options = undefined;
     }
-    const payload = toPayload(data, "send");
+    if (this.#blobs !== null || data instanceof Blob) {
+      this.#sendAfterBlobs(data, options, cb);
+      return;
+    }
+    this.#sendNow(toPayload(data, "send"), options, cb);
+  }
+
+  /**
+   * A `Blob`, or any send while one is read: waits for the blobs before it,
+   * as `ws` does. While CONNECTING it throws at once, like any send.
+   */
+  #sendAfterBlobs(
+    data: WsSendData,
+    options: WsSendOptions | undefined,
+    cb: ((error?: Error) => void) | undefined,
+  ): void {
+    if (this.readyState === 0) this.#usable(EMPTY, cb);
+    const payload = data instanceof Blob ? null : toPayload(data, "send");
+    const previous = this.#blobs ?? Promise.resolve();
+    const sent = previous.then(async () => {
+      const bytes = payload ?? Buffer.from(await (data as Blob).arrayBuffer());
+      this.#sendNow(bytes, options, cb);
+    });
+    this.#blobs = sent;
+    sent
+      .catch((error: unknown) => {
+        // Reading the Blob failed: as ws, the callback gets the error.
+        if (cb !== undefined) cb(error instanceof Error ? error : new Error(String(error)));
+      })
+      .finally(() => {
+        if (this.#blobs === sent) this.#blobs = null;
+      });
+  }
+
+  #sendNow(
+    payload: string | Buffer,
+    options: WsSendOptions | undefined,
+    cb: ((error?: Error) => void) | undefined,
+  ): void {
     if (!this.#usable(payload, cb)) return;
     const connection = this.#connection!;
     const binary = options?.binary ?? typeof payload !== "string";
@@ -293,22 +350,30 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.#writeFrame(opcode, typeof payload === "string" ? Buffer.from(payload) : payload, fin, cb);
   }
 
-  /** Sends a ping; `data` up to 125 bytes (default: empty). */
-  ping(
-    data?: WsSendData,
-    mask?: boolean | ((error?: Error) => void),
-    cb?: (error?: Error) => void,
-  ): void {
-    this.#sendControl(OP_PING, data, mask, cb);
+  /**
+   * Sends a ping; `data` up to 125 bytes (default: empty). `mask` is
+   * ignored (see {@link WsSendOptions.mask}); `cb(error?)` as for `send()`.
+   */
+  ping(data?: WsSendData, mask?: boolean, cb?: (error?: Error) => void): void;
+  /** `ws`'s optional arguments: the callback in place of `mask`. */
+  ping(data: WsSendData, cb: (error?: Error) => void): void;
+  /** As `@types/ws` types it (the callback's error is `undefined` on success). */
+  ping(data: unknown, mask: boolean | undefined, cb: (error: Error) => void): void;
+  ping(data?: unknown, mask?: unknown, cb?: unknown): void {
+    this.#sendControl(OP_PING, data as WsSendData, mask as boolean, cb as (error?: Error) => void);
   }
 
-  /** Sends a pong; `data` up to 125 bytes (default: empty). */
-  pong(
-    data?: WsSendData,
-    mask?: boolean | ((error?: Error) => void),
-    cb?: (error?: Error) => void,
-  ): void {
-    this.#sendControl(OP_PONG, data, mask, cb);
+  /**
+   * Sends a pong; `data` up to 125 bytes (default: empty). `mask` is
+   * ignored (see {@link WsSendOptions.mask}); `cb(error?)` as for `send()`.
+   */
+  pong(data?: WsSendData, mask?: boolean, cb?: (error?: Error) => void): void;
+  /** `ws`'s optional arguments: the callback in place of `mask`. */
+  pong(data: WsSendData, cb: (error?: Error) => void): void;
+  /** As `@types/ws` types it (the callback's error is `undefined` on success). */
+  pong(data: unknown, mask: boolean | undefined, cb: (error: Error) => void): void;
+  pong(data?: unknown, mask?: unknown, cb?: unknown): void {
+    this.#sendControl(OP_PONG, data as WsSendData, mask as boolean, cb as (error?: Error) => void);
   }
 
   /** ping() and pong(): `ws`'s optional arguments, then one frame. */
@@ -567,7 +632,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       data: (frame) => this.#onFrame(frame),
       ping: (payload) => this.#control("ping", payload),
       pong: (payload) => this.#control("pong", payload),
-      closed: (error) => this.#transportClosed(error),
+      closed: () => this.#transportClosed(),
     };
     const early = connection[kEventSink](sink);
     if (opened === undefined) this.emit("open");
@@ -575,9 +640,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     for (const frame of early) this.#onFrame(frame);
   }
 
-  #transportClosed(closed: ConnectionClosed): void {
+  #transportClosed(): void {
     const connection = this.#connection!;
-    const wsError = toWsError(closed.cause);
+    const protocol = connection.protocol;
+    // Why the core failed the connection, if the peer broke a rule.
+    const wsError = toWsError(protocol.parserExc);
     let code = connection.closeCode ?? 1006;
     if (wsError !== null) {
       this.#emitError(wsError);
@@ -585,7 +652,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       // peer's close frame, and reports 1006.
       code = 1006;
     }
-    this.#wasClean = closed.rcvd !== null && closed.sent !== null;
+    this.#wasClean = protocol.closeRcvd !== null && protocol.closeSent !== null;
     this.#readyState = 3;
     this.#held = null;
     this.#parts = null;
@@ -664,9 +731,15 @@ function toPayload(data: WsSendData, method: string): string | Buffer {
       ? Buffer.concat(data as Buffer[])
       : Buffer.from(data as number[]);
   }
-  throw new TypeError(
-    `${method}() expects a string, a Buffer, an ArrayBuffer or a typed array; got ${typeof data}`,
-  );
+  try {
+    // valueOf() or Symbol.toPrimitive, as Buffer.from() reads them.
+    return Buffer.from(data as unknown as string);
+  } catch (cause) {
+    throw new TypeError(
+      `${method}() expects a string, a Buffer, an ArrayBuffer or a typed array; got ${describeType(data)}`,
+      { cause },
+    );
+  }
 }
 
 function controlPayload(data: WsSendData): Buffer {

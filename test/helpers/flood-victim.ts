@@ -9,14 +9,16 @@
  *
  * As a server it echoes every message; as a client it connects to `url` and
  * echoes every message too. It sends `{ ready: port }` over IPC once
- * listening (or connected), and answers `"memory"` with its RSS and its heap
- * plus Buffers after forced collections.
+ * listening (or connected), answers `"memory"` with its RSS and its heap
+ * plus Buffers after forced collections, and `"types"` with its heap by
+ * object type (test/helpers/heap-by-type.ts), after forced collections too.
  *
  * @module
  */
 
 import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { type HeapByType, snapshotByType } from "./heap-by-type.ts";
 import { withTimeout } from "./net.ts";
 
 /** What the parent reads after each step of an attack. */
@@ -32,6 +34,8 @@ export interface Victim {
   port: number;
   /** The victim's memory, after forced collections. */
   memory(): Promise<Memory>;
+  /** The victim's heap by object type, after forced collections. */
+  byType(): Promise<HeapByType>;
   /** Stops the process (SIGTERM, then SIGKILL after 5 s). */
   stop(): Promise<void>;
 }
@@ -50,14 +54,19 @@ export async function startVictim(
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   const pending: Array<(memory: Memory) => void> = [];
+  const pendingTypes: Array<(types: HeapByType) => void> = [];
   let ready: (port: number) => void = () => {};
   const started = new Promise<number>((resolve) => {
     ready = resolve;
   });
-  child.on("message", (message: { ready?: number; memory?: Memory }) => {
-    if (message.ready !== undefined) ready(message.ready);
-    if (message.memory !== undefined) pending.shift()?.(message.memory);
-  });
+  child.on(
+    "message",
+    (message: { ready?: number; memory?: Memory; types?: Array<[string, [number, number]]> }) => {
+      if (message.ready !== undefined) ready(message.ready);
+      if (message.memory !== undefined) pending.shift()?.(message.memory);
+      if (message.types !== undefined) pendingTypes.shift()?.(new Map(message.types));
+    },
+  );
   const stop = async (): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
@@ -85,15 +94,28 @@ export async function startVictim(
         30_000,
         "no memory figures",
       ),
+    byType: () =>
+      withTimeout(
+        new Promise<HeapByType>((resolve) => {
+          pendingTypes.push(resolve);
+          child.send("types");
+        }),
+        120_000,
+        "no heap snapshot",
+      ),
   };
 }
 
 // --- The victim, when run as a script -----------------------------------------
 
-function memory(): Memory {
+function collect(): void {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc === undefined) throw new Error("run with node --expose-gc");
   for (let i = 0; i < 4; i++) gc();
+}
+
+function memory(): Memory {
+  collect();
   const { rss, heapUsed, external } = process.memoryUsage();
   return { rss, heap: heapUsed + external };
 }
@@ -146,6 +168,10 @@ if (process.argv[1] === script) {
   const [impl, role, url = ""] = process.argv.slice(2);
   process.on("message", (message) => {
     if (message === "memory") send({ memory: memory() });
+    if (message === "types") {
+      collect();
+      send({ types: [...snapshotByType()] });
+    }
   });
   if (impl === "ours") await startOurs(role, url);
   else if (impl === "ws") await startWs(role, url);

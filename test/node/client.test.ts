@@ -255,7 +255,8 @@ describe("connect failures", () => {
       message:
         "server rejected WebSocket connection: HTTP 200: the server answered as plain HTTP; " +
         "nothing handles WebSocket upgrades at /chat?room=1 (attach a WebSocket server to the " +
-        "HTTP server's 'upgrade' event, e.g. serve(handler, { server }))",
+        "HTTP server's 'upgrade' event, e.g. serve(handler, { server })), or a proxy in between " +
+        "dropped the Upgrade header",
     });
     http.closeAllConnections();
     await new Promise<void>((resolve) => http.close(() => resolve()));

@@ -515,7 +515,7 @@ for (const side of ["server", "client"] as const) {
           data: (frame) => heard.push(`data ${frame.data}`),
           ping: () => heard.push("ping"),
           pong: () => heard.push("pong"),
-          closed: (error) => heard.push(`closed ${error.rcvd?.code}`),
+          closed: () => heard.push(`closed ${ws.closeCode}`),
         });
         assert.deepEqual(
           frames.map((frame) => String(frame.data)),

@@ -36,6 +36,7 @@ import { encodeEnvelope } from "../../src/node/backplane.ts";
 import { redisBackplane } from "../../src/node/redis-backplane.ts";
 import type { RedisClientLike } from "../../src/node/redis-clients.ts";
 import { createCaptureLogger } from "../helpers/capture-logger.ts";
+import { connectProxy } from "../helpers/connect-proxy.ts";
 import { cert, key } from "../helpers/localhost-tls.ts";
 import { exchange, frame, OP_BINARY, rawConnect, tcpConnect } from "../helpers/net.ts";
 import { checkLeaksAfterAll } from "../helpers/no-leaks.ts";
@@ -247,6 +248,7 @@ const VALUED: Record<string, RegExp> = {
   sendLost: /^a send failed and nothing awaited it, so the message is lost: \S/,
   unreadAfterLoop: /^reading paused: \d+ messages wait unread since a for await loop /,
   http2Fallback: /^! falling back to HTTP\/1\.1: \S/,
+  proxyTunnel: /^= connecting through proxy \S+ to \S+$/,
 };
 
 for (const [kind, createSink] of Object.entries(SINKS)) {
@@ -1029,6 +1031,36 @@ for (const [kind, createSink] of Object.entries(SINKS)) {
         new RegExp(`localhost:${port} doesn't speak HTTP/2: TLS ALPN chose`),
       );
       assert.equal(fallback[0].fields.reason, "alpn");
+    });
+
+    test("DEBUG = connecting through proxy <proxy> to <target>, then the CONNECT exchange, credentials redacted", async () => {
+      const c = makeSink();
+      const proxy = await connectProxy();
+      const { server, port } = await startServer(makeSink(), async () => {});
+      try {
+        const ws = await connect(`ws://${HOST}:${port}/`, {
+          proxy: `http://carol:hunter2@${HOST}:${proxy.port}`,
+          logger: c.logger,
+        });
+        await ws.closed;
+      } finally {
+        await server.close();
+        await proxy.close();
+      }
+      const lines = c
+        .records()
+        .filter((r) => r.level === "debug")
+        .map((r) => r.msg);
+      const tunnel = [
+        `= connecting through proxy http://carol:xxxxx@${HOST}:${proxy.port} to ${HOST}:${port}`,
+        `> CONNECT ${HOST}:${port} HTTP/1.1`,
+        `> Proxy-Authorization: [redacted]`,
+        `< HTTP/1.1 200 Connection Established`,
+      ];
+      for (const line of tunnel) assert.ok(lines.includes(line), `no DEBUG ${line}`);
+      // Before the WebSocket handshake.
+      assert.ok(lines.indexOf(tunnel[3]) < lines.indexOf("> GET / HTTP/1.1"));
+      assert.ok(!lines.some((line) => line.includes("hunter2")));
     });
 
     test("logContext adds fields once the handshake completes: the X-Forwarded-For recipe, both sides", async () => {

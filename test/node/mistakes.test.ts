@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import { readFileSync } from "node:fs";
+import {
+  type AddressInfo,
+  createServer as createNetServer,
+  connect as netConnect,
+  type Socket,
+} from "node:net";
 import { describe, it } from "node:test";
 import { setTimeout as delay, setImmediate as nextTurn } from "node:timers/promises";
+import { WebSocketServer } from "ws";
 import {
   CLOSED,
   connect,
@@ -8,6 +17,7 @@ import {
   type ServerConnection,
   serve,
 } from "../../src/index.ts";
+import { handshakeHints, logMessages } from "../../src/logging.ts";
 import { SENDS_PILING_UP } from "../../src/node/mistakes.ts";
 import { createCaptureLogger } from "../helpers/capture-logger.ts";
 import { rawConnect } from "../helpers/net.ts";
@@ -220,5 +230,119 @@ describe("messages left unread after leaving a for await loop", () => {
       }),
       [],
     );
+  });
+});
+
+/**
+ * A reverse proxy as an unconfigured one behaves: it forwards the
+ * request's head without the hop-by-hop Upgrade and Connection headers
+ * (`strip: "request"`), or the response's (`strip: "response"`), then
+ * relays bytes both ways.
+ */
+async function strippingProxy(
+  upstreamPort: number,
+  strip: "request" | "response",
+): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const track = (socket: Socket): Socket => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => socket.destroy());
+    return socket;
+  };
+  const proxy = createNetServer((client) => {
+    track(client);
+    const upstream = track(netConnect({ host: "127.0.0.1", port: upstreamPort }));
+    relay(client, upstream, strip === "request");
+    relay(upstream, client, strip === "response");
+    client.on("close", () => upstream.destroy());
+    upstream.on("close", () => client.destroy());
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (proxy.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        proxy.close(() => resolve());
+      }),
+  };
+}
+
+/** Copies `from` to `to`; with `stripHead`, the HTTP head loses its Upgrade and Connection lines. */
+function relay(from: Socket, to: Socket, stripHead: boolean): void {
+  let head: Buffer | null = stripHead ? Buffer.alloc(0) : null;
+  from.on("data", (chunk: Buffer) => {
+    if (head === null) {
+      to.write(chunk);
+      return;
+    }
+    head = Buffer.concat([head, chunk]);
+    const end = head.indexOf("\r\n\r\n");
+    if (end === -1) return;
+    const lines = head
+      .subarray(0, end)
+      .toString("latin1")
+      .split("\r\n")
+      .filter((line) => !/^(upgrade|connection):/i.test(line));
+    to.write(`${lines.join("\r\n")}\r\n\r\n`);
+    to.write(head.subarray(end + 4));
+    head = null;
+  });
+  from.on("end", () => to.end());
+}
+
+describe("handshake errors that name the fix", () => {
+  it("through a proxy that drops Upgrade: the client is told, and the server warns", async () => {
+    const capture = createCaptureLogger("warn");
+    const server = await serve(async () => {}, {
+      host: "127.0.0.1",
+      port: 0,
+      logger: capture.logger,
+    });
+    const proxy = await strippingProxy(server.port, "request");
+    await assert.rejects(connect(`ws://127.0.0.1:${proxy.port}/`, { logger: false }), {
+      name: "InvalidStatus",
+      message: `server rejected WebSocket connection: HTTP 426${handshakeHints.upgradeStripped}`,
+    });
+    await proxy.close();
+    await server.close();
+    assert.deepEqual(capture.messages(), [logMessages.upgradeStripped]);
+  });
+
+  it("through a proxy that drops Upgrade in front of a ws server: the client is told", async () => {
+    const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+    await once(wss, "listening");
+    const proxy = await strippingProxy((wss.address() as AddressInfo).port, "request");
+    await assert.rejects(connect(`ws://127.0.0.1:${proxy.port}/`, { logger: false }), {
+      name: "InvalidStatus",
+      message: `server rejected WebSocket connection: HTTP 426${handshakeHints.upgradeStripped}`,
+    });
+    await proxy.close();
+    await new Promise((resolve) => wss.close(resolve));
+  });
+
+  it("through a proxy that drops the 101's upgrade headers: the client is told", async () => {
+    const server = await serve(async () => {}, { host: "127.0.0.1", port: 0, logger: false });
+    const proxy = await strippingProxy(server.port, "response");
+    await assert.rejects(connect(`ws://127.0.0.1:${proxy.port}/`, { logger: false }), {
+      name: "InvalidUpgrade",
+      message: `missing Connection header${handshakeHints.responseUpgradeStripped}`,
+    });
+    await proxy.close();
+    await server.close();
+  });
+
+  it("every hint has its entry in the FAQ", () => {
+    const faq = readFileSync(new URL("../../docs/faq.md", import.meta.url), "utf8");
+    const missing = Object.entries(handshakeHints)
+      .map(([name, hint]) => [name, typeof hint === "string" ? hint : hint("…")] as const)
+      // The hint's longest run of fixed words, between the values it names.
+      .filter(([, text]) => {
+        const fixed = text.split("…").reduce((a, b) => (b.length > a.length ? b : a));
+        return !faq.includes(fixed.replace(/^: /, "").trim().slice(0, 60));
+      })
+      .map(([name]) => name);
+    assert.deepEqual(missing, []);
   });
 });

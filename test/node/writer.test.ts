@@ -173,6 +173,42 @@ describe("Writer", () => {
     for (const { close } of pairs) close();
   });
 
+  it("joins the same frames queued by several writers once, and keeps each writer's own bytes in order", async () => {
+    const pairs = [await pair(), await pair(), await pair()];
+    try {
+      const written: unknown[][] = pairs.map(() => []);
+      pairs.forEach(({ local }, i) => {
+        const original = local.write.bind(local);
+        Object.defineProperty(local, "write", {
+          configurable: true,
+          value: (...args: Parameters<Socket["write"]>) => {
+            written[i].push(args[0]);
+            return original(...args);
+          },
+        });
+      });
+      const writers = pairs.map(({ local }) => new Writer(local));
+      const frames = [0, 1, 2].map((n) => [Buffer.from([0x82, 0x01, n])]);
+      // The last writer's own frame goes between the first and second shared one.
+      for (const writer of writers) writer.writeShared(frames[0]);
+      writers[2].queue(Buffer.from([0x81, 0x01, 0x41]));
+      for (const frame of frames.slice(1)) for (const writer of writers) writer.writeShared(frame);
+      const expected = [0x82, 0x01, 0, 0x82, 0x01, 1, 0x82, 0x01, 2];
+      assert.deepEqual([...(await readBytes(pairs[0].remote, 9))], expected);
+      assert.deepEqual([...(await readBytes(pairs[1].remote, 9))], expected);
+      assert.deepEqual(
+        [...(await readBytes(pairs[2].remote, 12))],
+        [0x82, 0x01, 0, 0x81, 0x01, 0x41, 0x82, 0x01, 1, 0x82, 0x01, 2],
+      );
+      // One buffer, the same object, for the writers with the same frames.
+      assert.equal(written[0].length, 1);
+      assert.equal(written[0][0], written[1][0]);
+      assert.notEqual(written[2][0], written[0][0]);
+    } finally {
+      for (const { close } of pairs) close();
+    }
+  });
+
   it("drops what is queued once the transport is gone", async () => {
     const { local, close } = await pair();
     const writer = new Writer(local);

@@ -4,12 +4,11 @@
 // as redacted, saying the header was there, in both roles and through a
 // proxy; and no URL password may reach a log record either.
 import { strict as assert } from "node:assert";
-import { once } from "node:events";
-import * as net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { connect, type Server, type ServerConnection, serve } from "../../src/index.ts";
-import { REDACTED_VALUE } from "../../src/redact.ts";
+import { REDACTED_PASSWORD, REDACTED_VALUE } from "../../src/redact.ts";
 import { type CapturedRecord, createCaptureLogger } from "../helpers/capture-logger.ts";
+import { type ConnectProxy, connectProxy } from "../helpers/connect-proxy.ts";
 import { checkLeaksAfterAll } from "../helpers/no-leaks.ts";
 
 checkLeaksAfterAll();
@@ -86,55 +85,28 @@ describe("DEBUG handshake lines", () => {
   });
 });
 
-// A CONNECT proxy on 127.0.0.1 that wants bob's credentials.
-async function authProxy(): Promise<{ port: number; close: () => Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const proxy = net.createServer((client) => {
-    sockets.add(client);
-    client.on("close", () => sockets.delete(client));
-    let head = "";
-    const onData = (chunk: Buffer): void => {
-      head += chunk.toString("latin1");
-      const end = head.indexOf("\r\n\r\n");
-      if (end === -1) return;
-      client.off("data", onData);
-      if (!head.includes(`Proxy-Authorization: Basic ${PROXY_BASIC}\r\n`)) {
-        client.end("HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n");
-        return;
-      }
-      const [host, targetPort] = head.split(" ")[1].split(":");
-      const upstream = net.connect({ host, port: Number(targetPort) }, () => {
-        client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
-        const rest = Buffer.from(head.slice(end + 4), "latin1");
-        if (rest.length > 0) upstream.write(rest);
-        client.pipe(upstream).pipe(client);
-      });
-      sockets.add(upstream);
-      upstream.on("close", () => sockets.delete(upstream));
-      upstream.on("error", () => client.destroy());
-      client.on("error", () => upstream.destroy());
-    };
-    client.on("data", onData);
-  });
-  proxy.listen(0, "127.0.0.1");
-  await once(proxy, "listening");
-  return {
-    port: (proxy.address() as net.AddressInfo).port,
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => proxy.close(resolve));
-    },
-  };
-}
-
 describe("through a proxy with user:password@", () => {
   let server: Server;
   let port: number;
-  let proxy: { port: number; close: () => Promise<void> };
+  let proxy: ConnectProxy;
+
+  // The tunnel's DEBUG lines name the proxy and its credentials as present, never their values.
+  function assertTunnelLines(lines: string[], status: string): void {
+    const target = `127.0.0.1:${port}`;
+    const proxied = `http://bob:${REDACTED_PASSWORD}@127.0.0.1:${proxy.port}`;
+    for (const line of [
+      `= connecting through proxy ${proxied} to ${target}`,
+      `> CONNECT ${target} HTTP/1.1`,
+      `> Proxy-Authorization: ${REDACTED_VALUE}`,
+      `< HTTP/1.1 ${status}`,
+    ]) {
+      assert.ok(lines.includes(line), `no DEBUG line ${line} among:\n${lines.join("\n")}`);
+    }
+  }
   before(async () => {
     server = await serve(echo, { host: "127.0.0.1", port: 0, logger: false });
     port = (server.address as { port: number }).port;
-    proxy = await authProxy();
+    proxy = await connectProxy({ credentials: PROXY_BASIC });
   });
   after(async () => {
     await server.close();
@@ -150,7 +122,7 @@ describe("through a proxy with user:password@", () => {
     await ws.send("through");
     assert.equal(await ws.recv(), "through");
     await ws.close();
-    assert.ok(log.records.length > 0);
+    assertTunnelLines(log.messages("debug"), "200 Connection Established");
     assertNoSecret(log.records);
   });
 
@@ -161,6 +133,7 @@ describe("through a proxy with user:password@", () => {
     await assert.rejects(connect(`ws://127.0.0.1:${port}/`, { proxy: wrong, logger: log.logger }), {
       name: "InvalidProxyStatus",
     });
+    assertTunnelLines(log.messages("debug"), "407 Proxy Authentication Required");
     const invalid = `http://bob:${PROXY_PASSWORD}@127.0.0.1:${proxy.port}/path`;
     let attempts = 0;
     await assert.rejects(

@@ -45,6 +45,7 @@ before(() => {
   writeFileSync(join(consumer, "package.json"), '{ "type": "module", "private": true }\n');
   cpSync(join(FIXTURES, "consumer.ts"), join(consumer, "consumer.ts"));
   cpSync(join(FIXTURES, "require-consumer.cts"), join(consumer, "require-consumer.cts"));
+  cpSync(join(FIXTURES, "ws-consumer.ts"), join(consumer, "ws-consumer.ts"));
   for (const snippet of pasted) writeFileSync(join(consumer, snippet.file), snippet.code);
   // One import of every entry point, so each one's declarations are checked.
   writeFileSync(
@@ -85,8 +86,8 @@ describe("declarations", () => {
     },
   ];
   for (const c of cases) {
-    test(`compile strict with skipLibCheck: false under moduleResolution ${c.name}${c.extra ? ", with a CommonJS require() and every README and docs snippet" : ""}`, () => {
-      const files = ["entries.ts", "consumer.ts", ...(c.extra ?? [])];
+    test(`compile strict with skipLibCheck: false under moduleResolution ${c.name}, websockets-ts/ws's objects where @types/ws's are expected${c.extra ? ", with a CommonJS require() and every README and docs snippet" : ""}`, () => {
+      const files = ["entries.ts", "consumer.ts", "ws-consumer.ts", ...(c.extra ?? [])];
       assert.deepEqual(compile(consumer, c.options, files), []);
     });
   }

@@ -1,16 +1,21 @@
 // The client side of websockets-ts/ws where it goes beyond what the
 // differential suite compares with ws: its options (headers, origin,
-// handshakeTimeout, createConnection, Unix sockets) and URL forms.
+// handshakeTimeout, createConnection, agent, Unix sockets) and URL forms.
 import { deepStrictEqual, equal, throws } from "node:assert/strict";
 import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer as createHttpServer, type IncomingMessage } from "node:http";
+import {
+  createServer as createHttpServer,
+  Agent as HttpAgent,
+  type IncomingMessage,
+} from "node:http";
 import { type AddressInfo, createServer, connect as netConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { WebSocketServer as WsServer } from "ws";
 import { WebSocket } from "../../src/ws/index.ts";
+import { connectProxy } from "../helpers/connect-proxy.ts";
 import { checkLeaksAfterAll } from "../helpers/no-leaks.ts";
 
 checkLeaksAfterAll();
@@ -118,5 +123,24 @@ test("a subprotocol can be given as a string, options as the second argument", a
   );
   one.terminate();
   two.terminate();
+  await server.close();
+});
+
+test("a proxy agent's proxy is used: agent: new HttpsProxyAgent(url) goes through the proxy", async () => {
+  const server = await wsServer();
+  const proxy = await connectProxy();
+  // What https-proxy-agent and http-proxy-agent expose: the proxy as a URL.
+  const agent = { proxy: new URL(`http://127.0.0.1:${proxy.port}`) };
+  const ws = new WebSocket(`ws://127.0.0.1:${server.port}/`, { agent });
+  await once(ws, "open");
+  deepStrictEqual(proxy.seen, [`CONNECT 127.0.0.1:${server.port} HTTP/1.1`]);
+  // Any other agent is not used: the connection is direct.
+  const direct = new WebSocket(`ws://127.0.0.1:${server.port}/`, { agent: new HttpAgent() });
+  await once(direct, "open");
+  equal(proxy.seen.length, 1);
+  ws.terminate();
+  direct.terminate();
+  await Promise.all([once(ws, "close"), once(direct, "close")]);
+  await proxy.close();
   await server.close();
 });

@@ -173,6 +173,48 @@ export const scenarios: Record<string, Scenario> = {
       return { server, client, url: ws.url.replace(/:\d+\//, ":PORT/") };
     }),
 
+  "send(Blob) and valueOf() objects: each message keeps its place, callbacks in order": (api) =>
+    withServer(api, {}, async (wss, url) => {
+      const { server, client, ws, peer, closed } = await recordedPair(api, wss, url);
+      let received = 0;
+      const allReceived = new Promise<void>((resolve) => {
+        peer.on("message", () => {
+          received += 1;
+          if (received === 4) resolve();
+        });
+      });
+      const done = (name: string) => (error?: Error) =>
+        client.push(`${name} sent ${error == null ? "ok" : error.message}`);
+      ws.send(new Blob([Buffer.from([1, 2])]), done("blob"));
+      ws.send("after the blob", done("text"));
+      ws.send({ valueOf: () => new Uint8Array([3]) } as never, done("valueOf"));
+      ws.send(new Blob(["blob text"]), { binary: false }, done("text blob"));
+      await allReceived;
+      ws.close();
+      await closed;
+      return { server, client };
+    }),
+
+  "a port in use: error EADDRINUSE, neither listening nor the callback; close() calls back": (
+    api,
+  ) =>
+    withServer(api, {}, async (first, url) => {
+      const events: string[] = [];
+      const port = Number(new URL(url).port);
+      const wss = new api.WebSocketServer({ host: "127.0.0.1", port }, () =>
+        events.push("callback"),
+      );
+      wss.on("listening", () => events.push("listening"));
+      const error = await new Promise<Error & { code?: string }>((resolve) =>
+        wss.on("error", resolve),
+      );
+      events.push(`error ${error.code}`);
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      events.push("closed");
+      events.push(`first still listening: ${first.address() !== null}`);
+      return { events };
+    }),
+
   "a close from the server with a code and reason": (api) =>
     withServer(api, {}, async (wss, url) => {
       const { server, client, peer, closed } = await recordedPair(api, wss, url);

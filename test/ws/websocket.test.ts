@@ -141,7 +141,7 @@ test("binaryType blob delivers a Blob", async () => {
 test("arguments are checked: ping data over 125 bytes, data of no supported type", async () => {
   const { client } = await pair();
   throws(() => client.ping(Buffer.alloc(126)), /must not be greater than 125 bytes/);
-  throws(() => client.send({ not: "bytes" } as never), /expects a string, a Buffer.*got object/);
+  throws(() => client.send({ not: "bytes" } as never), /expects a string, a Buffer.*got Object/);
   client.terminate();
   await once(client, "close");
 });

@@ -1,0 +1,39 @@
+/**
+ * The handshake of the `raw` servers (bench/echo-server.ts,
+ * bench/topics-server.ts): Node doing only what it must, the floor every
+ * Node WebSocket server stands on. Any request gets a fixed 101 (nothing
+ * checked, no `Sec-WebSocket-Accept` computed: the C load generator doesn't
+ * check it). Not WebSocket-correct, and not meant to be.
+ *
+ * @module
+ */
+
+import type { Socket } from "node:net";
+
+const HEADER_END = Buffer.from("\r\n\r\n");
+
+/** The fixed answer to every request. */
+export const RAW_101 = Buffer.from(
+  "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+    "Sec-WebSocket-Accept: not-checked-by-the-bench\r\n\r\n",
+);
+
+/**
+ * Reads the request head from `socket`, then stops listening and calls
+ * `upgraded` with the request line and the bytes that followed the head.
+ * The caller writes {@link RAW_101} and reads the socket from then on.
+ */
+export function readHead(
+  socket: Socket,
+  upgraded: (requestLine: string, rest: Buffer) => void,
+): void {
+  let head: Buffer = Buffer.alloc(0);
+  const onHead = (chunk: Buffer): void => {
+    head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
+    const end = head.indexOf(HEADER_END);
+    if (end === -1) return;
+    socket.off("data", onHead);
+    upgraded(head.subarray(0, head.indexOf("\r\n")).toString("latin1"), head.subarray(end + 4));
+  };
+  socket.on("data", onHead);
+}
