@@ -80,6 +80,8 @@ const FRAGMENTED = 1 << 11;
 const TEXT = 1 << 12;
 /** Whether frames must be masked (options.mask, read once). */
 const MASK_REQUIRED = 1 << 13;
+/** Whether pause() was called during the current parse(). */
+const PAUSED = 1 << 14;
 /** Header bytes gathered while a header spans chunks (0 to 14), at bits 16-19. */
 const HEADER_LENGTH_SHIFT = 16;
 const HEADER_LENGTH = 0xf << HEADER_LENGTH_SHIFT;
@@ -166,6 +168,16 @@ export class FrameParser {
     this.#bits |= STOPPED;
   }
 
+  /**
+   * Makes the current {@link FrameParser.parse} return after the frame being
+   * delivered, with the number of bytes it consumed: the caller keeps the
+   * rest and parses it later. Meant for `onFrame`; it applies to this call
+   * of `parse()` only.
+   */
+  pause(): void {
+    this.#bits |= PAUSED;
+  }
+
   /** Whether {@link FrameParser.stop} was called. */
   get stopped(): boolean {
     return (this.#bits & STOPPED) !== 0;
@@ -175,15 +187,20 @@ export class FrameParser {
    * Parses the next chunk of the byte stream. Calls `onFrame` for each frame
    * completed by this chunk; errors thrown by `onFrame` propagate.
    *
+   * @returns The number of bytes consumed: `chunk.length`, or less when a
+   *   callback called {@link FrameParser.pause} or {@link FrameParser.stop}.
    * @throws ProtocolError or PayloadTooBig when the stream breaks a rule.
    */
-  parse(chunk: Buffer): void {
+  parse(chunk: Buffer): number {
     const end = chunk.length;
     let pos = 0;
     while (pos < end) {
-      // Read at each turn: a callback may have called stop().
+      // Read at each turn: a callback may have called stop() or pause().
       const bits = this.#bits;
-      if ((bits & STOPPED) !== 0) return;
+      if ((bits & (STOPPED | PAUSED)) !== 0) {
+        this.#bits = bits & ~PAUSED;
+        return pos;
+      }
       if ((bits & IN_PAYLOAD) !== 0) {
         pos = this.#continuePayload(chunk, pos);
         continue;
@@ -234,6 +251,8 @@ export class FrameParser {
         this.#bits |= IN_PAYLOAD;
       }
     }
+    this.#bits &= ~PAUSED;
+    return end;
   }
 
   #spillState(): Spill {

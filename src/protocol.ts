@@ -45,6 +45,7 @@ import {
   writeFrame,
 } from "./frames.ts";
 import { isLevelEnabled, type LoggerLike, logMessages } from "./logging.ts";
+import { RareState } from "./protocol-rare.ts";
 import {
   CLOSED,
   CLOSING,
@@ -95,25 +96,10 @@ const VALIDATED_PARTIALLY = 1 << 8;
 const EXPECT_CONTINUATION = 1 << 9;
 /** Whether small fragments received in one batch are merged (options.mergeFragments). */
 const MERGE_FRAGMENTS = 1 << 10;
-
-/**
- * A connection's state that most connections need late or never: the
- * closing handshake, errors, the id, a fragmented message in progress. One
- * object created on first need rather than eight fields on each connection.
- */
-class RareState {
-  id: string | null = null;
-  closeRcvd: Close | null = null;
-  closeSent: Close | null = null;
-  closeRcvdThenSent: boolean | null = null;
-  handshakeExc: Error | null = null;
-  parserExc: Error | null = null;
-  /** Size so far of the fragmented message being received, or null. */
-  curSize: number | null = null;
-  utf8Validator: Utf8Validator | null = null;
-  /** Merges small fragments while mergeFragments is on (see fragment-run.ts). */
-  merger: FragmentMerger | null = null;
-}
+/** Parsing is paused: bytes received are held until resumeParsing(). */
+const PARSING_PAUSED = 1 << 11;
+/** Parsing pauses once extensions decoded a batch's worth of payload (boundDecoding). */
+const BOUND_DECODING = 1 << 12;
 
 /**
  * The sans-I/O WebSocket connection, shared by both sides.
@@ -190,6 +176,70 @@ export class Protocol {
   /** Whether small fragments received in one batch are merged (see {@link ProtocolOptions.mergeFragments}). */
   get mergeFragments(): boolean {
     return (this.#flags & MERGE_FRAGMENTS) !== 0;
+  }
+
+  /**
+   * Whether parsing pauses once extensions (permessage-deflate) decoded
+   * `maxSize` bytes of payload (1 MiB when `maxSize` is `null`) in one call
+   * of {@link Protocol.receiveData} or {@link Protocol.resumeParsing}: then
+   * {@link Protocol.parsingPaused} turns true, the bytes after the frame
+   * that reached the budget are held, and nothing more is decoded until the
+   * caller resumes. Bounds the memory one batch of small compressed frames
+   * can inflate to. Default: `false`, everything received is parsed.
+   */
+  get boundDecoding(): boolean {
+    return (this.#flags & BOUND_DECODING) !== 0;
+  }
+
+  /** Turns the decoding budget on or off; it applies from the next batch. */
+  set boundDecoding(bound: boolean) {
+    this.#flags = bound ? this.#flags | BOUND_DECODING : this.#flags & ~BOUND_DECODING;
+  }
+
+  /**
+   * Whether parsing is paused, by {@link Protocol.pauseParsing} or by the
+   * decoding budget ({@link Protocol.boundDecoding}): bytes received are
+   * held, unparsed, until {@link Protocol.resumeParsing}.
+   */
+  get parsingPaused(): boolean {
+    return (this.#flags & PARSING_PAUSED) !== 0;
+  }
+
+  /**
+   * Pauses parsing: from now on {@link Protocol.receiveData} holds the bytes
+   * it gets, without parsing them, until {@link Protocol.resumeParsing}.
+   * Lets a caller that can't take more messages leave the bytes here.
+   */
+  pauseParsing(): void {
+    this.#flags |= PARSING_PAUSED;
+  }
+
+  /**
+   * Resumes parsing: parses the bytes held since parsing paused, in order,
+   * as one batch (which may pause again, see {@link Protocol.boundDecoding}).
+   * Then call {@link Protocol.dataToSend} and {@link Protocol.eventsReceived}.
+   * Does nothing when parsing isn't paused.
+   */
+  resumeParsing(): void {
+    const flags = this.#flags;
+    if ((flags & PARSING_PAUSED) === 0) return;
+    this.#flags = flags & ~PARSING_PAUSED;
+    const rare = this.#rare;
+    if (rare === null) return;
+    rare.decoded = 0;
+    const held = rare.held;
+    rare.held = null;
+    if (held === null || (flags & DISCARDING) !== 0) return;
+    for (let i = 0; i < held.length; i++) {
+      if ((this.#flags & PARSING_PAUSED) !== 0) {
+        // Paused again: what #parse held of the last chunk comes first.
+        for (let j = i; j < held.length; j++) this.#hold(held[j]);
+        return;
+      }
+      if ((this.#flags & DISCARDING) !== 0) return;
+      if (this.state === CONNECTING) this.receiveHandshakeData(held[i]);
+      else this.#parse(held[i]);
+    }
   }
 
   /** Turns merging on or off; it applies from the next frame received. */
@@ -337,7 +387,15 @@ export class Protocol {
   receiveData(data: Buffer): void {
     const flags = this.#flags;
     if ((flags & EOF_RCVD) !== 0) throw new InvalidState("cannot receive data after EOF");
-    if ((flags & DISCARDING) !== 0) return;
+    if ((flags & (DISCARDING | PARSING_PAUSED | BOUND_DECODING)) !== 0) {
+      if ((flags & DISCARDING) !== 0) return;
+      if ((flags & PARSING_PAUSED) !== 0) {
+        this.#hold(data);
+        return;
+      }
+      // A new batch: the decoding budget starts afresh.
+      if (this.#rare !== null) this.#rare.decoded = 0;
+    }
     if ((flags & STATE_BITS) === CONNECTING) {
       this.receiveHandshakeData(data);
       return;
@@ -348,9 +406,12 @@ export class Protocol {
   /**
    * Receives the end of the stream from the transport. Then call
    * {@link Protocol.dataToSend}: it may hold the EOF marker. Idempotent.
+   * Bytes held while parsing is paused are parsed first, without a budget:
+   * nothing received is lost.
    */
   receiveEof(): void {
     if ((this.#flags & EOF_RCVD) !== 0) return;
+    while ((this.#flags & PARSING_PAUSED) !== 0) this.resumeParsing();
     this.#flags |= EOF_RCVD;
     if ((this.#flags & DEBUG) !== 0) this.logger!.debug(logMessages.eofReceived);
     if ((this.#flags & DISCARDING) === 0) {
@@ -607,10 +668,18 @@ export class Protocol {
     // they decode the frame and any RSV bit they leave set fails after.
     parser.reservedBits = this.extensions.length === 0 ? 0 : 0x70;
     try {
-      parser.parse(data);
+      const used = parser.parse(data);
+      // The decoding budget paused parsing (see boundDecoding): keep the rest.
+      if (used < data.length && (this.#flags & (PARSING_PAUSED | DISCARDING)) === PARSING_PAUSED) {
+        this.#hold(used === 0 ? data : data.subarray(used));
+      }
     } catch (error) {
       this.#parserFailed(error);
     }
+  }
+
+  #hold(data: Buffer): void {
+    if (data.length !== 0) this.#rareState().hold(data);
   }
 
   #parserFailed(error: unknown): void {
@@ -659,6 +728,7 @@ export class Protocol {
       // RFC 6455 §9: extensions apply in the order negotiated when sending,
       // so in reverse order when receiving.
       for (let i = extensions.length - 1; i >= 0; i--) frame = extensions[i].decode(frame, limit);
+      if ((this.#flags & BOUND_DECODING) !== 0 && frame.opcode < 0x8) this.#countDecoded(frame);
       if (frame.rsv1 || frame.rsv2 || frame.rsv3) {
         throw new ProtocolError(
           `reserved bits must be 0: got 0x${reservedBits(frame).toString(16)}`,
@@ -737,6 +807,16 @@ export class Protocol {
     }
     this.#rare?.merger?.endRun();
     events.push(frame);
+  }
+
+  /** Pauses parsing after this frame once the batch decoded its budget (see boundDecoding). */
+  #countDecoded(frame: Frame): void {
+    const rare = this.#rareState();
+    rare.decoded += frame.data.length;
+    if (rare.decoded >= (this.maxSize ?? DEFAULT_MAX_SIZE)) {
+      this.#flags |= PARSING_PAUSED;
+      this.#parser.pause();
+    }
   }
 
   #receiveClose(frame: Frame): void {

@@ -505,3 +505,40 @@ describe("FrameParser properties", () => {
     );
   });
 });
+
+describe("FrameParser pause", () => {
+  it("returns after the frame that paused it, with the bytes consumed", () => {
+    const frames = [fromServer(OP_TEXT, "a"), fromServer(OP_TEXT, "bb"), fromServer(OP_TEXT, "c")];
+    const bytes = Buffer.concat(frames);
+    const seen: string[] = [];
+    const parser = new FrameParser({
+      mask: false,
+      onFrame: (f) => {
+        seen.push(f.data.toString());
+        if (seen.length === 1) parser.pause();
+      },
+    });
+    const used = parser.parse(bytes);
+    assert.equal(used, frames[0].length);
+    assert.deepEqual(seen, ["a"]);
+    // The pause applied to that call only: the rest parses in full.
+    assert.equal(parser.parse(bytes.subarray(used)), bytes.length - used);
+    assert.deepEqual(seen, ["a", "bb", "c"]);
+  });
+
+  it("consumes the whole chunk when the last frame pauses it", () => {
+    const bytes = fromServer(OP_BINARY, "xyz");
+    let count = 0;
+    const parser = new FrameParser({
+      mask: false,
+      onFrame: () => {
+        count++;
+        parser.pause();
+      },
+    });
+    assert.equal(parser.parse(bytes), bytes.length);
+    // The next call starts unpaused, and stops after its first frame.
+    assert.equal(parser.parse(Buffer.concat([bytes, bytes])), bytes.length);
+    assert.equal(count, 2);
+  });
+});

@@ -1112,3 +1112,143 @@ function makeLogger(debug: boolean): {
   };
   return { logger, records, checks: () => checks };
 }
+
+describe("Protocol parsing pause", () => {
+  /** Stands in for a codec: clears RSV1 and reverses the payload, counted as decoded. */
+  function reverser(): Extension {
+    return {
+      name: "x-reverse",
+      encode: (frame) => frame,
+      decode(frame) {
+        if (!frame.rsv1) return frame;
+        return new Frame(frame.opcode, Buffer.from(frame.data).reverse(), frame.fin, false);
+      },
+    };
+  }
+
+  /** A protocol with the budget on: maxSize 10, so 3 frames of 4 bytes fill a batch. */
+  function bounded(side: Side): Protocol {
+    const p = new Protocol(side, { maxSize: 10 });
+    p.extensions = [reverser()];
+    p.boundDecoding = true;
+    return p;
+  }
+
+  function texts(p: Protocol): string[] {
+    return frameEvents(p).map((f) => f.data.toString());
+  }
+
+  /** Frames "0000", "1111"... as the peer sends them: reversed, RSV1 set. */
+  function wire(side: Side, count: number): Buffer {
+    const frames = [];
+    for (let i = 0; i < count; i++) {
+      const payload = Buffer.from(String(i).repeat(4)).reverse();
+      frames.push(fromPeer(side, OP_TEXT, payload, { rsv: 0x40 }));
+    }
+    return Buffer.concat(frames);
+  }
+
+  sides("parses everything by default", (side) => {
+    const p = new Protocol(side, { maxSize: 10 });
+    p.extensions = [reverser()];
+    assert.equal(p.boundDecoding, false);
+    p.receiveData(wire(side, 8));
+    assert.equal(texts(p).length, 8);
+    assert.equal(p.parsingPaused, false);
+  });
+
+  sides("pauses once a batch decoded maxSize bytes and resumes batch by batch", (side) => {
+    const p = bounded(side);
+    p.receiveData(wire(side, 8));
+    assert.deepEqual(texts(p), ["0000", "1111", "2222"]);
+    assert.equal(p.parsingPaused, true);
+    // Bytes received while paused wait behind the held ones.
+    p.receiveData(fromPeer(side, OP_TEXT, "9999", { rsv: 0x40 }));
+    assert.deepEqual(texts(p), []);
+    p.resumeParsing();
+    assert.deepEqual(texts(p), ["3333", "4444", "5555"]);
+    assert.equal(p.parsingPaused, true);
+    p.resumeParsing();
+    assert.deepEqual(texts(p), ["6666", "7777", "9999"]);
+    assert.equal(p.parsingPaused, true, "the last frame filled the budget");
+    p.resumeParsing();
+    assert.equal(p.parsingPaused, false);
+    assert.deepEqual(texts(p), []);
+  });
+
+  sides("keeps order when frames span chunks", (side) => {
+    const p = bounded(side);
+    const received: string[] = [];
+    for (const chunk of randomChunks(wire(side, 20), 7)) {
+      p.receiveData(chunk);
+      received.push(...texts(p));
+      for (let i = 0; i < 20 && p.parsingPaused; i++) {
+        p.resumeParsing();
+        received.push(...texts(p));
+      }
+    }
+    assert.deepEqual(
+      received,
+      Array.from({ length: 20 }, (_, i) => String(i).repeat(4)),
+    );
+  });
+
+  sides("starts a budget afresh with each receiveData", (side) => {
+    const p = bounded(side);
+    for (let i = 0; i < 5; i++) {
+      p.receiveData(wire(side, 2));
+      assert.equal(texts(p).length, 2);
+      assert.equal(p.parsingPaused, false);
+    }
+  });
+
+  sides("doesn't count frames without extensions", (side) => {
+    const p = new Protocol(side, { maxSize: 10 });
+    p.boundDecoding = true;
+    const frames = [];
+    for (let i = 0; i < 8; i++) frames.push(fromPeer(side, OP_TEXT, "abcd"));
+    p.receiveData(Buffer.concat(frames));
+    assert.equal(texts(p).length, 8);
+    assert.equal(p.parsingPaused, false);
+  });
+
+  sides("pauseParsing holds bytes until resumeParsing", (side) => {
+    const p = new Protocol(side);
+    p.pauseParsing();
+    assert.equal(p.parsingPaused, true);
+    p.receiveData(fromPeer(side, OP_TEXT, "a"));
+    p.receiveData(fromPeer(side, OP_PING, "b"));
+    assert.deepEqual(p.eventsReceived(), []);
+    assert.deepEqual(p.dataToSend(), []);
+    p.resumeParsing();
+    assert.deepEqual(texts(p), ["a", "b"]);
+    assert.equal(written(p).frames[0].opcode, OP_PONG);
+  });
+
+  sides("receiveEof parses held bytes first", (side) => {
+    const p = bounded(side);
+    p.receiveData(Buffer.concat([wire(side, 4), fromPeer(side, OP_CLOSE, closePayload(1000))]));
+    assert.equal(p.parsingPaused, true);
+    p.receiveEof();
+    assert.equal(p.parsingPaused, false);
+    const events = frameEvents(p);
+    assert.deepEqual(events.map((f) => f.data.toString()).slice(0, 4), [
+      "0000",
+      "1111",
+      "2222",
+      "3333",
+    ]);
+    assert.equal(events[4].opcode, OP_CLOSE);
+    assert.equal(p.closeRcvd?.code, 1000);
+    assert.equal(p.state, CLOSED);
+  });
+
+  sides("drops held bytes once the connection failed", (side) => {
+    const p = bounded(side);
+    p.receiveData(wire(side, 4));
+    p.fail(1008, "policy");
+    p.resumeParsing();
+    assert.deepEqual(texts(p), ["0000", "1111", "2222"]);
+    assert.equal(p.parsingPaused, false);
+  });
+});

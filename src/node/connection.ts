@@ -168,6 +168,7 @@ export class Connection<P extends Protocol = Protocol> {
   ) {
     this.protocol = protocol;
     protocol.mergeFragments = true; // tiny fragments cost bytes, not objects: fragment-run.ts
+    protocol.boundDecoding = true; // what one read inflates to waits for room: parseHeld()
     const settings =
       init instanceof ConnectionSettings ? init : new ConnectionSettings(init, logger);
     this.settings = settings;
@@ -206,7 +207,9 @@ export class Connection<P extends Protocol = Protocol> {
 
   /** @internal */
   [kResume](): void {
-    this.writer.resumeReading(PAUSED_BY_QUEUE);
+    // Held bytes come before new reads; parsed outside the read that drained the queue.
+    if (this.protocol.parsingPaused) queueMicrotask(() => this.parseHeld(true));
+    else this.writer.resumeReading(PAUSED_BY_QUEUE);
   }
 
   /** @internal */
@@ -715,6 +718,21 @@ export class Connection<P extends Protocol = Protocol> {
   dataReceived(chunk: Buffer): void {
     this.protocol.receiveData(chunk);
     this.process();
+    if (this.protocol.parsingPaused) this.parseHeld(false);
+  }
+
+  /**
+   * Parses what the decoding budget held (docs/decisions.md, "Compression")
+   * while the queue has room, else when it drains ([kResume]).
+   */
+  private parseHeld(resume: boolean): void {
+    const protocol = this.protocol;
+    const queue = this.queue;
+    while (protocol.parsingPaused && !queue.paused && !this.isClosed) {
+      protocol.resumeParsing();
+      this.process();
+    }
+    if (resume && !queue.paused) this.writer.resumeReading(PAUSED_BY_QUEUE);
   }
 
   /**
