@@ -9,27 +9,16 @@
  * @module
  */
 
-import { randomUUID } from "node:crypto";
-import {
-  type ConnectionClosed,
-  ConnectionClosedError,
-  ConnectionClosedOK,
-  InvalidMessage,
-  InvalidState,
-  PayloadTooBig,
-  ProtocolError,
-} from "./errors.ts";
+import { InvalidMessage, InvalidState, PayloadTooBig, ProtocolError } from "./errors.ts";
 import type { Extension } from "./extensions/base.ts";
 import { FragmentMerger } from "./fragment-run.ts";
 import { FrameParser, type FrameParserOptions } from "./frame-parser.ts";
 import {
   CLOSE_ABNORMAL_CLOSURE,
-  CLOSE_GOING_AWAY,
   CLOSE_INTERNAL_ERROR,
   CLOSE_INVALID_DATA,
   CLOSE_MESSAGE_TOO_BIG,
   CLOSE_NO_STATUS_RCVD,
-  CLOSE_NORMAL,
   Close,
   EMPTY,
   Frame,
@@ -45,7 +34,7 @@ import {
   writeFrame,
 } from "./frames.ts";
 import { isLevelEnabled, type LoggerLike, logMessages } from "./logging.ts";
-import { RareState } from "./protocol-rare.ts";
+import { ProtocolRecord } from "./protocol-rare.ts";
 import {
   CLOSED,
   CLOSING,
@@ -61,12 +50,6 @@ import {
 import { isValidUtf8, Utf8Validator } from "./utf8.ts";
 
 export * from "./protocol-types.ts";
-
-const OK_CLOSE_CODES: ReadonlySet<number> = new Set([
-  CLOSE_NORMAL,
-  CLOSE_GOING_AWAY,
-  CLOSE_NO_STATUS_RCVD,
-]);
 
 // Until a handshake negotiates extensions, every connection shares this one.
 const NO_EXTENSIONS: Extension[] = Object.freeze([]) as unknown as Extension[];
@@ -117,7 +100,7 @@ const BOUND_DECODING = 1 << 12;
  * protocol.dataToSend();     // [<81 05 48 65 6c 6c 6f>]
  * ```
  */
-export class Protocol {
+export class Protocol extends ProtocolRecord {
   /** Logger for this connection, or `null`. */
   readonly logger: LoggerLike | null;
   /** Largest incoming message in bytes, or `null` for no limit. */
@@ -131,7 +114,6 @@ export class Protocol {
 
   // State, side and booleans: see CLIENT, DEBUG...
   #flags: number;
-  #rare: RareState | null = null;
   // Created when something is queued: an idle connection keeps no arrays.
   #events: Event[] | null = null;
   #writes: Buffer[] | null = null;
@@ -155,6 +137,7 @@ export class Protocol {
    *   `OPEN`; `ClientProtocol` and `ServerProtocol` pass `CONNECTING`.
    */
   constructor(side: Side, options: ProtocolOptions = {}, defaultState: State = OPEN) {
+    super();
     this.logger = options.logger ?? null;
     let flags: number = options.state ?? defaultState;
     if (side === "client") flags |= CLIENT;
@@ -224,7 +207,7 @@ export class Protocol {
     const flags = this.#flags;
     if ((flags & PARSING_PAUSED) === 0) return;
     this.#flags = flags & ~PARSING_PAUSED;
-    const rare = this.#rare;
+    const rare = this.rare;
     if (rare === null) return;
     rare.decoded = 0;
     const held = rare.held;
@@ -244,77 +227,12 @@ export class Protocol {
 
   /** Turns merging on or off; it applies from the next frame received. */
   set mergeFragments(merge: boolean) {
-    if (!merge) this.#rare?.merger?.endBatch();
+    if (!merge) this.rare?.merger?.endBatch();
     this.#flags = merge ? this.#flags | MERGE_FRAGMENTS : this.#flags & ~MERGE_FRAGMENTS;
   }
 
-  /** Unique identifier of the connection (a UUID), for logs. */
-  get id(): string {
-    const rare = this.#rareState();
-    rare.id ??= flatUUID();
-    return rare.id;
-  }
-
-  /** The close frame received, or `null`. */
-  get closeRcvd(): Close | null {
-    return this.#rare?.closeRcvd ?? null;
-  }
-
-  /** Set by the protocol when a close frame arrives. */
-  set closeRcvd(close: Close | null) {
-    if (close !== null || this.#rare !== null) this.#rareState().closeRcvd = close;
-  }
-
-  /** The close frame sent, or `null`. */
-  get closeSent(): Close | null {
-    return this.#rare?.closeSent ?? null;
-  }
-
-  /** Set by the protocol when it sends a close frame. */
-  set closeSent(close: Close | null) {
-    if (close !== null || this.#rare !== null) this.#rareState().closeSent = close;
-  }
-
-  /** Whether the close frame was received before the one sent; `null` until both exist. */
-  get closeRcvdThenSent(): boolean | null {
-    return this.#rare?.closeRcvdThenSent ?? null;
-  }
-
-  /** Set by the protocol once both close frames exist. */
-  set closeRcvdThenSent(value: boolean | null) {
-    if (value !== null || this.#rare !== null) this.#rareState().closeRcvdThenSent = value;
-  }
-
-  /** Why the opening handshake failed, or `null`. Set by `ClientProtocol` and `ServerProtocol`. */
-  get handshakeExc(): Error | null {
-    return this.#rare?.handshakeExc ?? null;
-  }
-
-  /** Set by the handshake code of `ClientProtocol` and `ServerProtocol` when it fails. */
-  set handshakeExc(error: Error | null) {
-    if (error !== null || this.#rare !== null) this.#rareState().handshakeExc = error;
-  }
-
-  /**
-   * The error that made the parser fail the connection (`ProtocolError`,
-   * `PayloadTooBig`, an unexpected EOF…), or `null`.
-   */
-  get parserExc(): Error | null {
-    return this.#rare?.parserExc ?? null;
-  }
-
-  /** Set by the parser when it fails the connection. */
-  set parserExc(error: Error | null) {
-    if (error !== null || this.#rare !== null) this.#rareState().parserExc = error;
-  }
-
-  #rareState(): RareState {
-    this.#rare ??= new RareState();
-    return this.#rare;
-  }
-
   /** The connection's state (RFC 6455 §4.1, §4.2, §7.1.3, §7.1.4). */
-  get state(): State {
+  override get state(): State {
     return (this.#flags & STATE_BITS) as State;
   }
 
@@ -322,54 +240,6 @@ export class Protocol {
   protected setState(state: State): void {
     if ((this.#flags & DEBUG) !== 0) this.logger!.debug(logMessages.state(STATE_NAMES[state]));
     this.#flags = (this.#flags & ~STATE_BITS) | state;
-  }
-
-  /**
-   * The close code received from the peer (RFC 6455 §7.1.5): `null` until
-   * the connection is CLOSED, 1006 when no close frame was received, 1005
-   * when the close frame had no code.
-   */
-  get closeCode(): number | null {
-    if (this.state !== CLOSED) return null;
-    return this.closeRcvd === null ? CLOSE_ABNORMAL_CLOSURE : this.closeRcvd.code;
-  }
-
-  /** The close reason received (RFC 6455 §7.1.6): `null` until CLOSED, `""` when none. */
-  get closeReason(): string | null {
-    if (this.state !== CLOSED) return null;
-    return this.closeRcvd === null ? "" : this.closeRcvd.reason;
-  }
-
-  /**
-   * Whether the connection closed normally: both close frames exist, with
-   * 1000, 1001 or no code (1005). `closeExc` is then a `ConnectionClosedOK`;
-   * this tells it without building the error (which captures a stack).
-   */
-  get closedNormally(): boolean {
-    const rcvd = this.closeRcvd;
-    const sent = this.closeSent;
-    return (
-      rcvd !== null &&
-      sent !== null &&
-      OK_CLOSE_CODES.has(rcvd.code) &&
-      OK_CLOSE_CODES.has(sent.code)
-    );
-  }
-
-  /**
-   * The error to raise when using a closed connection:
-   * `ConnectionClosedOK` when close frames were both received and sent with
-   * code 1000 or 1001 (or no code), `ConnectionClosedError` otherwise; its
-   * `cause` is {@link Protocol.parserExc}. Meaningful once CLOSED.
-   */
-  get closeExc(): ConnectionClosed {
-    const rcvd = this.closeRcvd;
-    const sent = this.closeSent;
-    const ok = this.closedNormally;
-    const options = this.parserExc === null ? undefined : { cause: this.parserExc };
-    return ok
-      ? new ConnectionClosedOK(rcvd, sent, this.closeRcvdThenSent, options)
-      : new ConnectionClosedError(rcvd, sent, this.closeRcvdThenSent, options);
   }
 
   // --- Bytes in ------------------------------------------------------------
@@ -394,7 +264,7 @@ export class Protocol {
         return;
       }
       // A new batch: the decoding budget starts afresh.
-      if (this.#rare !== null) this.#rare.decoded = 0;
+      if (this.rare !== null) this.rare.decoded = 0;
     }
     if ((flags & STATE_BITS) === CONNECTING) {
       this.receiveHandshakeData(data);
@@ -556,7 +426,7 @@ export class Protocol {
   eventsReceived(): Event[] {
     const events = this.#events;
     if (events === null) return [];
-    this.#rare?.merger?.endBatch();
+    this.rare?.merger?.endBatch();
     this.#events = null;
     return events;
   }
@@ -612,7 +482,7 @@ export class Protocol {
 
   /** Queues an event for {@link Protocol.eventsReceived}. */
   protected pushEvent(event: Event): void {
-    this.#rare?.merger?.endRun();
+    this.rare?.merger?.endRun();
     const events = this.#events;
     if (events === null) this.#events = [event];
     else events.push(event);
@@ -648,7 +518,7 @@ export class Protocol {
   }
 
   get #utf8(): Utf8Validator {
-    const rare = this.#rareState();
+    const rare = this.rareState();
     rare.utf8Validator ??= new Utf8Validator();
     return rare.utf8Validator;
   }
@@ -657,7 +527,7 @@ export class Protocol {
   #frameLimit(): number | null {
     const maxSize = this.maxSize;
     if (maxSize === null) return null;
-    const rare = this.#rare;
+    const rare = this.rare;
     return rare === null || rare.curSize === null ? maxSize : maxSize - rare.curSize;
   }
 
@@ -679,7 +549,7 @@ export class Protocol {
   }
 
   #hold(data: Buffer): void {
-    if (data.length !== 0) this.#rareState().hold(data);
+    if (data.length !== 0) this.rareState().hold(data);
   }
 
   #parserFailed(error: unknown): void {
@@ -688,7 +558,7 @@ export class Protocol {
       this.fail(error.closeCode, error.message);
     } else if (error instanceof PayloadTooBig) {
       let exc = error;
-      const curSize = this.#rare?.curSize ?? null;
+      const curSize = this.rare?.curSize ?? null;
       // The parser saw the frame against what's left of the message's budget.
       if (
         this.maxSize !== null &&
@@ -758,12 +628,12 @@ export class Protocol {
         }
       }
       if (!frame.fin) {
-        this.#rareState().curSize = size;
+        this.rareState().curSize = size;
         this.#flags = opcode === OP_TEXT ? this.#flags | TEXT_MESSAGE : this.#flags & ~TEXT_MESSAGE;
       }
     } else if (opcode === OP_CONT) {
       // The parser guarantees a fragmented message is in progress.
-      const rare = this.#rareState();
+      const rare = this.rareState();
       const size = (rare.curSize ?? 0) + frame.data.length;
       if (this.maxSize !== null && size > this.maxSize) {
         throw new PayloadTooBig(size, this.maxSize, "message");
@@ -790,7 +660,7 @@ export class Protocol {
     this.#parser.maxSize = this.#frameLimit();
     // Once a close frame was sent, data frames are dropped: the application
     // asked to close and won't read them (RFC 6455 §1.4).
-    const closing = this.#rare;
+    const closing = this.rare;
     if (opcode < 0x8 && closing !== null && closing.closeSent !== null) return;
     // A literal when it's the first: most reads bring one frame, and an
     // array grown by push reserves room for 17.
@@ -801,17 +671,17 @@ export class Protocol {
     }
     if (opcode === OP_CONT && (this.#flags & MERGE_FRAGMENTS) !== 0) {
       // A continuation means a fragmented message, which made the rare state.
-      const rare = this.#rare!;
+      const rare = this.rare!;
       rare.merger ??= new FragmentMerger();
       if (rare.merger.merge(events, frame)) return;
     }
-    this.#rare?.merger?.endRun();
+    this.rare?.merger?.endRun();
     events.push(frame);
   }
 
   /** Pauses parsing after this frame once the batch decoded its budget (see boundDecoding). */
   #countDecoded(frame: Frame): void {
-    const rare = this.#rareState();
+    const rare = this.rareState();
     rare.decoded += frame.data.length;
     if (rare.decoded >= (this.maxSize ?? DEFAULT_MAX_SIZE)) {
       this.#flags |= PARSING_PAUSED;
@@ -876,12 +746,6 @@ export class Protocol {
       throw new InvalidState("cannot start a message: a fragmented message is in progress");
     }
   }
-}
-
-// randomUUID() returns a rope of about 20 pieces (~900 bytes of heap); a
-// connection keeps its id for its lifetime, so copy it into one flat string.
-function flatUUID(): string {
-  return Buffer.from(randomUUID(), "latin1").toString("latin1");
 }
 
 function invalidUtf8(): ProtocolError {

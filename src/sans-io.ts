@@ -52,6 +52,7 @@ export {
   serializeResponse,
 } from "./http11.ts";
 export * from "./protocol.ts";
+export { ProtocolRecord } from "./protocol-rare.ts";
 export { redactHeaderValue, redactURL } from "./redact.ts";
 export { checkRequestFields, isValidHost } from "./request-checks.ts";
 export {
