@@ -54,7 +54,7 @@ import {
 } from "./event-sink.ts";
 import { watchIdle } from "./idle-release.ts";
 import { Keepalive } from "./keepalive.ts";
-import { LoggerProxy } from "./logger-proxy.ts";
+import { childLogger, LoggerProxy, logContextFields } from "./logger-proxy.ts";
 import {
   type Data,
   decodedMessages,
@@ -233,20 +233,17 @@ export class Connection<P extends Protocol = Protocol> {
   }
 
   private makeLogger(): LoggerLike {
-    const base = this.settings.baseLogger;
-    let logger = base;
-    if (typeof base.child === "function") {
-      const remote = this.remoteAddress;
-      logger = base.child({
-        connectionId: this.protocol.id,
-        remoteAddress: remote === null ? null : describeAddress(remote),
-      });
-      if (this.#contextFields !== null && typeof logger.child === "function") {
-        logger = logger.child(this.#contextFields);
-      }
-    }
-    this.#logger = logger;
-    return logger;
+    this.#logger = childLogger(
+      this.settings.baseLogger,
+      () => this.logFields(),
+      this.#contextFields,
+    );
+    return this.#logger;
+  }
+
+  private logFields(): LogFields {
+    const remote = this.remoteAddress;
+    return { connectionId: this.id, remoteAddress: remote && describeAddress(remote) };
   }
 
   /** State: `CONNECTING` (0), `OPEN` (1), `CLOSING` (2) or `CLOSED` (3). */
@@ -509,18 +506,12 @@ export class Connection<P extends Protocol = Protocol> {
     // fraction would take a heap number per connection.
     this.#openedAt = Math.max(1, Math.round(performance.now()));
     const logContext = this.settings.logContext;
-    if (logContext !== null) {
-      let fields: LogFields | null | undefined;
-      try {
-        fields = logContext(this as never);
-      } catch (error) {
-        this.logger.error({ err: error }, logMessages.internalError);
-      }
-      if (fields != null) {
-        const logger = this.#logger;
-        if (logger === null) this.#contextFields = fields;
-        else if (typeof logger.child === "function") this.#logger = logger.child(fields);
-      }
+    const fields =
+      logContext === null ? null : logContextFields(logContext, this, () => this.logger);
+    if (fields !== null) {
+      const logger = this.#logger;
+      if (logger === null) this.#contextFields = fields;
+      else if (typeof logger.child === "function") this.#logger = logger.child(fields);
     }
     if ((this.#flags & INFO) !== 0) this.logger.info(logMessages.connectionOpen);
     publishOpen(this);

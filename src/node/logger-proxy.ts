@@ -1,11 +1,50 @@
 /**
- * The logger a connection's protocol logs through: the protocol is built
- * before its connection, yet its records must carry the connection's fields.
+ * A connection's loggers: its child of the configured logger, bound with
+ * its fields, and the logger its protocol logs through (the protocol is
+ * built before its connection, yet its records must carry those fields).
  *
  * @module
  */
 
-import { isLevelEnabled, type LoggerLike, silentLogger } from "../logging.ts";
+import { isLevelEnabled, type LoggerLike, logMessages, silentLogger } from "../logging.ts";
+import type { LogFields } from "./options.ts";
+
+/**
+ * The logger a connection logs through: a child of `base` bound with
+ * `fields()`, then with `context` (what `logContext` returned) if any; `base`
+ * itself when it makes no children (then `fields` isn't called).
+ *
+ * @internal
+ */
+export function childLogger(
+  base: LoggerLike,
+  fields: () => LogFields,
+  context: LogFields | null,
+): LoggerLike {
+  if (typeof base.child !== "function") return base;
+  const logger = base.child(fields());
+  return context !== null && typeof logger.child === "function" ? logger.child(context) : logger;
+}
+
+/**
+ * Calls the `logContext` option for `connection`; an error it throws is
+ * logged on `logger` and means no fields, so a broken hook never fails a
+ * connection.
+ *
+ * @internal
+ */
+export function logContextFields(
+  logContext: (connection: never) => LogFields | null | undefined,
+  connection: unknown,
+  logger: () => LoggerLike,
+): LogFields | null {
+  try {
+    return logContext(connection as never) ?? null;
+  } catch (error) {
+    logger().error({ err: error }, logMessages.internalError);
+    return null;
+  }
+}
 
 /**
  * Forwards log calls to the connection's logger: the protocol gets its
