@@ -45,8 +45,6 @@ export class RareState {
   merger: FragmentMerger | null = null;
   /** Bytes received while parsing is paused, in order, or null. */
   held: Buffer[] | null = null;
-  /** Payload bytes extensions decoded in this batch (see `Protocol.boundDecoding`). */
-  decoded = 0;
 
   /** Keeps bytes received while parsing is paused, after those kept before. */
   hold(data: Buffer): void {

@@ -84,6 +84,12 @@ const PARSING_PAUSED = 1 << 11;
 /** Parsing pauses once extensions decoded a batch's worth of payload (boundDecoding). */
 const BOUND_DECODING = 1 << 12;
 
+// Payload bytes extensions decoded in the current batch (one receiveData or
+// resumeParsing call) of the protocol being parsed. Parsing is synchronous
+// and one protocol's callbacks never parse another's bytes, so one counter
+// serves all: no field on each connection for a count that lives one call.
+let batchDecoded = 0;
+
 /**
  * The sans-I/O WebSocket connection, shared by both sides.
  *
@@ -209,7 +215,7 @@ export class Protocol extends ProtocolRecord {
     this.#flags = flags & ~PARSING_PAUSED;
     const rare = this.rare;
     if (rare === null) return;
-    rare.decoded = 0;
+    batchDecoded = 0;
     const held = rare.held;
     rare.held = null;
     if (held === null || (flags & DISCARDING) !== 0) return;
@@ -264,7 +270,7 @@ export class Protocol extends ProtocolRecord {
         return;
       }
       // A new batch: the decoding budget starts afresh.
-      if (this.rare !== null) this.rare.decoded = 0;
+      batchDecoded = 0;
     }
     if ((flags & STATE_BITS) === CONNECTING) {
       this.receiveHandshakeData(data);
@@ -681,9 +687,8 @@ export class Protocol extends ProtocolRecord {
 
   /** Pauses parsing after this frame once the batch decoded its budget (see boundDecoding). */
   #countDecoded(frame: Frame): void {
-    const rare = this.rareState();
-    rare.decoded += frame.data.length;
-    if (rare.decoded >= (this.maxSize ?? DEFAULT_MAX_SIZE)) {
+    batchDecoded += frame.data.length;
+    if (batchDecoded >= (this.maxSize ?? DEFAULT_MAX_SIZE)) {
       this.#flags |= PARSING_PAUSED;
       this.#parser.pause();
     }
