@@ -21,6 +21,16 @@ import { type HttpLimits, isComplete, resolveHttpLimits } from "./http-limits.ts
 import type { Request, Response } from "./http11.ts";
 
 /** Options of {@link RequestParser} and {@link ResponseParser}. */
+const CLOSED_WHILE_READING = "connection closed while reading ";
+
+/**
+ * Whether `error` is the parser's: the stream ended while it was reading
+ * `what` (`"HTTP status line"`, `"HTTP headers"`...). @internal
+ */
+export function closedWhileReading(error: unknown, what: string): error is InvalidMessage {
+  return error instanceof InvalidMessage && error.message === CLOSED_WHILE_READING + what;
+}
+
 export interface ParserOptions {
   /** Overrides some limits; the others come from {@link httpLimitsFromEnv}. */
   limits?: Partial<HttpLimits>;
@@ -173,7 +183,7 @@ abstract class MessageParser<T> {
     this.#checkUsable();
     try {
       if (this.step === Step.BodyToEof) return this.#complete(EMPTY, 0);
-      throw new InvalidMessage(`connection closed while reading ${this.describeStep()}`);
+      throw new InvalidMessage(CLOSED_WHILE_READING + this.describeStep());
     } catch (error) {
       this.#fail(error);
     }

@@ -21,6 +21,7 @@
  */
 
 import { InvalidHandshake, InvalidMessage, InvalidStatus, InvalidUpgrade } from "../errors.ts";
+import { closedWhileReading } from "../http11-parser.ts";
 import { handshakeHints, isLevelEnabled, logMessages } from "../logging.ts";
 import type { WebSocketURI } from "../uri.ts";
 import type { Connection } from "./connection.ts";
@@ -140,11 +141,7 @@ export function explainHandshakeFailure(error: unknown, uri: WebSocketURI): unkn
     error.message += handshakeHints.responseUpgradeStripped;
     return error;
   }
-  if (
-    !uri.secure &&
-    error instanceof InvalidMessage &&
-    error.message === "connection closed while reading HTTP status line"
-  ) {
+  if (!uri.secure && closedWhileReading(error, "HTTP status line")) {
     return new InvalidMessage(error.message + handshakeHints.wsToTlsPort(where), { cause: error });
   }
   if (uri.secure && (error as { code?: unknown } | null)?.code === "ERR_SSL_WRONG_VERSION_NUMBER") {
