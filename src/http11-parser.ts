@@ -20,7 +20,6 @@ import { Headers, isFieldValueChar, isTchar } from "./headers.ts";
 import { type HttpLimits, isComplete, resolveHttpLimits } from "./http-limits.ts";
 import type { Request, Response } from "./http11.ts";
 
-/** Options of {@link RequestParser} and {@link ResponseParser}. */
 const CLOSED_WHILE_READING = "connection closed while reading ";
 
 /**
@@ -31,6 +30,7 @@ export function closedWhileReading(error: unknown, what: string): error is Inval
   return error instanceof InvalidMessage && error.message === CLOSED_WHILE_READING + what;
 }
 
+/** Options of {@link RequestParser} and {@link ResponseParser}. */
 export interface ParserOptions {
   /** Overrides some limits; the others come from {@link httpLimitsFromEnv}. */
   limits?: Partial<HttpLimits>;
