@@ -17,7 +17,7 @@ import type { ServerExtensionFactory } from "../extensions/base.ts";
 import { enableServerPermessageDeflate } from "../extensions/permessage-deflate.ts";
 import { CLOSE_GOING_AWAY, CLOSE_INTERNAL_ERROR } from "../frames.ts";
 import { Headers } from "../headers.ts";
-import { type Request, type Response, serializeRequest } from "../http11.ts";
+import type { Request, Response } from "../http11.ts";
 import { isLevelEnabled, type LoggerLike, logMessages, resolveLogger } from "../logging.ts";
 import { CLOSED } from "../protocol.ts";
 import { ServerProtocol, ServerProtocolConfig } from "../server.ts";
@@ -383,29 +383,22 @@ export class Server<Data = unknown> {
       refuse(socket, "503 Service Unavailable");
       return;
     }
-    // The request was parsed by node:http: hand the protocol its bytes, so
-    // it validates them as if read from the socket (same limits, same logs).
-    const headers = new Headers();
-    const raw = req.rawHeaders;
-    let bytes: Buffer;
-    try {
-      for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i], raw[i + 1]);
-      bytes = serializeRequest({
-        path: req.url ?? "/",
-        headers,
-        method: req.method,
-        version: `HTTP/${req.httpVersion}`,
-      });
-    } catch {
-      refuse(socket, "400 Bad Request");
-      return;
-    }
+    // node:http parsed the request: the protocol takes it as is and checks
+    // it as it checks what it parses (same limits, statuses and logs),
+    // rather than parsing it again from bytes rebuilt from its fields.
+    const request: Request = {
+      method: req.method,
+      path: req.url ?? "/",
+      version: req.httpVersion === "1.1" ? "HTTP/1.1" : `HTTP/${req.httpVersion}`,
+      // A copy: the request outlives `req`, whose array the application owns.
+      headers: Headers.fromValidated(req.rawHeaders.slice()),
+    };
     const s = socket as Partial<Socket>;
     // node:http may have set an idle timeout for HTTP; WebSocket has keepalive.
     s.setTimeout?.(0);
     const connection = this.#accept(socket, req);
     if (data !== undefined) connection.data = data;
-    connection.feed(head.length > 0 ? Buffer.concat([bytes, head]) : bytes);
+    connection.feedRequest(request, head);
     if (socket.isPaused()) socket.resume();
   }
 
