@@ -30,7 +30,7 @@ import {
   type ServerConnection,
 } from "../node/server.ts";
 import { WS_DEFAULT_MAX_PAYLOAD } from "./client.ts";
-import { extensionNames, kAttach, WebSocket } from "./websocket.ts";
+import { kAttach, WebSocket } from "./websocket.ts";
 
 /** What `verifyClient` gets. */
 export interface VerifyClientInfo {
@@ -396,7 +396,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
         }
       });
     }
-    ws[kAttach](connection, extensionNames(connection.response), () => upgrade.cb(ws, upgrade.req));
+    ws[kAttach](connection, negotiated(connection), () => upgrade.cb(ws, upgrade.req));
     // The core closes a connection when its handler returns: this one
     // lives until the application closes it.
     return connection.closed;
@@ -412,9 +412,31 @@ function destroySocket(this: Duplex): void {
   this.destroy();
 }
 
+/**
+ * A request header as `req.headers[name]` gives it (`name` in lower case;
+ * repeated lines joined with ", ", as node:http joins these), read from
+ * `req.rawHeaders`: node:http builds `req.headers` when it's first read, a
+ * cost per handshake that nothing else here needs.
+ */
 function header(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name];
-  return Array.isArray(value) ? value[0] : value;
+  const raw = req.rawHeaders;
+  let value: string | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const field = raw[i];
+    if (field.length !== name.length || field.toLowerCase() !== name) continue;
+    value = value === undefined ? raw[i + 1] : `${value}, ${raw[i + 1]}`;
+  }
+  return value;
+}
+
+/**
+ * The names of the extensions negotiated, as `ws.extensions` lists them:
+ * from the protocol, not from `connection.response`, which the core
+ * rebuilds (and hashes the key again for) when it's first read.
+ */
+function negotiated(connection: ServerConnection): string {
+  const extensions = connection.protocol.extensions;
+  return extensions.length === 0 ? "" : extensions.map((extension) => extension.name).join(",");
 }
 
 /** `ws`'s checks of an upgrade request: the status and message of the first that fails. */

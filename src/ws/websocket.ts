@@ -569,6 +569,28 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   // --- Frames from the connection (its EventSink) ---------------------------
 
+  // The connection's sink: one object per connection whose methods are on
+  // its prototype, rather than four closures (a cost per handshake). Nested,
+  // to reach the private methods of the WebSocket it serves.
+  static readonly #Sink = class implements EventSink {
+    readonly #ws: WebSocket;
+    constructor(ws: WebSocket) {
+      this.#ws = ws;
+    }
+    data(frame: Frame): void {
+      this.#ws.#onFrame(frame);
+    }
+    ping(payload: Buffer): void {
+      this.#ws.#control("ping", payload);
+    }
+    pong(payload: Buffer): void {
+      this.#ws.#control("pong", payload);
+    }
+    closed(): void {
+      this.#ws.#transportClosed();
+    }
+  };
+
   #onFrame(frame: Frame): void {
     if (frame.opcode !== OP_CONT) this.#partsBinary = frame.opcode === OP_BINARY;
     if (!frame.fin) {
@@ -628,13 +650,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.#extensions = extensions;
     this.#readyState = 1;
     this[kOpening] = null;
-    const sink: EventSink = {
-      data: (frame) => this.#onFrame(frame),
-      ping: (payload) => this.#control("ping", payload),
-      pong: (payload) => this.#control("pong", payload),
-      closed: () => this.#transportClosed(),
-    };
-    const early = connection[kEventSink](sink);
+    const early = connection[kEventSink](new WebSocket.#Sink(this));
     if (opened === undefined) this.emit("open");
     else opened();
     for (const frame of early) this.#onFrame(frame);
