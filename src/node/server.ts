@@ -396,7 +396,7 @@ export class Server<Data = unknown> {
     const s = socket as Partial<Socket>;
     // node:http may have set an idle timeout for HTTP; WebSocket has keepalive.
     s.setTimeout?.(0);
-    const connection = this.#accept(socket, req);
+    const connection = this.#accept(socket, req, ServerConnection, true);
     if (data !== undefined) connection.data = data;
     connection.feedRequest(request, head);
     if (socket.isPaused()) socket.resume();
@@ -522,13 +522,14 @@ export class Server<Data = unknown> {
 
   /** An HTTP/2 stream with a well-formed request: its handshake runs as on HTTP/1.1. */
   #acceptStream(stream: ServerHttp2Stream, request: Request): void {
-    this.#accept(stream, undefined, Http2ServerConnection).feedRequest(request);
+    this.#accept(stream, undefined, Http2ServerConnection, true).feedRequest(request);
   }
 
   #accept(
     socket: Duplex,
     incoming?: IncomingMessage,
     Kind: typeof ServerConnection = ServerConnection,
+    parsed = false,
   ): ServerConnection<Data> {
     const options = this.#options;
     const select = options.selectSubprotocol;
@@ -549,7 +550,11 @@ export class Server<Data = unknown> {
     this.#running++;
     const synchronous =
       options.processRequest == null && options.processResponse == null && !handshakeTraced();
-    connection.startHandshake(this.#openTimeout, synchronous);
+    // A request another stack parsed (`parsed`, fed right after this) is
+    // answered in that call when nothing is asynchronous: an open timer
+    // would be armed and cleared for nothing (a rejection that must wait
+    // for the client to close has the close timer).
+    connection.startHandshake(parsed && synchronous ? null : this.#openTimeout, synchronous);
     if (!synchronous) this.#run(connection, incoming);
     return connection;
   }
