@@ -1,8 +1,12 @@
 import { strict as assert } from "node:assert";
+import { execFileSync } from "node:child_process";
 import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import { applyMask, copyMasked } from "../src/masking.ts";
 import { simdMasker } from "../src/masking-simd.ts";
 import { KEY } from "./support/wire.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 /** The RFC 6455 §5.3 definition, one byte at a time. */
 function xorBytes(src: Uint8Array, phase: number): Buffer {
@@ -84,5 +88,32 @@ describe("SimdMasker.copyMasked through applyMask (in place)", () => {
     assert.ok(!buf.equals(payload));
     applyMask(buf, 0, buf.length, KEY, 0, 0);
     assert.ok(buf.equals(payload));
+  });
+});
+
+describe("masking without WebAssembly", () => {
+  it("falls back to the JavaScript loops under --jitless, with the same bytes", () => {
+    // --jitless turns WebAssembly off: simdMasker() is null and copyMasked
+    // and applyMask take their word loops for a payload past the threshold.
+    const script = `
+      import { applyMask, copyMasked } from "./src/masking.ts";
+      import { simdMasker } from "./src/masking-simd.ts";
+      const key = Buffer.from([0x37, 0xfa, 0x21, 0x3d]);
+      const from = Buffer.allocUnsafe(5001);
+      for (let i = 0; i < from.length; i++) from[i] = (i * 31) & 0xff;
+      const to = Buffer.allocUnsafe(5001);
+      copyMasked(from, 0, to, 0, 5001, key, 0, 1);
+      const again = Buffer.from(to);
+      applyMask(again, 0, 5001, key, 0, 1);
+      let xorOk = true;
+      for (let i = 0; i < 5001; i++) if (to[i] !== (from[i] ^ key[(1 + i) & 3])) xorOk = false;
+      process.stdout.write(JSON.stringify({ simd: simdMasker(), xorOk, back: again.equals(from) }));
+    `;
+    const out = execFileSync(
+      process.execPath,
+      ["--jitless", "--import", "tsx", "--input-type=module", "-e", script],
+      { cwd: ROOT, encoding: "utf8", timeout: 60_000, stdio: ["ignore", "pipe", "ignore"] },
+    );
+    assert.deepEqual(JSON.parse(out), { simd: null, xorOk: true, back: true });
   });
 });
