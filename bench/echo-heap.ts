@@ -25,7 +25,7 @@ import { fork } from "node:child_process";
 import { Session } from "node:inspector/promises";
 import { createServer, connect as netConnect, type Socket } from "node:net";
 import { growthByType, type HeapByType, snapshotByType } from "../test/helpers/heap-by-type.ts";
-import { RAW_101, readHead } from "./raw-upgrade.ts";
+import { rawEcho } from "./raw-upgrade.ts";
 
 const CONCURRENCY = 50;
 // Every wait below gives up after this long.
@@ -176,14 +176,7 @@ async function startServer(
     const sockets = new Set<Socket>();
     const server = createServer({ noDelay: true }, (socket) => {
       accepted++;
-      sockets.add(socket);
-      socket.on("close", () => sockets.delete(socket));
-      socket.on("error", () => socket.destroy());
-      socket.on("end", () => socket.end());
-      readHead(socket, (_line, rest) => {
-        socket.write(rest.length > 0 ? Buffer.concat([RAW_101, rest]) : RAW_101);
-        socket.on("data", (chunk: Buffer) => socket.write(chunk));
-      });
+      rawEcho(socket, sockets);
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const { port } = server.address() as { port: number };
