@@ -143,10 +143,30 @@ function argv(job: LoadJob): string[] {
   ];
 }
 
-/** Runs one job in a fresh generator process, bounded by its duration plus a margin. */
+let setsidWorks: boolean | null = null;
+
+/**
+ * Runs a command in a session of its own (`setsid`, which execs it: same
+ * pid), when `setsid` is there. With autogroup scheduling (Linux's default)
+ * a session's share of the CPUs is split among them by its load on each: a
+ * generator in the servers' session takes part of the share the server
+ * gets on its CPU, and a server with more runnable threads there (ws with
+ * compression: its main thread and four zlib pool threads) takes back more
+ * than a single-threaded one. On a machine shared with other work, that
+ * skewed the rates of the compression rows (bench/README.md).
+ */
+function ownSession(run: { command: string; args: string[] }): {
+  command: string;
+  args: string[];
+} {
+  setsidWorks ??= spawnSync("setsid", ["--version"], { encoding: "utf8" }).status === 0;
+  return setsidWorks ? { command: "setsid", args: [run.command, ...run.args] } : run;
+}
+
+/** Runs one job in a fresh generator process, in its own session, bounded by its duration plus a margin. */
 export function runLoadgen(bin: string, cpu: string | null, job: LoadJob): Promise<LoadResult> {
   const limitMs = ("warmupMs" in job ? job.warmupMs : 0) + job.durationMs + 30_000;
-  return runJson<LoadResult>(pinned(cpu, bin, argv(job)), limitMs);
+  return runJson<LoadResult>(ownSession(pinned(cpu, bin, argv(job))), limitMs);
 }
 
 /** Runs `loadgen subscribe` in a fresh process, bounded as each of its rounds is (30 s, plus 200 µs per message delivered). */

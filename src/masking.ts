@@ -6,11 +6,17 @@
  */
 
 import { randomFillSync } from "node:crypto";
+import { simdMasker } from "./masking-simd.ts";
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** Below this many bytes a plain byte loop beats creating a typed-array view. */
 const WORD_MASK_THRESHOLD = 48;
+/**
+ * From this many bytes, WebAssembly SIMD (masking-simd.ts) beats the word
+ * loops, its two copies included.
+ */
+const SIMD_THRESHOLD = 1024;
 
 /**
  * XORs `length` bytes of `buf` from `start` with the 4-byte mask key at
@@ -27,6 +33,13 @@ export function applyMask(
   keyOffset: number,
   phase = 0,
 ): void {
+  if (length >= SIMD_THRESHOLD) {
+    const simd = simdMasker();
+    if (simd !== null) {
+      simd.copyMasked(buf, start, buf, start, length, littleEndianKey(key, keyOffset, phase & 3));
+      return;
+    }
+  }
   let i = 0;
   if (length >= WORD_MASK_THRESHOLD) {
     const address = buf.byteOffset + start;
@@ -94,6 +107,20 @@ export function copyMasked(
     if (i + 2 < length) dst[dstStart + i + 2] = src[srcStart + i + 2] ^ k2;
     return;
   }
+  if (length >= SIMD_THRESHOLD) {
+    const simd = simdMasker();
+    if (simd !== null) {
+      simd.copyMasked(
+        src,
+        srcStart,
+        dst,
+        dstStart,
+        length,
+        littleEndianKey(key, keyOffset, phase & 3),
+      );
+      return;
+    }
+  }
   const srcAddress = src.byteOffset + srcStart;
   const dstAddress = dst.byteOffset + dstStart;
   if (((srcAddress ^ dstAddress) & 3) !== 0) {
@@ -141,6 +168,16 @@ function keyWord(key: Uint8Array, keyOffset: number, k: number): number {
   return LITTLE_ENDIAN
     ? b0 | (b1 << 8) | (b2 << 16) | (b3 << 24)
     : (b0 << 24) | (b1 << 16) | (b2 << 8) | b3;
+}
+
+/** The key as one 32-bit word in little-endian order (WebAssembly's), from key byte `k`. */
+function littleEndianKey(key: Uint8Array, keyOffset: number, k: number): number {
+  return (
+    key[keyOffset + k] |
+    (key[keyOffset + ((k + 1) & 3)] << 8) |
+    (key[keyOffset + ((k + 2) & 3)] << 16) |
+    (key[keyOffset + ((k + 3) & 3)] << 24)
+  );
 }
 
 // Mask keys come from a pool refilled with 4 KiB of CSPRNG output at a time

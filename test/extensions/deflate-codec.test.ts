@@ -50,9 +50,30 @@ describe("Compressor and Decompressor", () => {
       decompressor.decompress(compressor.compress(part, i === 2), i === 2, null),
     );
     assert.equal(Buffer.concat(received).toString(), "first part, second part, last part");
-    // Without context takeover, no stream outlives its message.
+    // Without context takeover, the compressor's stream ends with its
+    // message; the decompressor's is reset and kept until release().
     assert.equal(compressor.active, false);
+    assert.equal(decompressor.active, true);
+    decompressor.release();
     assert.equal(decompressor.active, false);
+  });
+
+  test("without context takeover, the kept decompressor starts each message with an empty window", () => {
+    // A compressor with context takeover makes the second message refer
+    // back to the first: a decompressor that kept its window would accept it.
+    const compressor = new Compressor(15, false, {});
+    const decompressor = new Decompressor(15, true);
+    const text = Buffer.from("the same sentence, twice over, the same sentence");
+    assert.deepEqual(decompressor.decompress(compressor.compress(text, true), true, null), text);
+    assert.equal(decompressor.active, true);
+    const second = compressor.compress(text, true);
+    assert.throws(
+      () => decompressor.decompress(second, true, null),
+      (error: unknown) => error instanceof ProtocolError && error.closeCode === 1007,
+    );
+    // A message that stands alone still decodes after the failure.
+    const alone = new Compressor(15, true, {}).compress(text, true);
+    assert.deepEqual(decompressor.decompress(alone, true, null), text);
   });
 
   test("stop decompressing at the limit", () => {

@@ -1264,11 +1264,16 @@ describe("memory", () => {
     assert.equal(receiver.memory.decompressor, true);
   });
 
-  test("without context takeover, frees the streams after each message", () => {
+  test("without context takeover, frees the compressor after each message; the decompressor until release()", () => {
     const [sender, receiver] = pair({ localNoContextTakeover: true });
     transfer(sender, receiver, chatText(10_000, 1), OP_TEXT, [4000, 4000]);
     assert.deepEqual(sender.memory, { compressor: false, decompressor: false, windowBytes: 0 });
+    // Reset and kept for the next message: creating one costs more than a small message.
+    assert.deepEqual(receiver.memory, { compressor: false, decompressor: true, windowBytes: 0 });
+    receiver.release();
     assert.deepEqual(receiver.memory, { compressor: false, decompressor: false, windowBytes: 0 });
+    // The next message makes a new one.
+    assert.deepEqual(transfer(sender, receiver, chatText(3000, 2)).decoded, chatText(3000, 2));
   });
 
   test("release() frees the streams and keeps windows of at most 2^bits bytes", () => {
