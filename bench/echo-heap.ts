@@ -1,8 +1,10 @@
 /**
  * What one idle server connection keeps on the JavaScript heap, by object
- * type, for our server or `ws`'s:
+ * type, for our server, `ws`'s, or `raw` (a bare Node socket with its
+ * listeners, as in bench/echo-server.ts: the floor every Node server stands
+ * on):
  *
- *   node --expose-gc --import tsx bench/echo-heap.ts [ours|ws] [count]
+ *   node --expose-gc --import tsx bench/echo-heap.ts [ours|ws|raw] [count]
  *
  * A client process (this file, forked) opens `count` connections (default
  * 2,000) to an echo server in this process and keeps them open; a heap
@@ -21,8 +23,9 @@
 
 import { fork } from "node:child_process";
 import { Session } from "node:inspector/promises";
-import { connect as netConnect, type Socket } from "node:net";
+import { createServer, connect as netConnect, type Socket } from "node:net";
 import { growthByType, type HeapByType, snapshotByType } from "../test/helpers/heap-by-type.ts";
+import { rawEcho } from "./raw-upgrade.ts";
 
 const CONCURRENCY = 50;
 // Every wait below gives up after this long.
@@ -169,7 +172,22 @@ async function startServer(
       });
     return { port, accepted: () => accepted, stop };
   }
-  throw new TypeError(`unknown implementation ${JSON.stringify(impl)}: ours or ws`);
+  if (impl === "raw") {
+    const sockets = new Set<Socket>();
+    const server = createServer({ noDelay: true }, (socket) => {
+      accepted++;
+      rawEcho(socket, sockets);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as { port: number };
+    const stop = () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      });
+    return { port, accepted: () => accepted, stop };
+  }
+  throw new TypeError(`unknown implementation ${JSON.stringify(impl)}: ours, ws or raw`);
 }
 
 interface SamplingNode {

@@ -26,7 +26,7 @@
 import { readFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { createServer as createTlsServer } from "node:tls";
-import { RAW_101, readHead } from "./raw-upgrade.ts";
+import { rawEcho } from "./raw-upgrade.ts";
 
 const impl = process.argv[2] ?? "ours";
 const host = process.env.HOST ?? "127.0.0.1";
@@ -147,16 +147,7 @@ async function startCompat(): Promise<() => Promise<void>> {
 
 async function startRaw(): Promise<() => Promise<void>> {
   const sockets = new Set<Socket>();
-  const onSocket = (socket: Socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-    socket.on("error", () => socket.destroy());
-    socket.on("end", () => socket.end());
-    readHead(socket, (_line, rest) => {
-      socket.write(rest.length > 0 ? Buffer.concat([RAW_101, rest]) : RAW_101);
-      socket.on("data", (chunk: Buffer) => socket.write(chunk));
-    });
-  };
+  const onSocket = (socket: Socket) => rawEcho(socket, sockets);
   const server: Server =
     tls === undefined
       ? createServer({ noDelay: true }, onSocket)

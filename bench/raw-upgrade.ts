@@ -37,3 +37,19 @@ export function readHead(
   };
   socket.on("data", onHead);
 }
+
+/**
+ * The `raw` echo of one accepted socket: a fixed 101 once the request head
+ * is read, then every chunk written back as read. `sockets` holds the open
+ * ones, for the server to destroy when it stops.
+ */
+export function rawEcho(socket: Socket, sockets: Set<Socket>): void {
+  sockets.add(socket);
+  socket.on("close", () => sockets.delete(socket));
+  socket.on("error", () => socket.destroy());
+  socket.on("end", () => socket.end());
+  readHead(socket, (_line, rest) => {
+    socket.write(rest.length > 0 ? Buffer.concat([RAW_101, rest]) : RAW_101);
+    socket.on("data", (chunk: Buffer) => socket.write(chunk));
+  });
+}

@@ -127,10 +127,10 @@ export class Protocol extends ProtocolRecord {
 
   static {
     const onFrame = function (this: Protocol, frame: Frame): void {
-      this.#receiveFrame(frame);
+      this.receiveFrame(frame);
     };
     const onPartial = function (this: Protocol, opcode: Opcode, piece: Buffer): void {
-      this.#receivePartial(opcode, piece);
+      this.receivePartial(opcode, piece);
     };
     // RFC 6455 §5.1: clients mask their frames, servers don't.
     serverFrames = Object.freeze({ mask: true, onFrame, onPartial });
@@ -221,13 +221,13 @@ export class Protocol extends ProtocolRecord {
     if (held === null || (flags & DISCARDING) !== 0) return;
     for (let i = 0; i < held.length; i++) {
       if ((this.#flags & PARSING_PAUSED) !== 0) {
-        // Paused again: what #parse held of the last chunk comes first.
-        for (let j = i; j < held.length; j++) this.#hold(held[j]);
+        // Paused again: what parse() held of the last chunk comes first.
+        for (let j = i; j < held.length; j++) this.hold(held[j]);
         return;
       }
       if ((this.#flags & DISCARDING) !== 0) return;
       if (this.state === CONNECTING) this.receiveHandshakeData(held[i]);
-      else this.#parse(held[i]);
+      else this.parse(held[i]);
     }
   }
 
@@ -266,7 +266,7 @@ export class Protocol extends ProtocolRecord {
     if ((flags & (DISCARDING | PARSING_PAUSED | BOUND_DECODING)) !== 0) {
       if ((flags & DISCARDING) !== 0) return;
       if ((flags & PARSING_PAUSED) !== 0) {
-        this.#hold(data);
+        this.hold(data);
         return;
       }
       // A new batch: the decoding budget starts afresh.
@@ -276,7 +276,7 @@ export class Protocol extends ProtocolRecord {
       this.receiveHandshakeData(data);
       return;
     }
-    this.#parse(data);
+    this.parse(data);
   }
 
   /**
@@ -318,12 +318,12 @@ export class Protocol extends ProtocolRecord {
    *   connection isn't OPEN.
    */
   sendContinuation(data: Buffer | string, fin: boolean): void {
-    this.#checkOpen();
+    this.checkOpen();
     if ((this.#flags & EXPECT_CONTINUATION) === 0) {
       throw new InvalidState("cannot send a continuation frame: no fragmented message in progress");
     }
     this.#flags = fin ? this.#flags & ~EXPECT_CONTINUATION : this.#flags | EXPECT_CONTINUATION;
-    this.#sendFrame(OP_CONT, data, fin);
+    this.sendFrame(OP_CONT, data, fin);
   }
 
   /**
@@ -334,10 +334,10 @@ export class Protocol extends ProtocolRecord {
    *   connection isn't OPEN.
    */
   sendText(data: Buffer | string, fin = true): void {
-    this.#checkOpen();
-    this.#checkNoFragmentedMessage();
+    this.checkOpen();
+    this.checkNoFragmentedMessage();
     this.#flags = fin ? this.#flags & ~EXPECT_CONTINUATION : this.#flags | EXPECT_CONTINUATION;
-    this.#sendFrame(OP_TEXT, data, fin);
+    this.sendFrame(OP_TEXT, data, fin);
   }
 
   /**
@@ -347,10 +347,10 @@ export class Protocol extends ProtocolRecord {
    *   connection isn't OPEN.
    */
   sendBinary(data: Buffer, fin = true): void {
-    this.#checkOpen();
-    this.#checkNoFragmentedMessage();
+    this.checkOpen();
+    this.checkNoFragmentedMessage();
     this.#flags = fin ? this.#flags & ~EXPECT_CONTINUATION : this.#flags | EXPECT_CONTINUATION;
-    this.#sendFrame(OP_BINARY, data, fin);
+    this.sendFrame(OP_BINARY, data, fin);
   }
 
   /**
@@ -365,7 +365,7 @@ export class Protocol extends ProtocolRecord {
   sendClose(code?: number, reason = ""): void {
     // RFC 6455 doesn't forbid a second close frame; being conservative in
     // what we send, only one is allowed.
-    this.#checkOpen();
+    this.checkOpen();
     let close: Close;
     let data: Buffer;
     if (code === undefined) {
@@ -376,7 +376,7 @@ export class Protocol extends ProtocolRecord {
       close = new Close(code, reason);
       data = close.serialize();
     }
-    this.#sendFrame(OP_CLOSE, data, true);
+    this.sendFrame(OP_CLOSE, data, true);
     this.closeSent = close;
     this.setState(CLOSING);
   }
@@ -387,8 +387,8 @@ export class Protocol extends ProtocolRecord {
    * @throws InvalidState otherwise; ProtocolError for more than 125 bytes.
    */
   sendPing(data: Buffer): void {
-    this.#checkOpenOrClosing();
-    this.#sendFrame(OP_PING, data, true);
+    this.checkOpenOrClosing();
+    this.sendFrame(OP_PING, data, true);
   }
 
   /**
@@ -397,8 +397,8 @@ export class Protocol extends ProtocolRecord {
    * @throws InvalidState otherwise; ProtocolError for more than 125 bytes.
    */
   sendPong(data: Buffer): void {
-    this.#checkOpenOrClosing();
-    this.#sendFrame(OP_PONG, data, true);
+    this.checkOpenOrClosing();
+    this.sendFrame(OP_PONG, data, true);
   }
 
   /**
@@ -413,7 +413,7 @@ export class Protocol extends ProtocolRecord {
     if ((this.#flags & DEBUG) !== 0) this.logger!.debug(logMessages.failing(code));
     if (this.state === OPEN && code !== CLOSE_ABNORMAL_CLOSURE) {
       const close = new Close(code, truncateCloseReason(reason));
-      this.#sendFrame(OP_CLOSE, close.serialize(), true);
+      this.sendFrame(OP_CLOSE, close.serialize(), true);
       this.closeSent = close;
       if (this.closeRcvd !== null) this.closeRcvdThenSent = true;
       this.setState(CLOSING);
@@ -483,7 +483,7 @@ export class Protocol extends ProtocolRecord {
   /** Completes the opening handshake: moves to OPEN and parses `rest` as frames. */
   protected openWith(rest: Buffer): void {
     this.setState(OPEN);
-    if (rest.length > 0) this.#parse(rest);
+    if (rest.length > 0) this.parse(rest);
   }
 
   /** Queues an event for {@link Protocol.eventsReceived}. */
@@ -507,7 +507,7 @@ export class Protocol extends ProtocolRecord {
     if ((this.#flags & EOF_SENT) !== 0) return;
     this.#flags |= EOF_SENT;
     if ((this.#flags & DEBUG) !== 0) this.logger!.debug(logMessages.eofSent);
-    this.#writeQueue().push(EMPTY);
+    this.writeQueue().push(EMPTY);
   }
 
   /** Ignores all further input until EOF, e.g. after rejecting a handshake. */
@@ -518,28 +518,28 @@ export class Protocol extends ProtocolRecord {
 
   // --- Receiving frames ------------------------------------------------------
 
-  #writeQueue(): Buffer[] {
+  private writeQueue(): Buffer[] {
     this.#writes ??= [];
     return this.#writes;
   }
 
-  get #utf8(): Utf8Validator {
+  private get utf8(): Utf8Validator {
     const rare = this.rareState();
     rare.utf8Validator ??= new Utf8Validator();
     return rare.utf8Validator;
   }
 
   /** Bytes the current message may still grow by, or null. */
-  #frameLimit(): number | null {
+  private frameLimit(): number | null {
     const maxSize = this.maxSize;
     if (maxSize === null) return null;
     const rare = this.rare;
     return rare === null || rare.curSize === null ? maxSize : maxSize - rare.curSize;
   }
 
-  #parse(data: Buffer): void {
+  private parse(data: Buffer): void {
     const parser = this.#parser;
-    parser.maxSize = this.#frameLimit();
+    parser.maxSize = this.frameLimit();
     // Without extensions, RSV bits fail from the header. With extensions,
     // they decode the frame and any RSV bit they leave set fails after.
     parser.reservedBits = this.extensions.length === 0 ? 0 : 0x70;
@@ -547,18 +547,18 @@ export class Protocol extends ProtocolRecord {
       const used = parser.parse(data);
       // The decoding budget paused parsing (see boundDecoding): keep the rest.
       if (used < data.length && (this.#flags & (PARSING_PAUSED | DISCARDING)) === PARSING_PAUSED) {
-        this.#hold(used === 0 ? data : data.subarray(used));
+        this.hold(used === 0 ? data : data.subarray(used));
       }
     } catch (error) {
-      this.#parserFailed(error);
+      this.parserFailed(error);
     }
   }
 
-  #hold(data: Buffer): void {
+  private hold(data: Buffer): void {
     if (data.length !== 0) this.rareState().hold(data);
   }
 
-  #parserFailed(error: unknown): void {
+  private parserFailed(error: unknown): void {
     if (error instanceof ProtocolError) {
       this.parserExc = error;
       this.fail(error.closeCode, error.message);
@@ -587,24 +587,24 @@ export class Protocol extends ProtocolRecord {
   }
 
   /** Validates a text payload while it arrives (strict fail-fast, before the frame is complete). */
-  #receivePartial(opcode: Opcode, piece: Buffer): void {
+  private receivePartial(opcode: Opcode, piece: Buffer): void {
     // With extensions the pieces are still encoded; the frame is validated once decoded.
     if (this.extensions.length !== 0) return;
     // The first piece of a TEXT frame starts a new text.
-    if (opcode === OP_TEXT && (this.#flags & VALIDATED_PARTIALLY) === 0) this.#utf8.reset();
+    if (opcode === OP_TEXT && (this.#flags & VALIDATED_PARTIALLY) === 0) this.utf8.reset();
     this.#flags |= VALIDATED_PARTIALLY;
-    if (!this.#utf8.push(piece)) throw invalidUtf8();
+    if (!this.utf8.push(piece)) throw invalidUtf8();
   }
 
-  #receiveFrame(received: Frame): void {
+  private receiveFrame(received: Frame): void {
     let frame = received;
     const extensions = this.extensions;
     if (extensions.length !== 0) {
-      const limit = this.#frameLimit();
+      const limit = this.frameLimit();
       // RFC 6455 §9: extensions apply in the order negotiated when sending,
       // so in reverse order when receiving.
       for (let i = extensions.length - 1; i >= 0; i--) frame = extensions[i].decode(frame, limit);
-      if ((this.#flags & BOUND_DECODING) !== 0 && frame.opcode < 0x8) this.#countDecoded(frame);
+      if ((this.#flags & BOUND_DECODING) !== 0 && frame.opcode < 0x8) this.countDecoded(frame);
       if (frame.rsv1 || frame.rsv2 || frame.rsv3) {
         throw new ProtocolError(
           `reserved bits must be 0: got 0x${reservedBits(frame).toString(16)}`,
@@ -625,12 +625,12 @@ export class Protocol extends ProtocolRecord {
       }
       if (opcode === OP_TEXT) {
         if (validatedPartially) {
-          if (frame.fin && !this.#utf8.complete) throw invalidUtf8();
+          if (frame.fin && !this.utf8.complete) throw invalidUtf8();
         } else if (frame.fin) {
           if (!isValidUtf8(frame.data)) throw invalidUtf8();
         } else {
-          this.#utf8.reset();
-          if (!this.#utf8.push(frame.data)) throw invalidUtf8();
+          this.utf8.reset();
+          if (!this.utf8.push(frame.data)) throw invalidUtf8();
         }
       }
       if (!frame.fin) {
@@ -645,8 +645,8 @@ export class Protocol extends ProtocolRecord {
         throw new PayloadTooBig(size, this.maxSize, "message");
       }
       if ((this.#flags & TEXT_MESSAGE) !== 0) {
-        if (!validatedPartially && !this.#utf8.push(frame.data)) throw invalidUtf8();
-        if (frame.fin && !this.#utf8.complete) throw invalidUtf8();
+        if (!validatedPartially && !this.utf8.push(frame.data)) throw invalidUtf8();
+        if (frame.fin && !this.utf8.complete) throw invalidUtf8();
       }
       if (frame.fin) {
         rare.curSize = null;
@@ -657,13 +657,13 @@ export class Protocol extends ProtocolRecord {
     } else if (opcode === OP_PING) {
       // RFC 6455 §5.5.2: answer with a pong carrying the same data, "unless
       // it already received a Close frame" — which stops parsing here.
-      this.#sendFrame(OP_PONG, frame.data, true);
+      this.sendFrame(OP_PONG, frame.data, true);
     } else if (opcode === OP_CLOSE) {
-      this.#receiveClose(frame);
+      this.receiveClose(frame);
     }
     // RFC 6455 §5.5.3: unsolicited pongs need no answer; they're events.
 
-    this.#parser.maxSize = this.#frameLimit();
+    this.#parser.maxSize = this.frameLimit();
     // Once a close frame was sent, data frames are dropped: the application
     // asked to close and won't read them (RFC 6455 §1.4).
     const closing = this.rare;
@@ -686,7 +686,7 @@ export class Protocol extends ProtocolRecord {
   }
 
   /** Pauses parsing after this frame once the batch decoded its budget (see boundDecoding). */
-  #countDecoded(frame: Frame): void {
+  private countDecoded(frame: Frame): void {
     batchDecoded += frame.data.length;
     if (batchDecoded >= (this.maxSize ?? DEFAULT_MAX_SIZE)) {
       this.#flags |= PARSING_PAUSED;
@@ -694,7 +694,7 @@ export class Protocol extends ProtocolRecord {
     }
   }
 
-  #receiveClose(frame: Frame): void {
+  private receiveClose(frame: Frame): void {
     // RFC 6455 §7.1.5, §7.1.6: the close code and reason.
     this.closeRcvd = Close.parse(frame.data);
     if (this.state === CLOSING) this.closeRcvdThenSent = false;
@@ -704,7 +704,7 @@ export class Protocol extends ProtocolRecord {
     if (this.state === OPEN) {
       // RFC 6455 §5.5.1: answer with a close frame, echoing the payload
       // (echoing the bytes also works for an empty close frame, read as 1005).
-      this.#sendFrame(OP_CLOSE, frame.data, true);
+      this.sendFrame(OP_CLOSE, frame.data, true);
       this.closeSent = this.closeRcvd;
       this.closeRcvdThenSent = true;
       this.setState(CLOSING);
@@ -717,7 +717,7 @@ export class Protocol extends ProtocolRecord {
 
   // --- Sending frames --------------------------------------------------------
 
-  #sendFrame(opcode: Opcode, data: Buffer | string, fin: boolean): void {
+  private sendFrame(opcode: Opcode, data: Buffer | string, fin: boolean): void {
     const mask = (this.#flags & CLIENT) !== 0;
     const extensions = this.extensions;
     if (extensions.length === 0) {
@@ -725,28 +725,28 @@ export class Protocol extends ProtocolRecord {
         const payload = typeof data === "string" ? Buffer.from(data) : data;
         this.logger!.debug(logMessages.frameSent(new Frame(opcode, payload, fin)));
       }
-      writeFrame(this.#writeQueue(), opcode, data, fin, mask);
+      writeFrame(this.writeQueue(), opcode, data, fin, mask);
       return;
     }
     let frame = new Frame(opcode, typeof data === "string" ? Buffer.from(data) : data, fin);
     if ((this.#flags & DEBUG) !== 0) this.logger!.debug(logMessages.frameSent(frame));
     for (const extension of extensions) frame = extension.encode(frame);
-    writeFrame(this.#writeQueue(), frame.opcode, frame.data, frame.fin, mask, reservedBits(frame));
+    writeFrame(this.writeQueue(), frame.opcode, frame.data, frame.fin, mask, reservedBits(frame));
   }
 
-  #checkOpen(): void {
+  private checkOpen(): void {
     if (this.state !== OPEN) {
       throw new InvalidState(`connection is ${STATE_NAMES[this.state].toLowerCase()}`);
     }
   }
 
-  #checkOpenOrClosing(): void {
+  private checkOpenOrClosing(): void {
     if (this.state !== OPEN && this.state !== CLOSING) {
       throw new InvalidState(`connection is ${STATE_NAMES[this.state].toLowerCase()}`);
     }
   }
 
-  #checkNoFragmentedMessage(): void {
+  private checkNoFragmentedMessage(): void {
     if ((this.#flags & EXPECT_CONTINUATION) !== 0) {
       throw new InvalidState("cannot start a message: a fragmented message is in progress");
     }

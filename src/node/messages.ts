@@ -125,67 +125,67 @@ export class MessageQueue implements AsyncIterator<Data> {
   // Until ERROR_MADE is set, the function that builds it; then the error.
   #error: unknown = makeNoError;
 
-  get #paused(): boolean {
+  private get isPaused(): boolean {
     return (this.#flags & PAUSED) !== 0;
   }
-  set #paused(value: boolean) {
+  private set isPaused(value: boolean) {
     this.#flags = value ? this.#flags | PAUSED : this.#flags & ~PAUSED;
   }
 
   // Set when the connection is closing on our initiative: from then on,
   // frames beyond the high-water mark are dropped instead of pausing, so the
   // peer's close frame can still be read.
-  get #draining(): boolean {
+  private get isDraining(): boolean {
     return (this.#flags & DRAINING) !== 0;
   }
-  set #draining(value: boolean) {
+  private set isDraining(value: boolean) {
     this.#flags = value ? this.#flags | DRAINING : this.#flags & ~DRAINING;
   }
 
-  get #dropping(): boolean {
+  private get isDropping(): boolean {
     return (this.#flags & DROPPING) !== 0;
   }
-  set #dropping(value: boolean) {
+  private set isDropping(value: boolean) {
     this.#flags = value ? this.#flags | DROPPING : this.#flags & ~DROPPING;
   }
 
   // Set when a streaming reader gave up in the middle of a message: the rest
   // of that message is discarded.
-  get #skipping(): boolean {
+  private get isSkipping(): boolean {
     return (this.#flags & SKIPPING) !== 0;
   }
-  set #skipping(value: boolean) {
+  private set isSkipping(value: boolean) {
     this.#flags = value ? this.#flags | SKIPPING : this.#flags & ~SKIPPING;
   }
 
   // Whether a recvStreaming() iterator holds the reader's lock.
-  get #streaming(): boolean {
+  private get isStreaming(): boolean {
     return (this.#flags & STREAMING) !== 0;
   }
-  set #streaming(value: boolean) {
+  private set isStreaming(value: boolean) {
     this.#flags = value ? this.#flags | STREAMING : this.#flags & ~STREAMING;
   }
 
-  get #errorMade(): boolean {
+  private get isErrorMade(): boolean {
     return (this.#flags & ERROR_MADE) !== 0;
   }
-  set #errorMade(value: boolean) {
+  private set isErrorMade(value: boolean) {
     this.#flags = value ? this.#flags | ERROR_MADE : this.#flags & ~ERROR_MADE;
   }
 
   // Whether the error is a ConnectionClosedOK: iteration then just ends,
   // without building the error.
-  get #normal(): boolean {
+  private get isNormal(): boolean {
     return (this.#flags & NORMAL) !== 0;
   }
-  set #normal(value: boolean) {
+  private set isNormal(value: boolean) {
     this.#flags = value ? this.#flags | NORMAL : this.#flags & ~NORMAL;
   }
 
-  get #closed(): boolean {
+  private get isClosed(): boolean {
     return (this.#flags & CLOSED) !== 0;
   }
-  set #closed(value: boolean) {
+  private set isClosed(value: boolean) {
     this.#flags = value ? this.#flags | CLOSED : this.#flags & ~CLOSED;
   }
 
@@ -197,7 +197,7 @@ export class MessageQueue implements AsyncIterator<Data> {
 
   /** Whether reading from the network is paused by this queue. */
   get paused(): boolean {
-    return this.#paused;
+    return this.isPaused;
   }
 
   /** Number of frames waiting to be read. */
@@ -209,33 +209,33 @@ export class MessageQueue implements AsyncIterator<Data> {
   put(frame: Frame): void {
     // One bit test for the three rare states: this runs per frame, and each
     // private accessor call costs a brand check.
-    if ((this.#flags & (CLOSED | SKIPPING | DROPPING)) !== 0 && !this.#accepts(frame)) return;
+    if ((this.#flags & (CLOSED | SKIPPING | DROPPING)) !== 0 && !this.accepts(frame)) return;
 
     if (this.#resolve !== null && this.#frames.length === this.#head) {
       // Fast path: a reader is waiting and nothing is queued; hand over the
       // frame without queuing it.
-      this.#consume(frame);
+      this.consume(frame);
       return;
     }
-    this.#putSlow(frame);
+    this.putSlow(frame);
   }
 
   /** Whether a frame put while closed, skipping or dropping is kept. */
-  #accepts(frame: Frame): boolean {
-    if (this.#closed) return false;
-    if (this.#skipping) {
+  private accepts(frame: Frame): boolean {
+    if (this.isClosed) return false;
+    if (this.isSkipping) {
       if (frame.opcode === OP_CONT) {
-        if (frame.fin) this.#skipping = false;
+        if (frame.fin) this.isSkipping = false;
         return false;
       }
       // The protocol guarantees a CONT frame ends the message; a new message
       // here means there was nothing left to skip.
-      this.#skipping = false;
+      this.isSkipping = false;
     }
-    return !this.#dropping;
+    return !this.isDropping;
   }
 
-  #putSlow(frame: Frame): void {
+  private putSlow(frame: Frame): void {
     const waiter = this.#streamWaiter;
     if (waiter !== null && this.length === 0) {
       this.#streamWaiter = null;
@@ -243,14 +243,14 @@ export class MessageQueue implements AsyncIterator<Data> {
       return;
     }
 
-    if (this.#draining && this.#high !== null && this.length > this.#high) {
-      this.#dropping = true;
+    if (this.isDraining && this.#high !== null && this.length > this.#high) {
+      this.isDropping = true;
       return;
     }
     if (this.#frames === NO_FRAMES) this.#frames = [];
     this.#frames.push(frame);
-    if (this.#high !== null && !this.#paused && this.length > this.#high) {
-      this.#paused = true;
+    if (this.#high !== null && !this.isPaused && this.length > this.#high) {
+      this.isPaused = true;
       this.#hooks[kPause]();
     }
   }
@@ -263,7 +263,7 @@ export class MessageQueue implements AsyncIterator<Data> {
    * the promise rejects with its reason and no frame is lost.
    */
   get(decode?: boolean, signal?: AbortSignal): Promise<Data> {
-    return this.#get(decode, signal, false) as Promise<Data>;
+    return this.getNext(decode, signal, false) as Promise<Data>;
   }
 
   /**
@@ -272,12 +272,12 @@ export class MessageQueue implements AsyncIterator<Data> {
    * is a `ConnectionClosedOK`), and rejects with any other error.
    */
   next(): Promise<IteratorResult<Data>> {
-    return this.#get(undefined, undefined, true) as Promise<IteratorResult<Data>>;
+    return this.getNext(undefined, undefined, true) as Promise<IteratorResult<Data>>;
   }
 
   /** {@link MessageQueue.next} with `decode` as in {@link MessageQueue.get}. */
   nextDecoded(decode: boolean | undefined): Promise<IteratorResult<Data>> {
-    return this.#get(decode, undefined, true) as Promise<IteratorResult<Data>>;
+    return this.getNext(decode, undefined, true) as Promise<IteratorResult<Data>>;
   }
 
   /**
@@ -296,7 +296,7 @@ export class MessageQueue implements AsyncIterator<Data> {
     return left;
   }
 
-  #get(
+  private getNext(
     decode: boolean | undefined,
     signal: AbortSignal | undefined,
     iterate: boolean,
@@ -316,12 +316,12 @@ export class MessageQueue implements AsyncIterator<Data> {
     // Fast path: a whole message is queued.
     const first = this.#frames[this.#head];
     if (first?.fin) {
-      this.#shift();
-      const result = this.#decodeOne(first, decode);
-      if (result === null) return this.#waitForClose();
+      this.shift();
+      const result = this.decodeOne(first, decode);
+      if (result === null) return this.waitForClose();
       return Promise.resolve(iterate ? { done: false, value: result } : result);
     }
-    if (first === undefined && (this.#flags & CLOSED) !== 0) return this.#ended(iterate);
+    if (first === undefined && (this.#flags & CLOSED) !== 0) return this.ended(iterate);
 
     // A shared executor rather than a closure per read: it only hands over
     // the settle functions.
@@ -330,28 +330,28 @@ export class MessageQueue implements AsyncIterator<Data> {
     const reject = captured.reject!;
     captured.resolve = null;
     captured.reject = null;
-    this.#wait(resolve, iterate, decode);
+    this.wait(resolve, iterate, decode);
     // Consume what is already queued: the beginning of a fragmented message.
-    let frame = first === undefined ? undefined : this.#shift();
+    let frame = first === undefined ? undefined : this.shift();
     while (frame !== undefined) {
-      this.#consume(frame);
+      this.consume(frame);
       if (this.#resolve !== resolve) return promise;
-      frame = this.#shift();
+      frame = this.shift();
     }
-    if (this.#closed) {
-      this.#putBack(this.#read === null ? null : this.#read.fragments);
-      this.#end();
+    if (this.isClosed) {
+      this.putBack(this.#read === null ? null : this.#read.fragments);
+      this.end();
       return promise;
     }
     if (signal !== undefined) {
-      const read = this.#readState();
+      const read = this.readState();
       read.signal = signal;
       read.onAbort = () => {
         if (this.#resolve !== resolve) return;
         const fragments = read.fragments;
-        this.#clearRead();
+        this.clearRead();
         // Put consumed fragments back so the next reader gets the whole message.
-        this.#putBack(fragments);
+        this.putBack(fragments);
         reject(signal.reason);
       };
       signal.addEventListener("abort", read.onAbort, { once: true });
@@ -360,20 +360,20 @@ export class MessageQueue implements AsyncIterator<Data> {
   }
 
   /** Makes a read the pending one. */
-  #wait(resolve: Resolve, iterate: boolean, decode: boolean | undefined): void {
+  private wait(resolve: Resolve, iterate: boolean, decode: boolean | undefined): void {
     this.#resolve = resolve;
     let mode = iterate ? ITERATE : 0;
     if (decode !== undefined) mode |= decode ? DECODE_SET | DECODE_TEXT : DECODE_SET;
     this.#flags = (this.#flags & ~(ITERATE | DECODE_SET | DECODE_TEXT)) | mode;
   }
 
-  #readState(): ReadState {
+  private readState(): ReadState {
     this.#read ??= new ReadState();
     return this.#read;
   }
 
   /** The pending read is over: forgets it and its abort listener. */
-  #clearRead(): void {
+  private clearRead(): void {
     this.#resolve = null;
     const read = this.#read;
     if (read !== null) {
@@ -383,26 +383,26 @@ export class MessageQueue implements AsyncIterator<Data> {
   }
 
   /** The error readers get once the queue is closed and empty. */
-  #closedError(): unknown {
-    if (!this.#errorMade) {
-      this.#errorMade = true;
+  private closedError(): unknown {
+    if (!this.isErrorMade) {
+      this.isErrorMade = true;
       this.#error = (this.#error as () => unknown)();
     }
     return this.#error;
   }
 
   /** What a read returns once the queue is closed and empty. */
-  #ended(iterate: boolean): Promise<never> | Promise<IteratorResult<Data>> {
-    if (iterate && this.#normal) return Promise.resolve({ done: true, value: undefined });
-    return rejected(this.#closedError());
+  private ended(iterate: boolean): Promise<never> | Promise<IteratorResult<Data>> {
+    if (iterate && this.isNormal) return Promise.resolve({ done: true, value: undefined });
+    return rejected(this.closedError());
   }
 
   /** Settles the pending read: the queue just closed. */
-  #end(): void {
+  private end(): void {
     const resolve = this.#resolve!;
-    this.#clearRead();
-    if ((this.#flags & ITERATE) !== 0 && this.#normal) resolve({ done: true, value: undefined });
-    else resolve(rejected(this.#closedError()));
+    this.clearRead();
+    if ((this.#flags & ITERATE) !== 0 && this.isNormal) resolve({ done: true, value: undefined });
+    else resolve(rejected(this.closedError()));
   }
 
   /**
@@ -417,23 +417,23 @@ export class MessageQueue implements AsyncIterator<Data> {
     let asText = false;
     const finish = (): void => {
       phase = 2;
-      this.#streaming = false;
+      this.isStreaming = false;
     };
     const iterator: AsyncIterableIterator<Data> = {
       next: async (): Promise<IteratorResult<Data>> => {
         if (phase === 2) return { done: true, value: undefined };
         if (phase === 0) {
-          if (this.#resolve !== null || this.#streaming) {
+          if (this.#resolve !== null || this.isStreaming) {
             throw new ConcurrencyError(
               "cannot call recvStreaming while another call is already running recv or recvStreaming",
             );
           }
-          this.#streaming = true;
+          this.isStreaming = true;
           phase = 1;
         }
         let frame: Frame;
         try {
-          frame = await this.#nextFrame();
+          frame = await this.nextFrame();
         } catch (error) {
           finish();
           throw error;
@@ -452,17 +452,17 @@ export class MessageQueue implements AsyncIterator<Data> {
         } catch {
           // Only binary frames read with decode: true get here: the protocol
           // validated text frames already.
-          if (!frame.fin) this.#skipping = true;
+          if (!frame.fin) this.isSkipping = true;
           finish();
           this.#hooks[kInvalidUtf8]("invalid UTF-8 in a binary message read as text");
-          return this.#waitForClose();
+          return this.waitForClose();
         }
       },
       return: async (): Promise<IteratorResult<Data>> => {
         if (phase === 1) {
           // Abandoning a message half-way: drop its remaining fragments so
           // the next reader starts at the next message.
-          this.#skipQueuedRest();
+          this.skipQueuedRest();
           finish();
         } else {
           phase = 2;
@@ -481,9 +481,9 @@ export class MessageQueue implements AsyncIterator<Data> {
    * frame can be read even if the application stopped reading.
    */
   drain(): void {
-    this.#draining = true;
-    if (this.#paused) {
-      this.#paused = false;
+    this.isDraining = true;
+    if (this.isPaused) {
+      this.isPaused = false;
       this.#hooks[kResume]();
     }
   }
@@ -495,15 +495,15 @@ export class MessageQueue implements AsyncIterator<Data> {
    * says whether that error is a `ConnectionClosedOK`: iteration then ends.
    */
   close(makeError: () => unknown, normal: boolean): void {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.isClosed) return;
+    this.isClosed = true;
     this.#error = makeError;
-    this.#normal = normal;
-    if (this.#resolve !== null) this.#end();
+    this.isNormal = normal;
+    if (this.#resolve !== null) this.end();
     const waiter = this.#streamWaiter;
     if (waiter !== null) {
       this.#streamWaiter = null;
-      waiter.reject(this.#closedError());
+      waiter.reject(this.closedError());
     }
   }
 
@@ -514,15 +514,15 @@ export class MessageQueue implements AsyncIterator<Data> {
    */
   takeAll(): Frame[] {
     const frames: Frame[] = [];
-    for (let frame = this.#shift(); frame !== undefined; frame = this.#shift()) frames.push(frame);
+    for (let frame = this.shift(); frame !== undefined; frame = this.shift()) frames.push(frame);
     return frames;
   }
 
-  #peek(): Frame | undefined {
+  private peek(): Frame | undefined {
     return this.#frames[this.#head];
   }
 
-  #shift(): Frame | undefined {
+  private shift(): Frame | undefined {
     const frames = this.#frames;
     const frame = frames[this.#head];
     if (frame === undefined) return undefined;
@@ -535,15 +535,15 @@ export class MessageQueue implements AsyncIterator<Data> {
       this.#frames = frames.slice(this.#head);
       this.#head = 0;
     }
-    if (this.#paused && this.#low !== null && this.length <= this.#low) {
-      this.#paused = false;
+    if (this.isPaused && this.#low !== null && this.length <= this.#low) {
+      this.isPaused = false;
       this.#hooks[kResume]();
     }
     return frame;
   }
 
   /** Puts the fragments a read consumed back at the head of the queue, as one unfinished frame. */
-  #putBack(fragments: Fragments | null): void {
+  private putBack(fragments: Fragments | null): void {
     if (fragments === null) return;
     const frame = new Frame(fragments.text ? OP_TEXT : OP_BINARY, fragments.take(), false);
     this.#frames = [frame, ...this.#frames.slice(this.#head)];
@@ -551,30 +551,30 @@ export class MessageQueue implements AsyncIterator<Data> {
   }
 
   /** Drops the queued fragments of the message being streamed, and later ones. */
-  #skipQueuedRest(): void {
-    let frame = this.#peek();
+  private skipQueuedRest(): void {
+    let frame = this.peek();
     while (frame !== undefined && frame.opcode === OP_CONT) {
-      this.#shift();
+      this.shift();
       if (frame.fin) return;
-      frame = this.#peek();
+      frame = this.peek();
     }
     // The end of the message hasn't arrived yet.
-    this.#skipping = true;
+    this.isSkipping = true;
   }
 
-  #nextFrame(): Promise<Frame> {
-    const frame = this.#shift();
+  private nextFrame(): Promise<Frame> {
+    const frame = this.shift();
     if (frame !== undefined) return Promise.resolve(frame);
-    if (this.#closed) return rejected(this.#closedError());
+    if (this.isClosed) return rejected(this.closedError());
     return new Promise<Frame>((resolve, reject) => {
       this.#streamWaiter = { resolve, reject };
     });
   }
 
   /** Adds a frame to the message the pending read assembles; completes it on fin. */
-  #consume(frame: Frame): void {
+  private consume(frame: Frame): void {
     if (!frame.fin) {
-      const read = this.#readState();
+      const read = this.readState();
       if (read.fragments === null) read.fragments = new Fragments(frame);
       else read.fragments.push(frame.data);
       return;
@@ -584,27 +584,27 @@ export class MessageQueue implements AsyncIterator<Data> {
     const iterate = (flags & ITERATE) !== 0;
     const decode = (flags & DECODE_SET) === 0 ? undefined : (flags & DECODE_TEXT) !== 0;
     const fragments = this.#read === null ? null : this.#read.fragments;
-    this.#clearRead();
+    this.clearRead();
     let result: Data | null;
     if (fragments === null) {
-      result = this.#decodeOne(frame, decode);
+      result = this.decodeOne(frame, decode);
     } else {
       fragments.push(frame.data);
-      result = this.#decodeData(fragments.take(), fragments.text, decode);
+      result = this.decodeData(fragments.take(), fragments.text, decode);
     }
     if (result !== null) {
       resolve(iterate ? { done: false, value: result } : result);
       return;
     }
-    resolve(this.#waitForClose());
+    resolve(this.waitForClose());
   }
 
-  #decodeOne(frame: Frame, decode: boolean | undefined): Data | null {
-    return this.#decodeData(frame.data, frame.opcode === OP_TEXT, decode);
+  private decodeOne(frame: Frame, decode: boolean | undefined): Data | null {
+    return this.decodeData(frame.data, frame.opcode === OP_TEXT, decode);
   }
 
   /** Decodes a message; `null` when a binary message read as text isn't UTF-8. */
-  #decodeData(data: Buffer, text: boolean, decode: boolean | undefined): Data | null {
+  private decodeData(data: Buffer, text: boolean, decode: boolean | undefined): Data | null {
     if (text) {
       // The protocol validated text messages (RFC 6455 §8.1), so decoding
       // can't meet invalid UTF-8 here.
@@ -619,13 +619,13 @@ export class MessageQueue implements AsyncIterator<Data> {
   }
 
   /** A read that ends only when the connection closes (then rejects). */
-  #waitForClose(): Promise<never> {
-    if (this.#closed) return rejected(this.#closedError());
+  private waitForClose(): Promise<never> {
+    if (this.isClosed) return rejected(this.closedError());
     return new Promise<never>((resolve) => {
       // Occupies the reader's slot: the connection is failing, and close()
       // rejects it.
-      this.#wait(resolve as Resolve, false, undefined);
-      this.#dropping = true;
+      this.wait(resolve as Resolve, false, undefined);
+      this.isDropping = true;
     });
   }
 }
