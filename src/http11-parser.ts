@@ -19,6 +19,13 @@ import { EMPTY } from "./frames.ts";
 import { Headers, isFieldValueChar, isTchar } from "./headers.ts";
 import { type HttpLimits, isComplete, resolveHttpLimits } from "./http-limits.ts";
 import type { Request, Response } from "./http11.ts";
+import {
+  checkNoRequestBody,
+  lineTooLong,
+  parseContentLength,
+  printable,
+  tooManyHeaders,
+} from "./http11-rules.ts";
 
 const CLOSED_WHILE_READING = "connection closed while reading ";
 
@@ -304,11 +311,7 @@ abstract class MessageParser<T> {
   }
 
   #lineTooLong(length: number): SecurityError {
-    const limit = this.limits.maxLineLength;
-    return new SecurityError(
-      `line too long in ${this.describeStep()}: ${length} bytes or more exceeds ` +
-        `limit of ${limit} bytes (WEBSOCKETS_MAX_LINE_LENGTH)`,
-    );
+    return lineTooLong(this.describeStep(), length, this.limits.maxLineLength);
   }
 
   // A complete line, buf[start..lf] with lf the position of its LF; checks
@@ -383,11 +386,7 @@ abstract class MessageParser<T> {
   }
 
   #tooManyHeaders(what: string): SecurityError {
-    const limit = this.limits.maxNumHeaders;
-    return new SecurityError(
-      `too many HTTP ${what}: more than ${limit} exceeds limit of ${limit} ` +
-        "(WEBSOCKETS_MAX_NUM_HEADERS)",
-    );
+    return tooManyHeaders(what, this.limits.maxNumHeaders);
   }
 
   // RFC 7230 §3.2: header-field = field-name ":" OWS field-value OWS
@@ -565,43 +564,6 @@ function hexValue(buf: Buffer, i: number, end: number): number {
   return -1;
 }
 
-// Renders bytes from the peer for an error message: bounded, no control
-// characters, so that logging the error can't forge log lines.
-function printable(bytes: Buffer): string {
-  const max = 200;
-  const shown = bytes.length > max ? bytes.subarray(0, max) : bytes;
-  let out = "";
-  for (const byte of shown) {
-    out +=
-      byte >= 0x20 && byte <= 0x7e
-        ? String.fromCharCode(byte)
-        : `\\x${byte.toString(16).padStart(2, "0")}`;
-  }
-  if (bytes.length > max) out += `… (${bytes.length} bytes)`;
-  return out;
-}
-
-// RFC 7230 §3.3.2: Content-Length = 1*DIGIT. One value only: a list, even of
-// equal values, is refused (strict, and never needed by a handshake).
-function parseContentLength(headers: Headers): number | null {
-  const values = headers.getAll("Content-Length");
-  if (values.length === 0) return null;
-  if (values.length > 1) {
-    throw new InvalidMessage(`multiple Content-Length headers: ${values.join(", ")}`);
-  }
-  const value = values[0];
-  if (value.length === 0 || value.length > 15) {
-    throw new InvalidMessage(`invalid Content-Length: ${JSON.stringify(value)}`);
-  }
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c < 0x30 || c > 0x39) {
-      throw new InvalidMessage(`invalid Content-Length: ${JSON.stringify(value)}`);
-    }
-  }
-  return Number(value);
-}
-
 /**
  * Incremental parser of an HTTP/1.1 request, as a WebSocket server receives
  * it: request line and headers. A request with a body (`Content-Length`
@@ -672,15 +634,7 @@ export class RequestParser extends MessageParser<Request> {
   }
 
   protected endOfHeaders(): void {
-    // RFC 7230 §3.3.3: a request's body is delimited by Transfer-Encoding or
-    // Content-Length; a handshake has no body, so either is an error.
-    if (this.headers.has("Transfer-Encoding")) {
-      throw new InvalidMessage("unsupported Transfer-Encoding in HTTP request");
-    }
-    const length = parseContentLength(this.headers);
-    if (length !== null && length !== 0) {
-      throw new InvalidMessage(`unsupported HTTP request body: Content-Length ${length}`);
-    }
+    checkNoRequestBody(this.headers);
     this.expectNoBody();
   }
 

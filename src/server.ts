@@ -33,12 +33,14 @@ import { accepted200, HTTP2_VERSION, isHttp2 } from "./http2-handshake.ts";
 import {
   type HttpLimits,
   type Parsed,
+  type ParserPhase,
   type Request,
   RequestParser,
   type Response,
   reasonPhrase,
   serializeResponse,
 } from "./http11.ts";
+import { checkParsedHeaders, checkParsedRequestLine } from "./http11-rules.ts";
 import { formatRequestLines, formatResponseLines, isLevelEnabled, logMessages } from "./logging.ts";
 import { CONNECTING, Protocol, type ProtocolOptions } from "./protocol.ts";
 import { checkRequestFields } from "./request-checks.ts";
@@ -667,24 +669,40 @@ export class ServerProtocol extends Protocol {
 
   /**
    * Takes a request that another HTTP stack parsed, in place of the bytes
-   * {@link Protocol.receiveData} would parse: an HTTP/2 stream's extended
-   * CONNECT (RFC 8441), with `version` `"HTTP/2"`. Then the response head
-   * travels as a header block that the I/O layer sends, and
-   * {@link ServerProtocol.sendResponse} queues only a rejection's body
-   * before EOF (the end of the stream); a 2xx opens the connection.
+   * {@link Protocol.receiveData} would parse; bytes received after it go
+   * to {@link Protocol.receiveData} as usual.
    *
-   * @throws TypeError unless `request.version` is `"HTTP/2"`;
-   *   InvalidState unless the connection awaits its request.
+   * - An HTTP/1.1 request (node:http's, handed over by its `upgrade`
+   *   event): checked as if this protocol had parsed it (the line and
+   *   header limits, the grammar of each line, no body, one `Host`...),
+   *   and a bad one is answered at once with 400, 414 or 431, as a request
+   *   that can't be parsed is.
+   * - An HTTP/2 stream's extended CONNECT (RFC 8441), with `version`
+   *   `"HTTP/2"`: then the response head travels as a header block that
+   *   the I/O layer sends, and {@link ServerProtocol.sendResponse} queues
+   *   only a rejection's body before EOF (the end of the stream); a 2xx
+   *   opens the connection.
+   *
+   * @throws InvalidState unless the connection awaits its request.
    */
   receiveRequest(request: Request): void {
-    if (!isHttp2(request)) {
-      throw new TypeError(`receiveRequest() takes HTTP/2 requests; got ${String(request.version)}`);
-    }
     const handshake = this.#handshake;
     if (this.state !== CONNECTING || handshake === null || handshake.parser === null) {
       throw new InvalidState("cannot receive a request: the handshake request was received");
     }
     handshake.parser = null;
+    if (!isHttp2(request)) {
+      let phase: ParserPhase = "start-line";
+      try {
+        checkParsedRequestLine(request, this.#config.httpLimits);
+        phase = "headers";
+        checkParsedHeaders(request.headers, this.#config.httpLimits);
+        checkRequestFields(request.headers);
+      } catch (error) {
+        this.#invalidRequest(handshake, error, phase);
+        return;
+      }
+    }
     if (handshake.debug) this.#debugLines(formatRequestLines(request, "<"));
     this.request = request;
     this.pushEvent(request);
@@ -706,7 +724,7 @@ export class ServerProtocol extends Protocol {
       parsed = parser.feed(data);
       if (parsed !== null) checkRequestFields(parsed.message.headers);
     } catch (error) {
-      this.#invalidRequest(handshake, error, parser);
+      this.#invalidRequest(handshake, error, parser.phase);
       return;
     }
     if (parsed === null) return;
@@ -756,13 +774,13 @@ export class ServerProtocol extends Protocol {
   }
 
   // The request can't be parsed: answer at once, then close.
-  #invalidRequest(handshake: HandshakeState, error: unknown, parser: RequestParser): void {
+  #invalidRequest(handshake: HandshakeState, error: unknown, phase: ParserPhase): void {
     const exc = error instanceof Error ? error : new Error(String(error));
     this.handshakeExc = exc;
     handshake.failed = true;
     let status = 400;
     if (exc instanceof SecurityError) {
-      const inRequestLine = parser.phase === "start-line";
+      const inRequestLine = phase === "start-line";
       status = inRequestLine ? 414 : 431;
       if (handshake.debug) {
         const message = inRequestLine

@@ -1250,3 +1250,107 @@ describe("ServerProtocol after the handshake", () => {
     assert.deepEqual(texts, ["early", "late"]);
   });
 });
+
+describe("ServerProtocol.receiveRequest with an HTTP/1.1 request parsed elsewhere", () => {
+  // The request node:http hands to an `upgrade` listener: its fields, and
+  // its header lines as flat pairs (req.rawHeaders).
+  function parsedElsewhere(text: string): Request {
+    const [head] = text.split("\r\n\r\n");
+    const [requestLine, ...lines] = head.split("\r\n");
+    const [method, path, version] = requestLine.split(" ");
+    const pairs = lines.flatMap((line) => {
+      const colon = line.indexOf(":");
+      return [line.slice(0, colon), line.slice(colon + 1).trim()];
+    });
+    return { method, path, version, headers: Headers.fromValidated(pairs) };
+  }
+
+  test("takes a good request: an event, answered by accept()", () => {
+    const server = new ServerProtocol();
+    const request = parsedElsewhere(REQUEST);
+    server.receiveRequest(request);
+    assert.deepEqual(server.eventsReceived(), [request]);
+    assert.equal(server.request, request);
+    const response = server.accept(request);
+    assert.equal(response.status, 101);
+    server.sendResponse(response);
+    assert.equal(server.state, OPEN);
+    assert.match(responseText(server.dataToSend()[0]), /^HTTP\/1\.1 101 Switching Protocols\r\n/);
+  });
+
+  test("bytes received after it are the first frames", () => {
+    const server = new ServerProtocol();
+    const request = parsedElsewhere(REQUEST);
+    server.receiveRequest(request);
+    server.receiveData(fromClient(OP_TEXT, "early"));
+    assert.deepEqual(server.eventsReceived(), [request]);
+    server.sendResponse(server.accept(request));
+    const [frame] = server.eventsReceived() as Frame[];
+    assert.equal(frame.data.toString(), "early");
+  });
+
+  const bad: {
+    name: string;
+    text: string;
+    status: number;
+    type: new (...args: never[]) => Error;
+  }[] = [
+    {
+      name: "two Host fields",
+      text: REQUEST.replace("\r\n\r\n", "\r\nHost: other.example.com\r\n\r\n"),
+      status: 400,
+      type: InvalidHeader,
+    },
+    {
+      name: "a request line over the limit",
+      text: REQUEST.replace("GET /chat", `GET /${"a".repeat(8200)}`),
+      status: 414,
+      type: SecurityError,
+    },
+    {
+      name: "too many header lines",
+      text: REQUEST.replace("\r\n\r\n", `\r\n${"X-A: 1\r\n".repeat(125)}\r\n`),
+      status: 431,
+      type: SecurityError,
+    },
+    {
+      name: "HTTP/1.0",
+      text: REQUEST.replace("HTTP/1.1", "HTTP/1.0"),
+      status: 400,
+      type: InvalidMessage,
+    },
+    {
+      name: "a body",
+      text: REQUEST.replace("\r\n\r\n", "\r\nContent-Length: 2\r\n\r\n"),
+      status: 400,
+      type: InvalidMessage,
+    },
+  ];
+  for (const { name, text, status, type } of bad) {
+    test(`${name}: answered ${status} at once, as the same bytes are`, () => {
+      const parsing = new ServerProtocol();
+      parsing.receiveData(Buffer.from(text, "latin1"));
+      const taking = new ServerProtocol();
+      taking.receiveRequest(parsedElsewhere(text));
+      assert.deepEqual(taking.eventsReceived(), []);
+      assert.ok(taking.handshakeExc instanceof type, String(taking.handshakeExc));
+      assert.equal(taking.handshakeExc?.message, parsing.handshakeExc?.message);
+      assert.equal(taking.response?.status, status);
+      const [expected, expectedEof] = parsing.dataToSend();
+      const [actual, eof, ...more] = taking.dataToSend();
+      assert.equal(responseText(actual), responseText(expected));
+      assert.deepEqual([eof, more], [expectedEof, []]);
+      assert.equal(taking.closeExpected(), true);
+      assert.equal(taking.request, null);
+    });
+  }
+
+  test("takes one request only", () => {
+    const server = new ServerProtocol();
+    server.receiveRequest(parsedElsewhere(REQUEST));
+    assert.throws(() => server.receiveRequest(parsedElsewhere(REQUEST)), InvalidState);
+    const parsed = new ServerProtocol();
+    parsed.receiveData(Buffer.from(REQUEST));
+    assert.throws(() => parsed.receiveRequest(parsedElsewhere(REQUEST)), InvalidState);
+  });
+});

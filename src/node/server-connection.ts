@@ -234,9 +234,15 @@ export class ServerConnection<Data = unknown> extends Connection<ServerProtocol>
     this.receive(data);
   }
 
-  /** Hands the protocol an HTTP/2 stream's request (RFC 8441). @internal */
-  feedRequest(request: Request): void {
-    this.protocol.receiveRequest(request);
+  /**
+   * Hands the protocol a request another HTTP stack parsed: node:http's
+   * (`rest`: the bytes read after it), or an HTTP/2 stream's (RFC 8441).
+   * @internal
+   */
+  feedRequest(request: Request, rest?: Buffer): void {
+    const protocol = this.protocol;
+    protocol.receiveRequest(request);
+    if (rest !== undefined && rest.length > 0) protocol.receiveData(rest);
     this.processEvents();
   }
 

@@ -17,7 +17,7 @@ import type { ServerExtensionFactory } from "../extensions/base.ts";
 import { enableServerPermessageDeflate } from "../extensions/permessage-deflate.ts";
 import { CLOSE_GOING_AWAY, CLOSE_INTERNAL_ERROR } from "../frames.ts";
 import { Headers } from "../headers.ts";
-import { type Request, type Response, serializeRequest } from "../http11.ts";
+import type { Request, Response } from "../http11.ts";
 import { isLevelEnabled, type LoggerLike, logMessages, resolveLogger } from "../logging.ts";
 import { CLOSED } from "../protocol.ts";
 import { ServerProtocol, ServerProtocolConfig } from "../server.ts";
@@ -383,29 +383,22 @@ export class Server<Data = unknown> {
       refuse(socket, "503 Service Unavailable");
       return;
     }
-    // The request was parsed by node:http: hand the protocol its bytes, so
-    // it validates them as if read from the socket (same limits, same logs).
-    const headers = new Headers();
-    const raw = req.rawHeaders;
-    let bytes: Buffer;
-    try {
-      for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i], raw[i + 1]);
-      bytes = serializeRequest({
-        path: req.url ?? "/",
-        headers,
-        method: req.method,
-        version: `HTTP/${req.httpVersion}`,
-      });
-    } catch {
-      refuse(socket, "400 Bad Request");
-      return;
-    }
+    // node:http parsed the request: the protocol takes it as is and checks
+    // it as it checks what it parses (same limits, statuses and logs),
+    // rather than parsing it again from bytes rebuilt from its fields.
+    const request: Request = {
+      method: req.method,
+      path: req.url ?? "/",
+      version: req.httpVersion === "1.1" ? "HTTP/1.1" : `HTTP/${req.httpVersion}`,
+      // A copy: the request outlives `req`, whose array the application owns.
+      headers: Headers.fromValidated(req.rawHeaders.slice()),
+    };
     const s = socket as Partial<Socket>;
     // node:http may have set an idle timeout for HTTP; WebSocket has keepalive.
     s.setTimeout?.(0);
-    const connection = this.#accept(socket, req);
+    const connection = this.#accept(socket, req, ServerConnection, true);
     if (data !== undefined) connection.data = data;
-    connection.feed(head.length > 0 ? Buffer.concat([bytes, head]) : bytes);
+    connection.feedRequest(request, head);
     if (socket.isPaused()) socket.resume();
   }
 
@@ -529,13 +522,14 @@ export class Server<Data = unknown> {
 
   /** An HTTP/2 stream with a well-formed request: its handshake runs as on HTTP/1.1. */
   #acceptStream(stream: ServerHttp2Stream, request: Request): void {
-    this.#accept(stream, undefined, Http2ServerConnection).feedRequest(request);
+    this.#accept(stream, undefined, Http2ServerConnection, true).feedRequest(request);
   }
 
   #accept(
     socket: Duplex,
     incoming?: IncomingMessage,
     Kind: typeof ServerConnection = ServerConnection,
+    parsed = false,
   ): ServerConnection<Data> {
     const options = this.#options;
     const select = options.selectSubprotocol;
@@ -556,7 +550,11 @@ export class Server<Data = unknown> {
     this.#running++;
     const synchronous =
       options.processRequest == null && options.processResponse == null && !handshakeTraced();
-    connection.startHandshake(this.#openTimeout, synchronous);
+    // A request another stack parsed (`parsed`, fed right after this) is
+    // answered in that call when nothing is asynchronous: an open timer
+    // would be armed and cleared for nothing (a rejection that must wait
+    // for the client to close has the close timer).
+    connection.startHandshake(parsed && synchronous ? null : this.#openTimeout, synchronous);
     if (!synchronous) this.#run(connection, incoming);
     return connection;
   }

@@ -30,7 +30,7 @@ import {
   type ServerConnection,
 } from "../node/server.ts";
 import { WS_DEFAULT_MAX_PAYLOAD } from "./client.ts";
-import { extensionNames, kAttach, WebSocket } from "./websocket.ts";
+import { kAttach, kClientClosed, WebSocket } from "./websocket.ts";
 
 /** What `verifyClient` gets. */
 export interface VerifyClientInfo {
@@ -137,7 +137,6 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   readonly path: string;
 
   readonly #core: Server;
-  readonly #upgrades = new WeakMap<Duplex, Upgrade>();
   #httpServer: HttpServer | HttpsServer | null = null;
   #removeListeners: (() => void) | null = null;
   #state = RUNNING;
@@ -289,11 +288,12 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     head: Buffer,
     cb: (ws: WebSocket, req: IncomingMessage) => void,
   ): void {
-    socket.on("error", destroySocket);
     const invalid = checkRequest(req);
     if (invalid !== null) {
       const [status, message, headers] = invalid;
       if (this.listenerCount("wsClientError") > 0) {
+        // As ws leaves it: a reset before the listener answers destroys the socket.
+        socket.on("error", destroySocket);
         this.emit("wsClientError", new Error(message), socket, req);
       } else {
         abortHandshake(socket, status, message, headers);
@@ -312,20 +312,32 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       abortHandshake(socket, 503);
       return;
     }
-    if ((socket as { [kUpgraded]?: boolean })[kUpgraded] === true) {
+    const upgrading = socket as UpgradingSocket;
+    if (upgrading[kUpgrade] !== undefined) {
+      socket.on("error", destroySocket);
       throw new Error(
         "server.handleUpgrade() was called more than once with the same socket, possibly due to a misconfiguration",
       );
     }
-    (socket as { [kUpgraded]?: boolean })[kUpgraded] = true;
-    this.#upgrades.set(socket, { req, cb });
-    socket.removeListener("error", destroySocket);
+    // No 'error' listener for the success path (ws adds one, then removes
+    // it once upgraded): nothing can emit between here and the core's own.
+    upgrading[kUpgrade] = { req, cb };
     this.#core.handleUpgrade(req, socket, head);
+  }
+
+  /** A tracked client closed: it leaves `clients`. @internal */
+  [kClientClosed](ws: WebSocket): void {
+    const clients = this.clients;
+    clients.delete(ws);
+    if (this.#emitCloseWhenEmpty && clients.size === 0) {
+      this.#emitCloseWhenEmpty = false;
+      process.nextTick(() => this.#emitClose());
+    }
   }
 
   /** The upgrade a core connection belongs to. */
   #upgrade(connection: ServerConnection): Upgrade {
-    return this.#upgrades.get(connection.writer.transport)!;
+    return (connection.writer.transport as UpgradingSocket)[kUpgrade] as Upgrade;
   }
 
   async #verify(connection: ServerConnection): Promise<MaybeResponse> {
@@ -381,30 +393,34 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   }
 
   #opened(connection: ServerConnection): Promise<void> {
-    const socket = connection.writer.transport;
-    const upgrade = this.#upgrades.get(socket)!;
-    this.#upgrades.delete(socket);
+    const socket = connection.writer.transport as UpgradingSocket;
+    const upgrade = socket[kUpgrade] as Upgrade;
+    // The request isn't kept as long as the connection.
+    socket[kUpgrade] = UPGRADED;
     const ws = new WebSocket(null);
     const clients = this.clients;
-    if (clients !== undefined) {
-      clients.add(ws);
-      ws.on("close", () => {
-        clients.delete(ws);
-        if (this.#emitCloseWhenEmpty && clients.size === 0) {
-          this.#emitCloseWhenEmpty = false;
-          process.nextTick(() => this.#emitClose());
-        }
-      });
-    }
-    ws[kAttach](connection, extensionNames(connection.response), () => upgrade.cb(ws, upgrade.req));
+    if (clients !== undefined) clients.add(ws);
+    ws[kAttach](
+      connection,
+      negotiated(connection),
+      () => upgrade.cb(ws, upgrade.req),
+      clients === undefined ? null : this,
+    );
     // The core closes a connection when its handler returns: this one
     // lives until the application closes it.
     return connection.closed;
   }
 }
 
-// Marks a socket handed to handleUpgrade(), which ws refuses twice.
-const kUpgraded = Symbol("websockets-ts.ws.upgraded");
+// A socket handed to handleUpgrade(), which ws refuses twice: its upgrade
+// until the connection opens (a property, not a WeakMap: no ephemeron per
+// handshake), then UPGRADED.
+const kUpgrade = Symbol("websockets-ts.ws.upgrade");
+const UPGRADED = Object.freeze({});
+
+interface UpgradingSocket extends Duplex {
+  [kUpgrade]?: Upgrade | typeof UPGRADED;
+}
 
 function noop(): void {}
 
@@ -412,9 +428,31 @@ function destroySocket(this: Duplex): void {
   this.destroy();
 }
 
+/**
+ * A request header as `req.headers[name]` gives it (`name` in lower case;
+ * repeated lines joined with ", ", as node:http joins these), read from
+ * `req.rawHeaders`: node:http builds `req.headers` when it's first read, a
+ * cost per handshake that nothing else here needs.
+ */
 function header(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name];
-  return Array.isArray(value) ? value[0] : value;
+  const raw = req.rawHeaders;
+  let value: string | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const field = raw[i];
+    if (field.length !== name.length || field.toLowerCase() !== name) continue;
+    value = value === undefined ? raw[i + 1] : `${value}, ${raw[i + 1]}`;
+  }
+  return value;
+}
+
+/**
+ * The names of the extensions negotiated, as `ws.extensions` lists them:
+ * from the protocol, not from `connection.response`, which the core
+ * rebuilds (and hashes the key again for) when it's first read.
+ */
+function negotiated(connection: ServerConnection): string {
+  const extensions = connection.protocol.extensions;
+  return extensions.length === 0 ? "" : extensions.map((extension) => extension.name).join(",");
 }
 
 /** `ws`'s checks of an upgrade request: the status and message of the first that fails. */
@@ -481,6 +519,7 @@ function abortHandshake(
     `Content-Length: ${Buffer.byteLength(body)}`,
   ];
   for (const [name, value] of Object.entries(headers ?? {})) lines.push(`${name}: ${value}`);
+  socket.on("error", destroySocket);
   socket.once("finish", () => socket.destroy());
   socket.end(`${lines.join("\r\n")}\r\n\r\n${body}`);
 }

@@ -92,6 +92,18 @@ export const kFailOpen: unique symbol = Symbol("websockets-ts.ws.failOpen");
 export const kOpening: unique symbol = Symbol("websockets-ts.ws.opening");
 /** Internal: what close() and terminate() do before the connection exists. @internal */
 export const kAbortOpen: unique symbol = Symbol("websockets-ts.ws.abortOpen");
+/** Internal: see {@link ClientTracker}. @internal */
+export const kClientClosed: unique symbol = Symbol("websockets-ts.ws.clientClosed");
+
+/**
+ * Internal: the server whose `clients` hold a `WebSocket`, told when it
+ * closes, just before its `close` event (where `ws` removes it, with the
+ * first `close` listener). A call, not a listener: no closure per client.
+ * @internal
+ */
+export interface ClientTracker {
+  [kClientClosed](ws: WebSocket): void;
+}
 
 /** Events a `WebSocket` emits, with their arguments, as in `ws`. */
 export interface WebSocketEvents {
@@ -156,6 +168,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   declare readonly CLOSED: 3;
 
   #connection: Connection | null = null;
+  #tracker: ClientTracker | null = null;
   #readyState: 0 | 1 | 2 | 3 = 0;
   #binaryType: BinaryType = "nodebuffer";
   #url: string;
@@ -569,6 +582,28 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   // --- Frames from the connection (its EventSink) ---------------------------
 
+  // The connection's sink: one object per connection whose methods are on
+  // its prototype, rather than four closures (a cost per handshake). Nested,
+  // to reach the private methods of the WebSocket it serves.
+  static readonly #Sink = class implements EventSink {
+    readonly #ws: WebSocket;
+    constructor(ws: WebSocket) {
+      this.#ws = ws;
+    }
+    data(frame: Frame): void {
+      this.#ws.#onFrame(frame);
+    }
+    ping(payload: Buffer): void {
+      this.#ws.#control("ping", payload);
+    }
+    pong(payload: Buffer): void {
+      this.#ws.#control("pong", payload);
+    }
+    closed(): void {
+      this.#ws.#transportClosed();
+    }
+  };
+
   #onFrame(frame: Frame): void {
     if (frame.opcode !== OP_CONT) this.#partsBinary = frame.opcode === OP_BINARY;
     if (!frame.fin) {
@@ -622,19 +657,19 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    * server side, where `connection` listeners add theirs), then the
    * messages that arrived with the handshake. @internal
    */
-  [kAttach](connection: Connection, extensions: string, opened?: () => void): void {
+  [kAttach](
+    connection: Connection,
+    extensions: string,
+    opened?: () => void,
+    tracker: ClientTracker | null = null,
+  ): void {
     this.#connection = connection;
+    this.#tracker = tracker;
     this.#protocol = connection.subprotocol ?? "";
     this.#extensions = extensions;
     this.#readyState = 1;
     this[kOpening] = null;
-    const sink: EventSink = {
-      data: (frame) => this.#onFrame(frame),
-      ping: (payload) => this.#control("ping", payload),
-      pong: (payload) => this.#control("pong", payload),
-      closed: () => this.#transportClosed(),
-    };
-    const early = connection[kEventSink](sink);
+    const early = connection[kEventSink](new WebSocket.#Sink(this));
     if (opened === undefined) this.emit("open");
     else opened();
     for (const frame of early) this.#onFrame(frame);
@@ -657,6 +692,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.#held = null;
     this.#parts = null;
     this.#fragmenting = false;
+    this.#tracker?.[kClientClosed](this);
     this.emit("close", code, Buffer.from(connection.closeReason ?? ""));
   }
 
