@@ -50,6 +50,7 @@ import {
   ServerProtocolConfig,
   type ServerProtocolConfigOptions,
 } from "./server-config.ts";
+import { BROWSER_HINT, httpDate, items101, PROXY_HINT } from "./server-response.ts";
 
 export {
   defaultServerHeader,
@@ -84,62 +85,6 @@ const CONFIG_OPTIONS = [
 
 // What a request without Sec-WebSocket-Protocol offers.
 const NO_SUBPROTOCOLS: readonly string[] = Object.freeze([]);
-
-// The Date header has a resolution of one second (RFC 9110 §5.6.7): format
-// it once per second rather than once per response.
-let dateSecond = -1;
-let dateText = "";
-
-function httpDate(): string {
-  const now = Date.now();
-  const second = Math.floor(now / 1000);
-  if (second !== dateSecond) {
-    dateSecond = second;
-    dateText = new Date(now).toUTCString();
-  }
-  return dateText;
-}
-
-/**
- * The header lines of the 101 that accepts a handshake, as flat pairs. Every
- * value is valid: constants, base64, the config's checked Server header, and
- * extensions and a subprotocol built from tokens. The usual response is one
- * array literal: no growing, no spare capacity.
- */
-function items101(
-  date: string,
-  accept: string,
-  extensionsHeader: string | null,
-  subprotocol: string | null,
-  serverHeader: string | null,
-): string[] {
-  if (extensionsHeader === null && subprotocol === null && serverHeader !== null) {
-    return [
-      "Date",
-      date,
-      "Upgrade",
-      "websocket",
-      "Connection",
-      "Upgrade",
-      "Sec-WebSocket-Accept",
-      accept,
-      "Server",
-      serverHeader,
-    ];
-  }
-  const items = ["Date", date, "Upgrade", "websocket", "Connection", "Upgrade"];
-  items.push("Sec-WebSocket-Accept", accept);
-  if (extensionsHeader !== null) items.push("Sec-WebSocket-Extensions", extensionsHeader);
-  if (subprotocol !== null) items.push("Sec-WebSocket-Protocol", subprotocol);
-  if (serverHeader !== null) items.push("Server", serverHeader);
-  return items;
-}
-
-const BROWSER_HINT =
-  "\nYou cannot access a WebSocket server directly with a browser. You need a WebSocket client.\n";
-const PROXY_HINT =
-  "\nThe request has a Sec-WebSocket-Key: a proxy between you and the server probably dropped " +
-  "the Upgrade and Connection headers. It must forward them.\n";
 
 /**
  * What a connection needs only until its handshake response is sent: one
