@@ -17,7 +17,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { buildC, pinned } from "./echo-loadgen.ts";
+import { buildC, ownSession, pinned } from "./echo-loadgen.ts";
 import { parseRunOptions } from "./echo-options.ts";
 import { stopServer } from "./echo-process.ts";
 import { listPeers } from "./peers/installed.ts";
@@ -87,7 +87,8 @@ interface Sample {
 }
 
 function startEchoServer(bin: string): Promise<{ child: ChildProcess; port: number }> {
-  const { command, args } = pinned(pinning.server === null ? null : "0", bin, ["0"]);
+  // In its own session, as the echo bench's generator (see ownSession).
+  const { command, args } = ownSession(pinned(pinning.server === null ? null : "0", bin, ["0"]));
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ["ignore", "pipe", "inherit"] });
     const timer = setTimeout(() => {

@@ -155,7 +155,7 @@ let setsidWorks: boolean | null = null;
  * than a single-threaded one. On a machine shared with other work, that
  * skewed the rates of the compression rows (bench/README.md).
  */
-function ownSession(run: { command: string; args: string[] }): {
+export function ownSession(run: { command: string; args: string[] }): {
   command: string;
   args: string[];
 } {
@@ -169,7 +169,7 @@ export function runLoadgen(bin: string, cpu: string | null, job: LoadJob): Promi
   return runJson<LoadResult>(ownSession(pinned(cpu, bin, argv(job))), limitMs);
 }
 
-/** Runs `loadgen subscribe` in a fresh process, bounded as each of its rounds is (30 s, plus 200 µs per message delivered). */
+/** Runs `loadgen subscribe` in a fresh process in its own session, bounded as each of its rounds is (30 s, plus 200 µs per message delivered). */
 export function runSubscribers(
   bin: string,
   cpu: string | null,
@@ -180,7 +180,7 @@ export function runSubscribers(
   if (deflate !== undefined) args.push(`deflate-${deflate}`);
   const roundMs = (messages: number) => 30_000 + (messages * subscribers) / 5;
   const limitMs = 120_000 + (rounds + 10) * roundMs(1) + 6 * roundMs(burst);
-  return runJson<SubscribeResult>(pinned(cpu, bin, args), limitMs);
+  return runJson<SubscribeResult>(ownSession(pinned(cpu, bin, args)), limitMs);
 }
 
 function runJson<T>(
