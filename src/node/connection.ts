@@ -44,14 +44,7 @@ import {
   transportFailed,
 } from "./closing.ts";
 import { publishOpen, publishPing, publishPong } from "./diagnostics.ts";
-import {
-  type EventSink,
-  kEventSink,
-  kSendFrame,
-  type SinkOpcode,
-  sendFrame,
-  sinks,
-} from "./event-sink.ts";
+import { type EventSink, kEventSink, sinks } from "./event-sink.ts";
 import { watchIdle } from "./idle-release.ts";
 import { Keepalive } from "./keepalive.ts";
 import { childLogger, LoggerProxy, logContextFields } from "./logger-proxy.ts";
@@ -689,16 +682,6 @@ export class Connection<P extends Protocol = Protocol> {
     // sink hears it after the caller delivered the frames returned.
     if ((this.#flags & CLOSE_DONE) !== 0) queueMicrotask(() => sink.closed());
     return this.queue.takeAll();
-  }
-
-  /**
-   * Sends one frame as given: a ping awaiting no pong, a pong, or a data
-   * frame of a message the caller fragments itself (`OP_TEXT`/`OP_BINARY`
-   * first, then `OP_CONT`). No flow control: the writer's buffered bytes
-   * tell. @internal
-   */
-  [kSendFrame](opcode: SinkOpcode, payload: Buffer, fin: boolean): void {
-    sendFrame(this, opcode, payload, fin);
   }
 
   // --- The pump --------------------------------------------------------------

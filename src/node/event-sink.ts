@@ -30,8 +30,6 @@ export interface EventSink {
 
 /** Internal: installs an {@link EventSink}. @internal */
 export const kEventSink: unique symbol = Symbol("websockets-ts.eventSink");
-/** Internal: sends one frame as given (see `Connection[kSendFrame]`). @internal */
-export const kSendFrame: unique symbol = Symbol("websockets-ts.sendFrame");
 
 /**
  * The sinks of the few connections that have one: a field would cost every

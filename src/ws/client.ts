@@ -19,14 +19,7 @@ import { type ConnectOptions, connect } from "../node/client.ts";
 import type { ProxyOptions } from "../node/proxy.ts";
 import { followRedirect, isRedirect } from "../node/redirect.ts";
 import { waitForConnect } from "../node/sockets.ts";
-import {
-  extensionNames,
-  kAttach,
-  kFailOpen,
-  kOpening,
-  setClientOpener,
-  type WebSocket,
-} from "./websocket.ts";
+import { kAttach, kFailOpen, kOpening, setClientOpener, type WebSocket } from "./websocket.ts";
 
 /** `ws`'s default `maxPayload`: 100 MiB. */
 export const WS_DEFAULT_MAX_PAYLOAD = 100 * 1024 * 1024;
@@ -206,16 +199,15 @@ async function open(
         ws[kFailOpen](new Error("Server sent no subprotocol"));
         return;
       }
-      const response = connection.response!;
       if (ws.listenerCount("upgrade") > 0) {
-        ws.emit("upgrade", incomingMessage(response));
+        ws.emit("upgrade", incomingMessage(connection.response!));
       }
       if (signal.aborted) {
         // close() or terminate() in an upgrade listener.
         connection.close().catch(noop);
         return;
       }
-      ws[kAttach](connection, extensionNames(response));
+      ws[kAttach](connection);
       return;
     } catch (error) {
       if (signal.aborted) return;

@@ -400,12 +400,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     const ws = new WebSocket(null);
     const clients = this.clients;
     if (clients !== undefined) clients.add(ws);
-    ws[kAttach](
-      connection,
-      negotiated(connection),
-      () => upgrade.cb(ws, upgrade.req),
-      clients === undefined ? null : this,
-    );
+    ws[kAttach](connection, () => upgrade.cb(ws, upgrade.req), clients === undefined ? null : this);
     // The core closes a connection when its handler returns: this one
     // lives until the application closes it.
     return connection.closed;
@@ -443,16 +438,6 @@ function header(req: IncomingMessage, name: string): string | undefined {
     value = value === undefined ? raw[i + 1] : `${value}, ${raw[i + 1]}`;
   }
   return value;
-}
-
-/**
- * The names of the extensions negotiated, as `ws.extensions` lists them:
- * from the protocol, not from `connection.response`, which the core
- * rebuilds (and hashes the key again for) when it's first read.
- */
-function negotiated(connection: ServerConnection): string {
-  const extensions = connection.protocol.extensions;
-  return extensions.length === 0 ? "" : extensions.map((extension) => extension.name).join(",");
 }
 
 /** `ws`'s checks of an upgrade request: the status and message of the first that fails. */

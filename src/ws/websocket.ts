@@ -14,10 +14,8 @@
 import { EventEmitter } from "node:events";
 import type { IncomingMessage } from "node:http";
 import { type Frame, OP_BINARY, OP_CONT, OP_PING, OP_PONG, OP_TEXT } from "../frames.ts";
-import { parseExtension } from "../headers.ts";
-import type { Response } from "../http11.ts";
 import { type Connection, toBuffer } from "../node/connection.ts";
-import { type EventSink, kEventSink, kSendFrame } from "../node/event-sink.ts";
+import { type EventSink, kEventSink, sendFrame } from "../node/event-sink.ts";
 import { describeType, PAUSED_BY_USER } from "../node/writer.ts";
 import type { UpgradeRequest, WsClientOptions } from "./client.ts";
 import { isSendableCloseCode, toWsError } from "./errors.ts";
@@ -414,7 +412,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     cb: ((error?: Error) => void) | undefined,
   ): void {
     try {
-      this.#connection![kSendFrame](opcode, payload, fin);
+      sendFrame(this.#connection!, opcode, payload, fin);
     } catch (error) {
       if (cb === undefined) throw error;
       process.nextTick(cb, error);
@@ -659,14 +657,13 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    */
   [kAttach](
     connection: Connection,
-    extensions: string,
     opened?: () => void,
     tracker: ClientTracker | null = null,
   ): void {
     this.#connection = connection;
     this.#tracker = tracker;
     this.#protocol = connection.subprotocol ?? "";
-    this.#extensions = extensions;
+    this.#extensions = extensionNames(connection);
     this.#readyState = 1;
     this[kOpening] = null;
     const early = connection[kEventSink](new WebSocket.#Sink(this));
@@ -736,18 +733,13 @@ for (const [index, name] of READY_STATES.entries()) {
 
 function noop(): void {}
 
-/** `ws.extensions`: the names of the extensions a handshake response accepted, comma-separated. */
-export function extensionNames(response: Response | null): string {
-  if (response === null) return "";
-  const values = response.headers.getAll("Sec-WebSocket-Extensions");
-  if (values.length === 0) return "";
-  try {
-    return parseExtension(values.join(", "))
-      .map(([name]) => name)
-      .join(",");
-  } catch {
-    return "";
-  }
+/**
+ * `ws.extensions`: the names of the extensions negotiated, comma-separated,
+ * from the protocol (both roles), not by parsing the handshake response again.
+ */
+function extensionNames(connection: Connection): string {
+  const extensions = connection.protocol.extensions;
+  return extensions.length === 0 ? "" : extensions.map((extension) => extension.name).join(",");
 }
 
 function concat(parts: Buffer[]): Buffer {
