@@ -161,13 +161,8 @@ export function copyMasked(
 
 /** The key as one 32-bit word in memory order, starting at key byte `k`. */
 function keyWord(key: Uint8Array, keyOffset: number, k: number): number {
-  const b0 = key[keyOffset + k];
-  const b1 = key[keyOffset + ((k + 1) & 3)];
-  const b2 = key[keyOffset + ((k + 2) & 3)];
-  const b3 = key[keyOffset + ((k + 3) & 3)];
-  return LITTLE_ENDIAN
-    ? b0 | (b1 << 8) | (b2 << 16) | (b3 << 24)
-    : (b0 << 24) | (b1 << 16) | (b2 << 8) | b3;
+  const word = littleEndianKey(key, keyOffset, k);
+  return LITTLE_ENDIAN ? word : byteSwap(word);
 }
 
 /** The key as one 32-bit word in little-endian order (WebAssembly's), from key byte `k`. */
@@ -178,6 +173,10 @@ function littleEndianKey(key: Uint8Array, keyOffset: number, k: number): number 
     (key[keyOffset + ((k + 2) & 3)] << 16) |
     (key[keyOffset + ((k + 3) & 3)] << 24)
   );
+}
+
+function byteSwap(word: number): number {
+  return ((word & 0xff) << 24) | ((word & 0xff00) << 8) | ((word >>> 8) & 0xff00) | (word >>> 24);
 }
 
 // Mask keys come from a pool refilled with 4 KiB of CSPRNG output at a time
