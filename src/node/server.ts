@@ -379,10 +379,6 @@ export class Server<Data = unknown> {
    * `processRequest` gets `req` too.
    */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, data?: Data): void {
-    if (!this.#serving) {
-      refuse(socket, "503 Service Unavailable");
-      return;
-    }
     // node:http parsed the request: the protocol takes it as is and checks
     // it as it checks what it parses (same limits, statuses and logs),
     // rather than parsing it again from bytes rebuilt from its fields.
@@ -393,6 +389,21 @@ export class Server<Data = unknown> {
       // A copy: the request outlives `req`, whose array the application owns.
       headers: Headers.fromValidated(req.rawHeaders.slice()),
     };
+    this.handleRequest(request, req, socket, head, data);
+  }
+
+  /** {@link Server.handleUpgrade} of a request parsed elsewhere (websockets-ts/ws's listener). @internal */
+  handleRequest(
+    request: Request,
+    req: IncomingMessage | undefined,
+    socket: Duplex,
+    head: Buffer,
+    data?: Data,
+  ): void {
+    if (!this.#serving) {
+      refuse(socket, "503 Service Unavailable");
+      return;
+    }
     const s = socket as Partial<Socket>;
     // node:http may have set an idle timeout for HTTP; WebSocket has keepalive.
     s.setTimeout?.(0);
