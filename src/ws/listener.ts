@@ -168,6 +168,11 @@ function isUpgrade(headers: Headers): boolean {
   return false;
 }
 
+/** What node:http's parser calls on a request it builds (Node 20 to 24). */
+interface NodeHttpIncoming {
+  _addHeaderLines(lines: string[], count: number): void;
+}
+
 /** The `http.IncomingMessage` node:http would have built for this upgrade request. @internal */
 export function incomingMessage(socket: Duplex, request: Request): IncomingMessage {
   const req = new IncomingMessage(socket as Socket);
@@ -176,8 +181,10 @@ export function incomingMessage(socket: Duplex, request: Request): IncomingMessa
   req.httpVersion = "1.1";
   req.httpVersionMajor = 1;
   req.httpVersionMinor = 1;
-  // `req.headers` is built from these when first read, as node:http does.
-  req.rawHeaders = Headers.pairsOf(request.headers);
+  // node:http's parser hands the lines over this way: `req.headers` is
+  // then built from them when first read, as for node:http's requests.
+  const raw = Headers.pairsOf(request.headers);
+  (req as unknown as NodeHttpIncoming)._addHeaderLines(raw, raw.length);
   // Set by node:http on the requests it emits as `upgrade`; @types/node lacks it.
   (req as { upgrade?: boolean }).upgrade = true;
   req.complete = true;

@@ -392,7 +392,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     return upgrade.req;
   }
 
-  async #verify(connection: ServerConnection): Promise<MaybeResponse> {
+  /** `verifyClient`: a synchronous one answers without a promise of ours. */
+  #verify(connection: ServerConnection): MaybeResponse | Promise<MaybeResponse> {
     const req = this.#request(connection);
     const verifyClient = this.options.verifyClient!;
     const socket = req.socket as { authorized?: boolean; encrypted?: boolean };
@@ -401,24 +402,31 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       secure: Boolean(socket.authorized || socket.encrypted),
       req,
     };
-    let verified: Response | undefined;
-    if (verifyClient.length === 2) {
-      const [ok, code, message, headers] = await new Promise<Parameters<VerifyClientCallback>>(
-        (resolve) => {
-          (verifyClient as (info: VerifyClientInfo, cb: VerifyClientCallback) => void)(
-            info,
-            (...result) => resolve(result),
-          );
-        },
-      );
-      verified = ok ? undefined : refusal(connection, code ?? 401, message, headers);
-    } else {
-      verified = (verifyClient as (info: VerifyClientInfo) => boolean)(info)
-        ? undefined
-        : refusal(connection, 401);
+    if (verifyClient.length === 2) return this.#verifyWithCallback(connection, info);
+    if (!(verifyClient as (info: VerifyClientInfo) => boolean)(info)) {
+      return refusal(connection, 401);
     }
-    // The server may have closed while the application verified the client.
-    return verified ?? (this.#state === RUNNING ? undefined : refusal(connection, 503));
+    return this.#stillRunning(connection);
+  }
+
+  /** The server may have closed while the application verified the client. */
+  #stillRunning(connection: ServerConnection): MaybeResponse {
+    return this.#state === RUNNING ? undefined : refusal(connection, 503);
+  }
+
+  async #verifyWithCallback(
+    connection: ServerConnection,
+    info: VerifyClientInfo,
+  ): Promise<MaybeResponse> {
+    const verifyClient = this.options.verifyClient as (
+      info: VerifyClientInfo,
+      cb: VerifyClientCallback,
+    ) => void;
+    const [ok, code, message, headers] = await new Promise<Parameters<VerifyClientCallback>>(
+      (resolve) => verifyClient(info, (...result) => resolve(result)),
+    );
+    if (!ok) return refusal(connection, code ?? 401, message, headers);
+    return this.#stillRunning(connection);
   }
 
   #selectSubprotocol(connection: ServerConnection, offered: readonly string[]): string | null {
