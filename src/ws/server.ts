@@ -371,7 +371,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     // it once upgraded): nothing can emit between here and the core's own.
     upgrading[kUpgrade] = { req, parsed, cb };
     if (parsed === null) this.#core.handleUpgrade(req!, socket, head);
-    else this.#core.handleRequest(parsed, req ?? undefined, socket, head);
+    else this.#core.handleRequest(parsed, socket, head, req ?? undefined);
   }
 
   /** A tracked client closed: it leaves `clients`. @internal */
