@@ -180,3 +180,29 @@ test("close() stops listening and calls back once clients are gone", async () =>
   await withTimeout(done, 2000, "close() never called back");
   equal(wss.address(), null);
 });
+
+test("verifyClient, handleProtocols and headers listeners get the request with its headers", async () => {
+  const seen: string[] = [];
+  const { wss, port } = await listening({
+    verifyClient: (info: { origin: string | undefined; req: IncomingMessage }) => {
+      seen.push(`verify ${info.origin} ${info.req.headers["x-a"]}`);
+      return true;
+    },
+    handleProtocols: (protocols: Set<string>, req: IncomingMessage) => {
+      seen.push(`protocols ${[...protocols].join("+")} ${req.headers["x-a"]}`);
+      return "two";
+    },
+  });
+  wss.on("headers", (_lines: string[], req: IncomingMessage) => {
+    seen.push(`headers ${req.url}`);
+  });
+  const client = new WsWebSocket(`ws://127.0.0.1:${port}/h`, ["one", "two"], {
+    origin: "https://app.example",
+    headers: { "X-A": "b" },
+  });
+  await once(client, "open");
+  equal(client.protocol, "two");
+  deepStrictEqual(seen, ["verify https://app.example b", "protocols one+two b", "headers /h"]);
+  client.terminate();
+  await closeServer(wss);
+});
