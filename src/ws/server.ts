@@ -149,10 +149,6 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   #removeListeners: (() => void) | null = null;
   #state = RUNNING;
   #emitCloseWhenEmpty = false;
-  // `connection` listeners that may read `req`: declared with other than
-  // one parameter (none: `...args` or `arguments`; `once()` counts its
-  // listener's).
-  #reqReaders = 0;
 
   /**
    * @param callback - Called once listening, with `port`.
@@ -194,14 +190,13 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       this.#headers(connection, response);
     // 'newListener' comes before the listener is added, 'removeListener'
     // after it is removed.
-    this.on("newListener", (event: string | symbol, listener: (...args: unknown[]) => void) => {
+    this.on("newListener", (event: string | symbol) => {
       if (event === "headers") coreOptions.processResponse = processResponse;
-      else if (event === "connection" && listener.length !== 1) this.#reqReaders++;
     });
-    this.on("removeListener", (event: string | symbol, listener: (...args: unknown[]) => void) => {
+    this.on("removeListener", (event: string | symbol) => {
       if (event === "headers" && this.listenerCount("headers") === 0) {
         coreOptions.processResponse = null;
-      } else if (event === "connection" && listener.length !== 1) this.#reqReaders--;
+      }
     });
     this.#core = new Server((connection) => this.#opened(connection), coreOptions);
 
@@ -463,9 +458,11 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     ws[kAttach](
       connection,
       () => {
-        // From our own listener, `req` is built only for listeners that may read it.
+        // From our own listener, `req` is built unless no listener can read it.
         let req = upgrade.req;
-        if (req === null && this.#reqReaders > 0) req = incomingMessage(socket, upgrade.parsed!);
+        if (req === null && this.listenerCount("connection") > 0) {
+          req = incomingMessage(socket, upgrade.parsed!);
+        }
         upgrade.cb(ws, req as IncomingMessage);
       },
       clients === undefined ? null : this,

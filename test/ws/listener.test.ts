@@ -76,9 +76,12 @@ test("a connection listener reading req gets node:http's IncomingMessage for the
   await closeServer(wss);
 });
 
-test("listeners that don't read req still get connections, and echo", async () => {
+test("a listener declared with one parameter gets req too, and echoes", async () => {
   const { wss, port } = await listening();
-  wss.on("connection", (ws: WebSocket) => {
+  let request: unknown = null;
+  wss.on("connection", function (ws: WebSocket) {
+    // biome-ignore lint/complexity/noArguments: req must reach a listener that declares one parameter, as in ws
+    request = arguments[1];
     ws.on("message", (data, isBinary) => ws.send(data as Buffer, { binary: isBinary }));
   });
   const client = new WsWebSocket(`ws://127.0.0.1:${port}/`);
@@ -86,6 +89,8 @@ test("listeners that don't read req still get connections, and echo", async () =
   client.send("ping me");
   const [data] = (await once(client, "message")) as [Buffer];
   equal(data.toString(), "ping me");
+  ok(request instanceof IncomingMessage);
+  equal((request as IncomingMessage).url, "/");
   client.close();
   await once(client, "close");
   await closeServer(wss);
