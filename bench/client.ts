@@ -3,7 +3,7 @@
  * WebSocket clients with `--peers`), each driving the same C echo server
  * (bench/echoserver.c), in one run, alternating clients round by round.
  *
- *   npm run bench -- client [--quick] [--rounds 3] [--duration 1500] [--peers] [--no-pin]
+ *   npm run bench -- client [--quick] [--rounds 3] [--duration 1500] [--settle 2000] [--peers] [--no-pin]
  *
  * The echo server is C so that it is never the bottleneck: the figures
  * measure the clients. With two CPUs and `taskset`, the server runs on CPU 0

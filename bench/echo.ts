@@ -3,7 +3,7 @@
  * with the same load generator, in one run, alternating implementations
  * round by round so drift on a shared machine hits each of them alike.
  *
- *   npm run bench -- echo [--quick] [--rounds 3] [--duration 1500]
+ *   npm run bench -- echo [--quick] [--rounds 3] [--duration 1500] [--settle 2000]
  *     [--impl ours,compat,ws,raw] [--only 32 B] [--idle 10000] [--stat median|best]
  *     [--server name=command] [--peers] [--gen c|node] [--no-pin] [--json]
  *
