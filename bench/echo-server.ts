@@ -1,10 +1,17 @@
 /**
  * The echo servers the bench compares, one per process:
  *
- *   node --import tsx bench/echo-server.ts ours|ours-http|compat|ws|raw
+ *   node --import tsx bench/echo-server.ts ours|ours-http|compat|compat-http|ws|ws-http|raw
  *
- * `compat` is `websockets-ts/ws` running the very echo written for `ws`;
- * `ours-http` is our own API attached to an `http.Server`, as `compat` is.
+ * `compat` is `websockets-ts/ws` running the very echo written for `ws`.
+ * Each API is measured on its own listener (`ours`: `serve({ port })`;
+ * `compat` and `ws`: `new WebSocketServer({ port })`) and attached to an
+ * `http.Server` the application created (`ours-http`: `serve({ server })`;
+ * `compat-http` and `ws-http`: `new WebSocketServer({ server })`), so that
+ * each ratio compares servers that attach the same way: compat/ours and
+ * compat-http/ours-http. `ws` creates an `http.Server` for `port` itself:
+ * its two forms do the same work. With TLS, `compat` and `ws` attach to an
+ * `https.Server` (`ws` has no TLS option).
  *
  * Environment: HOST (default 127.0.0.1), PORT (default 0 = any free port),
  * COMPRESSION=1 to offer permessage-deflate with each library's defaults
@@ -66,9 +73,9 @@ async function startOurs(): Promise<() => Promise<void>> {
   return () => server.close();
 }
 
-// `ours-http`: our API attached to an `http.Server`, as `compat` and `ws`
-// are: node:http parses each request before our handshake. Against it,
-// `compat` shows the cost of the ws-compatible layer alone.
+// `ours-http`: our API attached to an `http.Server`, as `compat-http` is:
+// node:http parses each request before our handshake. Against it,
+// `compat-http` shows the cost of the ws-compatible layer alone.
 async function startOursHttp(): Promise<() => Promise<void>> {
   const { serve } = await import("../src/index.ts");
   const { createServer: createHttpServer } = await import("node:http");
@@ -92,7 +99,7 @@ async function startOursHttp(): Promise<() => Promise<void>> {
 /** The part of `ws`'s server API the echo uses, which `websockets-ts/ws` has too. */
 interface WsApiServer {
   on(event: "connection", listener: (ws: WsApiSocket) => void): unknown;
-  once(event: "listening", listener: () => void): unknown;
+  once(event: "listening" | "error", listener: (error?: Error) => void): unknown;
   address(): { port: number } | string | null;
   readonly clients: Set<{ terminate(): void }>;
   close(cb: () => void): void;
@@ -102,47 +109,64 @@ interface WsApiSocket {
   send(data: Buffer, options: { binary: boolean }): void;
 }
 
-/** The same echo, written for ws's API, on `ws` or on `websockets-ts/ws`. */
+type WsApiServerClass = new (options: {
+  server?: import("node:http").Server;
+  port?: number;
+  host?: string;
+  perMessageDeflate: boolean;
+  verifyClient?: (info: { req: import("node:http").IncomingMessage }) => boolean;
+}) => WsApiServer;
+
+/**
+ * The same echo, written for ws's API, on `ws` or on `websockets-ts/ws`:
+ * listening itself (`{ port }`), or attached to an `http.Server` (`{ server }`,
+ * and always with TLS).
+ */
 async function startWsApi(
-  WebSocketServer: new (options: {
-    server: import("node:http").Server;
-    perMessageDeflate: boolean;
-    verifyClient?: (info: { req: import("node:http").IncomingMessage }) => boolean;
-  }) => WsApiServer,
+  WebSocketServer: WsApiServerClass,
+  attach: boolean,
 ): Promise<() => Promise<void>> {
   const { createServer: createHttpServer } = await import("node:http");
   const { createServer: createHttpsServer } = await import("node:https");
-  const http = tls === undefined ? createHttpServer() : createHttpsServer(tls);
+  const http =
+    !attach && tls === undefined
+      ? null
+      : tls === undefined
+        ? createHttpServer()
+        : createHttpsServer(tls);
   const wss = new WebSocketServer({
-    server: http,
+    ...(http === null ? { host, port } : { server: http }),
     perMessageDeflate: compression,
     ...(hooks ? { verifyClient: (info) => info.req.url === "/" } : {}),
   });
-  http.listen(port, host);
+  http?.listen(port, host);
   wss.on("connection", (ws) => {
     ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));
   });
-  await new Promise<void>((resolve) => http.once("listening", resolve));
-  const address = http.address();
+  await new Promise<void>((resolve, reject) => {
+    wss.once("listening", () => resolve());
+    wss.once("error", reject);
+  });
+  const address = wss.address();
   if (address === null || typeof address === "string")
     throw new Error(`unexpected address ${address}`);
   ready(address.port);
   return () =>
     new Promise<void>((resolve) => {
       for (const client of wss.clients) client.terminate();
-      wss.close(() => http.close(() => resolve()));
+      wss.close(() => (http === null ? resolve() : http.close(() => resolve())));
     });
 }
 
-async function startWs(): Promise<() => Promise<void>> {
+async function startWs(attach: boolean): Promise<() => Promise<void>> {
   const { WebSocketServer } = await import("ws");
-  return startWsApi(WebSocketServer as unknown as Parameters<typeof startWsApi>[0]);
+  return startWsApi(WebSocketServer as unknown as WsApiServerClass, attach);
 }
 
 // `compat`: websockets-ts/ws, our ws-compatible API, running ws's echo unchanged.
-async function startCompat(): Promise<() => Promise<void>> {
+async function startCompat(attach: boolean): Promise<() => Promise<void>> {
   const { WebSocketServer } = await import("../src/ws/index.ts");
-  return startWsApi(WebSocketServer as unknown as Parameters<typeof startWsApi>[0]);
+  return startWsApi(WebSocketServer as unknown as WsApiServerClass, attach);
 }
 
 async function startRaw(): Promise<() => Promise<void>> {
@@ -166,15 +190,17 @@ async function startRaw(): Promise<() => Promise<void>> {
 const starters: Record<string, () => Promise<() => Promise<void>>> = {
   ours: startOurs,
   "ours-http": startOursHttp,
-  ws: startWs,
-  compat: startCompat,
+  ws: () => startWs(false),
+  "ws-http": () => startWs(true),
+  compat: () => startCompat(false),
+  "compat-http": () => startCompat(true),
   raw: startRaw,
 };
 
 const start = starters[impl];
 if (start === undefined) {
   console.error(
-    `echo-server: unknown implementation ${JSON.stringify(impl)} (ours, ours-http, compat, ws, raw)`,
+    `echo-server: unknown implementation ${JSON.stringify(impl)} (${Object.keys(starters).join(", ")})`,
   );
   process.exit(2);
 }

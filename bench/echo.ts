@@ -534,9 +534,15 @@ if (values.json) {
 } else {
   const header = ["row", ...names.map((n) => `${n}/s`)];
   if (hasOurs) for (const peer of peers) header.push(`ours/${peer}`);
-  // websockets-ts/ws must keep >= 80% of our own API's throughput.
-  const hasCompat = hasOurs && names.includes("compat");
-  if (hasCompat) header.push("compat/ours");
+  // websockets-ts/ws must keep >= 80% of our own API's throughput: each
+  // form against ours attached the same way (own listener, http.Server),
+  // by rate and by server CPU per operation (ours' over compat's).
+  const compatPairs = [
+    ["compat", "ours"],
+    ["compat-http", "ours-http"],
+  ].filter(([compat, ours]) => names.includes(compat) && names.includes(ours));
+  for (const [compat, ours] of compatPairs)
+    header.push(`${compat}/${ours}`, `${compat}/${ours} cpu`);
   header.push(...names.map((n) => `${n} MB/s`), ...names.map((n) => `${n} µs cpu/op`), "gen cpu");
   const body: string[][] = [];
   const dash = "–";
@@ -548,13 +554,12 @@ if (values.json) {
     const cells = [row.name, ...names.map((n) => (m.get(n) ? formatRate(m.get(n)!.rate) : dash))];
     if (hasOurs)
       for (const peer of peers) cells.push(ratio(m.get("ours")?.rate, m.get(peer)?.rate));
-    if (hasCompat) {
-      const compat = m.get("compat")?.rate;
-      const ours = m.get("ours")?.rate;
+    const share = (a: number | null | undefined, b: number | null | undefined) =>
+      a != null && b != null && b > 0 ? `${((100 * a) / b).toFixed(0)}%` : dash;
+    for (const [compat, ours] of compatPairs) {
       cells.push(
-        compat != null && ours != null && ours > 0
-          ? `${((100 * compat) / ours).toFixed(0)}%`
-          : dash,
+        share(m.get(compat)?.rate, m.get(ours)?.rate),
+        share(m.get(ours)?.serverCpuPerOp, m.get(compat)?.serverCpuPerOp),
       );
     }
     for (const n of names) {

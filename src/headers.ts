@@ -94,6 +94,15 @@ export class Headers implements Iterable<[string, string]> {
     return headers.#items;
   }
 
+  /**
+   * The lines as flat pairs (name, value, name, value...) in a new array,
+   * as node:http's `rawHeaders`. @internal
+   */
+  static pairsOf(headers: Headers): string[] {
+    const items = headers.#items;
+    return typeof items === "string" ? splitBlock(items, []) : items.slice();
+  }
+
   /** The number of header lines. */
   get size(): number {
     const items = this.#items;

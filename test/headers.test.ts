@@ -211,6 +211,16 @@ describe("Headers from a header block", () => {
     }
   });
 
+  test("pairsOf() gives the lines as node:http's rawHeaders, in a new array", () => {
+    const flat = LINES.flat();
+    for (const headers of [Headers.fromBlock(BLOCK), new Headers(LINES)]) {
+      const pairs = Headers.pairsOf(headers);
+      assert.deepEqual(pairs, flat);
+      pairs.push("X-B", "3");
+      assert.equal(headers.size, 5);
+    }
+  });
+
   test("an empty block is an empty Headers", () => {
     const headers = Headers.fromBlock("");
     assert.equal(headers.size, 0);

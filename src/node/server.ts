@@ -379,13 +379,8 @@ export class Server<Data = unknown> {
    * `processRequest` gets `req` too.
    */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, data?: Data): void {
-    if (!this.#serving) {
-      refuse(socket, "503 Service Unavailable");
-      return;
-    }
-    // node:http parsed the request: the protocol takes it as is and checks
-    // it as it checks what it parses (same limits, statuses and logs),
-    // rather than parsing it again from bytes rebuilt from its fields.
+    // node:http parsed the request: the protocol checks it as it checks what
+    // it parses (same limits, statuses, logs), rather than parsing it again.
     const request: Request = {
       method: req.method,
       path: req.url ?? "/",
@@ -393,12 +388,21 @@ export class Server<Data = unknown> {
       // A copy: the request outlives `req`, whose array the application owns.
       headers: Headers.fromValidated(req.rawHeaders.slice()),
     };
+    this.handleRequest(request, socket, head, req, data);
+  }
+
+  /** {@link Server.handleUpgrade} of a request parsed by websockets-ts/ws's listener. @internal */
+  handleRequest(parsed: Request, socket: Duplex, head: Buffer, req?: IncomingMessage, data?: Data) {
+    if (!this.#serving) {
+      refuse(socket, "503 Service Unavailable");
+      return;
+    }
     const s = socket as Partial<Socket>;
     // node:http may have set an idle timeout for HTTP; WebSocket has keepalive.
     s.setTimeout?.(0);
     const connection = this.#accept(socket, req, ServerConnection, true);
     if (data !== undefined) connection.data = data;
-    connection.feedRequest(request, head);
+    connection.feedRequest(parsed, head);
     if (socket.isPaused()) socket.resume();
   }
 

@@ -11,25 +11,27 @@
 
 import { EventEmitter } from "node:events";
 import {
-  createServer,
   type Server as HttpServer,
   type IncomingMessage,
   type OutgoingHttpHeaders,
   STATUS_CODES,
 } from "node:http";
 import type { Server as HttpsServer } from "node:https";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Server as NetServer } from "node:net";
 import type { Duplex } from "node:stream";
-import { decodedBase64Length, parseSubprotocol } from "../headers.ts";
-import type { Response } from "../http11.ts";
+import { decodedBase64Length, Headers, parseSubprotocol } from "../headers.ts";
+import type { Request, Response } from "../http11.ts";
 import type { LoggerLike } from "../logging.ts";
 import {
+  DEFAULT_OPEN_TIMEOUT,
   type MaybeResponse,
+  pathname,
   type ServeOptions,
   Server,
   type ServerConnection,
 } from "../node/server.ts";
 import { WS_DEFAULT_MAX_PAYLOAD } from "./client.ts";
+import { incomingMessage, PortListener } from "./listener.ts";
 import { kAttach, kClientClosed, WebSocket } from "./websocket.ts";
 
 /** What `verifyClient` gets. */
@@ -110,7 +112,10 @@ export interface WebSocketServerEvents {
 
 /** An upgrade in progress, found again by its socket when the core calls back. */
 interface Upgrade {
-  readonly req: IncomingMessage;
+  // node:http's request; or, from our own listener, built from `parsed`
+  // when first needed (see #request()).
+  req: IncomingMessage | null;
+  readonly parsed: Request | null;
   readonly cb: (ws: WebSocket, req: IncomingMessage) => void;
 }
 
@@ -137,7 +142,10 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   readonly path: string;
 
   readonly #core: Server;
-  #httpServer: HttpServer | HttpsServer | null = null;
+  // The server upgrade requests come from: the application's (`server`),
+  // or our own listener's (`port`).
+  #httpServer: HttpServer | HttpsServer | NetServer | null = null;
+  #listener: PortListener | null = null;
   #removeListeners: (() => void) | null = null;
   #state = RUNNING;
   #emitCloseWhenEmpty = false;
@@ -192,14 +200,25 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     });
     this.#core = new Server((connection) => this.#opened(connection), coreOptions);
 
+    const emitConnection = (ws: WebSocket, req: IncomingMessage): boolean =>
+      this.emit("connection", ws, req);
+    const onUpgrade = (
+      req: IncomingMessage | null,
+      socket: Duplex,
+      head: Buffer,
+      parsed?: Request,
+    ): void => {
+      this.#handleUpgrade(req, socket, head, emitConnection, parsed ?? null);
+    };
     if (opts.port != null) {
-      const server = createServer((_req, res) => {
-        const body = STATUS_CODES[426]!;
-        res.writeHead(426, { "Content-Length": body.length, "Content-Type": "text/plain" });
-        res.end(body);
+      // Our own listener, as serve({ port }) has (see listener.ts).
+      const listener = new PortListener({
+        upgrade: onUpgrade,
+        openTimeout: opts.openTimeout === undefined ? DEFAULT_OPEN_TIMEOUT : opts.openTimeout,
       });
-      this.#httpServer = server;
-      server.listen(opts.port, opts.host, opts.backlog, callback);
+      this.#listener = listener;
+      this.#httpServer = listener.server;
+      listener.server.listen(opts.port, opts.host, opts.backlog, callback);
     } else if (opts.server != null) {
       this.#httpServer = opts.server;
     }
@@ -207,14 +226,9 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     if (server !== null) {
       const onListening = (): boolean => this.emit("listening");
       const onError = (error: Error): boolean => this.emit("error", error);
-      const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-        this.handleUpgrade(req, socket, head, (ws, request) =>
-          this.emit("connection", ws, request),
-        );
-      };
       server.on("listening", onListening);
       server.on("error", onError);
-      server.on("upgrade", onUpgrade);
+      if (this.#listener === null) server.on("upgrade", onUpgrade);
       this.#removeListeners = () => {
         server.removeListener("listening", onListening);
         server.removeListener("error", onError);
@@ -251,10 +265,11 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     this.#state = CLOSING;
     this.#removeListeners?.();
     this.#removeListeners = null;
-    const server = this.#httpServer;
     this.#httpServer = null;
-    if (this.options.port != null && server !== null) {
-      server.close(() => this.#emitClose());
+    const listener = this.#listener;
+    if (listener !== null) {
+      this.#listener = null;
+      listener.close(() => this.#emitClose());
     } else if (this.clients !== undefined && this.clients.size > 0) {
       this.#emitCloseWhenEmpty = true;
     } else {
@@ -270,11 +285,13 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
 
   /** Whether this server takes `req`: its path matches the `path` option. */
   shouldHandle(req: IncomingMessage): boolean {
+    return this.#handlesPath(req.url ?? "/");
+  }
+
+  #handlesPath(url: string): boolean {
     const path = this.options.path;
     if (path === undefined || path === "") return true;
-    const url = req.url ?? "/";
-    const query = url.indexOf("?");
-    return (query === -1 ? url : url.slice(0, query)) === path;
+    return pathname(url) === path;
   }
 
   /**
@@ -288,19 +305,45 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     head: Buffer,
     cb: (ws: WebSocket, req: IncomingMessage) => void,
   ): void {
-    const invalid = checkRequest(req);
+    this.#handleUpgrade(req, socket, head, cb, null);
+  }
+
+  /**
+   * `handleUpgrade()`, or our own listener's request: `parsed`, and no
+   * `req` (built when something needs it).
+   */
+  #handleUpgrade(
+    req: IncomingMessage | null,
+    socket: Duplex,
+    head: Buffer,
+    cb: (ws: WebSocket, req: IncomingMessage) => void,
+    parsed: Request | null,
+  ): void {
+    const invalid =
+      parsed === null
+        ? checkRequest(req!.method, req!)
+        : checkRequest(parsed.method, parsed.headers);
     if (invalid !== null) {
       const [status, message, headers] = invalid;
       if (this.listenerCount("wsClientError") > 0) {
         // As ws leaves it: a reset before the listener answers destroys the socket.
         socket.on("error", destroySocket);
+        req ??= incomingMessage(socket, parsed!);
         this.emit("wsClientError", new Error(message), socket, req);
       } else {
         abortHandshake(socket, status, message, headers);
       }
       return;
     }
-    if (!this.shouldHandle(req)) {
+    // A subclass's shouldHandle() gets a `req`, as in ws.
+    let handled: boolean;
+    if (req === null && this.shouldHandle === WebSocketServer.prototype.shouldHandle) {
+      handled = this.#handlesPath(parsed!.path);
+    } else {
+      req ??= incomingMessage(socket, parsed!);
+      handled = this.shouldHandle(req);
+    }
+    if (!handled) {
       abortHandshake(socket, 400);
       return;
     }
@@ -321,8 +364,9 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     }
     // No 'error' listener for the success path (ws adds one, then removes
     // it once upgraded): nothing can emit between here and the core's own.
-    upgrading[kUpgrade] = { req, cb };
-    this.#core.handleUpgrade(req, socket, head);
+    upgrading[kUpgrade] = { req, parsed, cb };
+    if (parsed === null) this.#core.handleUpgrade(req!, socket, head);
+    else this.#core.handleRequest(parsed, socket, head, req ?? undefined);
   }
 
   /** A tracked client closed: it leaves `clients`. @internal */
@@ -335,13 +379,17 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     }
   }
 
-  /** The upgrade a core connection belongs to. */
-  #upgrade(connection: ServerConnection): Upgrade {
-    return (connection.writer.transport as UpgradingSocket)[kUpgrade] as Upgrade;
+  /** The request of a core connection's upgrade, built now if our listener parsed it. */
+  #request(connection: ServerConnection): IncomingMessage {
+    const socket = connection.writer.transport as UpgradingSocket;
+    const upgrade = socket[kUpgrade] as Upgrade;
+    upgrade.req ??= incomingMessage(socket, upgrade.parsed!);
+    return upgrade.req;
   }
 
-  async #verify(connection: ServerConnection): Promise<MaybeResponse> {
-    const { req } = this.#upgrade(connection);
+  /** `verifyClient`: a synchronous one answers without a promise of ours. */
+  #verify(connection: ServerConnection): MaybeResponse | Promise<MaybeResponse> {
+    const req = this.#request(connection);
     const verifyClient = this.options.verifyClient!;
     const socket = req.socket as { authorized?: boolean; encrypted?: boolean };
     const info: VerifyClientInfo = {
@@ -349,31 +397,38 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       secure: Boolean(socket.authorized || socket.encrypted),
       req,
     };
-    let verified: Response | undefined;
-    if (verifyClient.length === 2) {
-      const [ok, code, message, headers] = await new Promise<Parameters<VerifyClientCallback>>(
-        (resolve) => {
-          (verifyClient as (info: VerifyClientInfo, cb: VerifyClientCallback) => void)(
-            info,
-            (...result) => resolve(result),
-          );
-        },
-      );
-      verified = ok ? undefined : refusal(connection, code ?? 401, message, headers);
-    } else {
-      verified = (verifyClient as (info: VerifyClientInfo) => boolean)(info)
-        ? undefined
-        : refusal(connection, 401);
+    if (verifyClient.length === 2) return this.#verifyWithCallback(connection, info);
+    if (!(verifyClient as (info: VerifyClientInfo) => boolean)(info)) {
+      return refusal(connection, 401);
     }
-    // The server may have closed while the application verified the client.
-    return verified ?? (this.#state === RUNNING ? undefined : refusal(connection, 503));
+    return this.#stillRunning(connection);
+  }
+
+  /** The server may have closed while the application verified the client. */
+  #stillRunning(connection: ServerConnection): MaybeResponse {
+    return this.#state === RUNNING ? undefined : refusal(connection, 503);
+  }
+
+  async #verifyWithCallback(
+    connection: ServerConnection,
+    info: VerifyClientInfo,
+  ): Promise<MaybeResponse> {
+    const verifyClient = this.options.verifyClient as (
+      info: VerifyClientInfo,
+      cb: VerifyClientCallback,
+    ) => void;
+    const [ok, code, message, headers] = await new Promise<Parameters<VerifyClientCallback>>(
+      (resolve) => verifyClient(info, (...result) => resolve(result)),
+    );
+    if (!ok) return refusal(connection, code ?? 401, message, headers);
+    return this.#stillRunning(connection);
   }
 
   #selectSubprotocol(connection: ServerConnection, offered: readonly string[]): string | null {
     if (offered.length === 0) return null;
     const handleProtocols = this.options.handleProtocols;
     if (handleProtocols === undefined) return offered[0];
-    const selected = handleProtocols(new Set(offered), this.#upgrade(connection).req);
+    const selected = handleProtocols(new Set(offered), this.#request(connection));
     return typeof selected === "string" && selected !== "" ? selected : null;
   }
 
@@ -383,7 +438,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     const lines = [`HTTP/1.1 101 ${response.reason}`];
     for (const [name, value] of response.headers) lines.push(`${name}: ${value}`);
     const before = lines.length;
-    this.emit("headers", lines, this.#upgrade(connection).req);
+    this.emit("headers", lines, this.#request(connection));
     for (const line of lines.slice(before)) {
       const colon = line.indexOf(":");
       if (colon > 0)
@@ -400,7 +455,18 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     const ws = new WebSocket(null);
     const clients = this.clients;
     if (clients !== undefined) clients.add(ws);
-    ws[kAttach](connection, () => upgrade.cb(ws, upgrade.req), clients === undefined ? null : this);
+    ws[kAttach](
+      connection,
+      () => {
+        // From our own listener, `req` is built unless no listener can read it.
+        let req = upgrade.req;
+        if (req === null && this.listenerCount("connection") > 0) {
+          req = incomingMessage(socket, upgrade.parsed!);
+        }
+        upgrade.cb(ws, req as IncomingMessage);
+      },
+      clients === undefined ? null : this,
+    );
     // The core closes a connection when its handler returns: this one
     // lives until the application closes it.
     return connection.closed;
@@ -426,11 +492,17 @@ function destroySocket(this: Duplex): void {
 /**
  * A request header as `req.headers[name]` gives it (`name` in lower case;
  * repeated lines joined with ", ", as node:http joins these), read from
- * `req.rawHeaders`: node:http builds `req.headers` when it's first read, a
- * cost per handshake that nothing else here needs.
+ * `req.rawHeaders` (node:http builds `req.headers` when it's first read, a
+ * cost per handshake that nothing else here needs), or from the headers
+ * our own listener parsed.
  */
-function header(req: IncomingMessage, name: string): string | undefined {
-  const raw = req.rawHeaders;
+function header(source: IncomingMessage | Headers, name: string): string | undefined {
+  if (source instanceof Headers) {
+    const sole = source.soleValue(name);
+    if (sole !== undefined || !source.has(name)) return sole;
+    return source.getAll(name).join(", ");
+  }
+  const raw = source.rawHeaders;
   let value: string | undefined;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const field = raw[i];
@@ -442,9 +514,10 @@ function header(req: IncomingMessage, name: string): string | undefined {
 
 /** `ws`'s checks of an upgrade request: the status and message of the first that fails. */
 function checkRequest(
-  req: IncomingMessage,
+  method: string | undefined,
+  req: IncomingMessage | Headers,
 ): [status: number, message: string, headers?: Record<string, string>] | null {
-  if (req.method !== "GET") return [405, "Invalid HTTP method"];
+  if (method !== "GET") return [405, "Invalid HTTP method"];
   const upgrade = header(req, "upgrade");
   if (upgrade === undefined || upgrade.toLowerCase() !== "websocket") {
     return [400, "Invalid Upgrade header"];

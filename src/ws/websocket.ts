@@ -676,7 +676,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     const connection = this.#connection!;
     const protocol = connection.protocol;
     // Why the core failed the connection, if the peer broke a rule.
-    const wsError = toWsError(protocol.parserExc);
+    const failure = protocol.parserExc;
+    const wsError = failure == null ? null : toWsError(failure);
     let code = connection.closeCode ?? 1006;
     if (wsError !== null) {
       this.#emitError(wsError);
@@ -690,7 +691,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.#parts = null;
     this.#fragmenting = false;
     this.#tracker?.[kClientClosed](this);
-    this.emit("close", code, Buffer.from(connection.closeReason ?? ""));
+    // ws passes one shared empty Buffer when there is no reason.
+    const reason = connection.closeReason;
+    this.emit("close", code, reason ? Buffer.from(reason) : EMPTY);
   }
 
   /** Emits `error` once, as `ws` does for one connection. */
