@@ -16,6 +16,7 @@ const SHARED = {
   rounds: { type: "string" },
   duration: { type: "string" },
   warmup: { type: "string" },
+  settle: { type: "string" },
   peers: { type: "boolean", default: false },
   "no-pin": { type: "boolean", default: false },
 } as const satisfies Options;
@@ -34,6 +35,15 @@ export interface RunOptions {
   durationMs: number;
   /** Unmeasured time before each measurement, ms: 300, or 200 with `--quick`. */
   warmupMs: number;
+  /**
+   * Unmeasured load a fresh process (a server, a client) gets before its
+   * first measurement, ms: 2,000, or 500 with `--quick` (`--settle 0`: none).
+   * A Node process spends its first seconds under load optimizing the hot
+   * path (TurboFan jobs on helper threads that share the measured CPU) and
+   * running its first full GC: start-up, not what a row measures (see
+   * bench/README.md, "Fresh processes").
+   */
+  settleMs: number;
   /** Whether Bun and Deno join the run (`--peers`). */
   peers: boolean;
   /** Which CPUs the load and the measured processes run on (`--no-pin` turns it off). */
@@ -58,6 +68,7 @@ export function parseRunOptions<const E extends Options>(
       rounds: number(shared.rounds, quick ? 1 : 3),
       durationMs: number(shared.duration, quick ? 500 : 1500),
       warmupMs: number(shared.warmup, quick ? 200 : 300),
+      settleMs: number(shared.settle, quick ? 500 : 2000),
       peers: shared.peers === true,
       pinning: choosePinning(shared["no-pin"] !== true),
     },
