@@ -248,16 +248,90 @@ const SLAB_MAX_FRAME = 4096;
 let slab = new ArrayBuffer(SLAB_SIZE);
 let slabOffset = 0;
 
+// The slab as one Buffer, to encode strings into.
+let slabBytes: Buffer = new FastBuffer(slab, 0, SLAB_SIZE);
+
 function allocFrame(size: number): Buffer {
   if (size > SLAB_MAX_FRAME) return Buffer.allocUnsafe(size);
-  if (slabOffset + size > SLAB_SIZE) {
-    slab = new ArrayBuffer(SLAB_SIZE);
-    slabOffset = 0;
-  }
+  if (slabOffset + size > SLAB_SIZE) newSlab();
   const buf = new FastBuffer(slab, slabOffset, size);
   // Keep frames 8-byte aligned, which helps word masking.
   slabOffset = (slabOffset + size + 7) & ~7;
   return buf;
+}
+
+function newSlab(): void {
+  slab = new ArrayBuffer(SLAB_SIZE);
+  slabBytes = new FastBuffer(slab, 0, SLAB_SIZE);
+  slabOffset = 0;
+}
+
+// Data frames with a string of at most this many UTF-16 units are encoded
+// in one pass, into room for the longest encoding (3 bytes a unit) in the
+// slab, before the header: Buffer.byteLength() would read the string once
+// more first. The header then has 2 bytes or 4 (3 × 1,360 < 65,536).
+const ENCODE_FIRST_MAX = (SLAB_MAX_FRAME - 8) / 3;
+
+/** {@link writeFrame} for a data frame of a short string. */
+function writeShortString(
+  out: Buffer[],
+  opcode: Opcode,
+  payload: string,
+  fin: boolean,
+  mask: boolean,
+  rsv: number,
+): void {
+  const keySize = mask ? 4 : 0;
+  if (slabOffset + 4 + keySize + payload.length * 3 > SLAB_SIZE) newSlab();
+  const start = slabOffset;
+  const payloadAt = start + 4 + keySize;
+  const length = slabBytes.write(payload, payloadAt);
+  const lengthSize = length < 126 ? 0 : 2;
+  const headerSize = 2 + lengthSize + keySize;
+  const buf = new FastBuffer(slab, payloadAt - headerSize, headerSize + length);
+  const offset = writeHeader(buf, opcode, fin, rsv, mask, length, lengthSize);
+  if (mask) applyMask(buf, headerSize, length, maskPool, offset, 0);
+  // The payload stays 8-byte aligned for masking; the frame starts 2 or 4
+  // bytes before it.
+  slabOffset = (payloadAt + length + 7) & ~7;
+  out.push(buf);
+}
+
+/**
+ * Writes a frame's header at the start of `buf` (`lengthSize`: 0, 2 or 8
+ * bytes of extended length), then a fresh masking key when `mask`; returns
+ * the key's offset in the mask pool (unused without `mask`).
+ */
+function writeHeader(
+  buf: Buffer,
+  opcode: Opcode,
+  fin: boolean,
+  rsv: number,
+  mask: boolean,
+  length: number,
+  lengthSize: number,
+): number {
+  buf[0] = (fin ? 0x80 : 0) | rsv | opcode;
+  const maskBit = mask ? 0x80 : 0;
+  if (lengthSize === 0) {
+    buf[1] = maskBit | length;
+  } else if (lengthSize === 2) {
+    buf[1] = maskBit | 126;
+    buf[2] = length >>> 8;
+    buf[3] = length & 0xff;
+  } else {
+    buf[1] = maskBit | 127;
+    buf.writeUInt32BE(Math.floor(length / 0x100000000), 2);
+    buf.writeUInt32BE(length >>> 0, 6);
+  }
+  if (!mask) return 0;
+  const offset = nextMaskOffset();
+  const keyAt = 2 + lengthSize;
+  buf[keyAt] = maskPool[offset];
+  buf[keyAt + 1] = maskPool[offset + 1];
+  buf[keyAt + 2] = maskPool[offset + 2];
+  buf[keyAt + 3] = maskPool[offset + 3];
+  return offset;
 }
 
 /**
@@ -284,6 +358,10 @@ export function writeFrame(
   rsv = 0,
 ): void {
   const isString = typeof payload === "string";
+  if (isString && opcode < 0x8 && payload.length <= ENCODE_FIRST_MAX) {
+    writeShortString(out, opcode, payload, fin, mask, rsv);
+    return;
+  }
   const length = isString ? Buffer.byteLength(payload) : payload.length;
   if (opcode >= 0x8) {
     if (length > MAX_CONTROL_PAYLOAD) {
@@ -296,19 +374,7 @@ export function writeFrame(
   const zeroCopy = !mask && !isString && length >= ZERO_COPY_THRESHOLD;
   const buf = allocFrame(zeroCopy ? headerSize : headerSize + length);
 
-  buf[0] = (fin ? 0x80 : 0) | rsv | opcode;
-  const maskBit = mask ? 0x80 : 0;
-  if (lengthSize === 0) {
-    buf[1] = maskBit | length;
-  } else if (lengthSize === 2) {
-    buf[1] = maskBit | 126;
-    buf[2] = length >>> 8;
-    buf[3] = length & 0xff;
-  } else {
-    buf[1] = maskBit | 127;
-    buf.writeUInt32BE(Math.floor(length / 0x100000000), 2);
-    buf.writeUInt32BE(length >>> 0, 6);
-  }
+  const offset = writeHeader(buf, opcode, fin, rsv, mask, length, lengthSize);
 
   if (zeroCopy) {
     out.push(buf, payload as Buffer);
@@ -318,12 +384,6 @@ export function writeFrame(
     if (isString) buf.write(payload, headerSize, "utf8");
     else payload.copy(buf, headerSize);
   } else {
-    const offset = nextMaskOffset();
-    const keyAt = headerSize - 4;
-    buf[keyAt] = maskPool[offset];
-    buf[keyAt + 1] = maskPool[offset + 1];
-    buf[keyAt + 2] = maskPool[offset + 2];
-    buf[keyAt + 3] = maskPool[offset + 3];
     if (isString) {
       buf.write(payload, headerSize, "utf8");
       applyMask(buf, headerSize, length, maskPool, offset, 0);

@@ -151,6 +151,31 @@ describe("writeFrame and serializeFrame", () => {
     }
   });
 
+  it("writes strings of every size class as their UTF-8 bytes, masked or not, with the minimal length", () => {
+    // Short strings are encoded before their header (into room for 3 bytes
+    // a unit), longer ones after measuring: both sides of that limit, of
+    // 125/126 encoded bytes, and characters of 1 to 4 bytes.
+    const strings = ["", "a".repeat(125), "a".repeat(126), "é".repeat(63), "€".repeat(42)];
+    for (const units of [1361, 1362, 1363, 1364, 30000]) strings.push("a".repeat(units));
+    strings.push("κόσμε😀".repeat(200), "\ud800x\udc00", "a".repeat(1300) + "€".repeat(62));
+    // Many frames in a row, so some cross from one slab into the next.
+    for (let round = 0; round < 40; round++) {
+      for (const mask of [false, true]) {
+        const out: Buffer[] = [];
+        for (const text of strings) writeFrame(out, OP_TEXT, text, round % 2 === 0, mask);
+        const frames = decodeAll(Buffer.concat(out));
+        for (let i = 0; i < strings.length; i++) {
+          const bytes = Buffer.from(strings[i]);
+          assert.deepEqual(frames[i].data, bytes, `string ${i}, mask ${mask}`);
+          const length = out[i][1] & 0x7f;
+          const minimal = bytes.length < 126 ? bytes.length : bytes.length < 65536 ? 126 : 127;
+          assert.equal(length, minimal, `length encoding of ${bytes.length} bytes`);
+          assert.equal(frames[i].fin, round % 2 === 0);
+        }
+      }
+    }
+  });
+
   it("writes RSV bits and FIN as given", () => {
     const out: Buffer[] = [];
     writeFrame(out, OP_TEXT, Buffer.from("x"), false, false, 0x40);
