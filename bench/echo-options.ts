@@ -41,7 +41,7 @@ export interface RunOptions {
    * A Node process spends its first seconds under load optimizing the hot
    * path (TurboFan jobs on helper threads that share the measured CPU) and
    * running its first full GC: start-up, not what a row measures (see
-   * bench/README.md, "Fresh processes").
+   * bench/results.md, "Fresh processes").
    */
   settleMs: number;
   /** Whether Bun and Deno join the run (`--peers`). */
