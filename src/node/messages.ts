@@ -46,12 +46,21 @@ export interface MessageQueueHooks {
 const NO_FRAMES: (Frame | undefined)[] = [];
 
 // Bits of MessageQueue's #flags.
+// Reading from the network is paused by the queue.
 const PAUSED = 1;
+// The connection is closing on our initiative: from then on, frames beyond
+// the high-water mark are dropped instead of pausing, so the peer's close
+// frame can still be read.
 const DRAINING = 2;
 const DROPPING = 4;
+// A streaming reader gave up in the middle of a message: the rest of that
+// message is discarded.
 const SKIPPING = 8;
+// A recvStreaming() iterator holds the reader's lock.
 const STREAMING = 16;
 const ERROR_MADE = 32;
+// The error is a ConnectionClosedOK: iteration then just ends, without
+// building the error.
 const NORMAL = 64;
 const CLOSED = 128;
 
@@ -125,68 +134,13 @@ export class MessageQueue implements AsyncIterator<Data> {
   // Until ERROR_MADE is set, the function that builds it; then the error.
   #error: unknown = makeNoError;
 
-  private get isPaused(): boolean {
-    return (this.#flags & PAUSED) !== 0;
-  }
-  private set isPaused(value: boolean) {
-    this.#flags = value ? this.#flags | PAUSED : this.#flags & ~PAUSED;
+  /** Whether `bit` (one of the bits above) is set in #flags. */
+  private flag(bit: number): boolean {
+    return (this.#flags & bit) !== 0;
   }
 
-  // Set when the connection is closing on our initiative: from then on,
-  // frames beyond the high-water mark are dropped instead of pausing, so the
-  // peer's close frame can still be read.
-  private get isDraining(): boolean {
-    return (this.#flags & DRAINING) !== 0;
-  }
-  private set isDraining(value: boolean) {
-    this.#flags = value ? this.#flags | DRAINING : this.#flags & ~DRAINING;
-  }
-
-  private get isDropping(): boolean {
-    return (this.#flags & DROPPING) !== 0;
-  }
-  private set isDropping(value: boolean) {
-    this.#flags = value ? this.#flags | DROPPING : this.#flags & ~DROPPING;
-  }
-
-  // Set when a streaming reader gave up in the middle of a message: the rest
-  // of that message is discarded.
-  private get isSkipping(): boolean {
-    return (this.#flags & SKIPPING) !== 0;
-  }
-  private set isSkipping(value: boolean) {
-    this.#flags = value ? this.#flags | SKIPPING : this.#flags & ~SKIPPING;
-  }
-
-  // Whether a recvStreaming() iterator holds the reader's lock.
-  private get isStreaming(): boolean {
-    return (this.#flags & STREAMING) !== 0;
-  }
-  private set isStreaming(value: boolean) {
-    this.#flags = value ? this.#flags | STREAMING : this.#flags & ~STREAMING;
-  }
-
-  private get isErrorMade(): boolean {
-    return (this.#flags & ERROR_MADE) !== 0;
-  }
-  private set isErrorMade(value: boolean) {
-    this.#flags = value ? this.#flags | ERROR_MADE : this.#flags & ~ERROR_MADE;
-  }
-
-  // Whether the error is a ConnectionClosedOK: iteration then just ends,
-  // without building the error.
-  private get isNormal(): boolean {
-    return (this.#flags & NORMAL) !== 0;
-  }
-  private set isNormal(value: boolean) {
-    this.#flags = value ? this.#flags | NORMAL : this.#flags & ~NORMAL;
-  }
-
-  private get isClosed(): boolean {
-    return (this.#flags & CLOSED) !== 0;
-  }
-  private set isClosed(value: boolean) {
-    this.#flags = value ? this.#flags | CLOSED : this.#flags & ~CLOSED;
+  private setFlag(bit: number, on: boolean): void {
+    this.#flags = on ? this.#flags | bit : this.#flags & ~bit;
   }
 
   constructor(high: number | null, low: number | null, hooks: MessageQueueHooks) {
@@ -197,7 +151,7 @@ export class MessageQueue implements AsyncIterator<Data> {
 
   /** Whether reading from the network is paused by this queue. */
   get paused(): boolean {
-    return this.isPaused;
+    return this.flag(PAUSED);
   }
 
   /** Number of frames waiting to be read. */
@@ -222,17 +176,17 @@ export class MessageQueue implements AsyncIterator<Data> {
 
   /** Whether a frame put while closed, skipping or dropping is kept. */
   private accepts(frame: Frame): boolean {
-    if (this.isClosed) return false;
-    if (this.isSkipping) {
+    if (this.flag(CLOSED)) return false;
+    if (this.flag(SKIPPING)) {
       if (frame.opcode === OP_CONT) {
-        if (frame.fin) this.isSkipping = false;
+        if (frame.fin) this.setFlag(SKIPPING, false);
         return false;
       }
       // The protocol guarantees a CONT frame ends the message; a new message
       // here means there was nothing left to skip.
-      this.isSkipping = false;
+      this.setFlag(SKIPPING, false);
     }
-    return !this.isDropping;
+    return !this.flag(DROPPING);
   }
 
   private putSlow(frame: Frame): void {
@@ -243,14 +197,14 @@ export class MessageQueue implements AsyncIterator<Data> {
       return;
     }
 
-    if (this.isDraining && this.#high !== null && this.length > this.#high) {
-      this.isDropping = true;
+    if (this.flag(DRAINING) && this.#high !== null && this.length > this.#high) {
+      this.setFlag(DROPPING, true);
       return;
     }
     if (this.#frames === NO_FRAMES) this.#frames = [];
     this.#frames.push(frame);
-    if (this.#high !== null && !this.isPaused && this.length > this.#high) {
-      this.isPaused = true;
+    if (this.#high !== null && !this.flag(PAUSED) && this.length > this.#high) {
+      this.setFlag(PAUSED, true);
       this.#hooks[kPause]();
     }
   }
@@ -338,7 +292,7 @@ export class MessageQueue implements AsyncIterator<Data> {
       if (this.#resolve !== resolve) return promise;
       frame = this.shift();
     }
-    if (this.isClosed) {
+    if (this.flag(CLOSED)) {
       this.putBack(this.#read === null ? null : this.#read.fragments);
       this.end();
       return promise;
@@ -384,8 +338,8 @@ export class MessageQueue implements AsyncIterator<Data> {
 
   /** The error readers get once the queue is closed and empty. */
   private closedError(): unknown {
-    if (!this.isErrorMade) {
-      this.isErrorMade = true;
+    if (!this.flag(ERROR_MADE)) {
+      this.setFlag(ERROR_MADE, true);
       this.#error = (this.#error as () => unknown)();
     }
     return this.#error;
@@ -393,7 +347,7 @@ export class MessageQueue implements AsyncIterator<Data> {
 
   /** What a read returns once the queue is closed and empty. */
   private ended(iterate: boolean): Promise<never> | Promise<IteratorResult<Data>> {
-    if (iterate && this.isNormal) return Promise.resolve({ done: true, value: undefined });
+    if (iterate && this.flag(NORMAL)) return Promise.resolve({ done: true, value: undefined });
     return rejected(this.closedError());
   }
 
@@ -401,7 +355,7 @@ export class MessageQueue implements AsyncIterator<Data> {
   private end(): void {
     const resolve = this.#resolve!;
     this.clearRead();
-    if ((this.#flags & ITERATE) !== 0 && this.isNormal) resolve({ done: true, value: undefined });
+    if (this.flag(ITERATE) && this.flag(NORMAL)) resolve({ done: true, value: undefined });
     else resolve(rejected(this.closedError()));
   }
 
@@ -417,18 +371,18 @@ export class MessageQueue implements AsyncIterator<Data> {
     let asText = false;
     const finish = (): void => {
       phase = 2;
-      this.isStreaming = false;
+      this.setFlag(STREAMING, false);
     };
     const iterator: AsyncIterableIterator<Data> = {
       next: async (): Promise<IteratorResult<Data>> => {
         if (phase === 2) return { done: true, value: undefined };
         if (phase === 0) {
-          if (this.#resolve !== null || this.isStreaming) {
+          if (this.#resolve !== null || this.flag(STREAMING)) {
             throw new ConcurrencyError(
               "cannot call recvStreaming while another call is already running recv or recvStreaming",
             );
           }
-          this.isStreaming = true;
+          this.setFlag(STREAMING, true);
           phase = 1;
         }
         let frame: Frame;
@@ -452,7 +406,7 @@ export class MessageQueue implements AsyncIterator<Data> {
         } catch {
           // Only binary frames read with decode: true get here: the protocol
           // validated text frames already.
-          if (!frame.fin) this.isSkipping = true;
+          if (!frame.fin) this.setFlag(SKIPPING, true);
           finish();
           this.#hooks[kInvalidUtf8]("invalid UTF-8 in a binary message read as text");
           return this.waitForClose();
@@ -481,9 +435,9 @@ export class MessageQueue implements AsyncIterator<Data> {
    * frame can be read even if the application stopped reading.
    */
   drain(): void {
-    this.isDraining = true;
-    if (this.isPaused) {
-      this.isPaused = false;
+    this.setFlag(DRAINING, true);
+    if (this.flag(PAUSED)) {
+      this.setFlag(PAUSED, false);
       this.#hooks[kResume]();
     }
   }
@@ -495,10 +449,10 @@ export class MessageQueue implements AsyncIterator<Data> {
    * says whether that error is a `ConnectionClosedOK`: iteration then ends.
    */
   close(makeError: () => unknown, normal: boolean): void {
-    if (this.isClosed) return;
-    this.isClosed = true;
+    if (this.flag(CLOSED)) return;
+    this.setFlag(CLOSED, true);
     this.#error = makeError;
-    this.isNormal = normal;
+    this.setFlag(NORMAL, normal);
     if (this.#resolve !== null) this.end();
     const waiter = this.#streamWaiter;
     if (waiter !== null) {
@@ -535,8 +489,8 @@ export class MessageQueue implements AsyncIterator<Data> {
       this.#frames = frames.slice(this.#head);
       this.#head = 0;
     }
-    if (this.isPaused && this.#low !== null && this.length <= this.#low) {
-      this.isPaused = false;
+    if (this.flag(PAUSED) && this.#low !== null && this.length <= this.#low) {
+      this.setFlag(PAUSED, false);
       this.#hooks[kResume]();
     }
     return frame;
@@ -559,13 +513,13 @@ export class MessageQueue implements AsyncIterator<Data> {
       frame = this.peek();
     }
     // The end of the message hasn't arrived yet.
-    this.isSkipping = true;
+    this.setFlag(SKIPPING, true);
   }
 
   private nextFrame(): Promise<Frame> {
     const frame = this.shift();
     if (frame !== undefined) return Promise.resolve(frame);
-    if (this.isClosed) return rejected(this.closedError());
+    if (this.flag(CLOSED)) return rejected(this.closedError());
     return new Promise<Frame>((resolve, reject) => {
       this.#streamWaiter = { resolve, reject };
     });
@@ -621,12 +575,12 @@ export class MessageQueue implements AsyncIterator<Data> {
 
   /** A read that ends only when the connection closes (then rejects). */
   private waitForClose(): Promise<never> {
-    if (this.isClosed) return rejected(this.closedError());
+    if (this.flag(CLOSED)) return rejected(this.closedError());
     return new Promise<never>((resolve) => {
       // Occupies the reader's slot: the connection is failing, and close()
       // rejects it.
       this.wait(resolve as Resolve, false, undefined);
-      this.isDropping = true;
+      this.setFlag(DROPPING, true);
     });
   }
 }
