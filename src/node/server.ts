@@ -379,19 +379,10 @@ export class Server<Data = unknown> {
    * `processRequest` gets `req` too.
    */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, data?: Data): void {
-    // node:http parsed the request: the protocol checks it as it checks what
-    // it parses (same limits, statuses, logs), rather than parsing it again.
-    const request: Request = {
-      method: req.method,
-      path: req.url ?? "/",
-      version: req.httpVersion === "1.1" ? "HTTP/1.1" : `HTTP/${req.httpVersion}`,
-      // A copy: the request outlives `req`, whose array the application owns.
-      headers: Headers.fromValidated(req.rawHeaders.slice()),
-    };
-    this.handleRequest(request, socket, head, req, data);
+    this.handleRequest(requestFrom(req), socket, head, req, data);
   }
 
-  /** {@link Server.handleUpgrade} of a request parsed by websockets-ts/ws's listener. @internal */
+  /** {@link Server.handleUpgrade} of a request already in the protocol's form (websockets-ts/ws). @internal */
   handleRequest(parsed: Request, socket: Duplex, head: Buffer, req?: IncomingMessage, data?: Data) {
     if (!this.#serving) {
       refuse(socket, "503 Service Unavailable");
@@ -775,6 +766,14 @@ function handshakeTraced(): boolean {
     channel.asyncEnd.hasSubscribers ||
     channel.error.hasSubscribers
   );
+}
+
+/** node:http's request as the protocol takes it, which checks it as its own parse. @internal */
+export function requestFrom(req: IncomingMessage): Request {
+  const version = req.httpVersion === "1.1" ? "HTTP/1.1" : `HTTP/${req.httpVersion}`;
+  // A copy of the lines: the request outlives `req`, whose array the application owns.
+  const headers = Headers.fromValidated(req.rawHeaders.slice());
+  return { method: req.method, path: req.url ?? "/", version, headers };
 }
 
 /** Answers an upgrade request we don't take, then closes. */

@@ -19,13 +19,14 @@ import {
 import type { Server as HttpsServer } from "node:https";
 import type { AddressInfo, Server as NetServer } from "node:net";
 import type { Duplex } from "node:stream";
-import { decodedBase64Length, Headers, parseSubprotocol } from "../headers.ts";
+import { decodedBase64Length, type Headers, parseSubprotocol } from "../headers.ts";
 import type { Request, Response } from "../http11.ts";
 import type { LoggerLike } from "../logging.ts";
 import {
   DEFAULT_OPEN_TIMEOUT,
   type MaybeResponse,
   pathname,
+  requestFrom,
   type ServeOptions,
   Server,
   type ServerConnection,
@@ -112,10 +113,11 @@ export interface WebSocketServerEvents {
 
 /** An upgrade in progress, found again by its socket when the core calls back. */
 interface Upgrade {
-  // node:http's request; or, from our own listener, built from `parsed`
+  // node:http's request; or, from our own listener, built from `request`
   // when first needed (see #request()).
   req: IncomingMessage | null;
-  readonly parsed: Request | null;
+  // As the core takes it: parsed by our listener, or read from `req`.
+  readonly request: Request;
   readonly cb: (ws: WebSocket, req: IncomingMessage) => void;
 }
 
@@ -319,16 +321,14 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     cb: (ws: WebSocket, req: IncomingMessage) => void,
     parsed: Request | null,
   ): void {
-    const invalid =
-      parsed === null
-        ? checkRequest(req!.method, req!)
-        : checkRequest(parsed.method, parsed.headers);
+    const request = parsed ?? requestFrom(req!);
+    const invalid = checkRequest(request);
     if (invalid !== null) {
       const [status, message, headers] = invalid;
       if (this.listenerCount("wsClientError") > 0) {
         // As ws leaves it: a reset before the listener answers destroys the socket.
         socket.on("error", destroySocket);
-        req ??= incomingMessage(socket, parsed!);
+        req ??= incomingMessage(socket, request);
         this.emit("wsClientError", new Error(message), socket, req);
       } else {
         abortHandshake(socket, status, message, headers);
@@ -338,9 +338,9 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     // A subclass's shouldHandle() gets a `req`, as in ws.
     let handled: boolean;
     if (req === null && this.shouldHandle === WebSocketServer.prototype.shouldHandle) {
-      handled = this.#handlesPath(parsed!.path);
+      handled = this.#handlesPath(request.path);
     } else {
-      req ??= incomingMessage(socket, parsed!);
+      req ??= incomingMessage(socket, request);
       handled = this.shouldHandle(req);
     }
     if (!handled) {
@@ -364,9 +364,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     }
     // No 'error' listener for the success path (ws adds one, then removes
     // it once upgraded): nothing can emit between here and the core's own.
-    upgrading[kUpgrade] = { req, parsed, cb };
-    if (parsed === null) this.#core.handleUpgrade(req!, socket, head);
-    else this.#core.handleRequest(parsed, socket, head, req ?? undefined);
+    upgrading[kUpgrade] = { req, request, cb };
+    this.#core.handleRequest(request, socket, head, req ?? undefined);
   }
 
   /** A tracked client closed: it leaves `clients`. @internal */
@@ -383,7 +382,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   #request(connection: ServerConnection): IncomingMessage {
     const socket = connection.writer.transport as UpgradingSocket;
     const upgrade = socket[kUpgrade] as Upgrade;
-    upgrade.req ??= incomingMessage(socket, upgrade.parsed!);
+    upgrade.req ??= incomingMessage(socket, upgrade.request);
     return upgrade.req;
   }
 
@@ -393,7 +392,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     const verifyClient = this.options.verifyClient!;
     const socket = req.socket as { authorized?: boolean; encrypted?: boolean };
     const info: VerifyClientInfo = {
-      origin: header(req, "origin"),
+      origin: header(connection.request!.headers, "origin"),
       secure: Boolean(socket.authorized || socket.encrypted),
       req,
     };
@@ -461,7 +460,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
         // From our own listener, `req` is built unless no listener can read it.
         let req = upgrade.req;
         if (req === null && this.listenerCount("connection") > 0) {
-          req = incomingMessage(socket, upgrade.parsed!);
+          req = incomingMessage(socket, upgrade.request);
         }
         upgrade.cb(ws, req as IncomingMessage);
       },
@@ -491,42 +490,31 @@ function destroySocket(this: Duplex): void {
 
 /**
  * A request header as `req.headers[name]` gives it (`name` in lower case;
- * repeated lines joined with ", ", as node:http joins these), read from
- * `req.rawHeaders` (node:http builds `req.headers` when it's first read, a
- * cost per handshake that nothing else here needs), or from the headers
- * our own listener parsed.
+ * repeated lines joined with ", ", as node:http joins these), read from the
+ * request's lines: node:http builds `req.headers` when it's first read, a
+ * cost per handshake that nothing else here needs.
  */
-function header(source: IncomingMessage | Headers, name: string): string | undefined {
-  if (source instanceof Headers) {
-    const sole = source.soleValue(name);
-    if (sole !== undefined || !source.has(name)) return sole;
-    return source.getAll(name).join(", ");
-  }
-  const raw = source.rawHeaders;
-  let value: string | undefined;
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const field = raw[i];
-    if (field.length !== name.length || field.toLowerCase() !== name) continue;
-    value = value === undefined ? raw[i + 1] : `${value}, ${raw[i + 1]}`;
-  }
-  return value;
+function header(headers: Headers, name: string): string | undefined {
+  const sole = headers.soleValue(name);
+  if (sole !== undefined || !headers.has(name)) return sole;
+  return headers.getAll(name).join(", ");
 }
 
 /** `ws`'s checks of an upgrade request: the status and message of the first that fails. */
 function checkRequest(
-  method: string | undefined,
-  req: IncomingMessage | Headers,
+  request: Request,
 ): [status: number, message: string, headers?: Record<string, string>] | null {
-  if (method !== "GET") return [405, "Invalid HTTP method"];
-  const upgrade = header(req, "upgrade");
+  if (request.method !== "GET") return [405, "Invalid HTTP method"];
+  const headers = request.headers;
+  const upgrade = header(headers, "upgrade");
   if (upgrade === undefined || upgrade.toLowerCase() !== "websocket") {
     return [400, "Invalid Upgrade header"];
   }
-  const key = header(req, "sec-websocket-key");
+  const key = header(headers, "sec-websocket-key");
   if (key === undefined || decodedBase64Length(key) !== 16) {
     return [400, "Missing or invalid Sec-WebSocket-Key header"];
   }
-  const version = Number(header(req, "sec-websocket-version"));
+  const version = Number(header(headers, "sec-websocket-version"));
   if (version !== 13) {
     return [
       400,
@@ -534,7 +522,7 @@ function checkRequest(
       { "Sec-WebSocket-Version": "13" },
     ];
   }
-  const protocols = header(req, "sec-websocket-protocol");
+  const protocols = header(headers, "sec-websocket-protocol");
   if (protocols !== undefined) {
     try {
       const list = parseSubprotocol(protocols);
