@@ -19,7 +19,7 @@
 import { createServer as createHttpServer, IncomingMessage, STATUS_CODES } from "node:http";
 import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import { Headers } from "../headers.ts";
+import { checkUpgradeHeaders, Headers } from "../headers.ts";
 import { type HttpLimits, resolveHttpLimits } from "../http-limits.ts";
 import type { Request } from "../http11.ts";
 import { RequestParser } from "../http11-parser.ts";
@@ -118,11 +118,16 @@ export class PortListener {
     let rest: Buffer | undefined;
     try {
       const parsed = new RequestParser({ limits: this.#limits }).feed(chunk);
-      if (parsed !== null) ({ message: request, rest } = parsed);
+      // Only a WebSocket upgrade is taken here; node:http routes anything
+      // else (an `upgrade` event for other upgrades, as in `ws`).
+      if (parsed !== null) {
+        checkUpgradeHeaders(parsed.message.headers);
+        ({ message: request, rest } = parsed);
+      }
     } catch {
       // node:http answers it as `ws`'s server does.
     }
-    if (request === null || request.method !== "GET" || !isUpgrade(request.headers)) {
+    if (request === null || request.method !== "GET") {
       socket.pause();
       socket.unshift(chunk);
       this.#http.emit("connection", socket);
@@ -149,24 +154,6 @@ function firstBytes(this: WaitingSocket, chunk: Buffer): void {
 }
 
 function ignoreError(): void {}
-
-/**
- * Whether node:http would emit `upgrade` for these headers: `Upgrade`
- * present and `upgrade` among the `Connection` options. A request it
- * would answer itself goes to it.
- */
-function isUpgrade(headers: Headers): boolean {
-  if (!headers.has("upgrade")) return false;
-  // The common case: one line, one option, no string built to compare it.
-  const sole = headers.soleValue("connection");
-  if (sole !== undefined && sole.length === 7 && /^upgrade$/i.test(sole)) return true;
-  for (const value of headers.getAll("connection")) {
-    for (const option of value.split(",")) {
-      if (option.trim().toLowerCase() === "upgrade") return true;
-    }
-  }
-  return false;
-}
 
 /** What node:http's parser calls on a request it builds (Node 20 to 24). */
 interface NodeHttpIncoming {
