@@ -1,7 +1,9 @@
 /**
- * Client benchmark: our client against `ws`'s (and Bun's and Deno's built-in
- * WebSocket clients with `--peers`), each driving the same C echo server
- * (bench/echoserver.c), in one run, alternating clients round by round.
+ * Client benchmark: our client, and `compat` (ours through
+ * `websockets-ts/ws`, `ws`'s event API), against `ws`'s (and Bun's and
+ * Deno's built-in WebSocket clients with `--peers`), each driving the same
+ * C echo server (bench/echoserver.c), in one run, alternating clients
+ * round by round.
  *
  *   npm run bench -- client [--quick] [--rounds 3] [--duration 1500] [--settle 2000] [--peers] [--no-pin]
  *                           [--only "1 in flight"] [--baseline ../other-checkout]
@@ -50,6 +52,11 @@ const clients: Client[] = [
     name: "ours",
     command: process.execPath,
     args: ["--import", "tsx", "bench/client-run.ts", "ours"],
+  },
+  {
+    name: "compat",
+    command: process.execPath,
+    args: ["--import", "tsx", "bench/client-run.ts", "compat"],
   },
   { name: "ws", command: process.execPath, args: ["--import", "tsx", "bench/client-run.ts", "ws"] },
 ];
