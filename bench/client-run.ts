@@ -2,8 +2,12 @@
  * One client of bench/client.ts, in its own process, driving the C echo
  * server (bench/echoserver.c):
  *
- *   node --import tsx bench/client-run.ts ours|ws URL SIZE CONNS INFLIGHT WARMUP_MS DURATION_MS
+ *   node --import tsx bench/client-run.ts ours|compat|ws URL SIZE CONNS INFLIGHT WARMUP_MS DURATION_MS
  *   bun bench/client-run.ts web ...     (Bun's or Deno's built-in WebSocket)
+ *
+ * `compat` is our client through `websockets-ts/ws` (`ws`'s event API on
+ * our core), driven as `ws`'s is: with `ours`, it tells the cost of the
+ * async API from the core's.
  *
  * Each connection keeps INFLIGHT binary messages of SIZE bytes outstanding,
  * sending one more per echo, and times every round trip. Prints one JSON
@@ -20,7 +24,9 @@ const [impl, url, ...numbers] = process.argv.slice(2);
 const parsed = numbers.map(Number);
 const [size, conns, inflight, warmupMs, durationMs] = parsed;
 if (!url || parsed.length !== 5 || parsed.some((n) => !Number.isInteger(n) || n < 0)) {
-  console.error("usage: client-run.ts ours|ws|web URL SIZE CONNS INFLIGHT WARMUP_MS DURATION_MS");
+  console.error(
+    "usage: client-run.ts ours|compat|ws|web URL SIZE CONNS INFLIGHT WARMUP_MS DURATION_MS",
+  );
   process.exit(2);
 }
 
@@ -128,6 +134,30 @@ async function startWs(): Promise<void> {
   );
 }
 
+/** Our core with `ws`'s API (`websockets-ts/ws`), driven as `ws`'s client is. */
+async function startCompat(): Promise<void> {
+  const { WebSocket } = await import("../src/ws/index.ts");
+  const opened = await openAll(
+    () =>
+      new Promise<InstanceType<typeof WebSocket>>((resolve, reject) => {
+        const ws = new WebSocket(url, { perMessageDeflate: false });
+        ws.once("open", () => resolve(ws));
+        ws.once("error", reject);
+      }),
+  );
+  drive(
+    opened.map((ws) => ({
+      send: (data) => ws.send(data),
+      onMessage: (listener) => ws.on("message", listener),
+      close: () =>
+        new Promise<void>((resolve) => {
+          ws.once("close", () => resolve());
+          ws.close();
+        }),
+    })),
+  );
+}
+
 /** The WHATWG WebSocket of the runtime (Bun, Deno, Node >= 22). */
 async function startWeb(): Promise<void> {
   const opened = await openAll(
@@ -156,12 +186,13 @@ async function startWeb(): Promise<void> {
 
 const starters: Record<string, () => Promise<void>> = {
   ours: startOurs,
+  compat: startCompat,
   ws: startWs,
   web: startWeb,
 };
 const start = starters[impl];
 if (start === undefined) {
-  console.error(`client-run: unknown client ${JSON.stringify(impl)} (ours, ws, web)`);
+  console.error(`client-run: unknown client ${JSON.stringify(impl)} (ours, compat, ws, web)`);
   process.exit(2);
 }
 

@@ -1,21 +1,27 @@
 /**
- * Client benchmark: our client against `ws`'s (and Bun's and Deno's built-in
- * WebSocket clients with `--peers`), each driving the same C echo server
- * (bench/echoserver.c), in one run, alternating clients round by round.
+ * Client benchmark: our client, and `compat` (ours through
+ * `websockets-ts/ws`, `ws`'s event API), against `ws`'s (and Bun's and
+ * Deno's built-in WebSocket clients with `--peers`), each driving the same
+ * C echo server (bench/echoserver.c), in one run, alternating clients
+ * round by round.
  *
  *   npm run bench -- client [--quick] [--rounds 3] [--duration 1500] [--settle 2000] [--peers] [--no-pin]
+ *                           [--only "1 in flight"] [--baseline ../other-checkout]
  *
  * The echo server is C so that it is never the bottleneck: the figures
  * measure the clients. With two CPUs and `taskset`, the server runs on CPU 0
  * and each client on CPU 1. Each client is its own process
  * (bench/client-run.ts) and reports its own CPU time over the measured
- * window.
+ * window. `--only` keeps the rows whose name contains one of its values;
+ * `--baseline DIR` adds a client `base`: our client as built from another
+ * checkout's sources (DIR/bench/client-run.ts, which imports DIR/src), for
+ * before/after figures in one run.
  *
  * @module
  */
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve as resolvePath } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildC, ownSession, pinned } from "./echo-loadgen.ts";
 import { parseRunOptions } from "./echo-options.ts";
@@ -25,7 +31,10 @@ import { listPeers } from "./peers/installed.ts";
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
 
-const { run } = parseRunOptions({});
+const { run, values } = parseRunOptions({
+  only: { type: "string", multiple: true },
+  baseline: { type: "string" },
+});
 const { rounds, durationMs, pinning } = run;
 // Each round runs a fresh client process: it settles (JIT, first full GC)
 // before its window is measured, as a server does in the echo bench.
@@ -44,8 +53,20 @@ const clients: Client[] = [
     command: process.execPath,
     args: ["--import", "tsx", "bench/client-run.ts", "ours"],
   },
+  {
+    name: "compat",
+    command: process.execPath,
+    args: ["--import", "tsx", "bench/client-run.ts", "compat"],
+  },
   { name: "ws", command: process.execPath, args: ["--import", "tsx", "bench/client-run.ts", "ws"] },
 ];
+if (values.baseline !== undefined) {
+  clients.push({
+    name: "base",
+    command: process.execPath,
+    args: ["--import", "tsx", join(resolvePath(values.baseline), "bench/client-run.ts"), "ours"],
+  });
+}
 const runtimes = [`node ${process.version}`];
 if (run.peers) {
   // The install script pins the versions and knows the commands.
@@ -75,12 +96,16 @@ interface Row {
   conns: number;
   inflight: number;
 }
-const rows: Row[] = [
+const allRows: Row[] = [
   { name: "32 B, 1 conn, 1 in flight", size: 32, conns: 1, inflight: 1 },
   { name: "32 B, 1 conn, 64 in flight", size: 32, conns: 1, inflight: 64 },
   { name: "32 B, 100 conns, 16 in flight", size: 32, conns: 100, inflight: 16 },
   { name: "64 KiB, 10 conns, 4 in flight", size: 64 * 1024, conns: 10, inflight: 4 },
 ];
+
+const rows = values.only?.length
+  ? allRows.filter((row) => values.only!.some((part) => row.name.includes(part)))
+  : allRows;
 
 interface Sample {
   rate: number;
