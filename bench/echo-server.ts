@@ -1,7 +1,7 @@
 /**
  * The echo servers the bench compares, one per process:
  *
- *   node --import tsx bench/echo-server.ts ours|ours-http|compat|compat-http|ws|ws-http|raw
+ *   node --import tsx bench/echo-server.ts ours|ours-http|compat|compat-http|ws|ws-http|floor|raw
  *
  * `compat` is `websockets-ts/ws` running the very echo written for `ws`.
  * Each API is measured on its own listener (`ours`: `serve({ port })`;
@@ -25,7 +25,9 @@
  * `raw` is not WebSocket-correct: it answers any request with a fixed 101 and
  * then writes back every chunk it reads, once per read. It is the ceiling of
  * what a Node server can do on this machine, and shows whether the load
- * generator is the bottleneck.
+ * generator is the bottleneck. `floor` (bench/echo-floor.ts) is the least a
+ * conforming WebSocket echo can do on Node: frames parsed, unmasked and
+ * validated, replies framed, one write per read, nothing else.
  *
  * @module
  */
@@ -33,6 +35,7 @@
 import { readFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { createServer as createTlsServer } from "node:tls";
+import { floorEcho } from "./echo-floor.ts";
 import { rawEcho } from "./raw-upgrade.ts";
 
 const impl = process.argv[2] ?? "ours";
@@ -169,9 +172,11 @@ async function startCompat(attach: boolean): Promise<() => Promise<void>> {
   return startWsApi(WebSocketServer as unknown as WsApiServerClass, attach);
 }
 
-async function startRaw(): Promise<() => Promise<void>> {
+async function startRaw(
+  echo: (socket: Socket, sockets: Set<Socket>) => void,
+): Promise<() => Promise<void>> {
   const sockets = new Set<Socket>();
-  const onSocket = (socket: Socket) => rawEcho(socket, sockets);
+  const onSocket = (socket: Socket) => echo(socket, sockets);
   const server: Server =
     tls === undefined
       ? createServer({ noDelay: true }, onSocket)
@@ -194,7 +199,8 @@ const starters: Record<string, () => Promise<() => Promise<void>>> = {
   "ws-http": () => startWs(true),
   compat: () => startCompat(false),
   "compat-http": () => startCompat(true),
-  raw: startRaw,
+  floor: () => startRaw(floorEcho),
+  raw: () => startRaw(rawEcho),
 };
 
 const start = starters[impl];

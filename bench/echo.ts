@@ -293,7 +293,7 @@ const rows: Row[] = [
 ];
 
 // Servers without permessage-deflate can't run the deflate rows.
-const NO_DEFLATE = new Set(["raw", "deno"]);
+const NO_DEFLATE = new Set(["raw", "floor", "deno"]);
 
 /** Runs a measured job on the C generator, or on the Node one (`--gen node`, or no `cc`). */
 async function measure(gen: LoadGenerator, job: LoadJob): Promise<LoadResult> {
@@ -381,8 +381,12 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+// `--only TEXT` picks rows whose name contains TEXT; `^TEXT`, rows whose name
+// starts with it (`^32 B, 100` leaves out `TLS 32 B, 100 …`).
+const onlyMatches = (name: string, part: string) =>
+  part.startsWith("^") ? name.startsWith(part.slice(1)) : name.includes(part);
 const selected = values.only?.length
-  ? rows.filter((row) => values.only!.some((part) => row.name.includes(part)))
+  ? rows.filter((row) => values.only!.some((part) => onlyMatches(row.name, part)))
   : rows;
 const withIdle = !values.only?.length || values.only.some((part) => "idle".includes(part));
 

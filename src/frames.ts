@@ -251,13 +251,20 @@ let slabOffset = 0;
 // The slab as one Buffer, to encode strings into.
 let slabBytes: Buffer = new FastBuffer(slab, 0, SLAB_SIZE);
 
-function allocFrame(size: number): Buffer {
+// Unmasked frames (a server's) follow each other in the slab with no gap:
+// the frames a connection sends in one turn then lie end to end, and its
+// writer sends them as one view of the slab instead of concatenating them
+// (`join` in node/writer.ts). Masked frames start 8-byte aligned, which
+// helps word masking.
+function allocFrame(size: number, mask: boolean): Buffer {
   if (size > SLAB_MAX_FRAME) return Buffer.allocUnsafe(size);
-  if (slabOffset + size > SLAB_SIZE) newSlab();
-  const buf = new FastBuffer(slab, slabOffset, size);
-  // Keep frames 8-byte aligned, which helps word masking.
-  slabOffset = (slabOffset + size + 7) & ~7;
-  return buf;
+  let start = mask ? (slabOffset + 7) & ~7 : slabOffset;
+  if (start + size > SLAB_SIZE) {
+    newSlab();
+    start = 0;
+  }
+  slabOffset = start + size;
+  return new FastBuffer(slab, start, size);
 }
 
 function newSlab(): void {
@@ -268,9 +275,15 @@ function newSlab(): void {
 
 // Data frames with a string of at most this many UTF-16 units are encoded
 // in one pass, into room for the longest encoding (3 bytes a unit) in the
-// slab, before the header: Buffer.byteLength() would read the string once
-// more first. The header then has 2 bytes or 4 (3 × 1,360 < 65,536).
+// slab, after room for the header: Buffer.byteLength() would read the
+// string once more first. The header then has 2 bytes or 4 (3 × 1,360 <
+// 65,536).
 const ENCODE_FIRST_MAX = (SLAB_MAX_FRAME - 8) / 3;
+// Up to this many units the encoding has at most 123 bytes (a 2-byte
+// header); from 126 units it has at least 126 (a 4-byte header). Between,
+// the header's size is known only once the string is encoded, and room for
+// 4 bytes is left.
+const SHORT_HEADER_MAX_UNITS = 41;
 
 /** {@link writeFrame} for a data frame of a short string. */
 function writeShortString(
@@ -281,19 +294,25 @@ function writeShortString(
   mask: boolean,
   rsv: number,
 ): void {
+  const units = payload.length;
   const keySize = mask ? 4 : 0;
-  if (slabOffset + 4 + keySize + payload.length * 3 > SLAB_SIZE) newSlab();
-  const start = slabOffset;
-  const payloadAt = start + 4 + keySize;
+  // Masked: the payload 8-byte aligned, after room for the longest header
+  // and the key. Unmasked: right after the previous frame (see allocFrame)
+  // when the header's size is known before encoding, as it usually is.
+  let start = mask ? (slabOffset + 7) & ~7 : slabOffset;
+  const headerRoom = mask ? 8 : units <= SHORT_HEADER_MAX_UNITS ? 2 : 4;
+  if (start + headerRoom + units * 3 > SLAB_SIZE) {
+    newSlab();
+    start = 0;
+  }
+  const payloadAt = start + headerRoom;
   const length = slabBytes.write(payload, payloadAt);
   const lengthSize = length < 126 ? 0 : 2;
   const headerSize = 2 + lengthSize + keySize;
   const buf = new FastBuffer(slab, payloadAt - headerSize, headerSize + length);
   const offset = writeHeader(buf, opcode, fin, rsv, mask, length, lengthSize);
   if (mask) applyMask(buf, headerSize, length, maskPool, offset, 0);
-  // The payload stays 8-byte aligned for masking; the frame starts 2 or 4
-  // bytes before it.
-  slabOffset = (payloadAt + length + 7) & ~7;
+  slabOffset = payloadAt + length;
   out.push(buf);
 }
 
@@ -372,7 +391,7 @@ export function writeFrame(
   const lengthSize = length < 126 ? 0 : length < 65536 ? 2 : 8;
   const headerSize = 2 + lengthSize + (mask ? 4 : 0);
   const zeroCopy = !mask && !isString && length >= ZERO_COPY_THRESHOLD;
-  const buf = allocFrame(zeroCopy ? headerSize : headerSize + length);
+  const buf = allocFrame(zeroCopy ? headerSize : headerSize + length, mask);
 
   const offset = writeHeader(buf, opcode, fin, rsv, mask, length, lengthSize);
 
@@ -382,7 +401,9 @@ export function writeFrame(
   }
   if (!mask) {
     if (isString) buf.write(payload, headerSize, "utf8");
-    else payload.copy(buf, headerSize);
+    // set(), not copy(): Buffer.prototype.copy's argument checks in
+    // JavaScript cost twice the copy of a short payload.
+    else buf.set(payload, headerSize);
   } else {
     if (isString) {
       buf.write(payload, headerSize, "utf8");

@@ -12,6 +12,7 @@
  */
 
 import type { Duplex } from "node:stream";
+import { FastBuffer } from "../buffers.ts";
 import { CLOSE_INTERNAL_ERROR, EMPTY } from "../frames.ts";
 import { OPEN, type Protocol } from "../protocol.ts";
 import type { ConnectionSettings, Sendable, SendData, SendOptions } from "./options.ts";
@@ -50,6 +51,24 @@ class Backpressure {
   constructor(writer: Writer) {
     this.onWritten = () => writer.written(this.lowWater);
   }
+}
+
+/**
+ * `list` as one buffer of `size` bytes: a view when its buffers lie end to
+ * end in one `ArrayBuffer`, as the frames a server serializes one after the
+ * other do (frames.ts, `allocFrame`), else a copy. The view has the very
+ * bytes the copy would have, without allocating and copying them.
+ */
+function join(list: Buffer[], size: number): Buffer {
+  const first = list[0];
+  const memory = first.buffer;
+  let end = first.byteOffset + first.length;
+  for (let i = 1; i < list.length; i++) {
+    const buf = list[i];
+    if (buf.buffer !== memory || buf.byteOffset !== end) return Buffer.concat(list, size);
+    end += buf.length;
+  }
+  return new FastBuffer(memory, first.byteOffset, size);
 }
 
 /**
@@ -137,7 +156,7 @@ export class Writer {
     if (!Array.isArray(pending)) {
       transport.write(pending, onWritten);
     } else if (size <= COALESCE_LIMIT) {
-      transport.write(Buffer.concat(pending, size), onWritten);
+      transport.write(join(pending, size), onWritten);
     } else {
       transport.cork();
       for (let i = 0; i < pending.length; i++) transport.write(pending[i], onWritten);

@@ -1,0 +1,221 @@
+/**
+ * The `floor` echo server of the echo bench (`--impl floor`): the least
+ * JavaScript a conforming WebSocket echo server can run per message on
+ * Node, on a plain `net.Server`. A measuring tool, not a product: it is the
+ * ruler for "what can't go further on Node" (bench/results.md, round six).
+ *
+ * What it does, and nothing more:
+ * - the opening handshake: a GET with `Upgrade: websocket`,
+ *   `Sec-WebSocket-Version: 13` and a `Sec-WebSocket-Key` gets a 101 with
+ *   the SHA-1 `Sec-WebSocket-Accept` (RFC 6455 §4.2.2), anything else a 400;
+ *   no subprotocol, no extension, no origin check;
+ * - per read: every complete frame parsed (7-, 16- and 64-bit lengths),
+ *   checked (mask bit set, reserved bits clear, control frames final and at
+ *   most 125 bytes), unmasked straight into its reply frame (the payload
+ *   written once, by the unmasking), text validated as UTF-8 in place
+ *   (`isUtf8` from node:buffer, Node's native validator), and all replies
+ *   of the read sent by one `socket.write()`; a frame split across reads is
+ *   kept until complete;
+ * - pings answered with pongs, pongs ignored, a close echoed with its code
+ *   and the TCP connection ended.
+ *
+ * Its limits (each answered by closing the connection, as RFC 6455 allows
+ * an endpoint that can't handle a message): fragmented messages (a data
+ * frame without FIN, or a continuation) get 1003; messages over 64 MiB get
+ * 1009; a close frame's reason is not validated (its code is). The bench's
+ * generator sends none of these. No keepalive, no timeouts, no back-pressure
+ * (the generator bounds what is in flight), no compression, no logging.
+ *
+ * Unmasking uses src/masking.ts's `copyMasked` (word loops, WebAssembly SIMD
+ * from 1 KiB): the fastest unmasking we know on Node, the one our server
+ * uses, so the floor and ours differ in everything but that.
+ *
+ * @module
+ */
+
+import { isUtf8 } from "node:buffer";
+import { createHash } from "node:crypto";
+import type { Socket } from "node:net";
+import { copyMasked } from "../src/masking.ts";
+
+const HEADER_END = Buffer.from("\r\n\r\n");
+const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+const MAX_HEAD = 8192;
+const MAX_PAYLOAD = 64 * 1024 * 1024;
+const BAD_REQUEST = "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+
+/** The value of header `name` (lower case) in a request head, or null. */
+function header(head: string, name: string): string | null {
+  const match = new RegExp(`\r\n${name}:[ \t]*([^\r\n]*?)[ \t]*\r\n`, "i").exec(head);
+  return match === null ? null : match[1];
+}
+
+/**
+ * Serves one accepted socket: the handshake, then the echo. `sockets` holds
+ * the open ones, for the server to destroy when it stops.
+ */
+export function floorEcho(socket: Socket, sockets: Set<Socket>): void {
+  sockets.add(socket);
+  socket.on("close", () => sockets.delete(socket));
+  socket.on("error", () => socket.destroy());
+  let head: Buffer | null = null;
+  const onHead = (chunk: Buffer): void => {
+    head = head === null ? chunk : Buffer.concat([head, chunk]);
+    const end = head.indexOf(HEADER_END);
+    if (end === -1) {
+      if (head.length > MAX_HEAD) socket.end(BAD_REQUEST);
+      return;
+    }
+    socket.off("data", onHead);
+    const text = head.toString("latin1", 0, end + 2);
+    const key = header(text, "sec-websocket-key");
+    if (
+      !text.startsWith("GET ") ||
+      key === null ||
+      !/websocket/i.test(header(text, "upgrade") ?? "") ||
+      header(text, "sec-websocket-version") !== "13"
+    ) {
+      socket.end(BAD_REQUEST);
+      return;
+    }
+    const accept = createHash("sha1")
+      .update(key + GUID)
+      .digest("base64");
+    socket.write(
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        `Sec-WebSocket-Accept: ${accept}\r\n\r\n`,
+    );
+    const echo = new FloorEcho(socket);
+    socket.on("data", (data: Buffer) => echo.read(data));
+    if (end + 4 < head.length) echo.read(head.subarray(end + 4));
+  };
+  socket.on("data", onHead);
+}
+
+/** The echo of one connection after its handshake. */
+class FloorEcho {
+  readonly #socket: Socket;
+  // Bytes of an incomplete frame, and how many the frame needs in all
+  // (a lower bound while its header is incomplete).
+  #pending: Buffer[] = [];
+  #pendingLength = 0;
+  #needed = 0;
+  #closed = false;
+
+  constructor(socket: Socket) {
+    this.#socket = socket;
+  }
+
+  read(chunk: Buffer): undefined {
+    if (this.#closed) return;
+    let data = chunk;
+    if (this.#pendingLength > 0) {
+      this.#pending.push(chunk);
+      this.#pendingLength += chunk.length;
+      if (this.#pendingLength < this.#needed) return;
+      data = Buffer.concat(this.#pending, this.#pendingLength);
+      this.#pending = [];
+      this.#pendingLength = 0;
+    }
+    this.#needed = 0;
+    // A server frame is 4 bytes shorter than the client frame it answers
+    // (no mask key), and a pong or close no longer than its ping or close:
+    // the replies of a read fit in as many bytes as the read.
+    const out = Buffer.allocUnsafe(data.length);
+    const size = data.length;
+    let i = 0;
+    let o = 0;
+    while (size - i >= 2) {
+      const b0 = data[i];
+      const b1 = data[i + 1];
+      let length = b1 & 0x7f;
+      let h = 2;
+      if (length === 126) {
+        if (size - i < 4) break;
+        length = (data[i + 2] << 8) | data[i + 3];
+        h = 4;
+      } else if (length === 127) {
+        if (size - i < 10) break;
+        const high = data.readUInt32BE(i + 2);
+        length = data.readUInt32BE(i + 6);
+        if (high !== 0 || length > MAX_PAYLOAD) return this.#fail(out, o, 1009);
+        h = 10;
+      }
+      if ((b1 & 0x80) === 0 || (b0 & 0x70) !== 0) return this.#fail(out, o, 1002);
+      if (length > MAX_PAYLOAD) return this.#fail(out, o, 1009);
+      const frameEnd = i + h + 4 + length;
+      if (frameEnd > size) {
+        this.#needed = frameEnd - i;
+        break;
+      }
+      const opcode = b0 & 0x0f;
+      const payload = i + h + 4;
+      if (opcode === 0x1 || opcode === 0x2) {
+        if ((b0 & 0x80) === 0) return this.#fail(out, o, 1003);
+        out[o] = b0;
+        let start = o + 2;
+        if (length < 126) {
+          out[o + 1] = length;
+        } else if (length < 0x10000) {
+          out[o + 1] = 126;
+          out[o + 2] = length >>> 8;
+          out[o + 3] = length & 0xff;
+          start = o + 4;
+        } else {
+          out[o + 1] = 127;
+          out.writeUInt32BE(0, o + 2);
+          out.writeUInt32BE(length, o + 6);
+          start = o + 10;
+        }
+        copyMasked(data, payload, out, start, length, data, i + h, 0);
+        if (opcode === 0x1 && !isUtf8(out.subarray(start, start + length)))
+          return this.#fail(out, o, 1007);
+        o = start + length;
+      } else if (opcode >= 0x8) {
+        if ((b0 & 0x80) === 0 || length > 125) return this.#fail(out, o, 1002);
+        if (opcode === 0x9) {
+          out[o] = 0x8a;
+          out[o + 1] = length;
+          copyMasked(data, payload, out, o + 2, length, data, i + h, 0);
+          o += 2 + length;
+        } else if (opcode === 0x8) {
+          if (length === 1) return this.#fail(out, o, 1002);
+          let code = 1000;
+          if (length >= 2) {
+            code = ((data[payload] ^ data[i + h]) << 8) | (data[payload + 1] ^ data[i + h + 1]);
+            if (!validCloseCode(code)) return this.#fail(out, o, 1002);
+          }
+          return this.#fail(out, o, code);
+        } else if (opcode !== 0xa) {
+          return this.#fail(out, o, 1002);
+        }
+      } else {
+        // A continuation frame, or a reserved opcode (3-7).
+        return this.#fail(out, o, opcode === 0 ? 1003 : 1002);
+      }
+      i = frameEnd;
+    }
+    if (o > 0) this.#socket.write(o === out.length ? out : out.subarray(0, o));
+    if (i < size) {
+      this.#pending.push(data.subarray(i));
+      this.#pendingLength = size - i;
+      // A header cut short: wait for one more byte at least.
+      if (this.#needed <= this.#pendingLength) this.#needed = this.#pendingLength + 1;
+    }
+  }
+
+  /** Sends the replies so far and a close frame with `code`, then ends the connection. */
+  #fail(out: Buffer, o: number, code: number): undefined {
+    this.#closed = true;
+    const close = Buffer.from([0x88, 2, code >>> 8, code & 0xff]);
+    this.#socket.end(o > 0 ? Buffer.concat([out.subarray(0, o), close]) : close);
+  }
+}
+
+/** RFC 6455 §7.4: the codes an endpoint may send in a close frame. */
+function validCloseCode(code: number): boolean {
+  return (
+    (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) ||
+    (code >= 3000 && code <= 4999)
+  );
+}
