@@ -111,11 +111,22 @@ function drive(clients: EventClient[]): void {
   }
 }
 
-async function startWs(): Promise<void> {
-  const { WebSocket } = await import("ws");
+/** What the clients with `ws`'s API (`ws` and `websockets-ts/ws`) share here. */
+interface WsLike {
+  once(event: "open" | "close", listener: () => void): unknown;
+  once(event: "error", listener: (error: Error) => void): unknown;
+  on(event: "message", listener: () => void): unknown;
+  send(data: Uint8Array): void;
+  close(): void;
+}
+
+/** Opens and drives clients of `ws`'s API, each library's own class. */
+async function startWsApi(
+  WebSocket: new (address: string, options: { perMessageDeflate: boolean }) => WsLike,
+): Promise<void> {
   const opened = await openAll(
     () =>
-      new Promise<InstanceType<typeof WebSocket>>((resolve, reject) => {
+      new Promise<WsLike>((resolve, reject) => {
         const ws = new WebSocket(url, { perMessageDeflate: false });
         ws.once("open", () => resolve(ws));
         ws.once("error", reject);
@@ -134,28 +145,13 @@ async function startWs(): Promise<void> {
   );
 }
 
+async function startWs(): Promise<void> {
+  await startWsApi((await import("ws")).WebSocket);
+}
+
 /** Our core with `ws`'s API (`websockets-ts/ws`), driven as `ws`'s client is. */
 async function startCompat(): Promise<void> {
-  const { WebSocket } = await import("../src/ws/index.ts");
-  const opened = await openAll(
-    () =>
-      new Promise<InstanceType<typeof WebSocket>>((resolve, reject) => {
-        const ws = new WebSocket(url, { perMessageDeflate: false });
-        ws.once("open", () => resolve(ws));
-        ws.once("error", reject);
-      }),
-  );
-  drive(
-    opened.map((ws) => ({
-      send: (data) => ws.send(data),
-      onMessage: (listener) => ws.on("message", listener),
-      close: () =>
-        new Promise<void>((resolve) => {
-          ws.once("close", () => resolve());
-          ws.close();
-        }),
-    })),
-  );
+  await startWsApi((await import("../src/ws/index.ts")).WebSocket);
 }
 
 /** The WHATWG WebSocket of the runtime (Bun, Deno, Node >= 22). */
