@@ -33,7 +33,7 @@ export const kEventSink: unique symbol = Symbol("websockets-ts.eventSink");
 
 /**
  * The sinks of the few connections that have one: a field would cost every
- * connection 8 bytes (docs/decisions.md, "Memory layout"). @internal
+ * connection 8 bytes (docs/performance.md, "Memory layout"). @internal
  */
 export const sinks = new WeakMap<Connection, EventSink>();
 

@@ -117,7 +117,7 @@ export class MessageQueue implements AsyncIterator<Data> {
   // Twelve bits in one small integer (the queue's state, the mode of the
   // pending read, whether a loop was left): a field each would cost 8 bytes
   // per connection.
-  // See docs/decisions.md, "Memory layout".
+  // See docs/performance.md, "Memory layout".
   #flags = 0;
 
   // The pending read, if any: its promise's resolve function (also its

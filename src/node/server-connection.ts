@@ -41,7 +41,7 @@ export interface ServerHooks<Data = unknown> {
 }
 
 // Per-connection `data`, for the connections that have any: a field would
-// cost every idle connection 8 bytes (docs/decisions.md, "Memory layout").
+// cost every idle connection 8 bytes (docs/performance.md, "Memory layout").
 const connectionData = new WeakMap<object, unknown>();
 
 const FAILED_HANDSHAKE_BODY =
