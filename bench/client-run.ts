@@ -19,6 +19,7 @@
  */
 
 import process from "node:process";
+import { loadMain, loadWs } from "./support/library.ts";
 
 const [impl, url, ...numbers] = process.argv.slice(2);
 const parsed = numbers.map(Number);
@@ -63,7 +64,7 @@ function openAll<T>(open: () => Promise<T>): Promise<T[]> {
 }
 
 async function startOurs(): Promise<void> {
-  const { connect } = await import("../src/index.ts");
+  const { connect } = await loadMain();
   for (const ws of await openAll(() => connect(url, { compression: null }))) {
     const clock = new Clock();
     closers.push(() => ws.close());
@@ -151,7 +152,7 @@ async function startWs(): Promise<void> {
 
 /** Our core with `ws`'s API (`websockets-ts/ws`), driven as `ws`'s client is. */
 async function startCompat(): Promise<void> {
-  await startWsApi((await import("../src/ws/index.ts")).WebSocket);
+  await startWsApi((await loadWs()).WebSocket);
 }
 
 /** The WHATWG WebSocket of the runtime (Bun, Deno, Node >= 22). */

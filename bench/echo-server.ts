@@ -36,6 +36,7 @@ import { readFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { createServer as createTlsServer } from "node:tls";
 import { floorEcho } from "./echo-floor.ts";
+import { loadMain, loadWs } from "./support/library.ts";
 import { rawEcho } from "./raw-upgrade.ts";
 
 const impl = process.argv[2] ?? "ours";
@@ -55,7 +56,7 @@ function ready(boundPort: number): void {
 }
 
 async function startOurs(): Promise<() => Promise<void>> {
-  const { serve } = await import("../src/index.ts");
+  const { serve } = await loadMain();
   const server = await serve(
     async (ws) => {
       for await (const message of ws) await ws.send(message);
@@ -80,7 +81,7 @@ async function startOurs(): Promise<() => Promise<void>> {
 // node:http parses each request before our handshake. Against it,
 // `compat-http` shows the cost of the ws-compatible layer alone.
 async function startOursHttp(): Promise<() => Promise<void>> {
-  const { serve } = await import("../src/index.ts");
+  const { serve } = await loadMain();
   const { createServer: createHttpServer } = await import("node:http");
   const { createServer: createHttpsServer } = await import("node:https");
   const http = tls === undefined ? createHttpServer() : createHttpsServer(tls);
@@ -168,7 +169,7 @@ async function startWs(attach: boolean): Promise<() => Promise<void>> {
 
 // `compat`: websockets-ts/ws, our ws-compatible API, running ws's echo unchanged.
 async function startCompat(attach: boolean): Promise<() => Promise<void>> {
-  const { WebSocketServer } = await import("../src/ws/index.ts");
+  const { WebSocketServer } = await loadWs();
   return startWsApi(WebSocketServer as unknown as WsApiServerClass, attach);
 }
 

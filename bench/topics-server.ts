@@ -22,6 +22,7 @@
  *
  * @module
  */
+import { loadMain, loadRedis } from "./support/library.ts";
 
 const impl = process.argv[2] ?? "ours";
 const host = process.env.HOST ?? "127.0.0.1";
@@ -45,10 +46,10 @@ function ready(boundPort: number): void {
 }
 
 async function startOurs(): Promise<void> {
-  const { serve } = await import("../src/index.ts");
+  const { serve } = await loadMain();
   let backplane: import("../src/index.ts").Backplane | undefined;
   if (process.env.BACKPLANE === "redis") {
-    const { redisBackplane } = await import("../src/redis.ts");
+    const { redisBackplane } = await loadRedis();
     const { createClient } = await import("redis");
     const client = createClient({ socket: { path: process.env.REDIS_SOCKET ?? "", tls: false } });
     backplane = redisBackplane({ client });
