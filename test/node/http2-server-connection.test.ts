@@ -1,7 +1,9 @@
 /**
  * Http2ServerConnection's own contract, over real HTTP/2 sessions on
  * 127.0.0.1 (TLS with the test certificate): a request whose stream ends
- * with it (END_STREAM on the extended CONNECT) still gets its response.
+ * with it (END_STREAM on the extended CONNECT) still gets its response,
+ * and a response head node:http2 refuses resets the stream, opens no
+ * connection and leaves the session serving.
  * The rest of WebSockets over HTTP/2 (echo, closing, GOAWAY, bad
  * requests...) is in http2-server.test.ts.
  */
@@ -9,6 +11,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { type ServeOptions, type ServerConnection, serve } from "../../src/node/server.ts";
+import { OPEN } from "../../src/protocol.ts";
+import { createCaptureLogger } from "../helpers/capture-logger.ts";
 import { cert, key } from "../helpers/localhost-tls.ts";
 import { checkLeaksAfterAll } from "../helpers/no-leaks.ts";
 import {
@@ -100,5 +104,51 @@ describe("Http2ServerConnection: a client that ends its side with its request", 
     await closeSession(session);
     await server.close();
     assert.equal(handlerRuns, 0);
+  });
+});
+
+describe("Http2ServerConnection: a response head node:http2 refuses", () => {
+  it("resets the stream, logs an ERROR, runs no handler, and the session goes on", async () => {
+    const capture = createCaptureLogger();
+    const handled: string[] = [];
+    const server = await serve(
+      async (ws) => {
+        handled.push(`${ws.request.path} ${ws.state}`);
+        await ws.close();
+      },
+      h2Options({
+        logger: capture.logger,
+        processResponse: (_ws, request, response) => {
+          // A single-value field twice: node:http2 throws in respond().
+          if (request.path === "/bad") {
+            response.headers.append("content-type", "text/plain");
+            response.headers.append("content-type", "text/html");
+          }
+        },
+      }),
+    );
+    const session = await h2Session(server.port);
+    const bad = session.request(wsConnectHeaders(server.port, "/bad"), { endStream: false });
+    bad.on("error", () => {});
+    let answered = false;
+    bad.once("response", () => {
+      answered = true;
+    });
+    const code = await streamClosed(bad);
+    assert.equal(answered, false, "no header block for the refused response");
+    assert.notEqual(code, NO_ERROR);
+    const internal = capture.records.find((record) => record.msg === "unexpected internal error");
+    assert.ok(internal !== undefined, capture.messages().join("\n"));
+    assert.equal(internal.level, "error");
+    assert.ok(internal.err instanceof Error);
+
+    // Another stream of the same session is served.
+    const { stream, status } = await h2Request(session, wsConnectHeaders(server.port, "/good"));
+    assert.equal(status, 200);
+    stream.end();
+    assert.equal(await streamClosed(stream), NO_ERROR);
+    await closeSession(session);
+    await server.close();
+    assert.deepEqual(handled, [`/good ${OPEN}`], "only the good stream's handler ran");
   });
 });
