@@ -42,9 +42,10 @@ export class Http2ServerConnection<Data = unknown> extends ServerConnection<Data
   }
 
   /** @internal */
-  protected override sendResponseHead(response: Response): void {
+  protected override sendResponseHead(response: Response): boolean {
     const stream = this.writer.transport as ServerHttp2Stream;
-    if (stream.destroyed || stream.headersSent) return;
+    if (stream.destroyed) return false;
+    if (stream.headersSent) return true;
     try {
       stream.respond(responseToHttp2(response), { endStream: false });
     } catch (error) {
@@ -52,7 +53,7 @@ export class Http2ServerConnection<Data = unknown> extends ServerConnection<Data
       // stream can't carry this answer.
       this.logger.error({ err: error }, logMessages.internalError);
       destroyTransport(stream);
-      return;
+      return false;
     }
     // We end our side after a rejection, or once the closing handshake is
     // over (END_STREAM, the analogue of FIN). RFC 9113 §8.1: with a
@@ -66,5 +67,6 @@ export class Http2ServerConnection<Data = unknown> extends ServerConnection<Data
     if (this.#endedWithRequest && this.protocol.isAcceptance(response)) {
       queueMicrotask(() => super.onEnd());
     }
+    return true;
   }
 }

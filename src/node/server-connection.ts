@@ -248,10 +248,13 @@ export class ServerConnection<Data = unknown> extends Connection<ServerProtocol>
 
   /**
    * Sends the response head where the protocol doesn't write it in its
-   * bytes: an HTTP/2 stream's header block. Nothing on HTTP/1.1. @internal
+   * bytes: an HTTP/2 stream's header block. Nothing on HTTP/1.1. `false`
+   * when the transport can't carry the answer (it is being reset): the
+   * client sees no response, so the connection mustn't open. @internal
    */
-  protected sendResponseHead(_response: Response): void {
+  protected sendResponseHead(_response: Response): boolean {
     // HTTP/1.1: the head is in the protocol's bytes.
+    return true;
   }
 
   /** Why the handshake failed. @internal */
@@ -337,7 +340,7 @@ export class ServerConnection<Data = unknown> extends Connection<ServerProtocol>
     if (protocol.isAcceptance(response) && !this.#hooks.isServing()) {
       response = protocol.reject(503, "Server is shutting down.\n");
     }
-    this.sendResponseHead(response);
+    if (!this.sendResponseHead(response)) return false;
     protocol.sendResponse(response);
     if (protocol.isAcceptance(response)) {
       // Open even if frames that came with the request (a close...) were
