@@ -55,6 +55,15 @@ function recorder(): {
 
 const quiet: ClientEvents = { message() {}, lost() {}, ready() {} };
 
+/** Each client is recognized as `kind`, says where it connects, and is not connected. */
+function expectAdapters(cases: [unknown, string, string][]): void {
+  for (const [client, kind, target] of cases) {
+    const adapter = adapterFor(client, quiet);
+    assert.equal(adapter.kind, kind);
+    assert.equal(adapter.target, target);
+    assert.equal(adapter.ready(), false, "not connected");
+  }
+}
 describe("adapterFor", () => {
   it("recognizes the real redis clients (v6 and v5) and tells where they connect", () => {
     const cases: [unknown, string, string][] = [
@@ -73,12 +82,7 @@ describe("adapterFor", () => {
         "the client's server",
       ],
     ];
-    for (const [client, kind, target] of cases) {
-      const adapter = adapterFor(client, quiet);
-      assert.equal(adapter.kind, kind);
-      assert.equal(adapter.target, target);
-      assert.equal(adapter.ready(), false, "not connected");
-    }
+    expectAdapters(cases);
   });
 
   it("recognizes the real ioredis clients (v6 and v5) and tells where they connect", () => {
@@ -101,12 +105,7 @@ describe("adapterFor", () => {
         "the client's server",
       ],
     ];
-    for (const [client, kind, target] of cases) {
-      const adapter = adapterFor(client, quiet);
-      assert.equal(adapter.kind, kind);
-      assert.equal(adapter.target, target);
-      assert.equal(adapter.ready(), false, "not connected");
-    }
+    expectAdapters(cases);
   });
 
   it("throws a TypeError naming what it got instead of a client", () => {
