@@ -36,8 +36,8 @@ import { readFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { createServer as createTlsServer } from "node:tls";
 import { floorEcho } from "./echo-floor.ts";
-import { loadMain, loadWs } from "./support/library.ts";
 import { rawEcho } from "./raw-upgrade.ts";
+import { loadMain, loadWs } from "./support/library.ts";
 
 const impl = process.argv[2] ?? "ours";
 const host = process.env.HOST ?? "127.0.0.1";
