@@ -251,20 +251,26 @@ let slabOffset = 0;
 // The slab as one Buffer, to encode strings into.
 let slabBytes: Buffer = new FastBuffer(slab, 0, SLAB_SIZE);
 
-// Unmasked frames (a server's) follow each other in the slab with no gap:
-// the frames a connection sends in one turn then lie end to end, and its
-// writer sends them as one view of the slab instead of concatenating them
-// (`join` in node/writer.ts). Masked frames start 8-byte aligned, which
-// helps word masking.
 function allocFrame(size: number, mask: boolean): Buffer {
   if (size > SLAB_MAX_FRAME) return Buffer.allocUnsafe(size);
-  let start = mask ? (slabOffset + 7) & ~7 : slabOffset;
-  if (start + size > SLAB_SIZE) {
-    newSlab();
-    start = 0;
-  }
+  const start = slabStart(size, mask);
   slabOffset = start + size;
   return new FastBuffer(slab, start, size);
+}
+
+/**
+ * Where the next frame, needing `room` bytes, starts in the slab (a new
+ * slab when it doesn't fit). Unmasked frames (a server's) follow each other
+ * with no gap: the frames a connection sends in one turn then lie end to
+ * end, and its writer sends them as one view of the slab instead of
+ * concatenating them (`join` in node/writer.ts). Masked frames start 8-byte
+ * aligned, which helps word masking.
+ */
+function slabStart(room: number, mask: boolean): number {
+  const start = mask ? (slabOffset + 7) & ~7 : slabOffset;
+  if (start + room <= SLAB_SIZE) return start;
+  newSlab();
+  return 0;
 }
 
 function newSlab(): void {
@@ -297,15 +303,10 @@ function writeShortString(
   const units = payload.length;
   const keySize = mask ? 4 : 0;
   // Masked: the payload 8-byte aligned, after room for the longest header
-  // and the key. Unmasked: right after the previous frame (see allocFrame)
+  // and the key. Unmasked: right after the previous frame (see slabStart)
   // when the header's size is known before encoding, as it usually is.
-  let start = mask ? (slabOffset + 7) & ~7 : slabOffset;
   const headerRoom = mask ? 8 : units <= SHORT_HEADER_MAX_UNITS ? 2 : 4;
-  if (start + headerRoom + units * 3 > SLAB_SIZE) {
-    newSlab();
-    start = 0;
-  }
-  const payloadAt = start + headerRoom;
+  const payloadAt = slabStart(headerRoom + units * 3, mask) + headerRoom;
   const length = slabBytes.write(payload, payloadAt);
   const lengthSize = length < 126 ? 0 : 2;
   const headerSize = 2 + lengthSize + keySize;
