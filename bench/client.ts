@@ -12,10 +12,10 @@
  * measure the clients. With two CPUs and `taskset`, the server runs on CPU 0
  * and each client on CPU 1. Each client is its own process
  * (bench/client-run.ts) and reports its own CPU time over the measured
- * window. `--only` keeps the rows whose name contains one of its values;
- * `--baseline DIR` adds a client `base`: our client as built from another
- * checkout's sources (DIR/bench/client-run.ts, which imports DIR/src), for
- * before/after figures in one run.
+ * window. `--only` picks rows as the echo bench's does (bench/echo-options.ts);
+ * `--baseline DIR` adds a client `base`: our client from another checkout
+ * (DIR/bench/client-run.ts, which loads DIR's build: run `npm run build`
+ * there first), for before/after figures in one run.
  *
  * @module
  */
@@ -31,10 +31,7 @@ import { listPeers } from "./peers/installed.ts";
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
 
-const { run, values } = parseRunOptions({
-  only: { type: "string", multiple: true },
-  baseline: { type: "string" },
-});
+const { run, values } = parseRunOptions({ baseline: { type: "string" } });
 const { rounds, durationMs, pinning } = run;
 // Each round runs a fresh client process: it settles (JIT, first full GC)
 // before its window is measured, as a server does in the echo bench.
@@ -103,9 +100,7 @@ const allRows: Row[] = [
   { name: "64 KiB, 10 conns, 4 in flight", size: 64 * 1024, conns: 10, inflight: 4 },
 ];
 
-const rows = values.only?.length
-  ? allRows.filter((row) => values.only!.some((part) => row.name.includes(part)))
-  : allRows;
+const rows = allRows.filter((row) => run.picks(row.name));
 
 interface Sample {
   rate: number;

@@ -19,6 +19,7 @@ const SHARED = {
   settle: { type: "string" },
   peers: { type: "boolean", default: false },
   "no-pin": { type: "boolean", default: false },
+  only: { type: "string", multiple: true },
 } as const satisfies Options;
 
 /** The parsed values of the shared options and of `E`. */
@@ -48,6 +49,13 @@ export interface RunOptions {
   peers: boolean;
   /** Which CPUs the load and the measured processes run on (`--no-pin` turns it off). */
   pinning: Pinning;
+  /**
+   * Whether `--only` picks the row named `name` (every row without it):
+   * `--only TEXT` picks the rows whose name contains TEXT, `--only ^TEXT`
+   * those whose name starts with it (`^32 B, 100` leaves out `TLS 32 B,
+   * 100 …`).
+   */
+  picks(name: string): boolean;
 }
 
 /**
@@ -58,8 +66,9 @@ export function parseRunOptions<const E extends Options>(
   extra: E,
 ): { run: RunOptions; values: Values<E> } {
   const { values } = parseArgs({ options: { ...SHARED, ...extra }, allowPositionals: true });
-  const shared = values as { [K in keyof typeof SHARED]?: string | boolean };
+  const shared = values as { [K in keyof typeof SHARED]?: string | boolean | string[] };
   const quick = shared.quick === true;
+  const only = (shared.only as string[] | undefined) ?? [];
   const number = (value: unknown, fallback: number) =>
     value === undefined ? fallback : Number(value);
   return {
@@ -71,7 +80,12 @@ export function parseRunOptions<const E extends Options>(
       settleMs: number(shared.settle, quick ? 500 : 2000),
       peers: shared.peers === true,
       pinning: choosePinning(shared["no-pin"] !== true),
+      picks: (name) => only.length === 0 || only.some((part) => picked(name, part)),
     },
     values: values as Values<E>,
   };
+}
+
+function picked(name: string, part: string): boolean {
+  return part.startsWith("^") ? name.startsWith(part.slice(1)) : name.includes(part);
 }

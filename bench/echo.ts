@@ -36,7 +36,6 @@ const root = join(here, "..");
 
 const { run: shared, values } = parseRunOptions({
   impl: { type: "string" },
-  only: { type: "string", multiple: true },
   idle: { type: "string" },
   stat: { type: "string", default: "median" },
   server: { type: "string", multiple: true },
@@ -381,14 +380,8 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-// `--only TEXT` picks rows whose name contains TEXT; `^TEXT`, rows whose name
-// starts with it (`^32 B, 100` leaves out `TLS 32 B, 100 …`).
-const onlyMatches = (name: string, part: string) =>
-  part.startsWith("^") ? name.startsWith(part.slice(1)) : name.includes(part);
-const selected = values.only?.length
-  ? rows.filter((row) => values.only!.some((part) => onlyMatches(row.name, part)))
-  : rows;
-const withIdle = !values.only?.length || values.only.some((part) => "idle".includes(part));
+const selected = rows.filter((row) => shared.picks(row.name));
+const withIdle = shared.picks("idle");
 
 const gen = new LoadGenerator();
 const running = new Map<Variant, RunningServer[]>();

@@ -24,7 +24,7 @@ if (!existsSync(file)) {
   process.exit(2);
 }
 // The benchmarks that compare our server and client with others load the
-// build (bench/library.ts), so it is made from the sources first.
+// build (bench/support/library.ts), so it is made from the sources first.
 const root = join(bench, "..");
 const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
 const build = spawnSync(process.execPath, [tsc, "-p", join(root, "tsconfig.build.json")], {
