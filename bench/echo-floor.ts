@@ -26,7 +26,9 @@
  * generator sends none of these. No keepalive, no timeouts, no back-pressure
  * (the generator bounds what is in flight), no compression, no logging.
  *
- * Unmasking uses src/masking.ts's `copyMasked` (word loops, WebAssembly SIMD
+ * The head is read as the `raw` server reads it (bench/raw-upgrade.ts), the
+ * accept value and the close codes are the core's (`acceptKey`,
+ * `isValidCloseCode`). Unmasking uses src/masking.ts's `copyMasked` (word loops, WebAssembly SIMD
  * from 1 KiB): the fastest unmasking we know on Node, the one our server
  * uses, so the floor and ours differ in everything but that.
  *
@@ -34,15 +36,13 @@
  */
 
 import { isUtf8 } from "node:buffer";
-import { createHash } from "node:crypto";
 import type { Socket } from "node:net";
+import { isValidCloseCode } from "../src/frames.ts";
+import { acceptKey } from "../src/headers.ts";
 import { copyMasked } from "../src/masking.ts";
+import { BAD_REQUEST, readHead } from "./raw-upgrade.ts";
 
-const HEADER_END = Buffer.from("\r\n\r\n");
-const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-const MAX_HEAD = 8192;
 const MAX_PAYLOAD = 64 * 1024 * 1024;
-const BAD_REQUEST = "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
 
 /** The value of header `name` (lower case) in a request head, or null. */
 function header(head: string, name: string): string | null {
@@ -58,38 +58,25 @@ export function floorEcho(socket: Socket, sockets: Set<Socket>): void {
   sockets.add(socket);
   socket.on("close", () => sockets.delete(socket));
   socket.on("error", () => socket.destroy());
-  let head: Buffer | null = null;
-  const onHead = (chunk: Buffer): void => {
-    head = head === null ? chunk : Buffer.concat([head, chunk]);
-    const end = head.indexOf(HEADER_END);
-    if (end === -1) {
-      if (head.length > MAX_HEAD) socket.end(BAD_REQUEST);
-      return;
-    }
-    socket.off("data", onHead);
-    const text = head.toString("latin1", 0, end + 2);
-    const key = header(text, "sec-websocket-key");
+  readHead(socket, (head, rest) => {
+    const key = header(head, "sec-websocket-key");
     if (
-      !text.startsWith("GET ") ||
+      !head.startsWith("GET ") ||
       key === null ||
-      !/websocket/i.test(header(text, "upgrade") ?? "") ||
-      header(text, "sec-websocket-version") !== "13"
+      !/websocket/i.test(header(head, "upgrade") ?? "") ||
+      header(head, "sec-websocket-version") !== "13"
     ) {
       socket.end(BAD_REQUEST);
       return;
     }
-    const accept = createHash("sha1")
-      .update(key + GUID)
-      .digest("base64");
     socket.write(
       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-        `Sec-WebSocket-Accept: ${accept}\r\n\r\n`,
+        `Sec-WebSocket-Accept: ${acceptKey(key)}\r\n\r\n`,
     );
     const echo = new FloorEcho(socket);
     socket.on("data", (data: Buffer) => echo.read(data));
-    if (end + 4 < head.length) echo.read(head.subarray(end + 4));
-  };
-  socket.on("data", onHead);
+    if (rest.length > 0) echo.read(rest);
+  });
 }
 
 /** The echo of one connection after its handshake. */
@@ -183,7 +170,7 @@ class FloorEcho {
           let code = 1000;
           if (length >= 2) {
             code = ((data[payload] ^ data[i + h]) << 8) | (data[payload + 1] ^ data[i + h + 1]);
-            if (!validCloseCode(code)) return this.#fail(out, o, 1002);
+            if (!isValidCloseCode(code)) return this.#fail(out, o, 1002);
           }
           return this.#fail(out, o, code);
         } else if (opcode !== 0xa) {
@@ -210,12 +197,4 @@ class FloorEcho {
     const close = Buffer.from([0x88, 2, code >>> 8, code & 0xff]);
     this.#socket.end(o > 0 ? Buffer.concat([out.subarray(0, o), close]) : close);
   }
-}
-
-/** RFC 6455 §7.4: the codes an endpoint may send in a close frame. */
-function validCloseCode(code: number): boolean {
-  return (
-    (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) ||
-    (code >= 3000 && code <= 4999)
-  );
 }

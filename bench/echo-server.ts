@@ -173,7 +173,8 @@ async function startCompat(attach: boolean): Promise<() => Promise<void>> {
   return startWsApi(WebSocketServer as unknown as WsApiServerClass, attach);
 }
 
-async function startRaw(
+// `raw` and `floor`: a plain net.Server (or tls.Server) whose sockets `echo` serves.
+async function startSocketEcho(
   echo: (socket: Socket, sockets: Set<Socket>) => void,
 ): Promise<() => Promise<void>> {
   const sockets = new Set<Socket>();
@@ -200,8 +201,8 @@ const starters: Record<string, () => Promise<() => Promise<void>>> = {
   "ws-http": () => startWs(true),
   compat: () => startCompat(false),
   "compat-http": () => startCompat(true),
-  floor: () => startRaw(floorEcho),
-  raw: () => startRaw(rawEcho),
+  floor: () => startSocketEcho(floorEcho),
+  raw: () => startSocketEcho(rawEcho),
 };
 
 const start = starters[impl];

@@ -112,9 +112,9 @@ async function startRaw(): Promise<void> {
   const server = createServer({ noDelay: true }, (socket) => {
     socket.on("error", () => socket.destroy());
     socket.on("close", () => subscribers.delete(socket));
-    readHead(socket, (line, rest) => {
+    readHead(socket, (head, rest) => {
       socket.write(RAW_101);
-      if (!line.startsWith("GET /control ")) {
+      if (!head.startsWith("GET /control ")) {
         subscribers.add(socket);
         return;
       }
