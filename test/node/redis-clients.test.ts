@@ -167,47 +167,33 @@ for (const family of FAMILIES) {
       client.end();
     });
 
-    it("publishes and subscribes on plain channels, handing both channel and message as bytes", async () => {
-      const broker = new FakeBroker();
-      const client = family.make(broker);
-      const { events, heard, until } = recorder();
-      const adapter = adapterFor(client, events);
-      await adapter.connect();
-      heard.length = 0;
-      await adapter.subscribe("ch");
-      assert.deepEqual(broker.channels(), [broker.key("ch", false)]);
-      await adapter.publish("ch", Buffer.from([0, 255, 10]));
-      await until(1);
-      assert.deepEqual(heard, ["message ch 00ff0a"]);
-      assert.deepEqual(
-        broker.published.map((p) => [p.channel, p.sharded]),
-        [["ch", false]],
-      );
-      await adapter.unsubscribe("ch");
-      assert.deepEqual(broker.channels(), []);
-      await adapter.close(false);
-      client.end();
-    });
-
-    it("uses sharded pub/sub with a cluster client", async () => {
-      const broker = new FakeBroker();
-      const client = family.cluster(broker);
-      const { events, heard, until } = recorder();
-      const adapter = adapterFor(client, events);
-      assert.equal(adapter.kind, family.kinds[1]);
-      await adapter.connect();
-      heard.length = 0;
-      await adapter.subscribe("ch");
-      assert.deepEqual(broker.channels(), [broker.key("ch", true)]);
-      await adapter.publish("ch", Buffer.from("hi"));
-      await until(1);
-      assert.deepEqual(heard, [`message ch ${Buffer.from("hi").toString("hex")}`]);
-      assert.equal(broker.published[0].sharded, true);
-      await adapter.unsubscribe("ch");
-      assert.deepEqual(broker.channels(), []);
-      await adapter.close(false);
-      client.end();
-    });
+    for (const [name, sharded] of [
+      ["on plain channels with a client", false],
+      ["sharded with a cluster client", true],
+    ] as const) {
+      it(`publishes and subscribes ${name}, handing both channel and message as bytes`, async () => {
+        const broker = new FakeBroker();
+        const client = sharded ? family.cluster(broker) : family.make(broker);
+        const { events, heard, until } = recorder();
+        const adapter = adapterFor(client, events);
+        assert.equal(adapter.kind, family.kinds[sharded ? 1 : 0]);
+        await adapter.connect();
+        heard.length = 0;
+        await adapter.subscribe("ch");
+        assert.deepEqual(broker.channels(), [broker.key("ch", sharded)]);
+        await adapter.publish("ch", Buffer.from([0, 255, 10]));
+        await until(1);
+        assert.deepEqual(heard, ["message ch 00ff0a"]);
+        assert.deepEqual(
+          broker.published.map((p) => [p.channel, p.sharded]),
+          [["ch", sharded]],
+        );
+        await adapter.unsubscribe("ch");
+        assert.deepEqual(broker.channels(), []);
+        await adapter.close(false);
+        client.end();
+      });
+    }
 
     it("reports a lost connection, then ready again; nothing once closed", async () => {
       const broker = new FakeBroker();

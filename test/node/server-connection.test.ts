@@ -207,7 +207,7 @@ describe("ServerConnection when the client leaves during a hook", () => {
     socket.end();
     await gone;
     // The server sees the EOF and closes its side before the hook returns.
-    for (let i = 0; i < 100 && ws.state !== CLOSED; i++) await sleep(5);
+    await ws.closed;
     assert.equal(ws.state, CLOSED);
     release();
     await sleep(10);
