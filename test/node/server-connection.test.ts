@@ -29,6 +29,7 @@ import {
   upgradeRequest,
 } from "../helpers/net.ts";
 import { checkLeaksAfterAll } from "../helpers/no-leaks.ts";
+import { parseResponse } from "../support/http.ts";
 
 checkLeaksAfterAll();
 
@@ -43,22 +44,10 @@ async function start(
   return { server, port: server.port };
 }
 
-/** Splits a raw HTTP/1.1 response into its status line, headers and body. */
-function splitResponse(raw: Buffer): {
-  status: string;
-  headers: Map<string, string>;
-  body: string;
-} {
-  const text = raw.toString("latin1");
-  const end = text.indexOf("\r\n\r\n");
-  assert.notEqual(end, -1, `no complete head in ${JSON.stringify(text)}`);
-  const [status, ...lines] = text.slice(0, end).split("\r\n");
-  const headers = new Map<string, string>();
-  for (const line of lines) {
-    const colon = line.indexOf(":");
-    headers.set(line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim());
-  }
-  return { status, headers, body: text.slice(end + 4) };
+/** A response as our own parser reads it: status, reason, headers and body. */
+function response(received: Buffer) {
+  const { message } = parseResponse(received);
+  return { ...message, text: message.body.toString("utf8") };
 }
 
 /** Resolves after `ms`; the timer is cleared by then, so nothing is left. */
@@ -82,9 +71,9 @@ describe("ServerConnection.respond", () => {
       },
     );
     const { received, closedByServer } = await exchange(port, upgradeRequest("127.0.0.1", port));
-    const { status, headers, body } = splitResponse(received);
-    assert.equal(status, "HTTP/1.1 403 Forbidden");
-    assert.equal(body, "short and stout\n");
+    const { status, reason, headers, text } = response(received);
+    assert.equal(`${status} ${reason}`, "403 Forbidden");
+    assert.equal(text, "short and stout\n");
     assert.equal(headers.get("content-length"), String(Buffer.byteLength("short and stout\n")));
     assert.match(headers.get("content-type") ?? "", /^text\/plain/);
     assert.equal(headers.has("sec-websocket-accept"), false);
@@ -102,10 +91,9 @@ describe("ServerConnection.respond", () => {
       processRequest: (ws) => ws.respond(200, text),
     });
     const { received } = await exchange(port, upgradeRequest("127.0.0.1", port));
-    const { headers } = splitResponse(received);
+    const { headers, text: body } = response(received);
     assert.equal(headers.get("content-length"), String(Buffer.byteLength(text, "utf8")));
-    const bodyStart = received.indexOf("\r\n\r\n") + 4;
-    assert.equal(received.subarray(bodyStart).toString("utf8"), text);
+    assert.equal(body, text);
     await server.close();
   });
 
@@ -118,8 +106,8 @@ describe("ServerConnection.respond", () => {
       },
     });
     const { received } = await exchange(port, upgradeRequest("127.0.0.1", port));
-    const { status, headers } = splitResponse(received);
-    assert.equal(status, "HTTP/1.1 401 Unauthorized");
+    const { status, reason, headers } = response(received);
+    assert.equal(`${status} ${reason}`, "401 Unauthorized");
     assert.equal(headers.get("www-authenticate"), 'Basic realm="test"');
     await server.close();
   });
@@ -135,8 +123,8 @@ describe("ServerConnection hooks that fail", () => {
       },
     });
     const { received, closedByServer } = await exchange(port, upgradeRequest("127.0.0.1", port));
-    const { status, body } = splitResponse(received);
-    assert.equal(status, "HTTP/1.1 500 Internal Server Error");
+    const { status, reason, text: body } = response(received);
+    assert.equal(`${status} ${reason}`, "500 Internal Server Error");
     // The body never echoes what the hook threw: it may hold secrets.
     assert.equal(body, FAILED_HANDSHAKE_BODY);
     assert.equal(closedByServer, true);
@@ -158,8 +146,8 @@ describe("ServerConnection hooks that fail", () => {
       },
     });
     const { received } = await exchange(port, upgradeRequest("127.0.0.1", port));
-    const { status, body } = splitResponse(received);
-    assert.equal(status, "HTTP/1.1 500 Internal Server Error");
+    const { status, reason, text: body } = response(received);
+    assert.equal(`${status} ${reason}`, "500 Internal Server Error");
     assert.equal(body, FAILED_HANDSHAKE_BODY);
     assert.doesNotMatch(received.toString("latin1"), /secret detail/);
     await server.close();
