@@ -11,13 +11,10 @@ import { describe, it } from "node:test";
 import * as errors from "../src/errors.ts";
 import * as api from "../src/index.ts";
 import * as protocol from "../src/sans-io.ts";
+import { isClass } from "./support/exports.ts";
 
 // By name: the tests below look exports up from lists.
 const exported = new Map<string, unknown>(Object.entries(api));
-
-function isClass(value: unknown): boolean {
-  return typeof value === "function" && /^class\b/.test(Function.prototype.toString.call(value));
-}
 
 describe("websockets-ts", () => {
   it("exports the functions of the API", () => {

@@ -9,10 +9,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as p from "../src/sans-io.ts";
-
-function isClass(value: unknown): boolean {
-  return typeof value === "function" && /^class\b/.test(Function.prototype.toString.call(value));
-}
+import { isClass } from "./support/exports.ts";
 
 describe("websockets-ts/protocol", () => {
   it("exports the protocol classes: both roles extend Protocol", () => {

@@ -10,13 +10,13 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { type ServeOptions, type ServerConnection, serve } from "../../src/node/server.ts";
+import { type ServerConnection, serve } from "../../src/node/server.ts";
 import { OPEN } from "../../src/protocol.ts";
 import { createCaptureLogger } from "../helpers/capture-logger.ts";
-import { cert, key } from "../helpers/localhost-tls.ts";
 import { checkLeaksAfterAll } from "../helpers/no-leaks.ts";
 import {
   closeSession,
+  h2Options,
   h2Request,
   h2Session,
   readBody,
@@ -28,10 +28,6 @@ checkLeaksAfterAll();
 
 // RFC 9113 §7.
 const NO_ERROR = 0x0;
-
-function h2Options(options: ServeOptions = {}): ServeOptions {
-  return { host: "127.0.0.1", port: 0, tls: { key, cert }, http2: true, logger: false, ...options };
-}
 
 /** What the handler saw: the response sent, and the close once the connection ended. */
 interface Seen {

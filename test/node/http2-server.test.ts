@@ -35,6 +35,7 @@ import { checkLeaksAfterAll } from "../helpers/no-leaks.ts";
 import {
   closeSession,
   h2Get,
+  h2Options,
   h2Request,
   h2Session,
   readBody,
@@ -49,10 +50,6 @@ checkLeaksAfterAll();
 const echo = async (ws: ServerConnection): Promise<void> => {
   for await (const message of ws) await ws.send(message);
 };
-
-function h2Options(options: ServeOptions = {}): ServeOptions {
-  return { host: "127.0.0.1", port: 0, tls: { key, cert }, http2: true, logger: false, ...options };
-}
 
 // An extended CONNECT for a WebSocket over h2c, field by field (RFC 8441 §4).
 const RAW_WS_CONNECT: readonly (readonly [string, string])[] = [

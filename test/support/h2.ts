@@ -13,10 +13,16 @@ import {
   type SecureClientSessionOptions,
 } from "node:http2";
 import type { Socket } from "node:net";
-import { cert } from "../helpers/localhost-tls.ts";
+import type { ServeOptions } from "../../src/node/server.ts";
+import { cert, key } from "../helpers/localhost-tls.ts";
 import { type FrameReader, readFrames, withTimeout } from "../helpers/net.ts";
 
 const TIMEOUT_MS = 5_000;
+
+/** `serve()` options for an HTTP/2 server on 127.0.0.1 with the test certificate, `options` on top. */
+export function h2Options(options: ServeOptions = {}): ServeOptions {
+  return { host: "127.0.0.1", port: 0, tls: { key, cert }, http2: true, logger: false, ...options };
+}
 
 /**
  * Opens a session and waits for the server's first SETTINGS. `secure`:
