@@ -52,16 +52,20 @@ const PAUSED = 1;
 // the high-water mark are dropped instead of pausing, so the peer's close
 // frame can still be read.
 const DRAINING = 2;
+// Frames put from then on are dropped: the queue went over the high-water
+// mark while draining, or the connection is failing (waitForClose()).
 const DROPPING = 4;
 // A streaming reader gave up in the middle of a message: the rest of that
 // message is discarded.
 const SKIPPING = 8;
 // A recvStreaming() iterator holds the reader's lock.
 const STREAMING = 16;
+// #error holds the error readers get, no longer the function that builds it.
 const ERROR_MADE = 32;
 // The error is a ConnectionClosedOK: iteration then just ends, without
 // building the error.
 const NORMAL = 64;
+// close() was called: no more frames come, any put is dropped.
 const CLOSED = 128;
 
 /** Settles a pending read: with a message, an iterator result, or a promise of either. */
