@@ -56,7 +56,7 @@ class Backpressure {
 /**
  * `list` as one buffer of `size` bytes: a view when its buffers lie end to
  * end in one `ArrayBuffer`, as the frames a server serializes one after the
- * other do (frames.ts, `allocFrame`), else a copy. The view has the very
+ * other do (frames.ts, `slabStart`), else a copy. The view has the very
  * bytes the copy would have, without allocating and copying them.
  */
 function join(list: Buffer[], size: number): Buffer {
