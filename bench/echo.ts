@@ -292,7 +292,7 @@ const rows: Row[] = [
 ];
 
 // Servers without permessage-deflate can't run the deflate rows.
-const NO_DEFLATE = new Set(["raw", "floor", "deno"]);
+const NO_DEFLATE = new Set(["raw", "floor", "floor-async", "floor-events", "deno"]);
 
 /** Runs a measured job on the C generator, or on the Node one (`--gen node`, or no `cc`). */
 async function measure(gen: LoadGenerator, job: LoadJob): Promise<LoadResult> {
