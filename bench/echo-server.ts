@@ -1,7 +1,7 @@
 /**
  * The echo servers the bench compares, one per process:
  *
- *   node --import tsx bench/echo-server.ts ours|ours-http|compat|compat-http|ws|ws-http|floor|raw
+ *   node --import tsx bench/echo-server.ts ours|ours-http|compat|compat-http|ws|ws-http|floor|floor-async|floor-events|raw
  *
  * `compat` is `websockets-ts/ws` running the very echo written for `ws`.
  * Each API is measured on its own listener (`ours`: `serve({ port })`;
@@ -27,7 +27,10 @@
  * what a Node server can do on this machine, and shows whether the load
  * generator is the bottleneck. `floor` (bench/echo-floor.ts) is the least a
  * conforming WebSocket echo can do on Node: frames parsed, unmasked and
- * validated, replies framed, one write per read, nothing else.
+ * validated, replies framed, one write per read, nothing else;
+ * `floor-async` and `floor-events` (bench/echo-floor-api.ts) hand each
+ * message to the least application our async API and our `ws`-compatible
+ * API allow.
  *
  * @module
  */
@@ -36,6 +39,7 @@ import { readFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { createServer as createTlsServer } from "node:tls";
 import { floorEcho } from "./echo-floor.ts";
+import { floorAsync, floorEvents } from "./echo-floor-api.ts";
 import { rawEcho } from "./raw-upgrade.ts";
 import { loadMain, loadWs } from "./support/library.ts";
 
@@ -173,7 +177,7 @@ async function startCompat(attach: boolean): Promise<() => Promise<void>> {
   return startWsApi(WebSocketServer as unknown as WsApiServerClass, attach);
 }
 
-// `raw` and `floor`: a plain net.Server (or tls.Server) whose sockets `echo` serves.
+// `raw` and the floors: a plain net.Server (or tls.Server) whose sockets `echo` serves.
 async function startSocketEcho(
   echo: (socket: Socket, sockets: Set<Socket>) => void,
 ): Promise<() => Promise<void>> {
@@ -202,6 +206,8 @@ const starters: Record<string, () => Promise<() => Promise<void>>> = {
   compat: () => startCompat(false),
   "compat-http": () => startCompat(true),
   floor: () => startSocketEcho(floorEcho),
+  "floor-async": () => startSocketEcho(floorAsync),
+  "floor-events": () => startSocketEcho(floorEvents),
   raw: () => startSocketEcho(rawEcho),
 };
 
