@@ -5,7 +5,7 @@
  * @module
  */
 
-import { kMaxLength } from "node:buffer";
+import { Buffer, kMaxLength } from "node:buffer";
 import { FastBuffer } from "./buffers.ts";
 import { PayloadTooBig, ProtocolError } from "./errors.ts";
 import {

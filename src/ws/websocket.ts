@@ -11,6 +11,7 @@
  * @module
  */
 
+import { Buffer } from "node:buffer";
 import { EventEmitter } from "node:events";
 import type { IncomingMessage } from "node:http";
 import { Frame, OP_BINARY, OP_CONT, OP_PING, OP_PONG, OP_TEXT } from "../frames.ts";
