@@ -2,18 +2,18 @@
  * An echo in one process, for instruction counts (a measuring tool, not a
  * rate: see bench/README.md, "Instructions per message"):
  *
- *   node --import tsx bench/echo-instructions.ts ours|compat [CHUNKS] [--text] [--size N] [--lib DIR]
+ *   node --import tsx bench/echo-instructions.ts ours|compat [CHUNKS] [--text] [--size N] [--in-flight N] [--lib DIR]
  *   node --import tsx bench/echo-instructions.ts count ours|compat [N] [same options]
  *
  * Runs the bench's echo server (`ours`: `serve()` with
  * `for await (const m of ws) await ws.send(m)`; `compat`: `websockets-ts/ws`
  * with ws's echo) on 127.0.0.1 and a raw client socket in the same process
- * that writes CHUNKS chunks of 16 masked frames of `--size` bytes (32;
- * binary, or text with `--text`), one chunk at a time: the next once the 16
- * replies arrived. So the server does per chunk what it does under the
- * bench's load generator at 16 in flight: one read of 16 frames, the
- * handler's 16 awaits and sends, one write. Run it under callgrind with
- * CHUNKS = N then 2N; the difference of the two totals over 16 N messages
+ * that writes CHUNKS chunks of `--in-flight` (16) masked frames of `--size`
+ * bytes (32; binary, or text with `--text`), one chunk at a time: the next
+ * once all its replies arrived. So the server does per chunk what it does
+ * under the bench's load generator at that many in flight: one read, the
+ * handler's awaits and sends, one write. Under callgrind with CHUNKS = N
+ * then 2N, the difference of the two totals over the messages of N chunks
  * cancels start-up, the handshake and warm-up. The client's own work (one
  * write and one read a chunk) is in the count, the same for every server.
  *
@@ -82,7 +82,9 @@ async function count([which, n = "500", ...rest]: string[]): Promise<never> {
   const single = await total(Number(n));
   const double = await total(2 * Number(n));
   rmSync(dir, { recursive: true, force: true });
-  const perMessage = (double - single) / (Number(n) * 16);
+  const inFlightAt = rest.indexOf("--in-flight");
+  const inFlight = inFlightAt === -1 ? 16 : Number(rest[inFlightAt + 1]);
+  const perMessage = (double - single) / (Number(n) * inFlight);
   console.log(
     `${which} ${rest.join(" ")}: ${perMessage.toFixed(0)} instructions per message (totals ${single}, ${double})`,
   );
@@ -92,7 +94,9 @@ async function count([which, n = "500", ...rest]: string[]): Promise<never> {
 const args = process.argv.slice(2);
 const impl = args[0];
 if (impl !== "ours" && impl !== "compat") {
-  console.error("usage: echo-instructions.ts ours|compat [CHUNKS] [--text] [--size N] [--lib DIR]");
+  console.error(
+    "usage: echo-instructions.ts ours|compat [CHUNKS] [--text] [--size N] [--in-flight N] [--lib DIR]",
+  );
   process.exit(2);
 }
 const chunks = Number(args[1] ?? 1000);
@@ -101,7 +105,8 @@ const sizeAt = args.indexOf("--size");
 const size = sizeAt === -1 ? 32 : Number(args[sizeAt + 1]);
 const libAt = args.indexOf("--lib");
 const lib = libAt === -1 ? new URL("../", import.meta.url) : pathToFileURL(`${args[libAt + 1]}/`);
-const IN_FLIGHT = 16;
+const inFlightAt = args.indexOf("--in-flight");
+const IN_FLIGHT = inFlightAt === -1 ? 16 : Number(args[inFlightAt + 1]);
 // Warm-up chunks before the counted ones: both runs do them, so they cancel.
 const WARMUP = Number(process.env.ECHO_WARMUP ?? 2000);
 
@@ -137,7 +142,7 @@ async function start(): Promise<{ port: number; stop: () => Promise<void> }> {
   };
 }
 
-/** 16 masked frames of `size` bytes, as the load generator sends them. */
+/** IN_FLIGHT masked frames of `size` bytes, as the load generator sends them. */
 function chunk(): Buffer {
   const header = size < 126 ? 6 : 8;
   const frame = Buffer.alloc(header + size);
