@@ -5,13 +5,14 @@
  * @module
  */
 
-import { kMaxLength } from "node:buffer";
+import { Buffer, kMaxLength } from "node:buffer";
 import { FastBuffer } from "./buffers.ts";
 import { PayloadTooBig, ProtocolError } from "./errors.ts";
 import {
   EMPTY,
   Frame,
   MAX_CONTROL_PAYLOAD,
+  type OP_BINARY,
   OP_CONT,
   OP_TEXT,
   OPCODE_NAMES,
@@ -36,6 +37,14 @@ export interface FrameParserOptions {
   reservedBits?: number;
   /** Called with every complete frame, in order. */
   onFrame: (frame: Frame) => void;
+  /**
+   * Called instead of `onFrame`, with no `Frame` made, for a whole message:
+   * a TEXT or BINARY frame with FIN set and no RSV bit, that lies whole in
+   * one chunk, outside a fragmented message, and within `maxSize` (the
+   * common case: docs/performance.md, "Hot paths"). Default: none, every
+   * frame goes to `onFrame`.
+   */
+  onMessage?: ((opcode: typeof OP_TEXT | typeof OP_BINARY, data: Buffer) => void) | null;
   /**
    * Called with each piece of a text message's payload (unmasked: a TEXT
    * frame, or a continuation of a text message) as it arrives, only for
@@ -127,6 +136,7 @@ export class FrameParser {
   maxSize: number | null;
 
   readonly #onFrame: (frame: Frame) => void;
+  readonly #onMessage: ((opcode: typeof OP_TEXT | typeof OP_BINARY, data: Buffer) => void) | null;
   readonly #onPartial: ((opcode: Opcode, piece: Buffer) => void) | null;
   readonly #thisArg: unknown;
   #bits: number;
@@ -138,6 +148,7 @@ export class FrameParser {
    */
   constructor(options: FrameParserOptions, thisArg: unknown = options.thisArg) {
     this.#onFrame = options.onFrame;
+    this.#onMessage = options.onMessage ?? null;
     this.#onPartial = options.onPartial ?? null;
     this.#thisArg = thisArg;
     this.maxSize = options.maxSize ?? null;
@@ -206,6 +217,14 @@ export class FrameParser {
         continue;
       }
 
+      if ((bits & (HEADER_LENGTH | FRAGMENTED)) === 0 && this.#onMessage !== null) {
+        const next = this.#wholeMessage(chunk, pos, bits);
+        if (next !== pos) {
+          pos = next;
+          continue;
+        }
+      }
+
       // Header: read straight from the chunk when it's all there.
       let src = chunk;
       let at = pos;
@@ -253,6 +272,49 @@ export class FrameParser {
     }
     this.#bits &= ~PAUSED;
     return end;
+  }
+
+  /**
+   * A whole message at `pos` (see {@link FrameParserOptions.onMessage}):
+   * delivered, and the position after it returned; else `pos`, for the
+   * general path. Its header needs none of #readHeader's checks: FIN, no
+   * RSV bit, a data opcode, a 7- or 16-bit length, masked as required.
+   */
+  #wholeMessage(chunk: Buffer, pos: number, bits: number): number {
+    const end = chunk.length;
+    if (end - pos < 2) return pos;
+    const b0 = chunk[pos];
+    if (b0 !== 0x81 && b0 !== 0x82) return pos;
+    const b1 = chunk[pos + 1];
+    const masked = (b1 & 0x80) !== 0;
+    if (masked !== ((bits & MASK_REQUIRED) !== 0)) return pos;
+    let length = b1 & 0x7f;
+    let at = pos + 2;
+    if (length === 126) {
+      if (end - at < 2) return pos;
+      length = (chunk[at] << 8) | chunk[at + 1];
+      at += 2;
+    } else if (length === 127) {
+      return pos;
+    }
+    const start = masked ? at + 4 : at;
+    const maxSize = this.maxSize;
+    if (end - start < length || (maxSize !== null && length > maxSize)) return pos;
+    let data: Buffer;
+    if (length === 0) {
+      data = EMPTY;
+    } else if (masked) {
+      maskKey[0] = chunk[at];
+      maskKey[1] = chunk[at + 1];
+      maskKey[2] = chunk[at + 2];
+      maskKey[3] = chunk[at + 3];
+      data = Buffer.allocUnsafe(length);
+      copyMasked(chunk, start, data, 0, length, maskKey, 0, 0);
+    } else {
+      data = new FastBuffer(chunk.buffer, chunk.byteOffset + start, length);
+    }
+    this.#onMessage!.call(this.#thisArg, (b0 & 0x0f) as typeof OP_TEXT | typeof OP_BINARY, data);
+    return start + length;
   }
 
   #spillState(): Spill {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { isUtf8 } from "node:buffer";
+import { Buffer, isUtf8 } from "node:buffer";
 import { FastBuffer } from "./buffers.ts";
 import { ProtocolError } from "./errors.ts";
 import { applyMask, copyMasked, maskPool, nextMaskOffset } from "./masking.ts";

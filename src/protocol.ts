@@ -91,6 +91,24 @@ const BOUND_DECODING = 1 << 12;
 let batchDecoded = 0;
 
 /**
+ * Where {@link Protocol.receiveDataTo} hands whole messages, without a
+ * `Frame` or the events array (docs/performance.md, "Hot paths").
+ * @internal
+ */
+export interface MessageReceiver {
+  /**
+   * A whole message, checked: a text one is valid UTF-8. Must not throw:
+   * an error would count as the peer's.
+   */
+  receiveMessage(opcode: typeof OP_TEXT | typeof OP_BINARY, data: Buffer): void;
+}
+
+// The receiver of the receiveDataTo() call running, and its protocol:
+// parsing is synchronous, so one pair serves all, as batchDecoded does.
+let receiver: MessageReceiver | null = null;
+let receiverOf: Protocol | null = null;
+
+/**
  * The sans-I/O WebSocket connection, shared by both sides.
  *
  * Feed it bytes with {@link Protocol.receiveData} and
@@ -132,9 +150,16 @@ export class Protocol extends ProtocolRecord {
     const onPartial = function (this: Protocol, opcode: Opcode, piece: Buffer): void {
       this.receivePartial(opcode, piece);
     };
+    const onMessage = function (
+      this: Protocol,
+      opcode: typeof OP_TEXT | typeof OP_BINARY,
+      data: Buffer,
+    ): void {
+      this.receiveMessage(opcode, data);
+    };
     // RFC 6455 §5.1: clients mask their frames, servers don't.
-    serverFrames = Object.freeze({ mask: true, onFrame, onPartial });
-    clientFrames = Object.freeze({ mask: false, onFrame, onPartial });
+    serverFrames = Object.freeze({ mask: true, onFrame, onPartial, onMessage });
+    clientFrames = Object.freeze({ mask: false, onFrame, onPartial, onMessage });
   }
 
   /**
@@ -277,6 +302,27 @@ export class Protocol extends ProtocolRecord {
       return;
     }
     this.parse(data);
+  }
+
+  /**
+   * {@link Protocol.receiveData}, handing the whole messages that need
+   * nothing else to `to` as they are parsed, while no other event waits,
+   * instead of queuing them as frames for {@link Protocol.eventsReceived}:
+   * unfragmented, no extension, no close frame sent, not logging at debug
+   * level. Then call `dataToSend()` and `eventsReceived()` as usual.
+   * @internal
+   */
+  receiveDataTo(data: Buffer, to: MessageReceiver): void {
+    const previous = receiver;
+    const previousOf = receiverOf;
+    receiver = to;
+    receiverOf = this;
+    try {
+      this.receiveData(data);
+    } finally {
+      receiver = previous;
+      receiverOf = previousOf;
+    }
   }
 
   /**
@@ -594,6 +640,24 @@ export class Protocol extends ProtocolRecord {
     if (opcode === OP_TEXT && (this.#flags & VALIDATED_PARTIALLY) === 0) this.utf8.reset();
     this.#flags |= VALIDATED_PARTIALLY;
     if (!this.utf8.push(piece)) throw invalidUtf8();
+  }
+
+  /** A whole message from the parser (FrameParserOptions.onMessage): to the receiver if nothing else applies. */
+  private receiveMessage(opcode: typeof OP_TEXT | typeof OP_BINARY, data: Buffer): void {
+    const rare = this.rare;
+    if (
+      receiverOf !== this ||
+      this.#events !== null ||
+      (this.#flags & DEBUG) !== 0 ||
+      this.extensions.length !== 0 ||
+      (rare !== null && rare.closeSent !== null)
+    ) {
+      this.receiveFrame(new Frame(opcode, data, true));
+      return;
+    }
+    // RFC 6455 §8.1; the parser checked maxSize, which no message in progress lowers.
+    if (opcode === OP_TEXT && !isValidUtf8(data)) throw invalidUtf8();
+    receiver!.receiveMessage(opcode, data);
   }
 
   private receiveFrame(received: Frame): void {

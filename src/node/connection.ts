@@ -31,7 +31,15 @@ import {
 } from "../frames.ts";
 import type { Request, Response } from "../http11.ts";
 import { isLevelEnabled, type LoggerLike, logMessages, silentLogger } from "../logging.ts";
-import { CLOSED, CLOSING, CONNECTING, OPEN, type Protocol, type State } from "../protocol.ts";
+import {
+  CLOSED,
+  CLOSING,
+  CONNECTING,
+  type MessageReceiver,
+  OPEN,
+  type Protocol,
+  type State,
+} from "../protocol.ts";
 import {
   abortTransport,
   Closing,
@@ -87,6 +95,11 @@ const CLOSE_DONE = 8;
 // Frames go to an EventSink (`websockets-ts/ws`), found in `sinks`.
 const EVENT_SINK = 16;
 
+// An event sink's listener threw during a read, in receiveMessage(): the
+// error is thrown once the read is processed, where the events loop would
+// throw it (one read at a time, as in the protocol's receiver).
+let sinkFailure: { connection: Connection; error: unknown } | null = null;
+
 /** What the server and client protocols record of the opening handshake. */
 interface HandshakeRecord {
   request: Request | null;
@@ -108,7 +121,7 @@ interface HandshakeRecord {
  * unhandled rejections, so a `send()` you don't await can't crash the
  * process; await it to learn about failures.
  */
-export class Connection<P extends Protocol = Protocol> {
+export class Connection<P extends Protocol = Protocol> implements MessageReceiver {
   /** The sans-I/O protocol this connection drives. @internal */
   readonly protocol: P;
   /** Writes to the transport and pauses reading from it. @internal */
@@ -690,7 +703,7 @@ export class Connection<P extends Protocol = Protocol> {
 
   /** The one way in: bytes read from the transport. @internal */
   dataReceived(chunk: Buffer): void {
-    this.protocol.receiveData(chunk);
+    this.protocol.receiveDataTo(chunk, this);
     this.process();
     if (this.protocol.parsingPaused) this.parseHeld(false);
   }
@@ -721,10 +734,38 @@ export class Connection<P extends Protocol = Protocol> {
     this.sendData();
     this.writer.limitReading(this.settings);
     if (protocol.closeExpected()) startCloseTimer(this);
+    const failure = sinkFailure;
+    if (failure !== null && failure.connection === this) {
+      sinkFailure = null;
+      throw failure.error;
+    }
     for (let i = 0; i < events.length; i++) {
       const event = events[i];
       if (event instanceof Frame) this.processFrame(event);
       else this.handshakeEvent(event);
+    }
+  }
+
+  /**
+   * A whole message, straight from the parser (docs/performance.md, "Hot
+   * paths"): what processFrame() does for its frame.
+   * @internal
+   */
+  receiveMessage(opcode: typeof OP_TEXT | typeof OP_BINARY, data: Buffer): void {
+    this.#bytesIn += data.length;
+    this.#messagesIn += 1;
+    if ((this.#flags & EVENT_SINK) === 0) {
+      this.queue.putMessage(opcode, data);
+      return;
+    }
+    // After a listener threw, the rest of the read is lost, as in process().
+    if (sinkFailure !== null && sinkFailure.connection === this) return;
+    try {
+      const sink = sinks.get(this)!;
+      if (sink.message !== undefined) sink.message(data, opcode === OP_BINARY);
+      else sink.data(new Frame(opcode, data, true));
+    } catch (error) {
+      sinkFailure = { connection: this, error };
     }
   }
 

@@ -16,6 +16,11 @@ import type { Connection } from "./connection.ts";
 export interface EventSink {
   /** A TEXT, BINARY or CONT frame, decoded by extensions. */
   data(frame: Frame): void;
+  /**
+   * A whole message, outside any fragmented one: what `data()` gets as one
+   * frame with FIN set, without the frame. Without it, `data()` gets the frame.
+   */
+  message?(data: Buffer, binary: boolean): void;
   /** The payload of a ping (answered already). */
   ping(payload: Buffer): void;
   /** The payload of a pong. */

@@ -178,6 +178,35 @@ export class MessageQueue implements AsyncIterator<Data> {
     this.putSlow(frame);
   }
 
+  /**
+   * Adds a whole message received outside any fragmented one: what
+   * {@link MessageQueue.put} does with it as a frame with FIN set, without
+   * the frame when a reader waits for it (docs/performance.md, "Hot paths").
+   */
+  putMessage(opcode: typeof OP_TEXT | typeof OP_BINARY, data: Buffer): void {
+    const resolve = this.#resolve;
+    const flags = this.#flags;
+    const text = opcode === OP_TEXT;
+    if (
+      resolve === null ||
+      this.#read !== null ||
+      this.#frames.length !== this.#head ||
+      (flags & (CLOSED | SKIPPING | DROPPING)) !== 0 ||
+      // A binary message read as text is checked on the way that can fail.
+      (!text && (flags & DECODE_TEXT) !== 0)
+    ) {
+      this.put(new Frame(opcode, data, true));
+      return;
+    }
+    this.#resolve = null;
+    const value = this.decodeData(
+      data,
+      text,
+      (flags & DECODE_SET) === 0 ? undefined : (flags & DECODE_TEXT) !== 0,
+    )!;
+    resolve((flags & ITERATE) !== 0 ? { done: false, value } : value);
+  }
+
   /** Whether a frame put while closed, skipping or dropping is kept. */
   private accepts(frame: Frame): boolean {
     if (this.flag(CLOSED)) return false;

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { Buffer } from "node:buffer";
 import type { Duplex } from "node:stream";
 import { FastBuffer } from "../buffers.ts";
 import { CLOSE_INTERNAL_ERROR, EMPTY } from "../frames.ts";

@@ -11,9 +11,10 @@
  * @module
  */
 
+import { Buffer } from "node:buffer";
 import { EventEmitter } from "node:events";
 import type { IncomingMessage } from "node:http";
-import { type Frame, OP_BINARY, OP_CONT, OP_PING, OP_PONG, OP_TEXT } from "../frames.ts";
+import { Frame, OP_BINARY, OP_CONT, OP_PING, OP_PONG, OP_TEXT } from "../frames.ts";
 import { type Connection, toBuffer } from "../node/connection.ts";
 import { type EventSink, kEventSink, sendFrame } from "../node/event-sink.ts";
 import { describeType, PAUSED_BY_USER } from "../node/writer.ts";
@@ -591,6 +592,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     data(frame: Frame): void {
       this.#ws.#onFrame(frame);
     }
+    message(data: Buffer, binary: boolean): void {
+      this.#ws.#onMessage(data, binary);
+    }
     ping(payload: Buffer): void {
       this.#ws.#control("ping", payload);
     }
@@ -619,6 +623,18 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     }
     const isBinary = this.#partsBinary;
     const data = isBinary ? this.#binary(parts) : concat(parts);
+    if (this.#paused) this.#hold(["message", data, isBinary]);
+    else this.emit("message", data, isBinary);
+  }
+
+  /** A whole message: what #onFrame() does with one frame with FIN set. */
+  #onMessage(payload: Buffer, isBinary: boolean): void {
+    if (this.#parts !== null) {
+      this.#onFrame(new Frame(isBinary ? OP_BINARY : OP_TEXT, payload, true));
+      return;
+    }
+    this.#partsBinary = isBinary;
+    const data = isBinary && this.#binaryType !== "nodebuffer" ? this.#binary([payload]) : payload;
     if (this.#paused) this.#hold(["message", data, isBinary]);
     else this.emit("message", data, isBinary);
   }
