@@ -8,11 +8,19 @@
  */
 
 import { randomUUID } from "node:crypto";
-import { type ConnectionClosed, ConnectionClosedError, ConnectionClosedOK } from "./errors.ts";
+import {
+  type ConnectionClosed,
+  ConnectionClosedError,
+  ConnectionClosedOK,
+  PayloadTooBig,
+  ProtocolError,
+} from "./errors.ts";
 import type { FragmentMerger } from "./fragment-run.ts";
 import {
   CLOSE_ABNORMAL_CLOSURE,
   CLOSE_GOING_AWAY,
+  CLOSE_INTERNAL_ERROR,
+  CLOSE_MESSAGE_TOO_BIG,
   CLOSE_NO_STATUS_RCVD,
   CLOSE_NORMAL,
   type Close,
@@ -185,4 +193,31 @@ export abstract class ProtocolRecord {
 // connection keeps its id for its lifetime, so copy it into one flat string.
 function flatUUID(): string {
   return Buffer.from(randomUUID(), "latin1").toString("latin1");
+}
+
+/**
+ * What an error thrown by the frame parser or the checks of a received frame
+ * means for the connection: the error to record, the close code and reason
+ * to fail with, and whether it was unexpected (a bug, to log; its details
+ * are not sent to the peer). A `PayloadTooBig` the parser measured against
+ * what was left of a fragmented message's budget is restated for the whole
+ * message.
+ */
+export function parserFailure(
+  error: unknown,
+  maxSize: number | null,
+  curSize: number | null,
+): { exc: Error; code: number; reason: string; unexpected: boolean } {
+  if (error instanceof ProtocolError) {
+    return { exc: error, code: error.closeCode, reason: error.message, unexpected: false };
+  }
+  if (error instanceof PayloadTooBig) {
+    let exc = error;
+    if (maxSize !== null && curSize !== null && exc.size !== null && exc.maxSize !== maxSize) {
+      exc = new PayloadTooBig(curSize + exc.size, maxSize, "message", { cause: error });
+    }
+    return { exc, code: CLOSE_MESSAGE_TOO_BIG, reason: exc.message, unexpected: false };
+  }
+  const exc = error instanceof Error ? error : new Error(String(error));
+  return { exc, code: CLOSE_INTERNAL_ERROR, reason: "", unexpected: true };
 }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Frame } from "./frames.ts";
+import type { Frame, OP_BINARY, OP_TEXT } from "./frames.ts";
 import type { Request, Response } from "./http11.ts";
 import type { LoggerLike } from "./logging.ts";
 
@@ -65,3 +65,16 @@ export interface ProtocolOptions {
 
 /** Default of {@link ProtocolOptions.maxSize}. */
 export const DEFAULT_MAX_SIZE = 1_048_576;
+
+/**
+ * Where {@link Protocol.receiveDataTo} hands whole messages, without a
+ * `Frame` or the events array (docs/performance.md, "Hot paths").
+ * @internal
+ */
+export interface MessageReceiver {
+  /**
+   * A whole message, checked: a text one is valid UTF-8. Must not throw:
+   * an error would count as the peer's.
+   */
+  receiveMessage(opcode: typeof OP_TEXT | typeof OP_BINARY, data: Buffer): void;
+}

@@ -15,9 +15,7 @@ import { FragmentMerger } from "./fragment-run.ts";
 import { FrameParser, type FrameParserOptions } from "./frame-parser.ts";
 import {
   CLOSE_ABNORMAL_CLOSURE,
-  CLOSE_INTERNAL_ERROR,
   CLOSE_INVALID_DATA,
-  CLOSE_MESSAGE_TOO_BIG,
   CLOSE_NO_STATUS_RCVD,
   Close,
   EMPTY,
@@ -34,13 +32,14 @@ import {
   writeFrame,
 } from "./frames.ts";
 import { isLevelEnabled, type LoggerLike, logMessages } from "./logging.ts";
-import { ProtocolRecord } from "./protocol-rare.ts";
+import { ProtocolRecord, parserFailure } from "./protocol-rare.ts";
 import {
   CLOSED,
   CLOSING,
   CONNECTING,
   DEFAULT_MAX_SIZE,
   type Event,
+  type MessageReceiver,
   OPEN,
   type ProtocolOptions,
   type Side,
@@ -89,19 +88,6 @@ const BOUND_DECODING = 1 << 12;
 // and one protocol's callbacks never parse another's bytes, so one counter
 // serves all: no field on each connection for a count that lives one call.
 let batchDecoded = 0;
-
-/**
- * Where {@link Protocol.receiveDataTo} hands whole messages, without a
- * `Frame` or the events array (docs/performance.md, "Hot paths").
- * @internal
- */
-export interface MessageReceiver {
-  /**
-   * A whole message, checked: a text one is valid UTF-8. Must not throw:
-   * an error would count as the peer's.
-   */
-  receiveMessage(opcode: typeof OP_TEXT | typeof OP_BINARY, data: Buffer): void;
-}
 
 // The receiver of the receiveDataTo() call running, and its protocol:
 // parsing is synchronous, so one pair serves all, as batchDecoded does.
@@ -605,31 +591,10 @@ export class Protocol extends ProtocolRecord {
   }
 
   private parserFailed(error: unknown): void {
-    if (error instanceof ProtocolError) {
-      this.parserExc = error;
-      this.fail(error.closeCode, error.message);
-    } else if (error instanceof PayloadTooBig) {
-      let exc = error;
-      const curSize = this.rare?.curSize ?? null;
-      // The parser saw the frame against what's left of the message's budget.
-      if (
-        this.maxSize !== null &&
-        curSize !== null &&
-        exc.size !== null &&
-        exc.maxSize !== this.maxSize
-      ) {
-        exc = new PayloadTooBig(curSize + exc.size, this.maxSize, "message", {
-          cause: error,
-        });
-      }
-      this.parserExc = exc;
-      this.fail(CLOSE_MESSAGE_TOO_BIG, exc.message);
-    } else {
-      this.parserExc = error instanceof Error ? error : new Error(String(error));
-      this.logger?.error({ err: error }, logMessages.parserFailed);
-      // No details: they could reveal internals to the peer.
-      this.fail(CLOSE_INTERNAL_ERROR);
-    }
+    const failure = parserFailure(error, this.maxSize, this.rare?.curSize ?? null);
+    this.parserExc = failure.exc;
+    if (failure.unexpected) this.logger?.error({ err: error }, logMessages.parserFailed);
+    this.fail(failure.code, failure.reason);
   }
 
   /** Validates a text payload while it arrives (strict fail-fast, before the frame is complete). */

@@ -52,7 +52,7 @@ import {
   transportFailed,
 } from "./closing.ts";
 import { publishOpen, publishPing, publishPong } from "./diagnostics.ts";
-import { type EventSink, kEventSink, sinks } from "./event-sink.ts";
+import { type EventSink, kEventSink, sinkMessage, sinks, throwSinkFailure } from "./event-sink.ts";
 import { watchIdle } from "./idle-release.ts";
 import { Keepalive } from "./keepalive.ts";
 import { childLogger, LoggerProxy, logContextFields } from "./logger-proxy.ts";
@@ -94,11 +94,6 @@ const IS_CLOSED = 4;
 const CLOSE_DONE = 8;
 // Frames go to an EventSink (`websockets-ts/ws`), found in `sinks`.
 const EVENT_SINK = 16;
-
-// An event sink's listener threw during a read, in receiveMessage(): the
-// error is thrown once the read is processed, where the events loop would
-// throw it (one read at a time, as in the protocol's receiver).
-let sinkFailure: { connection: Connection; error: unknown } | null = null;
 
 /** What the server and client protocols record of the opening handshake. */
 interface HandshakeRecord {
@@ -734,11 +729,7 @@ export class Connection<P extends Protocol = Protocol> implements MessageReceive
     this.sendData();
     this.writer.limitReading(this.settings);
     if (protocol.closeExpected()) startCloseTimer(this);
-    const failure = sinkFailure;
-    if (failure !== null && failure.connection === this) {
-      sinkFailure = null;
-      throw failure.error;
-    }
+    if ((this.#flags & EVENT_SINK) !== 0) throwSinkFailure(this);
     for (let i = 0; i < events.length; i++) {
       const event = events[i];
       if (event instanceof Frame) this.processFrame(event);
@@ -754,19 +745,8 @@ export class Connection<P extends Protocol = Protocol> implements MessageReceive
   receiveMessage(opcode: typeof OP_TEXT | typeof OP_BINARY, data: Buffer): void {
     this.#bytesIn += data.length;
     this.#messagesIn += 1;
-    if ((this.#flags & EVENT_SINK) === 0) {
-      this.queue.putMessage(opcode, data);
-      return;
-    }
-    // After a listener threw, the rest of the read is lost, as in process().
-    if (sinkFailure !== null && sinkFailure.connection === this) return;
-    try {
-      const sink = sinks.get(this)!;
-      if (sink.message !== undefined) sink.message(data, opcode === OP_BINARY);
-      else sink.data(new Frame(opcode, data, true));
-    } catch (error) {
-      sinkFailure = { connection: this, error };
-    }
+    if ((this.#flags & EVENT_SINK) === 0) this.queue.putMessage(opcode, data);
+    else sinkMessage(this, opcode, data);
   }
 
   private processFrame(frame: Frame): void {

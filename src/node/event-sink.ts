@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type Frame, OP_BINARY, type OP_CONT, OP_PING, OP_PONG, OP_TEXT } from "../frames.ts";
+import { Frame, OP_BINARY, type OP_CONT, OP_PING, OP_PONG, OP_TEXT } from "../frames.ts";
 import type { Connection } from "./connection.ts";
 
 /**
@@ -41,6 +41,39 @@ export const kEventSink: unique symbol = Symbol("websockets-ts.eventSink");
  * connection 8 bytes (docs/performance.md, "Memory layout"). @internal
  */
 export const sinks = new WeakMap<Connection, EventSink>();
+
+// A sink's listener threw during a read, in sinkMessage(): the error is
+// thrown once the read is processed, where the connection's loop over the
+// read's frames would throw it. One read is processed at a time.
+let failure: { connection: Connection; error: unknown } | null = null;
+
+/**
+ * Gives a whole message, parsed without a `Frame`, to the connection's sink
+ * (`message()`, else `data()` with a frame). After a listener threw, the
+ * rest of the read is lost, as it is for frames. @internal
+ */
+export function sinkMessage(
+  connection: Connection,
+  opcode: typeof OP_TEXT | typeof OP_BINARY,
+  data: Buffer,
+): void {
+  if (failure !== null && failure.connection === connection) return;
+  try {
+    const sink = sinks.get(connection)!;
+    if (sink.message !== undefined) sink.message(data, opcode === OP_BINARY);
+    else sink.data(new Frame(opcode, data, true));
+  } catch (error) {
+    failure = { connection, error };
+  }
+}
+
+/** Throws what a listener threw in {@link sinkMessage} during this read, once it is processed. @internal */
+export function throwSinkFailure(connection: Connection): void {
+  const failed = failure;
+  if (failed === null || failed.connection !== connection) return;
+  failure = null;
+  throw failed.error;
+}
 
 /** The opcodes {@link sendFrame} sends. @internal */
 export type SinkOpcode =

@@ -15,9 +15,9 @@ import { Buffer } from "node:buffer";
 import { EventEmitter } from "node:events";
 import type { IncomingMessage } from "node:http";
 import { Frame, OP_BINARY, OP_CONT, OP_PING, OP_PONG, OP_TEXT } from "../frames.ts";
-import { type Connection, toBuffer } from "../node/connection.ts";
+import type { Connection } from "../node/connection.ts";
 import { type EventSink, kEventSink, sendFrame } from "../node/event-sink.ts";
-import { describeType, PAUSED_BY_USER } from "../node/writer.ts";
+import { PAUSED_BY_USER } from "../node/writer.ts";
 import type { UpgradeRequest, WsClientOptions } from "./client.ts";
 import { isSendableCloseCode, toWsError } from "./errors.ts";
 import {
@@ -32,6 +32,7 @@ import {
   removeEventListener,
   setAttribute,
 } from "./events.ts";
+import { controlPayload, toPayload } from "./payloads.ts";
 
 /** How binary messages are delivered to `message` listeners. */
 export type BinaryType = "nodebuffer" | "arraybuffer" | "fragments" | "blob";
@@ -763,37 +764,6 @@ function extensionNames(connection: Connection): string {
 
 function concat(parts: Buffer[]): Buffer {
   return parts.length === 1 ? parts[0] : Buffer.concat(parts);
-}
-
-/** `send()`'s data as `ws` converts it: numbers to strings, nothing to empty bytes. */
-function toPayload(data: WsSendData, method: string): string | Buffer {
-  if (typeof data === "string") return data;
-  if (typeof data === "number") return String(data);
-  if (data === undefined || data === null) return EMPTY;
-  const bytes = toBuffer(data);
-  if (bytes !== null) return bytes;
-  if (Array.isArray(data)) {
-    // A message received as fragments, sent on whole; or an array of bytes.
-    return data.every((item) => Buffer.isBuffer(item))
-      ? Buffer.concat(data as Buffer[])
-      : Buffer.from(data as number[]);
-  }
-  try {
-    // valueOf() or Symbol.toPrimitive, as Buffer.from() reads them.
-    return Buffer.from(data as unknown as string);
-  } catch (cause) {
-    throw new TypeError(
-      `${method}() expects a string, a Buffer, an ArrayBuffer or a typed array; got ${describeType(data)}`,
-      { cause },
-    );
-  }
-}
-
-function controlPayload(data: WsSendData): Buffer {
-  const payload = toPayload(data, "ping");
-  const bytes = typeof payload === "string" ? Buffer.from(payload) : payload;
-  if (bytes.length > 125) throw new RangeError("The data size must not be greater than 125 bytes");
-  return bytes;
 }
 
 // Set by client.ts: opens a client connection for the constructor.
