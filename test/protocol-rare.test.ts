@@ -3,9 +3,14 @@
 // from it, on a bare record rather than through a whole protocol.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ConnectionClosedError, ConnectionClosedOK } from "../src/errors.ts";
+import {
+  ConnectionClosedError,
+  ConnectionClosedOK,
+  PayloadTooBig,
+  ProtocolError,
+} from "../src/errors.ts";
 import { Close } from "../src/frames.ts";
-import { ProtocolRecord, RareState } from "../src/protocol-rare.ts";
+import { ProtocolRecord, parserFailure, RareState } from "../src/protocol-rare.ts";
 import { CLOSED, OPEN, type State } from "../src/protocol-types.ts";
 
 class Record extends ProtocolRecord {
@@ -91,5 +96,43 @@ describe("RareState", () => {
     rare.hold(Buffer.from("a"));
     rare.hold(Buffer.from("b"));
     assert.deepEqual(rare.held, [Buffer.from("a"), Buffer.from("b")]);
+  });
+});
+
+describe("parserFailure", () => {
+  it("fails with a protocol error's own close code and message", () => {
+    const error = new ProtocolError("invalid opcode 0x3", 1002);
+    assert.deepEqual(parserFailure(error, 1024, null), {
+      exc: error,
+      code: 1002,
+      reason: "invalid opcode 0x3",
+      unexpected: false,
+    });
+    assert.equal(parserFailure(new ProtocolError("bad text", 1007), null, null).code, 1007);
+  });
+
+  it("fails with 1009; a frame measured against a fragmented message's budget is restated for the message", () => {
+    const whole = new PayloadTooBig(2000, 1024, "message");
+    assert.deepEqual(parserFailure(whole, 1024, null), {
+      exc: whole,
+      code: 1009,
+      reason: whole.message,
+      unexpected: false,
+    });
+    // 600 bytes received, then a 500-byte frame seen against the 424 left.
+    const frame = new PayloadTooBig(500, 424);
+    const failure = parserFailure(frame, 1024, 600);
+    assert.ok(failure.exc instanceof PayloadTooBig);
+    assert.equal(failure.exc.message, "message with 1100 bytes exceeds limit of 1024 bytes");
+    assert.equal(failure.exc.cause, frame);
+    assert.equal(failure.reason, failure.exc.message);
+  });
+
+  it("fails anything else with 1011 and no reason, as unexpected", () => {
+    const failure = parserFailure(new TypeError("a bug"), 1024, null);
+    assert.equal(failure.code, 1011);
+    assert.equal(failure.reason, "");
+    assert.equal(failure.unexpected, true);
+    assert.equal(parserFailure("thrown string", null, null).exc.message, "thrown string");
   });
 });
