@@ -14,8 +14,9 @@
  */
 
 import { type ConnectionClosed, type ConnectionClosedOK, InvalidState } from "../errors.ts";
+import { CLOSE_INTERNAL_ERROR } from "../frames.ts";
 import { type ConnectionClosedFields, logMessages } from "../logging.ts";
-import { CONNECTING, type Protocol } from "../protocol.ts";
+import { CONNECTING, OPEN, type Protocol } from "../protocol.ts";
 import type { Connection } from "./connection.ts";
 import { publishClose, publishSocketError } from "./diagnostics.ts";
 import { unwatchIdle } from "./idle-release.ts";
@@ -129,6 +130,30 @@ export function closingStarted(connection: Connection): void {
   connection.sendData();
   connection.writer.flush();
   if (connection.protocol.closeExpected()) startCloseTimer(connection);
+}
+
+/**
+ * What `close()` does in each state: OPEN sends the close frame (or fails
+ * with 1011 while a fragmented message is being sent: it can't be
+ * completed), CONNECTING aborts the transport (no WebSocket connection to
+ * close yet), and later states only make sure the close timer runs.
+ * @throws ProtocolError for a code that can't be sent or a reason too long.
+ * @internal
+ */
+export function startClosing(connection: Connection, code: number | null, reason: string): void {
+  const protocol = connection.protocol;
+  if (protocol.state === OPEN) {
+    if (connection.writer.fragmented !== null) {
+      connection.failWith(CLOSE_INTERNAL_ERROR, "close during fragmented message");
+    } else {
+      protocol.sendClose(code ?? undefined, reason);
+      closingStarted(connection);
+    }
+  } else if (protocol.state === CONNECTING) {
+    abortTransport(connection);
+  } else {
+    startCloseTimer(connection);
+  }
 }
 
 /**

@@ -1,18 +1,19 @@
 /**
  * `Connection`: a WebSocket connection over any duplex byte stream (a TCP or
- * TLS socket today, an HTTP/2 stream tomorrow), driving a sans-I/O
- * `Protocol`. Both `ServerConnection` and `ClientConnection` extend it.
+ * TLS socket, an HTTP/2 stream), driving a sans-I/O `Protocol`. Both
+ * `ServerConnection` and `ClientConnection` extend it.
  *
  * The connection is the pump and the public API. One way in: bytes read go
- * to `protocol.receiveData()`, and {@link Connection} processes what the
- * protocol made of them in one place (`process()`): the bytes it wants
- * written, the close timer, the frames (assembled into messages by a
- * `MessageQueue`), the handshake. One way out: every send drives the
- * protocol, then hands its bytes to the {@link Writer}. Its collaborators
- * each own their state: `writer.ts` (coalescing, the write buffer's limit,
- * pausing reads, fragmented sends), `keepalive.ts` (pings, pongs, shared
- * timers), `closing.ts` (close timeout, `closed`, the close error and log
- * line), `transport.ts` (what only sockets can tell).
+ * to `protocol.receiveDataTo()`, which hands back whole messages as it parses
+ * them (`receiveMessage()`); the rest it made of them is processed in one
+ * place (`process()`): the bytes it wants written, the close timer, the
+ * other frames (assembled into messages by a `MessageQueue`), the handshake.
+ * One way out: every send drives the protocol, then hands its bytes to the
+ * {@link Writer}. Its collaborators each own their state: `writer.ts`
+ * (coalescing, the write buffer's limit, pausing reads, fragmented sends),
+ * `keepalive.ts` (pings, pongs, shared timers), `closing.ts` (`close()`,
+ * the close timeout, `closed`, the close error and log line),
+ * `transport.ts` (what only sockets can tell).
  *
  * @module
  */
@@ -20,7 +21,6 @@
 import type { Duplex } from "node:stream";
 import type { ConnectionClosed } from "../errors.ts";
 import {
-  CLOSE_INTERNAL_ERROR,
   CLOSE_INVALID_DATA,
   Frame,
   OP_BINARY,
@@ -48,6 +48,7 @@ import {
   halfClose,
   notOpen,
   startCloseTimer,
+  startClosing,
   tearDown,
   transportFailed,
 } from "./closing.ts";
@@ -453,20 +454,7 @@ export class Connection<P extends Protocol = Protocol> implements MessageReceive
    * @throws ProtocolError for a code that can't be sent or a reason too long.
    */
   async close(code: number | null = 1000, reason = ""): Promise<void> {
-    const protocol = this.protocol;
-    if (protocol.state === OPEN) {
-      if (this.writer.fragmented !== null) {
-        this.failWith(CLOSE_INTERNAL_ERROR, "close during fragmented message");
-      } else {
-        protocol.sendClose(code ?? undefined, reason);
-        closingStarted(this);
-      }
-    } else if (protocol.state === CONNECTING) {
-      // No WebSocket connection yet: nothing to negotiate.
-      abortTransport(this);
-    } else {
-      startCloseTimer(this);
-    }
+    startClosing(this, code, reason);
     return this.closed;
   }
 
