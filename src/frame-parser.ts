@@ -52,13 +52,6 @@ export interface FrameParserOptions {
   thisArg?: unknown;
 }
 
-/**
- * Most chunks of a payload spanning chunks kept as views before it is
- * assembled as it arrives: a 1 MiB frame comes in 16 reads of 64 KiB; a
- * peer trickling one in tiny chunks gets its bytes copied at once, not an
- * array of views growing with each.
- */
-const MAX_PIECES = 64;
 /** Largest header: 2 bytes, 8 bytes of extended length, 4 bytes of mask key. */
 const MAX_HEADER_SIZE = 14;
 // The mask key of the frame being unmasked, shared by every FrameParser
@@ -103,12 +96,8 @@ const RESERVED = 0x70 << RESERVED_SHIFT;
 class Spill {
   /** A header split across chunks is gathered here. */
   header: Buffer | null = null;
-  /** The payload being assembled, or EMPTY while its pieces are kept. */
+  /** The payload being assembled, or EMPTY. */
   payload: Buffer = EMPTY;
-  /** The payload's bytes received so far, as views of their chunks. */
-  pieces: Buffer[] = [];
-  /** The payload's length. */
-  length = 0;
   received = 0;
   /** The mask key of the payload, as a 32-bit integer. */
   key = 0;
@@ -252,17 +241,11 @@ export class FrameParser {
         pos += length;
         this.#emit(data);
       } else {
-        // The payload spans chunks: assemble it in a buffer of its own
-        // (#continuePayload). Its size is bounded by maxSize, checked in
-        // #readHeader. Text for onPartial is unmasked into it as it comes.
+        // The payload spans chunks: assemble it in a buffer of its own.
+        // Its size is bounded by maxSize, checked in #readHeader.
         const spill = this.#spillState();
-        const bits = this.#bits;
-        spill.length = length;
+        spill.payload = Buffer.allocUnsafe(length);
         spill.received = 0;
-        spill.payload =
-          this.#onPartial !== null && (bits & TEXT) !== 0 && (bits & 0x0f) < 0x8
-            ? Buffer.allocUnsafe(length)
-            : EMPTY;
         // maskKey still holds this frame's key: nothing ran since #readHeader.
         spill.key = maskKey.readInt32BE(0);
         this.#bits |= IN_PAYLOAD;
@@ -371,49 +354,26 @@ export class FrameParser {
     return length;
   }
 
-  /**
-   * Takes payload bytes of a frame spanning chunks; returns the new
-   * position. They are kept as views of the chunks and copied once the
-   * last arrives, into a payload allocated then: unless a text frame's
-   * pieces go to `onPartial` as they arrive, or a peer trickles the frame
-   * in more than MAX_PIECES chunks.
-   */
+  /** Copies payload bytes of a frame spanning chunks; returns the new position. */
   #continuePayload(chunk: Buffer, pos: number): number {
     const spill = this.#spill!;
+    const payload = spill.payload;
     const start = spill.received;
-    const length = spill.length;
-    const take = Math.min(length - start, chunk.length - pos);
-    const end = start + take;
-    spill.received = end;
+    const take = Math.min(payload.length - start, chunk.length - pos);
     const bits = this.#bits;
-    const masked = (bits & MASKED) !== 0;
-    if (masked) maskKey.writeInt32BE(spill.key, 0);
-    let payload = spill.payload;
-    if (payload === EMPTY) {
-      const pieces = spill.pieces;
-      if (end < length && pieces.length < MAX_PIECES) {
-        pieces.push(new FastBuffer(chunk.buffer, chunk.byteOffset + pos, take));
-        return pos + take;
-      }
-      payload = Buffer.allocUnsafe(length);
-      let at = 0;
-      for (let i = 0; i < pieces.length; i++) {
-        const piece = pieces[i];
-        if (masked) copyMasked(piece, 0, payload, at, piece.length, maskKey, 0, at);
-        else payload.set(piece, at);
-        at += piece.length;
-      }
-      spill.pieces = [];
-      spill.payload = payload;
+    if ((bits & MASKED) !== 0) {
+      maskKey.writeInt32BE(spill.key, 0);
+      copyMasked(chunk, pos, payload, start, take, maskKey, 0, start);
+    } else {
+      chunk.copy(payload, start, pos, pos + take);
     }
-    if (masked) copyMasked(chunk, pos, payload, start, take, maskKey, 0, start);
-    else chunk.copy(payload, start, pos, pos + take);
+    spill.received = start + take;
     const onPartial = this.#onPartial;
     const opcode = bits & 0x0f;
     if (onPartial !== null && (bits & TEXT) !== 0 && opcode < 0x8) {
-      onPartial.call(this.#thisArg, opcode as Opcode, payload.subarray(start, end));
+      onPartial.call(this.#thisArg, opcode as Opcode, payload.subarray(start, start + take));
     }
-    if (end === length) {
+    if (spill.received === payload.length) {
       this.#bits &= ~IN_PAYLOAD;
       spill.payload = EMPTY;
       spill.received = 0;
