@@ -143,6 +143,26 @@ describe("FrameParser round trips", () => {
     assert.deepEqual(bytes, copy);
   });
 
+  it("gives a frame spanning chunks a payload of its own, in 2, 64 and 65+ chunks", () => {
+    const data = payload(100_000);
+    for (const mask of [true, false]) {
+      const bytes = mask ? fromClient(OP_BINARY, data) : fromServer(OP_BINARY, data);
+      for (const count of [2, 16, 64, 65, 1000]) {
+        const size = Math.ceil(bytes.length / count);
+        const chunks: Buffer[] = [];
+        for (let at = 0; at < bytes.length; at += size) {
+          chunks.push(Buffer.from(bytes.subarray(at, at + size)));
+        }
+        const copies = chunks.map((chunk) => Buffer.from(chunk));
+        const frames = parseChunks(chunks, { mask });
+        assert.equal(frames.length, 1);
+        assert.deepEqual(frames[0].data, data);
+        assert.ok(chunks.every((chunk) => chunk.buffer !== frames[0].data.buffer));
+        assert.deepEqual(chunks, copies);
+      }
+    }
+  });
+
   it("calls onFrame and onPartial with thisArg as this", () => {
     const bytes = fromClient(OP_TEXT, "abcdefgh");
     const owner = { seen: [] as string[] };
