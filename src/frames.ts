@@ -9,7 +9,7 @@
 import { Buffer, isUtf8 } from "node:buffer";
 import { FastBuffer } from "./buffers.ts";
 import { ProtocolError } from "./errors.ts";
-import { applyMask, copyMasked, maskPool, nextMaskOffset } from "./masking.ts";
+import { applyMask, copyMasked, lendFrameBuffer, maskPool, nextMaskOffset } from "./masking.ts";
 
 export { applyMask } from "./masking.ts";
 
@@ -252,7 +252,7 @@ let slabOffset = 0;
 let slabBytes: Buffer = new FastBuffer(slab, 0, SLAB_SIZE);
 
 function allocFrame(size: number, mask: boolean): Buffer {
-  if (size > SLAB_MAX_FRAME) return Buffer.allocUnsafe(size);
+  if (size > SLAB_MAX_FRAME) return mask ? lendFrameBuffer(size) : Buffer.allocUnsafe(size);
   const start = slabStart(size, mask);
   slabOffset = start + size;
   return new FastBuffer(slab, start, size);

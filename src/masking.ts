@@ -1,11 +1,13 @@
 /**
  * Masking (RFC 6455 §5.3): XOR with the 4-byte key, fast on large
- * payloads, and the pool of random mask keys.
+ * payloads, the pool of random mask keys, and the buffer large masked
+ * frames are built in.
  *
  * @module
  */
 
 import { randomFillSync } from "node:crypto";
+import { FastBuffer } from "./buffers.ts";
 import { simdMasker } from "./masking-simd.ts";
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
@@ -193,4 +195,40 @@ export function nextMaskOffset(): number {
   const offset = maskPoolOffset;
   maskPoolOffset += 4;
   return offset;
+}
+
+// Large masked frames (a client's) are built in one buffer, reused while
+// each frame's write completes at once: a fresh one per frame costs more in
+// page faults and collections than the masking (docs/performance.md, "Hot
+// paths"). Kept up to the default maxSize's frame.
+const SPARE_MAX = 1024 * 1024 + 14;
+let spare: ArrayBuffer | null = null;
+let lent: ArrayBuffer | null = null;
+
+/** A buffer of `size` bytes for a large masked frame, lent until {@link releaseFrame}. */
+export function lendFrameBuffer(size: number): Buffer {
+  if (size > SPARE_MAX) return Buffer.allocUnsafe(size);
+  let memory = spare;
+  // allocUnsafeSlow: an ArrayBuffer of its own, not zero-filled.
+  if (memory === null || memory.byteLength < size) memory = Buffer.allocUnsafeSlow(size).buffer;
+  spare = null;
+  lent = memory;
+  return new FastBuffer(memory, 0, size);
+}
+
+/** Whether a frame's buffer is lent (see {@link releaseFrame}). */
+export function frameLent(): boolean {
+  return lent !== null;
+}
+
+/**
+ * Takes back the buffer lent to `buf`'s frame, once nothing refers to the
+ * frame any more (it is in the kernel): the next large masked frame is
+ * built in it. Any other buffer is ignored.
+ */
+export function releaseFrame(buf: Buffer): void {
+  if (buf.buffer === lent) {
+    spare = lent;
+    lent = null;
+  }
 }

@@ -242,6 +242,15 @@ describe("writeFrame and serializeFrame", () => {
     });
   });
 
+  it("leaves a large masked frame kept by its caller as it was, while more are serialized", () => {
+    const first = serializeFrame(new Frame(OP_BINARY, payload(70_000)), true);
+    const copy = Buffer.from(first);
+    const second = serializeFrame(new Frame(OP_BINARY, Buffer.alloc(70_000, 0x55)), true);
+    assert.notEqual(second.buffer, first.buffer);
+    assert.deepEqual(first, copy);
+    assert.deepEqual(decodeAll(second)[0].data, Buffer.alloc(70_000, 0x55));
+  });
+
   it("doesn't modify the payload it masks", () => {
     const data = payload(1000);
     const copy = Buffer.from(data);

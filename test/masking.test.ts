@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
-import { applyMask, copyMasked } from "../src/masking.ts";
+import { applyMask, copyMasked, frameLent, lendFrameBuffer, releaseFrame } from "../src/masking.ts";
 import { KEY } from "./support/wire.ts";
 
 describe("applyMask", () => {
@@ -51,5 +51,34 @@ describe("copyMasked", () => {
         }
       }
     }
+  });
+});
+
+describe("lendFrameBuffer and releaseFrame", () => {
+  it("lends one buffer at a time and lends it again once released", () => {
+    const a = lendFrameBuffer(70_000);
+    assert.equal(a.length, 70_000);
+    assert.equal(frameLent(), true);
+    const b = lendFrameBuffer(70_000);
+    assert.notEqual(b.buffer, a.buffer, "a lent buffer isn't lent again");
+    releaseFrame(a);
+    assert.equal(frameLent(), true, "only the last buffer lent comes back");
+    releaseFrame(Buffer.alloc(70_000));
+    releaseFrame(b);
+    assert.equal(frameLent(), false);
+    const c = lendFrameBuffer(5_000);
+    assert.equal(c.buffer, b.buffer);
+    assert.equal(c.length, 5_000);
+    releaseFrame(c);
+    const d = lendFrameBuffer(80_000);
+    assert.notEqual(d.buffer, b.buffer, "a larger frame gets a larger buffer");
+    releaseFrame(d);
+  });
+
+  it("allocates frames over 1 MiB each time", () => {
+    const big = lendFrameBuffer(2 * 1024 * 1024);
+    assert.equal(frameLent(), false);
+    releaseFrame(big);
+    assert.notEqual(lendFrameBuffer(2 * 1024 * 1024).buffer, big.buffer);
   });
 });

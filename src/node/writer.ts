@@ -12,9 +12,11 @@
  */
 
 import { Buffer } from "node:buffer";
+import { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { FastBuffer } from "../buffers.ts";
 import { CLOSE_INTERNAL_ERROR, EMPTY } from "../frames.ts";
+import { frameLent, releaseFrame } from "../masking.ts";
 import { OPEN, type Protocol } from "../protocol.ts";
 import type { ConnectionSettings, Sendable, SendData, SendOptions } from "./options.ts";
 import { noop, RESOLVED, rejected } from "./promises.ts";
@@ -162,6 +164,13 @@ export class Writer {
       transport.cork();
       for (let i = 0; i < pending.length; i++) transport.write(pending[i], onWritten);
       transport.uncork();
+    }
+    // A socket's write completes before write() returns when the kernel
+    // took every byte: then nothing refers to the frames any more, and a
+    // large masked frame's buffer can take the next one.
+    if (frameLent() && transport.writableLength === 0 && transport instanceof Socket) {
+      if (!Array.isArray(pending)) releaseFrame(pending);
+      else for (let i = 0; i < pending.length; i++) releaseFrame(pending[i]);
     }
   }
 

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createServer, type Server, type Socket, connect as tcpConnect } from "node:net";
 import { PassThrough } from "node:stream";
 import { after, before, describe, it } from "node:test";
+import { OP_BINARY, writeFrame } from "../../src/frames.ts";
 import { ConnectionSettings } from "../../src/node/options.ts";
 import {
   controlPayload,
@@ -286,6 +287,62 @@ describe("Writer", () => {
     writer.fragmented = null;
     assert.equal(writer.fragmented, null);
     writer.transport.destroy();
+  });
+});
+
+describe("Writer and the buffer of large masked frames", () => {
+  /** A large masked frame as the client serializes it, and a copy of its bytes. */
+  function masked(fill: number): { frame: Buffer; bytes: Buffer } {
+    const out: Buffer[] = [];
+    writeFrame(out, OP_BINARY, Buffer.alloc(70_000, fill), true, true);
+    assert.equal(out.length, 1);
+    return { frame: out[0], bytes: Buffer.from(out[0]) };
+  }
+
+  it("builds the next frame in the buffer of one the kernel took at once", async () => {
+    const { local, remote, close } = await pair();
+    const writer = new Writer(local);
+    const a = masked(1);
+    writer.queue(a.frame);
+    writer.flush();
+    assert.equal(local.writableLength, 0, "a write of 70 kB to an idle socket completes at once");
+    const b = masked(2);
+    assert.equal(b.frame.buffer, a.frame.buffer);
+    writer.queue(b.frame);
+    writer.flush();
+    assert.deepEqual(await readBytes(remote, 140_028), Buffer.concat([a.bytes, b.bytes]));
+    close();
+  });
+
+  it("leaves a frame's buffer to it while its write is pending, and to a stream that keeps it", async () => {
+    const { local, remote, close } = await pair();
+    const writer = new Writer(local);
+    // Fill the kernel's buffers: the peer doesn't read yet.
+    const filler = Buffer.alloc(8 * 1024 * 1024, 7);
+    writer.queue(filler);
+    writer.flush();
+    assert.ok(local.writableLength > 0, "8 MiB unread fill the socket's buffers");
+    const a = masked(1);
+    writer.queue(a.frame);
+    writer.flush();
+    const b = masked(2);
+    assert.notEqual(b.frame.buffer, a.frame.buffer);
+    writer.queue(b.frame);
+    writer.flush();
+    const received = await readBytes(remote, filler.length + 140_028);
+    assert.deepEqual(received.subarray(filler.length), Buffer.concat([a.bytes, b.bytes]));
+    close();
+
+    // A PassThrough's write completes while its readable side keeps the chunk.
+    const stream = new PassThrough({ highWaterMark: 1 << 20 });
+    const streamWriter = new Writer(stream);
+    const c = masked(3);
+    streamWriter.queue(c.frame);
+    streamWriter.flush();
+    assert.equal(stream.writableLength, 0);
+    assert.notEqual(masked(4).frame.buffer, c.frame.buffer);
+    assert.deepEqual(stream.read(), c.bytes);
+    stream.destroy();
   });
 });
 
