@@ -2,7 +2,7 @@
  * The `floor` echo server of the echo bench (`--impl floor`): the least
  * JavaScript a conforming WebSocket echo server can run per message on
  * Node, on a plain `net.Server`. A measuring tool, not a product: it is the
- * ruler for "what can't go further on Node" (bench/results.md, round six).
+ * ruler for "what can't go further on Node" (bench/results-round6.md).
  *
  * What it does, and nothing more:
  * - the opening handshake: a GET with `Upgrade: websocket`,
