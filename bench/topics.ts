@@ -27,7 +27,8 @@
  *
  * `--baseline DIR` adds a server `base`: ours from another (built)
  * checkout, in the same alternating trials, for an A/B of a change.
- * `--impl` keeps the C-held servers named (ours, ws, raw, base, bun, deno).
+ * `--impl` keeps the C-held servers named (ours, ws, raw, raw-http, base,
+ * bun, deno).
  *
  * Subscribers are raw TCP sockets in this process (a handshake, then
  * counting bytes: 34 per message; 44 for Socket.IO's `42["m","…"]`, after
@@ -423,6 +424,8 @@ const specs: ServerSpec[] = [
   { name: "ws", ...tsx("bench/topics-server.ts", "ws"), cpu: pinning.server },
   // Node's floor: one socket.write() per subscriber and nothing else.
   { name: "raw", ...tsx("bench/topics-server.ts", "raw"), cpu: pinning.server },
+  // The same on sockets from node:http's upgrade, as ours's and ws's are.
+  { name: "raw-http", ...tsx("bench/topics-server.ts", "raw-http"), cpu: pinning.server },
 ];
 if (values.deflate) {
   // 512 bytes of JSON compressed once for every subscriber, or per subscriber.
