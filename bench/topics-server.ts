@@ -1,7 +1,7 @@
 /**
  * The publish/subscribe servers bench/topics.ts compares, one per process:
  *
- *   node --import tsx bench/topics-server.ts ours|ws|raw
+ *   node --import tsx bench/topics-server.ts ours|ws|raw|raw-http
  *
  * Contract (bench/peers/bun-topics.ts follows it too): HOST (default
  * 127.0.0.1) and PORT (default 0) from the environment; `listening <port>`
@@ -19,6 +19,7 @@
  * WebSocket-correct (bench/raw-upgrade.ts): a fixed 101, then the frames
  * of a `pub <n>` built once into one buffer, and one `socket.write()` of
  * it per subscriber, with no library code between the loop and the socket.
+ * `raw-http` is the same on sockets from `node:http`'s `upgrade` event.
  *
  * @module
  */
@@ -101,44 +102,73 @@ async function startWs(): Promise<void> {
   ready(address.port);
 }
 
+/** The raw servers' subscribers, and the frame of one message built once. */
+const rawSubscribers = new Set<import("node:net").Socket>();
+const rawFrame = (text: string) =>
+  Buffer.concat([Buffer.from([0x81, text.length]), Buffer.from(text)]);
+const RAW_MESSAGE = rawFrame(PAYLOAD);
+
+/**
+ * A raw server's upgraded connection: a subscriber, or the control
+ * connection, whose masked frames (each under 126 bytes) it answers.
+ */
+function rawUpgraded(socket: import("node:net").Socket, control: boolean, rest: Buffer): void {
+  if (!control) {
+    rawSubscribers.add(socket);
+    return;
+  }
+  let input = rest;
+  const onData = (chunk: Buffer): void => {
+    input = input.length === 0 ? chunk : Buffer.concat([input, chunk]);
+    while (input.length >= 6 && input.length >= 6 + (input[1] & 0x7f)) {
+      const length = input[1] & 0x7f;
+      const text = Buffer.from(input.subarray(6, 6 + length));
+      for (let i = 0; i < length; i++) text[i] ^= input[2 + (i % 4)];
+      input = input.subarray(6 + length);
+      const [command, n] = text.toString().split(" ");
+      if (command === "count") {
+        socket.write(rawFrame(String(rawSubscribers.size)));
+        continue;
+      }
+      const burst =
+        Number(n) === 1 ? RAW_MESSAGE : Buffer.concat(Array(Number(n)).fill(RAW_MESSAGE));
+      for (const subscriber of rawSubscribers) subscriber.write(burst);
+    }
+  };
+  socket.on("data", onData);
+  if (rest.length > 0) onData(Buffer.alloc(0));
+}
+
 /** Node's own cost of a publish: what any library on Node adds its work to. */
 async function startRaw(): Promise<void> {
   const { createServer } = await import("node:net");
   const { RAW_101, readHead } = await import("./raw-upgrade.ts");
-  const subscribers = new Set<import("node:net").Socket>();
-  const frame = (text: string) =>
-    Buffer.concat([Buffer.from([0x81, text.length]), Buffer.from(text)]);
-  const message = frame(PAYLOAD);
   const server = createServer({ noDelay: true }, (socket) => {
     socket.on("error", () => socket.destroy());
-    socket.on("close", () => subscribers.delete(socket));
+    socket.on("close", () => rawSubscribers.delete(socket));
     readHead(socket, (head, rest) => {
       socket.write(RAW_101);
-      if (!head.startsWith("GET /control ")) {
-        subscribers.add(socket);
-        return;
-      }
-      // The control connection's masked frames, each under 126 bytes.
-      let input = rest;
-      const onData = (chunk: Buffer): void => {
-        input = input.length === 0 ? chunk : Buffer.concat([input, chunk]);
-        while (input.length >= 6 && input.length >= 6 + (input[1] & 0x7f)) {
-          const length = input[1] & 0x7f;
-          const text = Buffer.from(input.subarray(6, 6 + length));
-          for (let i = 0; i < length; i++) text[i] ^= input[2 + (i % 4)];
-          input = input.subarray(6 + length);
-          const [command, n] = text.toString().split(" ");
-          if (command === "count") {
-            socket.write(frame(String(subscribers.size)));
-            continue;
-          }
-          const burst = Number(n) === 1 ? message : Buffer.concat(Array(Number(n)).fill(message));
-          for (const subscriber of subscribers) subscriber.write(burst);
-        }
-      };
-      socket.on("data", onData);
-      if (rest.length > 0) onData(Buffer.alloc(0));
+      rawUpgraded(socket, head.startsWith("GET /control "), rest);
     });
+  });
+  await new Promise<void>((resolve) => server.listen(port, host, resolve));
+  ready((server.address() as { port: number }).port);
+}
+
+/**
+ * The same floor on sockets that come through `node:http`'s `upgrade`
+ * event, as the sockets of ours and `ws` do.
+ */
+async function startRawHttp(): Promise<void> {
+  const { createServer } = await import("node:http");
+  const { RAW_101 } = await import("./raw-upgrade.ts");
+  const server = createServer();
+  server.on("upgrade", (request, socket: import("node:net").Socket, rest: Buffer) => {
+    socket.setNoDelay(true);
+    socket.on("error", () => socket.destroy());
+    socket.on("close", () => rawSubscribers.delete(socket));
+    socket.write(RAW_101);
+    rawUpgraded(socket, request.url === "/control", rest);
   });
   await new Promise<void>((resolve) => server.listen(port, host, resolve));
   ready((server.address() as { port: number }).port);
@@ -147,6 +177,7 @@ async function startRaw(): Promise<void> {
 if (impl === "ours") await startOurs();
 else if (impl === "ws") await startWs();
 else if (impl === "raw") await startRaw();
-else throw new Error(`unknown server ${impl}: ours, ws or raw`);
+else if (impl === "raw-http") await startRawHttp();
+else throw new Error(`unknown server ${impl}: ours, ws, raw or raw-http`);
 process.once("SIGTERM", () => process.exit(0));
 process.once("SIGINT", () => process.exit(0));

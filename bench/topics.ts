@@ -5,6 +5,7 @@
  *   npm run bench -- topics [--subscribers 1000,10000] [--rounds 100]
  *                           [--burst 20] [--trials 3] [--peers] [--redis]
  *                           [--deflate] [--no-pin] [--c-only] [--json]
+ *                           [--impl ours,raw] [--baseline ../other-checkout]
  *
  * One process: our `server.publish()` against `ws` (a loop over clients,
  * as ws users write it) and, with `--peers`, Bun's `server.publish()`
@@ -24,6 +25,11 @@
  * (started here on a Unix socket), subscribers spread evenly, the
  * publisher on process 1.
  *
+ * `--baseline DIR` adds a server `base`: ours from another (built)
+ * checkout, in the same alternating trials, for an A/B of a change.
+ * `--impl` keeps the C-held servers named (ours, ws, raw, raw-http, base,
+ * bun, deno).
+ *
  * Subscribers are raw TCP sockets in this process (a handshake, then
  * counting bytes: 34 per message; 44 for Socket.IO's `42["m","…"]`, after
  * its open and connect packets), so the load generator costs the same
@@ -39,7 +45,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { connect as netConnect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve as resolvePath } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { type ClientConnection, connect } from "../src/index.ts";
@@ -60,6 +66,8 @@ const { values } = parseArgs({
     // Only the servers whose subscribers the C generator holds: no Socket.IO.
     "c-only": { type: "boolean", default: false },
     json: { type: "boolean", default: false },
+    baseline: { type: "string" },
+    impl: { type: "string" },
   },
 });
 
@@ -416,6 +424,8 @@ const specs: ServerSpec[] = [
   { name: "ws", ...tsx("bench/topics-server.ts", "ws"), cpu: pinning.server },
   // Node's floor: one socket.write() per subscriber and nothing else.
   { name: "raw", ...tsx("bench/topics-server.ts", "raw"), cpu: pinning.server },
+  // The same on sockets from node:http's upgrade, as ours's and ws's are.
+  { name: "raw-http", ...tsx("bench/topics-server.ts", "raw-http"), cpu: pinning.server },
 ];
 if (values.deflate) {
   // 512 bytes of JSON compressed once for every subscriber, or per subscriber.
@@ -428,6 +438,10 @@ if (values.deflate) {
       deflate,
     });
   }
+}
+if (values.baseline !== undefined) {
+  const file = join(resolvePath(values.baseline), "bench/topics-server.ts");
+  specs.push({ name: "base", ...tsx(file, "ours"), cpu: pinning.server });
 }
 const socketIo: ServerSpec = {
   name: "socket.io",
@@ -455,6 +469,10 @@ if (values.peers) {
   }
 }
 
+if (values.impl !== undefined) {
+  const wanted = new Set(values.impl.split(","));
+  for (let i = specs.length - 1; i >= 0; i--) if (!wanted.has(specs[i].name)) specs.splice(i, 1);
+}
 const results: Result[] = [];
 for (const count of counts) {
   if (loadgen !== null) {
@@ -467,7 +485,7 @@ for (const count of counts) {
       ? [...specs, socketIo]
       : values["c-only"]
         ? []
-        : [{ ...specs[0], cpu: null }, socketIo];
+        : [...specs.filter((s) => s.name === "ours").map((s) => ({ ...s, cpu: null })), socketIo];
   for (const spec of nodeHeld) {
     const running = await start(spec);
     try {
