@@ -31,15 +31,7 @@ import {
 } from "../frames.ts";
 import type { Request, Response } from "../http11.ts";
 import { isLevelEnabled, type LoggerLike, logMessages, silentLogger } from "../logging.ts";
-import {
-  CLOSED,
-  CLOSING,
-  CONNECTING,
-  type MessageReceiver,
-  OPEN,
-  type Protocol,
-  type State,
-} from "../protocol.ts";
+import { CLOSED, CLOSING, CONNECTING, OPEN, type Protocol, type State } from "../protocol.ts";
 import {
   abortTransport,
   Closing,
@@ -117,7 +109,7 @@ interface HandshakeRecord {
  * unhandled rejections, so a `send()` you don't await can't crash the
  * process; await it to learn about failures.
  */
-export class Connection<P extends Protocol = Protocol> implements MessageReceiver {
+export class Connection<P extends Protocol = Protocol> {
   /** The sans-I/O protocol this connection drives. @internal */
   readonly protocol: P;
   /** Writes to the transport and pauses reading from it. @internal */
