@@ -7,7 +7,9 @@ import { readFileSync } from "node:fs";
 
 /** Stops a server process: SIGTERM, then SIGKILL after 5 s; resolves once it exited. */
 export async function stopServer(server: { child: ChildProcess }): Promise<void> {
-  if (server.child.exitCode !== null) return;
+  // Gone already (exited, or killed by a signal: then exitCode stays null
+  // and "exit" has fired): waiting for it would never end.
+  if (server.child.exitCode !== null || server.child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => server.child.once("exit", () => resolve()));
   server.child.kill("SIGTERM");
   const timer = setTimeout(() => server.child.kill("SIGKILL"), 5000);

@@ -484,7 +484,10 @@ try {
       }),
     );
     results.set(row.name, picked);
-    if (row.fresh) await Promise.all(servers.map(stopServer));
+    if (row.fresh) {
+      await Promise.all(servers.map(stopServer));
+      running.delete(row.name);
+    }
     if (!values.json) {
       const parts = [...picked].map(
         ([name, s]) => `${name} ${s === null ? "–" : formatRate(s.rate)}`,
