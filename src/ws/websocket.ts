@@ -14,7 +14,7 @@
 import { Buffer } from "node:buffer";
 import { EventEmitter } from "node:events";
 import type { IncomingMessage } from "node:http";
-import { Frame, OP_BINARY, OP_CONT, OP_PING, OP_PONG, OP_TEXT } from "../frames.ts";
+import { type Frame, OP_BINARY, OP_CONT, OP_PING, OP_PONG, OP_TEXT } from "../frames.ts";
 import type { Connection } from "../node/connection.ts";
 import { type EventSink, kEventSink, sendFrame } from "../node/event-sink.ts";
 import { PAUSED_BY_USER } from "../node/writer.ts";
@@ -623,19 +623,19 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       this.#parts = null;
     }
     const isBinary = this.#partsBinary;
-    const data = isBinary ? this.#binary(parts) : concat(parts);
-    if (this.#paused) this.#hold(["message", data, isBinary]);
-    else this.emit("message", data, isBinary);
+    this.#message(isBinary ? this.#binary(parts) : concat(parts), isBinary);
   }
 
-  /** A whole message: what #onFrame() does with one frame with FIN set. */
+  /**
+   * A whole message: what #onFrame() does with one frame with FIN set. The
+   * parser hands these only outside a fragmented message, so no parts wait.
+   */
   #onMessage(payload: Buffer, isBinary: boolean): void {
-    if (this.#parts !== null) {
-      this.#onFrame(new Frame(isBinary ? OP_BINARY : OP_TEXT, payload, true));
-      return;
-    }
-    this.#partsBinary = isBinary;
     const data = isBinary && this.#binaryType !== "nodebuffer" ? this.#binary([payload]) : payload;
+    this.#message(data, isBinary);
+  }
+
+  #message(data: RawData, isBinary: boolean): void {
     if (this.#paused) this.#hold(["message", data, isBinary]);
     else this.emit("message", data, isBinary);
   }
