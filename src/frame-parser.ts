@@ -98,26 +98,6 @@ const HEADER_LENGTH = 0xf << HEADER_LENGTH_SHIFT;
 const RESERVED_SHIFT = 16;
 const RESERVED = 0x70 << RESERVED_SHIFT;
 
-/** Puts the mask key at `at` in `maskKey`, for {@link payloadIn} or to keep. */
-function readKey(src: Buffer, at: number): void {
-  maskKey[0] = src[at];
-  maskKey[1] = src[at + 1];
-  maskKey[2] = src[at + 2];
-  maskKey[3] = src[at + 3];
-}
-
-/**
- * The payload of `length` bytes at `pos`, whole in `chunk`: unmasked with
- * `maskKey` into a buffer of its own, else a view of the chunk (no copy).
- */
-function payloadIn(chunk: Buffer, pos: number, length: number, masked: boolean): Buffer {
-  if (length === 0) return EMPTY;
-  if (!masked) return new FastBuffer(chunk.buffer, chunk.byteOffset + pos, length);
-  const data = Buffer.allocUnsafe(length);
-  copyMasked(chunk, pos, data, 0, length, maskKey, 0, 0);
-  return data;
-}
-
 /**
  * What a parser needs only once a header or a payload spans chunks: created
  * then, and kept (an idle connection never needs it).
@@ -268,7 +248,15 @@ export class FrameParser {
 
       if (end - pos >= length) {
         // Fast path: the whole payload is in this chunk.
-        const data = payloadIn(chunk, pos, length, (this.#bits & MASKED) !== 0);
+        let data: Buffer;
+        if (length === 0) {
+          data = EMPTY;
+        } else if ((this.#bits & MASKED) !== 0) {
+          data = Buffer.allocUnsafe(length);
+          copyMasked(chunk, pos, data, 0, length, maskKey, 0, 0);
+        } else {
+          data = new FastBuffer(chunk.buffer, chunk.byteOffset + pos, length);
+        }
         pos += length;
         this.#emit(data);
       } else {
@@ -312,8 +300,19 @@ export class FrameParser {
     const start = masked ? at + 4 : at;
     const maxSize = this.maxSize;
     if (end - start < length || (maxSize !== null && length > maxSize)) return pos;
-    if (masked) readKey(chunk, at);
-    const data = payloadIn(chunk, start, length, masked);
+    let data: Buffer;
+    if (length === 0) {
+      data = EMPTY;
+    } else if (masked) {
+      maskKey[0] = chunk[at];
+      maskKey[1] = chunk[at + 1];
+      maskKey[2] = chunk[at + 2];
+      maskKey[3] = chunk[at + 3];
+      data = Buffer.allocUnsafe(length);
+      copyMasked(chunk, start, data, 0, length, maskKey, 0, 0);
+    } else {
+      data = new FastBuffer(chunk.buffer, chunk.byteOffset + start, length);
+    }
     this.#onMessage!.call(this.#thisArg, (b0 & 0x0f) as typeof OP_TEXT | typeof OP_BINARY, data);
     return start + length;
   }
@@ -406,8 +405,13 @@ export class FrameParser {
       if (length > kMaxLength) throw new PayloadTooBig(length, kMaxLength);
     }
 
-    // In maskKey for the payload in this chunk, or to keep for later chunks.
-    if (masked) readKey(src, offset);
+    if (masked) {
+      // In maskKey for the payload in this chunk, or to keep for later chunks.
+      maskKey[0] = src[offset];
+      maskKey[1] = src[offset + 1];
+      maskKey[2] = src[offset + 2];
+      maskKey[3] = src[offset + 3];
+    }
     this.#bits = (bits & ~(B0_BITS | MASKED)) | b0 | (masked ? MASKED : 0);
     return length;
   }
