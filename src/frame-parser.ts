@@ -280,6 +280,8 @@ export class FrameParser {
    * general path. Its header needs none of #readHeader's checks: FIN, no
    * RSV bit, a data opcode, a 7- or 16-bit length, masked as required.
    */
+  // Key and payload are written out here as in parse(), not shared: a
+  // shared function cost instructions (docs/performance.md, "Hot paths").
   #wholeMessage(chunk: Buffer, pos: number, bits: number): number {
     const end = chunk.length;
     if (end - pos < 2) return pos;
