@@ -6,11 +6,10 @@
  */
 
 import { Buffer } from "node:buffer";
+import { EMPTY } from "../frames.ts";
 import { toBuffer } from "../node/connection.ts";
 import { describeType } from "../node/writer.ts";
 import type { WsSendData } from "./websocket.ts";
-
-const EMPTY = Buffer.alloc(0);
 
 /** `send()`'s data as `ws` converts it: numbers to strings, nothing to empty bytes. */
 export function toPayload(data: WsSendData, method: string): string | Buffer {

@@ -14,7 +14,7 @@
 import { Buffer } from "node:buffer";
 import { EventEmitter } from "node:events";
 import type { IncomingMessage } from "node:http";
-import { type Frame, OP_BINARY, OP_CONT, OP_PING, OP_PONG, OP_TEXT } from "../frames.ts";
+import { EMPTY, type Frame, OP_BINARY, OP_CONT, OP_PING, OP_PONG, OP_TEXT } from "../frames.ts";
 import type { Connection } from "../node/connection.ts";
 import { type EventSink, kEventSink, sendFrame } from "../node/event-sink.ts";
 import { PAUSED_BY_USER } from "../node/writer.ts";
@@ -82,7 +82,6 @@ export interface WsSendOptions {
 }
 
 const READY_STATES = ["CONNECTING", "OPEN", "CLOSING", "CLOSED"] as const;
-const EMPTY = Buffer.alloc(0);
 
 /** Internal: attaches an open connection to a `WebSocket`. @internal */
 export const kAttach: unique symbol = Symbol("websockets-ts.ws.attach");
