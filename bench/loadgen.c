@@ -1,9 +1,12 @@
 /*
  * The C load generator of bench/echo.ts: one thread, epoll, raw sockets.
  *
- * Written in C so that on every row the generator spends far less CPU per
- * message than any server it drives: a Node generator saturated its own core
- * on the small-message and handshake rows and so measured itself. It speaks
+ * Written in C so that the generator spends as little CPU per message as a
+ * client can: a Node generator saturated its own core on the small-message
+ * and handshake rows and so measured itself. It is not below every server:
+ * on loopback its write(2) and connect(2) run the server's side of TCP too,
+ * and the fastest servers make as few syscalls per message as it does
+ * (bench/README.md, "Where the generator sets the pace"). It speaks
  * just enough RFC 6455 to upgrade (offering no extension), send masked frames
  * built once, count echoed messages without copying payloads, answer pings
  * and close frames, and time each message's round trip.
