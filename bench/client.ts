@@ -23,7 +23,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { dirname, join, resolve as resolvePath } from "node:path";
 import { fileURLToPath } from "node:url";
-import { buildC, ownSession, pinned } from "./echo-loadgen.ts";
+import { buildEchoServer, ownSession, pinned } from "./echo-loadgen.ts";
 import { parseRunOptions } from "./echo-options.ts";
 import { stopServer } from "./echo-process.ts";
 import { listPeers } from "./peers/installed.ts";
@@ -185,7 +185,7 @@ function medianOf(list: Sample[], key: "p50" | "p99"): number | null {
   return values.length === 0 ? null : values[Math.floor(values.length / 2)];
 }
 
-const bin = buildC("echoserver.c", ["-lcrypto"]);
+const bin = buildEchoServer();
 if (bin === null) {
   console.error("client: the C echo server needs cc and libssl-dev");
   process.exit(1);

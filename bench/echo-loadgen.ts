@@ -34,6 +34,12 @@ export type LoadJob =
     }
   | { type: "handshakes"; port: number; concurrency: number; durationMs: number; tls?: boolean };
 
+/**
+ * `cpu`: the generator's CPU time over the measured window (rusage, user + system, the kernel's
+ * loopback delivery to the server included), as a share of the window. `busy` (C generator only):
+ * its time on a CPU or runnable waiting for one (/proc/self/schedstat) as a share of the window,
+ * that is, the share it was not idle in epoll_wait: near 1, it may set the pace.
+ */
 export type LoadResult =
   | {
       type: "throughput";
@@ -41,10 +47,18 @@ export type LoadResult =
       total: number;
       seconds: number;
       cpu: number;
+      busy?: number;
       p50_us: number | null;
       p99_us: number | null;
     }
-  | { type: "handshakes"; handshakes: number; failures: number; seconds: number; cpu: number };
+  | {
+      type: "handshakes";
+      handshakes: number;
+      failures: number;
+      seconds: number;
+      cpu: number;
+      busy?: number;
+    };
 
 /** `loadgen subscribe`: the subscribers of bench/topics.ts. */
 export interface SubscribeJob {
@@ -120,6 +134,16 @@ export function buildC(file: string, libs: string[]): string | null {
 /** The load generator, with OpenSSL and zlib for the TLS and compression rows (libssl-dev, zlib1g-dev). */
 export function buildLoadgen(): string | null {
   return buildC("loadgen.c", ["-lssl", "-lcrypto", "-lz"]);
+}
+
+/**
+ * The C echo server (bench/echoserver.c): in the echo bench, the `c-echo`
+ * server, the generator's own ceiling on the plain rows (it spends less per
+ * message than any server measured, so its rate is what the generator can
+ * drive).
+ */
+export function buildEchoServer(): string | null {
+  return buildC("echoserver.c", ["-lcrypto"]);
 }
 
 function argv(job: LoadJob): string[] {
