@@ -24,6 +24,7 @@ import { noop, rejected } from "./promises.ts";
 import { type Slot, TimerWheel } from "./timer-wheel.ts";
 import { controlPayload } from "./writer.ts";
 
+// Where they were defined before the close timeout shared them.
 export { grainOf, TimerWheel } from "./timer-wheel.ts";
 
 /** A ping awaiting its pong. */
