@@ -22,6 +22,7 @@ import { publishClose, publishSocketError } from "./diagnostics.ts";
 import { unwatchIdle } from "./idle-release.ts";
 import { watchedRejection } from "./mistakes.ts";
 import { RESOLVED, rejected } from "./promises.ts";
+import { type Slot, TimerWheel } from "./timer-wheel.ts";
 import { destroyTransport } from "./transport.ts";
 
 /** What a connection counts for its `connection closed` line. @internal */
@@ -39,8 +40,8 @@ export interface ConnectionStats {
  * @internal
  */
 export class Closing {
-  /** Destroys the transport if closing takes longer than `closeTimeout`. */
-  timer: NodeJS.Timeout | null = null;
+  /** Destroys the transport if closing takes longer than `closeTimeout`: on `closeWheel`. */
+  timer: Slot | null = null;
   // The `closed` promise, created on first use, and what resolves it.
   #closed: Promise<void> | null = null;
   #resolveClosed: (() => void) | null = null;
@@ -89,9 +90,9 @@ export class Closing {
   }
 
   /** Cancels the close timeout. */
-  stopTimer(): void {
+  stopTimer(connection: Connection): void {
     if (this.timer === null) return;
-    clearTimeout(this.timer);
+    TimerWheel.remove(this.timer, connection);
     this.timer = null;
   }
 }
@@ -156,16 +157,22 @@ export function startClosing(connection: Connection, code: number | null, reason
   }
 }
 
+// Every connection that closes arms a close timer, most only to clear it a
+// moment later: a shared wheel costs a set insertion and deletion where a
+// Timeout of its own cost Node's timer lists (docs/performance.md).
+const closeWheel = new TimerWheel(closeTimedOut);
+
 /**
- * Arms the close timer: past `closeTimeout`, the transport is destroyed.
- * Does nothing if it's armed, the transport closed, or there's no timeout. @internal
+ * Arms the close timer: past `closeTimeout` (or up to a grain of the
+ * wheel later), the transport is destroyed. Does nothing if it's armed,
+ * the transport closed, or there's no timeout. @internal
  */
 export function startCloseTimer(connection: Connection): void {
   const closeTimeout = connection.settings.closeTimeout;
   if (connection.isClosed || closeTimeout === null) return;
   const closing = connection.closingState();
   if (closing.timer !== null) return;
-  closing.timer = setTimeout(closeTimedOut, closeTimeout, connection);
+  closing.timer = closeWheel.add(connection, closeTimeout);
 }
 
 function closeTimedOut(connection: Connection): void {
@@ -226,7 +233,7 @@ export function transportFailed(connection: Connection, error: Error): void {
  * the message queue and keepalive, then logs `connection closed`. @internal
  */
 export function tearDown(connection: Connection): void {
-  connection.closing?.stopTimer();
+  connection.closing?.stopTimer(connection);
   const writer = connection.writer;
   writer.discard();
   // Free extension resources (zlib streams) now rather than at GC.

@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ConnectionClosedError, ConnectionClosedOK } from "../../src/errors.ts";
 import { Closing, closedFields } from "../../src/node/closing.ts";
+import type { Connection } from "../../src/node/connection.ts";
+import { TimerWheel } from "../../src/node/timer-wheel.ts";
 import { Protocol } from "../../src/protocol.ts";
 
 /** A server-side protocol that went through a closing handshake with these codes. */
@@ -49,10 +51,13 @@ describe("Closing", () => {
 
   it("cancels its close timer", async () => {
     const closing = new Closing();
-    closing.timer = setTimeout(() => assert.fail("fired"), 10);
-    closing.stopTimer();
-    closing.stopTimer();
+    const wheel = new TimerWheel(() => assert.fail("fired"));
+    const connection = {} as Connection;
+    closing.timer = wheel.add(connection, 10);
+    closing.stopTimer(connection);
+    closing.stopTimer(connection);
     assert.equal(closing.timer, null);
+    assert.equal(wheel.size, 0);
     await new Promise((resolve) => setTimeout(resolve, 20));
   });
 });

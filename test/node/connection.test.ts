@@ -572,6 +572,17 @@ for (const side of ["server", "client"] as const) {
         await raw.reader.closed;
       });
 
+      it("waits the whole closeTimeout before destroying the socket", async () => {
+        // The close timer waits on a shared wheel, which rounds deadlines up, never down.
+        const { ws, raw } = await rawPair(side, { closeTimeout: 150 });
+        const started = performance.now();
+        await withTimeout(ws.close(), 2000, "close() didn't time out");
+        // Node's timers may fire up to a millisecond early by performance.now().
+        assert.ok(performance.now() - started >= 149, "the close timer fired early");
+        assert.equal(ws.closeCode, 1006);
+        await raw.reader.closed;
+      });
+
       it("reports 1006 and ConnectionClosedError when the peer vanishes", async () => {
         const { ws, raw } = await rawPair(side);
         const pending = ws.recv();
