@@ -24,9 +24,6 @@ import { noop, rejected } from "./promises.ts";
 import { type Slot, TimerWheel } from "./timer-wheel.ts";
 import { controlPayload } from "./writer.ts";
 
-// Where they were defined before the close timeout shared them.
-export { grainOf, TimerWheel } from "./timer-wheel.ts";
-
 /** A ping awaiting its pong. */
 interface PingWaiter {
   /** The payload, as a latin1 string. */
