@@ -5,7 +5,13 @@
 import { strict as assert } from "node:assert";
 import { once } from "node:events";
 import { after, describe, test } from "node:test";
-import { type Data, type ServeOptions, type Server, serve } from "../../src/index.ts";
+import {
+  type Data,
+  type ServeOptions,
+  type Server,
+  type ServerConnection,
+  serve,
+} from "../../src/index.ts";
 import { type WebSocket, WebSocketServer } from "../../src/ws/index.ts";
 import {
   closeFrame,
@@ -188,7 +194,7 @@ describe("whole messages and other frames in one read (async API)", () => {
 describe("whole messages queued while nobody reads (async API)", () => {
   /** Serves a handler that waits for `gate`, then runs `read`; resolves with what it returned. */
   async function gated<T>(
-    read: (ws: Parameters<Parameters<typeof serve>[0]>[0]) => Promise<T>,
+    read: (ws: ServerConnection) => Promise<T>,
     options: Partial<ServeOptions> = {},
   ): Promise<{ port: number; open: () => void; result: Promise<T> }> {
     let open!: () => void;
