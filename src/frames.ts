@@ -291,15 +291,14 @@ const ENCODE_FIRST_MAX = (SLAB_MAX_FRAME - 8) / 3;
 // 4 bytes is left.
 const SHORT_HEADER_MAX_UNITS = 41;
 
-/** {@link writeFrame} for a data frame of a short string. */
-function writeShortString(
-  out: Buffer[],
+/** {@link frameBytes} for a data frame of a short string. */
+function shortStringFrame(
   opcode: Opcode,
   payload: string,
   fin: boolean,
   mask: boolean,
   rsv: number,
-): void {
+): Buffer {
   const units = payload.length;
   const keySize = mask ? 4 : 0;
   // Masked: the payload 8-byte aligned, after room for the longest header
@@ -314,7 +313,7 @@ function writeShortString(
   const offset = writeHeader(buf, opcode, fin, rsv, mask, length, lengthSize);
   if (mask) applyMask(buf, headerSize, length, maskPool, offset, 0);
   slabOffset = payloadAt + length;
-  out.push(buf);
+  return buf;
 }
 
 /**
@@ -377,10 +376,36 @@ export function writeFrame(
   mask: boolean,
   rsv = 0,
 ): void {
+  const bytes = frameBytes(opcode, payload, fin, mask, rsv);
+  if (bytes !== null) {
+    out.push(bytes);
+    return;
+  }
+  // Only unmasked Buffer payloads get here (see frameBytes).
+  const length = payload.length;
+  const lengthSize = length < 65536 ? 2 : 8;
+  const header = allocFrame(2 + lengthSize, false);
+  writeHeader(header, opcode, fin, rsv, false, length, lengthSize);
+  out.push(header, payload as Buffer);
+}
+
+/**
+ * {@link writeFrame}'s frame as one buffer, header and payload; `null` when
+ * the payload isn't copied into its frame (an unmasked `Buffer` of
+ * {@link ZERO_COPY_THRESHOLD} bytes or more), which only `writeFrame` sends.
+ *
+ * @throws ProtocolError for an invalid control frame (see {@link writeFrame}).
+ */
+export function frameBytes(
+  opcode: Opcode,
+  payload: Buffer | string,
+  fin: boolean,
+  mask: boolean,
+  rsv = 0,
+): Buffer | null {
   const isString = typeof payload === "string";
   if (isString && opcode < 0x8 && payload.length <= ENCODE_FIRST_MAX) {
-    writeShortString(out, opcode, payload, fin, mask, rsv);
-    return;
+    return shortStringFrame(opcode, payload, fin, mask, rsv);
   }
   const length = isString ? Buffer.byteLength(payload) : payload.length;
   if (opcode >= 0x8) {
@@ -389,17 +414,13 @@ export function writeFrame(
     }
     if (!fin) throw new ProtocolError(`fragmented control frame: ${OPCODE_NAMES[opcode]}`);
   }
+  if (!mask && !isString && length >= ZERO_COPY_THRESHOLD) return null;
   const lengthSize = length < 126 ? 0 : length < 65536 ? 2 : 8;
   const headerSize = 2 + lengthSize + (mask ? 4 : 0);
-  const zeroCopy = !mask && !isString && length >= ZERO_COPY_THRESHOLD;
-  const buf = allocFrame(zeroCopy ? headerSize : headerSize + length, mask);
+  const buf = allocFrame(headerSize + length, mask);
 
   const offset = writeHeader(buf, opcode, fin, rsv, mask, length, lengthSize);
 
-  if (zeroCopy) {
-    out.push(buf, payload as Buffer);
-    return;
-  }
   if (!mask) {
     if (isString) buf.write(payload, headerSize, "utf8");
     // set(), not copy(): Buffer.prototype.copy's argument checks in
@@ -413,7 +434,7 @@ export function writeFrame(
       copyMasked(payload, 0, buf, headerSize, length, maskPool, offset, 0);
     }
   }
-  out.push(buf);
+  return buf;
 }
 
 /** The RSV bits of `frame` as in the first byte of its header. */

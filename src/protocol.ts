@@ -20,6 +20,7 @@ import {
   Close,
   EMPTY,
   Frame,
+  frameBytes,
   OP_BINARY,
   OP_CLOSE,
   OP_CONT,
@@ -383,6 +384,28 @@ export class Protocol extends ProtocolRecord {
     this.checkNoFragmentedMessage();
     this.#flags = fin ? this.#flags & ~EXPECT_CONTINUATION : this.#flags | EXPECT_CONTINUATION;
     this.sendFrame(OP_BINARY, data, fin);
+  }
+
+  /**
+   * {@link Protocol.sendText} or {@link Protocol.sendBinary} of a whole
+   * message, for an I/O layer that writes the frame itself: returns its
+   * bytes instead of queuing them for {@link Protocol.dataToSend}. Does
+   * nothing and returns `null` unless it can do so in one buffer with
+   * nothing else to send before it: OPEN, no fragmented message being
+   * sent, no extension, not logging at debug level, `dataToSend()` empty
+   * (docs/performance.md, "Hot paths"). Then send it the usual way.
+   * @internal
+   */
+  frameMessage(data: Buffer | string, text: boolean): Buffer | null {
+    const flags = this.#flags;
+    if (
+      (flags & (STATE_BITS | EXPECT_CONTINUATION | DEBUG)) !== OPEN ||
+      this.#writes !== null ||
+      this.extensions.length !== 0
+    ) {
+      return null;
+    }
+    return frameBytes(text ? OP_TEXT : OP_BINARY, data, true, (flags & CLIENT) !== 0);
   }
 
   /**

@@ -622,6 +622,17 @@ export class Connection<P extends Protocol = Protocol> {
     return watchDrained(this, this.writer.drained(this.settings));
   }
 
+  /**
+   * {@link Connection.afterWrite} for a send whose frame the protocol
+   * returned rather than queued (`Protocol.frameMessage()`). @internal
+   */
+  afterFrame(frame: Buffer): Promise<void> {
+    const writer = this.writer;
+    writer.queue(frame);
+    writer.schedule();
+    return watchDrained(this, writer.drained(this.settings));
+  }
+
   /** What send() and friends return when the connection isn't OPEN. @internal */
   notOpen(): Promise<never> {
     return notOpen(this);

@@ -333,6 +333,7 @@ export interface FragmentSender {
   readonly protocol: Protocol;
   readonly writer: Writer;
   afterWrite(): Promise<void>;
+  afterFrame(frame: Buffer): Promise<void>;
   notOpen(): Promise<never>;
   failWith(code: number, reason: string): void;
   countSent(bytes: number): void;
@@ -352,6 +353,13 @@ export function sendMessage(
   const text = options?.text;
   const protocol = connection.protocol;
   if (typeof data === "string") {
+    if (text !== false) {
+      const frame = protocol.frameMessage(data, true);
+      if (frame !== null) {
+        connection.countSent(data.length);
+        return connection.afterFrame(frame);
+      }
+    }
     if (protocol.state !== OPEN) return connection.notOpen();
     if (text === false) protocol.sendBinary(Buffer.from(data));
     else protocol.sendText(data);
@@ -360,6 +368,11 @@ export function sendMessage(
   }
   const bytes = toBuffer(data);
   if (bytes !== null) {
+    const frame = protocol.frameMessage(bytes, text === true);
+    if (frame !== null) {
+      connection.countSent(bytes.length);
+      return connection.afterFrame(frame);
+    }
     if (protocol.state !== OPEN) return connection.notOpen();
     if (text === true) protocol.sendText(bytes);
     else protocol.sendBinary(bytes);

@@ -5,7 +5,13 @@
 import { strict as assert } from "node:assert";
 import { once } from "node:events";
 import { after, describe, test } from "node:test";
-import { type Data, type ServeOptions, type Server, serve } from "../../src/index.ts";
+import {
+  type Data,
+  type ServeOptions,
+  type Server,
+  type ServerConnection,
+  serve,
+} from "../../src/index.ts";
 import { type WebSocket, WebSocketServer } from "../../src/ws/index.ts";
 import {
   closeFrame,
@@ -182,6 +188,198 @@ describe("whole messages and other frames in one read (async API)", () => {
     assert.equal(messages.length, expected.length);
     assert.deepEqual(messages, expected);
     assert.equal(closeCode, 1000);
+  });
+});
+
+describe("whole messages queued while nobody reads (async API)", () => {
+  /** Serves a handler that waits for `gate`, then runs `read`; resolves with what it returned. */
+  async function gated<T>(
+    read: (ws: ServerConnection) => Promise<T>,
+    options: Partial<ServeOptions> = {},
+  ): Promise<{ port: number; open: () => void; result: Promise<T> }> {
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    let done!: (value: T) => void;
+    const result = new Promise<T>((resolve) => {
+      done = resolve;
+    });
+    const server = await serve(
+      async (ws) => {
+        await gate;
+        done(await read(ws));
+      },
+      { host: "127.0.0.1", port: 0, pingInterval: null, ...options },
+    );
+    servers.push(server);
+    return { port: server.port, open, result };
+  }
+
+  test("whole and fragmented messages, then close: read after in order, as asked", async () => {
+    const { port, open, result } = await gated(async (ws) => {
+      const got: unknown[] = [
+        await ws.recv(),
+        await ws.recv({ decode: true }),
+        await ws.recv(),
+        await ws.recv({ decode: false }),
+        await ws.recv({ decode: false }),
+      ];
+      const fragments: Data[] = [];
+      for await (const fragment of ws.recvStreaming()) fragments.push(fragment);
+      got.push(fragments);
+      got.push(await ws.recv({ decode: true }).catch((error: Error) => error.name));
+      got.push(await ws.recv().catch((error: Error) => error.name));
+      return got;
+    });
+    const peer = await rawConnect(port);
+    peer.send(
+      Buffer.concat([
+        frame(OP_TEXT, "one"),
+        frame(OP_BINARY, "two"),
+        frame(OP_TEXT, "th", { fin: false }),
+        frame(OP_PING, "p"),
+        frame(OP_CONT, "ree"),
+        frame(OP_BINARY, Buffer.from([0, 255, 4])),
+        frame(OP_TEXT, "fïve ✓"),
+        frame(OP_TEXT, "six"),
+        frame(OP_BINARY, Buffer.from([0xc3, 0x28])),
+        closeFrame(1000, "bye"),
+      ]),
+    );
+    // Both answered while the messages wait: they were all read.
+    const frames = await framesUntilClosed(peer.reader);
+    assert.deepEqual(
+      frames.map((f) => f.opcode),
+      [OP_PONG, OP_CLOSE],
+    );
+    open();
+    assert.deepEqual(await result, [
+      "one",
+      "two",
+      "three",
+      Buffer.from([0, 255, 4]),
+      Buffer.from("fïve ✓"),
+      ["six"],
+      // A binary message read as text that isn't UTF-8, after the close:
+      // the connection is closed already, the read fails.
+      "ConnectionClosedOK",
+      "ConnectionClosedOK",
+    ]);
+  });
+
+  test("maxQueue counts whole messages: reading stops above it, resumes once read down", async () => {
+    const { port, open, result } = await gated(
+      async (ws) => {
+        const got: Data[] = [];
+        for await (const message of ws) got.push(message);
+        return got;
+      },
+      { maxQueue: 4 },
+    );
+    const peer = await rawConnect(port);
+    peer.send(Buffer.concat(["a", "b", "c", "d", "e"].map((m) => frame(OP_BINARY, m))));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Five queued, over 4: the server stopped reading, so this ping waits.
+    peer.send(frame(OP_PING, "later"));
+    await assert.rejects(peer.reader.next(150), /no frame within/);
+    open();
+    const pong = await peer.reader.next();
+    assert.equal(pong?.opcode, OP_PONG);
+    assert.equal(pong?.payload.toString(), "later");
+    peer.send(closeFrame(1000));
+    assert.deepEqual(
+      await result,
+      ["a", "b", "c", "d", "e"].map((m) => Buffer.from(m)),
+    );
+  });
+
+  test("a binary message read as text that isn't UTF-8: the messages before it, then 1007", async () => {
+    const { port, open, result } = await gated(async (ws) => {
+      const got: unknown[] = [await ws.recv({ decode: true })];
+      got.push(await ws.recv({ decode: true }).catch((error: Error) => error.name));
+      await ws.closed;
+      got.push(ws.closeCode);
+      return got;
+    });
+    const peer = await rawConnect(port);
+    peer.send(Buffer.concat([frame(OP_BINARY, "ok"), frame(OP_BINARY, Buffer.from([0xff]))]));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    open();
+    const close = await peer.reader.nextData();
+    assert.equal(close?.opcode, OP_CLOSE);
+    assert.equal(parseClose(close!.payload).code, 1007);
+    peer.send(closeFrame(1007));
+    // A server closes the transport without waiting for the answer (RFC 6455 §7.1.7).
+    assert.deepEqual(await result, ["ok", "ConnectionClosedError", 1006]);
+  });
+});
+
+describe("whole messages sent (async API)", () => {
+  test("every kind of send in one turn, a fragmented one among them: in order, byte for byte", async () => {
+    const long = "é".repeat(1500);
+    const big = Buffer.alloc(70_000, 7);
+    let sent!: () => void;
+    const allSent = new Promise<void>((resolve) => {
+      sent = resolve;
+    });
+    const server = await serve(
+      async (ws) => {
+        await ws.recv();
+        // Not awaited one by one: all in the turn, as an echo under load sends.
+        const sends = [
+          ws.send("short"),
+          ws.send(Buffer.from([1, 2, 3])),
+          ws.send(new Uint16Array([0x0102])),
+          ws.send(Buffer.from("bytes as text"), { text: true }),
+          ws.send("text as bytes", { text: false }),
+          ws.send(long),
+          ws.send(big),
+          ws.send(""),
+          ws.send("last"),
+          // Last: a fragmented send starts after its iterator's first step.
+          ws.send(["frag", "ments"]),
+        ];
+        await Promise.all(sends);
+        sent();
+        await ws.closed;
+      },
+      { host: "127.0.0.1", port: 0, pingInterval: null, compression: null },
+    );
+    servers.push(server);
+    const peer = await rawConnect(server.port);
+    peer.send(frame(OP_TEXT, "go"));
+    // Payloads as hex, long ones by length and whether they are exact.
+    const frames: [number, boolean, string][] = [];
+    const show = (payload: Buffer, expected?: Buffer) =>
+      expected === undefined
+        ? payload.toString("hex")
+        : `${payload.length} bytes, ${payload.equals(expected) ? "exact" : "different"}`;
+    const longBytes = Buffer.from(long);
+    for (let i = 0; i < 12; i++) {
+      const next = await peer.reader.nextData();
+      assert.ok(next !== null);
+      const expected = next.payload.length > 1000 ? (i === 5 ? longBytes : big) : undefined;
+      frames.push([next.opcode, next.fin, show(next.payload, expected)]);
+    }
+    await allSent;
+    const hex = (data: string | Buffer) => Buffer.from(data).toString("hex");
+    assert.deepEqual(frames, [
+      [OP_TEXT, true, hex("short")],
+      [OP_BINARY, true, "010203"],
+      [OP_BINARY, true, hex(Buffer.from(new Uint16Array([0x0102]).buffer))],
+      [OP_TEXT, true, hex("bytes as text")],
+      [OP_BINARY, true, hex("text as bytes")],
+      [OP_TEXT, true, `${longBytes.length} bytes, exact`],
+      [OP_BINARY, true, `${big.length} bytes, exact`],
+      [OP_TEXT, true, ""],
+      [OP_TEXT, true, hex("last")],
+      [OP_TEXT, false, hex("frag")],
+      [OP_CONT, false, hex("ments")],
+      [OP_CONT, true, ""],
+    ]);
+    peer.send(closeFrame(1000));
+    await peer.reader.waitClosed();
   });
 });
 
