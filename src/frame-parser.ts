@@ -91,6 +91,8 @@ const TEXT = 1 << 12;
 const MASK_REQUIRED = 1 << 13;
 /** Whether pause() was called during the current parse(). */
 const PAUSED = 1 << 14;
+/** Whether the current parse()'s chunk is lent: no payload may be a view of it. */
+const LENT = 1 << 15;
 /** Header bytes gathered while a header spans chunks (0 to 14), at bits 16-19. */
 const HEADER_LENGTH_SHIFT = 16;
 const HEADER_LENGTH = 0xf << HEADER_LENGTH_SHIFT;
@@ -124,7 +126,8 @@ class Spill {
  * of the payload is buffered. After it throws, don't feed it again.
  *
  * Payloads: an unmasked frame that lies whole in one chunk gets a `subarray`
- * of that chunk (no copy), so don't modify chunks after passing them. A
+ * of that chunk (no copy), so don't modify chunks after passing them,
+ * unless passed as lent (see {@link FrameParser.parse}). A
  * masked frame is unmasked into a buffer of its own; input chunks are never
  * modified. A frame spanning chunks is assembled into a buffer of its own.
  *
@@ -198,18 +201,22 @@ export class FrameParser {
    * Parses the next chunk of the byte stream. Calls `onFrame` for each frame
    * completed by this chunk; errors thrown by `onFrame` propagate.
    *
+   * @param lent - Whether `chunk` is only lent for this call (a read
+   *   buffer the caller reuses): then every payload is a copy, none a view
+   *   of `chunk`. Bytes not consumed are the caller's to keep.
    * @returns The number of bytes consumed: `chunk.length`, or less when a
    *   callback called {@link FrameParser.pause} or {@link FrameParser.stop}.
    * @throws ProtocolError or PayloadTooBig when the stream breaks a rule.
    */
-  parse(chunk: Buffer): number {
+  parse(chunk: Buffer, lent = false): number {
     const end = chunk.length;
     let pos = 0;
+    if (lent) this.#bits |= LENT;
     while (pos < end) {
       // Read at each turn: a callback may have called stop() or pause().
       const bits = this.#bits;
       if ((bits & (STOPPED | PAUSED)) !== 0) {
-        this.#bits = bits & ~PAUSED;
+        this.#bits = bits & ~(PAUSED | LENT);
         return pos;
       }
       if ((bits & IN_PAYLOAD) !== 0) {
@@ -255,7 +262,7 @@ export class FrameParser {
           data = Buffer.allocUnsafe(length);
           copyMasked(chunk, pos, data, 0, length, maskKey, 0, 0);
         } else {
-          data = new FastBuffer(chunk.buffer, chunk.byteOffset + pos, length);
+          data = unmaskedPayload(chunk, pos, length, this.#bits);
         }
         pos += length;
         this.#emit(data);
@@ -270,7 +277,7 @@ export class FrameParser {
         this.#bits |= IN_PAYLOAD;
       }
     }
-    this.#bits &= ~PAUSED;
+    this.#bits &= ~(PAUSED | LENT);
     return end;
   }
 
@@ -313,7 +320,7 @@ export class FrameParser {
       data = Buffer.allocUnsafe(length);
       copyMasked(chunk, start, data, 0, length, maskKey, 0, 0);
     } else {
-      data = new FastBuffer(chunk.buffer, chunk.byteOffset + start, length);
+      data = unmaskedPayload(chunk, start, length, bits);
     }
     this.#onMessage!.call(this.#thisArg, (b0 & 0x0f) as typeof OP_TEXT | typeof OP_BINARY, data);
     return start + length;
@@ -460,6 +467,17 @@ export class FrameParser {
       ),
     );
   }
+}
+
+/**
+ * An unmasked payload whole in `chunk`: a view of it, or a copy when the
+ * chunk is lent (`LENT` in `bits`).
+ */
+function unmaskedPayload(chunk: Buffer, at: number, length: number, bits: number): Buffer {
+  if ((bits & LENT) === 0) return new FastBuffer(chunk.buffer, chunk.byteOffset + at, length);
+  const data = Buffer.allocUnsafe(length);
+  chunk.copy(data, 0, at, at + length);
+  return data;
 }
 
 /** Size of a header from its second byte: 2, plus extended length, plus mask key. */

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { Buffer } from "node:buffer";
 import { InvalidMessage, InvalidState, PayloadTooBig, ProtocolError } from "./errors.ts";
 import type { Extension } from "./extensions/base.ts";
 import { FragmentMerger } from "./fragment-run.ts";
@@ -273,22 +274,7 @@ export class Protocol extends ProtocolRecord {
    * @throws InvalidState after {@link Protocol.receiveEof}.
    */
   receiveData(data: Buffer): void {
-    const flags = this.#flags;
-    if ((flags & EOF_RCVD) !== 0) throw new InvalidState("cannot receive data after EOF");
-    if ((flags & (DISCARDING | PARSING_PAUSED | BOUND_DECODING)) !== 0) {
-      if ((flags & DISCARDING) !== 0) return;
-      if ((flags & PARSING_PAUSED) !== 0) {
-        this.hold(data);
-        return;
-      }
-      // A new batch: the decoding budget starts afresh.
-      batchDecoded = 0;
-    }
-    if ((flags & STATE_BITS) === CONNECTING) {
-      this.receiveHandshakeData(data);
-      return;
-    }
-    this.parse(data);
+    this.receive(data, false);
   }
 
   /**
@@ -297,19 +283,40 @@ export class Protocol extends ProtocolRecord {
    * instead of queuing them as frames for {@link Protocol.eventsReceived}:
    * unfragmented, no extension, no close frame sent, not logging at debug
    * level. Then call `dataToSend()` and `eventsReceived()` as usual.
+   * `lent`: `data` is a read buffer the caller reuses once this returns,
+   * so what is kept of it is copied (FrameParser.parse's `lent`).
    * @internal
    */
-  receiveDataTo(data: Buffer, to: MessageReceiver): void {
+  receiveDataTo(data: Buffer, to: MessageReceiver, lent = false): void {
     const previous = receiver;
     const previousOf = receiverOf;
     receiver = to;
     receiverOf = this;
     try {
-      this.receiveData(data);
+      this.receive(data, lent);
     } finally {
       receiver = previous;
       receiverOf = previousOf;
     }
+  }
+
+  private receive(data: Buffer, lent: boolean): void {
+    const flags = this.#flags;
+    if ((flags & EOF_RCVD) !== 0) throw new InvalidState("cannot receive data after EOF");
+    if ((flags & (DISCARDING | PARSING_PAUSED | BOUND_DECODING)) !== 0) {
+      if ((flags & DISCARDING) !== 0) return;
+      if ((flags & PARSING_PAUSED) !== 0) {
+        this.hold(lent ? Buffer.from(data) : data);
+        return;
+      }
+      // A new batch: the decoding budget starts afresh.
+      batchDecoded = 0;
+    }
+    if ((flags & STATE_BITS) === CONNECTING) {
+      this.receiveHandshakeData(lent ? Buffer.from(data) : data);
+      return;
+    }
+    this.parse(data, lent);
   }
 
   /**
@@ -592,17 +599,18 @@ export class Protocol extends ProtocolRecord {
     return rare === null || rare.curSize === null ? maxSize : maxSize - rare.curSize;
   }
 
-  private parse(data: Buffer): void {
+  private parse(data: Buffer, lent = false): void {
     const parser = this.#parser;
     parser.maxSize = this.frameLimit();
     // Without extensions, RSV bits fail from the header. With extensions,
     // they decode the frame and any RSV bit they leave set fails after.
     parser.reservedBits = this.extensions.length === 0 ? 0 : 0x70;
     try {
-      const used = parser.parse(data);
+      const used = parser.parse(data, lent);
       // The decoding budget paused parsing (see boundDecoding): keep the rest.
       if (used < data.length && (this.#flags & (PARSING_PAUSED | DISCARDING)) === PARSING_PAUSED) {
-        this.hold(used === 0 ? data : data.subarray(used));
+        const rest = used === 0 ? data : data.subarray(used);
+        this.hold(lent ? Buffer.from(rest) : rest);
       }
     } catch (error) {
       this.parserFailed(error);

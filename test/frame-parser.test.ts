@@ -562,3 +562,41 @@ describe("FrameParser pause", () => {
     assert.equal(count, 2);
   });
 });
+
+describe("FrameParser lent chunks", () => {
+  it("copies every payload of a lent chunk, on both paths, and none of a chunk it owns", () => {
+    const frames = [
+      fromServer(OP_BINARY, "whole message"),
+      fromServer(OP_PING, "ping"),
+      fromServer(OP_TEXT, "fragment", { fin: false }),
+      fromServer(OP_CONT, " end"),
+      fromServer(OP_BINARY, Buffer.alloc(70_000, 0x61)),
+    ];
+    const bytes = Buffer.concat(frames);
+    for (const lent of [true, false]) {
+      const kept: Buffer[] = [];
+      const parser = new FrameParser({
+        mask: false,
+        onFrame: (f) => kept.push(f.data),
+        onMessage: (_opcode, data) => kept.push(data),
+      });
+      // The last frame spans this chunk and the next.
+      const chunk = Buffer.from(bytes.subarray(0, bytes.length - 100));
+      parser.parse(chunk, lent);
+      const copies = kept.map((data) => Buffer.from(data));
+      // The caller reuses its buffer.
+      chunk.fill(0);
+      parser.parse(Buffer.from(bytes.subarray(bytes.length - 100)), lent);
+      assert.equal(kept.length, 5);
+      for (let i = 0; i < copies.length; i++) {
+        if (lent) assert.deepEqual(kept[i], copies[i]);
+        else
+          assert.ok(
+            kept[i].every((byte) => byte === 0),
+            "a view of the chunk",
+          );
+      }
+      assert.deepEqual(kept[4], Buffer.alloc(70_000, 0x61));
+    }
+  });
+});

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { isIP, connect as netConnect, type Socket } from "node:net";
+import { isIP, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import {
   TLSSocket,
@@ -31,6 +31,7 @@ import { openTunnel, type ProxyOptions, proxyFor } from "./proxy.ts";
 import { Connecting, type ReconnectOptions } from "./reconnect.ts";
 import { followRedirects, type RedirectCarry, type RedirectOptions } from "./redirect.ts";
 import { waitForConnect } from "./sockets.ts";
+import { connectSharingReads } from "./transport.ts";
 
 /** Default of {@link ConnectOptions.openTimeout}. */
 export const DEFAULT_OPEN_TIMEOUT = 10_000;
@@ -386,8 +387,8 @@ async function openSocket(
   } else {
     socket =
       options.path !== undefined
-        ? netConnect({ path: options.path })
-        : netConnect({ host: uri.host, port: uri.port, noDelay: true });
+        ? connectSharingReads({ path: options.path })
+        : connectSharingReads({ host: uri.host, port: uri.port, noDelay: true });
     event = "connect";
   }
   try {

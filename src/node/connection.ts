@@ -687,9 +687,12 @@ export class Connection<P extends Protocol = Protocol> {
   // Methods are TypeScript-private, not #private: a class with #private
   // methods gives each instance a brand, 8 bytes (docs/decisions.md).
 
-  /** The one way in: bytes read from the transport. @internal */
-  dataReceived(chunk: Buffer): void {
-    this.protocol.receiveDataTo(chunk, this);
+  /**
+   * The one way in: bytes read from the transport; `lent` when the chunk
+   * is a read buffer reused after this call. @internal
+   */
+  dataReceived(chunk: Buffer, lent?: boolean): void {
+    this.protocol.receiveDataTo(chunk, this, lent);
     this.process();
     if (this.protocol.parsingPaused) this.parseHeld(false);
   }

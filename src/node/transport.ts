@@ -7,9 +7,11 @@
  * @module
  */
 
+import { Buffer } from "node:buffer";
 import type { Http2Stream } from "node:http2";
-import type { Socket } from "node:net";
+import { type NetConnectOpts, connect as netConnect, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
+import { FastBuffer } from "../buffers.ts";
 import { formatAddress } from "../logging.ts";
 import type { Address } from "./options.ts";
 
@@ -98,7 +100,8 @@ export function describeAddress(address: Address | null): string {
 
 /** What a transport's listeners call on the connection it belongs to. @internal */
 export interface TransportUser {
-  dataReceived(chunk: Buffer): void;
+  /** `lent`: the chunk is the shared read buffer, reused after this call. */
+  dataReceived(chunk: Buffer, lent?: boolean): void;
   onEnd(): void;
   onError(error: Error): void;
   onClose(): void;
@@ -121,6 +124,48 @@ export function listen(transport: Duplex, user: TransportUser): void {
   transport.on("data", transportData);
   transport.on("error", transportError);
   transport.on("close", transportClose);
+}
+
+// Node's read size; a socket reading into READ_SIZE bytes reads as much a call.
+const READ_SIZE = 65_536;
+// Reads this large are parsed in the shared buffer, their payloads copied
+// out; smaller ones are copied whole, then parsed as Node's own reads are
+// (payloads are views), one copy of the chunk rather than one per frame.
+const LEND_ABOVE = 4_096;
+// One read buffer for every socket that reads through sharedReads():
+// reads are parsed synchronously, one at a time, so it's free again as
+// soon as the callback returns.
+let readBuffer: Buffer | null = null;
+
+/**
+ * `net.connect()` with its reads going into the one shared buffer instead
+ * of a fresh buffer Node allocates for every read (see docs/performance.md,
+ * "Hot paths"). For a plain TCP or Unix socket only: TLS reads through the
+ * socket's handle. The socket comes back paused, and must stay so until
+ * {@link listen} tagged it: its reads go to its connection only.
+ * @internal
+ */
+export function connectSharingReads(options: NetConnectOpts): Socket {
+  readBuffer ??= Buffer.allocUnsafeSlow(READ_SIZE);
+  const socket = netConnect({
+    ...options,
+    onread: { buffer: readBuffer, callback: transportRead },
+  });
+  socket.pause();
+  return socket;
+}
+
+function transportRead(this: Socket, length: number, buffer: Uint8Array): boolean {
+  const user = (this as unknown as TaggedTransport)[kUser];
+  if (length > LEND_ABOVE) {
+    user.dataReceived(new FastBuffer(buffer.buffer, buffer.byteOffset, length), true);
+  } else {
+    const chunk = Buffer.allocUnsafe(length);
+    chunk.set(buffer.subarray(0, length));
+    user.dataReceived(chunk);
+  }
+  // Keep reading: pausing is the writer's, through pause().
+  return true;
 }
 
 // `this` is the transport, tagged with its connection.

@@ -19,6 +19,7 @@ import { type ConnectOptions, connect } from "../node/client.ts";
 import type { ProxyOptions } from "../node/proxy.ts";
 import { followRedirect, isRedirect } from "../node/redirect.ts";
 import { waitForConnect } from "../node/sockets.ts";
+import { connectSharingReads } from "../node/transport.ts";
 import { kAttach, kFailOpen, kOpening, setClientOpener, type WebSocket } from "./websocket.ts";
 
 /** `ws`'s default `maxPayload`: 100 MiB. */
@@ -302,7 +303,9 @@ function coreOptions(
     options.sock =
       opts.createConnection !== undefined
         ? opts.createConnection({ host, port, servername: opts.servername ?? host })
-        : netConnect({ host, port, noDelay: true });
+        : url.protocol === "ws:"
+          ? connectSharingReads({ host, port, noDelay: true })
+          : netConnect({ host, port, noDelay: true });
   }
   return options;
 }
