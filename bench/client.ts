@@ -107,7 +107,16 @@ interface Sample {
   cpuPerMessage: number; // client CPU microseconds per message
   p50: number | null;
   p99: number | null;
+  /** The share of the client's CPU other processes took during the window; null if unknown. */
+  others: number | null;
 }
+
+/**
+ * Rounds in which other processes took at most this share of the client's
+ * CPU are kept when there are any: a client sharing its CPU runs at half
+ * the rate with twice the CPU per message (bench/README.md, "client").
+ */
+const QUIET = 0.05;
 
 function startEchoServer(bin: string): Promise<{ child: ChildProcess; port: number }> {
   // In its own session, as the echo bench's generator (see ownSession).
@@ -166,6 +175,7 @@ function runClient(client: Client, url: string, row: Row): Promise<Sample> {
         messages: number;
         seconds: number;
         cpu: number;
+        others?: number | null;
         p50_us: number | null;
         p99_us: number | null;
       };
@@ -174,6 +184,7 @@ function runClient(client: Client, url: string, row: Row): Promise<Sample> {
         cpuPerMessage: r.messages > 0 ? (r.cpu * r.seconds * 1e6) / r.messages : 0,
         p50: r.p50_us,
         p99: r.p99_us,
+        others: r.others ?? null,
       });
     });
   });
@@ -206,20 +217,38 @@ try {
         }
       }
     }
-    // The median round by rate; latencies are each the median over the
-    // rounds (one round's p99 moves by milliseconds with other work on the CPU).
+    // Of the quiet rounds if any, else of all (marked !): the median round
+    // by rate; latencies are each the median over those rounds (one round's
+    // p99 moves by milliseconds with other work on the CPU).
     const picked = new Map<string, Sample | null>();
-    for (const [name, list] of samples) {
+    const kept = new Map<string, string>();
+    for (const [name, all] of samples) {
+      const quiet = all.filter((s) => s.others !== null && s.others <= QUIET);
+      const list = quiet.length > 0 ? quiet : all;
       const sorted = [...list].sort((a, b) => a.rate - b.rate);
-      const kept = sorted.length > 0 ? sorted[Math.floor(sorted.length / 2)] : null;
+      const median = sorted.length > 0 ? sorted[Math.floor(sorted.length / 2)] : null;
       picked.set(
         name,
-        kept === null ? null : { ...kept, p50: medianOf(list, "p50"), p99: medianOf(list, "p99") },
+        median === null
+          ? null
+          : { ...median, p50: medianOf(list, "p50"), p99: medianOf(list, "p99") },
+      );
+      const unknown = all.every((s) => s.others === null);
+      kept.set(
+        name,
+        quiet.length > 0
+          ? `${quiet.length}/${all.length} quiet`
+          : unknown
+            ? "load unknown"
+            : "! none quiet",
       );
     }
     results.set(row.name, picked);
     console.error(
-      `  ${row.name}: ${[...picked].map(([n, s]) => `${n} ${s === null ? "–" : Math.round(s.rate)}`).join(", ")}`,
+      `  ${row.name}: ${[...picked].map(([n, s]) => `${n} ${s === null ? "–" : Math.round(s.rate)} (${kept.get(n)})`).join(", ")}`,
+    );
+    console.error(
+      `    others on the client's CPU by round, %: ${[...samples].map(([n, list]) => `${n} ${list.map((s) => (s.others === null ? "?" : Math.round(s.others * 100))).join(" ")}`).join("; ")}`,
     );
   }
 } finally {
@@ -262,5 +291,7 @@ console.log(
   [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)].join("\n"),
 );
 console.log(
-  "\nµs cpu/msg is the client process's CPU time per echoed message over the measured window.",
+  "\nµs cpu/msg is the client process's CPU time per echoed message over the measured window. " +
+    `Each figure is of the rounds in which other processes took at most ${QUIET * 100}% of the ` +
+    "client's CPU, when there were any (the counts above the table), else of all rounds.",
 );
