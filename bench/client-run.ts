@@ -18,8 +18,8 @@
  * @module
  */
 
-import { readFileSync } from "node:fs";
 import process from "node:process";
+import { busySeconds, othersShare, pinnedCpu } from "./support/cpu-share.ts";
 import { loadMain, loadWs } from "./support/library.ts";
 
 const [impl, url, ...numbers] = process.argv.slice(2);
@@ -194,35 +194,6 @@ if (start === undefined) {
   process.exit(2);
 }
 
-/**
- * The CPU this process is pinned to (`taskset -c N`), from
- * /proc/self/status; null when it may run on several, or off Linux.
- */
-function pinnedCpu(): string | null {
-  try {
-    const status = readFileSync("/proc/self/status", "utf8");
-    return /^Cpus_allowed_list:\s*(\d+)\s*$/m.exec(status)?.[1] ?? null;
-  } catch {
-    return null;
-  }
-}
-
-/** Seconds CPU `cpu` was busy since boot (/proc/stat, in USER_HZ = 100 ticks); null if unreadable. */
-function busySeconds(cpu: string | null): number | null {
-  if (cpu === null) return null;
-  try {
-    const line = readFileSync("/proc/stat", "utf8")
-      .split("\n")
-      .find((l) => l.startsWith(`cpu${cpu} `));
-    if (line === undefined) return null;
-    // user nice system idle iowait irq softirq steal: all but idle and iowait.
-    const [user, nice, system, , , irq, softirq, steal] = line.split(/\s+/).slice(1).map(Number);
-    return (user + nice + system + irq + softirq + (steal || 0)) / 100;
-  } catch {
-    return null;
-  }
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const cpu = () => {
   const usage = process.cpuUsage();
@@ -245,7 +216,7 @@ const busy1 = busySeconds(pin);
 const cpuShare = own / seconds;
 // What other processes took of our CPU meanwhile: a client woken on a CPU
 // something else runs on waits for it, and runs slower after it (caches).
-const others = busy0 === null || busy1 === null ? null : Math.max(0, busy1 - busy0 - own) / seconds;
+const others = othersShare(busy0, busy1, own, seconds);
 measuring = false;
 running = false;
 samples.sort((a, b) => a - b);

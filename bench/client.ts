@@ -27,6 +27,7 @@ import { buildC, ownSession, pinned } from "./echo-loadgen.ts";
 import { parseRunOptions } from "./echo-options.ts";
 import { stopServer } from "./echo-process.ts";
 import { listPeers } from "./peers/installed.ts";
+import { QUIET, quietRounds } from "./support/cpu-share.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
@@ -110,13 +111,6 @@ interface Sample {
   /** The share of the client's CPU other processes took during the window; null if unknown. */
   others: number | null;
 }
-
-/**
- * Rounds in which other processes took at most this share of the client's
- * CPU are kept when there are any: a client sharing its CPU runs at half
- * the rate with twice the CPU per message (bench/README.md, "client").
- */
-const QUIET = 0.05;
 
 function startEchoServer(bin: string): Promise<{ child: ChildProcess; port: number }> {
   // In its own session, as the echo bench's generator (see ownSession).
@@ -223,8 +217,7 @@ try {
     const picked = new Map<string, Sample | null>();
     const kept = new Map<string, string>();
     for (const [name, all] of samples) {
-      const quiet = all.filter((s) => s.others !== null && s.others <= QUIET);
-      const list = quiet.length > 0 ? quiet : all;
+      const { kept: list, label } = quietRounds(all);
       const sorted = [...list].sort((a, b) => a.rate - b.rate);
       const median = sorted.length > 0 ? sorted[Math.floor(sorted.length / 2)] : null;
       picked.set(
@@ -233,15 +226,7 @@ try {
           ? null
           : { ...median, p50: medianOf(list, "p50"), p99: medianOf(list, "p99") },
       );
-      const unknown = all.every((s) => s.others === null);
-      kept.set(
-        name,
-        quiet.length > 0
-          ? `${quiet.length}/${all.length} quiet`
-          : unknown
-            ? "load unknown"
-            : "! none quiet",
-      );
+      kept.set(name, label);
     }
     results.set(row.name, picked);
     console.error(
