@@ -19,6 +19,7 @@
  */
 
 import process from "node:process";
+import { busySeconds, othersShare, pinnedCpu } from "./support/cpu-share.ts";
 import { loadMain, loadWs } from "./support/library.ts";
 
 const [impl, url, ...numbers] = process.argv.slice(2);
@@ -203,19 +204,26 @@ await start();
 await sleep(warmupMs);
 measuring = true;
 const count0 = received;
+const pin = pinnedCpu();
+const busy0 = busySeconds(pin);
 const cpu0 = cpu();
 const t0 = performance.now();
 await sleep(durationMs);
 const messages = received - count0;
 const seconds = (performance.now() - t0) / 1000;
-const cpuShare = (cpu() - cpu0) / seconds;
+const own = cpu() - cpu0;
+const busy1 = busySeconds(pin);
+const cpuShare = own / seconds;
+// What other processes took of our CPU meanwhile: a client woken on a CPU
+// something else runs on waits for it, and runs slower after it (caches).
+const others = othersShare(busy0, busy1, own, seconds);
 measuring = false;
 running = false;
 samples.sort((a, b) => a - b);
 const pct = (q: number) =>
   samples.length === 0 ? null : Math.round(samples[Math.floor((samples.length - 1) * q)]);
 process.stdout.write(
-  `${JSON.stringify({ messages, seconds, cpu: cpuShare, p50_us: pct(0.5), p99_us: pct(0.99) })}\n`,
+  `${JSON.stringify({ messages, seconds, cpu: cpuShare, others, p50_us: pct(0.5), p99_us: pct(0.99) })}\n`,
 );
 // Closing is bounded: whatever has not closed in 5 s is left to the exit.
 await Promise.race([Promise.all(closers.map((close) => close().catch(() => {}))), sleep(5000)]);

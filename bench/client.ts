@@ -27,6 +27,7 @@ import { buildEchoServer, ownSession, pinned } from "./echo-loadgen.ts";
 import { parseRunOptions } from "./echo-options.ts";
 import { stopServer } from "./echo-process.ts";
 import { listPeers } from "./peers/installed.ts";
+import { QUIET, quietRounds } from "./support/cpu-share.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
@@ -107,6 +108,8 @@ interface Sample {
   cpuPerMessage: number; // client CPU microseconds per message
   p50: number | null;
   p99: number | null;
+  /** The share of the client's CPU other processes took during the window; null if unknown. */
+  others: number | null;
 }
 
 function startEchoServer(bin: string): Promise<{ child: ChildProcess; port: number }> {
@@ -166,6 +169,7 @@ function runClient(client: Client, url: string, row: Row): Promise<Sample> {
         messages: number;
         seconds: number;
         cpu: number;
+        others?: number | null;
         p50_us: number | null;
         p99_us: number | null;
       };
@@ -174,6 +178,7 @@ function runClient(client: Client, url: string, row: Row): Promise<Sample> {
         cpuPerMessage: r.messages > 0 ? (r.cpu * r.seconds * 1e6) / r.messages : 0,
         p50: r.p50_us,
         p99: r.p99_us,
+        others: r.others ?? null,
       });
     });
   });
@@ -206,20 +211,29 @@ try {
         }
       }
     }
-    // The median round by rate; latencies are each the median over the
-    // rounds (one round's p99 moves by milliseconds with other work on the CPU).
+    // Of the quiet rounds if any, else of all (marked !): the median round
+    // by rate; latencies are each the median over those rounds (one round's
+    // p99 moves by milliseconds with other work on the CPU).
     const picked = new Map<string, Sample | null>();
-    for (const [name, list] of samples) {
+    const kept = new Map<string, string>();
+    for (const [name, all] of samples) {
+      const { kept: list, label } = quietRounds(all);
       const sorted = [...list].sort((a, b) => a.rate - b.rate);
-      const kept = sorted.length > 0 ? sorted[Math.floor(sorted.length / 2)] : null;
+      const median = sorted.length > 0 ? sorted[Math.floor(sorted.length / 2)] : null;
       picked.set(
         name,
-        kept === null ? null : { ...kept, p50: medianOf(list, "p50"), p99: medianOf(list, "p99") },
+        median === null
+          ? null
+          : { ...median, p50: medianOf(list, "p50"), p99: medianOf(list, "p99") },
       );
+      kept.set(name, label);
     }
     results.set(row.name, picked);
     console.error(
-      `  ${row.name}: ${[...picked].map(([n, s]) => `${n} ${s === null ? "–" : Math.round(s.rate)}`).join(", ")}`,
+      `  ${row.name}: ${[...picked].map(([n, s]) => `${n} ${s === null ? "–" : Math.round(s.rate)} (${kept.get(n)})`).join(", ")}`,
+    );
+    console.error(
+      `    others on the client's CPU by round, %: ${[...samples].map(([n, list]) => `${n} ${list.map((s) => (s.others === null ? "?" : Math.round(s.others * 100))).join(" ")}`).join("; ")}`,
     );
   }
 } finally {
@@ -262,5 +276,7 @@ console.log(
   [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)].join("\n"),
 );
 console.log(
-  "\nµs cpu/msg is the client process's CPU time per echoed message over the measured window.",
+  "\nµs cpu/msg is the client process's CPU time per echoed message over the measured window. " +
+    `Each figure is of the rounds in which other processes took at most ${QUIET * 100}% of the ` +
+    "client's CPU, when there were any (the counts above the table), else of all rounds.",
 );

@@ -39,6 +39,7 @@ import {
 import { parseRunOptions } from "./echo-options.ts";
 import { cpuSeconds, stopServer } from "./echo-process.ts";
 import { listPeers } from "./peers/installed.ts";
+import { busySeconds, othersShare, quietRounds } from "./support/cpu-share.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
@@ -232,6 +233,7 @@ interface Sample {
   serverCpuPerOp: number; // server CPU microseconds per message or handshake
   p50: number | null; // round-trip time of a message, microseconds (C generator only)
   p99: number | null;
+  others: number | null; // share of the servers' CPU other processes took during the job
 }
 
 /**
@@ -337,9 +339,11 @@ async function measure(gen: LoadGenerator, job: LoadJob): Promise<LoadResult> {
  * with `--stat best`, the lowest) over the rounds. A p99 is the 100th
  * slowest of about 10,000 round trips in a round, and one burst of other
  * work on the CPU moves it by milliseconds: the round with the median rate
- * needn't have the median p99.
+ * needn't have the median p99. Of the quiet rounds when there are any
+ * (support/cpu-share.ts).
  */
-function pick(samples: Sample[]): Sample {
+function pick(all: Sample[]): Sample {
+  const samples = quietRounds(all).kept;
   const sorted = [...samples].sort((a, b) => a.rate - b.rate);
   const kept = stat === "best" ? sorted[sorted.length - 1] : sorted[Math.floor(sorted.length / 2)];
   return { ...kept, p50: pickLatency(samples, "p50"), p99: pickLatency(samples, "p99") };
@@ -465,6 +469,8 @@ try {
       const order = round % 2 === 0 ? servers : [...servers].reverse();
       for (const server of order) {
         const cpu0 = cpuSeconds(server.child.pid!);
+        const busy0 = busySeconds(pinning.server);
+        const start = performance.now();
         let result: LoadResult;
         try {
           result = await measure(gen, row.job(server.port));
@@ -474,6 +480,12 @@ try {
           continue;
         }
         const cpu1 = cpuSeconds(server.child.pid!);
+        const others = othersShare(
+          busy0,
+          busySeconds(pinning.server),
+          cpu1 - cpu0,
+          (performance.now() - start) / 1000,
+        );
         let ops: number;
         let sample: Sample;
         // The generator's figures are over its measured window, as its count of messages is.
@@ -491,6 +503,7 @@ try {
             serverCpuPerOp: 0,
             p50: result.p50_us,
             p99: result.p99_us,
+            others,
           };
         } else {
           ops = result.handshakes;
@@ -500,6 +513,7 @@ try {
             serverCpuPerOp: 0,
             p50: null,
             p99: null,
+            others,
           };
         }
         sample.serverCpuPerOp = ops > 0 ? ((cpu1 - cpu0) * 1e6) / ops : 0;
@@ -519,9 +533,15 @@ try {
     }
     if (!values.json) {
       const parts = [...picked].map(
-        ([name, s]) => `${name} ${s === null ? "–" : formatRate(s.rate)}`,
+        ([name, s]) =>
+          `${name} ${s === null ? "–" : formatRate(s.rate)} (${quietRounds(samples.get(name) ?? []).label})`,
       );
       console.error(`  ${row.name}: ${parts.join(", ")}`);
+      const byRound = [...samples].map(
+        ([name, list]) =>
+          `${name} ${list.map((x) => `${formatRate(x.rate)}@${x.others === null ? "?" : Math.round(x.others * 100)}%`).join(" ")}`,
+      );
+      console.error(`    rate@others on the servers' CPU by round: ${byRound.join("; ")}`);
     }
   }
   if (withIdle && idleCount > 0) {
