@@ -9,10 +9,10 @@ import { Buffer, kMaxLength } from "node:buffer";
 import { FastBuffer } from "./buffers.ts";
 import { PayloadTooBig, ProtocolError } from "./errors.ts";
 import {
+  type DataOpcode,
   EMPTY,
   Frame,
   MAX_CONTROL_PAYLOAD,
-  type OP_BINARY,
   OP_CONT,
   OP_TEXT,
   OPCODE_NAMES,
@@ -44,7 +44,7 @@ export interface FrameParserOptions {
    * common case: docs/performance.md, "Hot paths"). Default: none, every
    * frame goes to `onFrame`.
    */
-  onMessage?: ((opcode: typeof OP_TEXT | typeof OP_BINARY, data: Buffer) => void) | null;
+  onMessage?: ((opcode: DataOpcode, data: Buffer) => void) | null;
   /**
    * Called with each piece of a text message's payload (unmasked: a TEXT
    * frame, or a continuation of a text message) as it arrives, only for
@@ -139,7 +139,7 @@ export class FrameParser {
   maxSize: number | null;
 
   readonly #onFrame: (frame: Frame) => void;
-  readonly #onMessage: ((opcode: typeof OP_TEXT | typeof OP_BINARY, data: Buffer) => void) | null;
+  readonly #onMessage: ((opcode: DataOpcode, data: Buffer) => void) | null;
   readonly #onPartial: ((opcode: Opcode, piece: Buffer) => void) | null;
   readonly #thisArg: unknown;
   #bits: number;
@@ -322,7 +322,7 @@ export class FrameParser {
     } else {
       data = unmaskedPayload(chunk, start, length, bits);
     }
-    this.#onMessage!.call(this.#thisArg, (b0 & 0x0f) as typeof OP_TEXT | typeof OP_BINARY, data);
+    this.#onMessage!.call(this.#thisArg, (b0 & 0x0f) as DataOpcode, data);
     return start + length;
   }
 

@@ -35,6 +35,9 @@ export type Opcode =
   | typeof OP_PING
   | typeof OP_PONG;
 
+/** The opcode of a message's first frame: text or binary. */
+export type DataOpcode = typeof OP_TEXT | typeof OP_BINARY;
+
 /** Names of opcodes, for logs. */
 export const OPCODE_NAMES: Readonly<Record<Opcode, string>> = {
   [OP_CONT]: "CONT",

@@ -12,6 +12,7 @@ import {
   type ConnectionClosed,
   ConnectionClosedError,
   ConnectionClosedOK,
+  InvalidState,
   PayloadTooBig,
   ProtocolError,
 } from "./errors.ts";
@@ -20,12 +21,13 @@ import {
   CLOSE_ABNORMAL_CLOSURE,
   CLOSE_GOING_AWAY,
   CLOSE_INTERNAL_ERROR,
+  CLOSE_INVALID_DATA,
   CLOSE_MESSAGE_TOO_BIG,
   CLOSE_NO_STATUS_RCVD,
   CLOSE_NORMAL,
   type Close,
 } from "./frames.ts";
-import { CLOSED, type State } from "./protocol-types.ts";
+import { CLOSED, STATE_NAMES, type State } from "./protocol-types.ts";
 import type { Utf8Validator } from "./utf8.ts";
 
 const OK_CLOSE_CODES: ReadonlySet<number> = new Set([
@@ -220,4 +222,14 @@ export function parserFailure(
   }
   const exc = error instanceof Error ? error : new Error(String(error));
   return { exc, code: CLOSE_INTERNAL_ERROR, reason: "", unexpected: true };
+}
+
+/** RFC 6455 §8.1: invalid UTF-8 in a text message fails the connection with 1007. @internal */
+export function invalidUtf8(): ProtocolError {
+  return new ProtocolError("invalid UTF-8 in text message", CLOSE_INVALID_DATA);
+}
+
+/** The error of a command the connection's state doesn't allow. @internal */
+export function notInState(state: State): InvalidState {
+  return new InvalidState(`connection is ${STATE_NAMES[state].toLowerCase()}`);
 }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Frame, OP_BINARY, OP_TEXT } from "./frames.ts";
+import type { DataOpcode, Frame } from "./frames.ts";
 import type { Request, Response } from "./http11.ts";
 import type { LoggerLike } from "./logging.ts";
 
@@ -76,5 +76,5 @@ export interface MessageReceiver {
    * A whole message, checked: a text one is valid UTF-8. Must not throw:
    * an error would count as the peer's.
    */
-  receiveMessage(opcode: typeof OP_TEXT | typeof OP_BINARY, data: Buffer): void;
+  receiveMessage(opcode: DataOpcode, data: Buffer): void;
 }

@@ -16,9 +16,9 @@ import { FragmentMerger } from "./fragment-run.ts";
 import { FrameParser, type FrameParserOptions } from "./frame-parser.ts";
 import {
   CLOSE_ABNORMAL_CLOSURE,
-  CLOSE_INVALID_DATA,
   CLOSE_NO_STATUS_RCVD,
   Close,
+  type DataOpcode,
   EMPTY,
   Frame,
   frameBytes,
@@ -34,7 +34,7 @@ import {
   writeFrame,
 } from "./frames.ts";
 import { isLevelEnabled, type LoggerLike, logMessages } from "./logging.ts";
-import { ProtocolRecord, parserFailure } from "./protocol-rare.ts";
+import { invalidUtf8, notInState, ProtocolRecord, parserFailure } from "./protocol-rare.ts";
 import {
   CLOSED,
   CLOSING,
@@ -138,11 +138,7 @@ export class Protocol extends ProtocolRecord {
     const onPartial = function (this: Protocol, opcode: Opcode, piece: Buffer): void {
       this.receivePartial(opcode, piece);
     };
-    const onMessage = function (
-      this: Protocol,
-      opcode: typeof OP_TEXT | typeof OP_BINARY,
-      data: Buffer,
-    ): void {
+    const onMessage = function (this: Protocol, opcode: DataOpcode, data: Buffer): void {
       this.receiveMessage(opcode, data);
     };
     // RFC 6455 §5.1: clients mask their frames, servers don't.
@@ -343,8 +339,7 @@ export class Protocol extends ProtocolRecord {
     }
     // A server closes the transport first; a client closes its end only once
     // the server did (RFC 6455 §7.1.1).
-    if ((this.#flags & CLIENT) !== 0 && this.state !== CONNECTING && (this.#flags & EOF_SENT) === 0)
-      this.sendEof();
+    if ((this.#flags & CLIENT) !== 0 && this.state !== CONNECTING) this.sendEof();
     this.setState(CLOSED);
   }
 
@@ -374,9 +369,7 @@ export class Protocol extends ProtocolRecord {
    *   connection isn't OPEN.
    */
   sendText(data: Buffer | string, fin = true): void {
-    this.checkOpen();
-    this.checkNoFragmentedMessage();
-    this.#flags = fin ? this.#flags & ~EXPECT_CONTINUATION : this.#flags | EXPECT_CONTINUATION;
+    this.startMessage(fin);
     this.sendFrame(OP_TEXT, data, fin);
   }
 
@@ -387,9 +380,7 @@ export class Protocol extends ProtocolRecord {
    *   connection isn't OPEN.
    */
   sendBinary(data: Buffer, fin = true): void {
-    this.checkOpen();
-    this.checkNoFragmentedMessage();
-    this.#flags = fin ? this.#flags & ~EXPECT_CONTINUATION : this.#flags | EXPECT_CONTINUATION;
+    this.startMessage(fin);
     this.sendFrame(OP_BINARY, data, fin);
   }
 
@@ -639,7 +630,7 @@ export class Protocol extends ProtocolRecord {
   }
 
   /** A whole message from the parser (FrameParserOptions.onMessage): to the receiver if nothing else applies. */
-  private receiveMessage(opcode: typeof OP_TEXT | typeof OP_BINARY, data: Buffer): void {
+  private receiveMessage(opcode: DataOpcode, data: Buffer): void {
     const rare = this.rare;
     if (
       receiverOf !== this ||
@@ -780,11 +771,7 @@ export class Protocol extends ProtocolRecord {
   private sendFrame(opcode: Opcode, data: Buffer | string, fin: boolean): void {
     const mask = (this.#flags & CLIENT) !== 0;
     const extensions = this.extensions;
-    if (extensions.length === 0) {
-      if ((this.#flags & DEBUG) !== 0) {
-        const payload = typeof data === "string" ? Buffer.from(data) : data;
-        this.logger!.debug(logMessages.frameSent(new Frame(opcode, payload, fin)));
-      }
+    if (extensions.length === 0 && (this.#flags & DEBUG) === 0) {
       writeFrame(this.writeQueue(), opcode, data, fin, mask);
       return;
     }
@@ -795,25 +782,20 @@ export class Protocol extends ProtocolRecord {
   }
 
   private checkOpen(): void {
-    if (this.state !== OPEN) {
-      throw new InvalidState(`connection is ${STATE_NAMES[this.state].toLowerCase()}`);
-    }
+    if (this.state !== OPEN) throw notInState(this.state);
   }
 
   private checkOpenOrClosing(): void {
-    if (this.state !== OPEN && this.state !== CLOSING) {
-      throw new InvalidState(`connection is ${STATE_NAMES[this.state].toLowerCase()}`);
-    }
+    const state = this.state;
+    if (state !== OPEN && state !== CLOSING) throw notInState(state);
   }
 
-  private checkNoFragmentedMessage(): void {
+  /** Checks that a message may start; `fin` false starts a fragmented one. */
+  private startMessage(fin: boolean): void {
+    this.checkOpen();
     if ((this.#flags & EXPECT_CONTINUATION) !== 0) {
       throw new InvalidState("cannot start a message: a fragmented message is in progress");
     }
+    this.#flags = fin ? this.#flags & ~EXPECT_CONTINUATION : this.#flags | EXPECT_CONTINUATION;
   }
-}
-
-function invalidUtf8(): ProtocolError {
-  // RFC 6455 §8.1: invalid UTF-8 in a text message fails the connection with 1007.
-  return new ProtocolError("invalid UTF-8 in text message", CLOSE_INVALID_DATA);
 }

@@ -7,7 +7,7 @@
 import { ConcurrencyError } from "../errors.ts";
 import type { Extension } from "../extensions/base.ts";
 import { PerMessageDeflate } from "../extensions/permessage-deflate.ts";
-import { Frame, OP_BINARY, OP_TEXT, writeFrame } from "../frames.ts";
+import { type DataOpcode, Frame, OP_BINARY, OP_TEXT, writeFrame } from "../frames.ts";
 import { logMessages } from "../logging.ts";
 import { OPEN } from "../protocol.ts";
 import type { Connection } from "./connection.ts";
@@ -114,7 +114,7 @@ const RSV1 = 0x40;
  * output its own; other extensions may hold state). @internal
  */
 export class OutgoingMessage {
-  readonly opcode: typeof OP_TEXT | typeof OP_BINARY;
+  readonly opcode: DataOpcode;
   readonly payload: Buffer;
   #frame: Buffer[] | null = null;
   // Compressed frames per sharing key; a publish usually sees one key.

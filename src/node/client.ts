@@ -5,7 +5,7 @@
  * @module
  */
 
-import { isIP, type Socket } from "node:net";
+import { isIP, type NetConnectOpts, connect as netConnect, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import {
   TLSSocket,
@@ -338,7 +338,7 @@ async function openHttp2Connection(
     uri,
     poolKey(uri, options),
     request,
-    (setupSignal) => openSocket(uri, socketOptions, setupSignal, logger),
+    (setupSignal) => openSocket(uri, socketOptions, setupSignal, logger, false),
     signal,
   );
   const connection = new ClientConnection(protocol, stream, logger, options);
@@ -350,12 +350,18 @@ async function openHttp2Connection(
   return connection;
 }
 
-/** Opens the transport: TCP, TLS, Unix socket, TLS over `sock`, or a proxy's tunnel (its DEBUG lines to `logger`). */
+/**
+ * Opens the transport: TCP, TLS, Unix socket, TLS over `sock`, or a proxy's
+ * tunnel (its DEBUG lines to `logger`). `shareReads`: a plain TCP or Unix
+ * socket reads into the shared buffer (connectSharingReads), for a
+ * connection's own use only; an HTTP/2 session reads its socket itself.
+ */
 async function openSocket(
   uri: WebSocketURI,
   options: ConnectOptions,
   signal: AbortSignal,
   logger: LoggerLike,
+  shareReads = true,
 ): Promise<Duplex> {
   const sock = options.sock;
   if (sock !== undefined && (!uri.secure || sock instanceof TLSSocket)) return sock;
@@ -385,10 +391,11 @@ async function openSocket(
     socket = tlsConnect(tlsOptions);
     event = "secureConnect";
   } else {
-    socket =
+    const connectTo: NetConnectOpts =
       options.path !== undefined
-        ? connectSharingReads({ path: options.path })
-        : connectSharingReads({ host: uri.host, port: uri.port, noDelay: true });
+        ? { path: options.path }
+        : { host: uri.host, port: uri.port, noDelay: true };
+    socket = shareReads ? connectSharingReads(connectTo) : netConnect(connectTo);
     event = "connect";
   }
   try {

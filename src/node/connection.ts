@@ -22,12 +22,11 @@ import type { Duplex } from "node:stream";
 import type { ConnectionClosed } from "../errors.ts";
 import {
   CLOSE_INVALID_DATA,
+  type DataOpcode,
   Frame,
-  OP_BINARY,
-  OP_CONT,
+  OP_CLOSE,
   OP_PING,
   OP_PONG,
-  OP_TEXT,
 } from "../frames.ts";
 import type { Request, Response } from "../http11.ts";
 import { isLevelEnabled, type LoggerLike, logMessages, silentLogger } from "../logging.ts";
@@ -45,7 +44,14 @@ import {
   transportFailed,
 } from "./closing.ts";
 import { publishOpen, publishPing, publishPong } from "./diagnostics.ts";
-import { type EventSink, kEventSink, sinkMessage, sinks, throwSinkFailure } from "./event-sink.ts";
+import {
+  type EventSink,
+  kEventSink,
+  sinkFrame,
+  sinkMessage,
+  sinks,
+  throwSinkFailure,
+} from "./event-sink.ts";
 import { watchIdle } from "./idle-release.ts";
 import { Keepalive } from "./keepalive.ts";
 import { childLogger, LoggerProxy, logContextFields } from "./logger-proxy.ts";
@@ -180,11 +186,8 @@ export class Connection<P extends Protocol = Protocol> {
       this.logger.debug(logMessages.state("CONNECTING"));
     }
 
-    this.queue = new MessageQueue(
-      maxQueue,
-      maxQueue === null ? null : Math.floor(maxQueue / 4),
-      this,
-    );
+    const lowWater = maxQueue === null ? null : Math.floor(maxQueue / 4);
+    this.queue = new MessageQueue(maxQueue, lowWater, this);
 
     disableNagle(transport);
     listen(transport, this);
@@ -227,17 +230,12 @@ export class Connection<P extends Protocol = Protocol> {
   }
 
   private makeLogger(): LoggerLike {
-    this.#logger = childLogger(
-      this.settings.baseLogger,
-      () => this.logFields(),
-      this.#contextFields,
-    );
+    const fields = (): LogFields => {
+      const remote = this.remoteAddress;
+      return { connectionId: this.id, remoteAddress: remote && describeAddress(remote) };
+    };
+    this.#logger = childLogger(this.settings.baseLogger, fields, this.#contextFields);
     return this.#logger;
-  }
-
-  private logFields(): LogFields {
-    const remote = this.remoteAddress;
-    return { connectionId: this.id, remoteAddress: remote && describeAddress(remote) };
   }
 
   /** State: `CONNECTING` (0), `OPEN` (1), `CLOSING` (2) or `CLOSED` (3). */
@@ -616,20 +614,19 @@ export class Connection<P extends Protocol = Protocol> {
     writer.schedule();
   }
 
-  /** A send's flow control: resolves once the write buffer is below `writeLimit`. @internal */
-  afterWrite(): Promise<void> {
-    this.sendData();
-    return watchDrained(this, this.writer.drained(this.settings));
-  }
-
   /**
-   * {@link Connection.afterWrite} for a send whose frame the protocol
-   * returned rather than queued (`Protocol.frameMessage()`). @internal
+   * A send's flow control: writes what the protocol queued, or the `frame`
+   * it returned (`Protocol.frameMessage()`), and resolves once the write
+   * buffer is below `writeLimit`. @internal
    */
-  afterFrame(frame: Buffer): Promise<void> {
+  afterWrite(frame?: Buffer): Promise<void> {
     const writer = this.writer;
-    writer.queue(frame);
-    writer.schedule();
+    if (frame === undefined) {
+      this.sendData();
+    } else {
+      writer.queue(frame);
+      writer.schedule();
+    }
     return watchDrained(this, writer.drained(this.settings));
   }
 
@@ -736,7 +733,7 @@ export class Connection<P extends Protocol = Protocol> {
    * paths"): what processFrame() does for its frame.
    * @internal
    */
-  receiveMessage(opcode: typeof OP_TEXT | typeof OP_BINARY, data: Buffer): void {
+  receiveMessage(opcode: DataOpcode, data: Buffer): void {
     this.#bytesIn += data.length;
     this.#messagesIn += 1;
     if ((this.#flags & EVENT_SINK) === 0) this.queue.putMessage(opcode, data);
@@ -744,26 +741,20 @@ export class Connection<P extends Protocol = Protocol> {
   }
 
   private processFrame(frame: Frame): void {
-    switch (frame.opcode) {
-      case OP_TEXT:
-      case OP_BINARY:
-      case OP_CONT:
-        this.#bytesIn += frame.data.length;
-        if (frame.fin) this.#messagesIn += 1;
-        if ((this.#flags & EVENT_SINK) !== 0) sinks.get(this)!.data(frame);
-        else this.queue.put(frame);
-        break;
-      case OP_PING:
-        publishPing(this, frame.data);
-        if ((this.#flags & EVENT_SINK) !== 0) sinks.get(this)!.ping(frame.data);
-        break;
-      case OP_PONG:
-        publishPong(this, frame.data);
-        this.keepalive?.pongReceived(this, frame.data);
-        if ((this.#flags & EVENT_SINK) !== 0) sinks.get(this)!.pong(frame.data);
-        break;
-      // Close frames are handled by the protocol; the transport closes next.
+    const opcode = frame.opcode;
+    if (opcode === OP_PING) {
+      publishPing(this, frame.data);
+    } else if (opcode === OP_PONG) {
+      publishPong(this, frame.data);
+      this.keepalive?.pongReceived(this, frame.data);
+    } else if (opcode === OP_CLOSE) {
+      return; // The protocol handled it; the transport closes next.
+    } else {
+      this.#bytesIn += frame.data.length;
+      if (frame.fin) this.#messagesIn += 1;
     }
+    if ((this.#flags & EVENT_SINK) !== 0) sinkFrame(this, frame);
+    else if (opcode !== OP_PING && opcode !== OP_PONG) this.queue.put(frame);
   }
 
   /** The peer half-closed: our answer is written now, before net.Socket ends the transport. @internal */

@@ -6,7 +6,15 @@
  * @module
  */
 
-import { Frame, OP_BINARY, type OP_CONT, OP_PING, OP_PONG, OP_TEXT } from "../frames.ts";
+import {
+  type DataOpcode,
+  Frame,
+  OP_BINARY,
+  type OP_CONT,
+  OP_PING,
+  OP_PONG,
+  OP_TEXT,
+} from "../frames.ts";
 import type { Connection } from "./connection.ts";
 
 /**
@@ -52,11 +60,7 @@ let failure: { connection: Connection; error: unknown } | null = null;
  * (`message()`, else `data()` with a frame). After a listener threw, the
  * rest of the read is lost, as it is for frames. @internal
  */
-export function sinkMessage(
-  connection: Connection,
-  opcode: typeof OP_TEXT | typeof OP_BINARY,
-  data: Buffer,
-): void {
+export function sinkMessage(connection: Connection, opcode: DataOpcode, data: Buffer): void {
   if (failure !== null && failure.connection === connection) return;
   try {
     const sink = sinks.get(connection)!;
@@ -65,6 +69,14 @@ export function sinkMessage(
   } catch (error) {
     failure = { connection, error };
   }
+}
+
+/** Gives a frame received to the connection's sink: data, a ping or a pong. @internal */
+export function sinkFrame(connection: Connection, frame: Frame): void {
+  const sink = sinks.get(connection)!;
+  if (frame.opcode === OP_PING) sink.ping(frame.data);
+  else if (frame.opcode === OP_PONG) sink.pong(frame.data);
+  else sink.data(frame);
 }
 
 /** Throws what a listener threw in {@link sinkMessage} during this read, once it is processed. @internal */

@@ -11,7 +11,7 @@
 
 import { isUtf8 } from "node:buffer";
 import { ConcurrencyError } from "../errors.ts";
-import { Frame, OP_BINARY, OP_CONT, OP_TEXT } from "../frames.ts";
+import { type DataOpcode, Frame, OP_BINARY, OP_CONT, OP_TEXT } from "../frames.ts";
 import type { Protocol } from "../protocol.ts";
 import { Fragments } from "./fragments.ts";
 import { rejected } from "./promises.ts";
@@ -183,7 +183,7 @@ export class MessageQueue implements AsyncIterator<Data> {
    * {@link MessageQueue.put} does with it as a frame with FIN set, without
    * the frame when a reader waits for it (docs/performance.md, "Hot paths").
    */
-  putMessage(opcode: typeof OP_TEXT | typeof OP_BINARY, data: Buffer): void {
+  putMessage(opcode: DataOpcode, data: Buffer): void {
     const resolve = this.#resolve;
     const flags = this.#flags;
     const text = opcode === OP_TEXT;

@@ -332,8 +332,7 @@ export class Writer {
 export interface FragmentSender {
   readonly protocol: Protocol;
   readonly writer: Writer;
-  afterWrite(): Promise<void>;
-  afterFrame(frame: Buffer): Promise<void>;
+  afterWrite(frame?: Buffer): Promise<void>;
   notOpen(): Promise<never>;
   failWith(code: number, reason: string): void;
   countSent(bytes: number): void;
@@ -357,7 +356,7 @@ export function sendMessage(
       const frame = protocol.frameMessage(data, true);
       if (frame !== null) {
         connection.countSent(data.length);
-        return connection.afterFrame(frame);
+        return connection.afterWrite(frame);
       }
     }
     if (protocol.state !== OPEN) return connection.notOpen();
@@ -371,7 +370,7 @@ export function sendMessage(
     const frame = protocol.frameMessage(bytes, text === true);
     if (frame !== null) {
       connection.countSent(bytes.length);
-      return connection.afterFrame(frame);
+      return connection.afterWrite(frame);
     }
     if (protocol.state !== OPEN) return connection.notOpen();
     if (text === true) protocol.sendText(bytes);
