@@ -619,9 +619,9 @@ export class Connection<P extends Protocol = Protocol> {
    * it returned (`Protocol.frameMessage()`), and resolves once the write
    * buffer is below `writeLimit`. @internal
    */
-  afterWrite(frame?: Buffer): Promise<void> {
+  afterWrite(frame: Buffer | null = null): Promise<void> {
     const writer = this.writer;
-    if (frame === undefined) {
+    if (frame === null) {
       this.sendData();
     } else {
       writer.queue(frame);

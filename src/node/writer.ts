@@ -332,7 +332,7 @@ export class Writer {
 export interface FragmentSender {
   readonly protocol: Protocol;
   readonly writer: Writer;
-  afterWrite(frame?: Buffer): Promise<void>;
+  afterWrite(frame?: Buffer | null): Promise<void>;
   notOpen(): Promise<never>;
   failWith(code: number, reason: string): void;
   countSent(bytes: number): void;
@@ -351,32 +351,28 @@ export function sendMessage(
   if (connection.writer.fragmented !== null) return sendLater(connection, data, options);
   const text = options?.text;
   const protocol = connection.protocol;
+  // A whole message the protocol can frame at once skips its write queue
+  // (Protocol.frameMessage); otherwise it sends the usual way.
   if (typeof data === "string") {
-    if (text !== false) {
-      const frame = protocol.frameMessage(data, true);
-      if (frame !== null) {
-        connection.countSent(data.length);
-        return connection.afterWrite(frame);
-      }
+    const frame = text === false ? null : protocol.frameMessage(data, true);
+    if (frame === null) {
+      if (protocol.state !== OPEN) return connection.notOpen();
+      if (text === false) protocol.sendBinary(Buffer.from(data));
+      else protocol.sendText(data);
     }
-    if (protocol.state !== OPEN) return connection.notOpen();
-    if (text === false) protocol.sendBinary(Buffer.from(data));
-    else protocol.sendText(data);
     connection.countSent(data.length);
-    return connection.afterWrite();
+    return connection.afterWrite(frame);
   }
   const bytes = toBuffer(data);
   if (bytes !== null) {
     const frame = protocol.frameMessage(bytes, text === true);
-    if (frame !== null) {
-      connection.countSent(bytes.length);
-      return connection.afterWrite(frame);
+    if (frame === null) {
+      if (protocol.state !== OPEN) return connection.notOpen();
+      if (text === true) protocol.sendText(bytes);
+      else protocol.sendBinary(bytes);
     }
-    if (protocol.state !== OPEN) return connection.notOpen();
-    if (text === true) protocol.sendText(bytes);
-    else protocol.sendBinary(bytes);
     connection.countSent(bytes.length);
-    return connection.afterWrite();
+    return connection.afterWrite(frame);
   }
   if (data !== null && typeof data === "object") {
     if (typeof (data as AsyncIterable<Sendable>)[Symbol.asyncIterator] === "function") {
