@@ -302,7 +302,7 @@ export class Protocol extends ProtocolRecord {
     if ((flags & (DISCARDING | PARSING_PAUSED | BOUND_DECODING)) !== 0) {
       if ((flags & DISCARDING) !== 0) return;
       if ((flags & PARSING_PAUSED) !== 0) {
-        this.hold(lent ? Buffer.from(data) : data);
+        this.hold(data, lent);
         return;
       }
       // A new batch: the decoding budget starts afresh.
@@ -511,10 +511,7 @@ export class Protocol extends ProtocolRecord {
     // client's EOF, the client for the server's. CLOSED: already closed.
     // CONNECTING: only if the handshake failed and EOF was sent.
     const state = this.state;
-    if (state === OPEN) return false;
-    if (state === CLOSING) return true;
-    if (state === CLOSED) return false;
-    return (this.#flags & EOF_SENT) !== 0;
+    return state === CLOSING || (state === CONNECTING && (this.#flags & EOF_SENT) !== 0);
   }
 
   // --- Hooks for ClientProtocol and ServerProtocol ---------------------------
@@ -601,15 +598,16 @@ export class Protocol extends ProtocolRecord {
       // The decoding budget paused parsing (see boundDecoding): keep the rest.
       if (used < data.length && (this.#flags & (PARSING_PAUSED | DISCARDING)) === PARSING_PAUSED) {
         const rest = used === 0 ? data : data.subarray(used);
-        this.hold(lent ? Buffer.from(rest) : rest);
+        this.hold(rest, lent);
       }
     } catch (error) {
       this.parserFailed(error);
     }
   }
 
-  private hold(data: Buffer): void {
-    if (data.length !== 0) this.rareState().hold(data);
+  /** Keeps bytes until parsing resumes: a copy of a lent read buffer's. */
+  private hold(data: Buffer, lent = false): void {
+    if (data.length !== 0) this.rareState().hold(lent ? Buffer.from(data) : data);
   }
 
   private parserFailed(error: unknown): void {
